@@ -29,6 +29,16 @@ const TOL_STATS: Tolerance = { atol: 1e-7, rtol: 5e-7 };
 const TOL_DX: Tolerance = { atol: 3e-6, rtol: 1e-5 };
 const TOL_DPARAM: Tolerance = { atol: 1e-5, rtol: 1e-6 };
 
+/**
+ * dx = rstd * (gamma*dy - mean(gamma*dy) - ...): one rounding of gamma*dy (which a GPU compiler may fuse into an
+ * FMA with the subtraction, as NVIDIA's does) is multiplied by rstd. Rows of width 1 have zero variance, so rstd is
+ * 1/sqrt(eps) ~ 316 there: the absolute tolerance scales with the largest rstd (1 for the well-conditioned rows).
+ * On an H100 the width-1 cases err by up to 3e-5 (0.03 of the scaled tolerance); elsewhere as on SwiftShader.
+ */
+function dxTolerance(rstd: ArrayLike<number>): Tolerance {
+  return { ...TOL_DX, atol: TOL_DX.atol * Math.max(1, ...Array.from(rstd)) };
+}
+
 /** Gaussian values rounded to f32, so GPU and oracle see the same inputs. */
 function gaussian(rng: Rng, n: number, mean = 0, std = 1): Float64Array {
   return Float64Array.from(Float32Array.from({ length: n }, () => mean + std * rng.normal()));
@@ -125,7 +135,7 @@ describe.each(KERNELS)('LayerNorm on the GPU ($kind)', (kernel) => {
         kernel,
       }),
     ]);
-    expectClose(await dacts.read('dx'), wantDx, TOL_DX, 'dx');
+    expectClose(await dacts.read('dx'), wantDx, dxTolerance(stats.rstd), 'dx');
     expectClose(await grads.read('dg'), want.dg, TOL_DPARAM, 'dGamma');
     expectClose(await grads.read('db'), want.db, TOL_DPARAM, 'dBeta');
   });
