@@ -1,9 +1,11 @@
 // Run configuration (presets + overrides), metric rules, and the run file: round trip through JSON and the
 // schema's errors, which must name the offending path. No GPU needed.
 import { describe, expect, it } from 'vitest';
-import { RUN_FILE_KIND, RUN_SCHEMA, parseRunFile, resolveRunConfig, type RunFile } from '../src/train/run';
-import { PRESETS, buildTaskData } from '../src/train/presets';
-import { appendPoint, emptyMetrics, grokStep, paramNorms, shouldStopEarly, METRIC_KEYS, type MetricPoint } from '../src/train/metrics';
+import { RUN_FILE_KIND, RUN_FILE_VERSION, RUN_SCHEMA, parseRunFile, resolveRunConfig, type RunFile } from '../src/train/run';
+import { PRESETS, buildTaskData, grokMetric } from '../src/train/presets';
+import {
+  GROK_TEST_ACCURACY, appendPoint, emptyMetrics, grokEvent, grokStep, paramNorms, pointAt, shouldStopEarly, METRIC_KEYS, type MetricPoint,
+} from '../src/train/metrics';
 import { Rng } from '../src/util/random';
 
 describe('resolveRunConfig', () => {
@@ -54,12 +56,25 @@ describe('metric rules', () => {
     const rule = { testAccuracy: 0.99, evaluations: 3 };
     for (const acc of [0.2, 0.995, 0.99, 0.5, 0.99, 1]) {
       series.testAcc.push(acc);
-      expect(shouldStopEarly(series, rule)).toBe(false);
+      expect(shouldStopEarly(series, rule, 'testAcc')).toBe(false);
     }
     series.testAcc.push(0.999);
-    expect(shouldStopEarly(series, rule)).toBe(true);
-    expect(grokStep([{ type: 'hyper', step: 3, before: { lr: 1, weightDecay: 1 }, after: { lr: 1, weightDecay: 0 } }, { type: 'grok', step: 40, testAcc: 0.96 }])).toBe(40);
+    expect(shouldStopEarly(series, rule, 'testAcc')).toBe(true);
+    // SCAN reads sequence accuracy: the same token accuracies say nothing there.
+    expect(shouldStopEarly(series, rule, 'testSeqAcc')).toBe(false);
+    expect(grokStep([{ type: 'hyper', step: 3, before: { lr: 1, weightDecay: 1 }, after: { lr: 1, weightDecay: 0 } }, { type: 'grok', step: 40, metric: 'testAcc', value: 0.96 }])).toBe(40);
     expect(grokStep([])).toBeNull();
+  });
+
+  it("detects grokking once, on the task's metric: sequence accuracy for SCAN", () => {
+    const point = { ...pointAt(sampleRun(1).series, 0), step: 70, testAcc: 0.97, testSeqAcc: 0.6 };
+    expect(grokMetric(PRESETS.scan.task)).toBe('testSeqAcc');
+    expect(grokMetric(PRESETS.dyck.task)).toBe('testAcc');
+    expect(grokEvent(point, 'testSeqAcc', [])).toBeNull();
+    expect(grokEvent(point, 'testAcc', [])).toEqual({ type: 'grok', step: 70, metric: 'testAcc', value: 0.97 });
+    expect(grokEvent({ ...point, testSeqAcc: GROK_TEST_ACCURACY }, 'testSeqAcc', [])).toMatchObject({ metric: 'testSeqAcc', value: GROK_TEST_ACCURACY });
+    // Only the first evaluation that reaches it.
+    expect(grokEvent(point, 'testAcc', [{ type: 'grok', step: 50, metric: 'testAcc', value: 0.96 }])).toBeNull();
   });
 });
 
@@ -74,10 +89,10 @@ function sampleRun(points: number): RunFile {
     appendPoint(metrics.series, last);
   }
   metrics.events.push({ type: 'hyper', step: 10, before: { lr: 0.01, weightDecay: 1 }, after: { lr: 0.01, weightDecay: 0 } });
-  metrics.events.push({ type: 'grok', step: 20, testAcc: 0.97 });
+  metrics.events.push({ type: 'grok', step: 20, metric: 'testAcc', value: 0.97 });
   metrics.events.push({ type: 'divergence', step: 40, restoredStep: 30, message: 'training diverged at step 40 (batchLoss NaN)' });
   return {
-    version: 1,
+    version: RUN_FILE_VERSION,
     kind: RUN_FILE_KIND,
     config,
     ...metrics,
@@ -116,7 +131,7 @@ describe('run file', () => {
     expect(fail(edited((r) => (r.events[0].type = 'party')))).toBe('invalid run file: events[0].type: must be one of grok, hyper, divergence, got "party"');
     expect(fail(edited((r) => (r.summary.colour = 'red')))).toContain('summary: must NOT have additional properties (colour)');
     expect(fail(edited((r) => r.series.gradNorm.pop()))).toContain('series.gradNorm has 3 values, series.step 4');
-    expect(fail(edited((r) => (r.version = 2)))).toBe('unsupported run file version 2; this lab reads version 1');
+    expect(fail(edited((r) => (r.version = 1)))).toBe(`unsupported run file version 1; this lab reads version ${RUN_FILE_VERSION}`);
     expect(fail(edited((r) => (r.kind = 'something.else')))).toMatch(/not a Spectral Edge Lab run file/);
     expect(fail('{"version": 1,')).toMatch(/^not JSON/);
     expect(fail('[]')).toMatch(/JSON object/);

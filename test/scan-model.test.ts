@@ -1,13 +1,14 @@
 // SCAN on the encoder-decoder model: the paper preset's architecture and parameter table, the teacher-forcing
 // batch layout, the preset's run configuration, and a tiny model trained on a few SCAN pairs through the
 // TrainingEngine, evaluated teacher-forced and by greedy decoding, with the GPU's greedy decoding checked
-// token for token against the float64 reference's.
+// token for token against the float64 reference's; and a tiny model run through the Trainer on the paper subset.
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { buildParamTable } from '../src/model/params';
 import { IGNORE_TARGET } from '../src/model/batch';
 import type { EncoderDecoderConfig } from '../src/model/config';
-import { PRESETS, PRESET_SHAPES, buildTaskData } from '../src/train/presets';
+import { PRESETS, PRESET_SHAPES, buildTaskData, grokMetric } from '../src/train/presets';
+import { Trainer } from '../src/train/trainer';
 import { METRIC_KEYS } from '../src/train/metrics';
 import { parseRunFile, resolveRunConfig, RUN_FILE_KIND, RUN_FILE_VERSION, type RunFile } from '../src/train/run';
 import {
@@ -170,5 +171,25 @@ describe('a tiny SCAN model on the GPU', () => {
     // Some sequences stop at EOS before the last position, and greedy decoding then predicts nothing more.
     const stopped = all.filter((_, b) => reference[b * SCAN_DECODER_LEN + SCAN_DECODER_LEN - 1] === NOT_DECODED);
     expect(stopped.length).toBeGreaterThan(0);
+  });
+});
+
+describe('SCAN through the trainer', () => {
+  it('records teacher-forced token and sequence accuracy and greedy accuracy, and groks on sequence accuracy', async () => {
+    const rt = await testRuntime();
+    const base = resolveRunConfig('scan', 1, { steps: 3, evalEvery: 3 });
+    const config = { ...base, model: tiny, shape: { ...base.shape, batch: 16 } };
+    const trainer = await Trainer.create(rt, config);
+    expect(await trainer.run()).toBe('completed');
+    const run = parseRunFile(JSON.stringify(trainer.toRunFile()));
+    expect(run.series.step).toEqual([3]);
+    for (const key of ['trainAcc', 'testAcc', 'trainSeqAcc', 'testSeqAcc', 'testGreedyAcc'] as const) {
+      for (const value of run.series[key]) expect(value, key).toBeGreaterThanOrEqual(0), expect(value, key).toBeLessThanOrEqual(1);
+    }
+    // The test set is 500 commands: each sequence accuracy is a whole number of them.
+    for (const value of [...run.series.testSeqAcc, ...run.series.testGreedyAcc]) expect(Math.abs(value * 500 - Math.round(value * 500))).toBeLessThan(1e-9);
+    // After 3 steps the model predicts far from every token of a sequence right.
+    expect(run.series.testSeqAcc.at(-1)!).toBeLessThan(run.series.testAcc.at(-1)!);
+    expect(grokMetric(config.task)).toBe('testSeqAcc');
   });
 });

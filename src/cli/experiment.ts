@@ -1,7 +1,8 @@
 // `npm run experiment -- --preset <name> [options]`: trains one run of a preset on this machine's WebGPU
-// adapter with a progress bar, writes the run file (src/train/run.ts) and prints the grok step.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// adapter with a progress bar, writes the run file (src/train/run.ts) and prints the grok step; optionally writes
+// checkpoint files (src/train/checkpoint-file.ts) and resumes from one.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
 import { MOD_OPS, type ModOp } from '../tasks/modarith';
@@ -9,6 +10,8 @@ import { PRESETS } from '../train/presets';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
 import { resolveRunConfig, type RunConfig, type RunOverrides } from '../train/run';
 import { Trainer } from '../train/trainer';
+import type { Checkpoint } from '../train/checkpoint';
+import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
 import { parseArgs } from './args';
 import { ProgressPrinter, formatDuration } from './progress';
 
@@ -21,11 +24,27 @@ const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).joi
   --op NAME         modular-arithmetic operation: ${Object.keys(MOD_OPS).join(', ')} (modarith presets)
   --early-stop K    stop once test accuracy has been >= ${SOLVED_TEST_ACCURACY} for K evaluations in a row (default: off)
   --out FILE        run file to write (default runs/<preset>-seed<seed>.json)
+  --checkpoint-every N   write a checkpoint file every N steps (a multiple of the evaluation cadence)
+  --checkpoint-dir DIR   where checkpoints go (default: the run file's name without .json, plus -checkpoints);
+                         a diverged run also writes its last good checkpoint there as last-good.ckpt
+  --resume FILE.ckpt     continue the run saved in a checkpoint file (its configuration; --steps may extend it)
 exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl-C; the partial run is written)`;
 
 class UsageError extends Error {}
 
-const DEFAULTS = { preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'early-stop': '', out: '', help: false };
+const DEFAULTS = {
+  preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'early-stop': '', out: '',
+  'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false,
+};
+
+interface ExperimentPlan {
+  config: RunConfig;
+  out: string;
+  /** Steps between checkpoint files (undefined: none), and their folder. */
+  checkpointEvery?: number;
+  checkpointDir: string;
+  resumeFrom?: DecodedCheckpoint;
+}
 
 function numberOption(name: string, text: string): number | undefined {
   if (text === '') return undefined;
@@ -41,7 +60,7 @@ function integerOption(name: string, text: string): number | undefined {
 }
 
 /** The run configuration and output path the arguments ask for; throws UsageError (or RunConfigError) on a bad one. */
-function parseExperimentArgs(argv: string[]): { config: RunConfig; out: string } | 'help' {
+function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
   let args: typeof DEFAULTS;
   try {
     args = parseArgs(argv, DEFAULTS);
@@ -49,7 +68,8 @@ function parseExperimentArgs(argv: string[]): { config: RunConfig; out: string }
     throw new UsageError((err as Error).message);
   }
   if (args.help) return 'help';
-  if (args.preset === '') throw new UsageError('--preset is required');
+  if (args.resume !== '') return resumePlan(args);
+  if (args.preset === '') throw new UsageError('--preset (or --resume) is required');
   const earlyStopK = integerOption('early-stop', args['early-stop']);
   if (earlyStopK !== undefined && earlyStopK < 0) throw new UsageError(`--early-stop must be >= 0, got ${earlyStopK}`);
   const overrides: RunOverrides = {
@@ -64,7 +84,31 @@ function parseExperimentArgs(argv: string[]): { config: RunConfig; out: string }
   for (const key of Object.keys(overrides) as (keyof RunOverrides)[]) if (overrides[key] === undefined) delete overrides[key];
   const seed = integerOption('seed', args.seed) ?? 42;
   const config = resolveRunConfig(args.preset, seed, overrides);
-  return { config, out: args.out || `runs/${config.preset}-seed${seed}.json` };
+  return withCheckpointOptions(args, config, args.out || `runs/${config.preset}-seed${seed}.json`);
+}
+
+function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: string, resumeFrom?: DecodedCheckpoint): ExperimentPlan {
+  const checkpointEvery = integerOption('checkpoint-every', args['checkpoint-every']);
+  if (checkpointEvery !== undefined && !(checkpointEvery > 0 && checkpointEvery % config.evalEvery === 0)) {
+    throw new UsageError(`--checkpoint-every must be a positive multiple of the evaluation cadence (${config.evalEvery}), got ${checkpointEvery}`);
+  }
+  return { config, out, checkpointEvery, checkpointDir: args['checkpoint-dir'] || `${out.replace(/\.json$/, '')}-checkpoints`, resumeFrom };
+}
+
+/** --resume: the checkpoint's own configuration; only --steps (to train further) and the output options apply. */
+function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
+  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop'] as const).filter((k) => args[k] !== '');
+  if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
+  let decoded: DecodedCheckpoint;
+  try {
+    decoded = decodeCheckpoint(readFileSync(args.resume));
+  } catch (err) {
+    throw new UsageError(`--resume ${args.resume}: ${(err as Error).message}`);
+  }
+  const steps = integerOption('steps', args.steps);
+  const config = steps === undefined ? decoded.config : { ...decoded.config, steps };
+  if (config.steps <= decoded.checkpoint.step) throw new UsageError(`the checkpoint is at step ${decoded.checkpoint.step}; pass --steps above it to train further`);
+  return withCheckpointOptions(args, config, args.out || `runs/${config.preset}-seed${config.seed}.json`, decoded);
 }
 
 async function main(): Promise<number> {
@@ -79,7 +123,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const { config, out } = parsed;
+  const { config, out, checkpointEvery, checkpointDir, resumeFrom } = parsed;
 
   const rt = new GpuRuntime(await acquireNodeDevice());
   const progress = new ProgressPrinter(process.stdout);
@@ -89,6 +133,16 @@ async function main(): Promise<number> {
       `batch ${shape.batch} (${config.batchMode}), evaluating every ${config.evalEvery} on ${rt.adapter.description}`,
   );
   const trainer = await Trainer.create(rt, config);
+  if (resumeFrom) {
+    trainer.restore(resumeFrom.checkpoint);
+    progress.message(`resumed at step ${trainer.step}`);
+  }
+  const writeCheckpoint = (checkpoint: Checkpoint, name: string) => {
+    mkdirSync(checkpointDir, { recursive: true });
+    const file = join(checkpointDir, name);
+    writeFileSync(file, encodeCheckpoint(checkpoint, config));
+    return file;
+  };
 
   let interrupted = false;
   process.once('SIGINT', () => {
@@ -96,11 +150,16 @@ async function main(): Promise<number> {
     progress.message('interrupted: stopping at the next evaluation (Ctrl-C again to abort)');
   });
   const reason = await trainer.run({
-    onEvaluation: (p) => progress.update(p),
+    onEvaluation: (p) => {
+      progress.update(p);
+      // The trainer's last good checkpoint is the state at the evaluation just taken.
+      if (checkpointEvery && p.point.step % checkpointEvery === 0) writeCheckpoint(trainer.lastGoodCheckpoint, `step-${String(p.point.step).padStart(6, '0')}.ckpt`);
+    },
     onEvent: (e) => progress.event(e),
     shouldStop: () => interrupted,
   });
   progress.endLine();
+  if (reason === 'diverged') progress.message(`last good checkpoint written to ${writeCheckpoint(trainer.lastGoodCheckpoint, 'last-good.ckpt')}`);
 
   const run = trainer.toRunFile();
   mkdirSync(dirname(out), { recursive: true });

@@ -25,7 +25,7 @@ export function progressLine(p: TrainerProgress, barWidth = 20): string {
   const f = (x: number) => x.toFixed(4);
   return (
     `${bar} ${point.step}/${totalSteps}  batch loss ${f(point.batchLoss)}  ` +
-    `train loss ${f(point.trainLoss)} acc ${point.trainAcc.toFixed(3)}  test loss ${f(point.testLoss)} acc ${point.testAcc.toFixed(3)}  ` +
+    `train loss ${f(point.trainLoss)} acc ${point.trainAcc.toFixed(3)}  test loss ${f(point.testLoss)} acc ${point.testAcc.toFixed(3)} seq ${point.testSeqAcc.toFixed(3)}  ` +
     `ETA ${eta(p)}`
   );
 }
@@ -33,7 +33,7 @@ export function progressLine(p: TrainerProgress, barWidth = 20): string {
 export function describeEvent(e: RunEvent): string {
   switch (e.type) {
     case 'grok':
-      return `step ${e.step}: grokked (test accuracy ${e.testAcc.toFixed(3)})`;
+      return `step ${e.step}: grokked (${e.metric === 'testSeqAcc' ? 'test sequence accuracy' : 'test accuracy'} ${e.value.toFixed(3)})`;
     case 'hyper':
       return `step ${e.step}: lr ${e.before.lr} -> ${e.after.lr}, weight decay ${e.before.weightDecay} -> ${e.after.weightDecay}`;
     case 'divergence':

@@ -26,7 +26,7 @@ export interface ModArithSplit {
   test: Pairs;
 }
 
-function isPrime(n: number): boolean {
+export function isPrime(n: number): boolean {
   if (!Number.isInteger(n) || n < 2) return false;
   for (let k = 2; k * k <= n; k++) if (n % k === 0) return false;
   return true;

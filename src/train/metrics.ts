@@ -15,6 +15,14 @@ export interface MetricPoint {
   /** Whole test set after step `step`. */
   testLoss: number;
   testAcc: number;
+  /** Teacher-forced sequence accuracy: the fraction of sequences whose scored targets are all right. */
+  trainSeqAcc: number;
+  testSeqAcc: number;
+  /**
+   * Test sequence accuracy of greedy decoding (encoder-decoder models: each predicted token is fed back). For
+   * models whose predictions are never fed back as inputs (modular arithmetic, Dyck) it equals testSeqAcc.
+   */
+  testGreedyAcc: number;
   /** ||theta|| over all parameters and ||theta_attn||, summed in float64 from the parameters read back. */
   thetaNorm: number;
   attnNorm: number;
@@ -23,7 +31,9 @@ export interface MetricPoint {
 export type MetricKey = keyof MetricPoint;
 
 /** The order in which series are listed (and checked) everywhere. */
-export const METRIC_KEYS: readonly MetricKey[] = ['step', 'batchLoss', 'gradNorm', 'trainLoss', 'trainAcc', 'testLoss', 'testAcc', 'thetaNorm', 'attnNorm'];
+export const METRIC_KEYS: readonly MetricKey[] = [
+  'step', 'batchLoss', 'gradNorm', 'trainLoss', 'trainAcc', 'testLoss', 'testAcc', 'trainSeqAcc', 'testSeqAcc', 'testGreedyAcc', 'thetaNorm', 'attnNorm',
+];
 
 export type MetricSeries = { [K in MetricKey]: number[] };
 
@@ -32,9 +42,12 @@ export type HyperParams = Pick<OptimConfig, 'lr' | 'weightDecay'>;
 /** Test accuracy at which a run counts as grokked (SPEC §1). */
 export const GROK_TEST_ACCURACY = 0.95;
 
+/** The series grokking is read from: token accuracy, or sequence accuracy for SCAN (SPEC §1). */
+export type GrokMetric = 'testAcc' | 'testSeqAcc';
+
 export type RunEvent =
-  /** The first evaluation with test accuracy >= GROK_TEST_ACCURACY. */
-  | { type: 'grok'; step: number; testAcc: number }
+  /** The first evaluation whose grok metric (`metric`, at `value`) is >= GROK_TEST_ACCURACY. */
+  | { type: 'grok'; step: number; metric: GrokMetric; value: number }
   /** Hyperparameters changed after step `step`: steps up to `step` used `before`, later steps `after`. */
   | { type: 'hyper'; step: number; before: HyperParams; after: HyperParams }
   /** A non-finite value at the evaluation of step `step`; the run stopped and went back to `restoredStep`. */
@@ -84,12 +97,18 @@ export function grokStep(events: readonly RunEvent[]): number | null {
   return events.find((e) => e.type === 'grok')?.step ?? null;
 }
 
+/** The grok event an evaluation triggers: the first point whose grok metric reaches GROK_TEST_ACCURACY. */
+export function grokEvent(point: MetricPoint, metric: GrokMetric, events: readonly RunEvent[]): RunEvent | null {
+  if (grokStep(events) !== null || !(point[metric] >= GROK_TEST_ACCURACY)) return null;
+  return { type: 'grok', step: point.step, metric, value: point[metric] };
+}
+
 /** Test accuracy at which the lab's early-stopping rule counts a run as solved. */
 export const SOLVED_TEST_ACCURACY = 0.99;
 
 /**
- * Early stopping: stop once test accuracy has been >= `testAccuracy` for the last `evaluations` evaluations in a
- * row. The lab's rule is { SOLVED_TEST_ACCURACY, K } (off unless asked for: the edge's interesting phases
+ * Early stopping: stop once the run's grok metric (test accuracy; SCAN: test sequence accuracy) has been >=
+ * `testAccuracy` for the last `evaluations` evaluations in a row. The lab's rule is { SOLVED_TEST_ACCURACY, K } (off unless asked for: the edge's interesting phases
  * continue after grokking); { GROK_TEST_ACCURACY, 1 } stops at the grok step.
  */
 export interface EarlyStopRule {
@@ -97,8 +116,8 @@ export interface EarlyStopRule {
   evaluations: number;
 }
 
-export function shouldStopEarly(series: MetricSeries, rule: EarlyStopRule): boolean {
-  const acc = series.testAcc;
+export function shouldStopEarly(series: MetricSeries, rule: EarlyStopRule, metric: GrokMetric): boolean {
+  const acc = series[metric];
   if (acc.length < rule.evaluations) return false;
   return acc.slice(acc.length - rule.evaluations).every((a) => a >= rule.testAccuracy);
 }

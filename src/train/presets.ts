@@ -3,6 +3,8 @@
 import type { AnyModelConfig, EncoderDecoderConfig, ModelConfig } from '../model/config';
 import type { Batch, BatchShape } from '../model/batch';
 import type { OptimConfig } from './optim-config';
+import type { GrokMetric } from './metrics';
+import type { DecoderTokens } from './predictions';
 import { modArithBatch, modArithSplit, type ModOp } from '../tasks/modarith';
 import { dyckBatch, dyckSplit } from '../tasks/dyck';
 import { SCAN_ACTION_VOCAB, SCAN_COMMAND_VOCAB, SCAN_DECODER_LEN, SCAN_SOURCE_LEN, SCAN_SPECIAL, scanBatch, scanPaperSubset } from '../tasks/scan';
@@ -68,6 +70,8 @@ export interface TaskData {
   test: Batch;
   /** The batch of the training sequences at `indices` (minibatches). */
   trainBatch(indices: ArrayLike<number>): Batch;
+  /** For generative tasks (the decoder's predictions are its next inputs): the tokens greedy decoding uses. */
+  decoderTokens?: DecoderTokens;
 }
 
 export interface Preset extends PresetShape {
@@ -93,6 +97,11 @@ export const PRESETS: Record<PresetName, Preset> = {
   'quick-dyck': { name: 'quick-dyck', ...PRESET_SHAPES['quick-dyck'], task: { kind: 'dyck' }, batchMode: 'minibatch', steps: 1000, evalEvery: 50, evalChunk: 1000 },
   scan: { name: 'scan', ...PRESET_SHAPES.scan, task: { kind: 'scan' }, batchMode: 'minibatch', steps: 10_000, evalEvery: 250, evalChunk: 512 },
 };
+
+/** The series a task groks on (SPEC §1): test token accuracy, or test sequence accuracy for SCAN. */
+export function grokMetric(task: TaskSpec): GrokMetric {
+  return task.kind === 'scan' ? 'testSeqAcc' : 'testAcc';
+}
 
 export function isPresetName(name: string): name is PresetName {
   return Object.hasOwn(PRESETS, name);
@@ -127,6 +136,7 @@ export function buildTaskData(task: TaskSpec, seed: number): TaskData {
         train: scanBatch(split.train, all(split.train.length)),
         test: scanBatch(split.test, all(split.test.length)),
         trainBatch: (indices) => scanBatch(split.train, indices),
+        decoderTokens: SCAN_SPECIAL,
       };
     }
   }

@@ -54,7 +54,8 @@ export interface RunSummary {
 }
 
 export const RUN_FILE_KIND = 'spectral-edge-lab.run';
-export const RUN_FILE_VERSION = 1;
+/** 2: sequence-accuracy and greedy series; the grok event names its metric. */
+export const RUN_FILE_VERSION = 2;
 
 export interface RunFile {
   version: typeof RUN_FILE_VERSION;
@@ -146,7 +147,7 @@ const metricPoint = {
   properties: Object.fromEntries(METRIC_KEYS.map((k) => [k, k === 'step' ? stepNumber : number])),
 } as const;
 
-/** JSON Schema (draft 7) of a version-1 run file. */
+/** JSON Schema (draft 7) of a run file of version RUN_FILE_VERSION. */
 export const RUN_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'Spectral Edge Lab run file',
@@ -238,8 +239,8 @@ export const RUN_SCHEMA = {
         oneOf: [
           {
             additionalProperties: false,
-            required: ['type', 'step', 'testAcc'],
-            properties: { type: { const: 'grok' }, step: stepNumber, testAcc: number },
+            required: ['type', 'step', 'metric', 'value'],
+            properties: { type: { const: 'grok' }, step: stepNumber, metric: { enum: ['testAcc', 'testSeqAcc'] }, value: number },
           },
           {
             additionalProperties: false,

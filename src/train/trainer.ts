@@ -13,13 +13,13 @@ import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
 import { TrainingEngine, type StepStats } from './engine';
 import { Evaluator } from './evaluator';
-import { PRESETS, buildTaskData, type TaskData } from './presets';
+import { PRESETS, buildTaskData, grokMetric, type TaskData } from './presets';
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
 import {
-  GROK_TEST_ACCURACY,
   appendPoint,
   copyMetrics,
   emptyMetrics,
+  grokEvent,
   grokStep,
   nonFiniteKeys,
   paramNorms,
@@ -182,7 +182,7 @@ export class Trainer {
           break;
         }
         callbacks.onEvaluation?.({ point, totalSteps: steps, stepsThisCall: this.step - startStep, elapsedMs: now() - start });
-        if (earlyStop && shouldStopEarly(this.metrics.series, earlyStop)) {
+        if (earlyStop && shouldStopEarly(this.metrics.series, earlyStop, grokMetric(this.config.task))) {
           reason = 'early-stop';
           break;
         }
@@ -201,6 +201,9 @@ export class Trainer {
   private async evaluate(stats: StepStats): Promise<MetricPoint | null> {
     const train = await this.trainEval.evaluate(this.data.train);
     const test = await this.testEval.evaluate(this.data.test);
+    // Only a generative task (SCAN) feeds predictions back; elsewhere greedy decoding is the forced prediction.
+    const { decoderTokens } = this.data;
+    const greedyAcc = decoderTokens ? (await this.testEval.greedy(this.data.test, decoderTokens)).sequenceAccuracy : test.sequenceAccuracy;
     const state = await this.engine.exportState();
     const norms = paramNorms(state.params, this.engine.table.attn);
     const point: MetricPoint = {
@@ -211,6 +214,9 @@ export class Trainer {
       trainAcc: train.accuracy,
       testLoss: test.loss,
       testAcc: test.accuracy,
+      trainSeqAcc: train.sequenceAccuracy,
+      testSeqAcc: test.sequenceAccuracy,
+      testGreedyAcc: greedyAcc,
       thetaNorm: norms.theta,
       attnNorm: norms.attn,
     };
@@ -230,9 +236,8 @@ export class Trainer {
       return null;
     }
     appendPoint(this.metrics.series, point);
-    if (this.grokStep === null && point.testAcc >= GROK_TEST_ACCURACY) {
-      this.metrics.events.push({ type: 'grok', step: point.step, testAcc: point.testAcc });
-    }
+    const grok = grokEvent(point, grokMetric(this.config.task), this.metrics.events);
+    if (grok) this.metrics.events.push(grok);
     this.lastGood = checkpointOf(state, this.sampler, this.metrics);
     return point;
   }
