@@ -4,7 +4,8 @@
 // Layout: logits [rows, classes] row-major from element p.logitsOffset; targets i32 [rows] from element 0,
 // -1 = ignore; outputs losses [rows] from p.lossesOffset (per-row -log softmax[target], 0 when ignored;
 // the CPU sums them in float64 and divides by nScored) and dLogits [rows, classes] from p.dLogitsOffset,
-// (softmax - onehot) / nScored, zero rows when ignored. A target outside [0, classes) other than -1 is
+// (softmax - onehot) * lossScale / nScored, zero rows when ignored. lossScale is 1, or the number of task heads of
+// a multitask model, whose rows are the heads' (equally many scored) and whose loss is the sum of their means. A target outside [0, classes) other than -1 is
 // treated as ignored (never read out of bounds; a kernel cannot raise, the float64 reference throws).
 //
 // Parallel decomposition: one thread per row, looping over the classes (the lab's heads have at most
@@ -22,6 +23,7 @@ struct Params {
   logitsOffset: u32,
   lossesOffset: u32,
   dLogitsOffset: u32,
+  lossScale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -65,6 +67,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_ind
   losses[p.lossesOffset + row] = log(sumExp) + rowMax - logits[base + u32(t)];
   for (var c = 0u; c < p.classes; c++) {
     let onehot = select(0.0, 1.0, c == u32(t));
-    dLogits[out + c] = (exp(logits[base + c] - rowMax) / sumExp - onehot) / nScored;
+    // Scale first, then divide: with lossScale 1 this is exactly (softmax - onehot) / nScored.
+    dLogits[out + c] = (exp(logits[base + c] - rowMax) / sumExp - onehot) * p.lossScale / nScored;
   }
 }

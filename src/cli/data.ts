@@ -1,4 +1,4 @@
-// `npm run data -- <scan|dyck|modarith> [options]`: print a task's data set as `input<TAB>target` lines
+// `npm run data -- <scan|dyck|modarith|multitask> [options]`: print a task's data set as `input<TAB>target` lines
 // (see DATA_USAGE in src/tasks/text.ts).
 import { DATA_USAGE, datasetLines } from '../tasks/text';
 

@@ -1,13 +1,16 @@
 // A batch as the engine consumes it: token ids for every position and class targets for the readout positions;
 // for the encoder-decoder model also the source sequence the encoder reads.
-import { type AnyModelConfig, isEncoderDecoder, modelStacks, type Readout } from './config';
+import { type AnyModelConfig, isEncoderDecoder, modelStacks, taskHeadCount, type Readout } from './config';
 
 export const IGNORE_TARGET = -1;
 
 export interface Batch {
   /** Token ids, [batch * seqLen] row-major: the model's input, or the decoder's input (SOS + target[:-1]). */
   tokens: Uint32Array;
-  /** Class targets for the readout positions, [batch * readout.count]; IGNORE_TARGET where not scored (PAD). */
+  /**
+   * Class targets for the readout positions, [batch * readout.count * taskHeads] (row-major: readout row, then task
+   * head); IGNORE_TARGET where not scored (PAD).
+   */
   targets: Int32Array;
   /** Encoder-decoder model only: source token ids, [batch * sourceLen] row-major. */
   source?: Uint32Array;
@@ -54,8 +57,11 @@ export function checkBatch(config: AnyModelConfig, shape: BatchShape, b: Batch):
     const vocab = stacks[i].vocabSize;
     for (const t of tokens) if (t >= vocab) throw new Error(`token id ${t} is outside the vocabulary (size ${vocab})`);
   });
-  const nTargets = shape.batch * shape.readout.count;
-  if (b.targets.length !== nTargets) throw new Error(`batch has ${b.targets.length} targets, expected ${nTargets} (batch x readout.count)`);
+  const heads = taskHeadCount(config);
+  const nTargets = shape.batch * shape.readout.count * heads;
+  if (b.targets.length !== nTargets) {
+    throw new Error(`batch has ${b.targets.length} targets, expected ${nTargets} (batch x readout.count${heads > 1 ? ' x taskHeads' : ''})`);
+  }
   for (const y of b.targets) {
     if (y !== IGNORE_TARGET && (y < 0 || y >= config.nClasses)) throw new Error(`target ${y} is outside [0, ${config.nClasses})`);
   }

@@ -15,8 +15,14 @@ export interface ModelConfig {
   vocabSize: number;
   /** Rows of the learned positional embedding (may exceed the sequence length, as in the Dyck model). */
   maxPositions: number;
-  /** Output classes of the linear head. */
+  /** Output classes of the linear head (of each task head). */
   nClasses: number;
+  /**
+   * Task heads reading the same trunk (multitask: one per operation), each a linear map to nClasses logits, stored
+   * stacked as one head of taskHeads * nClasses outputs; the loss is the sum of the heads' mean cross-entropies.
+   * Default 1.
+   */
+  taskHeads?: number;
   /** Causal (decoder-style) attention, otherwise bidirectional. */
   causal: boolean;
   /** Token id that marks padding: padded keys are masked out of attention. */
@@ -139,6 +145,7 @@ export function validateModelConfig(c: AnyModelConfig): void {
   positiveInt('nLayers', c.nLayers);
   positiveInt('vocabSize', c.vocabSize);
   positiveInt('maxPositions', c.maxPositions);
+  if (c.taskHeads !== undefined) positiveInt('taskHeads', c.taskHeads);
   validateCommon(c);
   validatePadToken(c.padToken, c.vocabSize);
 }
@@ -166,6 +173,11 @@ export function validateShape(c: AnyModelConfig, shape: { batch: number; seqLen:
   if (readout.start + readout.count > seqLen) {
     throw new ConfigError('readout', `positions ${readout.start}..${readout.start + readout.count - 1} exceed seqLen ${seqLen}`);
   }
+}
+
+/** Number of task heads (1 except for multitask models). */
+export function taskHeadCount(c: AnyModelConfig): number {
+  return isEncoderDecoder(c) ? 1 : (c.taskHeads ?? 1);
 }
 
 export function headDim(c: AnyModelConfig): number {

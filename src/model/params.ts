@@ -15,8 +15,8 @@
 //                       (decoder) ln_cross.g, ln_cross.b, cross.bqkv [3d], cross.bo,
 //                       ln2.g, ln2.b, mlp.w1 [dFF, d], mlp.b1, mlp.w2 [d, dFF], mlp.b2
 //     S.lnf.g, S.lnf.b
-//   head.w [nClasses, dModel], head.b
-import { type AnyModelConfig, modelStacks, validateModelConfig } from './config';
+//   head.w [taskHeads * nClasses, dModel], head.b
+import { type AnyModelConfig, modelStacks, taskHeadCount, validateModelConfig } from './config';
 import { Rng } from '../util/random';
 
 export type Init =
@@ -93,8 +93,10 @@ export function buildParamTable(config: AnyModelConfig): ParamTable {
     add(`${stack.prefix}lnf.g`, [d], { kind: 'ones' });
     add(`${stack.prefix}lnf.b`, [d], { kind: 'zeros' });
   }
-  add('head.w', [nClasses, d], { kind: 'uniform', bound: linearBound(d) });
-  add('head.b', [nClasses], { kind: 'uniform', bound: linearBound(d) });
+  // Multitask: the task heads stacked, head h in rows h * nClasses .. (h + 1) * nClasses - 1.
+  const headOutputs = nClasses * taskHeadCount(config);
+  add('head.w', [headOutputs, d], { kind: 'uniform', bound: linearBound(d) });
+  add('head.b', [headOutputs], { kind: 'uniform', bound: linearBound(d) });
 
   const byName = new Map(slices.map((s) => [s.name, s]));
   return {

@@ -21,7 +21,7 @@
 import type { Dispatch, GpuRuntime, TensorRef } from '../gpu/runtime';
 import { type Allocated, allocate } from '../gpu/plan';
 import { at } from '../gpu/runtime';
-import { type AnyModelConfig, headDim, modelStacks, type StackSpec, validateShape } from './config';
+import { type AnyModelConfig, headDim, modelStacks, type StackSpec, taskHeadCount, validateShape } from './config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch, type BatchShape } from './batch';
 import type { ParamState } from './state';
 import { matmul } from './ops/matmul';
@@ -37,9 +37,9 @@ export interface TransformerGraph {
   forward: Dispatch[];
   /** Empty for a forward-only (evaluation) graph. */
   backward: Dispatch[];
-  /** Per-readout-row loss (0 where the target is ignored), [batch * readout.count]. */
+  /** Per-target loss (0 where the target is ignored), [batch * readout.count * taskHeads]. */
   losses: GPUBuffer;
-  /** [batch * readout.count, nClasses]. */
+  /** [batch * readout.count * taskHeads, nClasses]. */
   logits: GPUBuffer;
   /** Uploads a batch's tokens, targets and key masks (queued before the next submit). */
   setBatch(batch: Batch): void;
@@ -189,6 +189,10 @@ export async function buildTransformerGraph(
   const stacks = modelStacks(config);
   const lengths = stackLengths(config, shape);
   const outRows = batch * readout.count;
+  // Task heads (multitask): each readout row's logits are `heads` rows of nClasses to the cross-entropy, whose
+  // gradient is scaled by `heads` so the loss is the sum of the heads' means (every head scores every row).
+  const heads = taskHeadCount(config);
+  const headOutputs = heads * nClasses;
   const ctx: Context = {
     rt,
     P: (name, offset = 0) => at(state.params, state.table.get(name).offset + offset),
@@ -216,8 +220,8 @@ export async function buildTransformerGraph(
   for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i))));
   if (!readsAllRows) forward.push(await gatherRows(rt, { src: at(top.lnf.y), dst: at(headIn), ...rowMap }));
   forward.push(
-    await matmul(rt, { M: outRows, N: nClasses, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),
-    await crossEntropy(rt, { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows, classes: nClasses }),
+    await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),
+    await crossEntropy(rt, { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads }),
   );
 
   const backward: Dispatch[] = [];
@@ -226,8 +230,8 @@ export async function buildTransformerGraph(
     // Rows of dLnfY outside the readout are never written and stay zero: those positions do not reach the loss.
     const dLnfY = readsAllRows ? scratch.dHeadIn : scratch.dLnfY;
     backward.push(
-      await matmul(rt, { M: nClasses, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') }),
-      await matmul(rt, { M: outRows, N: d, K: nClasses, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) }),
+      await matmul(rt, { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') }),
+      await matmul(rt, { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) }),
     );
     if (!readsAllRows) backward.push(await scatterRows(rt, { src: at(scratch.dHeadIn), dst: at(dLnfY), ...rowMap }));
     let dY: GPUBuffer | null = dLnfY;
@@ -270,6 +274,7 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
   const { batch, seqLen, readout } = shape;
   const lengths = stackLengths(config, shape);
   const outRows = batch * readout.count;
+  const scoredRows = outRows * taskHeadCount(config);
   const ln = (rows: number) => ({ y: rows * d, mean: rows, rstd: rows });
   const stacks = modelStacks(config).map((s, i) => {
     const T = lengths[i];
@@ -301,11 +306,11 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
   const maxMemRows = Math.max(...crossKeys);
   return {
     stacks,
-    targets: outRows,
+    targets: scoredRows,
     headIn: outRows * d,
-    logits: outRows * nClasses,
-    losses: outRows,
-    dLogits: outRows * nClasses,
+    logits: scoredRows * nClasses,
+    losses: scoredRows,
+    dLogits: scoredRows * nClasses,
     grad: backward
       ? {
           dHeadIn: outRows * d,

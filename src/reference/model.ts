@@ -8,7 +8,8 @@
 //               x = x + W2 . gelu(W1 . LN2(x) + b1) + b2
 //   stack output = LNf(x); a decoder's memory is the encoder stack's output
 //   logits = head(last stack's output at the readout positions); loss = mean cross-entropy over scored targets
-import { type AnyModelConfig, headDim, modelStacks, type StackSpec } from '../model/config';
+//   (multitask: the sum over task heads of each head's mean)
+import { type AnyModelConfig, headDim, modelStacks, type StackSpec, taskHeadCount } from '../model/config';
 import { keyValidMask, stackLengths, stackTokens, type Batch, type BatchShape } from '../model/batch';
 import { paramView, type ParamTable } from '../model/params';
 import { embeddingBackward, embeddingForward } from './embedding';
@@ -169,9 +170,32 @@ export function referenceForward(config: AnyModelConfig, table: ParamTable, para
   });
   const outRows = batch * readout.count;
   const readoutIn = gatherRows(stacks[stacks.length - 1].lnf.y, batch, seqLen, readout.start, readout.count, config.dModel);
-  const logits = linearForward(readoutIn, ctx.p('head.w'), ctx.p('head.b'), outRows, config.dModel, config.nClasses);
-  const ce = crossEntropy(logits, data.targets, outRows, config.nClasses);
+  const heads = taskHeadCount(config);
+  const logits = linearForward(readoutIn, ctx.p('head.w'), ctx.p('head.b'), outRows, config.dModel, heads * config.nClasses);
+  const ce = taskHeadsCrossEntropy(logits, data.targets, outRows, heads, config.nClasses);
   return { loss: ce.loss, logits, tape: { ctx, table, shape, stacks, readoutIn, dLogits: ce.dLogits } };
+}
+
+/**
+ * The loss of `heads` task heads: the sum over heads of each head's mean cross-entropy, each computed on its own
+ * logits (columns h * classes ... of every row) and targets (every heads-th target); one head is plain cross-entropy.
+ */
+function taskHeadsCrossEntropy(logits: Float64Array, targets: Int32Array, rows: number, heads: number, classes: number) {
+  if (heads === 1) return crossEntropy(logits, targets, rows, classes);
+  const dLogits = new Float64Array(logits.length);
+  let loss = 0;
+  for (let h = 0; h < heads; h++) {
+    const headLogits = new Float64Array(rows * classes);
+    const headTargets = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      headLogits.set(logits.subarray((r * heads + h) * classes, (r * heads + h + 1) * classes), r * classes);
+      headTargets[r] = targets[r * heads + h];
+    }
+    const ce = crossEntropy(headLogits, headTargets, rows, classes);
+    loss += ce.loss;
+    for (let r = 0; r < rows; r++) dLogits.set(ce.dLogits.subarray(r * classes, (r + 1) * classes), (r * heads + h) * classes);
+  }
+  return { loss, dLogits };
 }
 
 type Tape = ReturnType<typeof referenceForward>['tape'];
@@ -185,7 +209,7 @@ export function referenceBackward(tape: Tape): Float64Array {
   const grad = new Float64Array(table.total);
   const g = (name: string, size?: number) => paramView(table, grad, name, size);
   const outRows = batch * readout.count;
-  const head = linearBackward(tape.dLogits, readoutIn, ctx.p('head.w'), outRows, d, config.nClasses);
+  const head = linearBackward(tape.dLogits, readoutIn, ctx.p('head.w'), outRows, d, taskHeadCount(config) * config.nClasses);
   g('head.w').set(head.dw);
   g('head.b').set(head.db);
   let dY: Float64Array | null = scatterRows(head.dx, batch, seqLen, readout.start, readout.count, d);

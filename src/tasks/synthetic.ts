@@ -1,7 +1,7 @@
 // Random batches of the right shape for benchmarks and model tests, where timing does not depend on the data:
 // uniform tokens (with a random-length PAD tail when the model has a PAD token) and uniform targets; for the
 // encoder-decoder model also a source sequence with its own PAD tail.
-import { type AnyModelConfig, isEncoderDecoder } from '../model/config';
+import { type AnyModelConfig, isEncoderDecoder, taskHeadCount } from '../model/config';
 import { IGNORE_TARGET, type Batch, type BatchShape } from '../model/batch';
 import { Rng } from '../util/random';
 
@@ -21,11 +21,14 @@ export function syntheticBatch(config: AnyModelConfig, shape: BatchShape, seed: 
   const rng = new Rng(seed);
   const { batch, seqLen, readout } = shape;
   const pad = config.padToken;
-  const targets = new Int32Array(batch * readout.count);
+  const heads = taskHeadCount(config);
+  const targets = new Int32Array(batch * readout.count * heads);
   const vocab = isEncoderDecoder(config) ? config.decoder.vocabSize : config.vocabSize;
   const tokens = randomSequences(rng, vocab, pad, batch, seqLen, (b, length) => {
     for (let r = 0; r < readout.count; r++) {
-      targets[b * readout.count + r] = readout.start + r < length ? rng.int(config.nClasses) : IGNORE_TARGET;
+      for (let h = 0; h < heads; h++) {
+        targets[(b * readout.count + r) * heads + h] = readout.start + r < length ? rng.int(config.nClasses) : IGNORE_TARGET;
+      }
     }
   });
   if (!isEncoderDecoder(config)) return { tokens, targets };

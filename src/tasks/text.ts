@@ -3,6 +3,7 @@
 import { parseArgs } from '../cli/args';
 import { DYCK, dyckSplit, type DyckSet } from './dyck';
 import { MOD_OPS, modArithSplit, type ModOp, type Pairs } from './modarith';
+import { MULTITASK_OPS, multitaskSplit, type MultitaskPairs } from './multitask';
 import { SCAN_SPLITS, scanCommands, scanPaperSubset, scanSplit, type ScanPair, type ScanSplitName } from './scan';
 
 const PARTS = ['train', 'test'] as const;
@@ -11,7 +12,8 @@ type Part = (typeof PARTS)[number];
 export const DATA_USAGE = `usage:
   npm run data -- scan --split <all|${SCAN_SPLITS.join('|')}|paper> [--part <train|test>] [--seed N]
   npm run data -- dyck --part <train|test>
-  npm run data -- modarith --part <train|test> [--p 97] [--op ${Object.keys(MOD_OPS).join('|')}] [--fraction 0.5] [--seed 42]`;
+  npm run data -- modarith --part <train|test> [--p 97] [--op ${Object.keys(MOD_OPS).join('|')}] [--fraction 0.5] [--seed 42]
+  npm run data -- multitask --part <train|test> [--p 97] [--ops ${MULTITASK_OPS.join(',')}] [--fraction 0.5] [--seed 42]`;
 
 /** "( ( ) )<TAB>1 2 1 0" per sequence: the tokens and depth labels of its non-PAD positions. */
 export function dyckLines(set: DyckSet): string[] {
@@ -36,6 +38,11 @@ export function scanLines(pairs: ScanPair[]): string[] {
 /** "a b<TAB>c" per pair. */
 export function modArithLines(pairs: Pairs): string[] {
   return Array.from(pairs.y, (y, i) => `${pairs.a[i]} ${pairs.b[i]}\t${y}`);
+}
+
+/** "a b<TAB>c1 c2 ..." per pair: one label per op, in the order of `ops`. */
+export function multitaskLines(pairs: MultitaskPairs, heads: number): string[] {
+  return Array.from(pairs.a, (a, i) => `${a} ${pairs.b[i]}\t${Array.from(pairs.labels.subarray(i * heads, (i + 1) * heads)).join(' ')}`);
 }
 
 /** The lines `npm run data -- <argv>` prints; throws an Error saying what is wrong with a bad request. */
@@ -67,8 +74,16 @@ export function datasetLines(argv: string[]): string[] {
       });
       return modArithLines(split[partOption(args.part)]);
     }
-    default:
-      throw new Error(task === undefined ? 'no task given; choose scan, dyck or modarith' : `unknown task ${task}; choose scan, dyck or modarith`);
+    case 'multitask': {
+      const args = parseArgs(options, { part: '', p: '97', ops: MULTITASK_OPS.join(','), fraction: '0.5', seed: '42' });
+      const ops = args.ops.split(',').map((op) => op.trim()) as ModOp[];
+      const split = multitaskSplit({ p: integerOption('p', args.p), ops, trainFraction: Number(args.fraction), seed: integerOption('seed', args.seed) });
+      return multitaskLines(split[partOption(args.part)], ops.length);
+    }
+    default: {
+      const tasks = 'scan, dyck, modarith or multitask';
+      throw new Error(task === undefined ? `no task given; choose ${tasks}` : `unknown task ${task}; choose ${tasks}`);
+    }
   }
 }
 

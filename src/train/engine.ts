@@ -2,7 +2,7 @@
 // the training graph and the optimiser, stepped with one command buffer per step. Nothing here waits on the GPU unless the caller asks for a readback.
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { at } from '../gpu/runtime';
-import { type AnyModelConfig, validateModelConfig } from '../model/config';
+import { type AnyModelConfig, taskHeadCount, validateModelConfig } from '../model/config';
 import { IGNORE_TARGET, type Batch, type BatchShape } from '../model/batch';
 import { buildParamTable, initParams, type ParamTable } from '../model/params';
 import { createParamState, type ParamState } from '../model/state';
@@ -13,7 +13,7 @@ import { type OptimConfig, validateOptimConfig } from './optim-config';
 
 export interface StepStats {
   step: number;
-  /** Mean cross-entropy over the batch's scored targets, summed in float64. */
+  /** Mean cross-entropy over the batch's scored targets, summed in float64 (multitask: summed over task heads). */
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
@@ -104,9 +104,11 @@ export class TrainingEngine {
     const readNorm = this.rt.scheduleRead(encoder, this.gradNorm, 0, 4);
     this.rt.device.queue.submit([encoder.finish()]);
     const step = this.stepCount;
+    const heads = taskHeadCount(this.config);
     return Promise.all([readLosses(), readNorm()]).then(([losses, norm]) => ({
       step,
-      loss: meanScoredLoss(new Float32Array(losses), batch.targets),
+      // Multitask: the sum of the task heads' mean losses (each head scores every example).
+      loss: heads * meanScoredLoss(new Float32Array(losses), batch.targets),
       gradNorm: new Float32Array(norm)[0],
     }));
   }

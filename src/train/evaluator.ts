@@ -3,17 +3,19 @@
 // (evaluation runs at the log cadence, not every step). Teacher-forced metrics come from one forward pass per
 // chunk; greedy decoding (encoder-decoder model) runs the forward pass once per decoded position.
 import type { GpuRuntime } from '../gpu/runtime';
-import { type AnyModelConfig, modelStacks } from '../model/config';
+import { type AnyModelConfig, modelStacks, taskHeadCount } from '../model/config';
 import { IGNORE_TARGET, type Batch, type BatchShape } from '../model/batch';
 import type { ParamState } from '../model/state';
 import { buildTransformerGraph, type TransformerGraph } from '../model/transformer';
 import { argmaxRows, greedyDecode, scoreSequences, type DecoderTokens } from './predictions';
 
 export interface EvalResult {
-  /** Mean cross-entropy over the scored targets. */
+  /** Mean cross-entropy over the scored targets (multitask: the sum over task heads of each head's mean). */
   loss: number;
   /** Fraction of scored targets whose argmax logit is the target (token accuracy). */
   accuracy: number;
+  /** The same per task head (one entry for single-head models). */
+  headAccuracy: number[];
   /** Number of scored targets. */
   scored: number;
   /** Fraction of sequences whose scored targets are all predicted right (teacher-forced sequence accuracy). */
@@ -45,28 +47,35 @@ export class Evaluator {
   async evaluate(data: Batch): Promise<EvalResult> {
     const { readout } = this.graph.shape;
     const classes = this.graph.config.nClasses;
+    const heads = taskHeadCount(this.graph.config);
+    // Targets per sequence: every readout position, once per task head (row r is head r % heads).
+    const perSequence = readout.count * heads;
     const count = this.sequenceCount(data);
     const predictions = new Int32Array(data.targets.length);
     let lossSum = 0;
-    let correct = 0;
     let scored = 0;
+    const correctByHead = new Array<number>(heads).fill(0);
+    const scoredByHead = new Array<number>(heads).fill(0);
     for (let start = 0; start < count; start += this.graph.shape.batch) {
       const chunk = this.chunk(data, start, count);
-      const rows = chunk.n * readout.count;
+      const rows = chunk.n * perSequence;
       const { logits, losses } = await this.forward(chunk.batch, rows);
-      predictions.set(argmaxRows(logits, rows, classes), start * readout.count);
+      predictions.set(argmaxRows(logits, rows, classes), start * perSequence);
       for (let r = 0; r < rows; r++) {
         const target = chunk.batch.targets[r];
         if (target === IGNORE_TARGET) continue;
         lossSum += losses[r];
         scored += 1;
-        if (predictions[start * readout.count + r] === target) correct += 1;
+        scoredByHead[r % heads] += 1;
+        if (predictions[start * perSequence + r] === target) correctByHead[r % heads] += 1;
       }
     }
-    const sequences = scoreSequences(predictions, data.targets, readout.count);
+    const sequences = scoreSequences(predictions, data.targets, perSequence);
+    const correct = correctByHead.reduce((a, b) => a + b, 0);
     return {
-      loss: scored ? lossSum / scored : 0,
+      loss: scored ? (heads * lossSum) / scored : 0,
       accuracy: scored ? correct / scored : 0,
+      headAccuracy: correctByHead.map((c, h) => (scoredByHead[h] ? c / scoredByHead[h] : 0)),
       scored,
       sequenceAccuracy: sequences.sequences ? sequences.correct / sequences.sequences : 0,
       sequences: sequences.sequences,
@@ -103,7 +112,7 @@ export class Evaluator {
     const { seqLen, readout, sourceLen } = this.graph.shape;
     const count = data.tokens.length / seqLen;
     const sourceOk = sourceLen === undefined || data.source?.length === count * sourceLen;
-    if (!Number.isInteger(count) || data.targets.length !== count * readout.count || !sourceOk) {
+    if (!Number.isInteger(count) || data.targets.length !== count * readout.count * taskHeadCount(this.graph.config) || !sourceOk) {
       throw new Error(`evaluation data holds ${data.tokens.length} tokens and ${data.targets.length} targets, not whole sequences of ${seqLen}`);
     }
     return count;
@@ -119,8 +128,9 @@ export class Evaluator {
       for (let i = n; i < size; i++) out.copyWithin(i * len, 0, len);
       return out;
     };
-    const targets = new Int32Array(size * readout.count).fill(IGNORE_TARGET);
-    targets.set(data.targets.subarray(start * readout.count, (start + n) * readout.count));
+    const perSequence = readout.count * taskHeadCount(this.graph.config);
+    const targets = new Int32Array(size * perSequence).fill(IGNORE_TARGET);
+    targets.set(data.targets.subarray(start * perSequence, (start + n) * perSequence));
     const source = data.source && sourceLen !== undefined ? slice(data.source, sourceLen) : undefined;
     return { batch: { tokens: slice(data.tokens, seqLen), targets, ...(source && { source }) }, n };
   }

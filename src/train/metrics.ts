@@ -46,20 +46,31 @@ export const GROK_TEST_ACCURACY = 0.95;
 export type GrokMetric = 'testAcc' | 'testSeqAcc';
 
 export type RunEvent =
-  /** The first evaluation whose grok metric (`metric`, at `value`) is >= GROK_TEST_ACCURACY. */
-  | { type: 'grok'; step: number; metric: GrokMetric; value: number }
+  /**
+   * The first evaluation whose grok metric (`metric`, at `value`) is >= GROK_TEST_ACCURACY; with `head`, that
+   * task head's own test accuracy (multitask), without it the run's.
+   */
+  | { type: 'grok'; step: number; metric: GrokMetric; value: number; head?: string }
   /** Hyperparameters changed after step `step`: steps up to `step` used `before`, later steps `after`. */
   | { type: 'hyper'; step: number; before: HyperParams; after: HyperParams }
   /** A non-finite value at the evaluation of step `step`; the run stopped and went back to `restoredStep`. */
   | { type: 'divergence'; step: number; restoredStep: number; message: string };
 
+/** Multitask runs: each task head's test accuracy at every evaluation, testAcc[head][evaluation]. */
+export interface HeadSeries {
+  names: string[];
+  testAcc: number[][];
+}
+
 export interface RunMetrics {
   series: MetricSeries;
   events: RunEvent[];
+  heads?: HeadSeries;
 }
 
-export function emptyMetrics(): RunMetrics {
-  return { series: Object.fromEntries(METRIC_KEYS.map((k) => [k, []])) as unknown as MetricSeries, events: [] };
+export function emptyMetrics(headNames: string[] | null = null): RunMetrics {
+  const series = Object.fromEntries(METRIC_KEYS.map((k) => [k, []])) as unknown as MetricSeries;
+  return { series, events: [], ...(headNames && { heads: { names: [...headNames], testAcc: headNames.map(() => []) } }) };
 }
 
 /** A deep copy (checkpoints keep one, so the live run's appends don't reach them). */
@@ -67,6 +78,7 @@ export function copyMetrics(m: RunMetrics): RunMetrics {
   return {
     series: Object.fromEntries(METRIC_KEYS.map((k) => [k, [...m.series[k]]])) as unknown as MetricSeries,
     events: m.events.map((e) => structuredClone(e)),
+    ...(m.heads && { heads: structuredClone(m.heads) }),
   };
 }
 
@@ -93,14 +105,26 @@ export function paramNorms(params: Float32Array, attn: { offset: number; size: n
   return { theta: Math.sqrt(sumOfSquares(0, params.length)), attn: Math.sqrt(sumOfSquares(attn.offset, attn.offset + attn.size)) };
 }
 
+/** The run's grok step (the first run-wide grok event; a task head's own is `headGrokStep`). */
 export function grokStep(events: readonly RunEvent[]): number | null {
-  return events.find((e) => e.type === 'grok')?.step ?? null;
+  return events.find((e) => e.type === 'grok' && e.head === undefined)?.step ?? null;
+}
+
+export function headGrokStep(events: readonly RunEvent[], head: string): number | null {
+  return events.find((e) => e.type === 'grok' && e.head === head)?.step ?? null;
 }
 
 /** The grok event an evaluation triggers: the first point whose grok metric reaches GROK_TEST_ACCURACY. */
 export function grokEvent(point: MetricPoint, metric: GrokMetric, events: readonly RunEvent[]): RunEvent | null {
   if (grokStep(events) !== null || !(point[metric] >= GROK_TEST_ACCURACY)) return null;
   return { type: 'grok', step: point.step, metric, value: point[metric] };
+}
+
+/** Multitask: the grok events of the task heads whose test accuracy first reaches GROK_TEST_ACCURACY at `step`. */
+export function headGrokEvents(step: number, names: readonly string[], headTestAcc: readonly number[], events: readonly RunEvent[]): RunEvent[] {
+  return names.flatMap((head, h): RunEvent[] =>
+    headGrokStep(events, head) === null && headTestAcc[h] >= GROK_TEST_ACCURACY ? [{ type: 'grok', step, metric: 'testAcc', value: headTestAcc[h], head }] : [],
+  );
 }
 
 /** Test accuracy at which the lab's early-stopping rule counts a run as solved. */

@@ -7,6 +7,7 @@ import type { GrokMetric } from './metrics';
 import type { DecoderTokens } from './predictions';
 import { modArithBatch, modArithSplit, type ModOp } from '../tasks/modarith';
 import { dyckBatch, dyckSplit } from '../tasks/dyck';
+import { MULTITASK_OPS, multitaskBatch, multitaskSplit } from '../tasks/multitask';
 import { SCAN_ACTION_VOCAB, SCAN_COMMAND_VOCAB, SCAN_DECODER_LEN, SCAN_SOURCE_LEN, SCAN_SPECIAL, scanBatch, scanPaperSubset } from '../tasks/scan';
 
 export type { OptimConfig };
@@ -25,6 +26,11 @@ function modArithModel(p: number, nLayers: number, dModel: number, dFF: number):
     nLayers, dModel, nHeads: 4, dFF, vocabSize: p, maxPositions: 2, nClasses: p, causal: false,
     posInitStd: 1 / Math.sqrt(dModel),
   };
+}
+
+/** Multitask: the modular-arithmetic trunk with one task head per op. */
+function multitaskModel(p: number, nLayers: number, dModel: number, dFF: number, heads: number): ModelConfig {
+  return { ...modArithModel(p, nLayers, dModel, dFF), taskHeads: heads };
 }
 
 /** Dyck-1 depth per position: tokens "(", ")", PAD (= 2), causal, 13 depth classes. */
@@ -52,6 +58,12 @@ export const PRESET_SHAPES = {
   'quick-add': { model: modArithModel(31, 1, 64, 128), optim: adamw(1e-2, 1), shape: { batch: 576, seqLen: 2, readout: { start: 0, count: 1 } } },
   'quick-dyck': { model: dyckModel(2, 64, 128), optim: adamw(1e-3, 1), shape: { batch: 50, seqLen: 24, readout: { start: 0, count: 24 } } },
   scan: { model: scanModel(), optim: adamw(1e-4, 1), shape: scanShape },
+  multitask: {
+    model: multitaskModel(97, 2, 128, 256, MULTITASK_OPS.length), optim: adamw(1e-3, 1), shape: { batch: 512, seqLen: 2, readout: { start: 0, count: 1 } },
+  },
+  'quick-multitask': {
+    model: multitaskModel(31, 1, 64, 128, MULTITASK_OPS.length), optim: adamw(1e-2, 1), shape: { batch: 540, seqLen: 2, readout: { start: 0, count: 1 } },
+  },
 } satisfies Record<string, PresetShape>;
 
 export type PresetName = keyof typeof PRESET_SHAPES;
@@ -59,7 +71,11 @@ export type PresetName = keyof typeof PRESET_SHAPES;
 // ---- Presets wired to their tasks ------------------------------------------------------------------------
 
 /** The data a preset trains on, as plain data (it goes into the run file); everything else here is task-agnostic. */
-export type TaskSpec = { kind: 'modarith'; p: number; op: ModOp; trainFraction: number } | { kind: 'dyck' } | { kind: 'scan' };
+export type TaskSpec =
+  | { kind: 'modarith'; p: number; op: ModOp; trainFraction: number }
+  | { kind: 'multitask'; p: number; ops: ModOp[]; trainFraction: number }
+  | { kind: 'dyck' }
+  | { kind: 'scan' };
 
 /** A task's training and test sets, ready for the engine and the evaluator. */
 export interface TaskData {
@@ -89,6 +105,7 @@ export interface Preset extends PresetShape {
 }
 
 const modArithTask = (p: number, trainFraction: number): TaskSpec => ({ kind: 'modarith', p, op: 'add', trainFraction });
+const multitaskTask = (p: number, trainFraction: number): TaskSpec => ({ kind: 'multitask', p, ops: [...MULTITASK_OPS], trainFraction });
 
 export const PRESETS: Record<PresetName, Preset> = {
   modarith: { name: 'modarith', ...PRESET_SHAPES.modarith, task: modArithTask(97, 0.5), batchMode: 'minibatch', steps: 10_000, evalEvery: 100, evalChunk: 1024 },
@@ -96,7 +113,18 @@ export const PRESETS: Record<PresetName, Preset> = {
   'quick-add': { name: 'quick-add', ...PRESET_SHAPES['quick-add'], task: modArithTask(31, 0.6), batchMode: 'full', steps: 1200, evalEvery: 20, evalChunk: 1024 },
   'quick-dyck': { name: 'quick-dyck', ...PRESET_SHAPES['quick-dyck'], task: { kind: 'dyck' }, batchMode: 'minibatch', steps: 1000, evalEvery: 50, evalChunk: 1000 },
   scan: { name: 'scan', ...PRESET_SHAPES.scan, task: { kind: 'scan' }, batchMode: 'minibatch', steps: 10_000, evalEvery: 250, evalChunk: 512 },
+  multitask: {
+    name: 'multitask', ...PRESET_SHAPES.multitask, task: multitaskTask(97, 0.5), batchMode: 'minibatch', steps: 10_000, evalEvery: 100, evalChunk: 1024,
+  },
+  'quick-multitask': {
+    name: 'quick-multitask', ...PRESET_SHAPES['quick-multitask'], task: multitaskTask(31, 0.6), batchMode: 'full', steps: 1500, evalEvery: 20, evalChunk: 1024,
+  },
 };
+
+/** The names of a task's heads (one per op for multitask), or null for single-head tasks. */
+export function taskHeadNames(task: TaskSpec): string[] | null {
+  return task.kind === 'multitask' ? [...task.ops] : null;
+}
 
 /** The series a task groks on (SPEC §1): test token accuracy, or test sequence accuracy for SCAN. */
 export function grokMetric(task: TaskSpec): GrokMetric {
@@ -122,6 +150,17 @@ export function buildTaskData(task: TaskSpec, seed: number): TaskData {
         train: modArithBatch(split.train, all(split.train.y.length)),
         test: modArithBatch(split.test, all(split.test.y.length)),
         trainBatch: (indices) => modArithBatch(split.train, indices),
+      };
+    }
+    case 'multitask': {
+      const split = multitaskSplit({ ...task, seed });
+      const heads = task.ops.length;
+      const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+      return {
+        trainCount: split.train.a.length,
+        train: multitaskBatch(split.train, heads, all(split.train.a.length)),
+        test: multitaskBatch(split.test, heads, all(split.test.a.length)),
+        trainBatch: (indices) => multitaskBatch(split.train, heads, indices),
       };
     }
     case 'dyck': {

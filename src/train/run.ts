@@ -7,7 +7,7 @@ import type { BatchShape } from '../model/batch';
 import { MOD_OPS, type ModOp } from '../tasks/modarith';
 import { validateOptimConfig, type OptimConfig } from './optim-config';
 import { PRESETS, buildTaskData, isPresetName, type PresetName, type TaskSpec } from './presets';
-import { METRIC_KEYS, type EarlyStopRule, type MetricPoint, type MetricSeries, type RunEvent } from './metrics';
+import { METRIC_KEYS, type EarlyStopRule, type HeadSeries, type MetricPoint, type MetricSeries, type RunEvent } from './metrics';
 
 /** What a run may change relative to its preset (all optional: a missing field keeps the preset's value). */
 export interface RunOverrides {
@@ -54,7 +54,7 @@ export interface RunSummary {
 }
 
 export const RUN_FILE_KIND = 'spectral-edge-lab.run';
-/** 2: sequence-accuracy and greedy series; the grok event names its metric. */
+/** 2: sequence-accuracy and greedy series; the grok event names its metric (and task head); multitask head series. */
 export const RUN_FILE_VERSION = 2;
 
 export interface RunFile {
@@ -63,6 +63,8 @@ export interface RunFile {
   config: RunConfig;
   series: MetricSeries;
   events: RunEvent[];
+  /** Multitask runs only: each task head's test accuracy series. */
+  heads?: HeadSeries;
   summary: RunSummary;
 }
 
@@ -180,9 +182,10 @@ export const RUN_SCHEMA = {
           type: 'object',
           required: ['kind'],
           properties: {
-            kind: { enum: ['modarith', 'dyck', 'scan'] },
+            kind: { enum: ['modarith', 'multitask', 'dyck', 'scan'] },
             p: integer,
             op: { enum: Object.keys(MOD_OPS) },
+            ops: { type: 'array', minItems: 1, items: { enum: Object.keys(MOD_OPS) } },
             trainFraction: number,
           },
         },
@@ -195,7 +198,7 @@ export const RUN_SCHEMA = {
           oneOf: [
             {
               required: ['nLayers', 'vocabSize', 'maxPositions', 'causal'],
-              properties: { kind: false, nLayers: integer, vocabSize: integer, maxPositions: integer, causal: { type: 'boolean' } },
+              properties: { kind: false, nLayers: integer, vocabSize: integer, maxPositions: integer, causal: { type: 'boolean' }, taskHeads: integer },
             },
             {
               required: ['kind', 'encoder', 'decoder', 'padToken'],
@@ -240,7 +243,7 @@ export const RUN_SCHEMA = {
           {
             additionalProperties: false,
             required: ['type', 'step', 'metric', 'value'],
-            properties: { type: { const: 'grok' }, step: stepNumber, metric: { enum: ['testAcc', 'testSeqAcc'] }, value: number },
+            properties: { type: { const: 'grok' }, step: stepNumber, metric: { enum: ['testAcc', 'testSeqAcc'] }, value: number, head: { type: 'string' } },
           },
           {
             additionalProperties: false,
@@ -254,6 +257,12 @@ export const RUN_SCHEMA = {
           },
         ],
       },
+    },
+    heads: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['names', 'testAcc'],
+      properties: { names: { type: 'array', items: { type: 'string' } }, testAcc: { type: 'array', items: numbers } },
     },
     summary: {
       type: 'object',
@@ -336,6 +345,13 @@ export function parseRunFile(input: string | unknown): RunFile {
   const n = run.series.step.length;
   for (const k of METRIC_KEYS) {
     if (run.series[k].length !== n) throw new RunFileError(`invalid run file: series.${k} has ${run.series[k].length} values, series.step ${n}`);
+  }
+  if (run.heads) {
+    const { names, testAcc } = run.heads;
+    if (testAcc.length !== names.length) throw new RunFileError(`invalid run file: heads.testAcc has ${testAcc.length} series for ${names.length} heads`);
+    testAcc.forEach((series, h) => {
+      if (series.length !== n) throw new RunFileError(`invalid run file: heads.testAcc[${h}] has ${series.length} values, series.step ${n}`);
+    });
   }
   return run;
 }

@@ -13,7 +13,7 @@ import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
 import { TrainingEngine, type StepStats } from './engine';
 import { Evaluator } from './evaluator';
-import { PRESETS, buildTaskData, grokMetric, type TaskData } from './presets';
+import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from './presets';
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
 import {
   appendPoint,
@@ -21,6 +21,7 @@ import {
   emptyMetrics,
   grokEvent,
   grokStep,
+  headGrokEvents,
   nonFiniteKeys,
   paramNorms,
   pointAt,
@@ -89,7 +90,7 @@ function minibatchSampler(data: TaskData, size: number, seed: number): BatchSamp
 const now = () => performance.now();
 
 export class Trainer {
-  private metrics: RunMetrics = emptyMetrics();
+  private metrics: RunMetrics;
   private wallMs = 0;
   private stopReason: StopReason = 'interrupted';
 
@@ -103,7 +104,9 @@ export class Trainer {
     private readonly sampler: BatchSampler,
     /** The state after the last evaluation with finite values (step 0 before the first): where a divergence returns to. */
     private lastGood: Checkpoint,
-  ) {}
+  ) {
+    this.metrics = copyMetrics(lastGood.metrics);
+  }
 
   /** Builds the data, engine and evaluators of a run (`resolveRunConfig` makes the config from a preset). */
   static async create(rt: GpuRuntime, config: RunConfig): Promise<Trainer> {
@@ -116,7 +119,7 @@ export class Trainer {
     const trainEval = await evaluator(data.train);
     const testEval = await evaluator(data.test);
     const sampler = config.batchMode === 'full' ? fullBatchSampler(data) : minibatchSampler(data, config.shape.batch, config.seed);
-    const initial = await captureCheckpoint(engine, sampler, emptyMetrics());
+    const initial = await captureCheckpoint(engine, sampler, emptyMetrics(taskHeadNames(config.task)));
     return new Trainer(rt, config, engine, data, trainEval, testEval, sampler, initial);
   }
 
@@ -236,8 +239,13 @@ export class Trainer {
       return null;
     }
     appendPoint(this.metrics.series, point);
-    const grok = grokEvent(point, grokMetric(this.config.task), this.metrics.events);
-    if (grok) this.metrics.events.push(grok);
+    const { heads, events } = this.metrics;
+    if (heads) {
+      heads.names.forEach((_, h) => heads.testAcc[h].push(test.headAccuracy[h]));
+      events.push(...headGrokEvents(point.step, heads.names, test.headAccuracy, events));
+    }
+    const grok = grokEvent(point, grokMetric(this.config.task), events);
+    if (grok) events.push(grok);
     this.lastGood = checkpointOf(state, this.sampler, this.metrics);
     return point;
   }
@@ -255,7 +263,7 @@ export class Trainer {
   }
 
   toRunFile(): RunFile {
-    const { series, events } = copyMetrics(this.metrics);
+    const { series, events, heads } = copyMetrics(this.metrics);
     const n = series.step.length;
     return {
       version: RUN_FILE_VERSION,
@@ -263,6 +271,7 @@ export class Trainer {
       config: structuredClone(this.config),
       series,
       events,
+      ...(heads && { heads }),
       summary: {
         steps: this.step,
         grokStep: this.grokStep,

@@ -1,5 +1,6 @@
 // Small ragged model configurations and seeded batches for whole-model tests: sizes that are not multiples
-// of any kernel tile, bidirectional and causal attention, padding, and readouts at one or all positions; and
+// of any kernel tile, bidirectional and causal attention, padding, readouts at one or all positions, several task
+// heads; and
 // encoder-decoder models with source and target padding, source longer and shorter than the target.
 import type { AnyModelConfig, EncoderDecoderConfig } from '../../src/model/config';
 import type { BatchShape } from '../../src/model/batch';
@@ -25,6 +26,11 @@ export const TINY_CASES: TinyCase[] = [
     name: 'bidirectional with padding, two readout positions',
     config: { nLayers: 1, dModel: 20, nHeads: 4, dFF: 37, vocabSize: 9, maxPositions: 5, nClasses: 13, causal: false, padToken: 0, posInitStd: 1 },
     shape: { batch: 4, seqLen: 5, readout: { start: 2, count: 2 } },
+  },
+  {
+    name: 'three task heads (multitask), readout at one position',
+    config: { nLayers: 1, dModel: 12, nHeads: 2, dFF: 17, vocabSize: 7, maxPositions: 2, nClasses: 7, taskHeads: 3, causal: false, posInitStd: 0.5 },
+    shape: { batch: 5, seqLen: 2, readout: { start: 0, count: 1 } },
   },
 ];
 

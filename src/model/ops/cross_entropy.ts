@@ -2,7 +2,7 @@
 // per-row losses and dlogits; nScored is counted in the kernel, so the dispatch is replayed unchanged
 // across batches with different padding. The caller sums `losses` in float64 and divides by nScored.
 import source from '../../../shaders/cross_entropy.wgsl?raw';
-import { groups, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
+import { f32, groups, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 
 const kernel = { label: 'cross_entropy', code: source };
 
@@ -11,9 +11,9 @@ const ROWS_PER_WORKGROUP = 64;
 
 export function crossEntropy(
   rt: GpuRuntime,
-  a: { logits: TensorRef; targets: GPUBuffer; losses: TensorRef; dLogits: TensorRef; rows: number; classes: number },
+  a: { logits: TensorRef; targets: GPUBuffer; losses: TensorRef; dLogits: TensorRef; rows: number; classes: number; lossScale?: number },
 ): Promise<Dispatch> {
-  const { logits, targets, losses, dLogits, rows, classes } = a;
+  const { logits, targets, losses, dLogits, rows, classes, lossScale = 1 } = a;
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(classes) || classes < 1) {
     throw new Error(`crossEntropy: rows and classes must be positive integers, got ${rows} x ${classes}`);
   }
@@ -23,7 +23,7 @@ export function crossEntropy(
     throw new Error('crossEntropy: logits, targets, losses and dLogits must live in four distinct buffers');
   }
   return rt.dispatch(kernel, {
-    params: [u32(rows), u32(classes), u32(logits.offset), u32(losses.offset), u32(dLogits.offset)],
+    params: [u32(rows), u32(classes), u32(logits.offset), u32(losses.offset), u32(dLogits.offset), f32(lossScale)],
     buffers,
     workgroups: [groups(rows, ROWS_PER_WORKGROUP)],
   });
