@@ -10,6 +10,12 @@
 // shaders/reduce.wgsl (sums of g^2); gradNorm[p.normOffset] receives the pre-clip norm. theta, m and v
 // are updated in place (each bound once, read_write); grads is only read.
 //
+// Gradient/decay split (the spectral edge, SPEC §2), in the variant src/model/ops/adamw.ts builds with
+// the SPLIT_BINDING and SPLIT_ACCUMULATE placeholders filled: for the tracked slice [splitStart, splitStart + splitCount)
+// the step's decay part and Adam part are added into split[j] and split[splitCount + j], j = i - splitStart,
+// so that over a window they sum exactly (to float32 rounding) to the slice's change. Without it the markers
+// are empty and the kernel is the plain AdamW.
+//
 // Parallel decomposition: every thread first adds the few partials itself, serially in index order, so
 // all threads get the bit-identical norm with no synchronisation at all (no barrier: software adapters
 // pay dearly for those, and on a GPU the loads are uniform across the workgroup, served from cache);
@@ -28,6 +34,8 @@ struct Params {
   stepSize: f32,
   sqrtBc2: f32,
   eps: f32,
+  splitStart: u32,
+  splitCount: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -37,6 +45,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read> partials: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gradNorm: array<f32>;
+{{SPLIT_BINDING}}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -54,11 +63,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    // The step's change is decayPart + adamPart, kept apart so the spectral-edge gradient/decay split
-    // can later accumulate each over a slice of theta.
+    // The step's change is decayPart + adamPart, kept apart for the spectral edge's gradient/decay split.
     let before = theta[i];
     let decayPart = -p.lrWd * before;
     let adamPart = -p.stepSize * mi / (sqrt(vi) / p.sqrtBc2 + p.eps);
     theta[i] = (before + decayPart) + adamPart;
+    {{SPLIT_ACCUMULATE}}
   }
 }

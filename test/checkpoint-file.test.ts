@@ -1,15 +1,21 @@
 // Checkpoint files: a run stopped halfway, written to bytes, read back into a fresh trainer and continued, ends
-// bit-identical to the uninterrupted run; damaged files are refused with a message that says what is wrong.
+// bit-identical to the uninterrupted run (with and without the spectral edge's ring, taken mid-window); damaged
+// files are refused with a message that says what is wrong.
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { Trainer } from '../src/train/trainer';
 import { resolveRunConfig } from '../src/train/run';
 import { CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
 
-const config = resolveRunConfig('quick-add', 3, { steps: 20, evalEvery: 5, weightDecay: 0.5 });
+const config = resolveRunConfig('quick-add', 3, { steps: 20, evalEvery: 5, weightDecay: 0.5, spectral: { enabled: false } });
+/** Windows of 2 deltas of 3 steps: records at steps 6, 9, 12, ...; step 10 is inside a window. */
+const withEdge = resolveRunConfig('quick-add', 3, { steps: 20, evalEvery: 5, weightDecay: 0.5, spectral: { window: 2, snapshotEvery: 3, k: 2 } });
 
 describe('checkpoint files', () => {
-  it('resume a run bit-identically from the bytes, with its metrics and hyperparameter changes', async () => {
+  it.each([
+    ['without the spectral edge', config],
+    ['with the spectral edge', withEdge],
+  ])('resume a run bit-identically from the bytes, with its metrics and hyperparameter changes (%s)', async (_, config) => {
     const rt = await testRuntime();
     // Both runs change the weight decay after step 12, as the page's slider would.
     const finishWithDecayChange = async (trainer: Trainer) => {
@@ -39,17 +45,22 @@ describe('checkpoint files', () => {
     expect(b.series).toEqual(a.series);
     expect(b.events).toEqual(a.events);
     expect(b.events.filter((e) => e.type === 'hyper')).toHaveLength(1);
+    expect(b.spectral).toEqual(a.spectral);
+    expect(a.spectral?.length ?? 0).toBe(config.spectral.enabled ? 5 : 0);
+    expect(decoded.checkpoint.spectral !== undefined).toBe(config.spectral.enabled);
   });
 
   it('refuse damaged or foreign bytes, naming the problem', async () => {
     const rt = await testRuntime();
     const trainer = await Trainer.create(rt, config);
-    const bytes = encodeCheckpoint(await trainer.checkpoint(), config);
+    const checkpoint = await trainer.checkpoint();
+    const bytes = encodeCheckpoint(checkpoint, config);
     const headerLength = new DataView(bytes.buffer).getUint32(8, true);
     const header = () => JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
     const sectionBytes = bytes.subarray(Math.ceil((12 + headerLength) / 4) * 4);
 
     expect(() => decodeCheckpoint(new TextEncoder().encode('{"version": 1}'))).toThrow(/checkpoint magic/);
+    expect(() => encodeCheckpoint(checkpoint, config, { m: new Uint8Array(4) })).toThrow('the extra section name "m" is reserved');
     expect(() => decodeCheckpoint(bytes.slice(0, bytes.byteLength - 100))).toThrow(/section "v" ends at byte \d+, past the end of the file .*truncated/);
     expect(() => decodeCheckpoint(bytes.slice(0, 40))).toThrow(/truncated/);
 

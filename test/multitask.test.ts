@@ -6,10 +6,12 @@ import { testRuntime } from './helpers/gpu';
 import { MOD_OPS } from '../src/tasks/modarith';
 import { MULTITASK_OPS, multitaskBatch, multitaskSplit } from '../src/tasks/multitask';
 import { buildParamTable } from '../src/model/params';
-import { PRESET_SHAPES } from '../src/train/presets';
+import { PRESETS, PRESET_SHAPES, grokMetric } from '../src/train/presets';
 import { parseRunFile, resolveRunConfig } from '../src/train/run';
 import { Trainer } from '../src/train/trainer';
-import { headGrokEvents } from '../src/train/metrics';
+import {
+  HEAD_METRIC_KEYS, METRIC_KEYS, appendHeadPoint, appendPoint, emptyMetrics, grokEvent, headGrokEvents, shouldStopEarly, type MetricPoint,
+} from '../src/train/metrics';
 import { datasetLines } from '../src/tasks/text';
 
 describe('multitask modular arithmetic', () => {
@@ -46,20 +48,48 @@ describe('multitask modular arithmetic', () => {
     expect(buildParamTable(PRESET_SHAPES['quick-multitask'].model).total).toBe(37_727 + 3 * (31 * 64 + 31));
   });
 
-  it("records each head's test accuracy and grok step in a valid run file", async () => {
+  it("records each head's train/test loss and accuracy and grok step in a valid run file", async () => {
     const rt = await testRuntime();
     const config = resolveRunConfig('quick-multitask', 1, { steps: 20, evalEvery: 10 });
     const trainer = await Trainer.create(rt, config);
     await trainer.run();
     const run = parseRunFile(JSON.stringify(trainer.toRunFile()));
     expect(run.heads?.names).toEqual([...MULTITASK_OPS]);
-    expect(run.heads?.testAcc.map((s) => s.length)).toEqual([2, 2, 2, 2]);
-    // The run's token accuracy is the mean over heads (every head scores every test pair).
-    const last = run.heads!.testAcc.map((s) => s[1]);
-    expect(run.series.testAcc[1]).toBeCloseTo(last.reduce((a, b) => a + b, 0) / last.length, 12);
+    for (const k of HEAD_METRIC_KEYS) expect(run.heads![k].map((s) => s.length), k).toEqual([2, 2, 2, 2]);
+    // Every head scores every pair: the run's accuracy is the mean over heads, its loss the sum of the heads' means.
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const last = (k: (typeof HEAD_METRIC_KEYS)[number]) => run.heads![k].map((s) => s[1]);
+    for (const part of ['train', 'test'] as const) {
+      expect(run.series[`${part}Acc`][1]).toBeCloseTo(sum(last(`${part}Acc`)) / 4, 12);
+      expect(run.series[`${part}Loss`][1]).toBeCloseTo(sum(last(`${part}Loss`)), 5);
+    }
+    // The heads learn at different rates: after 20 steps their losses differ.
+    expect(new Set(last('trainLoss')).size).toBe(4);
     // A head groks once, when its own accuracy first reaches 0.95.
     const events = headGrokEvents(40, ['add', 'mul'], [0.96, 0.5], []);
     expect(events).toEqual([{ type: 'grok', step: 40, metric: 'testAcc', value: 0.96, head: 'add' }]);
     expect(headGrokEvents(60, ['add', 'mul'], [0.99, 0.97], events)).toEqual([{ type: 'grok', step: 60, metric: 'testAcc', value: 0.97, head: 'mul' }]);
+  });
+
+  it('groks (and stops early) only when every head has, not when the mean over heads reaches the threshold', () => {
+    const metric = grokMetric(PRESETS['quick-multitask'].task);
+    expect(metric).toBe('minHeadTestAcc');
+    const metrics = emptyMetrics(['add', 'mul']);
+    const evaluate = (step: number, headTestAcc: number[]) => {
+      const testAcc = (headTestAcc[0] + headTestAcc[1]) / 2;
+      const zeros = Object.fromEntries(METRIC_KEYS.map((k) => [k, 0])) as unknown as MetricPoint;
+      appendPoint(metrics.series, { ...zeros, step, testAcc });
+      appendHeadPoint(metrics.heads!, { trainLoss: [0, 0], trainAcc: [1, 1], testLoss: [0, 0], testAcc: headTestAcc });
+      const grok = grokEvent(metrics, metric);
+      if (grok) metrics.events.push(grok);
+      return grok;
+    };
+    expect(evaluate(20, [1, 0.92])).toBeNull(); // mean 0.96
+    expect(evaluate(40, [0.995, 0.95])).toEqual({ type: 'grok', step: 40, metric: 'minHeadTestAcc', value: 0.95 });
+    expect(evaluate(60, [1, 1])).toBeNull(); // once
+    const rule = { testAccuracy: 0.99, evaluations: 2 };
+    expect(shouldStopEarly(metrics, rule, metric)).toBe(false);
+    evaluate(80, [0.999, 0.991]);
+    expect(shouldStopEarly(metrics, rule, metric)).toBe(true);
   });
 });

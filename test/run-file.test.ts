@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RUN_FILE_KIND, RUN_FILE_VERSION, RUN_SCHEMA, parseRunFile, resolveRunConfig, type RunFile } from '../src/train/run';
 import { PRESETS, buildTaskData, grokMetric } from '../src/train/presets';
 import {
-  GROK_TEST_ACCURACY, appendPoint, emptyMetrics, grokEvent, grokStep, paramNorms, pointAt, shouldStopEarly, METRIC_KEYS, type MetricPoint,
+  GROK_TEST_ACCURACY, appendPoint, emptyMetrics, grokEvent, grokStep, paramNorms, pointAt, shouldStopEarly, METRIC_KEYS, type MetricPoint, type RunEvent,
 } from '../src/train/metrics';
 import { Rng } from '../src/util/random';
 
@@ -52,29 +52,37 @@ describe('metric rules', () => {
   });
 
   it('early stopping needs the last K evaluations at or above the threshold', () => {
-    const { series } = emptyMetrics();
+    const metrics = emptyMetrics();
+    const { series } = metrics;
     const rule = { testAccuracy: 0.99, evaluations: 3 };
     for (const acc of [0.2, 0.995, 0.99, 0.5, 0.99, 1]) {
       series.testAcc.push(acc);
-      expect(shouldStopEarly(series, rule, 'testAcc')).toBe(false);
+      expect(shouldStopEarly(metrics, rule, 'testAcc')).toBe(false);
     }
     series.testAcc.push(0.999);
-    expect(shouldStopEarly(series, rule, 'testAcc')).toBe(true);
+    expect(shouldStopEarly(metrics, rule, 'testAcc')).toBe(true);
     // SCAN reads sequence accuracy: the same token accuracies say nothing there.
-    expect(shouldStopEarly(series, rule, 'testSeqAcc')).toBe(false);
+    expect(shouldStopEarly(metrics, rule, 'testSeqAcc')).toBe(false);
     expect(grokStep([{ type: 'hyper', step: 3, before: { lr: 1, weightDecay: 1 }, after: { lr: 1, weightDecay: 0 } }, { type: 'grok', step: 40, metric: 'testAcc', value: 0.96 }])).toBe(40);
     expect(grokStep([])).toBeNull();
   });
 
   it("detects grokking once, on the task's metric: sequence accuracy for SCAN", () => {
     const point = { ...pointAt(sampleRun(1).series, 0), step: 70, testAcc: 0.97, testSeqAcc: 0.6 };
+    /** The metrics of a run whose latest evaluation is `p`. */
+    const runAt = (p: MetricPoint, events: RunEvent[] = []) => {
+      const metrics = emptyMetrics();
+      appendPoint(metrics.series, p);
+      metrics.events.push(...events);
+      return metrics;
+    };
     expect(grokMetric(PRESETS.scan.task)).toBe('testSeqAcc');
     expect(grokMetric(PRESETS.dyck.task)).toBe('testAcc');
-    expect(grokEvent(point, 'testSeqAcc', [])).toBeNull();
-    expect(grokEvent(point, 'testAcc', [])).toEqual({ type: 'grok', step: 70, metric: 'testAcc', value: 0.97 });
-    expect(grokEvent({ ...point, testSeqAcc: GROK_TEST_ACCURACY }, 'testSeqAcc', [])).toMatchObject({ metric: 'testSeqAcc', value: GROK_TEST_ACCURACY });
+    expect(grokEvent(runAt(point), 'testSeqAcc')).toBeNull();
+    expect(grokEvent(runAt(point), 'testAcc')).toEqual({ type: 'grok', step: 70, metric: 'testAcc', value: 0.97 });
+    expect(grokEvent(runAt({ ...point, testSeqAcc: GROK_TEST_ACCURACY }), 'testSeqAcc')).toMatchObject({ metric: 'testSeqAcc', value: GROK_TEST_ACCURACY });
     // Only the first evaluation that reaches it.
-    expect(grokEvent(point, 'testAcc', [{ type: 'grok', step: 50, metric: 'testAcc', value: 0.96 }])).toBeNull();
+    expect(grokEvent(runAt(point, [{ type: 'grok', step: 50, metric: 'testAcc', value: 0.96 }]), 'testAcc')).toBeNull();
   });
 });
 

@@ -4,12 +4,16 @@
 // For each preset: median ms per training step (steps submitted back to back, no readback), dispatches and
 // readbacks per step, model GFLOP per step (matmuls and attention, forward and backward) and achieved GFLOP/s;
 // then every matmul dispatch of the step timed on its own, so step throughput can be compared with what the
-// matmul kernels reach on the same shapes.
+// matmul kernels reach on the same shapes; and the spectral edge's cost at the preset's default cadence.
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { timeDispatches, timeSubmissions } from '../gpu/timing';
+import { median, timeDispatches, timeSubmissions } from '../gpu/timing';
 import { TrainingEngine } from '../train/engine';
-import { PRESET_SHAPES, type PresetName } from '../train/presets';
+import { PRESETS, PRESET_SHAPES, type PresetName } from '../train/presets';
+import type { Batch } from '../model/batch';
+import { buildParamTable } from '../model/params';
+import { SpectralMonitor } from '../spectral/monitor';
+import { spectralDefaults } from '../spectral/options';
 import { syntheticBatch } from '../tasks/synthetic';
 import { parseArgs } from './args';
 
@@ -58,6 +62,39 @@ async function benchPreset(rt: GpuRuntime, name: PresetName) {
     msByKernelFamily: roundAll(byKernel),
     matmul: { gflops: round(matmulGflops), msPerStep: round(matmulMs), dispatches: matmulShapes.map(roundAll) },
     stepToMatmulThroughput: round(stepGflops / matmulGflops),
+    spectral: await benchSpectral(rt, name, batch, step.ms),
+  };
+}
+
+/**
+ * What tracking the spectral edge at the preset's default cadence adds per step: the optimiser's split
+ * accumulation (every step), the snapshot dispatch and the window analysis (both once per snapshotEvery steps,
+ * the analysis timed end to end with its readbacks and CPU work), as a fraction of the plain step.
+ */
+async function benchSpectral(rt: GpuRuntime, name: PresetName, batch: Batch, plainMs: number) {
+  const preset = PRESETS[name];
+  const options = spectralDefaults(preset.spectral.window, preset.spectral.snapshotEvery);
+  const table = buildParamTable(preset.model);
+  const engine = await TrainingEngine.create(rt, { config: preset.model, optim: preset.optim, shape: preset.shape, seed: 1, splitSlice: table.attn });
+  const monitor = await SpectralMonitor.create(rt, engine, options);
+  const split = await timeSubmissions(rt, () => engine.step(batch), { targetMs: 2000 });
+  const snapshotMs = await timeDispatches(rt, monitor.afterStep(options.snapshotEvery), { targetMs: 200, repeats: 3 });
+  const analyses: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await monitor.analyse(options.snapshotEvery, preset.optim);
+    analyses.push(performance.now() - t0);
+  }
+  const analyseMs = median(analyses);
+  const extraPerStep = split.ms - plainMs + (snapshotMs + analyseMs) / options.snapshotEvery;
+  return {
+    window: options.window,
+    snapshotEvery: options.snapshotEvery,
+    trackedParams: table.attn.size,
+    msPerStepWithSplit: round(split.ms),
+    snapshotMs: round(snapshotMs),
+    analyseMs: round(analyseMs),
+    overhead: round(extraPerStep / plainMs),
   };
 }
 

@@ -28,6 +28,13 @@ const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).joi
   --checkpoint-dir DIR   where checkpoints go (default: the run file's name without .json, plus -checkpoints);
                          a diverged run also writes its last good checkpoint there as last-good.ckpt
   --resume FILE.ckpt     continue the run saved in a checkpoint file (its configuration; --steps may extend it)
+spectral edge (on by default; records go into the run file's "spectral" array):
+  --no-spectral          do not track it
+  --window W             deltas per window (default: the preset's, 5 or 10)
+  --snapshot-every N     steps per delta (default: the preset's)
+  --subset attn|all      theta_attn (default) or every parameter
+  --centred              centre each window
+  --edge-k K             edge vectors per window (default min(4, W))
 exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl-C; the partial run is written)`;
 
 class UsageError extends Error {}
@@ -35,6 +42,7 @@ class UsageError extends Error {}
 const DEFAULTS = {
   preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'early-stop': '', out: '',
   'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false,
+  'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '',
 };
 
 interface ExperimentPlan {
@@ -79,12 +87,28 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
     evalEvery: integerOption('eval-every', args['eval-every']),
     op: args.op === '' ? undefined : (args.op as ModOp),
     earlyStop: earlyStopK ? { testAccuracy: SOLVED_TEST_ACCURACY, evaluations: earlyStopK } : undefined,
+    spectral: spectralOverrides(args),
   };
   // Only the options given are recorded as overrides.
   for (const key of Object.keys(overrides) as (keyof RunOverrides)[]) if (overrides[key] === undefined) delete overrides[key];
   const seed = integerOption('seed', args.seed) ?? 42;
   const config = resolveRunConfig(args.preset, seed, overrides);
   return withCheckpointOptions(args, config, args.out || `runs/${config.preset}-seed${seed}.json`);
+}
+
+/** The spectral options given on the command line (undefined when none). */
+function spectralOverrides(args: typeof DEFAULTS): RunOverrides['spectral'] {
+  const given: NonNullable<RunOverrides['spectral']> = {};
+  if (args['no-spectral']) given.enabled = false;
+  if (args.centred) given.centred = true;
+  const window = integerOption('window', args.window);
+  if (window !== undefined) given.window = window;
+  const every = integerOption('snapshot-every', args['snapshot-every']);
+  if (every !== undefined) given.snapshotEvery = every;
+  const k = integerOption('edge-k', args['edge-k']);
+  if (k !== undefined) given.k = k;
+  if (args.subset !== '') given.subset = args.subset as 'attn' | 'all';
+  return Object.keys(given).length > 0 ? given : undefined;
 }
 
 function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: string, resumeFrom?: DecodedCheckpoint): ExperimentPlan {
@@ -97,7 +121,7 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
 
 /** --resume: the checkpoint's own configuration; only --steps (to train further) and the output options apply. */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop'] as const).filter((k) => args[k] !== '');
+  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k'] as const).filter((k) => args[k] !== '');
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {

@@ -26,8 +26,15 @@ export function progressLine(p: TrainerProgress, barWidth = 20): string {
   return (
     `${bar} ${point.step}/${totalSteps}  batch loss ${f(point.batchLoss)}  ` +
     `train loss ${f(point.trainLoss)} acc ${point.trainAcc.toFixed(3)}  test loss ${f(point.testLoss)} acc ${point.testAcc.toFixed(3)} seq ${point.testSeqAcc.toFixed(3)}  ` +
-    `ETA ${eta(p)}`
+    `${edgeSummary(p)}ETA ${eta(p)}`
   );
+}
+
+/** "edge g23 1.2e-3 k* 1 gef(v1) 0.91  " from the latest spectral record, or nothing. */
+function edgeSummary(p: TrainerProgress): string {
+  const e = p.edge;
+  if (!e) return '';
+  return `edge g23 ${e.g23 === null ? '-' : e.g23.toExponential(1)} k* ${e.kStar ?? '-'} gef(v1) ${e.gradEnergyFraction[0].toFixed(2)}  `;
 }
 
 export function describeEvent(e: RunEvent): string {

@@ -4,15 +4,17 @@
 // to a multiple of 4 bytes, then the named sections' raw bytes. The header holds the run configuration, the step,
 // the sampler's generator state, the metrics so far and the section table { name, byteOffset, byteLength }
 // (offsets from the start of the sections area). The sections "params", "m" and "v" are the engine's float32
-// parameters and Adam moments in the parameter table's flat layout, little-endian. Further named sections (such
-// as the spectral edge's snapshot ring) can be added without changing the version: a reader takes the sections
-// it knows.
+// parameters and Adam moments in the parameter table's flat layout, little-endian. A run that tracks the spectral
+// edge adds its monitor's scalars to the header ("spectral") and its GPU buffers (ring, previous snapshot, edge
+// vectors) as the float32 sections "spectral.0", "spectral.1", ... Further named sections can be added without
+// changing the version: a reader takes the sections it knows.
 import { buildParamTable } from '../model/params';
 import type { Checkpoint } from './checkpoint';
 import type { RunConfig } from './run';
 import type { EngineState } from './engine';
 import type { RngState } from '../util/random';
 import type { RunMetrics } from './metrics';
+import type { SpectralState } from '../spectral/monitor';
 
 export const CHECKPOINT_MAGIC = 'SELCKPT\0';
 export const CHECKPOINT_VERSION = 1;
@@ -30,6 +32,8 @@ interface CheckpointHeader {
   optim: EngineState['optim'];
   sampler: RngState | null;
   metrics: RunMetrics;
+  /** Runs that track the spectral edge: the monitor's state but its buffers, which are sections "spectral.<i>". */
+  spectral?: Omit<SpectralState, 'buffers'> & { buffers: number };
   sections: SectionEntry[];
 }
 
@@ -38,6 +42,10 @@ export class CheckpointFileError extends Error {
 }
 
 const ENGINE_SECTIONS = ['params', 'm', 'v'] as const;
+const spectralSection = (i: number) => `spectral.${i}`;
+const isReserved = (name: string) => (ENGINE_SECTIONS as readonly string[]).includes(name) || name.startsWith('spectral.');
+
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 function assertLittleEndian(): void {
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new CheckpointFileError('checkpoint files need a little-endian platform');
@@ -46,9 +54,13 @@ function assertLittleEndian(): void {
 /** The bytes of a checkpoint of a run with `config` (plus any extra named sections). */
 export function encodeCheckpoint(checkpoint: Checkpoint, config: RunConfig, extra: Record<string, Uint8Array> = {}): Uint8Array {
   assertLittleEndian();
-  const { engine } = checkpoint;
+  const { engine, spectral } = checkpoint;
+  const clash = Object.keys(extra).find(isReserved);
+  if (clash !== undefined) throw new CheckpointFileError(`the extra section name "${clash}" is reserved for the engine's or the spectral edge's state`);
+  if (spectral?.prevGram?.some((row) => row.some((x) => !Number.isFinite(x)))) throw new CheckpointFileError('the spectral edge\'s previous Gram matrix is not finite');
   const payloads: [string, Uint8Array][] = [
-    ...ENGINE_SECTIONS.map((name): [string, Uint8Array] => [name, new Uint8Array(engine[name].buffer, engine[name].byteOffset, engine[name].byteLength)]),
+    ...ENGINE_SECTIONS.map((name): [string, Uint8Array] => [name, bytesOf(engine[name])]),
+    ...(spectral?.buffers ?? []).map((buffer, i): [string, Uint8Array] => [spectralSection(i), bytesOf(buffer)]),
     ...Object.entries(extra),
   ];
   const sections: SectionEntry[] = [];
@@ -64,6 +76,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint, config: RunConfig, extr
     optim: engine.optim,
     sampler: checkpoint.sampler,
     metrics: checkpoint.metrics,
+    ...(spectral && { spectral: { snapshots: spectral.snapshots, prevGram: spectral.prevGram, buffers: spectral.buffers.length } }),
     sections,
   };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
@@ -108,14 +121,23 @@ export function decodeCheckpoint(bytes: Uint8Array): DecodedCheckpoint {
     return new Uint8Array(bytes.subarray(start, start + entry.byteLength)); // a copy (Node Buffers share their slices)
   };
   const paramCount = buildParamTable(header.config.model).total;
-  const floats = (name: string): Float32Array => {
+  const floats = (name: string, expectedCount?: number): Float32Array => {
     const entry = header.sections.find((s) => s.name === name) ?? fail(`section "${name}" is missing`);
-    if (entry.byteLength !== paramCount * 4) fail(`section "${name}" holds ${entry.byteLength / 4} floats, the model has ${paramCount} parameters`);
+    if (entry.byteLength % 4 !== 0) fail(`section "${name}" is ${entry.byteLength} bytes, not whole float32s`);
+    if (expectedCount !== undefined && entry.byteLength !== expectedCount * 4) fail(`section "${name}" holds ${entry.byteLength / 4} floats, the model has ${expectedCount} parameters`);
     return new Float32Array(section(entry).buffer);
   };
-  const engine: EngineState = { step: header.step, optim: header.optim, params: floats('params'), m: floats('m'), v: floats('v') };
-  const extra = Object.fromEntries(
-    header.sections.filter((s) => !(ENGINE_SECTIONS as readonly string[]).includes(s.name)).map((s) => [s.name, section(s)]),
-  );
-  return { config: header.config, checkpoint: { step: header.step, engine, sampler: header.sampler, metrics: header.metrics }, extra };
+  const engine: EngineState = { step: header.step, optim: header.optim, params: floats('params', paramCount), m: floats('m', paramCount), v: floats('v', paramCount) };
+  // The spectral buffers' sizes are checked against the run's monitor when the checkpoint is restored.
+  const spectral: SpectralState | undefined = header.spectral && {
+    snapshots: header.spectral.snapshots,
+    prevGram: header.spectral.prevGram,
+    buffers: Array.from({ length: header.spectral.buffers }, (_, i) => floats(spectralSection(i))),
+  };
+  const extra = Object.fromEntries(header.sections.filter((s) => !isReserved(s.name)).map((s) => [s.name, section(s)]));
+  return {
+    config: header.config,
+    checkpoint: { step: header.step, engine, sampler: header.sampler, ...(spectral && { spectral }), metrics: header.metrics },
+    extra,
+  };
 }

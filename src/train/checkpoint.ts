@@ -1,9 +1,10 @@
 // A run's whole resumable state: the engine's (parameters, Adam moments, step, hyperparameters), the batch
-// sampler's generator and the metrics so far. Restoring one and training on gives bit-identical losses,
+// sampler's generator, the spectral edge's window ring (when the run tracks it) and the metrics so far. Restoring one and training on gives bit-identical losses,
 // because every batch and every update then repeats exactly.
 import type { EngineState, TrainingEngine } from './engine';
 import type { RngState } from '../util/random';
 import { copyMetrics, type RunMetrics } from './metrics';
+import type { SpectralMonitor, SpectralState } from '../spectral/monitor';
 
 export interface Checkpoint {
   /** Optimiser steps taken. */
@@ -11,6 +12,8 @@ export interface Checkpoint {
   engine: EngineState;
   /** The minibatch sampler's generator state (null where batches are not drawn: full-batch runs). */
   sampler: RngState | null;
+  /** The spectral edge's ring and previous window (runs that track it). */
+  spectral?: SpectralState;
   metrics: RunMetrics;
 }
 
@@ -21,20 +24,23 @@ export interface ResumableSampler {
 }
 
 /** A checkpoint of an engine state already read back, with the sampler and (a copy of) the metrics as they are now. */
-export function checkpointOf(engine: EngineState, sampler: ResumableSampler, metrics: RunMetrics): Checkpoint {
-  return { step: engine.step, engine, sampler: sampler.state(), metrics: copyMetrics(metrics) };
+export function checkpointOf(engine: EngineState, sampler: ResumableSampler, metrics: RunMetrics, spectral?: SpectralState): Checkpoint {
+  return { step: engine.step, engine, sampler: sampler.state(), ...(spectral && { spectral }), metrics: copyMetrics(metrics) };
 }
 
 /**
  * Reads the engine's state back from the GPU (three buffer reads: parameters, m and v). Take it between steps:
  * the engine must not step until this resolves.
  */
-export async function captureCheckpoint(engine: TrainingEngine, sampler: ResumableSampler, metrics: RunMetrics): Promise<Checkpoint> {
-  return checkpointOf(await engine.exportState(), sampler, metrics);
+export async function captureCheckpoint(engine: TrainingEngine, sampler: ResumableSampler, metrics: RunMetrics, monitor: SpectralMonitor | null): Promise<Checkpoint> {
+  const [state, spectral] = await Promise.all([engine.exportState(), monitor?.exportState()]);
+  return checkpointOf(state, sampler, metrics, spectral);
 }
 
-/** Puts a checkpoint's training state back into the engine and sampler (its metrics are the caller's to take). */
-export function restoreCheckpoint(checkpoint: Checkpoint, engine: TrainingEngine, sampler: ResumableSampler): void {
+/** Puts a checkpoint's training state back into the engine, sampler and monitor (its metrics are the caller's to take). */
+export function restoreCheckpoint(checkpoint: Checkpoint, engine: TrainingEngine, sampler: ResumableSampler, monitor: SpectralMonitor | null): void {
+  if (!!monitor !== !!checkpoint.spectral) throw new Error(`the checkpoint ${checkpoint.spectral ? 'tracks' : 'does not track'} the spectral edge and this run ${monitor ? 'does' : 'does not'}`);
   engine.importState(checkpoint.engine);
   sampler.restore(checkpoint.sampler);
+  if (monitor && checkpoint.spectral) monitor.importState(checkpoint.spectral);
 }

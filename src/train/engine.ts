@@ -8,7 +8,7 @@ import { buildParamTable, initParams, type ParamTable } from '../model/params';
 import { createParamState, type ParamState } from '../model/state';
 import { buildTransformerGraph, planActivations, type TransformerGraph } from '../model/transformer';
 import { checkPlan } from '../gpu/plan';
-import { adamw, type OptimizerOp } from '../model/ops/adamw';
+import { adamw, type OptimizerOp, type SplitAccumulator } from '../model/ops/adamw';
 import { type OptimConfig, validateOptimConfig } from './optim-config';
 
 export interface StepStats {
@@ -43,13 +43,22 @@ export class TrainingEngine {
     private readonly optimizer: OptimizerOp,
     private readonly gradNorm: GPUBuffer,
     private hyper: OptimConfig,
+    /** Where the optimiser accumulates the tracked slice's gradient/decay split (when asked for at creation). */
+    readonly splitAccumulator: SplitAccumulator | null,
   ) {
     this.dispatches = [...graph.forward, ...graph.backward, ...optimizer.dispatches];
   }
 
   static async create(
     rt: GpuRuntime,
-    opts: { config: AnyModelConfig; shape: BatchShape; optim: OptimConfig; seed: number },
+    opts: {
+      config: AnyModelConfig;
+      shape: BatchShape;
+      optim: OptimConfig;
+      seed: number;
+      /** A parameter slice (e.g. theta_attn) whose gradient and decay parts the optimiser accumulates (spectral edge). */
+      splitSlice?: { offset: number; size: number };
+    },
   ): Promise<TrainingEngine> {
     validateModelConfig(opts.config);
     validateOptimConfig(opts.optim);
@@ -59,8 +68,10 @@ export class TrainingEngine {
     const state = createParamState(rt, table, initParams(table, opts.seed));
     const graph = await buildTransformerGraph(rt, opts.config, state, opts.shape, { backward: true });
     const gradNorm = rt.storage('gradNorm', 4);
-    const optimizer = await adamw(rt, { params: state.params, grads: state.grads, m: state.m, v: state.v, gradNorm: at(gradNorm), n: table.total });
-    return new TrainingEngine(rt, opts.config, table, state, graph, optimizer, gradNorm, { ...opts.optim });
+    const slice = opts.splitSlice;
+    const split = slice ? { buffer: rt.storage('optimizer.split', slice.size * 8), start: slice.offset, count: slice.size } : undefined;
+    const optimizer = await adamw(rt, { params: state.params, grads: state.grads, m: state.m, v: state.v, gradNorm: at(gradNorm), n: table.total, split });
+    return new TrainingEngine(rt, opts.config, table, state, graph, optimizer, gradNorm, { ...opts.optim }, split ?? null);
   }
 
   get dispatchesPerStep(): number {
@@ -87,14 +98,15 @@ export class TrainingEngine {
    * Encodes and submits one training step. With `readback`, also copies the per-row losses and the gradient
    * norm out and returns a promise of them; otherwise returns undefined and never waits on the GPU.
    */
-  step(batch: Batch, opts: { readback: true }): Promise<StepStats>;
-  step(batch: Batch, opts?: { readback?: false }): undefined;
-  step(batch: Batch, opts: { readback?: boolean } = {}): Promise<StepStats> | undefined {
+  step(batch: Batch, opts: { readback: true; after?: readonly Dispatch[] }): Promise<StepStats>;
+  step(batch: Batch, opts?: { readback?: false; after?: readonly Dispatch[] }): undefined;
+  step(batch: Batch, opts: { readback?: boolean; after?: readonly Dispatch[] } = {}): Promise<StepStats> | undefined {
     this.graph.setBatch(batch);
     this.stepCount += 1;
     this.optimizer.setStep(this.stepCount, this.hyper);
     const encoder = this.rt.device.createCommandEncoder({ label: `step ${this.stepCount}` });
-    this.rt.encode(encoder, this.dispatches);
+    // `after`: work on the updated parameters in the same command buffer (the spectral edge's snapshot).
+    this.rt.encode(encoder, [...this.dispatches, ...(opts.after ?? [])]);
     if (!opts.readback) {
       this.rt.device.queue.submit([encoder.finish()]);
       return undefined;

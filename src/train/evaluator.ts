@@ -16,6 +16,8 @@ export interface EvalResult {
   accuracy: number;
   /** The same per task head (one entry for single-head models). */
   headAccuracy: number[];
+  /** Each task head's mean cross-entropy over its scored targets. */
+  headLoss: number[];
   /** Number of scored targets. */
   scored: number;
   /** Fraction of sequences whose scored targets are all predicted right (teacher-forced sequence accuracy). */
@@ -54,6 +56,7 @@ export class Evaluator {
     const predictions = new Int32Array(data.targets.length);
     let lossSum = 0;
     let scored = 0;
+    const lossByHead = new Array<number>(heads).fill(0);
     const correctByHead = new Array<number>(heads).fill(0);
     const scoredByHead = new Array<number>(heads).fill(0);
     for (let start = 0; start < count; start += this.graph.shape.batch) {
@@ -65,6 +68,7 @@ export class Evaluator {
         const target = chunk.batch.targets[r];
         if (target === IGNORE_TARGET) continue;
         lossSum += losses[r];
+        lossByHead[r % heads] += losses[r];
         scored += 1;
         scoredByHead[r % heads] += 1;
         if (predictions[start * perSequence + r] === target) correctByHead[r % heads] += 1;
@@ -76,6 +80,7 @@ export class Evaluator {
       loss: scored ? (heads * lossSum) / scored : 0,
       accuracy: scored ? correct / scored : 0,
       headAccuracy: correctByHead.map((c, h) => (scoredByHead[h] ? c / scoredByHead[h] : 0)),
+      headLoss: lossByHead.map((l, h) => (scoredByHead[h] ? l / scoredByHead[h] : 0)),
       scored,
       sequenceAccuracy: sequences.sequences ? sequences.correct / sequences.sequences : 0,
       sequences: sequences.sequences,

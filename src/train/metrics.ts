@@ -1,6 +1,7 @@
 // What a run records at its evaluation cadence: metric series (parallel arrays, one entry per evaluation),
 // events (grokking, hyperparameter changes, divergence), and the rules that read them (grok step, early stop).
 import type { OptimConfig } from './optim-config';
+import type { SpectralRecord } from '../spectral/record';
 
 /** One evaluation, taken after the optimiser step `step`. */
 export interface MetricPoint {
@@ -42,8 +43,11 @@ export type HyperParams = Pick<OptimConfig, 'lr' | 'weightDecay'>;
 /** Test accuracy at which a run counts as grokked (SPEC §1). */
 export const GROK_TEST_ACCURACY = 0.95;
 
-/** The series grokking is read from: token accuracy, or sequence accuracy for SCAN (SPEC §1). */
-export type GrokMetric = 'testAcc' | 'testSeqAcc';
+/**
+ * What grokking is read from (SPEC §1): test token accuracy; SCAN: test sequence accuracy; multitask: the lowest
+ * task head's test accuracy (the run groks when every head has).
+ */
+export type GrokMetric = 'testAcc' | 'testSeqAcc' | 'minHeadTestAcc';
 
 export type RunEvent =
   /**
@@ -56,21 +60,39 @@ export type RunEvent =
   /** A non-finite value at the evaluation of step `step`; the run stopped and went back to `restoredStep`. */
   | { type: 'divergence'; step: number; restoredStep: number; message: string };
 
-/** Multitask runs: each task head's test accuracy at every evaluation, testAcc[head][evaluation]. */
-export interface HeadSeries {
-  names: string[];
-  testAcc: number[][];
-}
+/** What multitask runs record per task head at every evaluation. */
+export const HEAD_METRIC_KEYS = ['trainLoss', 'trainAcc', 'testLoss', 'testAcc'] as const;
+export type HeadMetricKey = (typeof HEAD_METRIC_KEYS)[number];
+
+/** Multitask runs: each task head's train/test loss and accuracy at every evaluation, e.g. testAcc[head][evaluation]. */
+export type HeadSeries = { names: string[] } & { [K in HeadMetricKey]: number[][] };
 
 export interface RunMetrics {
   series: MetricSeries;
   events: RunEvent[];
   heads?: HeadSeries;
+  /** One record per analysed window, for runs that track the spectral edge. */
+  spectral?: SpectralRecord[];
 }
 
-export function emptyMetrics(headNames: string[] | null = null): RunMetrics {
+export function emptyMetrics(headNames: string[] | null = null, spectral = false): RunMetrics {
   const series = Object.fromEntries(METRIC_KEYS.map((k) => [k, []])) as unknown as MetricSeries;
-  return { series, events: [], ...(headNames && { heads: { names: [...headNames], testAcc: headNames.map(() => []) } }) };
+  return {
+    series,
+    events: [],
+    ...(headNames && { heads: emptyHeadSeries(headNames) }),
+    ...(spectral && { spectral: [] }),
+  };
+}
+
+function emptyHeadSeries(names: string[]): HeadSeries {
+  const series = Object.fromEntries(HEAD_METRIC_KEYS.map((k) => [k, names.map(() => [])])) as unknown as Omit<HeadSeries, 'names'>;
+  return { names: [...names], ...series };
+}
+
+/** Appends one evaluation's per-head values (each indexed by head). */
+export function appendHeadPoint(heads: HeadSeries, values: Record<HeadMetricKey, readonly number[]>): void {
+  for (const k of HEAD_METRIC_KEYS) heads.names.forEach((_, h) => heads[k][h].push(values[k][h]));
 }
 
 /** A deep copy (checkpoints keep one, so the live run's appends don't reach them). */
@@ -79,6 +101,7 @@ export function copyMetrics(m: RunMetrics): RunMetrics {
     series: Object.fromEntries(METRIC_KEYS.map((k) => [k, [...m.series[k]]])) as unknown as MetricSeries,
     events: m.events.map((e) => structuredClone(e)),
     ...(m.heads && { heads: structuredClone(m.heads) }),
+    ...(m.spectral && { spectral: structuredClone(m.spectral) }),
   };
 }
 
@@ -114,10 +137,19 @@ export function headGrokStep(events: readonly RunEvent[], head: string): number 
   return events.find((e) => e.type === 'grok' && e.head === head)?.step ?? null;
 }
 
-/** The grok event an evaluation triggers: the first point whose grok metric reaches GROK_TEST_ACCURACY. */
-export function grokEvent(point: MetricPoint, metric: GrokMetric, events: readonly RunEvent[]): RunEvent | null {
-  if (grokStep(events) !== null || !(point[metric] >= GROK_TEST_ACCURACY)) return null;
-  return { type: 'grok', step: point.step, metric, value: point[metric] };
+/** A run's grok metric at each of its evaluations. */
+export function grokSeries(metrics: Pick<RunMetrics, 'series' | 'heads'>, metric: GrokMetric): number[] {
+  if (metric !== 'minHeadTestAcc') return metrics.series[metric];
+  const { heads } = metrics;
+  if (!heads) throw new Error('the grok metric minHeadTestAcc needs task-head series (multitask runs)');
+  return metrics.series.step.map((_, i) => Math.min(...heads.testAcc.map((s) => s[i])));
+}
+
+/** The grok event the latest evaluation triggers: the first evaluation whose grok metric reaches GROK_TEST_ACCURACY. */
+export function grokEvent(metrics: RunMetrics, metric: GrokMetric): RunEvent | null {
+  const value = grokSeries(metrics, metric).at(-1);
+  if (grokStep(metrics.events) !== null || value === undefined || !(value >= GROK_TEST_ACCURACY)) return null;
+  return { type: 'grok', step: metrics.series.step.at(-1)!, metric, value };
 }
 
 /** Multitask: the grok events of the task heads whose test accuracy first reaches GROK_TEST_ACCURACY at `step`. */
@@ -131,17 +163,18 @@ export function headGrokEvents(step: number, names: readonly string[], headTestA
 export const SOLVED_TEST_ACCURACY = 0.99;
 
 /**
- * Early stopping: stop once the run's grok metric (test accuracy; SCAN: test sequence accuracy) has been >=
- * `testAccuracy` for the last `evaluations` evaluations in a row. The lab's rule is { SOLVED_TEST_ACCURACY, K } (off unless asked for: the edge's interesting phases
- * continue after grokking); { GROK_TEST_ACCURACY, 1 } stops at the grok step.
+ * Early stopping: stop once the run's grok metric (test accuracy; SCAN: test sequence accuracy; multitask: every
+ * head's test accuracy) has been >= `testAccuracy` for the last `evaluations` evaluations in a row. The lab's rule
+ * is { SOLVED_TEST_ACCURACY, K } (off unless asked for: the edge's interesting phases continue after grokking);
+ * { GROK_TEST_ACCURACY, 1 } stops at the grok step.
  */
 export interface EarlyStopRule {
   testAccuracy: number;
   evaluations: number;
 }
 
-export function shouldStopEarly(series: MetricSeries, rule: EarlyStopRule, metric: GrokMetric): boolean {
-  const acc = series[metric];
+export function shouldStopEarly(metrics: Pick<RunMetrics, 'series' | 'heads'>, rule: EarlyStopRule, metric: GrokMetric): boolean {
+  const acc = grokSeries(metrics, metric);
   if (acc.length < rule.evaluations) return false;
   return acc.slice(acc.length - rule.evaluations).every((a) => a >= rule.testAccuracy);
 }

@@ -102,24 +102,43 @@ export interface Preset extends PresetShape {
   evalEvery: number;
   /** Sequences per evaluation forward pass (bounds the evaluator's activation memory). */
   evalChunk: number;
+  /** The spectral edge's window: W deltas of snapshotEvery steps each (SPEC §1-2). */
+  spectral: { window: number; snapshotEvery: number };
 }
 
 const modArithTask = (p: number, trainFraction: number): TaskSpec => ({ kind: 'modarith', p, op: 'add', trainFraction });
 const multitaskTask = (p: number, trainFraction: number): TaskSpec => ({ kind: 'multitask', p, ops: [...MULTITASK_OPS], trainFraction });
 
 export const PRESETS: Record<PresetName, Preset> = {
-  modarith: { name: 'modarith', ...PRESET_SHAPES.modarith, task: modArithTask(97, 0.5), batchMode: 'minibatch', steps: 10_000, evalEvery: 100, evalChunk: 1024 },
-  dyck: { name: 'dyck', ...PRESET_SHAPES.dyck, task: { kind: 'dyck' }, batchMode: 'minibatch', steps: 3000, evalEvery: 100, evalChunk: 1000 },
-  'quick-add': { name: 'quick-add', ...PRESET_SHAPES['quick-add'], task: modArithTask(31, 0.6), batchMode: 'full', steps: 1200, evalEvery: 20, evalChunk: 1024 },
-  'quick-dyck': { name: 'quick-dyck', ...PRESET_SHAPES['quick-dyck'], task: { kind: 'dyck' }, batchMode: 'minibatch', steps: 1000, evalEvery: 50, evalChunk: 1000 },
-  scan: { name: 'scan', ...PRESET_SHAPES.scan, task: { kind: 'scan' }, batchMode: 'minibatch', steps: 10_000, evalEvery: 250, evalChunk: 512 },
+  modarith: {
+    name: 'modarith', ...PRESET_SHAPES.modarith, task: modArithTask(97, 0.5), batchMode: 'minibatch', steps: 10_000, evalEvery: 100, evalChunk: 1024,
+    spectral: { window: 10, snapshotEvery: 100 },
+  },
+  dyck: {
+    name: 'dyck', ...PRESET_SHAPES.dyck, task: { kind: 'dyck' }, batchMode: 'minibatch', steps: 3000, evalEvery: 100, evalChunk: 1000,
+    spectral: { window: 5, snapshotEvery: 100 },
+  },
+  'quick-add': {
+    name: 'quick-add', ...PRESET_SHAPES['quick-add'], task: modArithTask(31, 0.6), batchMode: 'full', steps: 1200, evalEvery: 20, evalChunk: 1024,
+    spectral: { window: 10, snapshotEvery: 20 },
+  },
+  'quick-dyck': {
+    name: 'quick-dyck', ...PRESET_SHAPES['quick-dyck'], task: { kind: 'dyck' }, batchMode: 'minibatch', steps: 1000, evalEvery: 50, evalChunk: 1000,
+    spectral: { window: 5, snapshotEvery: 100 },
+  },
+  scan: {
+    name: 'scan', ...PRESET_SHAPES.scan, task: { kind: 'scan' }, batchMode: 'minibatch', steps: 10_000, evalEvery: 250, evalChunk: 512,
+    spectral: { window: 5, snapshotEvery: 500 },
+  },
   multitask: {
     name: 'multitask', ...PRESET_SHAPES.multitask, task: multitaskTask(97, 0.5), batchMode: 'minibatch', steps: 15_000, evalEvery: 100, evalChunk: 1024,
+    spectral: { window: 10, snapshotEvery: 100 },
   },
   // Four heads share a 1-layer trunk: at the quick-add fraction 0.6 it groks late or not at all in 4,000 steps
   // (seeds 1, 42 on an H100), at 0.8 around step 1,000-1,250.
   'quick-multitask': {
     name: 'quick-multitask', ...PRESET_SHAPES['quick-multitask'], task: multitaskTask(31, 0.8), batchMode: 'full', steps: 2000, evalEvery: 20, evalChunk: 1024,
+    spectral: { window: 10, snapshotEvery: 20 },
   },
 };
 
@@ -128,9 +147,9 @@ export function taskHeadNames(task: TaskSpec): string[] | null {
   return task.kind === 'multitask' ? [...task.ops] : null;
 }
 
-/** The series a task groks on (SPEC §1): test token accuracy, or test sequence accuracy for SCAN. */
+/** What a task groks on (SPEC §1): test token accuracy; SCAN: test sequence accuracy; multitask: every head's. */
 export function grokMetric(task: TaskSpec): GrokMetric {
-  return task.kind === 'scan' ? 'testSeqAcc' : 'testAcc';
+  return task.kind === 'scan' ? 'testSeqAcc' : task.kind === 'multitask' ? 'minHeadTestAcc' : 'testAcc';
 }
 
 export function isPresetName(name: string): name is PresetName {

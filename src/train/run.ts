@@ -7,7 +7,9 @@ import type { BatchShape } from '../model/batch';
 import { MOD_OPS, type ModOp } from '../tasks/modarith';
 import { validateOptimConfig, type OptimConfig } from './optim-config';
 import { PRESETS, buildTaskData, isPresetName, type PresetName, type TaskSpec } from './presets';
-import { METRIC_KEYS, type EarlyStopRule, type HeadSeries, type MetricPoint, type MetricSeries, type RunEvent } from './metrics';
+import { spectralDefaults, validateSpectralOptions, type SpectralOptions } from '../spectral/options';
+import type { SpectralRecord } from '../spectral/record';
+import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type HeadSeries, type MetricPoint, type MetricSeries, type RunEvent } from './metrics';
 
 /** What a run may change relative to its preset (all optional: a missing field keeps the preset's value). */
 export interface RunOverrides {
@@ -19,6 +21,8 @@ export interface RunOverrides {
   op?: ModOp;
   /** Off (null) unless given. */
   earlyStop?: EarlyStopRule | null;
+  /** Spectral-edge settings (the preset's window, on, theta_attn, not centred, k = min(4, W) unless given). */
+  spectral?: Partial<SpectralOptions>;
 }
 
 /** The exact settings of a run: the preset resolved with the overrides. */
@@ -36,6 +40,7 @@ export interface RunConfig {
   steps: number;
   evalEvery: number;
   earlyStop: EarlyStopRule | null;
+  spectral: SpectralOptions;
 }
 
 export type StopReason = 'completed' | 'early-stop' | 'diverged' | 'interrupted';
@@ -54,7 +59,11 @@ export interface RunSummary {
 }
 
 export const RUN_FILE_KIND = 'spectral-edge-lab.run';
-/** 2: sequence-accuracy and greedy series; the grok event names its metric (and task head); multitask head series. */
+/**
+ * 2: sequence-accuracy and greedy series; the grok event names its metric (and task head); multitask head series
+ * (train/test loss and accuracy per head);
+ * spectral-edge options and records.
+ */
 export const RUN_FILE_VERSION = 2;
 
 export interface RunFile {
@@ -63,8 +72,10 @@ export interface RunFile {
   config: RunConfig;
   series: MetricSeries;
   events: RunEvent[];
-  /** Multitask runs only: each task head's test accuracy series. */
+  /** Multitask runs only: each task head's train/test loss and accuracy series. */
   heads?: HeadSeries;
+  /** Runs that track the spectral edge: one record per analysed window (src/spectral/record.ts). */
+  spectral?: SpectralRecord[];
   summary: RunSummary;
 }
 
@@ -120,7 +131,19 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     steps: overrides.steps ?? p.steps,
     evalEvery: overrides.evalEvery ?? p.evalEvery,
     earlyStop: earlyStop ?? null,
+    spectral: resolveSpectral(p.spectral, overrides.spectral),
   };
+}
+
+function resolveSpectral(preset: { window: number; snapshotEvery: number }, overrides: Partial<SpectralOptions> = {}): SpectralOptions {
+  const window = overrides.window ?? preset.window;
+  const options = { ...spectralDefaults(window, preset.snapshotEvery), ...overrides };
+  try {
+    validateSpectralOptions(options);
+  } catch (err) {
+    throw new RunConfigError((err as Error).message);
+  }
+  return options;
 }
 
 // ---- JSON Schema -------------------------------------------------------------------------------------------
@@ -142,6 +165,38 @@ const earlyStopRule = {
   required: ['testAccuracy', 'evaluations'],
   properties: { testAccuracy: number, evaluations: integer },
 } as const;
+const spectralOptionFields = {
+  enabled: { type: 'boolean' },
+  window: integer,
+  snapshotEvery: integer,
+  centred: { type: 'boolean' },
+  subset: { enum: ['attn', 'all'] },
+  k: integer,
+} as const;
+const nullableNumber = { type: ['number', 'null'] } as const;
+/** A SpectralRecord (src/spectral/record.ts). */
+const spectralRecord = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'step', 'sigma', 'g23', 'kStar', 'gapRatio', 'rotationDeg', 'gradEnergyFraction', 'alignment', 'trapezoidGradEnergyFraction',
+    'deltaGramNorm', 'davisKahanAlpha', 'adiabatic',
+  ],
+  properties: {
+    step: stepNumber,
+    sigma: numbers,
+    g23: nullableNumber,
+    kStar: { type: ['integer', 'null'] },
+    gapRatio: nullableNumber,
+    rotationDeg: numbers,
+    gradEnergyFraction: numbers,
+    alignment: numbers,
+    trapezoidGradEnergyFraction: numbers,
+    deltaGramNorm: nullableNumber,
+    davisKahanAlpha: numbers,
+    adiabatic: nullableNumber,
+  },
+} as const;
 const metricPoint = {
   type: 'object',
   additionalProperties: false,
@@ -162,7 +217,7 @@ export const RUN_SCHEMA = {
     config: {
       type: 'object',
       additionalProperties: false,
-      required: ['preset', 'seed', 'overrides', 'task', 'model', 'optim', 'shape', 'batchMode', 'steps', 'evalEvery', 'earlyStop'],
+      required: ['preset', 'seed', 'overrides', 'task', 'model', 'optim', 'shape', 'batchMode', 'steps', 'evalEvery', 'earlyStop', 'spectral'],
       properties: {
         preset: { enum: Object.keys(PRESETS) },
         seed: integer,
@@ -176,6 +231,7 @@ export const RUN_SCHEMA = {
             evalEvery: integer,
             op: { enum: Object.keys(MOD_OPS) },
             earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
+            spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
           },
         },
         task: {
@@ -225,6 +281,7 @@ export const RUN_SCHEMA = {
         steps: integer,
         evalEvery: integer,
         earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
+        spectral: { type: 'object', additionalProperties: false, required: Object.keys(spectralOptionFields), properties: spectralOptionFields },
       },
     },
     series: {
@@ -243,7 +300,7 @@ export const RUN_SCHEMA = {
           {
             additionalProperties: false,
             required: ['type', 'step', 'metric', 'value'],
-            properties: { type: { const: 'grok' }, step: stepNumber, metric: { enum: ['testAcc', 'testSeqAcc'] }, value: number, head: { type: 'string' } },
+            properties: { type: { const: 'grok' }, step: stepNumber, metric: { enum: ['testAcc', 'testSeqAcc', 'minHeadTestAcc'] }, value: number, head: { type: 'string' } },
           },
           {
             additionalProperties: false,
@@ -258,11 +315,15 @@ export const RUN_SCHEMA = {
         ],
       },
     },
+    spectral: { type: 'array', items: spectralRecord },
     heads: {
       type: 'object',
       additionalProperties: false,
-      required: ['names', 'testAcc'],
-      properties: { names: { type: 'array', items: { type: 'string' } }, testAcc: { type: 'array', items: numbers } },
+      required: ['names', ...HEAD_METRIC_KEYS],
+      properties: {
+        names: { type: 'array', items: { type: 'string' } },
+        ...Object.fromEntries(HEAD_METRIC_KEYS.map((k) => [k, { type: 'array', items: numbers }])),
+      },
     },
     summary: {
       type: 'object',
@@ -346,12 +407,14 @@ export function parseRunFile(input: string | unknown): RunFile {
   for (const k of METRIC_KEYS) {
     if (run.series[k].length !== n) throw new RunFileError(`invalid run file: series.${k} has ${run.series[k].length} values, series.step ${n}`);
   }
-  if (run.heads) {
-    const { names, testAcc } = run.heads;
-    if (testAcc.length !== names.length) throw new RunFileError(`invalid run file: heads.testAcc has ${testAcc.length} series for ${names.length} heads`);
-    testAcc.forEach((series, h) => {
-      if (series.length !== n) throw new RunFileError(`invalid run file: heads.testAcc[${h}] has ${series.length} values, series.step ${n}`);
-    });
+  const { heads } = run;
+  if (heads) {
+    for (const k of HEAD_METRIC_KEYS) {
+      if (heads[k].length !== heads.names.length) throw new RunFileError(`invalid run file: heads.${k} has ${heads[k].length} series for ${heads.names.length} heads`);
+      heads[k].forEach((series, h) => {
+        if (series.length !== n) throw new RunFileError(`invalid run file: heads.${k}[${h}] has ${series.length} values, series.step ${n}`);
+      });
+    }
   }
   return run;
 }

@@ -12,10 +12,14 @@ import type { GpuRuntime } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
 import { TrainingEngine, type StepStats } from './engine';
+import { buildParamTable } from '../model/params';
+import { SpectralMonitor, sliceOf } from '../spectral/monitor';
+import type { SpectralRecord } from '../spectral/record';
 import { Evaluator } from './evaluator';
 import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from './presets';
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
 import {
+  appendHeadPoint,
   appendPoint,
   copyMetrics,
   emptyMetrics,
@@ -41,6 +45,8 @@ export interface TrainerProgress {
   /** Steps taken and wall time spent by the current `run` call, for rates and ETAs. */
   stepsThisCall: number;
   elapsedMs: number;
+  /** The latest spectral record (null before the first full window, or when the edge is not tracked). */
+  edge: SpectralRecord | null;
 }
 
 export interface RunCallbacks {
@@ -48,6 +54,8 @@ export interface RunCallbacks {
   onEvaluation?(progress: TrainerProgress): void;
   /** For each event recorded during the call (grok, divergence). */
   onEvent?(event: RunEvent): void;
+  /** For each analysed window of the spectral edge. */
+  onSpectral?(record: SpectralRecord): void;
   /**
    * Checked before every step; true ends the call with stopReason 'interrupted' (a later `run` continues). In a
    * worker, messages are only handled while the trainer waits on the GPU, i.e. at the evaluation cadence.
@@ -102,6 +110,8 @@ export class Trainer {
     private readonly trainEval: Evaluator,
     private readonly testEval: Evaluator,
     private readonly sampler: BatchSampler,
+    /** The spectral edge (null when the run does not track it). */
+    private readonly monitor: SpectralMonitor | null,
     /** The state after the last evaluation with finite values (step 0 before the first): where a divergence returns to. */
     private lastGood: Checkpoint,
   ) {
@@ -111,7 +121,15 @@ export class Trainer {
   /** Builds the data, engine and evaluators of a run (`resolveRunConfig` makes the config from a preset). */
   static async create(rt: GpuRuntime, config: RunConfig): Promise<Trainer> {
     const data = buildTaskData(config.task, config.seed);
-    const engine = await TrainingEngine.create(rt, { config: config.model, shape: config.shape, optim: config.optim, seed: config.seed });
+    const tracksEdge = config.spectral.enabled;
+    const engine = await TrainingEngine.create(rt, {
+      config: config.model,
+      shape: config.shape,
+      optim: config.optim,
+      seed: config.seed,
+      ...(tracksEdge && { splitSlice: sliceOf({ table: buildParamTable(config.model) }, config.spectral) }),
+    });
+    const monitor = tracksEdge ? await SpectralMonitor.create(rt, engine, config.spectral) : null;
     const { seqLen, readout, sourceLen } = config.shape;
     // One evaluator per set, each no larger than its set, so a 50-sequence train set is not padded to a big chunk.
     const evaluator = (set: Batch) =>
@@ -119,8 +137,8 @@ export class Trainer {
     const trainEval = await evaluator(data.train);
     const testEval = await evaluator(data.test);
     const sampler = config.batchMode === 'full' ? fullBatchSampler(data) : minibatchSampler(data, config.shape.batch, config.seed);
-    const initial = await captureCheckpoint(engine, sampler, emptyMetrics(taskHeadNames(config.task)));
-    return new Trainer(rt, config, engine, data, trainEval, testEval, sampler, initial);
+    const initial = await captureCheckpoint(engine, sampler, emptyMetrics(taskHeadNames(config.task), tracksEdge), monitor);
+    return new Trainer(rt, config, engine, data, trainEval, testEval, sampler, monitor, initial);
   }
 
   /** Optimiser steps taken. */
@@ -172,11 +190,14 @@ export class Trainer {
         }
         const batch = this.sampler.next();
         const step = this.step + 1;
+        const after = this.monitor?.afterStep(step) ?? [];
         if (step % evalEvery !== 0 && step !== steps) {
-          this.engine.step(batch);
+          this.engine.step(batch, { after });
+          await this.analyseWindow(step, callbacks);
           continue;
         }
-        const stats = await this.engine.step(batch, { readback: true });
+        const stats = await this.engine.step(batch, { readback: true, after });
+        await this.analyseWindow(step, callbacks);
         const eventsBefore = this.metrics.events.length;
         const point = await this.evaluate(stats);
         for (const event of this.metrics.events.slice(eventsBefore)) callbacks.onEvent?.(event);
@@ -184,8 +205,9 @@ export class Trainer {
           reason = 'diverged';
           break;
         }
-        callbacks.onEvaluation?.({ point, totalSteps: steps, stepsThisCall: this.step - startStep, elapsedMs: now() - start });
-        if (earlyStop && shouldStopEarly(this.metrics.series, earlyStop, grokMetric(this.config.task))) {
+        const edge = this.metrics.spectral?.at(-1) ?? null;
+        callbacks.onEvaluation?.({ point, totalSteps: steps, stepsThisCall: this.step - startStep, elapsedMs: now() - start, edge });
+        if (earlyStop && shouldStopEarly(this.metrics, earlyStop, grokMetric(this.config.task))) {
           reason = 'early-stop';
           break;
         }
@@ -195,6 +217,14 @@ export class Trainer {
     }
     this.stopReason = reason;
     return reason;
+  }
+
+  /** After a snapshot step that completes a window: its spectral record. */
+  private async analyseWindow(step: number, callbacks: RunCallbacks): Promise<void> {
+    if (!this.monitor?.windowReady(step)) return;
+    const record = await this.monitor.analyse(step, this.engine.optim);
+    this.metrics.spectral!.push(record);
+    callbacks.onSpectral?.(record);
   }
 
   /**
@@ -226,7 +256,7 @@ export class Trainer {
     const bad = nonFiniteKeys(point);
     if (bad.length > 0) {
       const good = this.lastGood;
-      restoreCheckpoint(good, this.engine, this.sampler);
+      restoreCheckpoint(good, this.engine, this.sampler, this.monitor);
       const values = bad.map((k) => `${k} ${point[k]}`).join(', ');
       this.metrics.events.push({
         type: 'divergence',
@@ -241,29 +271,29 @@ export class Trainer {
     appendPoint(this.metrics.series, point);
     const { heads, events } = this.metrics;
     if (heads) {
-      heads.names.forEach((_, h) => heads.testAcc[h].push(test.headAccuracy[h]));
+      appendHeadPoint(heads, { trainLoss: train.headLoss, trainAcc: train.headAccuracy, testLoss: test.headLoss, testAcc: test.headAccuracy });
       events.push(...headGrokEvents(point.step, heads.names, test.headAccuracy, events));
     }
-    const grok = grokEvent(point, grokMetric(this.config.task), events);
+    const grok = grokEvent(this.metrics, grokMetric(this.config.task));
     if (grok) events.push(grok);
-    this.lastGood = checkpointOf(state, this.sampler, this.metrics);
+    this.lastGood = checkpointOf(state, this.sampler, this.metrics, await this.monitor?.exportState());
     return point;
   }
 
   /** The run's whole state; take it between `run` calls (the engine must not step while it is read back). */
   checkpoint(): Promise<Checkpoint> {
-    return captureCheckpoint(this.engine, this.sampler, this.metrics);
+    return captureCheckpoint(this.engine, this.sampler, this.metrics, this.monitor);
   }
 
   /** Goes back (or forward) to a checkpoint of this run: the next `run` continues from it bit for bit. */
   restore(checkpoint: Checkpoint): void {
-    restoreCheckpoint(checkpoint, this.engine, this.sampler);
+    restoreCheckpoint(checkpoint, this.engine, this.sampler, this.monitor);
     this.metrics = copyMetrics(checkpoint.metrics);
     this.lastGood = checkpoint;
   }
 
   toRunFile(): RunFile {
-    const { series, events, heads } = copyMetrics(this.metrics);
+    const { series, events, heads, spectral } = copyMetrics(this.metrics);
     const n = series.step.length;
     return {
       version: RUN_FILE_VERSION,
@@ -272,6 +302,7 @@ export class Trainer {
       series,
       events,
       ...(heads && { heads }),
+      ...(spectral && { spectral }),
       summary: {
         steps: this.step,
         grokStep: this.grokStep,

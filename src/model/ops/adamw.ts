@@ -8,7 +8,31 @@ import { f32, groups, u32, type Dispatch, type GpuRuntime, type Scalar, type Ten
 import type { OptimConfig } from '../../train/optim-config';
 
 const sumOfSquaresKernel = { label: 'reduce.sum_of_squares', code: reduceSource };
-const adamwKernel = { label: 'adamw', code: adamwSource };
+
+/** The AdamW kernel, with or without the gradient/decay split accumulation (see adamw.wgsl). */
+function adamwKernel(split: boolean) {
+  const fills = split
+    ? {
+        SPLIT_BINDING: '@group(0) @binding(7) var<storage, read_write> split: array<f32>;',
+        SPLIT_ACCUMULATE: `let j = i - p.splitStart;  // wraps around below the slice, so one comparison tests both ends
+    if (j < p.splitCount) {
+      split[j] += decayPart;
+      split[p.splitCount + j] += adamPart;
+    }`,
+      }
+    : { SPLIT_BINDING: '', SPLIT_ACCUMULATE: '' };
+  return { label: split ? 'adamw.split' : 'adamw', code: adamwSource.replace('{{SPLIT_BINDING}}', fills.SPLIT_BINDING).replace('{{SPLIT_ACCUMULATE}}', fills.SPLIT_ACCUMULATE) };
+}
+
+/**
+ * Where the optimiser accumulates the gradient/decay split of a parameter slice: `buffer` holds [2 * count]
+ * floats, the decay parts then the Adam (gradient) parts, summed over the steps until someone zeroes them.
+ */
+export interface SplitAccumulator {
+  buffer: GPUBuffer;
+  start: number;
+  count: number;
+}
 
 /** Threads per workgroup: WG in reduce.wgsl and in adamw.wgsl. Both kernels grid-stride, so any grid covers n. */
 const REDUCE_WORKGROUP_SIZE = 64;
@@ -32,9 +56,12 @@ export interface OptimizerOp {
 
 export async function adamw(
   rt: GpuRuntime,
-  a: { params: GPUBuffer; grads: GPUBuffer; m: GPUBuffer; v: GPUBuffer; gradNorm: TensorRef; n: number },
+  a: { params: GPUBuffer; grads: GPUBuffer; m: GPUBuffer; v: GPUBuffer; gradNorm: TensorRef; n: number; split?: SplitAccumulator },
 ): Promise<OptimizerOp> {
-  const { params, grads, m, v, gradNorm, n } = a;
+  const { params, grads, m, v, gradNorm, n, split } = a;
+  if (split && !(split.start >= 0 && split.count > 0 && split.start + split.count <= n && split.buffer.size >= split.count * 8)) {
+    throw new Error(`adamw: the split slice [${split.start}, ${split.start + split.count}) must lie in [0, ${n}) with a buffer of ${2 * split.count} floats`);
+  }
   if (!Number.isInteger(n) || n < 1) throw new Error(`adamw: n must be a positive integer, got ${n}`);
   for (const [name, buffer] of [['params', params], ['grads', grads], ['m', m], ['v', v]] as const) {
     if (buffer.size < n * 4) throw new Error(`adamw: ${name} holds ${buffer.size / 4} floats, fewer than n = ${n}`);
@@ -51,11 +78,12 @@ export async function adamw(
   const uniforms = (u: { clipNorm: number; lrWd: number; beta1: number; beta2: number; stepSize: number; sqrtBc2: number; eps: number }): Scalar[] => [
     u32(n), u32(numPartials), u32(gradNorm.offset),
     f32(u.clipNorm), f32(u.lrWd), f32(u.beta1), f32(u.beta2), f32(u.stepSize), f32(u.sqrtBc2), f32(u.eps),
+    u32(split?.start ?? 0), u32(split?.count ?? 0),
   ];
   // Until the first setStep the update is a no-op (betas 1, step size 0) that only writes the norm.
-  const update = await rt.dispatch(adamwKernel, {
+  const update = await rt.dispatch(adamwKernel(!!split), {
     params: uniforms({ clipNorm: 1, lrWd: 0, beta1: 1, beta2: 1, stepSize: 0, sqrtBc2: 1, eps: 1 }),
-    buffers: [params, grads, m, v, partials, gradNorm.buffer],
+    buffers: [params, grads, m, v, partials, gradNorm.buffer, ...(split ? [split.buffer] : [])],
     workgroups: [Math.min(MAX_ADAMW_WORKGROUPS, groups(n, ADAMW_WORKGROUP_SIZE))],
   });
   const uniformBuffer = update.params!;

@@ -1,0 +1,31 @@
+// What the spectral edge records for each analysed window (SPEC §2): the typed record the trainer appends to
+// the run file and the worker streams to the page.
+
+/** Bumped when a field changes meaning or is removed (new optional fields keep it). */
+export const SPECTRAL_RECORD_VERSION = 1;
+
+export interface SpectralRecord {
+  /** The optimiser step at which the window's newest delta ends. */
+  step: number;
+  /** sigma_1 >= ... >= sigma_W of the window (centred if the run centres). */
+  sigma: number[];
+  /** sigma_2^2 - sigma_3^2 (null when W < 3). */
+  g23: number | null;
+  /** argmax_j (sigma_j / sum sigma)(sigma_j / sigma_{j+1}), 1-based, and R = sigma_k* / sigma_k*+1 (null: rank < 2). */
+  kStar: number | null;
+  gapRatio: number | null;
+  /** Angle between v_k and the previous window's v_k, degrees, k = 1..min(4, K) (empty for the first window). */
+  rotationDeg: number[];
+  /** For each edge direction v_k, k = 1..K: mean <g_i,v_k>^2 / (mean <g_i,v_k>^2 + mean <w_i,v_k>^2). */
+  gradEnergyFraction: number[];
+  /** mean_i <g_i, v_k><w_i, v_k>: positive when gradient and decay push the same way along v_k. */
+  alignment: number[];
+  /** The same fraction with the papers' trapezoid estimate of the decay part, for comparison. */
+  trapezoidGradEnergyFraction: number[];
+  /** ||G(t) - G(t-1)||_F between consecutive windows' Gram matrices (time-aligned rows; null for the first). */
+  deltaGramNorm: number | null;
+  /** max(0, 1 - ||Delta G||_F^2 / (sigma_j^2 - sigma_{j+1}^2)^2), j = 1..W-1 (empty for the first window). */
+  davisKahanAlpha: number[];
+  /** ||Delta G||_F / (lr * g^2), g = sigma_k* - sigma_k*+1 (null for the first window or without k*). */
+  adiabatic: number | null;
+}
