@@ -10,11 +10,11 @@
 // shaders/reduce.wgsl (sums of g^2); gradNorm[p.normOffset] receives the pre-clip norm. theta, m and v
 // are updated in place (each bound once, read_write); grads is only read.
 //
-// Gradient/decay split (the spectral edge, SPEC §2), in the variant src/model/ops/adamw.ts builds with
-// the SPLIT_BINDING and SPLIT_ACCUMULATE placeholders filled: for the tracked slice [splitStart, splitStart + splitCount)
-// the step's decay part and Adam part are added into split[j] and split[splitCount + j], j = i - splitStart,
-// so that over a window they sum exactly (to float32 rounding) to the slice's change. Without it the markers
-// are empty and the kernel is the plain AdamW.
+// Gradient/decay split (the spectral edge, SPEC §2): for the tracked slice [splitStart, splitStart + splitCount)
+// the step's decay part and Adam part are added into split[j] and split[splitCount + j], j = i - splitStart, so
+// that over a window they sum (to float32 rounding) to the slice's change. splitCount = 0 turns it off. It is one
+// kernel either way, not a variant: GPU compilers fuse differently when decayPart and adamPart have extra uses
+// (an H100 trained measurably differently), and tracking the edge must not change training.
 //
 // Parallel decomposition: every thread first adds the few partials itself, serially in index order, so
 // all threads get the bit-identical norm with no synchronisation at all (no barrier: software adapters
@@ -45,7 +45,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 @group(0) @binding(5) var<storage, read> partials: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gradNorm: array<f32>;
-{{SPLIT_BINDING}}
+@group(0) @binding(7) var<storage, read_write> split: array<f32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -68,6 +68,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let decayPart = -p.lrWd * before;
     let adamPart = -p.stepSize * mi / (sqrt(vi) / p.sqrtBc2 + p.eps);
     theta[i] = (before + decayPart) + adamPart;
-    {{SPLIT_ACCUMULATE}}
+    let j = i - p.splitStart; // wraps around below the slice, so one comparison tests both ends
+    if (j < p.splitCount) {
+      split[j] += decayPart;
+      split[p.splitCount + j] += adamPart;
+    }
   }
 }

@@ -9,20 +9,7 @@ import type { OptimConfig } from '../../train/optim-config';
 
 const sumOfSquaresKernel = { label: 'reduce.sum_of_squares', code: reduceSource };
 
-/** The AdamW kernel, with or without the gradient/decay split accumulation (see adamw.wgsl). */
-function adamwKernel(split: boolean) {
-  const fills = split
-    ? {
-        SPLIT_BINDING: '@group(0) @binding(7) var<storage, read_write> split: array<f32>;',
-        SPLIT_ACCUMULATE: `let j = i - p.splitStart;  // wraps around below the slice, so one comparison tests both ends
-    if (j < p.splitCount) {
-      split[j] += decayPart;
-      split[p.splitCount + j] += adamPart;
-    }`,
-      }
-    : { SPLIT_BINDING: '', SPLIT_ACCUMULATE: '' };
-  return { label: split ? 'adamw.split' : 'adamw', code: adamwSource.replace('{{SPLIT_BINDING}}', fills.SPLIT_BINDING).replace('{{SPLIT_ACCUMULATE}}', fills.SPLIT_ACCUMULATE) };
-}
+const adamwKernel = { label: 'adamw', code: adamwSource };
 
 /**
  * Where the optimiser accumulates the gradient/decay split of a parameter slice: `buffer` holds [2 * count]
@@ -81,9 +68,11 @@ export async function adamw(
     u32(split?.start ?? 0), u32(split?.count ?? 0),
   ];
   // Until the first setStep the update is a no-op (betas 1, step size 0) that only writes the norm.
-  const update = await rt.dispatch(adamwKernel(!!split), {
+  // Without a split, a placeholder buffer fills the binding (splitCount 0: never touched).
+  const splitBuffer = split?.buffer ?? rt.storage('adamw.no_split', 8);
+  const update = await rt.dispatch(adamwKernel, {
     params: uniforms({ clipNorm: 1, lrWd: 0, beta1: 1, beta2: 1, stepSize: 0, sqrtBc2: 1, eps: 1 }),
-    buffers: [params, grads, m, v, partials, gradNorm.buffer, ...(split ? [split.buffer] : [])],
+    buffers: [params, grads, m, v, partials, gradNorm.buffer, splitBuffer],
     workgroups: [Math.min(MAX_ADAMW_WORKGROUPS, groups(n, ADAMW_WORKGROUP_SIZE))],
   });
   const uniformBuffer = update.params!;
