@@ -74,6 +74,11 @@ export class TrainingEngine {
     return new TrainingEngine(rt, opts.config, table, state, graph, optimizer, gradNorm, { ...opts.optim }, split ?? null);
   }
 
+  /** The runtime this engine dispatches on (for probes that run its graph: src/spectral/param-probe.ts). */
+  get runtime(): GpuRuntime {
+    return this.rt;
+  }
+
   get dispatchesPerStep(): number {
     return this.dispatches.length;
   }
