@@ -1,5 +1,5 @@
-// The spectral edge's GPU work (SPEC §2), three kernels over rows of length n (the tracked parameter slice,
-// theta_attn by default):
+// The spectral edge's GPU work (SPEC §2), two kernels over rows of length n (the tracked parameter slice,
+// theta_attn by default); the edge vectors are formed by lanczos.wgsl's row-combination kernel:
 //
 //   snapshot: at the end of a window step, for every element i of the slice
 //               delta[i] = theta[i] - prev[i];  prev[i] = theta[i]
@@ -10,13 +10,12 @@
 //   dots:     partial dot products of every row of a [rowsA, n] with every row of b [rowsB, n]:
 //               partials[(i * rowsB + j) * numChunks + c] = sum over k in chunk c of a[i, k] * b[j, k]
 //             (chunks of `chunk` elements; the CPU adds each pair's partials in float64). a and b may be the
-//             same tensor (the Gram matrix of a window).
-//   combine:  out[k, :] = sum_j coeff[k, j] * x[j, :] for k < outRows, j < rows: edge vectors v_k = X^T u_k / sigma_k
-//             from the CPU's coefficients.
+//             same tensor (the Gram matrix of a window). Unlike lanczos.wgsl's dots (each row against one vector,
+//             or row r against row r), this takes every pair of rows in one dispatch: three W x W matrices per window.
 //
-// Parallel decomposition: snapshot and combine stride over the n elements (any grid covers any n); dots runs
-// one invocation per (pair, chunk), each a serial loop, so no kernel here has a barrier (software adapters
-// pay ~1 ms per barrier-synchronised workgroup).
+// Parallel decomposition: snapshot strides over the n elements (any grid covers any n); dots runs one
+// invocation per (pair, chunk), each a serial loop, so no kernel here has a barrier (software adapters pay
+// ~1 ms per barrier-synchronised workgroup).
 //
 // Template fills (src/spectral/kernels.ts): {{WG}}.
 
@@ -57,19 +56,4 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     sum += read_a(rowA + k) * read_b(rowB + k);
   }
   write_partials(id, sum);
-}
-
-//!kernel combine
-// uniforms: n, rows, outRows. tensors: coeff, x (read), out (written).
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  for (var i = gid.x; i < p.n; i += nwg.x * WG) {
-    for (var k = 0u; k < p.outRows; k++) {
-      var sum = 0.0;
-      for (var j = 0u; j < p.rows; j++) {
-        sum += read_coeff(k * p.rows + j) * read_x(j * p.n + i);
-      }
-      write_out(k * p.n + i, sum);
-    }
-  }
 }

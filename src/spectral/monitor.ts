@@ -9,6 +9,7 @@
 import source from '../../shaders/spectral.wgsl?raw';
 import { at, groups, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { instantiateKernel, read, write } from '../gpu/kernel-template';
+import { VectorOp, combineCall } from './vector-ops';
 import type { TrainingEngine } from '../train/engine';
 import type { OptimConfig } from '../train/optim-config';
 import type { SpectralOptions } from './options';
@@ -106,8 +107,8 @@ export class SpectralMonitor {
       return op;
     };
     const gramOps = { xx: await dots(at(b.ringX), W, at(b.ringX), W), gx: await dots(at(b.ringG), W, at(b.ringX), W), dx: await dots(at(b.ringD), W, at(b.ringX), W) };
-    const c = kernel('combine', { n: u32(P), rows: u32(W), outRows: u32(K) }, { coeff: read(at(b.coeff), K * W), x: read(at(b.ringX), W * P), out: write(at(b.edges), K * P) });
-    const combine = await rt.dispatch(c.kernel, { params: c.params, buffers: c.buffers, workgroups: stride });
+    // Edge vectors: the Lanczos solver's row-combination kernel, edges[k] = sum_j coeff[k, j] ringX[j].
+    const combine = (await VectorOp.create(rt, combineCall({ src: at(b.ringX), coeff: at(b.coeff), out: at(b.edges), n: P, rows: W, outRows: K, keep: false }))).dispatch;
     const edgeOps = { rotation: await dots(at(b.edges), K, at(b.prevEdges), K), theta: await dots(at(b.edges), K, at(b.prev), 1) };
 
     // The first delta starts from the parameters as they are now.
