@@ -41,6 +41,11 @@ export interface TransformerGraph {
   losses: GPUBuffer;
   /** [batch * readout.count * taskHeads, nClasses]. */
   logits: GPUBuffer;
+  /**
+   * The residual stream after the last block, before the final LayerNorm, of the last stack (the decoder's in the
+   * encoder-decoder model): [batch * seqLen, dModel], every position (probes read it after a forward pass).
+   */
+  residual: GPUBuffer;
   /** Uploads a batch's tokens, targets and key masks (queued before the next submit). */
   setBatch(batch: Batch): void;
 }
@@ -250,6 +255,7 @@ export async function buildTransformerGraph(
     backward,
     losses,
     logits,
+    residual: top.xs[stacks[stacks.length - 1].nLayers],
     setBatch(data: Batch) {
       checkBatch(config, shape, data);
       stackTokens(config, data).forEach((tokens, i) => {

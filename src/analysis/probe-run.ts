@@ -1,0 +1,69 @@
+// The probes of SPEC §3 run on a model: the residual stream after the last block (before the final LayerNorm) at
+// every scored position of a set of sequences, regressed on those positions' targets by the linear, quadratic
+// and MLP probes (src/analysis/probes.ts), all three on the same seeded 70/30 split.
+//
+// Dyck depth: the first 300 sequences of the fixed Dyck test set (src/tasks/dyck.ts), every non-PAD position,
+// target = the depth after that token (its label). The same function takes any task's batch: for SCAN the
+// targets are the decoder's target token ids at its non-PAD positions.
+import type { Batch } from '../model/batch';
+import { IGNORE_TARGET } from '../model/batch';
+import { isEncoderDecoder, taskHeadCount } from '../model/config';
+import { DYCK, dyckBatch, dyckSplit } from '../tasks/dyck';
+import { probeR2, type ProbeKind } from './probes';
+import type { ResidualStreamReader } from './residual-stream';
+
+export type ProbeScores = Record<ProbeKind, number> & {
+  /** Scored positions the probes were fitted and tested on (70% / 30%). */
+  positions: number;
+};
+
+export const DEPTH_PROBE_SEQUENCES = 300;
+
+const KINDS: ProbeKind[] = ['linear', 'quadratic', 'mlp'];
+
+/**
+ * The residual-stream rows and targets of the scored positions of `data`: a readout position counts when every
+ * task head scores it (target not IGNORE_TARGET); its targets are one column per head.
+ */
+export function scoredPositions(reader: ResidualStreamReader, residual: Float32Array, data: Batch): { features: Float32Array; targets: Float64Array; targetDim: number } {
+  const { config, shape } = reader.graph;
+  const { seqLen, readout } = shape;
+  const d = reader.dModel;
+  const heads = taskHeadCount(config);
+  const count = data.tokens.length / seqLen;
+  if (residual.length !== count * seqLen * d) throw new Error(`residual stream holds ${residual.length} values, expected ${count} x ${seqLen} x ${d}`);
+  if (data.targets.length !== count * readout.count * heads) throw new Error(`${data.targets.length} targets for ${count} sequences of ${readout.count} readout positions x ${heads} heads`);
+  const rows: number[] = [];
+  const targets: number[] = [];
+  for (let s = 0; s < count; s++) {
+    for (let r = 0; r < readout.count; r++) {
+      const first = (s * readout.count + r) * heads;
+      const y = data.targets.subarray(first, first + heads);
+      if (y.includes(IGNORE_TARGET)) continue;
+      rows.push(s * seqLen + readout.start + r);
+      targets.push(...y);
+    }
+  }
+  const features = new Float32Array(rows.length * d);
+  rows.forEach((row, i) => features.set(residual.subarray(row * d, (row + 1) * d), i * d));
+  return { features, targets: Float64Array.from(targets), targetDim: heads };
+}
+
+/** Linear, quadratic and MLP probe R^2 from the residual stream at the scored positions of `data` to their targets. */
+export async function residualProbes(reader: ResidualStreamReader, data: Batch, seed: number): Promise<ProbeScores> {
+  const { features, targets, targetDim } = scoredPositions(reader, await reader.read(data), data);
+  const scores = Object.fromEntries(KINDS.map((kind) => [kind, probeR2(features, targets, { kind, seed, targetDim })])) as Record<ProbeKind, number>;
+  return { ...scores, positions: targets.length / targetDim };
+}
+
+/** The Dyck depth probe: the first `sequences` (300) test sequences, every non-PAD position, target = depth. */
+export async function depthProbe(reader: ResidualStreamReader, opts: { seed: number; sequences?: number }): Promise<ProbeScores> {
+  const { config, shape } = reader.graph;
+  if (isEncoderDecoder(config) || config.nClasses !== DYCK.classes || shape.seqLen !== DYCK.context) {
+    throw new Error(`the depth probe needs a Dyck model (${DYCK.classes} classes, ${DYCK.context} positions)`);
+  }
+  const sequences = opts.sequences ?? DEPTH_PROBE_SEQUENCES;
+  const test = dyckSplit().test;
+  if (!(Number.isInteger(sequences) && sequences > 0 && sequences <= test.count)) throw new Error(`sequences must be an integer in [1, ${test.count}], got ${sequences}`);
+  return residualProbes(reader, dyckBatch(test, Array.from({ length: sequences }, (_, i) => i)), opts.seed);
+}
