@@ -17,7 +17,7 @@
 // invocation per (pair, chunk), each a serial loop, so no kernel here has a barrier (software adapters pay
 // ~1 ms per barrier-synchronised workgroup).
 //
-// Template fills (src/spectral/kernels.ts): {{WG}}.
+// Template fills (src/spectral/monitor.ts): {{WG}}.
 
 //!bindings
 

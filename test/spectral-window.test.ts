@@ -3,7 +3,9 @@
 //   sign), and the scalars, each recomputed here from explicit vectors rather than from small matrices;
 // - the GPU monitor on windows recorded from real training of a tiny model: the read-back ring's gradient part +
 //   decay part equals its delta, and the record matches a dense SVD of the read-back window;
-// - tracking the edge changes nothing about training, and a checkpoint restores the records exactly.
+// - the gap-flow terms are recorded at k* when asked for, with the observed rate from consecutive windows;
+// - tracking the edge (gap-flow probes included) changes nothing about training, and a checkpoint restores the
+//   records exactly.
 import { describe, expect, it } from 'vitest';
 import { Matrix, SVD } from 'ml-matrix';
 import { testRuntime } from './helpers/gpu';
@@ -12,6 +14,7 @@ import { centreBoth, edgeCoefficients, edgeGap, energySplit, g23, projections, w
 import { TrainingEngine } from '../src/train/engine';
 import { SpectralMonitor } from '../src/spectral/monitor';
 import { spectralDefaults } from '../src/spectral/options';
+import type { SpectralRecord } from '../src/spectral/record';
 import { syntheticBatch } from '../src/tasks/synthetic';
 import { Trainer } from '../src/train/trainer';
 import { resolveRunConfig } from '../src/train/run';
@@ -106,24 +109,30 @@ describe('spectral window math vs a dense float64 SVD', () => {
 });
 
 describe('the spectral monitor on the GPU, on windows from real training', () => {
-  it('gradient part + decay part = delta for every window, and the record matches a dense SVD of the window', async () => {
+  it('gradient part + decay part = delta for every window, the record matches a dense SVD of the window, gap flow at k*', async () => {
     const rt = await testRuntime();
     const c = TINY_CASES[1];
     const optim = { lr: 3e-2, weightDecay: 0.5, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
     const engine = await TrainingEngine.create(rt, { config: c.config, shape: c.shape, optim, seed: 3 });
-    const options = { ...spectralDefaults(5, 4), k: 3 };
+    const options = { ...spectralDefaults(5, 4), k: 3, gapFlow: true };
     const tracked = await TrainingEngine.create(rt, { config: c.config, shape: c.shape, optim, seed: 3, splitSlice: engine.table.attn });
     const monitor = await SpectralMonitor.create(rt, tracked, options);
     const P = engine.table.attn.size;
     const batch = (s: number) => syntheticBatch(c.config, c.shape, 100 + (s % 6));
 
+    let previous: { record: SpectralRecord; edges: Float32Array; gram: Square } | null = null;
+    let gapFlows = 0;
     for (let step = 1; step <= 36; step++) {
       engine.step(batch(step));
       tracked.step(batch(step), { after: monitor.afterStep(step) });
       if (!monitor.windowReady(step)) continue;
-      const record = await monitor.analyse(step, optim);
+      const record = await monitor.analyse(step, optim, batch(step));
       const state = await monitor.exportState();
-      const [, , ringX, ringG, ringD, edges] = state.buffers;
+      const [, , ringX, ringG, ringD] = state.buffers;
+      const vectors = monitor.edgeVectors;
+      expect(vectors).toMatchObject({ P, count: 3, paramOffset: engine.table.attn.offset });
+      const all = await rt.readF32(vectors.buffer, 0, 3 * P);
+      const edge = (k: number) => all.subarray(vectors.vectorOffset(k), vectors.vectorOffset(k) + P);
       // The ring holds the window's rows: gradient part + decay part = delta, to float32 rounding of the sums.
       const thetaScale = Math.max(...Array.from(state.buffers[0], Math.abs));
       let worst = 0;
@@ -135,19 +144,65 @@ describe('the spectral monitor on the GPU, on windows from real training', () =>
       for (let k = 0; k < 5; k++) expect(Math.abs(record.sigma[k] - dense.sigma[k])).toBeLessThan(1e-4 * dense.sigma[0]);
       for (let k = 0; k < 3; k++) {
         const separated = dense.sigma[k] - dense.sigma[k + 1] > 0.01 * dense.sigma[0];
-        if (separated) expect(Math.abs(dot(edges.subarray(k * P, (k + 1) * P), dense.v[k]))).toBeGreaterThan(1 - 1e-4);
+        if (separated) expect(Math.abs(dot(edge(k), dense.v[k]))).toBeGreaterThan(1 - 1e-4);
       }
       const gRows = Array.from({ length: 5 }, (_, r) => ringG.subarray(r * P, (r + 1) * P));
       const dRows = Array.from({ length: 5 }, (_, r) => ringD.subarray(r * P, (r + 1) * P));
       for (let k = 0; k < 3; k++) {
-        const v = edges.subarray(k * P, (k + 1) * P);
+        const v = edge(k);
         const g2 = gRows.reduce((a, r) => a + dot(r, v) ** 2, 0);
         const w2 = dRows.reduce((a, r) => a + dot(r, v) ** 2, 0);
         expect(Math.abs(record.gradEnergyFraction[k] - g2 / (g2 + w2))).toBeLessThan(1e-3);
+        const align = gRows.reduce((a, r, i) => a + dot(r, v) * dot(dRows[i], v), 0) / 5;
+        expect(Math.abs(record.alignment[k] - align)).toBeLessThan(1e-3 * Math.sqrt(g2 * w2) / 5);
       }
-      if (step > 20) expect(record.rotationDeg).toHaveLength(3);
+
+      // Rotation against the previous window's vectors (compared as cosines: arccos amplifies rounding near 0),
+      // and ||Delta G||_F, Davis-Kahan and the adiabatic parameter from the time-ordered Gram matrices.
+      const oldest = step / options.snapshotEvery;
+      const gram = gramOf(Array.from({ length: 5 }, (_, i) => rows[(oldest + i) % 5]));
+      if (previous) {
+        const prevEdges = previous.edges;
+        record.rotationDeg.forEach((deg, k) => {
+          const cos = Math.abs(dot(edge(k), prevEdges.subarray(k * P, (k + 1) * P)));
+          expect(Math.abs(Math.cos((deg * Math.PI) / 180) - cos)).toBeLessThan(1e-5);
+        });
+        expect(record.rotationDeg).toHaveLength(3);
+        const prevGram = previous.gram;
+        const dG = Math.sqrt(gram.reduce((a, row, i) => a + row.reduce((b, x, j) => b + (x - prevGram[i][j]) ** 2, 0), 0));
+        const gFro = Math.sqrt(gram.flat().reduce((a, x) => a + x * x, 0));
+        expect(Math.abs(record.deltaGramNorm! - dG)).toBeLessThan(1e-5 * gFro);
+        const s = record.sigma;
+        record.davisKahanAlpha.forEach((alpha, j) => {
+          const gap = s[j] ** 2 - s[j + 1] ** 2;
+          expect(alpha).toBeCloseTo(Math.max(0, 1 - dG ** 2 / gap ** 2), 2);
+        });
+        const kk = record.kStar!;
+        expect(record.adiabatic! / (dG / (optim.lr * (s[kk - 1] - s[kk]) ** 2))).toBeCloseTo(1, 3);
+      } else {
+        expect(record.rotationDeg).toEqual([]);
+        expect(record.deltaGramNorm).toBeNull();
+      }
+
+      // Gap flow at k* (it needs v_k*+1, so k* < K = 3): the three terms, their sum, and the observed rate.
+      const k = record.kStar!;
+      if (k < 3) {
+        const flow = record.gapFlow!;
+        gapFlows++;
+        expect(flow.gap).toBeCloseTo(record.sigma[k - 1] - record.sigma[k], 12);
+        expect(flow.curvature).toHaveLength(k + 1);
+        expect(flow.gradientProjection).toHaveLength(k + 1);
+        expect(flow.predicted).toBeCloseTo(flow.curvatureAsymmetry + flow.damping + flow.gradientDriving, 12);
+        expect(flow.damping).toBeCloseTo(-optim.lr * ((flow.curvature[k - 1] + flow.curvature[k]) / 2 + optim.weightDecay) * flow.gap, 12);
+        if (previous) expect(flow.observed).toBeCloseTo((flow.gap - (previous.record.sigma[k - 1] - previous.record.sigma[k])) / 4, 12);
+        else expect(flow.observed).toBeNull();
+      } else {
+        expect(record.gapFlow).toBeUndefined();
+      }
+      previous = { record, edges: all.slice(), gram };
     }
-    // Tracking the edge does not change training.
+    expect(gapFlows).toBeGreaterThan(0);
+    // Tracking the edge, with its gap-flow probes, does not change training.
     expect(Array.from(await tracked.readParams())).toEqual(Array.from(await engine.readParams()));
   });
 

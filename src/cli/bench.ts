@@ -10,7 +10,6 @@ import { GpuRuntime } from '../gpu/runtime';
 import { median, timeDispatches, timeSubmissions } from '../gpu/timing';
 import { TrainingEngine } from '../train/engine';
 import { PRESETS, PRESET_SHAPES, type PresetName } from '../train/presets';
-import type { Batch } from '../model/batch';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor } from '../spectral/monitor';
 import { spectralDefaults } from '../spectral/options';
@@ -62,22 +61,29 @@ async function benchPreset(rt: GpuRuntime, name: PresetName) {
     msByKernelFamily: roundAll(byKernel),
     matmul: { gflops: round(matmulGflops), msPerStep: round(matmulMs), dispatches: matmulShapes.map(roundAll) },
     stepToMatmulThroughput: round(stepGflops / matmulGflops),
-    spectral: await benchSpectral(rt, name, batch, step.ms),
+    ...(await benchSpectral(rt, name, engine, step.ms)),
   };
 }
 
 /**
  * What tracking the spectral edge at the preset's default cadence adds per step: the optimiser's split
  * accumulation (every step), the snapshot dispatch and the window analysis (both once per snapshotEvery steps,
- * the analysis timed end to end with its readbacks and CPU work), as a fraction of the plain step.
+ * the analysis timed end to end with its readbacks and CPU work), as a fraction of the plain step. The split's
+ * cost is the optimiser dispatch with it minus without it, the two timed in alternation (whole steps vary far more
+ * from run to run on a loaded machine than the split costs).
  */
-async function benchSpectral(rt: GpuRuntime, name: PresetName, batch: Batch, plainMs: number) {
+async function benchSpectral(rt: GpuRuntime, name: PresetName, plain: TrainingEngine, plainMs: number) {
   const preset = PRESETS[name];
   const options = spectralDefaults(preset.spectral.window, preset.spectral.snapshotEvery);
   const table = buildParamTable(preset.model);
   const engine = await TrainingEngine.create(rt, { config: preset.model, optim: preset.optim, shape: preset.shape, seed: 1, splitSlice: table.attn });
   const monitor = await SpectralMonitor.create(rt, engine, options);
-  const split = await timeSubmissions(rt, () => engine.step(batch), { targetMs: 2000 });
+  const [plainOptimiser, splitOptimiser]: number[][] = [[], []];
+  for (let round = 0; round < 5; round++) {
+    plainOptimiser.push(await timeDispatches(rt, plain.dispatches.slice(-1), { targetMs: 100, repeats: 3 }));
+    splitOptimiser.push(await timeDispatches(rt, engine.dispatches.slice(-1), { targetMs: 100, repeats: 3 }));
+  }
+  const splitMs = median(splitOptimiser) - median(plainOptimiser);
   const snapshotMs = await timeDispatches(rt, monitor.afterStep(options.snapshotEvery), { targetMs: 200, repeats: 3 });
   const analyses: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -86,15 +92,20 @@ async function benchSpectral(rt: GpuRuntime, name: PresetName, batch: Batch, pla
     analyses.push(performance.now() - t0);
   }
   const analyseMs = median(analyses);
-  const extraPerStep = split.ms - plainMs + (snapshotMs + analyseMs) / options.snapshotEvery;
+  const extraPerStep = splitMs + (snapshotMs + analyseMs) / options.snapshotEvery;
   return {
-    window: options.window,
-    snapshotEvery: options.snapshotEvery,
-    trackedParams: table.attn.size,
-    msPerStepWithSplit: round(split.ms),
-    snapshotMs: round(snapshotMs),
-    analyseMs: round(analyseMs),
-    overhead: round(extraPerStep / plainMs),
+    /** Extra time per step with the edge on, as a fraction of the plain step. */
+    spectralOverhead: round(extraPerStep / plainMs),
+    spectral: {
+      window: options.window,
+      snapshotEvery: options.snapshotEvery,
+      trackedParams: table.attn.size,
+      msPerStepOff: round(plainMs),
+      msPerStepOn: round(plainMs + extraPerStep),
+      splitMs: round(splitMs),
+      snapshotMs: round(snapshotMs),
+      analyseMs: round(analyseMs),
+    },
   };
 }
 

@@ -35,6 +35,7 @@ spectral edge (on by default; records go into the run file's "spectral" array):
   --subset attn|all      theta_attn (default) or every parameter
   --centred              centre each window
   --edge-k K             edge vectors per window (default min(4, W))
+  --gap-flow             also measure the gap-flow terms at each window (curvature and gradient along v_k*, v_k*+1)
 exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl-C; the partial run is written)`;
 
 class UsageError extends Error {}
@@ -42,7 +43,7 @@ class UsageError extends Error {}
 const DEFAULTS = {
   preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'early-stop': '', out: '',
   'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false,
-  'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '',
+  'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false,
 };
 
 interface ExperimentPlan {
@@ -101,6 +102,7 @@ function spectralOverrides(args: typeof DEFAULTS): RunOverrides['spectral'] {
   const given: NonNullable<RunOverrides['spectral']> = {};
   if (args['no-spectral']) given.enabled = false;
   if (args.centred) given.centred = true;
+  if (args['gap-flow']) given.gapFlow = true;
   const window = integerOption('window', args.window);
   if (window !== undefined) given.window = window;
   const every = integerOption('snapshot-every', args['snapshot-every']);

@@ -30,11 +30,12 @@ export function progressLine(p: TrainerProgress, barWidth = 20): string {
   );
 }
 
-/** "edge g23 1.2e-3 k* 1 gef(v1) 0.91  " from the latest spectral record, or nothing. */
+/** "edge g23 1.2e-3 k* 1 gef(v1) 0.91  " (and "dg/dt 1e-5 vs 2e-5  ", predicted vs observed) from the latest spectral record, or nothing. */
 function edgeSummary(p: TrainerProgress): string {
   const e = p.edge;
   if (!e) return '';
-  return `edge g23 ${e.g23 === null ? '-' : e.g23.toExponential(1)} k* ${e.kStar ?? '-'} gef(v1) ${e.gradEnergyFraction[0].toFixed(2)}  `;
+  const flow = e.gapFlow ? `dg/dt ${e.gapFlow.predicted.toExponential(0)} vs ${e.gapFlow.observed?.toExponential(0) ?? '-'}  ` : '';
+  return `edge g23 ${e.g23 === null ? '-' : e.g23.toExponential(1)} k* ${e.kStar ?? '-'} gef(v1) ${e.gradEnergyFraction[0].toFixed(2)}  ${flow}`;
 }
 
 export function describeEvent(e: RunEvent): string {

@@ -5,15 +5,23 @@
 // `snapshotEvery` steps the snapshot dispatch, encoded into that step's command buffer, writes the window's new
 // row. At a snapshot step the trainer then calls `analyse`, which reads back only small matrices: the W x W Gram
 // and cross-Gram partial sums (added in float64), then, after the edge vectors are formed on the GPU, their dot
-// products with the previous window's edge vectors and with theta.
+// products with the previous window's edge vectors and with theta. With `gapFlow` on, it then probes the curvature
+// and gradient along v_k* and v_k*+1 on the step's batch (src/spectral/hessian.ts: probeModes, which restores the
+// parameters exactly) and records the gap-flow terms (src/spectral/gap-flow.ts).
+//
+// The edge vectors stay on the GPU for other code (`edgeVectors`): vector k (0-based) is P floats from element
+// k * P of one buffer, over the parameter slice that starts at element `paramOffset` of the flat parameters.
 import source from '../../shaders/spectral.wgsl?raw';
 import { at, groups, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { instantiateKernel, read, write } from '../gpu/kernel-template';
 import { VectorOp, combineCall } from './vector-ops';
 import type { TrainingEngine } from '../train/engine';
 import type { OptimConfig } from '../train/optim-config';
+import type { Batch } from '../model/batch';
 import type { SpectralOptions } from './options';
-import type { SpectralRecord } from './record';
+import type { GapFlowRecord, SpectralRecord } from './record';
+import { probeModes, type DirectionSet } from './hessian';
+import { gapFlowTerms, observedGapRate } from './gap-flow';
 import {
   centreBoth, davisKahan, edgeCoefficients, edgeGap, energySplit, frobenius, g23, projections, trapezoidDecay, windowSpectrum,
   type Square,
@@ -33,6 +41,14 @@ export interface SpectralState {
   buffers: Float32Array[];
 }
 
+/** The current window's edge vectors v_1..v_K on the GPU (valid after `analyse`, until the next one). */
+export interface EdgeVectors extends DirectionSet {
+  /** K: vectors in the buffer. */
+  count: number;
+  /** Where the slice the vectors live in starts in the flat parameters. */
+  paramOffset: number;
+}
+
 interface DotsOp {
   dispatch: Dispatch;
   rowsA: number;
@@ -47,9 +63,10 @@ export class SpectralMonitor {
 
   private constructor(
     private readonly rt: GpuRuntime,
+    private readonly engine: TrainingEngine,
     readonly options: SpectralOptions,
-    /** Elements of the tracked slice. */
-    readonly size: number,
+    /** The tracked slice of the flat parameters. */
+    readonly slice: { offset: number; size: number },
     private readonly buffers: { prev: GPUBuffer; split: GPUBuffer; ringX: GPUBuffer; ringG: GPUBuffer; ringD: GPUBuffer; edges: GPUBuffer; prevEdges: GPUBuffer; coeff: GPUBuffer; partials: GPUBuffer },
     /** One snapshot dispatch per ring slot. */
     private readonly snapshotBySlot: Dispatch[],
@@ -116,7 +133,7 @@ export class SpectralMonitor {
     encoder.copyBufferToBuffer(engine.state.params, slice.offset * 4, b.prev, 0, P * 4);
     encoder.clearBuffer(b.split);
     rt.device.queue.submit([encoder.finish()]);
-    return new SpectralMonitor(rt, options, P, b, snapshotBySlot, gramOps, combine, edgeOps, numChunks);
+    return new SpectralMonitor(rt, engine, options, slice, b, snapshotBySlot, gramOps, combine, edgeOps, numChunks);
   }
 
   /** The dispatches to encode after optimiser step `step`: the snapshot, at the snapshot cadence. */
@@ -132,9 +149,23 @@ export class SpectralMonitor {
     return step % this.options.snapshotEvery === 0 && this.snapshots >= this.options.window;
   }
 
-  /** Analyses the current window (after the snapshot step was submitted). `optim`: lr and wd of the window. */
-  async analyse(step: number, optim: Pick<OptimConfig, 'lr' | 'weightDecay'>): Promise<SpectralRecord> {
+  /** Elements of the tracked slice. */
+  get size(): number {
+    return this.slice.size;
+  }
+
+  get edgeVectors(): EdgeVectors {
+    const P = this.slice.size;
+    return { buffer: this.buffers.edges, P, count: this.options.k, paramOffset: this.slice.offset, vectorOffset: (k) => k * P };
+  }
+
+  /**
+   * Analyses the current window (after the snapshot step was submitted). `optim`: lr and wd of the window; `batch`:
+   * the snapshot step's batch, needed when the options ask for the gap flow.
+   */
+  async analyse(step: number, optim: Pick<OptimConfig, 'lr' | 'weightDecay'>, batch?: Batch): Promise<SpectralRecord> {
     const { window: W, k: K, centred, snapshotEvery } = this.options;
+    if (this.options.gapFlow && !batch) throw new Error('spectral analysis with gapFlow needs the snapshot step\'s batch');
     // Ring slot of the i-th oldest delta.
     const slotOf = (i: number) => (this.snapshots + i) % W;
     const { xx, gx, dx } = this.gramOps;
@@ -166,7 +197,9 @@ export class SpectralMonitor {
     const gap = edgeGap(spectrum.sigma);
     const deltaGramNorm = this.prevGram ? frobenius(gram.map((row, i) => row.map((x, j) => x - this.prevGram![i][j]))) : null;
     const gSingular = gap ? spectrum.sigma[gap.kStar - 1] - spectrum.sigma[gap.kStar] : null;
+    const prevSigma = this.prevGram && windowSpectrum(this.prevGram).sigma;
     this.prevGram = gram;
+    const gapFlow = this.options.gapFlow && gap && gap.kStar < K ? await this.gapFlow(batch!, spectrum.sigma, gap.kStar, prevSigma, optim) : undefined;
     return {
       step,
       sigma: spectrum.sigma,
@@ -180,6 +213,20 @@ export class SpectralMonitor {
       deltaGramNorm,
       davisKahanAlpha: deltaGramNorm === null ? [] : davisKahan(spectrum.sigma, deltaGramNorm),
       adiabatic: deltaGramNorm !== null && gSingular ? deltaGramNorm / (optim.lr * gSingular ** 2) : null,
+      ...(gapFlow && { gapFlow }),
+    };
+  }
+
+  /** The gap-flow terms at k* from the curvature and gradient along v_1..v_k*+1, and the observed rate. */
+  private async gapFlow(batch: Batch, sigma: number[], kStar: number, prevSigma: number[] | null, optim: Pick<OptimConfig, 'lr' | 'weightDecay'>): Promise<GapFlowRecord> {
+    const modes = await probeModes(this.engine, batch, this.edgeVectors, kStar + 1, { slice: this.slice });
+    const terms = gapFlowTerms({ sigma, kStar, curvature: modes.curvature, gradientProjection: modes.gradientProjection, lr: optim.lr, weightDecay: optim.weightDecay, window: this.options.window });
+    const gapAt = (s: number[]) => s[kStar - 1] - s[kStar];
+    return {
+      ...terms,
+      curvature: modes.curvature,
+      gradientProjection: modes.gradientProjection,
+      observed: prevSigma ? observedGapRate(gapAt(prevSigma), gapAt(sigma), this.options.snapshotEvery) : null,
     };
   }
 

@@ -1,6 +1,8 @@
 // What the spectral edge records for each analysed window (SPEC §2): the typed record the trainer appends to
 // the run file and the worker streams to the page.
 
+import type { GapFlowTerms } from './gap-flow';
+
 /** Bumped when a field changes meaning or is removed (new optional fields keep it). */
 export const SPECTRAL_RECORD_VERSION = 1;
 
@@ -28,4 +30,15 @@ export interface SpectralRecord {
   davisKahanAlpha: number[];
   /** ||Delta G||_F / (lr * g^2), g = sigma_k* - sigma_k*+1 (null for the first window or without k*). */
   adiabatic: number | null;
+  /** The gap-flow equation at the edge (runs with `gapFlow` on, when k* + 1 <= K edge vectors exist). */
+  gapFlow?: GapFlowRecord;
+}
+
+/** Gap-flow terms per step (src/spectral/gap-flow.ts) at the window's k*, next to the observed rate. */
+export interface GapFlowRecord extends GapFlowTerms {
+  /** h_j = v_j^T H v_j and G_j = <v_j, grad L> for j = 1..k*+1, on the batch of the snapshot step, at theta after it. */
+  curvature: number[];
+  gradientProjection: number[];
+  /** (g - g_previous window) / snapshotEvery with both gaps at this window's k*; null for the first window. */
+  observed: number | null;
 }

@@ -135,7 +135,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     spectral: { window: 10, snapshotEvery: 100 },
   },
   // Four heads share a 1-layer trunk: at the quick-add fraction 0.6 it groks late or not at all in 4,000 steps
-  // (seeds 1, 42 on an H100), at 0.8 around step 1,000-1,250.
+  // (seeds 1, 42 on an H100), at 0.8 around step 1,000-1,250 (seed 1 on SwiftShader: heads x^2+y^2, sub, mul, add
+  // at 780, 920, 1,020, 1,140; the run at 1,140).
   'quick-multitask': {
     name: 'quick-multitask', ...PRESET_SHAPES['quick-multitask'], task: multitaskTask(31, 0.8), batchMode: 'full', steps: 2000, evalEvery: 20, evalChunk: 1024,
     spectral: { window: 10, snapshotEvery: 20 },

@@ -152,6 +152,7 @@ const integer = { type: 'integer' } as const;
 const stepNumber = { type: 'integer', minimum: 0 } as const;
 const number = { type: 'number' } as const;
 const numbers = { type: 'array', items: number } as const;
+const nullableNumber = { type: ['number', 'null'] } as const;
 const hyperParams = { type: 'object', required: ['lr', 'weightDecay'], properties: { lr: number, weightDecay: number } } as const;
 /** One stack of the encoder-decoder model (src/model/config.ts: StackSize). */
 const stackSize = {
@@ -172,8 +173,26 @@ const spectralOptionFields = {
   centred: { type: 'boolean' },
   subset: { enum: ['attn', 'all'] },
   k: integer,
+  gapFlow: { type: 'boolean' },
 } as const;
-const nullableNumber = { type: ['number', 'null'] } as const;
+/** gapFlow came later: files without it read as off. */
+const requiredSpectralOptions = ['enabled', 'window', 'snapshotEvery', 'centred', 'subset', 'k'];
+/** The gap-flow terms of a window (SpectralRecord.gapFlow). */
+const gapFlowRecord = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['gap', 'curvatureAsymmetry', 'damping', 'gradientDriving', 'predicted', 'curvature', 'gradientProjection', 'observed'],
+  properties: {
+    gap: number,
+    curvatureAsymmetry: number,
+    damping: number,
+    gradientDriving: number,
+    predicted: number,
+    curvature: numbers,
+    gradientProjection: numbers,
+    observed: nullableNumber,
+  },
+} as const;
 /** A SpectralRecord (src/spectral/record.ts). */
 const spectralRecord = {
   type: 'object',
@@ -195,6 +214,7 @@ const spectralRecord = {
     deltaGramNorm: nullableNumber,
     davisKahanAlpha: numbers,
     adiabatic: nullableNumber,
+    gapFlow: gapFlowRecord,
   },
 } as const;
 const metricPoint = {
@@ -281,7 +301,7 @@ export const RUN_SCHEMA = {
         steps: integer,
         evalEvery: integer,
         earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
-        spectral: { type: 'object', additionalProperties: false, required: Object.keys(spectralOptionFields), properties: spectralOptionFields },
+        spectral: { type: 'object', additionalProperties: false, required: requiredSpectralOptions, properties: spectralOptionFields },
       },
     },
     series: {

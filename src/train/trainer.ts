@@ -193,11 +193,11 @@ export class Trainer {
         const after = this.monitor?.afterStep(step) ?? [];
         if (step % evalEvery !== 0 && step !== steps) {
           this.engine.step(batch, { after });
-          await this.analyseWindow(step, callbacks);
+          await this.analyseWindow(step, batch, callbacks);
           continue;
         }
         const stats = await this.engine.step(batch, { readback: true, after });
-        await this.analyseWindow(step, callbacks);
+        await this.analyseWindow(step, batch, callbacks);
         const eventsBefore = this.metrics.events.length;
         const point = await this.evaluate(stats);
         for (const event of this.metrics.events.slice(eventsBefore)) callbacks.onEvent?.(event);
@@ -219,10 +219,10 @@ export class Trainer {
     return reason;
   }
 
-  /** After a snapshot step that completes a window: its spectral record. */
-  private async analyseWindow(step: number, callbacks: RunCallbacks): Promise<void> {
+  /** After a snapshot step that completes a window: its spectral record (the gap flow, if asked for, on `batch`). */
+  private async analyseWindow(step: number, batch: Batch, callbacks: RunCallbacks): Promise<void> {
     if (!this.monitor?.windowReady(step)) return;
-    const record = await this.monitor.analyse(step, this.engine.optim);
+    const record = await this.monitor.analyse(step, this.engine.optim, batch);
     this.metrics.spectral!.push(record);
     callbacks.onSpectral?.(record);
   }
