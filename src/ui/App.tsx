@@ -1,10 +1,21 @@
-import { DEMO_STEPS } from './demoSettings';
-import { TrainingPanel } from './TrainingPanel';
-import { useDemoTraining } from './useDemoTraining';
+// The lab page: status line on top; on the left the task, its hyperparameters, the run and live controls, sharing,
+// exports and saved runs; on the right the live charts. Training happens in a worker (src/worker/); this tree only
+// shows its batches and sends commands.
+import { useEffect } from 'react';
+import { ChartPanels } from './ChartPanels';
+import { NoticeBanner } from './NoticeBanner';
+import { RunControls } from './RunControls';
+import { RunForm } from './RunForm';
+import { SavedRuns, ShareAndExport } from './RunFiles';
+import { ShortcutHelp, useShortcuts } from './Shortcuts';
+import { StatusBar } from './StatusBar';
+import { TaskPicker } from './TaskPicker';
 import { useWebGpuSupport } from './useWebGpuSupport';
 import { WebGpuHelp } from './WebGpuHelp';
+import { syncUrlHash, useLab } from './lab';
+import type { WebGpuSupport } from './webgpuSupport';
 
-function adapterText(support: ReturnType<typeof useWebGpuSupport>): string {
+function adapterText(support: WebGpuSupport): string {
   switch (support.kind) {
     case 'checking':
       return 'looking for one…';
@@ -17,30 +28,36 @@ function adapterText(support: ReturnType<typeof useWebGpuSupport>): string {
 
 export function App() {
   const support = useWebGpuSupport();
-  const { state, train } = useDemoTraining(DEMO_STEPS);
-  // The engine can also decide WebGPU is unusable (e.g. the device request fails after a good probe).
-  const engineSaysUnavailable = state.phase === 'failed' && state.error.name === 'WebGpuUnavailableError';
+  const workerSaysUnavailable = useLab((s) => s.status.webGpuUnavailable);
+  const workerMessage = useLab((s) => s.status.message);
+  useEffect(syncUrlHash, []);
+  useShortcuts();
 
   return (
-    <main className="page">
-      <header>
-        <h1>Spectral Edge Lab</h1>
-        <p className="tagline">Small transformers, trained by WebGPU compute shaders on your own GPU.</p>
+    <div className="lab">
+      <header className="topbar">
+        <div className="brand">
+          <h1>Spectral Edge Lab</h1>
+          <p className="tagline">Watch a small transformer grok on your GPU, and take its spectral edge apart.</p>
+        </div>
+        <StatusBar adapter={adapterText(support)} />
       </header>
-      <p className="adapter" data-testid="adapter">
-        GPU adapter: <strong>{adapterText(support)}</strong>
-      </p>
-      {support.kind === 'unavailable' ? (
-        <WebGpuHelp reason={support.reason} detail={support.detail} />
-      ) : (
-        <TrainingPanel
-          state={state}
-          steps={DEMO_STEPS}
-          canTrain={support.kind === 'available'}
-          onTrain={() => void train()}
-        />
-      )}
-      {engineSaysUnavailable && <WebGpuHelp reason="no-adapter" />}
-    </main>
+      <NoticeBanner />
+      {support.kind === 'unavailable' && <WebGpuHelp reason={support.reason} detail={support.detail} />}
+      {support.kind !== 'unavailable' && workerSaysUnavailable && <WebGpuHelp reason="no-adapter" detail={workerMessage ?? undefined} />}
+      <div className="layout">
+        <aside className="sidebar" aria-label="Run settings and controls">
+          <TaskPicker />
+          <RunForm />
+          <RunControls canTrain={support.kind !== 'unavailable'} />
+          <ShareAndExport />
+          <SavedRuns />
+          <ShortcutHelp />
+        </aside>
+        <main className="panels">
+          <ChartPanels />
+        </main>
+      </div>
+    </div>
   );
 }

@@ -43,6 +43,7 @@ export function WebGpuHelp({ reason, detail }: { reason: Reason; detail?: string
           </li>
         )}
       </ul>
+      <p>Saved runs and run files can still be opened here: their charts and exports work without a GPU.</p>
     </section>
   );
 }

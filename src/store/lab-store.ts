@@ -1,0 +1,122 @@
+// The page's state. Small and serialisable in the zustand store (the run form, the schedule of hyperparameter
+// changes, the worker's status line, events, saved-run summaries, notices); the metric series outside it, in
+// SeriesTables that batches append to without re-rendering React (charts poll their version on animation frames).
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricKey, type RunEvent } from '../train/metrics';
+import type { RunConfig } from '../train/run';
+import type { SpectralRecord } from '../spectral/record';
+import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../worker/protocol';
+import { SeriesTable } from './series-table';
+import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-columns';
+import { defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
+import type { PresetName } from '../train/presets';
+
+/** The series of the run on show. */
+export interface LabTables {
+  metrics: SeriesTable<MetricKey>;
+  spectral: SeriesTable<SpectralColumn>;
+  /** Multitask runs: `${HEAD_METRIC_KEY}:${head}` per head (rows aligned with `metrics`). */
+  heads: SeriesTable<string>;
+  /** The records themselves, for exports. */
+  spectralRecords: SpectralRecord[];
+}
+
+export function createTables(): LabTables {
+  return { metrics: new SeriesTable(METRIC_KEYS), spectral: new SeriesTable(SPECTRAL_COLUMNS), heads: new SeriesTable<string>([]), spectralRecords: [] };
+}
+
+export const headColumn = (metric: (typeof HEAD_METRIC_KEYS)[number], head: string) => `${metric}:${head}`;
+
+/** Appends a batch's rows and records to the tables (clearing them first on a reset). */
+export function ingestBatch(tables: LabTables, batch: LabBatch): void {
+  if (batch.reset) {
+    tables.metrics.clear();
+    tables.spectral.clear();
+    tables.spectralRecords.length = 0;
+    const names = batch.reset.headNames ?? [];
+    tables.heads = new SeriesTable(HEAD_METRIC_KEYS.flatMap((k) => names.map((n) => headColumn(k, n))));
+  }
+  if (batch.metrics) tables.metrics.appendPacked(batch.metrics.data, batch.metrics.rows, METRIC_KEYS);
+  if (batch.heads) tables.heads.appendPacked(batch.heads.data, batch.heads.rows, tables.heads.keys);
+  for (const record of batch.spectral ?? []) {
+    tables.spectralRecords.push(record);
+    tables.spectral.append(spectralRow(record));
+  }
+}
+
+export const sameSchedule = (a: readonly HyperChange[], b: readonly HyperChange[]) =>
+  a.length === b.length && a.every((c, i) => c.step === b[i].step && c.lr === b[i].lr && c.weightDecay === b[i].weightDecay);
+
+export interface Notice {
+  kind: 'error' | 'info';
+  text: string;
+}
+
+export interface LabState {
+  form: RunForm;
+  /** Hyperparameter changes a start replays (from a link, or made live in the current run). */
+  schedule: HyperChange[];
+  status: WorkerStatus;
+  /** The run on show (null: none). */
+  config: RunConfig | null;
+  headNames: string[] | null;
+  events: RunEvent[];
+  /** Spectral records received (0: the spectral panels say "not computed yet"). */
+  spectralCount: number;
+  savedRuns: SavedRunSummary[];
+  notice: Notice | null;
+
+  setPreset(preset: PresetName): void;
+  setField(field: FormField, value: string): void;
+  setForm(form: RunForm, schedule: HyperChange[]): void;
+  setSchedule(schedule: HyperChange[]): void;
+  applyBatch(batch: LabBatch): void;
+  setSavedRuns(runs: SavedRunSummary[]): void;
+  setNotice(notice: Notice | null): void;
+}
+
+export type LabStore = StoreApi<LabState>;
+
+/** A store whose series live in `tables` (the page has one of each; tests make their own). */
+export function createLabStore(tables: LabTables): LabStore {
+  return createStore<LabState>()((set) => ({
+    form: defaultForm(),
+    schedule: [],
+    status: { ...IDLE_STATUS },
+    config: null,
+    headNames: null,
+    events: [],
+    spectralCount: 0,
+    savedRuns: [],
+    notice: null,
+
+    setPreset: (preset) => set((s) => ({ form: { preset, values: { ...presetDefaults(preset), seed: s.form.values.seed } }, schedule: [] })),
+    setField: (field, value) => set((s) => ({ form: { ...s.form, values: { ...s.form.values, [field]: value } } })),
+    setForm: (form, schedule) => set({ form, schedule }),
+    setSchedule: (schedule) => set({ schedule }),
+    applyBatch: (batch) => {
+      ingestBatch(tables, batch);
+      set((s) => {
+        const next: Partial<LabState> = { status: batch.status, spectralCount: tables.spectralRecords.length };
+        const runSchedule = batch.status.runId !== null || batch.status.phase === 'viewing' ? batch.status.schedule : null;
+        // Follow the run's schedule when it changes (a live change, a new run), not on every batch: the user may
+        // have cleared the form's copy.
+        if (runSchedule && (batch.reset || !sameSchedule(runSchedule, s.status.schedule))) next.schedule = runSchedule;
+        if (batch.reset) {
+          next.config = batch.reset.config;
+          if (batch.reset.config) {
+            const { preset, seed, overrides } = batch.reset.config;
+            next.form = formOf(preset, seed, overrides);
+          }
+          next.headNames = batch.reset.headNames;
+          next.events = batch.events ?? [];
+        } else if (batch.events?.length) {
+          next.events = [...s.events, ...batch.events];
+        }
+        return next;
+      });
+    },
+    setSavedRuns: (savedRuns) => set({ savedRuns }),
+    setNotice: (notice) => set({ notice }),
+  }));
+}

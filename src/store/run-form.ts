@@ -1,0 +1,137 @@
+// The run form as plain strings (what the inputs hold), its defaults for each preset, and its validation into a
+// start request: every field gets its own message, in words, before anything reaches the worker. Only values
+// that differ from the preset's become overrides, so a link or a run file names just what was changed.
+import { PRESETS, isPresetName, type PresetName } from '../train/presets';
+import { MOD_OPS, type ModOp } from '../tasks/modarith';
+import type { RunOverrides } from '../train/run';
+
+export const FORM_FIELDS = ['seed', 'lr', 'weightDecay', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow'] as const;
+export type FormField = (typeof FORM_FIELDS)[number];
+
+export interface RunForm {
+  preset: PresetName;
+  /** Every field as typed (strings: an input may hold something that is not a number yet). */
+  values: Record<FormField, string>;
+}
+
+export type FormErrors = Partial<Record<FormField, string>>;
+
+export const DEFAULT_PRESET: PresetName = 'quick-add';
+export const DEFAULT_SEED = 1;
+
+/** The preset's own values in the form. */
+export function presetDefaults(preset: PresetName): Record<FormField, string> {
+  const p = PRESETS[preset];
+  return {
+    seed: String(DEFAULT_SEED),
+    lr: String(p.optim.lr),
+    weightDecay: String(p.optim.weightDecay),
+    steps: String(p.steps),
+    evalEvery: String(p.evalEvery),
+    op: p.task.kind === 'modarith' ? p.task.op : '',
+    window: String(p.spectral.window),
+    snapshotEvery: String(p.spectral.snapshotEvery),
+    gapFlow: 'off',
+  };
+}
+
+/** The gap-flow terms (curvature along the edge) cost extra passes per window, so they are off unless asked for. */
+export const GAP_FLOW_VALUES = ['off', 'on'] as const;
+
+export function defaultForm(preset: PresetName = DEFAULT_PRESET): RunForm {
+  return { preset, values: presetDefaults(preset) };
+}
+
+/** Whether the preset trains modular arithmetic with a choice of operation. */
+export const hasOp = (preset: PresetName) => PRESETS[preset].task.kind === 'modarith';
+
+const MAX_STEPS = 1_000_000;
+
+type Check = { ok: true; value: number } | { ok: false; message: string };
+
+function integerIn(text: string, min: number, max: number, what: string): Check {
+  const trimmed = text.trim();
+  if (trimmed === '') return { ok: false, message: `enter ${what}` };
+  const value = Number(trimmed);
+  if (!Number.isInteger(value)) return { ok: false, message: `must be a whole number, got "${text}"` };
+  if (value < min || value > max) return { ok: false, message: `must be between ${min.toLocaleString('en')} and ${max.toLocaleString('en')}, got ${value}` };
+  return { ok: true, value };
+}
+
+function rate(text: string, { min, minInclusive, max, what }: { min: number; minInclusive: boolean; max: number; what: string }): Check {
+  const trimmed = text.trim();
+  if (trimmed === '') return { ok: false, message: `enter ${what}` };
+  const value = Number(trimmed);
+  if (!Number.isFinite(value)) return { ok: false, message: `must be a number (e.g. 0.001 or 1e-3), got "${text}"` };
+  if (minInclusive ? value < min : value <= min) return { ok: false, message: `must be ${minInclusive ? 'at least' : 'greater than'} ${min}, got ${value}` };
+  if (value > max) return { ok: false, message: `must be at most ${max}, got ${value}` };
+  return { ok: true, value };
+}
+
+export const LR_RANGE = { min: 0, minInclusive: false, max: 1, what: 'a learning rate' } as const;
+export const WD_RANGE = { min: 0, minInclusive: true, max: 10, what: 'a weight decay' } as const;
+
+/** Checks a live learning-rate or weight-decay value (the run controls use the same rules as the form). */
+export const checkRate = (text: string, field: 'lr' | 'weightDecay'): Check => rate(text, field === 'lr' ? LR_RANGE : WD_RANGE);
+
+export type FormResult =
+  | { ok: true; request: { preset: PresetName; seed: number; overrides: RunOverrides } }
+  | { ok: false; errors: FormErrors };
+
+/** The start request the form describes, or a message for each field that is wrong. */
+export function validateForm(form: RunForm): FormResult {
+  const { preset, values } = form;
+  const p = PRESETS[preset];
+  const errors: FormErrors = {};
+  const read = (field: FormField, check: Check): number | undefined => {
+    if (check.ok) return check.value;
+    errors[field] = check.message;
+    return undefined;
+  };
+  const seed = read('seed', integerIn(values.seed, 0, 0xffffffff, 'a seed (a whole number)'));
+  const lr = read('lr', checkRate(values.lr, 'lr'));
+  const weightDecay = read('weightDecay', checkRate(values.weightDecay, 'weightDecay'));
+  const steps = read('steps', integerIn(values.steps, 1, MAX_STEPS, 'the number of steps'));
+  const evalEvery = read('evalEvery', integerIn(values.evalEvery, 1, steps ?? MAX_STEPS, 'how often to evaluate (in steps)'));
+  const window = read('window', integerIn(values.window, 2, 64, 'the window size W'));
+  const snapshotEvery = read('snapshotEvery', integerIn(values.snapshotEvery, 1, MAX_STEPS, 'the snapshot interval'));
+  let op: ModOp | undefined;
+  if (hasOp(preset)) {
+    if (Object.hasOwn(MOD_OPS, values.op)) op = values.op as ModOp;
+    else errors.op = `choose one of ${Object.keys(MOD_OPS).join(', ')}`;
+  }
+  if (!(GAP_FLOW_VALUES as readonly string[]).includes(values.gapFlow)) errors.gapFlow = `choose on or off, got "${values.gapFlow}"`;
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+
+  const overrides: RunOverrides = {};
+  if (lr !== p.optim.lr) overrides.lr = lr;
+  if (weightDecay !== p.optim.weightDecay) overrides.weightDecay = weightDecay;
+  if (steps !== p.steps) overrides.steps = steps;
+  if (evalEvery !== p.evalEvery) overrides.evalEvery = evalEvery;
+  if (op !== undefined && p.task.kind === 'modarith' && op !== p.task.op) overrides.op = op;
+  const spectral: NonNullable<RunOverrides['spectral']> = {};
+  if (window !== p.spectral.window) spectral.window = window;
+  if (snapshotEvery !== p.spectral.snapshotEvery) spectral.snapshotEvery = snapshotEvery;
+  if (values.gapFlow === 'on') spectral.gapFlow = true;
+  if (Object.keys(spectral).length > 0) overrides.spectral = spectral;
+  return { ok: true, request: { preset, seed: seed!, overrides } };
+}
+
+/** The form that starts a given run again (from a run file's or a link's preset, seed and overrides). */
+export function formOf(preset: string, seed: number, overrides: RunOverrides): RunForm {
+  if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose from ${Object.keys(PRESETS).join(', ')}`);
+  const values = presetDefaults(preset);
+  values.seed = String(seed);
+  const set = (field: FormField, v: number | string | undefined) => {
+    if (v !== undefined) values[field] = String(v);
+  };
+  set('lr', overrides.lr);
+  set('weightDecay', overrides.weightDecay);
+  set('steps', overrides.steps);
+  set('evalEvery', overrides.evalEvery);
+  set('op', overrides.op);
+  set('window', overrides.spectral?.window);
+  set('snapshotEvery', overrides.spectral?.snapshotEvery);
+  set('gapFlow', overrides.spectral?.gapFlow ? 'on' : undefined);
+  return { preset, values };
+}

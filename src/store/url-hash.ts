@@ -1,0 +1,87 @@
+// The whole run configuration in the URL hash (TensorFlow-Playground style), so a link replays the same run:
+//
+//   #preset=quick-add&seed=3&wd=0.5&steps=800&gapflow=on&hyper=120:0.01:0.3,400:0.01:0
+//
+// Only values that differ from the preset's defaults are written. `hyper` lists the mid-run changes as
+// step:lr:weightDecay, applied after that many steps. Reading is strict: an unknown key, a preset that does not
+// exist or a malformed change is reported (and the rest of the link still applies), never silently dropped.
+import { isPresetName, PRESETS } from '../train/presets';
+import { validateSchedule, type HyperChange } from '../worker/protocol';
+import { DEFAULT_PRESET, defaultForm, FORM_FIELDS, presetDefaults, type FormField, type RunForm } from './run-form';
+
+/** The hash key of each form field (short, readable). */
+const KEY_OF: Record<FormField, string> = {
+  seed: 'seed',
+  lr: 'lr',
+  weightDecay: 'wd',
+  steps: 'steps',
+  evalEvery: 'eval',
+  op: 'op',
+  window: 'window',
+  snapshotEvery: 'snap',
+  gapFlow: 'gapflow',
+};
+const FIELD_OF = Object.fromEntries(Object.entries(KEY_OF).map(([field, key]) => [key, field as FormField]));
+
+export interface HashState {
+  form: RunForm;
+  schedule: HyperChange[];
+}
+
+/** The hash (with its leading "#") for a form and schedule. */
+export function encodeHash({ form, schedule }: HashState): string {
+  const params = new URLSearchParams();
+  params.set('preset', form.preset);
+  const defaults = presetDefaults(form.preset);
+  for (const field of FORM_FIELDS) {
+    const value = form.values[field].trim();
+    if (field === 'seed' || value !== defaults[field]) params.set(KEY_OF[field], value);
+  }
+  if (schedule.length > 0) params.set('hyper', schedule.map((c) => `${c.step}:${c.lr}:${c.weightDecay}`).join(','));
+  // URLSearchParams escapes ':' and ','; both are safe in a fragment and keep the schedule readable.
+  return `#${params.toString().replaceAll('%3A', ':').replaceAll('%2C', ',')}`;
+}
+
+export interface DecodedHash extends HashState {
+  /** What could not be read, one message each; the state holds everything else the link said. */
+  problems: string[];
+}
+
+function parseSchedule(text: string): HyperChange[] {
+  const schedule = text.split(',').map((entry, i) => {
+    const parts = entry.split(':');
+    const numbers = parts.map((p) => (p.trim() === '' ? NaN : Number(p)));
+    if (parts.length !== 3 || numbers.some((x) => !Number.isFinite(x))) {
+      throw new RangeError(`hyper change ${i + 1} "${entry}" is not step:lr:weightDecay (e.g. 120:0.01:0.5)`);
+    }
+    const [step, lr, weightDecay] = numbers;
+    return { step, lr, weightDecay };
+  });
+  validateSchedule(schedule);
+  return schedule;
+}
+
+/** Reads a hash (with or without "#"); an empty hash is the default form. */
+export function decodeHash(hash: string): DecodedHash {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const problems: string[] = [];
+  const preset = params.get('preset') ?? DEFAULT_PRESET;
+  const form = defaultForm(isPresetName(preset) ? preset : DEFAULT_PRESET);
+  if (!isPresetName(preset)) problems.push(`the link names the preset "${preset}", which does not exist (presets: ${Object.keys(PRESETS).join(', ')}); showing ${DEFAULT_PRESET}`);
+  let schedule: HyperChange[] = [];
+  for (const [key, value] of params) {
+    if (key === 'preset') continue;
+    if (key === 'hyper') {
+      try {
+        schedule = parseSchedule(value);
+      } catch (error) {
+        problems.push(`the link's hyperparameter changes were not applied: ${(error as Error).message}`);
+      }
+    } else if (Object.hasOwn(FIELD_OF, key)) {
+      form.values[FIELD_OF[key]] = value;
+    } else {
+      problems.push(`the link has an unknown setting "${key}" (known: preset, ${Object.values(KEY_OF).join(', ')}, hyper)`);
+    }
+  }
+  return { form, schedule, problems };
+}

@@ -1,0 +1,108 @@
+// Sharing and keeping runs: the link that replays the configuration (the URL hash), exporting the whole run as a
+// versioned JSON file and opening one, and the runs saved in this browser (IndexedDB), to reopen or delete.
+import { useEffect, useId, useRef, useState } from 'react';
+import type { SavedRunSummary } from '../worker/protocol';
+import { encodeHash } from '../store/url-hash';
+import { actions, useLab } from './lab';
+
+export function ShareAndExport() {
+  const hasRun = useLab((s) => s.status.phase !== 'idle' && s.status.phase !== 'failed' && s.status.phase !== 'preparing');
+  const form = useLab((s) => s.form);
+  const schedule = useLab((s) => s.schedule);
+  const linkId = useId();
+  const fileInput = useRef<HTMLInputElement>(null);
+  const [copied, setCopied] = useState(false);
+  const link = `${window.location.origin}${window.location.pathname}${encodeHash({ form, schedule })}`;
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(link);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 2000);
+    } catch {
+      document.getElementById(linkId)?.focus();
+    }
+  };
+  return (
+    <fieldset className="section share">
+      <legend>Share &amp; export</legend>
+      <div className="field">
+        <label htmlFor={linkId}>Link to this configuration</label>
+        <div className="inline">
+          <input id={linkId} type="text" readOnly value={link} onFocus={(e) => e.target.select()} data-testid="share-link" />
+          <button type="button" onClick={() => void copy()}>
+            {copied ? 'Copied' : 'Copy'}
+          </button>
+        </div>
+        <span className="field-hint">Preset, seed, settings and every mid-run change: opening it replays the run.</span>
+      </div>
+      <div className="button-row">
+        <button type="button" onClick={() => void actions.exportRun()} disabled={!hasRun} data-testid="export-run" title="Export the run (E)">
+          Export run (JSON)
+        </button>
+        <button type="button" onClick={() => fileInput.current?.click()}>
+          Open run file…
+        </button>
+        <input
+          ref={fileInput}
+          type="file"
+          accept=".json,application/json"
+          hidden
+          data-testid="open-run-file"
+          onChange={(e) => {
+            const file = e.target.files?.[0];
+            if (file) void actions.importRunFile(file);
+            e.target.value = '';
+          }}
+        />
+      </div>
+    </fieldset>
+  );
+}
+
+const REFRESH_MS = 5000;
+
+function savedLine(run: SavedRunSummary): string {
+  const when = new Date(run.updatedAt).toLocaleString('en', { dateStyle: 'medium', timeStyle: 'short' });
+  const state = run.finished ? (run.stopReason ?? 'finished') : `resumable from step ${run.checkpointStep.toLocaleString('en')}`;
+  const grok = run.grokStep === null ? '' : ` · grokked at ${run.grokStep.toLocaleString('en')}`;
+  return `step ${run.step.toLocaleString('en')} of ${run.totalSteps.toLocaleString('en')} · ${state}${grok} · ${when}`;
+}
+
+export function SavedRuns() {
+  const runs = useLab((s) => s.savedRuns);
+  const currentId = useLab((s) => s.status.runId);
+  const running = useLab((s) => s.status.phase === 'running');
+  useEffect(() => {
+    void actions.refreshSavedRuns();
+    if (!running) return;
+    const timer = setInterval(() => void actions.refreshSavedRuns(), REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [running, currentId]);
+  return (
+    <section className="section saved-runs" aria-labelledby="saved-runs-title">
+      <h2 id="saved-runs-title" className="legend">
+        Saved runs
+      </h2>
+      {runs.length === 0 ? (
+        <p className="muted">Runs are saved in this browser as they train (with their latest checkpoint), so a reload loses nothing.</p>
+      ) : (
+        <ul className="run-list" data-testid="saved-runs">
+          {runs.map((run) => (
+            <li key={run.id} className={run.id === currentId ? 'current' : undefined} data-run-id={run.id}>
+              <span className="run-title">{run.title}</span>
+              <span className="muted run-line">{savedLine(run)}</span>
+              <span className="run-actions">
+                <button type="button" onClick={() => void actions.openSavedRun(run.id)} disabled={run.id === currentId} aria-label={`Open ${run.title}`}>
+                  {run.id === currentId ? 'Open now' : 'Open'}
+                </button>
+                <button type="button" className="danger" onClick={() => void actions.deleteSavedRun(run.id)} aria-label={`Delete ${run.title}`}>
+                  Delete
+                </button>
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,122 @@
+// The run's settings: seed, learning rate, weight decay, length, evaluation cadence, operation (modular arithmetic)
+// and the spectral edge's window. Each field is checked as it is typed, with its own message; the hyperparameter
+// changes a start will replay (from a link or the current run) are listed and can be cleared.
+import { useId } from 'react';
+import { MOD_OPS } from '../tasks/modarith';
+import { hasOp, validateForm, type FormField } from '../store/run-form';
+import { labStore, useLab } from './lab';
+
+interface FieldProps {
+  field: FormField;
+  label: string;
+  hint: string;
+  error?: string;
+  inputMode?: 'numeric' | 'decimal';
+}
+
+function Field({ field, label, hint, error, inputMode = 'decimal' }: FieldProps) {
+  const id = useId();
+  const value = useLab((s) => s.form.values[field]);
+  return (
+    <div className={error ? 'field invalid' : 'field'}>
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        name={field}
+        type="text"
+        inputMode={inputMode}
+        autoComplete="off"
+        spellCheck={false}
+        value={value}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={`${id}-hint`}
+        onChange={(e) => labStore.getState().setField(field, e.target.value)}
+        data-testid={`field-${field}`}
+      />
+      <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'} role={error ? 'alert' : undefined}>
+        {error ?? hint}
+      </span>
+    </div>
+  );
+}
+
+function OpField() {
+  const id = useId();
+  const value = useLab((s) => s.form.values.op);
+  return (
+    <div className="field">
+      <label htmlFor={id}>Operation</label>
+      <select id={id} value={value} onChange={(e) => labStore.getState().setField('op', e.target.value)} data-testid="field-op">
+        {Object.keys(MOD_OPS).map((op) => (
+          <option key={op} value={op}>
+            {op}
+          </option>
+        ))}
+      </select>
+      <span className="field-hint">x2xyy2 and x3xy should not grok</span>
+    </div>
+  );
+}
+
+function GapFlowField({ error }: { error?: string }) {
+  const id = useId();
+  const value = useLab((s) => s.form.values.gapFlow);
+  return (
+    <div className={error ? 'field checkbox-field invalid' : 'field checkbox-field'}>
+      <label htmlFor={id}>
+        <input
+          id={id}
+          type="checkbox"
+          checked={value === 'on'}
+          onChange={(e) => labStore.getState().setField('gapFlow', e.target.checked ? 'on' : 'off')}
+          aria-describedby={`${id}-hint`}
+          data-testid="field-gapFlow"
+        />
+        Gap-flow terms
+      </label>
+      <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'}>
+        {error ?? 'curvature along the edge each window: a few extra passes'}
+      </span>
+    </div>
+  );
+}
+
+export function RunForm() {
+  const form = useLab((s) => s.form);
+  const schedule = useLab((s) => s.schedule);
+  const result = validateForm(form);
+  const errors = result.ok ? {} : result.errors;
+  return (
+    <fieldset className="section run-form">
+      <legend>Hyperparameters</legend>
+      <div className="field-grid">
+        <Field field="seed" label="Seed" hint="initialisation, split, batches" error={errors.seed} inputMode="numeric" />
+        <Field field="lr" label="Learning rate" hint="AdamW, constant" error={errors.lr} />
+        <Field field="weightDecay" label="Weight decay" hint="0 = no grokking" error={errors.weightDecay} />
+        <Field field="steps" label="Steps" hint="length of the run" error={errors.steps} inputMode="numeric" />
+        <Field field="evalEvery" label="Evaluate every" hint="steps between chart points" error={errors.evalEvery} inputMode="numeric" />
+        {hasOp(form.preset) && <OpField />}
+        <Field field="window" label="Window W" hint="updates per spectral window" error={errors.window} inputMode="numeric" />
+        <Field field="snapshotEvery" label="Snapshot every" hint="steps per update in the window" error={errors.snapshotEvery} inputMode="numeric" />
+        <GapFlowField error={errors.gapFlow} />
+      </div>
+      {schedule.length > 0 && (
+        <div className="schedule" data-testid="schedule">
+          <p>
+            Hyperparameter changes {schedule.length === 1 ? 'this run replays' : `this run replays (${schedule.length})`}:
+          </p>
+          <ol>
+            {schedule.map((c, i) => (
+              <li key={i}>
+                after step {c.step.toLocaleString('en')}: lr {c.lr}, wd {c.weightDecay}
+              </li>
+            ))}
+          </ol>
+          <button type="button" className="link" onClick={() => labStore.getState().setSchedule([])}>
+            Clear the changes
+          </button>
+        </div>
+      )}
+    </fieldset>
+  );
+}

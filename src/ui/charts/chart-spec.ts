@@ -1,0 +1,34 @@
+// What a time-series chart shows, as data: its lines (a column of a series table each), axis scales and the text
+// it shows before it has anything to draw. One component (TimeSeriesChart) draws every spec.
+import { SERIES_STYLES } from './palette';
+
+export interface LineSpec {
+  /** The column in the chart's series table. */
+  key: string;
+  label: string;
+  color: string;
+  dash: readonly number[];
+}
+
+export interface ChartSpec {
+  id: string;
+  title: string;
+  /** One sentence on what the chart shows and how to read it. */
+  description: string;
+  /** Which series table the lines come from. */
+  source: 'metrics' | 'spectral' | 'heads';
+  lines: LineSpec[];
+  yScale: 'linear' | 'log';
+  /** A fixed y range (accuracies, fractions, angles); otherwise the data's extent. */
+  yDomain?: [number, number];
+  yLabel: string;
+  /** Shown instead of axes until the first point arrives. */
+  emptyText: string;
+  /** Shown instead of axes when there are rows but none of the lines has a value to plot in them. */
+  noValuesText?: string;
+}
+
+/** Lines styled in palette order. */
+export function lines(...defs: [key: string, label: string][]): LineSpec[] {
+  return defs.map(([key, label], i) => ({ key, label, ...SERIES_STYLES[i % SERIES_STYLES.length] }));
+}

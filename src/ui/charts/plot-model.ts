@@ -1,0 +1,154 @@
+// Everything a chart draws, computed once per redraw and shared by the screen (SVG axes + canvas lines), the SVG
+// export and the 2x PNG export: the figure's size and margins, d3 scales fitted to the data (and to the markers,
+// so a change made after the latest evaluation is already visible), each line's min/max-per-pixel polyline in
+// figure pixels, and the markers' positions. Pure: no DOM.
+import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from 'd3';
+import type { ChartSpec, LineSpec } from './chart-spec';
+import { minMaxPolyline } from './downsample';
+
+export interface ChartData {
+  length: number;
+  /** Steps. */
+  x: Float64Array;
+  y(key: string): Float64Array;
+}
+
+export interface Marker {
+  step: number;
+  label: string;
+  kind: 'hyper' | 'grok' | 'divergence';
+}
+
+export interface PlotOptions {
+  width: number;
+  height: number;
+  logX: boolean;
+  /** Exports: a title drawn ahead of the legend. */
+  title?: string;
+}
+
+/** Points closer than this (on average) are drawn as a line only. */
+const DOT_SPACING_PX = 12;
+
+/** Margins around the plotting area; the top one grows with the legend's rows. */
+export const MARGIN = { right: 20, bottom: 38, left: 62 } as const;
+
+export const FONT_SIZE = 11;
+export const TITLE_FONT_SIZE = 13;
+const LEGEND_ROW_PX = 16;
+const LEGEND_EDGE_PX = 8;
+/** A legend entry: a 22 px line sample, a gap, the label. */
+export const LEGEND_SAMPLE_PX = 22;
+
+/** Approximate text width, for laying out the legend (an exported SVG has no layout engine to ask). */
+export const textWidth = (text: string, size = FONT_SIZE) => text.length * size * 0.58;
+
+export interface LegendItem {
+  /** The title (exports), or one line's entry. */
+  line: LineSpec | null;
+  text: string;
+  /** The item's left edge and text baseline. */
+  x: number;
+  y: number;
+}
+
+/** Legend entries (after the title, if any) flowed left to right into as many rows as the width needs. */
+export function layoutLegend(lines: readonly LineSpec[], width: number, title?: string): { items: LegendItem[]; rows: number } {
+  const entries = [
+    ...(title ? [{ line: null, text: title, w: textWidth(title, TITLE_FONT_SIZE) + 18 }] : []),
+    ...lines.map((line) => ({ line, text: line.label, w: LEGEND_SAMPLE_PX + 5 + textWidth(line.label) + 14 })),
+  ];
+  const items: LegendItem[] = [];
+  let x = LEGEND_EDGE_PX;
+  let row = 0;
+  for (const e of entries) {
+    if (x > LEGEND_EDGE_PX && x + e.w > width - LEGEND_EDGE_PX) {
+      row += 1;
+      x = LEGEND_EDGE_PX;
+    }
+    items.push({ line: e.line, text: e.text, x, y: 13 + row * LEGEND_ROW_PX });
+    x += e.w;
+  }
+  return { items, rows: row + 1 };
+}
+
+export interface PlotModel {
+  width: number;
+  height: number;
+  /** The plotting area, in figure pixels. */
+  inner: { left: number; top: number; width: number; height: number };
+  x: ScaleContinuousNumeric<number, number>;
+  y: ScaleContinuousNumeric<number, number>;
+  logX: boolean;
+  logY: boolean;
+  lines: { spec: LineSpec; polyline: Float64Array }[];
+  legend: LegendItem[];
+  /** Few points for the width: each is drawn as a dot too (a single evaluation is visible at all). */
+  dots: boolean;
+  markers: { marker: Marker; px: number }[];
+}
+
+/** [min, max] of the finite values (positive only, for a log axis) of some arrays; null when there are none. */
+export function extent(arrays: readonly ArrayLike<number>[], positiveOnly: boolean): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const a of arrays) {
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (!Number.isFinite(v) || (positiveOnly && v <= 0)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/** Widens a one-value range so a single point sits mid-axis. */
+function padded([lo, hi]: [number, number], log: boolean): [number, number] {
+  if (lo < hi) return [lo, hi];
+  if (log) return [lo / 2, hi * 2];
+  const pad = lo === 0 ? 1 : Math.abs(lo) * 0.1;
+  return [lo - pad, hi + pad];
+}
+
+const guard = (scale: ScaleContinuousNumeric<number, number>, log: boolean) => (v: number) => (log && !(v > 0) ? NaN : scale(v));
+
+/** The plot of `data` as `spec` describes it; null when no line has a plottable point (the chart shows its empty text). */
+export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readonly Marker[], opts: PlotOptions): PlotModel | null {
+  const logY = spec.yScale === 'log';
+  const ys = spec.lines.map((l) => data.y(l.key));
+  const yRange = spec.yDomain ?? extent(ys, logY);
+  const xRange = extent([data.x, markers.map((m) => m.step)], opts.logX);
+  if (data.length === 0 || !extent(ys, logY) || !yRange || !xRange) return null;
+
+  const legend = layoutLegend(spec.lines, opts.width, opts.title);
+  const top = 14 + legend.rows * LEGEND_ROW_PX;
+  const inner = {
+    left: MARGIN.left,
+    top,
+    width: Math.max(10, opts.width - MARGIN.left - MARGIN.right),
+    height: Math.max(10, opts.height - top - MARGIN.bottom),
+  };
+  const x = (opts.logX ? scaleLog() : scaleLinear()).domain(padded(xRange, opts.logX)).range([inner.left, inner.left + inner.width]);
+  const y = (logY ? scaleLog() : scaleLinear()).domain(padded(yRange, logY)).range([inner.top + inner.height, inner.top]);
+  if (!spec.yDomain) y.nice();
+  if (!opts.logX) x.nice();
+  const toPx = guard(x, opts.logX);
+  const toPy = guard(y, logY);
+  return {
+    width: opts.width,
+    height: opts.height,
+    inner,
+    x,
+    y,
+    logX: opts.logX,
+    logY,
+    lines: spec.lines.map((line, i) => ({ spec: line, polyline: minMaxPolyline(data.x, ys[i], toPx, toPy) })),
+    legend: legend.items,
+    dots: data.length <= inner.width / DOT_SPACING_PX,
+    markers: markers.flatMap((marker) => {
+      const px = toPx(marker.step);
+      return Number.isFinite(px) ? [{ marker, px }] : [];
+    }),
+  };
+}

@@ -1,0 +1,135 @@
+// The lab's charts as specs (what each plots, in words too), the sources that feed them from the series tables,
+// and the markers a run's events put on every chart (hyperparameter changes, the grok step, divergences).
+import type { ChartSpec } from './charts/chart-spec';
+import { lines } from './charts/chart-spec';
+import type { ChartSource } from './charts/TimeSeriesChart';
+import type { Marker } from './charts/plot-model';
+import type { RunEvent } from '../train/metrics';
+import type { RunConfig } from '../train/run';
+import type { MetricKey } from '../train/metrics';
+import { headColumn, type LabTables } from '../store/lab-store';
+import type { SpectralColumn } from '../store/spectral-columns';
+
+const NO_EVALUATIONS = 'No evaluations yet: start a run, or open a saved one.';
+const NOT_COMPUTED = 'Not computed yet: the first spectral record arrives when the first window of W snapshots is full.';
+
+export function trainingCharts(config: RunConfig | null, headNames: string[] | null): ChartSpec[] {
+  const scan = config?.task.kind === 'scan';
+  const charts: ChartSpec[] = [
+    {
+      id: 'loss', title: 'Loss', source: 'metrics', yScale: 'log', yLabel: 'cross-entropy', emptyText: NO_EVALUATIONS,
+      description: 'Mean cross-entropy on the whole training and test sets. Grokking: the test loss falls long after the training loss.',
+      lines: lines(['trainLoss', 'train'], ['testLoss', 'test']),
+    },
+    {
+      id: 'accuracy', title: 'Accuracy', source: 'metrics', yScale: 'linear', yDomain: [0, 1], yLabel: 'accuracy', emptyText: NO_EVALUATIONS,
+      description: scan
+        ? 'Token accuracy, and sequence accuracy (teacher-forced and greedy decoding). SCAN groks on test sequence accuracy.'
+        : 'Token accuracy on the training and test sets. The run groks at the first evaluation with test accuracy >= 0.95.',
+      lines: scan
+        ? lines(['trainAcc', 'train token'], ['testAcc', 'test token'], ['testSeqAcc', 'test sequence'], ['testGreedyAcc', 'test greedy'])
+        : lines(['trainAcc', 'train'], ['testAcc', 'test']),
+    },
+    {
+      id: 'norms', title: 'Parameter norms', source: 'metrics', yScale: 'linear', yLabel: 'norm', emptyText: NO_EVALUATIONS,
+      description: '‖θ‖ over all parameters and ‖θ_attn‖ over the attention projections. Weight decay shrinks them; lower it and watch them grow.',
+      lines: lines(['thetaNorm', '‖θ‖'], ['attnNorm', '‖θ_attn‖']),
+    },
+    {
+      id: 'gradient', title: 'Batch loss and gradient norm', source: 'metrics', yScale: 'log', yLabel: 'value', emptyText: NO_EVALUATIONS,
+      description: 'The loss of the step’s own minibatch and the global gradient norm before clipping (clipped at 1).',
+      lines: lines(['batchLoss', 'minibatch loss'], ['gradNorm', '‖∇‖']),
+    },
+  ];
+  if (headNames && headNames.length > 0) {
+    charts.push({
+      id: 'heads', title: 'Test accuracy per task', source: 'heads', yScale: 'linear', yDomain: [0, 1], yLabel: 'test accuracy', emptyText: NO_EVALUATIONS,
+      description: 'Each task head of the multitask model on its own test set: the operations grok at different times.',
+      lines: lines(...headNames.map((h): [string, string] => [headColumn('testAcc', h), h])),
+    });
+  }
+  return charts;
+}
+
+export const SPECTRAL_CHARTS: ChartSpec[] = [
+  {
+    id: 'sigma', title: 'Singular values σ₁…σ₅', source: 'spectral', yScale: 'log', yLabel: 'σ', emptyText: NOT_COMPUTED,
+    description: 'The spectrum of the window of the last W parameter updates of θ_attn. The edge is where it breaks: a large gap after σ_k*.',
+    lines: lines(...[1, 2, 3, 4, 5].map((k): [string, string] => [`sigma${k}`, `σ${k}`])),
+  },
+  {
+    id: 'g23', title: 'Gap g₂₃ = σ₂² − σ₃²', source: 'spectral', yScale: 'log', yLabel: 'g₂₃', emptyText: NOT_COMPUTED,
+    noValuesText: 'Not defined for this run: g₂₃ needs a window of W ≥ 3 updates.',
+    description: 'The squared-singular-value gap below the second direction; with weight decay it closes as the run generalises.',
+    lines: lines(['g23', 'g₂₃']),
+  },
+  {
+    id: 'gap-ratio', title: 'Gap ratio R and edge position k*', source: 'spectral', yScale: 'linear', yLabel: 'R, k*', emptyText: NOT_COMPUTED,
+    description: 'k* maximises (σ_j / Σσ)(σ_j / σ_j+1); R = σ_k* / σ_k*+1 says how sharp the edge is (1: no edge).',
+    lines: lines(['gapRatio', 'R'], ['kStar', 'k*']),
+  },
+  {
+    id: 'energy', title: 'Gradient energy fraction on v₁…v₃', source: 'spectral', yScale: 'linear', yDomain: [0, 1], yLabel: 'fraction', emptyText: NOT_COMPUTED,
+    description: 'How much of each edge direction’s motion is gradient (1) rather than weight decay (0). Near 0: the edge is decay-driven.',
+    lines: lines(['energy1', 'v₁'], ['energy2', 'v₂'], ['energy3', 'v₃']),
+  },
+  {
+    id: 'alignment', title: 'Gradient–decay alignment on v₁…v₃', source: 'spectral', yScale: 'linear', yLabel: 'mean ⟨g,v⟩⟨w,v⟩', emptyText: NOT_COMPUTED,
+    description: 'Positive: gradient and decay push the same way along the edge direction; negative: they fight.',
+    lines: lines(['alignment1', 'v₁'], ['alignment2', 'v₂'], ['alignment3', 'v₃']),
+  },
+  {
+    id: 'rotation', title: 'Edge rotation', source: 'spectral', yScale: 'linear', yDomain: [0, 90], yLabel: 'degrees', emptyText: NOT_COMPUTED,
+    noValuesText: 'Needs a second window: the rotation compares each window’s edge directions with the previous one’s.',
+    description: 'Angle between each edge direction and its predecessor one window earlier: small when the edge is stable.',
+    lines: lines(['rotation1', 'v₁'], ['rotation2', 'v₂'], ['rotation3', 'v₃'], ['rotation4', 'v₄']),
+  },
+  {
+    id: 'gap-flow', title: 'Gap flow: curvature, damping, driving', source: 'spectral', yScale: 'linear', yLabel: 'dg/dt per step', emptyText: NOT_COMPUTED,
+    noValuesText: 'Not computed for this run: switch on “Gap-flow terms” in the form (it costs a few extra passes per window).',
+    description: 'The three terms of the gap-flow equation at the edge (g = σ_k* − σ_k*+1), their sum, and the rate actually observed.',
+    lines: lines(['gapCurvature', 'curvature asym.'], ['gapDamping', 'damping'], ['gapDriving', 'gradient driving'], ['gapPredicted', 'predicted'], ['gapObserved', 'observed']),
+  },
+];
+
+/** Chart sources over the page's tables (spectral and head columns exist only for runs that have them). */
+export function chartSources(tables: LabTables): Record<ChartSpec['source'], ChartSource> {
+  return {
+    metrics: {
+      version: () => tables.metrics.version,
+      data: () => ({ length: tables.metrics.length, x: tables.metrics.column('step'), y: (key) => tables.metrics.column(key as MetricKey) }),
+    },
+    spectral: {
+      version: () => tables.spectral.version,
+      data: () => ({ length: tables.spectral.length, x: tables.spectral.column('step'), y: (key) => tables.spectral.column(key as SpectralColumn) }),
+    },
+    heads: {
+      version: () => tables.metrics.version * 1_000_003 + tables.heads.version,
+      data: () => ({
+        length: Math.min(tables.heads.length, tables.metrics.length),
+        x: tables.metrics.column('step').subarray(0, tables.heads.length),
+        y: (key) => (tables.heads.has(key) ? tables.heads.column(key) : new Float64Array(tables.heads.length).fill(NaN)),
+      }),
+    },
+  };
+}
+
+const formatRate = (v: number) => Number(v.toPrecision(3)).toString();
+
+/** The markers of a run's events, labelled as they read on a chart. */
+export function markersOf(events: readonly RunEvent[]): Marker[] {
+  return events.flatMap((e): Marker[] => {
+    switch (e.type) {
+      case 'hyper': {
+        const parts = [];
+        if (e.before.weightDecay !== e.after.weightDecay) parts.push(`wd ${formatRate(e.before.weightDecay)}→${formatRate(e.after.weightDecay)}`);
+        if (e.before.lr !== e.after.lr) parts.push(`lr ${formatRate(e.before.lr)}→${formatRate(e.after.lr)}`);
+        return [{ step: e.step, kind: 'hyper', label: parts.join(', ') || 'hyperparameters (unchanged)' }];
+      }
+      case 'grok':
+        return [{ step: e.step, kind: 'grok', label: e.head ? `${e.head} groks` : `grok @ ${e.step}` }];
+      case 'divergence':
+        return [{ step: e.step, kind: 'divergence', label: 'diverged' }];
+    }
+  });
+}

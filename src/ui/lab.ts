@@ -1,0 +1,152 @@
+// The page's single lab: its series tables, its store, the training worker (started on first use), the saved-run
+// database, and the actions the panels and keyboard shortcuts call. Every action reports failure as a notice on
+// the page (never a silent no-op), and every command's answer comes back through the worker's batches.
+import { useStore } from 'zustand';
+import { createLabStore, createTables, type LabState } from '../store/lab-store';
+import { RunDb } from '../store/run-db';
+import { validateForm } from '../store/run-form';
+import { decodeHash, encodeHash } from '../store/url-hash';
+import { connectLab, type LabClient } from '../worker/client';
+import type { HyperParams } from '../train/metrics';
+import type { RunConfig, RunFile } from '../train/run';
+import { download } from './charts/chart-export';
+
+export const tables = createTables();
+export const labStore = createLabStore(tables);
+export const runDb = new RunDb();
+
+export function useLab<T>(selector: (state: LabState) => T): T {
+  return useStore(labStore, selector);
+}
+
+let client: LabClient | null = null;
+function api(): LabClient['api'] {
+  client ??= connectLab((batch) => labStore.getState().applyBatch(batch));
+  return client.api;
+}
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Runs an action; a failure becomes an error notice (and the promise resolves to undefined). */
+async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    const result = await fn();
+    return result;
+  } catch (error) {
+    console.error(error);
+    labStore.getState().setNotice({ kind: 'error', text: `${what}: ${message(error)}` });
+    return undefined;
+  }
+}
+
+const info = (text: string) => labStore.getState().setNotice({ kind: 'info', text });
+
+/** A file name for a run's exports: preset, seed and step. */
+export function fileBase(config: RunConfig | null, step: number): string {
+  return config ? `${config.preset}-seed${config.seed}-step${step}` : 'spectral-edge-lab';
+}
+
+export const actions = {
+  async start(): Promise<void> {
+    const { form, schedule, setNotice } = labStore.getState();
+    const result = validateForm(form);
+    if (!result.ok) {
+      setNotice({ kind: 'error', text: `Cannot start: ${Object.entries(result.errors).map(([f, m]) => `${f} ${m}`).join('; ')}` });
+      return;
+    }
+    setNotice(null);
+    await attempt('Could not start the run', () => api().start({ ...result.request, schedule }));
+    void actions.refreshSavedRuns();
+  },
+  pause: () => attempt('Could not pause', () => api().pause()).then(() => actions.refreshSavedRuns()),
+  resume: () => attempt('Could not resume', () => api().resume()),
+  step: (n: number) => attempt('Could not step', () => api().step(n)),
+  reset: () => attempt('Could not reset', () => api().reset()).then(() => actions.refreshSavedRuns()),
+  setHyper: (changes: Partial<HyperParams>) => attempt('Could not change the hyperparameters', () => api().setHyper(changes)),
+
+  /** Toggles training: starts a run when there is none to continue. */
+  async toggle(): Promise<void> {
+    const { phase } = labStore.getState().status;
+    if (phase === 'running') await actions.pause();
+    else if (phase === 'paused') await actions.resume();
+    else if (phase !== 'preparing' && phase !== 'recovering') await actions.start();
+  },
+
+  /** Steps to the next evaluation (so the charts gain a point). */
+  async stepToEvaluation(): Promise<void> {
+    const { status, config } = labStore.getState();
+    if (!config) return;
+    await actions.step(config.evalEvery - (status.step % config.evalEvery));
+  },
+
+  async exportRun(): Promise<RunFile | undefined> {
+    const file = await attempt('Could not export the run', () => api().exportRun());
+    if (file) download(new Blob([JSON.stringify(file)], { type: 'application/json' }), `${fileBase(file.config, file.summary.steps)}.run.json`);
+    return file;
+  },
+
+  /** Shows a run file chosen by the user (view only: a file carries no checkpoint). */
+  async importRunFile(file: File): Promise<void> {
+    const text = await file.text();
+    const status = await attempt(`Could not open ${file.name}`, () => api().loadRun({ runFile: text }));
+    if (status) info(`Opened ${file.name}: ${status.step} steps. Press Start to replay it with the same settings and changes.`);
+  },
+
+  async refreshSavedRuns(): Promise<void> {
+    const runs = await attempt('Could not read the saved runs', () => runDb.list());
+    if (runs) labStore.getState().setSavedRuns(runs);
+  },
+
+  /**
+   * Reopens a saved run: its charts, and (with its checkpoint and a GPU) training from where it was saved. Without
+   * a usable GPU the run is still shown, for viewing and export.
+   */
+  async openSavedRun(id: string): Promise<void> {
+    const saved = await attempt('Could not read the saved run', () => runDb.get(id));
+    if (!saved) return;
+    const { summary, runFile, checkpoint } = saved;
+    const view = { runFile, runId: id, schedule: summary.schedule };
+    if (checkpoint && !summary.finished) {
+      try {
+        const status = await api().loadRun({ ...view, checkpoint });
+        info(`Reopened “${summary.title}” at step ${status.step}: press Resume to continue training.`);
+        return;
+      } catch (error) {
+        const status = await attempt(`Could not open “${summary.title}”`, () => api().loadRun(view));
+        if (status) info(`Opened “${summary.title}” for viewing only: training cannot continue here (${message(error)}).`);
+        return;
+      }
+    }
+    const status = await attempt(`Could not open “${summary.title}”`, () => api().loadRun(view));
+    if (status) info(`Reopened “${summary.title}” (step ${status.step}).`);
+  },
+
+  async deleteSavedRun(id: string): Promise<void> {
+    await attempt('Could not delete the saved run', () => runDb.delete(id));
+    await actions.refreshSavedRuns();
+  },
+};
+
+/** Keeps the URL hash equal to the form and schedule, and follows links pasted into the address bar. */
+export function syncUrlHash(): () => void {
+  const read = () => {
+    const { form, schedule, problems } = decodeHash(window.location.hash);
+    labStore.getState().setForm(form, schedule);
+    if (problems.length > 0) labStore.getState().setNotice({ kind: 'error', text: `This link could not be read completely: ${problems.join('; ')}` });
+    else if (schedule.length > 0) info(`This link replays ${schedule.length} hyperparameter change${schedule.length === 1 ? '' : 's'}: press Start.`);
+  };
+  if (window.location.hash) read();
+  const write = (state: LabState) => {
+    const hash = encodeHash({ form: state.form, schedule: state.schedule });
+    if (hash !== window.location.hash) history.replaceState(null, '', hash);
+  };
+  write(labStore.getState());
+  const unsubscribe = labStore.subscribe((state, previous) => {
+    if (state.form !== previous.form || state.schedule !== previous.schedule) write(state);
+  });
+  window.addEventListener('hashchange', read);
+  return () => {
+    unsubscribe();
+    window.removeEventListener('hashchange', read);
+  };
+}

@@ -1,0 +1,60 @@
+// Plain-language descriptions of the presets for the task picker: what the model learns, how big it is and what
+// to expect, so a first-time visitor can pick one without reading SPEC.md.
+import { PRESETS, type PresetName } from '../train/presets';
+import { buildParamTable } from '../model/params';
+
+export interface PresetInfo {
+  name: PresetName;
+  /** A few words for the picker. */
+  short: string;
+  /** Two or three sentences: the task, the model, what happens. */
+  description: string;
+}
+
+const TEXT: Partial<Record<PresetName, Omit<PresetInfo, 'name'>>> = {
+  'quick-add': {
+    short: '(a + b) mod 31 · groks in ~500 steps',
+    description:
+      'Learn addition modulo 31 from 60% of all pairs, with a 1-layer transformer. It memorises the training pairs within a few dozen steps; with weight decay the test accuracy jumps much later, around step 450-550. The quickest way to watch grokking.',
+  },
+  'quick-dyck': {
+    short: 'bracket depth · 2 layers',
+    description:
+      'Read a string of "(" and ")" and say, at every position, how deeply nested it is. Test accuracy is high early; the interesting change is in the spectral edge, which turns decay-driven around step 600.',
+  },
+  'quick-multitask': {
+    short: 'add, sub, mul, x²+y² mod 31 at once',
+    description:
+      'One small trunk with four heads, one per operation modulo 31. The operations grok at different times; the per-task chart shows each.',
+  },
+  modarith: {
+    short: '(a op b) mod 97 · paper model',
+    description:
+      'The papers’ modular-arithmetic model: 2 layers, 290,401 parameters, minibatches of 512 from half of all pairs. Groks after a few thousand steps; choose the operation below (x²+xy+y² and x³+xy should not grok). Needs a real GPU.',
+  },
+  dyck: {
+    short: 'bracket depth · paper model',
+    description: 'The papers’ Dyck-1 model: 2 layers, 273,421 parameters, trained on only 50 sequences. Groks around step 1,000.',
+  },
+  multitask: {
+    short: 'four operations mod 97 · paper size',
+    description: 'The multitask model at paper size: one 2-layer trunk, one head per operation modulo 97. Needs a real GPU.',
+  },
+  scan: {
+    short: 'commands → actions · encoder-decoder',
+    description:
+      'SCAN: translate commands like "jump twice after walk left" into action sequences, with a 3+3-layer encoder-decoder (about 4 million parameters). Groks on test sequence accuracy after a few thousand steps. Slow without a real GPU.',
+  },
+};
+
+/** Every preset, quick ones first, each with its description and parameter count. */
+export function presetInfos(): (PresetInfo & { params: number })[] {
+  const order = Object.keys(TEXT) as PresetName[];
+  const names = [...order.filter((n) => n in PRESETS), ...(Object.keys(PRESETS) as PresetName[]).filter((n) => !order.includes(n))];
+  return names.map((name) => ({
+    name,
+    short: TEXT[name]?.short ?? PRESETS[name].task.kind,
+    description: TEXT[name]?.description ?? `The ${name} preset (${PRESETS[name].task.kind}).`,
+    params: buildParamTable(PRESETS[name].model).total,
+  }));
+}

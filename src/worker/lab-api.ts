@@ -1,0 +1,605 @@
+// The lab's training service: what the worker exposes (LabWorkerApi), written against an injected GPU and run
+// store so the same class runs in the browser's module worker (lab-worker.ts) and, driven directly, in Node tests.
+//
+// Training runs in chunks: `Trainer.run` with `shouldStop` ends each chunk after a few steps (sized to about
+// CHUNK_TARGET_MS of GPU work), the loop then waits for the GPU queue and yields a macrotask, so commands (pause,
+// setHyper) are handled between chunks and the GPU never holds more than one chunk of queued work. Hyperparameter
+// changes and saves happen only between chunks, where the trainer is at rest. Batches for the page are collected
+// and flushed on a timer (FLUSH_MS), metric rows as packed Float64Arrays.
+//
+// A run's hyperparameter schedule (HyperChange[], sorted by step) is the single record of its mid-run changes:
+// live changes are inserted into it, a shared link or a saved run supplies it, and the loop stops chunks at its
+// steps to apply each entry exactly there, so a replay repeats the run bit for bit.
+import { GpuRuntime } from '../gpu/runtime';
+import { WebGpuUnavailableError, type AcquiredDevice } from '../gpu/device';
+import { Trainer } from '../train/trainer';
+import { parseRunFile, resolveRunConfig, type RunConfig, type RunFile, type StopReason } from '../train/run';
+import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
+import type { Checkpoint } from '../train/checkpoint';
+import { grokStep, type HyperParams, type RunEvent } from '../train/metrics';
+import type { SpectralRecord } from '../spectral/record';
+import {
+  IDLE_STATUS, NotAvailableYetError, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
+  type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink,
+  type SavedRunSummary, type StartRequest, type WorkerStatus,
+} from './protocol';
+
+/** GPU work per chunk: small enough that a command waits at most about this long, large enough to keep the GPU busy. */
+const CHUNK_TARGET_MS = 30;
+const MAX_CHUNK_STEPS = 256;
+/** Batches to the page at most this often (20 Hz). */
+const FLUSH_MS = 50;
+/** How long a failed step waits for the device to report a loss before counting as a failure of its own. */
+const LOSS_GRACE_MS = 500;
+/** Training speed is averaged over this window. */
+const RATE_WINDOW_MS = 3000;
+
+export interface LabApiOptions {
+  /** Gets a GPU device: navigator.gpu in the worker, Dawn in Node. Called again after a device loss. */
+  acquire(): Promise<AcquiredDevice>;
+  /** Where runs and their latest checkpoints are saved (IndexedDB in the page); none: nothing is saved. */
+  store?: RunSink;
+  newRunId?(): string;
+}
+
+type HyperEvent = Extract<RunEvent, { type: 'hyper' }>;
+
+interface HyperRequest {
+  changes: Partial<HyperParams>;
+  resolve(event: HyperEvent): void;
+  reject(error: unknown): void;
+}
+
+/** A run with a trainer: live, paused or finished. */
+interface LiveRun {
+  id: string;
+  createdAt: number;
+  trainer: Trainer;
+  schedule: HyperChange[];
+  /** Schedule entries applied so far (always a prefix: entries are sorted by step and applied in order). */
+  applied: number;
+  mode: 'running' | 'paused' | 'finished';
+  stopReason: StopReason | null;
+  /** step(n): train until this step, then pause. */
+  stepTarget: number | null;
+  hyperRequests: HyperRequest[];
+  /** Metric rows already sent to the page. */
+  sentRows: number;
+  /** The GPU device went away under this run (the loop ends quietly, recovery takes over). */
+  lost: boolean;
+  /** Why training stopped with an error (phase 'failed'). */
+  failure: string | null;
+  /** What just happened to the run (a device loss it recovered from). */
+  notice: string | null;
+  rate: { t: number; step: number }[];
+  /** Evaluations (new checkpoints) or events since the last save. */
+  dirty: boolean;
+  saving: boolean;
+}
+
+const macrotask = (): Promise<void> =>
+  new Promise((resolve) => {
+    if (typeof setImmediate === 'function') {
+      setImmediate(resolve); // Node
+      return;
+    }
+    const { port1, port2 } = new MessageChannel(); // a worker: no 4 ms clamp, unlike nested setTimeout
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+
+/** Whether `promise` settles within `ms`. */
+const settlesWithin = (promise: Promise<unknown>, ms: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+
+const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
+export class LabApi implements LabWorkerApi {
+  private listener: LabListener | null = null;
+  private rt: GpuRuntime | null = null;
+  private acquiring: Promise<GpuRuntime> | null = null;
+  private run: LiveRun | null = null;
+  private loop: Promise<void> | null = null;
+  /** A run file shown without a trainer (phase 'viewing'). */
+  private viewed: RunFile | null = null;
+  private status: WorkerStatus = { ...IDLE_STATUS };
+  private outbox: Omit<LabBatch, 'status'> = {};
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Commands run one at a time, in the order they arrive. */
+  private commands: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: LabApiOptions) {}
+
+  subscribe(listener: LabListener): void {
+    this.listener = listener;
+    this.scheduleFlush();
+  }
+
+  start(request: StartRequest): Promise<WorkerStatus> {
+    return this.command(async () => {
+      const schedule = [...(request.schedule ?? [])];
+      validateSchedule(schedule);
+      const config = resolveRunConfig(request.preset, request.seed, request.overrides);
+      await this.stopCurrent();
+      this.viewed = null;
+      this.run = null;
+      this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: config.steps, adapter: this.status.adapter });
+      const trainer = await this.createTrainer(config);
+      const run = this.adopt(trainer, schedule, this.options.newRunId?.() ?? crypto.randomUUID(), Date.now());
+      this.emitReset(run, null);
+      this.applySchedule(run);
+      this.markDirty(run);
+      if (!request.paused) run.mode = 'running';
+      this.kick(run);
+      return this.refreshStatus();
+    });
+  }
+
+  pause(): Promise<WorkerStatus> {
+    return this.command(async () => {
+      const run = this.requireRun('pause');
+      if (run.mode === 'running') run.mode = 'paused';
+      await this.loop;
+      return this.refreshStatus();
+    });
+  }
+
+  resume(): Promise<WorkerStatus> {
+    return this.command(async () => {
+      const run = this.requireRun('resume');
+      if (run.mode === 'finished') throw new Error(`the run has ended (${run.stopReason}); start a new one`);
+      run.mode = 'running';
+      this.kick(run);
+      return this.refreshStatus();
+    });
+  }
+
+  step(n: number): Promise<WorkerStatus> {
+    return this.command(async () => {
+      if (!Number.isInteger(n) || n < 1) throw new RangeError(`step(n): n must be a positive integer, got ${n}`);
+      const run = this.requireRun('step');
+      if (run.mode === 'running') throw new Error('step(n) needs a paused run; pause it first');
+      if (run.mode === 'finished') throw new Error(`the run has ended (${run.stopReason}); start a new one`);
+      run.stepTarget = Math.min(run.trainer.step + n, run.trainer.config.steps);
+      this.kick(run);
+      await this.loop;
+      return this.refreshStatus();
+    });
+  }
+
+  reset(): Promise<WorkerStatus> {
+    return this.command(async () => {
+      await this.stopCurrent();
+      this.run = null;
+      this.viewed = null;
+      this.outbox = { reset: { config: null, headNames: null } };
+      this.setStatus({ ...IDLE_STATUS, adapter: this.status.adapter });
+      return this.status;
+    });
+  }
+
+  setHyper(changes: Partial<HyperParams>): Promise<HyperEvent> {
+    return this.command(async () => {
+      for (const [key, value] of Object.entries(changes)) {
+        if (key !== 'lr' && key !== 'weightDecay') throw new RangeError(`setHyper: unknown field "${key}" (lr, weightDecay)`);
+        if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(`setHyper: ${key} must be a finite number >= 0, got ${value}`);
+      }
+      const run = this.requireRun('change hyperparameters of');
+      if (run.mode === 'finished') throw new Error(`the run has ended (${run.stopReason}); its hyperparameters can no longer change`);
+      const applied = new Promise<HyperEvent>((resolve, reject) => run.hyperRequests.push({ changes, resolve, reject }));
+      // A paused run is at rest: apply now. A running one applies it at its next chunk boundary.
+      if (!this.loop) this.applyHyperRequests(run);
+      return applied;
+    });
+  }
+
+  exportRun(): Promise<RunFile> {
+    return this.command(async () => {
+      if (this.run) return this.run.trainer.toRunFile();
+      if (this.viewed) return structuredClone(this.viewed);
+      throw new Error('there is no run to export: start one or open a saved run');
+    });
+  }
+
+  loadRun(request: LoadRequest): Promise<WorkerStatus> {
+    return this.command(async () => {
+      const file = parseRunFile(request.runFile);
+      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
+      const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
+      validateSchedule(schedule);
+      await this.stopCurrent();
+      this.run = null;
+      this.viewed = null;
+      if (!decoded) {
+        this.viewed = file;
+        this.setStatus({
+          ...IDLE_STATUS, phase: 'viewing', runId: request.runId ?? null, step: file.summary.steps, totalSteps: file.config.steps,
+          optim: lastHyper(file), stopReason: file.summary.stopReason, adapter: this.status.adapter, schedule,
+        });
+        this.outbox = batchOfMetrics(file.config, file, this.status);
+        this.scheduleFlush();
+        return this.status;
+      }
+      this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: decoded.config.steps, adapter: this.status.adapter });
+      const trainer = await this.createTrainer(decoded.config);
+      trainer.restore(decoded.checkpoint);
+      const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
+      run.applied = hyperCount(decoded.checkpoint.metrics.events);
+      if (trainer.step >= decoded.config.steps) {
+        run.mode = 'finished';
+        run.stopReason = file.summary.stopReason;
+      }
+      this.emitReset(run, decoded.checkpoint);
+      this.applySchedule(run);
+      return this.refreshStatus();
+    });
+  }
+
+  async runExperiment(request: ExperimentRequest): Promise<never> {
+    throw new NotAvailableYetError(
+      `the ${request.kind} experiment is not available yet: the causal experiments (SPEC §3) arrive with their own feature`,
+    );
+  }
+
+  // ---- Runs -----------------------------------------------------------------------------------------------------
+
+  private command<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.commands.then(fn);
+    this.commands = result.catch(() => undefined);
+    return result;
+  }
+
+  private requireRun(what: string): LiveRun {
+    if (!this.run) throw new Error(`there is no run to ${what}: start one first`);
+    return this.run;
+  }
+
+  private async runtime(): Promise<GpuRuntime> {
+    if (this.rt) return this.rt;
+    this.acquiring ??= this.options.acquire().then((device) => {
+      const rt = new GpuRuntime(device);
+      this.rt = rt;
+      void rt.device.lost.then((info) => this.onDeviceLost(rt, info));
+      return rt;
+    });
+    try {
+      return await this.acquiring;
+    } finally {
+      this.acquiring = null;
+    }
+  }
+
+  /** Acquires the GPU if needed and builds a trainer; failures leave the status 'failed' with the reason. */
+  private async createTrainer(config: RunConfig): Promise<Trainer> {
+    try {
+      const rt = await this.runtime();
+      this.setStatus({ ...this.status, adapter: rt.adapter.description });
+      return await Trainer.create(rt, config);
+    } catch (error) {
+      this.setStatus({
+        ...IDLE_STATUS, phase: 'failed', adapter: this.status.adapter, message: describe(error),
+        webGpuUnavailable: error instanceof WebGpuUnavailableError,
+      });
+      throw error;
+    }
+  }
+
+  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number): LiveRun {
+    const run: LiveRun = {
+      id, createdAt, trainer, schedule, applied: 0, mode: 'paused', stopReason: null, stepTarget: null, hyperRequests: [], sentRows: 0,
+      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false,
+    };
+    this.run = run;
+    return run;
+  }
+
+  /** Stops the loop of the current run (if any) at its next step and saves the run. */
+  private async stopCurrent(): Promise<void> {
+    const run = this.run;
+    if (!run) return;
+    if (run.mode === 'running') run.mode = 'paused';
+    run.stepTarget = null;
+    await this.loop;
+    this.rejectHyperRequests(run, new Error('the run was replaced before the change was applied'));
+    await this.save(run);
+  }
+
+  private kick(run: LiveRun): void {
+    if (this.loop || !wantsSteps(run)) return;
+    this.loop = this.trainLoop(run).finally(() => {
+      this.loop = null;
+      this.refreshStatus();
+    });
+  }
+
+  private async trainLoop(run: LiveRun): Promise<void> {
+    const { trainer } = run;
+    let chunk = 1;
+    try {
+      while (this.run === run && !run.lost && wantsSteps(run)) {
+        const limit = this.chunkLimit(run, chunk);
+        const started = performance.now();
+        const stepBefore = trainer.step;
+        let evaluated = false;
+        const reason = await trainer.run({
+          shouldStop: () => this.run !== run || run.lost || !wantsSteps(run) || trainer.step >= limit,
+          onEvaluation: () => {
+            evaluated = true;
+            run.dirty = true;
+          },
+          onEvent: (event) => this.queue('events', event),
+          onSpectral: (record) => this.queue('spectral', record),
+        });
+        const { device } = trainer.engine.runtime;
+        await Promise.race([device.queue.onSubmittedWorkDone(), device.lost]);
+        if (run.lost) return;
+        const elapsed = performance.now() - started;
+        const steps = trainer.step - stepBefore;
+        // Size the next chunk from a chunk without an evaluation (evaluations would make steps look slow).
+        if (!evaluated && steps > 0) chunk = Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.floor((CHUNK_TARGET_MS * steps) / Math.max(elapsed, 1e-3))));
+        run.rate.push({ t: performance.now(), step: trainer.step });
+        this.applySchedule(run);
+        this.applyHyperRequests(run);
+        if (reason !== 'interrupted') {
+          run.mode = 'finished';
+          run.stopReason = reason;
+          run.stepTarget = null;
+          run.dirty = true;
+        }
+        if (run.stepTarget !== null && trainer.step >= run.stepTarget) run.stepTarget = null;
+        if (run.dirty) void this.save(run);
+        this.refreshStatus();
+        await macrotask();
+      }
+    } catch (error) {
+      // A device loss can fail a readback before `device.lost` resolves: give it a moment to say so.
+      if (run.lost || (await settlesWithin(trainer.engine.runtime.device.lost, LOSS_GRACE_MS))) return; // recovery restores the last checkpoint
+      run.mode = 'finished';
+      run.stepTarget = null;
+      run.failure = `training stopped: ${describe(error)}`;
+      this.rejectHyperRequests(run, error);
+    } finally {
+      if (!run.lost) this.applyHyperRequests(run);
+    }
+  }
+
+  /** The chunk ends after `chunk` steps, at the next scheduled change, or at a step(n) target, whichever is first. */
+  private chunkLimit(run: LiveRun, chunk: number): number {
+    let limit = run.trainer.step + chunk;
+    const next = run.schedule[run.applied];
+    if (next) limit = Math.min(limit, Math.max(next.step, run.trainer.step + 1));
+    if (run.stepTarget !== null) limit = Math.min(limit, run.stepTarget);
+    return limit;
+  }
+
+  /** Applies every scheduled change due at the trainer's current step (in schedule order). */
+  private applySchedule(run: LiveRun): void {
+    while (run.applied < run.schedule.length && run.schedule[run.applied].step <= run.trainer.step) {
+      const { lr, weightDecay } = run.schedule[run.applied];
+      run.applied += 1;
+      this.recordHyper(run, run.trainer.setHyper({ lr, weightDecay }));
+    }
+  }
+
+  /** Live changes from the page: applied now (the trainer is at rest), inserted into the schedule as applied. */
+  private applyHyperRequests(run: LiveRun): void {
+    for (const request of run.hyperRequests.splice(0)) {
+      try {
+        const event = hyperEvent(run.trainer.setHyper(request.changes));
+        run.schedule.splice(run.applied, 0, { step: event.step, lr: event.after.lr, weightDecay: event.after.weightDecay });
+        run.applied += 1;
+        this.recordHyper(run, event);
+        request.resolve(event);
+      } catch (error) {
+        request.reject(error);
+      }
+    }
+  }
+
+  private rejectHyperRequests(run: LiveRun, error: unknown): void {
+    for (const request of run.hyperRequests.splice(0)) request.reject(error);
+  }
+
+  private recordHyper(run: LiveRun, event: RunEvent): void {
+    this.queue('events', event);
+    this.markDirty(run);
+  }
+
+  private markDirty(run: LiveRun): void {
+    run.dirty = true;
+    if (!this.loop) void this.save(run);
+  }
+
+  /** Saves the run file and the last good checkpoint (the latest evaluation's state); one save at a time. */
+  private async save(run: LiveRun): Promise<void> {
+    const store = this.options.store;
+    if (!store || run.saving || !run.dirty || run.lost) return;
+    run.dirty = false;
+    run.saving = true;
+    try {
+      const { trainer } = run;
+      const file = trainer.toRunFile();
+      const checkpoint: Checkpoint = trainer.lastGoodCheckpoint;
+      const bytes = encodeCheckpoint(checkpoint, trainer.config);
+      const summary: SavedRunSummary = {
+        id: run.id,
+        title: runTitle(trainer.config),
+        preset: trainer.config.preset,
+        seed: trainer.config.seed,
+        createdAt: run.createdAt,
+        updatedAt: Date.now(),
+        step: trainer.step,
+        totalSteps: trainer.config.steps,
+        checkpointStep: checkpoint.step,
+        grokStep: grokStep(file.events),
+        finished: run.mode === 'finished',
+        stopReason: run.stopReason,
+        schedule: structuredClone(run.schedule),
+      };
+      await store.save(summary, file, bytes);
+    } catch (error) {
+      run.notice = `could not save the run: ${describe(error)}`;
+    } finally {
+      run.saving = false;
+    }
+    if (run.dirty && !this.loop) await this.save(run);
+  }
+
+  // ---- Device loss ----------------------------------------------------------------------------------------------
+
+  /** The GPU went away (driver reset, another tab, the OS): get a new device and continue from the last checkpoint. */
+  private async onDeviceLost(rt: GpuRuntime, info: GPUDeviceLostInfo): Promise<void> {
+    if (this.rt !== rt) return;
+    this.rt = null;
+    const run = this.run;
+    if (!run) return;
+    run.lost = true;
+    const wasRunning = run.mode === 'running';
+    const checkpoint = run.trainer.lastGoodCheckpoint;
+    const what = `the GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''})`;
+    run.notice = `${what}; restoring the checkpoint of step ${checkpoint.step}…`;
+    this.refreshStatus();
+    await this.command(async () => {
+      await this.loop;
+      if (this.run !== run) return;
+      try {
+        const trainer = await this.createTrainer(run.trainer.config);
+        trainer.restore(checkpoint);
+        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
+        next.applied = hyperCount(checkpoint.metrics.events);
+        this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
+        this.emitReset(next, checkpoint);
+        this.applySchedule(next);
+        next.mode = wasRunning ? 'running' : 'paused';
+        next.notice = `${what}; resumed from the checkpoint of step ${checkpoint.step}`;
+        this.kick(next);
+        this.refreshStatus();
+      } catch (error) {
+        run.lost = false;
+        run.mode = 'finished';
+        run.failure = `${what} and could not be replaced: ${describe(error)}`;
+        this.refreshStatus();
+      }
+    });
+  }
+
+  // ---- Batches --------------------------------------------------------------------------------------------------
+
+  /** Replaces the page's view with this run (from step 0, or from a restored checkpoint's metrics). */
+  private emitReset(run: LiveRun, from: Checkpoint | null): void {
+    const { config } = run.trainer;
+    const metrics = from?.metrics ?? { series: run.trainer.series, events: [...run.trainer.events] };
+    this.outbox = batchOfMetrics(config, { ...metrics, spectral: from?.metrics.spectral ?? [] }, this.computeStatus());
+    run.sentRows = metrics.series.step.length;
+    this.scheduleFlush();
+  }
+
+  private queue<K extends 'events' | 'spectral'>(key: K, item: K extends 'events' ? RunEvent : SpectralRecord): void {
+    const list = (this.outbox[key] ??= []) as unknown[];
+    list.push(item);
+    this.scheduleFlush();
+  }
+
+  private setStatus(status: WorkerStatus): void {
+    this.status = status;
+    this.scheduleFlush();
+  }
+
+  private refreshStatus(): WorkerStatus {
+    this.setStatus(this.computeStatus());
+    return this.status;
+  }
+
+  private computeStatus(): WorkerStatus {
+    const run = this.run;
+    if (!run) return this.status;
+    const { trainer } = run;
+    const { lr, weightDecay } = trainer.engine.optim;
+    const phase = run.lost ? 'recovering' : run.failure ? 'failed' : run.mode === 'finished' ? 'finished' : run.mode === 'running' || this.loop ? 'running' : 'paused';
+    return {
+      phase,
+      runId: run.id,
+      step: trainer.step,
+      totalSteps: trainer.config.steps,
+      optim: { lr, weightDecay },
+      stepsPerSecond: phase === 'running' ? stepsPerSecond(run) : null,
+      stopReason: run.stopReason,
+      adapter: this.status.adapter,
+      message: run.failure ?? divergenceMessage(trainer.events) ?? run.notice,
+      schedule: run.schedule.map((c) => ({ ...c })),
+      webGpuUnavailable: false,
+    };
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== null || !this.listener) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, FLUSH_MS);
+  }
+
+  /** Sends what changed since the last batch: new metric rows (read from the trainer's series), events, status. */
+  private flush(): void {
+    const listener = this.listener;
+    if (!listener) return;
+    const batch: LabBatch = { ...this.outbox, status: this.run ? this.computeStatus() : this.status };
+    this.outbox = {};
+    const run = this.run;
+    if (run) {
+      const { series } = run.trainer;
+      const n = series.step.length;
+      if (n > run.sentRows && !batch.metrics) {
+        batch.metrics = packMetricRows(series, run.sentRows, n);
+        const heads = run.trainer.config.task.kind === 'multitask' ? run.trainer.toRunFile().heads : undefined;
+        if (heads) batch.heads = packHeadRows(heads, run.sentRows, n);
+        run.sentRows = n;
+      }
+    }
+    listener(batch);
+  }
+}
+
+function wantsSteps(run: LiveRun): boolean {
+  return run.mode === 'running' || (run.mode === 'paused' && run.stepTarget !== null && run.trainer.step < run.stepTarget);
+}
+
+function stepsPerSecond(run: LiveRun): number | null {
+  const now = performance.now();
+  run.rate = run.rate.filter((s) => now - s.t <= RATE_WINDOW_MS);
+  if (run.rate.length < 2) return null;
+  const first = run.rate[0];
+  const last = run.rate.at(-1)!;
+  return last.t > first.t ? ((last.step - first.step) * 1000) / (last.t - first.t) : null;
+}
+
+function hyperEvent(event: RunEvent): HyperEvent {
+  if (event.type !== 'hyper') throw new Error(`expected a hyper event from setHyper, got ${event.type}`);
+  return event;
+}
+
+const hyperCount = (events: readonly RunEvent[]) => events.filter((e) => e.type === 'hyper').length;
+
+function lastHyper(file: RunFile): HyperParams {
+  const last = [...file.events].reverse().find((e) => e.type === 'hyper');
+  return last ? last.after : { lr: file.config.optim.lr, weightDecay: file.config.optim.weightDecay };
+}
+
+function divergenceMessage(events: readonly RunEvent[]): string | null {
+  const last = events.at(-1);
+  return last?.type === 'divergence' ? last.message : null;
+}
+
+export function runTitle(config: RunConfig): string {
+  const op = config.task.kind === 'modarith' && config.task.op !== 'add' ? ` ${config.task.op}` : '';
+  return `${config.preset}${op} · seed ${config.seed} · lr ${config.optim.lr} · wd ${config.optim.weightDecay}`;
+}

@@ -1,0 +1,230 @@
+// The typed protocol between the page and the training worker (DESIGN: "a typed command/event protocol",
+// after Sequence Toy): the commands the page calls (LabWorkerApi, exposed by Comlink) and the batches the worker
+// streams back through one long-lived callback. Batches carry metric rows as packed typed arrays (transferred,
+// not copied) at 10-30 Hz, plus the few events, spectral records and the status line that changed since the last.
+//
+// Everything here is plain data or pure functions: the worker (lab-worker.ts), its Node-driven tests and the
+// page's store all share it.
+import { HEAD_METRIC_KEYS, METRIC_KEYS, type HyperParams, type RunEvent, type RunMetrics } from '../train/metrics';
+import type { RunConfig, RunFile, RunOverrides, StopReason } from '../train/run';
+import type { SpectralRecord } from '../spectral/record';
+
+/** A hyperparameter change applied after `step` optimiser steps (the 'hyper' event's step): replayable from a URL. */
+export interface HyperChange {
+  step: number;
+  lr: number;
+  weightDecay: number;
+}
+
+export interface StartRequest {
+  preset: string;
+  seed: number;
+  overrides: RunOverrides;
+  /** Changes to apply when the run reaches their steps (a shared link's), sorted by step. */
+  schedule?: HyperChange[];
+  /** Create the run and stop at step 0 (paused) instead of training. */
+  paused?: boolean;
+}
+
+export interface LoadRequest {
+  /** A run file (JSON text or parsed); validated with parseRunFile. */
+  runFile: string | RunFile;
+  /**
+   * The checkpoint bytes (src/train/checkpoint-file.ts) saved with it: with them the run can be resumed (it needs
+   * the GPU); without, the run is shown only.
+   */
+  checkpoint?: Uint8Array;
+  /** The saved run's id in the page's run store (a resumed run keeps saving under it). */
+  runId?: string;
+  /** The run's full schedule of hyperparameter changes (the saved run's); entries not yet applied are replayed. */
+  schedule?: HyperChange[];
+}
+
+export type RunPhase =
+  /** No run. */
+  | 'idle'
+  /** Acquiring the GPU, building data and pipelines. */
+  | 'preparing'
+  | 'running'
+  | 'paused'
+  /** Ended (status.stopReason says how); can be exported, not continued. */
+  | 'finished'
+  /** A run loaded from a file without a checkpoint: shown, not trainable. */
+  | 'viewing'
+  /** The GPU device was lost: reacquiring it and restoring the last checkpoint. */
+  | 'recovering'
+  | 'failed';
+
+export interface WorkerStatus {
+  phase: RunPhase;
+  runId: string | null;
+  /** Optimiser steps taken, and the run's length. */
+  step: number;
+  totalSteps: number;
+  /** The engine's hyperparameters now (null without a trainer): what the next step uses. */
+  optim: HyperParams | null;
+  /** Training speed over the last few seconds (null when not running). */
+  stepsPerSecond: number | null;
+  stopReason: StopReason | null;
+  /** The adapter training runs on (null before the GPU is acquired). */
+  adapter: string | null;
+  /** What went wrong (phase 'failed'), or what just happened (a recovery, a divergence). */
+  message: string | null;
+  /** The run's hyperparameter schedule: changes applied so far (live or replayed) and those still to come. */
+  schedule: HyperChange[];
+  /** Failures caused by WebGPU itself (no adapter, device request refused): the page shows its WebGPU help. */
+  webGpuUnavailable: boolean;
+}
+
+/** Evaluation rows packed row-major in METRIC_KEYS order: rows * METRIC_KEYS.length values. */
+export interface MetricRows {
+  rows: number;
+  data: Float64Array;
+}
+
+/** Multitask head rows: for each evaluation, for each HEAD_METRIC_KEYS key, one value per head. */
+export interface HeadRows {
+  rows: number;
+  data: Float64Array;
+}
+
+export interface LabBatch {
+  /** Everything shown so far is replaced: a new run, a reset, a loaded file or a restored checkpoint. */
+  reset?: { config: RunConfig | null; headNames: string[] | null };
+  status: WorkerStatus;
+  metrics?: MetricRows;
+  heads?: HeadRows;
+  events?: RunEvent[];
+  spectral?: SpectralRecord[];
+}
+
+export type LabListener = (batch: LabBatch) => void;
+
+/** The causal experiments (SPEC §3) are not wired into the page yet; the request shape is settled with them. */
+export interface ExperimentRequest {
+  kind: 'perturbation' | 'ablation' | 'curvature' | 'fourier' | 'probes' | 'decay-intervention' | 'verdict';
+}
+
+export class NotAvailableYetError extends Error {
+  override name = 'NotAvailableYetError';
+}
+
+/** What the page can ask of the training worker. Every command resolves with the status it leaves behind. */
+export interface LabWorkerApi {
+  /** Registers the one listener that receives every batch (the page calls it once, with Comlink.proxy). */
+  subscribe(listener: LabListener): void;
+  /** Starts a new run (a running one is stopped and kept in the run store). */
+  start(request: StartRequest): Promise<WorkerStatus>;
+  pause(): Promise<WorkerStatus>;
+  resume(): Promise<WorkerStatus>;
+  /** While paused: trains exactly `n` more steps, then pauses again. */
+  step(n: number): Promise<WorkerStatus>;
+  /** Ends the current run (kept in the run store) and clears the page: back to idle. */
+  reset(): Promise<WorkerStatus>;
+  /** Changes lr and/or weight decay of the live run from its next step; resolves with the recorded 'hyper' event. */
+  setHyper(changes: Partial<HyperParams>): Promise<Extract<RunEvent, { type: 'hyper' }>>;
+  /** The current run as a versioned run file (src/train/run.ts). */
+  exportRun(): Promise<RunFile>;
+  /** Shows a saved or exported run; with its checkpoint, makes it resumable (paused at the checkpoint). */
+  loadRun(request: LoadRequest): Promise<WorkerStatus>;
+  /** The causal experiments of SPEC §3: not available yet, says so. */
+  runExperiment(request: ExperimentRequest): Promise<never>;
+}
+
+export const IDLE_STATUS: WorkerStatus = {
+  phase: 'idle',
+  runId: null,
+  step: 0,
+  totalSteps: 0,
+  optim: null,
+  stepsPerSecond: null,
+  stopReason: null,
+  adapter: null,
+  message: null,
+  schedule: [],
+  webGpuUnavailable: false,
+};
+
+// ---- Packing --------------------------------------------------------------------------------------------------
+
+/** Rows [from, to) of a run's metric series, packed. */
+export function packMetricRows(series: RunMetrics['series'], from: number, to: number): MetricRows {
+  const width = METRIC_KEYS.length;
+  const data = new Float64Array((to - from) * width);
+  for (let r = from; r < to; r++) METRIC_KEYS.forEach((k, c) => (data[(r - from) * width + c] = series[k][r]));
+  return { rows: to - from, data };
+}
+
+/** Rows [from, to) of a multitask run's head series, packed. */
+export function packHeadRows(heads: NonNullable<RunMetrics['heads']>, from: number, to: number): HeadRows {
+  const h = heads.names.length;
+  const width = HEAD_METRIC_KEYS.length * h;
+  const data = new Float64Array((to - from) * width);
+  for (let r = from; r < to; r++) {
+    HEAD_METRIC_KEYS.forEach((k, c) => heads[k].forEach((series, head) => (data[(r - from) * width + c * h + head] = series[r])));
+  }
+  return { rows: to - from, data };
+}
+
+/** The value of metric column `column` (an index into METRIC_KEYS) in row `row`. */
+export const metricAt = (rows: MetricRows, row: number, column: number): number => rows.data[row * METRIC_KEYS.length + column];
+
+/** The buffers a batch can hand over instead of copying. */
+export function transferables(batch: LabBatch): ArrayBuffer[] {
+  return [batch.metrics?.data.buffer, batch.heads?.data.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+}
+
+/** The whole of a recorded run as one reset batch (a loaded file, a restored checkpoint). */
+export function batchOfMetrics(config: RunConfig | null, metrics: RunMetrics, status: WorkerStatus): LabBatch {
+  const n = metrics.series.step.length;
+  return {
+    reset: { config, headNames: metrics.heads?.names ?? (config?.task.kind === 'multitask' ? [...config.task.ops] : null) },
+    status,
+    metrics: packMetricRows(metrics.series, 0, n),
+    ...(metrics.heads && { heads: packHeadRows(metrics.heads, 0, n) }),
+    events: metrics.events,
+    ...(metrics.spectral && { spectral: metrics.spectral }),
+  };
+}
+
+/** The schedule a run's hyper events make (how a run file or a live run becomes a replayable link). */
+export function scheduleOfEvents(events: readonly RunEvent[]): HyperChange[] {
+  return events.flatMap((e) => (e.type === 'hyper' ? [{ step: e.step, lr: e.after.lr, weightDecay: e.after.weightDecay }] : []));
+}
+
+/** Checks a schedule (steps non-negative integers in order, rates finite and >= 0); the message names the entry. */
+export function validateSchedule(schedule: readonly HyperChange[]): void {
+  schedule.forEach((c, i) => {
+    if (!Number.isInteger(c.step) || c.step < 0) throw new RangeError(`schedule[${i}].step must be a non-negative integer, got ${c.step}`);
+    if (i > 0 && c.step < schedule[i - 1].step) throw new RangeError(`schedule[${i}].step (${c.step}) comes before schedule[${i - 1}].step (${schedule[i - 1].step}); list changes in step order`);
+    for (const key of ['lr', 'weightDecay'] as const) {
+      if (!(Number.isFinite(c[key]) && c[key] >= 0)) throw new RangeError(`schedule[${i}].${key} must be a finite number >= 0, got ${c[key]}`);
+    }
+  });
+}
+
+// ---- Saved runs -----------------------------------------------------------------------------------------------
+
+/** What the run list shows of a saved run (kept apart from its run file and checkpoint, so listing stays cheap). */
+export interface SavedRunSummary {
+  id: string;
+  title: string;
+  preset: string;
+  seed: number;
+  createdAt: number;
+  updatedAt: number;
+  step: number;
+  totalSteps: number;
+  /** The step of the saved checkpoint (the latest evaluation): where a resumed run continues. */
+  checkpointStep: number;
+  grokStep: number | null;
+  finished: boolean;
+  stopReason: StopReason | null;
+  /** The run's hyperparameter schedule (applied changes and any still to come). */
+  schedule: HyperChange[];
+}
+
+/** Where the worker saves runs (IndexedDB in the page: src/store/run-db.ts). */
+export interface RunSink {
+  save(summary: SavedRunSummary, runFile: RunFile, checkpoint: Uint8Array): Promise<void>;
+}

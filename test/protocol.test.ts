@@ -1,0 +1,180 @@
+// The training worker's API (src/worker/lab-api.ts) driven directly in Node with the real engine on the GPU
+// (SwiftShader where there is no GPU): streamed batches, pause/step/resume, a live weight-decay change, the
+// "not available yet" experiments, and the three ways a run continues exactly: replaying its schedule from a link,
+// resuming from a saved checkpoint, and recovering from a lost GPU device. Plus the protocol's pure packing.
+import { describe, expect, it } from 'vitest';
+import { acquireNodeDevice } from '../src/gpu/node-gpu';
+import type { AcquiredDevice } from '../src/gpu/device';
+import { LabApi } from '../src/worker/lab-api';
+import {
+  NotAvailableYetError, batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSchedule, IDLE_STATUS,
+  type LabBatch, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus,
+} from '../src/worker/protocol';
+import { METRIC_KEYS, emptyMetrics, type MetricSeries } from '../src/train/metrics';
+import { parseRunFile, type RunFile } from '../src/train/run';
+
+/** quick-add, 20 steps, an evaluation every 5, spectral windows of 2 snapshots 5 steps apart. */
+const REQUEST: StartRequest = { preset: 'quick-add', seed: 7, overrides: { steps: 20, evalEvery: 5, spectral: { window: 2, snapshotEvery: 5 } } };
+const CHANGE = { step: 7, weightDecay: 0.2 };
+
+interface Saved {
+  summary: SavedRunSummary;
+  runFile: RunFile;
+  checkpoint: Uint8Array;
+}
+
+/** A LabApi with a recording listener and an in-memory run store; `devices` collects every device it acquired. */
+function lab() {
+  const batches: { at: number; batch: LabBatch }[] = [];
+  const saves: Saved[] = [];
+  const devices: AcquiredDevice[] = [];
+  const store: RunSink = {
+    save: async (summary, runFile, checkpoint) => void saves.push({ summary: structuredClone(summary), runFile: structuredClone(runFile), checkpoint: checkpoint.slice() }),
+  };
+  let n = 0;
+  const api = new LabApi({
+    acquire: async () => {
+      const device = await acquireNodeDevice();
+      devices.push(device);
+      return device;
+    },
+    store,
+    newRunId: () => `run-${++n}`,
+  });
+  api.subscribe((batch) => batches.push({ at: performance.now(), batch }));
+  const status = () => batches.at(-1)?.batch.status;
+  return { api, batches, saves, devices, status };
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 300_000): Promise<void> {
+  const start = performance.now();
+  while (!condition()) {
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The metric series the batches delivered, rebuilt from their packed rows. */
+function streamedSeries(batches: { batch: LabBatch }[]): MetricSeries {
+  let series = emptyMetrics().series;
+  for (const { batch } of batches) {
+    if (batch.reset) series = emptyMetrics().series;
+    const rows = batch.metrics;
+    if (!rows) continue;
+    expect(rows.data).toBeInstanceOf(Float64Array);
+    for (let r = 0; r < rows.rows; r++) METRIC_KEYS.forEach((k, c) => series[k].push(metricAt(rows, r, c)));
+  }
+  return series;
+}
+
+const finished = (s: WorkerStatus | undefined) => s?.phase === 'finished';
+
+describe('the lab worker API on the GPU', () => {
+  let reference: RunFile;
+  let midRunSave: Saved;
+
+  it('streams batches, pauses between chunks, steps exactly, takes a live weight-decay change, and exports a valid run', async () => {
+    const { api, batches, saves, status } = lab();
+    await expect(api.runExperiment({ kind: 'ablation' })).rejects.toThrow(NotAvailableYetError);
+    await expect(api.runExperiment({ kind: 'ablation' })).rejects.toThrow(/ablation experiment is not available yet/);
+    await expect(api.pause()).rejects.toThrow('there is no run to pause: start one first');
+    await expect(api.start({ ...REQUEST, overrides: { steps: 0 } })).rejects.toThrow('steps must be a positive integer, got 0');
+
+    // Start paused, step exactly 7 steps (one evaluation at 5), change the weight decay while paused.
+    let s = await api.start({ ...REQUEST, paused: true });
+    expect(s).toMatchObject({ phase: 'paused', step: 0, totalSteps: 20, runId: 'run-1', optim: { lr: 0.01, weightDecay: 1 } });
+    s = await api.step(7);
+    expect(s.step).toBe(7);
+    await expect(api.step(0)).rejects.toThrow('n must be a positive integer, got 0');
+    const event = await api.setHyper({ weightDecay: CHANGE.weightDecay });
+    expect(event).toEqual({ type: 'hyper', step: CHANGE.step, before: { lr: 0.01, weightDecay: 1 }, after: { lr: 0.01, weightDecay: CHANGE.weightDecay } });
+    await expect(api.setHyper({ weightDecay: -1 })).rejects.toThrow('weightDecay must be a finite number >= 0, got -1');
+    await until('the save after the change', () => saves.some((x) => x.summary.schedule.length === 1));
+    midRunSave = saves.find((x) => x.summary.schedule.length === 1)!;
+    expect(midRunSave.summary).toMatchObject({ id: 'run-1', step: 7, checkpointStep: 5, finished: false, schedule: [{ step: 7, lr: 0.01, weightDecay: 0.2 }] });
+
+    // Resume; pause is answered at the next chunk boundary while training.
+    await api.resume();
+    await until('training past step 9', () => (status()?.step ?? 0) >= 9);
+    const asked = performance.now();
+    s = await api.pause();
+    const pauseMs = performance.now() - asked;
+    console.log(`pause answered in ${pauseMs.toFixed(0)} ms at step ${s.step}`);
+    expect(s.phase).toBe('paused');
+    expect(pauseMs).toBeLessThan(5000); // one chunk (a few steps) and at most one evaluation on SwiftShader
+    const pausedAt = s.step;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(status()).toMatchObject({ phase: 'paused', step: pausedAt, optim: { weightDecay: 0.2 } });
+    await api.resume();
+    await until('the run to finish', () => finished(status()));
+    expect(status()).toMatchObject({ step: 20, stopReason: 'completed', schedule: [{ step: 7, lr: 0.01, weightDecay: 0.2 }] });
+
+    reference = parseRunFile(JSON.parse(JSON.stringify(await api.exportRun())));
+    expect(reference.series.step).toEqual([5, 10, 15, 20]);
+    expect(reference.events.filter((e) => e.type === 'hyper')).toEqual([event]);
+    expect(reference.spectral!.map((r) => r.step)).toEqual([10, 15, 20]);
+    // What the batches carried is what the run recorded: the same rows, events and records.
+    expect(streamedSeries(batches)).toEqual(reference.series);
+    expect(batches.flatMap(({ batch }) => batch.events ?? [])).toEqual(reference.events);
+    expect(batches.flatMap(({ batch }) => batch.spectral ?? [])).toEqual(reference.spectral);
+    // Flushed on a timer: at most about 20 batches a second.
+    const gaps = batches.slice(1).map((b, i) => b.at - batches[i].at);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(40);
+    await expect(api.resume()).rejects.toThrow('the run has ended (completed)');
+  });
+
+  it('replays a run from its schedule bit for bit, even across a lost GPU device', async () => {
+    const { api, status, devices, batches } = lab();
+    const schedule = scheduleOfEvents(reference.events);
+    await api.start({ ...REQUEST, schedule });
+    await until('the first evaluation', () => (status()?.step ?? 0) >= 5 && streamedSeries(batches).step.length >= 1);
+    devices[0].device.destroy(); // what a driver reset looks like to the page
+    await until('the recovery', () => batches.some(({ batch }) => batch.status.phase === 'recovering'));
+    await until('the run to finish', () => finished(status()));
+    expect(devices).toHaveLength(2);
+    expect(status()!.message).toMatch(/^the GPU device was lost \(destroyed.*\); resumed from the checkpoint of step (5|10|15)$/);
+    const replay = await api.exportRun();
+    expect(replay.series).toEqual(reference.series);
+    expect(replay.events).toEqual(reference.events);
+    expect(replay.spectral).toEqual(reference.spectral);
+  });
+
+  it('resumes a saved run from its checkpoint and replays the changes still to come', async () => {
+    const { api, status } = lab();
+    const s = await api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint, runId: midRunSave.summary.id, schedule: midRunSave.summary.schedule });
+    expect(s).toMatchObject({ phase: 'paused', step: 5, runId: 'run-1', optim: { weightDecay: 1 } });
+    await api.resume();
+    await until('the run to finish', () => finished(status()));
+    const resumed = await api.exportRun();
+    expect(resumed.series).toEqual(reference.series);
+    expect(resumed.events).toEqual(reference.events);
+    expect(resumed.spectral).toEqual(reference.spectral);
+  });
+});
+
+describe('protocol packing', () => {
+  const series = emptyMetrics().series;
+  for (let i = 0; i < 5; i++) METRIC_KEYS.forEach((k, c) => series[k].push(k === 'step' ? (i + 1) * 10 : i + c / 7));
+
+  it('packs rows row-major in METRIC_KEYS order and reads them back', () => {
+    const rows = packMetricRows(series, 1, 4);
+    expect(rows.rows).toBe(3);
+    expect(rows.data.length).toBe(3 * METRIC_KEYS.length);
+    for (let r = 0; r < 3; r++) METRIC_KEYS.forEach((k, c) => expect(metricAt(rows, r, c)).toBe(series[k][r + 1]));
+  });
+
+  it('makes a reset batch of a whole record', () => {
+    const events = [{ type: 'hyper' as const, step: 20, before: { lr: 1, weightDecay: 1 }, after: { lr: 1, weightDecay: 0 } }];
+    const batch = batchOfMetrics(null, { series, events }, IDLE_STATUS);
+    expect(batch.reset).toEqual({ config: null, headNames: null });
+    expect(batch.metrics!.rows).toBe(5);
+    expect(batch.events).toEqual(events);
+    expect(scheduleOfEvents(events)).toEqual([{ step: 20, lr: 1, weightDecay: 0 }]);
+  });
+
+  it('rejects schedules out of order or with bad rates, naming the entry', () => {
+    expect(() => validateSchedule([{ step: 5, lr: 0.1, weightDecay: 1 }, { step: 3, lr: 0.1, weightDecay: 1 }])).toThrow('schedule[1].step (3) comes before schedule[0].step (5)');
+    expect(() => validateSchedule([{ step: 5, lr: NaN, weightDecay: 1 }])).toThrow('schedule[0].lr must be a finite number >= 0, got NaN');
+    expect(() => validateSchedule([{ step: 1.5, lr: 0, weightDecay: 1 }])).toThrow('schedule[0].step must be a non-negative integer, got 1.5');
+  });
+});

@@ -1,0 +1,89 @@
+// The configuration in the URL hash: round trips (form and schedule -> hash -> the same form and schedule), only
+// non-default values written, and problems in a link reported rather than dropped. Also the run form's
+// validation, which turns a form (from a link or typed) into the start request.
+import { describe, expect, it } from 'vitest';
+import { decodeHash, encodeHash } from '../src/store/url-hash';
+import { defaultForm, formOf, validateForm, type RunForm } from '../src/store/run-form';
+import { resolveRunConfig } from '../src/train/run';
+
+const form = (preset: RunForm['preset'], values: Partial<RunForm['values']>): RunForm => {
+  const f = defaultForm(preset);
+  return { preset, values: { ...f.values, ...values } };
+};
+
+describe('URL hash', () => {
+  it('writes only what differs from the preset, and reads back the same form and schedule', () => {
+    expect(encodeHash({ form: defaultForm(), schedule: [] })).toBe('#preset=quick-add&seed=1');
+    const state = {
+      form: form('modarith', { seed: '42', weightDecay: '0.3', steps: '5000', op: 'mul', window: '20', snapshotEvery: '50', gapFlow: 'on' }),
+      schedule: [
+        { step: 1000, lr: 0.001, weightDecay: 0 },
+        { step: 2500, lr: 0.0005, weightDecay: 1.5 },
+      ],
+    };
+    const hash = encodeHash(state);
+    expect(hash).toBe('#preset=modarith&seed=42&wd=0.3&steps=5000&op=mul&window=20&snap=50&gapflow=on&hyper=1000:0.001:0,2500:0.0005:1.5');
+    const decoded = decodeHash(hash);
+    expect(decoded.problems).toEqual([]);
+    expect(decoded.form).toEqual(state.form);
+    expect(decoded.schedule).toEqual(state.schedule);
+    expect(encodeHash(decoded)).toBe(hash);
+  });
+
+  it('replays exactly: a run config from a decoded link equals one from the original form', () => {
+    const original = form('quick-add', { seed: '3', lr: '0.02', evalEvery: '10' });
+    const a = validateForm(original);
+    const b = validateForm(decodeHash(encodeHash({ form: original, schedule: [] })).form);
+    if (!a.ok || !b.ok) throw new Error('both forms are valid');
+    expect(b.request).toEqual(a.request);
+    expect(resolveRunConfig(b.request.preset, b.request.seed, b.request.overrides)).toEqual(resolveRunConfig(a.request.preset, a.request.seed, a.request.overrides));
+  });
+
+  it('reports what it cannot read and keeps the rest', () => {
+    const decoded = decodeHash('#preset=quick-dyck&seed=4&colour=red&hyper=10:0.1');
+    expect(decoded.form.preset).toBe('quick-dyck');
+    expect(decoded.form.values.seed).toBe('4');
+    expect(decoded.schedule).toEqual([]);
+    expect(decoded.problems).toEqual([
+      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, steps, eval, op, window, snap, gapflow, hyper)',
+      'the link\'s hyperparameter changes were not applied: hyper change 1 "10:0.1" is not step:lr:weightDecay (e.g. 120:0.01:0.5)',
+    ]);
+    expect(decodeHash('#preset=nope').problems[0]).toContain('the link names the preset "nope", which does not exist');
+    expect(decodeHash('#hyper=20:0.1:1,10:0.1:0').problems[0]).toContain('schedule[1].step (10) comes before schedule[0].step (20)');
+    expect(decodeHash('')).toEqual({ form: defaultForm(), schedule: [], problems: [] });
+  });
+});
+
+describe('run form', () => {
+  it('turns a form into overrides of just the changed values', () => {
+    const result = validateForm(form('quick-add', { seed: '7', weightDecay: '0', steps: '300' }));
+    expect(result).toEqual({ ok: true, request: { preset: 'quick-add', seed: 7, overrides: { weightDecay: 0, steps: 300 } } });
+    expect(validateForm(defaultForm())).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: {} } });
+  });
+
+  it('gives each bad field its own message', () => {
+    const result = validateForm(form('quick-add', { seed: '-1', lr: 'fast', weightDecay: '', steps: '10.5', evalEvery: '0', window: '1', op: 'div', gapFlow: 'yes' }));
+    expect(result).toEqual({
+      ok: false,
+      errors: {
+        seed: 'must be between 0 and 4,294,967,295, got -1',
+        lr: 'must be a number (e.g. 0.001 or 1e-3), got "fast"',
+        weightDecay: 'enter a weight decay',
+        steps: 'must be a whole number, got "10.5"',
+        evalEvery: 'must be between 1 and 1,000,000, got 0',
+        window: 'must be between 2 and 64, got 1',
+        op: 'choose one of add, sub, mul, x2y2, x2xyy2, x3xy',
+        gapFlow: 'choose on or off, got "yes"',
+      },
+    });
+    expect(validateForm(form('quick-add', { steps: '100', evalEvery: '200' }))).toEqual({ ok: false, errors: { evalEvery: 'must be between 1 and 100, got 200' } });
+    expect(validateForm(form('quick-add', { lr: '0' }))).toEqual({ ok: false, errors: { lr: 'must be greater than 0, got 0' } });
+  });
+
+  it('rebuilds the form of a run from its preset, seed and overrides', () => {
+    const overrides = { lr: 0.003, steps: 900, op: 'sub' as const, spectral: { window: 4, gapFlow: true } };
+    const f = formOf('modarith', 11, overrides);
+    expect(validateForm(f)).toEqual({ ok: true, request: { preset: 'modarith', seed: 11, overrides } });
+    expect(() => formOf('nope', 1, {})).toThrow('unknown preset "nope"');
+  });
+});
