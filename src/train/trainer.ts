@@ -13,7 +13,7 @@ import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
 import { TrainingEngine, type StepStats } from './engine';
 import { buildParamTable } from '../model/params';
-import { SpectralMonitor, sliceOf } from '../spectral/monitor';
+import { SpectralMonitor, sliceOf, type EdgeVectors } from '../spectral/monitor';
 import type { SpectralRecord } from '../spectral/record';
 import { Evaluator } from './evaluator';
 import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from './presets';
@@ -156,6 +156,21 @@ export class Trainer {
 
   get grokStep(): number | null {
     return grokStep(this.metrics.events);
+  }
+
+  /** The task's train and test sets. */
+  get taskData(): TaskData {
+    return this.data;
+  }
+
+  /** The spectral records so far (empty when the run does not track the edge). */
+  get spectralRecords(): readonly SpectralRecord[] {
+    return this.metrics.spectral ?? [];
+  }
+
+  /** The spectral edge of the last analysed window (v_1..v_K on the GPU); null when the run does not track it. */
+  get edgeVectors(): EdgeVectors | null {
+    return this.monitor?.edgeVectors ?? null;
   }
 
   /** The checkpoint a divergence would return to. */

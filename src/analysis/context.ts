@@ -1,0 +1,49 @@
+// What every causal experiment (SPEC §3) runs on: a trained model on the GPU, the spectral edge at the analysed
+// step, the held-out set and a seed. The experiments read and perturb `engine.state` through the parameter probe
+// (src/spectral/param-probe.ts) and leave the parameters, Adam moments and gradients exactly as they found them.
+import type { Batch, BatchShape } from '../model/batch';
+import { taskHeadCount } from '../model/config';
+import type { EdgeVectors } from '../spectral/monitor';
+import type { TrainingEngine } from '../train/engine';
+import type { Trainer } from '../train/trainer';
+
+/** Reports progress of a long experiment: `done` of `total` units, and what is running now. */
+export type Progress = (done: number, total: number, what: string) => void;
+
+export interface AnalysisContext {
+  /** The model at the analysed step (its training graph, parameters and table). */
+  engine: TrainingEngine;
+  /** v_1..v_K of the last window at or before the analysed step: unit vectors over theta_attn, on the GPU. */
+  edges: EdgeVectors;
+  /** The held-out sequences (the task's test set). */
+  test: Batch;
+  /** Seeds the random control directions and the probes' splits. */
+  seed: number;
+  progress?: Progress;
+}
+
+/** The first `count` sequences of `data` (every sequence when it holds fewer), as a batch of the same layout. */
+export function firstSequences(data: Batch, shape: Pick<BatchShape, 'seqLen' | 'readout' | 'sourceLen'>, heads: number, count: number): Batch {
+  const available = data.tokens.length / shape.seqLen;
+  const n = Math.min(count, available);
+  const perSequence = shape.readout.count * heads;
+  return {
+    tokens: data.tokens.slice(0, n * shape.seqLen),
+    targets: data.targets.slice(0, n * perSequence),
+    ...(data.source && shape.sourceLen !== undefined && { source: data.source.slice(0, n * shape.sourceLen) }),
+  };
+}
+
+/** The context's first `count` test sequences (SPEC §3: 200 for the perturbation sweep). */
+export function testSubset(ctx: AnalysisContext, count: number): Batch {
+  const { engine } = ctx;
+  return firstSequences(ctx.test, engine.graph.shape, taskHeadCount(engine.config), count);
+}
+
+/** The analysis context of a trainer at its current step (it must track the spectral edge and have a full window). */
+export function contextOfTrainer(trainer: Trainer, options: { seed?: number; progress?: Progress } = {}): AnalysisContext {
+  const edges = trainer.edgeVectors;
+  if (!edges) throw new Error('the causal experiments need a run that tracks the spectral edge (spectral.enabled)');
+  if (!trainer.spectralRecords.length) throw new Error(`the run has no spectral window yet at step ${trainer.step}`);
+  return { engine: trainer.engine, edges, test: trainer.taskData.test, seed: options.seed ?? trainer.config.seed, ...(options.progress && { progress: options.progress }) };
+}
