@@ -46,8 +46,30 @@ export interface TransformerGraph {
    * encoder-decoder model): [batch * seqLen, dModel], every position (probes read it after a forward pass).
    */
   residual: GPUBuffer;
+  /**
+   * The attention probabilities of every attention layer, as the last forward pass left them: for each stack in
+   * modelStacks order (encoder, then decoder), for each of its layers, the self-attention and then (a decoder
+   * layer) the cross-attention. Each is [batch, heads, queries, keys] row-major from element `offset` of `buffer`;
+   * hidden keys (causal mask, PAD keys) hold exact zeros, and a query that sees no key a row of zeros. Queries come
+   * from stack `stack`, keys from the same stack (self) or from the stack before it (cross: the memory).
+   */
+  attentionProbs: AttentionProbs[];
   /** Uploads a batch's tokens, targets and key masks (queued before the next submit). */
   setBatch(batch: Batch): void;
+}
+
+/** One attention layer's probabilities in a graph's activations (TransformerGraph.attentionProbs). */
+export interface AttentionProbs {
+  buffer: GPUBuffer;
+  offset: number;
+  heads: number;
+  queries: number;
+  keys: number;
+  /** Index in modelStacks of the stack the queries belong to, and the layer within it. */
+  stack: number;
+  layer: number;
+  /** Cross-attention (keys: the previous stack's output) rather than self-attention. */
+  cross: boolean;
 }
 
 type Plan = ReturnType<typeof planActivations>;
@@ -256,6 +278,12 @@ export async function buildTransformerGraph(
     losses,
     logits,
     residual: top.xs[stacks[stacks.length - 1].nLayers],
+    attentionProbs: buf.stacks.flatMap((b, i) =>
+      b.layers.flatMap((c, layer) => {
+        const self = { buffer: c.probs, offset: 0, heads: config.nHeads, queries: lengths[i], keys: lengths[i], stack: i, layer, cross: false };
+        return c.cross ? [self, { ...self, buffer: c.cross.probs, keys: lengths[i - 1], cross: true }] : [self];
+      }),
+    ),
     setBatch(data: Batch) {
       checkBatch(config, shape, data);
       stackTokens(config, data).forEach((tokens, i) => {
