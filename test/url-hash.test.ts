@@ -45,12 +45,24 @@ describe('URL hash', () => {
     expect(decoded.form.values.seed).toBe('4');
     expect(decoded.schedule).toEqual([]);
     expect(decoded.problems).toEqual([
-      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, steps, eval, op, window, snap, gapflow, hyper)',
+      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, steps, eval, op, window, snap, gapflow, hyper, classroom)',
       'the link\'s hyperparameter changes were not applied: hyper change 1 "10:0.1" is not step:lr:weightDecay (e.g. 120:0.01:0.5)',
     ]);
     expect(decodeHash('#preset=nope').problems[0]).toContain('the link names the preset "nope", which does not exist');
     expect(decodeHash('#hyper=20:0.1:1,10:0.1:0').problems[0]).toContain('schedule[1].step (10) comes before schedule[0].step (20)');
-    expect(decodeHash('')).toEqual({ form: defaultForm(), schedule: [], problems: [] });
+    expect(decodeHash('')).toEqual({ form: defaultForm(), schedule: [], classroom: false, problems: [] });
+  });
+
+  it('keeps classroom mode in the link (written only when on) without touching the run', () => {
+    const state = { form: form('quick-add', { steps: '60', evalEvery: '5' }), schedule: [{ step: 20, lr: 0.01, weightDecay: 0.5 }] };
+    expect(encodeHash({ ...state, classroom: false })).toBe(encodeHash(state));
+    const hash = encodeHash({ ...state, classroom: true });
+    expect(hash).toBe('#preset=quick-add&seed=1&steps=60&eval=5&hyper=20:0.01:0.5&classroom=on');
+    expect(decodeHash(hash)).toEqual({ ...state, classroom: true, problems: [] });
+    expect(decodeHash('#classroom=off').classroom).toBe(false);
+    const bad = decodeHash('#preset=quick-add&classroom=yes');
+    expect(bad.classroom).toBe(false);
+    expect(bad.problems).toEqual(['the link\'s classroom setting must be on or off, got "yes"']);
   });
 });
 

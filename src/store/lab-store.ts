@@ -9,7 +9,8 @@ import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, typ
 import { SeriesTable } from './series-table';
 import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-columns';
 import { defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
-import type { PresetName } from '../train/presets';
+import { grokMetric, type PresetName } from '../train/presets';
+import { NO_KEY_MOMENTS, detectKeyMoments, sameKeyMoments, type KeyMoments } from './key-moments';
 
 /** The series of the run on show. */
 export interface LabTables {
@@ -44,6 +45,18 @@ export function ingestBatch(tables: LabTables, batch: LabBatch): void {
   }
 }
 
+/** The key moments of the run on show, from its tables and events (the grok accuracy follows the task's grok metric). */
+export function keyMomentsOf(tables: LabTables, config: RunConfig | null, events: readonly RunEvent[]): KeyMoments {
+  const metric = config ? grokMetric(config.task) : 'testAcc';
+  // Multitask runs grok on their lowest head: only their grok event says when.
+  const testAcc = metric === 'minHeadTestAcc' ? new Float64Array(tables.metrics.length).fill(NaN) : tables.metrics.column(metric);
+  return detectKeyMoments({
+    evaluations: { step: tables.metrics.column('step'), trainAcc: tables.metrics.column('trainAcc'), testAcc },
+    spectral: { step: tables.spectral.column('step'), energy1: tables.spectral.column('energy1') },
+    events,
+  });
+}
+
 export const sameSchedule = (a: readonly HyperChange[], b: readonly HyperChange[]) =>
   a.length === b.length && a.every((c, i) => c.step === b[i].step && c.lr === b[i].lr && c.weightDecay === b[i].weightDecay);
 
@@ -65,6 +78,12 @@ export interface LabState {
   spectralCount: number;
   savedRuns: SavedRunSummary[];
   notice: Notice | null;
+  /** Memorisation, grokking and the edge turning decay-driven, as far as the run on show has got. */
+  moments: KeyMoments;
+  /** Classroom mode: large type, the key charts only, and the guided walkthrough (in the URL hash as classroom=on). */
+  classroom: boolean;
+  /** The walkthrough's current step (an index into the page's list of steps). */
+  walkthroughStep: number;
 
   setPreset(preset: PresetName): void;
   setField(field: FormField, value: string): void;
@@ -73,6 +92,8 @@ export interface LabState {
   applyBatch(batch: LabBatch): void;
   setSavedRuns(runs: SavedRunSummary[]): void;
   setNotice(notice: Notice | null): void;
+  setClassroom(on: boolean): void;
+  setWalkthroughStep(step: number): void;
 }
 
 export type LabStore = StoreApi<LabState>;
@@ -89,6 +110,9 @@ export function createLabStore(tables: LabTables): LabStore {
     spectralCount: 0,
     savedRuns: [],
     notice: null,
+    moments: NO_KEY_MOMENTS,
+    classroom: false,
+    walkthroughStep: 0,
 
     setPreset: (preset) => set((s) => ({ form: { preset, values: { ...presetDefaults(preset), seed: s.form.values.seed } }, schedule: [] })),
     setField: (field, value) => set((s) => ({ form: { ...s.form, values: { ...s.form.values, [field]: value } } })),
@@ -113,10 +137,14 @@ export function createLabStore(tables: LabTables): LabStore {
         } else if (batch.events?.length) {
           next.events = [...s.events, ...batch.events];
         }
+        const moments = keyMomentsOf(tables, next.config !== undefined ? next.config : s.config, next.events ?? s.events);
+        if (!sameKeyMoments(moments, s.moments)) next.moments = moments;
         return next;
       });
     },
     setSavedRuns: (savedRuns) => set({ savedRuns }),
     setNotice: (notice) => set({ notice }),
+    setClassroom: (classroom) => set({ classroom }),
+    setWalkthroughStep: (walkthroughStep) => set({ walkthroughStep: Math.max(0, Math.floor(walkthroughStep)) }),
   }));
 }

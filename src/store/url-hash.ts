@@ -1,9 +1,10 @@
 // The whole run configuration in the URL hash (TensorFlow-Playground style), so a link replays the same run:
 //
-//   #preset=quick-add&seed=3&wd=0.5&steps=800&gapflow=on&hyper=120:0.01:0.3,400:0.01:0
+//   #preset=quick-add&seed=3&wd=0.5&steps=800&gapflow=on&hyper=120:0.01:0.3,400:0.01:0&classroom=on
 //
 // Only values that differ from the preset's defaults are written. `hyper` lists the mid-run changes as
-// step:lr:weightDecay, applied after that many steps. Reading is strict: an unknown key, a preset that does not
+// step:lr:weightDecay, applied after that many steps. `classroom=on` opens the page in classroom mode (it is
+// how the page looks, not part of the run: it is written only when on). Reading is strict: an unknown key, a preset that does not
 // exist or a malformed change is reported (and the rest of the link still applies), never silently dropped.
 import { isPresetName, PRESETS } from '../train/presets';
 import { validateSchedule, type HyperChange } from '../worker/protocol';
@@ -26,10 +27,12 @@ const FIELD_OF = Object.fromEntries(Object.entries(KEY_OF).map(([field, key]) =>
 export interface HashState {
   form: RunForm;
   schedule: HyperChange[];
+  /** Classroom mode (absent: off). */
+  classroom?: boolean;
 }
 
 /** The hash (with its leading "#") for a form and schedule. */
-export function encodeHash({ form, schedule }: HashState): string {
+export function encodeHash({ form, schedule, classroom = false }: HashState): string {
   const params = new URLSearchParams();
   params.set('preset', form.preset);
   const defaults = presetDefaults(form.preset);
@@ -38,11 +41,13 @@ export function encodeHash({ form, schedule }: HashState): string {
     if (field === 'seed' || value !== defaults[field]) params.set(KEY_OF[field], value);
   }
   if (schedule.length > 0) params.set('hyper', schedule.map((c) => `${c.step}:${c.lr}:${c.weightDecay}`).join(','));
+  if (classroom) params.set('classroom', 'on');
   // URLSearchParams escapes ':' and ','; both are safe in a fragment and keep the schedule readable.
   return `#${params.toString().replaceAll('%3A', ':').replaceAll('%2C', ',')}`;
 }
 
 export interface DecodedHash extends HashState {
+  classroom: boolean;
   /** What could not be read, one message each; the state holds everything else the link said. */
   problems: string[];
 }
@@ -69,8 +74,14 @@ export function decodeHash(hash: string): DecodedHash {
   const form = defaultForm(isPresetName(preset) ? preset : DEFAULT_PRESET);
   if (!isPresetName(preset)) problems.push(`the link names the preset "${preset}", which does not exist (presets: ${Object.keys(PRESETS).join(', ')}); showing ${DEFAULT_PRESET}`);
   let schedule: HyperChange[] = [];
+  let classroom = false;
   for (const [key, value] of params) {
     if (key === 'preset') continue;
+    if (key === 'classroom') {
+      if (value === 'on' || value === 'off') classroom = value === 'on';
+      else problems.push(`the link's classroom setting must be on or off, got "${value}"`);
+      continue;
+    }
     if (key === 'hyper') {
       try {
         schedule = parseSchedule(value);
@@ -80,8 +91,8 @@ export function decodeHash(hash: string): DecodedHash {
     } else if (Object.hasOwn(FIELD_OF, key)) {
       form.values[FIELD_OF[key]] = value;
     } else {
-      problems.push(`the link has an unknown setting "${key}" (known: preset, ${Object.values(KEY_OF).join(', ')}, hyper)`);
+      problems.push(`the link has an unknown setting "${key}" (known: preset, ${Object.values(KEY_OF).join(', ')}, hyper, classroom)`);
     }
   }
-  return { form, schedule, problems };
+  return { form, schedule, classroom, problems };
 }

@@ -1,8 +1,10 @@
 // The lab page: status line on top; on the left the task, its hyperparameters, the run and live controls, sharing,
-// exports and saved runs; on the right the live charts. Training happens in a worker (src/worker/); this tree only
-// shows its batches and sends commands.
+// exports and saved runs; on the right the live charts. Classroom mode swaps both for the walkthrough and the four
+// key charts, in large type. Training happens in a worker (src/worker/); this tree only shows its batches and sends
+// commands.
 import { useEffect } from 'react';
 import { ChartPanels } from './ChartPanels';
+import { ClassroomLayout, ClassroomToggle, useClassroomType } from './Classroom';
 import { NoticeBanner } from './NoticeBanner';
 import { RunControls } from './RunControls';
 import { RunForm } from './RunForm';
@@ -30,8 +32,11 @@ export function App() {
   const support = useWebGpuSupport();
   const workerSaysUnavailable = useLab((s) => s.status.webGpuUnavailable);
   const workerMessage = useLab((s) => s.status.message);
+  const classroom = useLab((s) => s.classroom);
   useEffect(syncUrlHash, []);
   useShortcuts();
+  useClassroomType();
+  const canTrain = support.kind !== 'unavailable';
 
   return (
     <div className="lab">
@@ -41,23 +46,28 @@ export function App() {
           <p className="tagline">Watch a small transformer grok on your GPU, and take its spectral edge apart.</p>
         </div>
         <StatusBar adapter={adapterText(support)} />
+        <ClassroomToggle />
       </header>
       <NoticeBanner />
       {support.kind === 'unavailable' && <WebGpuHelp reason={support.reason} detail={support.detail} />}
       {support.kind !== 'unavailable' && workerSaysUnavailable && <WebGpuHelp reason="no-adapter" detail={workerMessage ?? undefined} />}
-      <div className="layout">
-        <aside className="sidebar" aria-label="Run settings and controls">
-          <TaskPicker />
-          <RunForm />
-          <RunControls canTrain={support.kind !== 'unavailable'} />
-          <ShareAndExport />
-          <SavedRuns />
-          <ShortcutHelp />
-        </aside>
-        <main className="panels">
-          <ChartPanels />
-        </main>
-      </div>
+      {classroom ? (
+        <ClassroomLayout canTrain={canTrain} />
+      ) : (
+        <div className="layout">
+          <aside className="sidebar" aria-label="Run settings and controls">
+            <TaskPicker />
+            <RunForm />
+            <RunControls canTrain={canTrain} />
+            <ShareAndExport />
+            <SavedRuns />
+            <ShortcutHelp />
+          </aside>
+          <main className="panels">
+            <ChartPanels />
+          </main>
+        </div>
+      )}
     </div>
   );
 }

@@ -6,6 +6,7 @@ import { useMemo } from 'react';
 import { SPECTRAL_CHARTS, chartSources, markersOf, trainingCharts } from './lab-charts';
 import { TimeSeriesChart } from './charts/TimeSeriesChart';
 import type { ChartSpec } from './charts/chart-spec';
+import type { Marker } from './charts/plot-model';
 import { fileBase, labStore, tables, useLab } from './lab';
 
 const sources = chartSources(tables);
@@ -15,13 +16,12 @@ const currentFileBase = () => {
 };
 const reportError = (text: string) => labStore.getState().setNotice({ kind: 'error', text });
 
-function ChartGrid({ charts }: { charts: ChartSpec[] }) {
-  const events = useLab((s) => s.events);
-  const markers = useMemo(() => markersOf(events), [events]);
+/** A grid of charts sharing one set of markers (`zoom`: classroom mode's larger drawing). */
+export function ChartGrid({ charts, markers, zoom, className = 'chart-grid' }: { charts: ChartSpec[]; markers: readonly Marker[]; zoom?: number; className?: string }) {
   return (
-    <div className="chart-grid">
+    <div className={className}>
       {charts.map((spec) => (
-        <TimeSeriesChart key={spec.id} spec={spec} source={sources[spec.source]} markers={markers} fileBase={currentFileBase} onError={reportError} />
+        <TimeSeriesChart key={spec.id} spec={spec} source={sources[spec.source]} markers={markers} fileBase={currentFileBase} onError={reportError} zoom={zoom} />
       ))}
     </div>
   );
@@ -43,13 +43,15 @@ export function ChartPanels() {
   const headNames = useLab((s) => s.headNames);
   const spectralCount = useLab((s) => s.spectralCount);
   const training = useMemo(() => trainingCharts(config, headNames), [config, headNames]);
+  const events = useLab((s) => s.events);
+  const markers = useMemo(() => markersOf(events), [events]);
   const edgeOff = config !== null && !config.spectral.enabled;
   const window = config?.spectral;
   return (
     <>
       <section className="panel-group" aria-labelledby="training-title">
         <h2 id="training-title">Training</h2>
-        <ChartGrid charts={training} />
+        <ChartGrid charts={training} markers={markers} />
       </section>
       <section className="panel-group" aria-labelledby="spectral-title">
         <h2 id="spectral-title">Spectral edge</h2>
@@ -60,7 +62,7 @@ export function ChartPanels() {
               ? `Every ${window.snapshotEvery} steps the update of θ_attn is taken; each window of the last ${window.window} updates gives one record (${spectralCount} so far).`
               : 'The singular values of a window of recent parameter updates, and what drives them: gradient or weight decay.'}
         </p>
-        <ChartGrid charts={SPECTRAL_CHARTS} />
+        <ChartGrid charts={SPECTRAL_CHARTS} markers={markers} />
       </section>
       <section className="panel-group" aria-labelledby="experiments-title">
         <h2 id="experiments-title">Causal experiments</h2>

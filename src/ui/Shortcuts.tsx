@@ -8,7 +8,11 @@ interface Shortcut {
   keys: string[];
   label: string;
   run(): void;
+  /** When the shortcut applies (always, without it); otherwise the key does what it normally does. */
+  active?(): boolean;
 }
+
+const inClassroom = () => labStore.getState().classroom;
 
 const nudge = (delta: number) => {
   const optim = labStore.getState().status.optim;
@@ -24,9 +28,15 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: ['['], label: 'Weight decay −0.1 (live)', run: () => nudge(-0.1) },
   { keys: [']'], label: 'Weight decay +0.1 (live)', run: () => nudge(0.1) },
   { keys: ['e'], label: 'Export the run as JSON', run: () => void actions.exportRun() },
+  { keys: ['c'], label: 'Classroom mode on or off', run: () => actions.toggleClassroom() },
+  { keys: ['ArrowRight', 'PageDown'], label: 'Walkthrough: next step (classroom mode)', run: () => actions.moveWalkthrough(1), active: inClassroom },
+  { keys: ['ArrowLeft', 'PageUp'], label: 'Walkthrough: previous step (classroom mode)', run: () => actions.moveWalkthrough(-1), active: inClassroom },
 ];
 
-const keyName = (key: string) => (key === ' ' ? 'Space' : key);
+const KEY_NAMES: Record<string, string> = { ' ': 'Space', ArrowRight: '→', ArrowLeft: '←', PageDown: 'PgDn', PageUp: 'PgUp' };
+const keyName = (key: string) => KEY_NAMES[key] ?? key;
+/** Arrow keys move between the radio buttons of a group: they stay with a focused radio. */
+const arrowOwner = (e: KeyboardEvent) => e.key.startsWith('Arrow') && e.target instanceof HTMLInputElement && e.target.type === 'radio';
 
 function ownsKeys(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
@@ -47,7 +57,8 @@ export function useShortcuts(): void {
     const onKey = (e: KeyboardEvent) => {
       if (e.ctrlKey || e.metaKey || e.altKey || ownsKeys(e.target)) return;
       if (e.key === ' ' && activatesOnSpace(e.target)) return;
-      const shortcut = SHORTCUTS.find((s) => s.keys.includes(e.key) || s.keys.includes(e.key.toLowerCase()));
+      if (arrowOwner(e)) return;
+      const shortcut = SHORTCUTS.find((s) => (s.keys.includes(e.key) || s.keys.includes(e.key.toLowerCase())) && (s.active?.() ?? true));
       if (!shortcut) return;
       e.preventDefault();
       shortcut.run();

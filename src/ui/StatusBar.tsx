@@ -39,7 +39,7 @@ export function StatusBar({ adapter }: { adapter: string }) {
         <span className="stat-label">speed</span>
         <strong>{status.stepsPerSecond === null ? '–' : `${status.stepsPerSecond.toFixed(1)} steps/s`}</strong>
       </span>
-      <span className="stat" title="What the engine in the worker uses for the next step">
+      <span className="stat stat-lr" title="What the engine in the worker uses for the next step">
         <span className="stat-label">engine lr</span>
         <strong data-testid="engine-lr">{status.optim ? formatRate(status.optim.lr) : '–'}</strong>
       </span>

@@ -1,5 +1,6 @@
 // The lab's charts as specs (what each plots, in words too), the sources that feed them from the series tables,
-// and the markers a run's events put on every chart (hyperparameter changes, the grok step, divergences).
+// and the markers a run's events put on every chart (hyperparameter changes, the grok step, divergences). Classroom
+// mode shows four of the same specs with captions for a room, and its key moments as markers.
 import type { ChartSpec } from './charts/chart-spec';
 import { lines } from './charts/chart-spec';
 import type { ChartSource } from './charts/TimeSeriesChart';
@@ -9,6 +10,7 @@ import type { RunConfig } from '../train/run';
 import type { MetricKey } from '../train/metrics';
 import { headColumn, type LabTables } from '../store/lab-store';
 import type { SpectralColumn } from '../store/spectral-columns';
+import { DECAY_DRIVEN_ENERGY, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
 
 const NO_EVALUATIONS = 'No evaluations yet: start a run, or open a saved one.';
 const NOT_COMPUTED = 'Not computed yet: the first spectral record arrives when the first window of W snapshots is full.';
@@ -132,4 +134,55 @@ export function markersOf(events: readonly RunEvent[]): Marker[] {
         return [{ step: e.step, kind: 'divergence', label: 'diverged' }];
     }
   });
+}
+
+/** The key moments' markers: what each says on a chart. */
+const MOMENT_LABEL: Record<KeyMomentKind, string> = {
+  memorisation: 'memorised',
+  grokking: 'grokked',
+  'decay-driven': 'edge decay-driven',
+};
+
+export const momentMarkers = (moments: KeyMoments): Marker[] =>
+  momentsInOrder(moments).map((m) => ({ step: m.step, kind: m.kind, label: `${MOMENT_LABEL[m.kind]} @ ${m.step}` }));
+
+/** Classroom charts' markers: the run's events, with its grok event drawn as the grokking moment (not twice). */
+export function classroomMarkers(events: readonly RunEvent[], moments: KeyMoments): Marker[] {
+  return [...markersOf(events.filter((e) => !(e.type === 'grok' && e.head === undefined))), ...momentMarkers(moments)];
+}
+
+const spec = (charts: readonly ChartSpec[], id: string) => {
+  const found = charts.find((c) => c.id === id);
+  if (!found) throw new Error(`no chart "${id}"`);
+  return found;
+};
+
+/**
+ * The four charts of classroom mode (loss, accuracy, g23 and v1's gradient energy fraction): the lab's own specs
+ * with a caption written for a room.
+ */
+export function classroomCharts(config: RunConfig | null): ChartSpec[] {
+  const training = trainingCharts(config, null);
+  const energy = spec(SPECTRAL_CHARTS, 'energy');
+  return [
+    {
+      ...spec(training, 'loss'),
+      description: 'How wrong the model is on the pairs it trains on (train) and on pairs it never sees (test).',
+    },
+    {
+      ...spec(training, 'accuracy'),
+      description: 'Share of sums it gets right. Train reaches 1 first (memorised), test much later (grokked).',
+    },
+    {
+      ...spec(SPECTRAL_CHARTS, 'g23'),
+      description: 'Gap between the 2nd and 3rd directions of recent updates: it closes as weight decay takes over.',
+    },
+    {
+      ...energy,
+      id: 'energy-v1',
+      title: 'Gradient energy fraction of v₁',
+      description: `What moves the top update direction: the gradient (1) or weight decay (0). Below ${DECAY_DRIVEN_ENERGY}: decay-driven.`,
+      lines: energy.lines.slice(0, 1),
+    },
+  ];
 }

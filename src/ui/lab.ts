@@ -10,6 +10,7 @@ import { connectLab, type LabClient } from '../worker/client';
 import type { HyperParams } from '../train/metrics';
 import type { RunConfig, RunFile } from '../train/run';
 import { download } from './charts/chart-export';
+import { WALKTHROUGH_STEPS } from './walkthrough';
 
 export const tables = createTables();
 export const labStore = createLabStore(tables);
@@ -38,6 +39,9 @@ async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undef
     return undefined;
   }
 }
+
+/** The preset the classroom walkthrough narrates. */
+export const WALKTHROUGH_PRESET = 'quick-add';
 
 const info = (text: string) => labStore.getState().setNotice({ kind: 'info', text });
 
@@ -121,28 +125,50 @@ export const actions = {
     if (status) info(`Reopened “${summary.title}” (step ${status.step}).`);
   },
 
+  /**
+   * The classroom walkthrough's run: quick-add (keeping the form's settings when it is already quick-add, so a
+   * link's shorter run or other seed applies), started from step 0.
+   */
+  async startWalkthroughRun(): Promise<void> {
+    const state = labStore.getState();
+    if (state.form.preset !== WALKTHROUGH_PRESET) state.setPreset(WALKTHROUGH_PRESET);
+    await actions.start();
+  },
+
+  toggleClassroom(): void {
+    const { classroom, setClassroom } = labStore.getState();
+    setClassroom(!classroom);
+  },
+
+  /** Moves the walkthrough by `delta` steps (within its steps). */
+  moveWalkthrough(delta: number): void {
+    const { walkthroughStep, setWalkthroughStep } = labStore.getState();
+    setWalkthroughStep(Math.min(WALKTHROUGH_STEPS.length - 1, Math.max(0, walkthroughStep + delta)));
+  },
+
   async deleteSavedRun(id: string): Promise<void> {
     await attempt('Could not delete the saved run', () => runDb.delete(id));
     await actions.refreshSavedRuns();
   },
 };
 
-/** Keeps the URL hash equal to the form and schedule, and follows links pasted into the address bar. */
+/** Keeps the URL hash equal to the form, schedule and classroom mode, and follows links pasted into the address bar. */
 export function syncUrlHash(): () => void {
   const read = () => {
-    const { form, schedule, problems } = decodeHash(window.location.hash);
+    const { form, schedule, classroom, problems } = decodeHash(window.location.hash);
     labStore.getState().setForm(form, schedule);
+    labStore.getState().setClassroom(classroom);
     if (problems.length > 0) labStore.getState().setNotice({ kind: 'error', text: `This link could not be read completely: ${problems.join('; ')}` });
     else if (schedule.length > 0) info(`This link replays ${schedule.length} hyperparameter change${schedule.length === 1 ? '' : 's'}: press Start.`);
   };
   if (window.location.hash) read();
   const write = (state: LabState) => {
-    const hash = encodeHash({ form: state.form, schedule: state.schedule });
+    const hash = encodeHash({ form: state.form, schedule: state.schedule, classroom: state.classroom });
     if (hash !== window.location.hash) history.replaceState(null, '', hash);
   };
   write(labStore.getState());
   const unsubscribe = labStore.subscribe((state, previous) => {
-    if (state.form !== previous.form || state.schedule !== previous.schedule) write(state);
+    if (state.form !== previous.form || state.schedule !== previous.schedule || state.classroom !== previous.classroom) write(state);
   });
   window.addEventListener('hashchange', read);
   return () => {

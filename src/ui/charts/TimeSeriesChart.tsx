@@ -22,6 +22,12 @@ interface Props {
   /** Exported files are named `${fileBase()}-${spec.id}.${format}`. */
   fileBase(): string;
   onError(message: string): void;
+  /**
+   * Draws everything (text, lines, margins) up to this many times larger: the plot is laid out for a smaller
+   * figure and scaled up (classroom mode, for a projector), but never laid out smaller than MIN_LAYOUT, so a small
+   * figure keeps room to plot. Exports keep the laid-out size.
+   */
+  zoom?: number;
 }
 
 const FORMATS: { format: ChartExportFormat; label: string; what: string }[] = [
@@ -38,9 +44,13 @@ function describeLatest(spec: ChartSpec, data: ChartData): string {
   return `${spec.title} at step ${data.x[i]}: ${values} (${data.length} points)`;
 }
 
+/** The smallest layout a zoomed chart is drawn from (below it, it zooms less). */
+const MIN_LAYOUT = { width: 360, height: 200 };
+const zoomFor = (most: number, width: number, height: number) => Math.max(1, Math.min(most, width / MIN_LAYOUT.width, height / MIN_LAYOUT.height));
+
 const formatValue = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : 'n/a');
 
-export function TimeSeriesChart({ spec, source, markers, fileBase, onError }: Props) {
+export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom = 1 }: Props) {
   const titleId = useId();
   const figureRef = useRef<HTMLDivElement>(null);
   const svgRef = useRef<SVGSVGElement>(null);
@@ -65,7 +75,9 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError }: Pr
       if (key === drawn || width === 0) return false;
       drawn = key;
       const data = source.data();
-      const model = buildPlotModel(spec, data, markers, { width, height, logX });
+      // The SVG's viewBox is the model's size and CSS stretches it over the figure: the zoom scales the SVG layer.
+      const z = zoomFor(zoom, width, height);
+      const model = buildPlotModel(spec, data, markers, { width: width / z, height: height / z, logX });
       modelRef.current = model;
       figure.dataset.points = String(data.length);
       figure.dataset.markers = String(model?.markers.length ?? 0);
@@ -82,11 +94,11 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError }: Pr
         return true;
       }
       renderSvg(svg, model, spec);
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      ctx.setTransform(dpr * z, 0, 0, dpr * z, 0, 0);
       drawLines(ctx, model);
       return true;
     });
-  }, [spec, source, markers, logX]);
+  }, [spec, source, markers, logX, zoom]);
 
   const exportAs = (format: ChartExportFormat) => {
     const model = modelRef.current;

@@ -31,5 +31,11 @@ export const CHART_INK = {
   hyper: '#1d2430',
   grok: OKABE_ITO.green,
   divergence: OKABE_ITO.vermillion,
+  // Key moments: colours no chart of the classroom uses for a line, drawn as badges with dark text on them
+  // (contrast 6-10:1), so the labels stay readable however light the colour.
+  memorisation: OKABE_ITO.orange,
+  grokking: OKABE_ITO.green,
+  decayDriven: OKABE_ITO.purple,
+  calloutText: '#000000',
   font: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
 } as const;

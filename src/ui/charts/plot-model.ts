@@ -13,10 +13,51 @@ export interface ChartData {
   y(key: string): Float64Array;
 }
 
+/** Run events (hyperparameter changes, the grok step, divergences) and the classroom's key moments (drawn as callouts). */
+export type MarkerKind = 'hyper' | 'grok' | 'divergence' | 'memorisation' | 'grokking' | 'decay-driven';
+
 export interface Marker {
   step: number;
   label: string;
-  kind: 'hyper' | 'grok' | 'divergence';
+  kind: MarkerKind;
+}
+
+/** The markers drawn as callouts (a labelled badge above the plot, over its line): the key moments of a run. */
+export const CALLOUT_KINDS: readonly MarkerKind[] = ['memorisation', 'grokking', 'decay-driven'];
+export const CALLOUT_FONT_SIZE = 11;
+export const CALLOUT_HEIGHT = 17;
+const CALLOUT_GAP = 3;
+
+/** A callout's badge, laid out in the band between the legend and the plot. */
+export interface Callout {
+  marker: Marker;
+  px: number;
+  /** The badge's left edge, top and width. */
+  x: number;
+  y: number;
+  width: number;
+}
+
+/** Bold text runs wider than textWidth's average. */
+const calloutWidth = (label: string) => textWidth(label, CALLOUT_FONT_SIZE) * 1.15 + 14;
+
+/**
+ * Badges for the callouts at their x positions, each starting at its line (or ending there, near the right edge),
+ * flowed into as few rows as keep them from overlapping. Returns the rows used (0: no callouts).
+ */
+export function layoutCallouts(callouts: readonly { marker: Marker; px: number }[], width: number, top: number): { items: Callout[]; rows: number } {
+  const rowEnds: number[] = [];
+  const items = [...callouts]
+    .sort((a, b) => a.px - b.px)
+    .map(({ marker, px }) => {
+      const w = calloutWidth(marker.label);
+      const x = px + w <= width - LEGEND_EDGE_PX ? px : Math.max(LEGEND_EDGE_PX, px - w);
+      let row = rowEnds.findIndex((end) => end + 4 <= x);
+      if (row < 0) row = rowEnds.push(0) - 1;
+      rowEnds[row] = x + w;
+      return { marker, px, x, y: top + row * (CALLOUT_HEIGHT + CALLOUT_GAP), width: w };
+    });
+  return { items, rows: rowEnds.length };
 }
 
 export interface PlotOptions {
@@ -86,6 +127,8 @@ export interface PlotModel {
   /** Few points for the width: each is drawn as a dot too (a single evaluation is visible at all). */
   dots: boolean;
   markers: { marker: Marker; px: number }[];
+  /** The markers of CALLOUT_KINDS (also in `markers`), with their badges. */
+  callouts: Callout[];
 }
 
 /** [min, max] of the finite values (positive only, for a log axis) of some arrays; null when there are none. */
@@ -122,18 +165,21 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
   if (data.length === 0 || !extent(ys, logY) || !yRange || !xRange) return null;
 
   const legend = layoutLegend(spec.lines, opts.width, opts.title);
-  const top = 14 + legend.rows * LEGEND_ROW_PX;
-  const inner = {
-    left: MARGIN.left,
-    top,
-    width: Math.max(10, opts.width - MARGIN.left - MARGIN.right),
-    height: Math.max(10, opts.height - top - MARGIN.bottom),
-  };
-  const x = (opts.logX ? scaleLog() : scaleLinear()).domain(padded(xRange, opts.logX)).range([inner.left, inner.left + inner.width]);
-  const y = (logY ? scaleLog() : scaleLinear()).domain(padded(yRange, logY)).range([inner.top + inner.height, inner.top]);
-  if (!spec.yDomain) y.nice();
+  const legendBottom = 14 + legend.rows * LEGEND_ROW_PX;
+  // The x scale does not depend on the top margin: place the markers first, then make room for the callouts' badges.
+  const innerWidth = Math.max(10, opts.width - MARGIN.left - MARGIN.right);
+  const x = (opts.logX ? scaleLog() : scaleLinear()).domain(padded(xRange, opts.logX)).range([MARGIN.left, MARGIN.left + innerWidth]);
   if (!opts.logX) x.nice();
   const toPx = guard(x, opts.logX);
+  const placed = markers.flatMap((marker) => {
+    const px = toPx(marker.step);
+    return Number.isFinite(px) ? [{ marker, px }] : [];
+  });
+  const callouts = layoutCallouts(placed.filter((m) => CALLOUT_KINDS.includes(m.marker.kind)), opts.width, legendBottom - 2);
+  const top = legendBottom + (callouts.rows > 0 ? callouts.rows * (CALLOUT_HEIGHT + CALLOUT_GAP) + 2 : 0);
+  const inner = { left: MARGIN.left, top, width: innerWidth, height: Math.max(10, opts.height - top - MARGIN.bottom) };
+  const y = (logY ? scaleLog() : scaleLinear()).domain(padded(yRange, logY)).range([inner.top + inner.height, inner.top]);
+  if (!spec.yDomain) y.nice();
   const toPy = guard(y, logY);
   return {
     width: opts.width,
@@ -146,9 +192,7 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
     lines: spec.lines.map((line, i) => ({ spec: line, polyline: minMaxPolyline(data.x, ys[i], toPx, toPy) })),
     legend: legend.items,
     dots: data.length <= inner.width / DOT_SPACING_PX,
-    markers: markers.flatMap((marker) => {
-      const px = toPx(marker.step);
-      return Number.isFinite(px) ? [{ marker, px }] : [];
-    }),
+    markers: placed,
+    callouts: callouts.items,
   };
 }

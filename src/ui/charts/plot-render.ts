@@ -4,7 +4,7 @@
 import { axisBottom, axisLeft, format, select, type NumberValue, type ScaleContinuousNumeric, type Selection } from 'd3';
 import type { ChartSpec } from './chart-spec';
 import { CHART_INK } from './palette';
-import { FONT_SIZE, LEGEND_SAMPLE_PX, TITLE_FONT_SIZE, textWidth, type PlotModel } from './plot-model';
+import { CALLOUT_FONT_SIZE, CALLOUT_HEIGHT, CALLOUT_KINDS, FONT_SIZE, LEGEND_SAMPLE_PX, TITLE_FONT_SIZE, textWidth, type MarkerKind, type PlotModel } from './plot-model';
 import { subPaths, svgPathData } from './downsample';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -16,7 +16,14 @@ const CLIP_SLACK = DOT_RADIUS + 1;
 function* points(polyline: Float64Array): Generator<[number, number]> {
   for (let i = 0; i < polyline.length; i += 2) if (!Number.isNaN(polyline[i])) yield [polyline[i], polyline[i + 1]];
 }
-const MARKER_COLOR = { hyper: CHART_INK.hyper, grok: CHART_INK.grok, divergence: CHART_INK.divergence } as const;
+const MARKER_COLOR: Record<MarkerKind, string> = {
+  hyper: CHART_INK.hyper,
+  grok: CHART_INK.grok,
+  divergence: CHART_INK.divergence,
+  memorisation: CHART_INK.memorisation,
+  grokking: CHART_INK.grokking,
+  'decay-driven': CHART_INK.decayDriven,
+};
 
 
 const scientific = format('.2~e');
@@ -113,9 +120,9 @@ export function renderSvg(svg: SVGSVGElement, model: PlotModel, spec: ChartSpec,
     }
   }
 
-  // Markers: hyperparameter changes, the grok step, divergences.
+  // Markers: hyperparameter changes, the grok step, divergences; key moments as callouts (below).
   const markers = root.append('g').attr('class', 'markers');
-  model.markers.forEach(({ marker, px }, i) => {
+  model.markers.filter(({ marker }) => !CALLOUT_KINDS.includes(marker.kind)).forEach(({ marker, px }, i) => {
     const color = MARKER_COLOR[marker.kind];
     const g = markers.append('g').attr('class', `marker marker-${marker.kind}`).attr('data-step', marker.step);
     g.append('line')
@@ -136,6 +143,27 @@ export function renderSvg(svg: SVGSVGElement, model: PlotModel, spec: ChartSpec,
       .attr('stroke-width', 3)
       .text(marker.label);
   });
+  // A callout: a solid line from its badge (above the plot, laid out by the model) to the x axis; the badge in the
+  // moment's colour with dark text, readable on any Okabe-Ito colour.
+  for (const { marker, px, x, y, width } of model.callouts) {
+    const color = MARKER_COLOR[marker.kind];
+    const g = markers.append('g').attr('class', `marker marker-callout marker-${marker.kind}`).attr('data-step', marker.step);
+    g.append('line')
+      .attr('x1', px).attr('x2', px)
+      .attr('y1', y + CALLOUT_HEIGHT).attr('y2', inner.top + inner.height)
+      .attr('stroke', color).attr('stroke-width', 2.5);
+    g.append('rect')
+      .attr('x', x).attr('y', y).attr('width', width).attr('height', CALLOUT_HEIGHT).attr('rx', 3)
+      .attr('fill', color).attr('stroke', CHART_INK.calloutText).attr('stroke-width', 0.75);
+    g.append('text')
+      .attr('x', x + width / 2)
+      .attr('y', y + CALLOUT_HEIGHT / 2 + CALLOUT_FONT_SIZE * 0.36)
+      .attr('text-anchor', 'middle')
+      .attr('font-size', CALLOUT_FONT_SIZE)
+      .attr('font-weight', 700)
+      .attr('fill', CHART_INK.calloutText)
+      .text(marker.label);
+  }
 }
 
 /** Draws the lines of `model` on a canvas context whose transform maps figure pixels to device pixels. */

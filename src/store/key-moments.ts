@@ -1,0 +1,128 @@
+// The key moments of a grokking run, read from the series the page has streamed so far (pure: the classroom
+// walkthrough and its chart markers show what this returns, the tests feed it synthetic series):
+//
+//   memorisation  the first evaluation with train accuracy >= 0.99;
+//   grokking      the run's own grok event (the trainer's rule, src/train/metrics.ts), or, for a run whose events
+//                 lack one, the first evaluation whose grok accuracy is >= 0.95;
+//   decay-driven  the first spectral record at or after the memorisation step whose gradient energy fraction of
+//                 v1 is below 0.5: from then on weight decay moves the edge's top direction more than the gradient.
+//
+// A moment that has not happened (yet) is null; NaN values never trigger one (NaN >= x is false). Besides the
+// moments it reports where the run stands (the latest evaluation, and v1's energy fraction since memorisation, its
+// lowest value included), so the walkthrough can say plainly that a moment has not come rather than invent it.
+import { GROK_TEST_ACCURACY, grokStep, type RunEvent } from '../train/metrics';
+
+export const MEMORISATION_TRAIN_ACCURACY = 0.99;
+export { GROK_TEST_ACCURACY };
+/** Below this gradient energy fraction of v1, the edge's top direction is decay-driven. */
+export const DECAY_DRIVEN_ENERGY = 0.5;
+
+export type KeyMomentKind = 'memorisation' | 'grokking' | 'decay-driven';
+
+export interface KeyMoment {
+  kind: KeyMomentKind;
+  step: number;
+  /** What crossed its threshold: train accuracy, test (grok) accuracy, or v1's gradient energy fraction. */
+  value: number;
+}
+
+export interface StepValue {
+  step: number;
+  value: number;
+}
+
+export interface KeyMoments {
+  memorisation: KeyMoment | null;
+  grokking: KeyMoment | null;
+  decayDriven: KeyMoment | null;
+  /** The latest evaluation (null before the first). */
+  latest: { step: number; trainAcc: number; testAcc: number } | null;
+  /** v1's gradient energy fraction in the spectral records from memorisation on (empty before memorisation). */
+  edgeSinceMemorisation: {
+    /** Records at or after the memorisation step. */
+    records: number;
+    /** The latest and the lowest finite value among them (null: none finite). */
+    latest: StepValue | null;
+    lowest: StepValue | null;
+  };
+}
+
+export interface KeyMomentInputs {
+  /** The evaluations: step, train accuracy and the accuracy the run groks on (test accuracy; SCAN: test sequence accuracy), row-aligned. */
+  evaluations: { step: ArrayLike<number>; trainAcc: ArrayLike<number>; testAcc: ArrayLike<number> };
+  /** The spectral records: step and v1's gradient energy fraction, row-aligned. */
+  spectral: { step: ArrayLike<number>; energy1: ArrayLike<number> };
+  events: readonly RunEvent[];
+}
+
+export const NO_KEY_MOMENTS: KeyMoments = {
+  memorisation: null,
+  grokking: null,
+  decayDriven: null,
+  latest: null,
+  edgeSinceMemorisation: { records: 0, latest: null, lowest: null },
+};
+
+const rowsOf = (...columns: ArrayLike<number>[]) => Math.min(...columns.map((c) => c.length));
+
+/** The first row whose value passes `test`, as a moment. */
+function first(kind: KeyMomentKind, step: ArrayLike<number>, values: ArrayLike<number>, test: (v: number) => boolean, from = 0): KeyMoment | null {
+  const n = rowsOf(step, values);
+  for (let i = from; i < n; i++) if (test(values[i])) return { kind, step: step[i], value: values[i] };
+  return null;
+}
+
+export function detectKeyMoments({ evaluations, spectral, events }: KeyMomentInputs): KeyMoments {
+  const evalRows = rowsOf(evaluations.step, evaluations.trainAcc, evaluations.testAcc);
+  const memorisation = first('memorisation', evaluations.step, evaluations.trainAcc, (v) => v >= MEMORISATION_TRAIN_ACCURACY);
+
+  const grokAt = grokStep(events);
+  const grokEvent = events.find((e) => e.type === 'grok' && e.head === undefined && e.step === grokAt);
+  const grokking =
+    grokEvent && grokEvent.type === 'grok'
+      ? { kind: 'grokking' as const, step: grokEvent.step, value: grokEvent.value }
+      : first('grokking', evaluations.step, evaluations.testAcc, (v) => v >= GROK_TEST_ACCURACY);
+
+  let decayDriven: KeyMoment | null = null;
+  const edgeSinceMemorisation: KeyMoments['edgeSinceMemorisation'] = { records: 0, latest: null, lowest: null };
+  if (memorisation) {
+    const n = rowsOf(spectral.step, spectral.energy1);
+    for (let i = 0; i < n; i++) {
+      const step = spectral.step[i];
+      const value = spectral.energy1[i];
+      if (!(step >= memorisation.step)) continue;
+      edgeSinceMemorisation.records += 1;
+      if (!Number.isFinite(value)) continue;
+      edgeSinceMemorisation.latest = { step, value };
+      if (!edgeSinceMemorisation.lowest || value < edgeSinceMemorisation.lowest.value) edgeSinceMemorisation.lowest = { step, value };
+      if (!decayDriven && value < DECAY_DRIVEN_ENERGY) decayDriven = { kind: 'decay-driven', step, value };
+    }
+  }
+
+  const last = evalRows - 1;
+  const latest = last >= 0 ? { step: evaluations.step[last], trainAcc: evaluations.trainAcc[last], testAcc: evaluations.testAcc[last] } : null;
+  return { memorisation, grokking, decayDriven, latest, edgeSinceMemorisation };
+}
+
+/** The moments in the order they happened (steps), for markers and the walkthrough's log. */
+export function momentsInOrder(moments: KeyMoments): KeyMoment[] {
+  return [moments.memorisation, moments.grokking, moments.decayDriven].filter((m): m is KeyMoment => m !== null).sort((a, b) => a.step - b.step);
+}
+
+const sameStepValue = (a: StepValue | null, b: StepValue | null) => a === b || (a !== null && b !== null && a.step === b.step && Object.is(a.value, b.value));
+const sameMoment = (a: KeyMoment | null, b: KeyMoment | null) => a === b || (a !== null && b !== null && a.kind === b.kind && a.step === b.step && Object.is(a.value, b.value));
+
+/** Whether two results say the same (the store keeps the old object then, so nothing re-renders). */
+export function sameKeyMoments(a: KeyMoments, b: KeyMoments): boolean {
+  const la = a.latest;
+  const lb = b.latest;
+  return (
+    sameMoment(a.memorisation, b.memorisation) &&
+    sameMoment(a.grokking, b.grokking) &&
+    sameMoment(a.decayDriven, b.decayDriven) &&
+    (la === lb || (la !== null && lb !== null && la.step === lb.step && Object.is(la.trainAcc, lb.trainAcc) && Object.is(la.testAcc, lb.testAcc))) &&
+    a.edgeSinceMemorisation.records === b.edgeSinceMemorisation.records &&
+    sameStepValue(a.edgeSinceMemorisation.latest, b.edgeSinceMemorisation.latest) &&
+    sameStepValue(a.edgeSinceMemorisation.lowest, b.edgeSinceMemorisation.lowest)
+  );
+}
