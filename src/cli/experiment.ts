@@ -1,6 +1,7 @@
 // `npm run experiment -- --preset <name> [options]`: trains one run of a preset on this machine's WebGPU
 // adapter with a progress bar, writes the run file (src/train/run.ts) and prints the grok step; optionally writes
-// checkpoint files (src/train/checkpoint-file.ts) and resumes from one.
+// checkpoint files (src/train/checkpoint-file.ts) and resumes from one. Spectral options (window, cadence, subset,
+// centring, K, gap flow, solver) become the run's spectral overrides, validated by resolveRunConfig.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
@@ -12,7 +13,8 @@ import { resolveRunConfig, type RunConfig, type RunOverrides } from '../train/ru
 import { Trainer } from '../train/trainer';
 import type { Checkpoint } from '../train/checkpoint';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
-import { parseArgs } from './args';
+import type { SpectralSolver } from '../spectral/options';
+import { integerOption, numberOption, parseArgs, UsageError } from './args';
 import { ProgressPrinter, formatDuration } from './progress';
 
 const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).join('|')}> [options]
@@ -36,14 +38,14 @@ spectral edge (on by default; records go into the run file's "spectral" array):
   --centred              centre each window
   --edge-k K             edge vectors per window (default min(4, W))
   --gap-flow             also measure the gap-flow terms at each window (curvature and gradient along v_k*, v_k*+1)
+  --solver gram|lanczos  spectrum by the W x W Gram matrix (default, all W singular values) or by matrix-free
+                         Lanczos on X^T X on the GPU (the top min(W, K+1), with residuals in each record)
 exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl-C; the partial run is written)`;
-
-class UsageError extends Error {}
 
 const DEFAULTS = {
   preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'early-stop': '', out: '',
   'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false,
-  'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false,
+  'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false, solver: '',
 };
 
 interface ExperimentPlan {
@@ -53,19 +55,6 @@ interface ExperimentPlan {
   checkpointEvery?: number;
   checkpointDir: string;
   resumeFrom?: DecodedCheckpoint;
-}
-
-function numberOption(name: string, text: string): number | undefined {
-  if (text === '') return undefined;
-  const value = Number(text);
-  if (!Number.isFinite(value)) throw new UsageError(`--${name} must be a number, got "${text}"`);
-  return value;
-}
-
-function integerOption(name: string, text: string): number | undefined {
-  const value = numberOption(name, text);
-  if (value !== undefined && !Number.isInteger(value)) throw new UsageError(`--${name} must be an integer, got "${text}"`);
-  return value;
 }
 
 /** The run configuration and output path the arguments ask for; throws UsageError (or RunConfigError) on a bad one. */
@@ -110,6 +99,7 @@ function spectralOverrides(args: typeof DEFAULTS): RunOverrides['spectral'] {
   const k = integerOption('edge-k', args['edge-k']);
   if (k !== undefined) given.k = k;
   if (args.subset !== '') given.subset = args.subset as 'attn' | 'all';
+  if (args.solver !== '') given.solver = args.solver as SpectralSolver;
   return Object.keys(given).length > 0 ? given : undefined;
 }
 
@@ -123,7 +113,7 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
 
 /** --resume: the checkpoint's own configuration; only --steps (to train further) and the output options apply. */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k'] as const).filter((k) => args[k] !== '');
+  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver'] as const).filter((k) => args[k] !== '');
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {

@@ -1,5 +1,7 @@
 // What the spectral edge records for each analysed window (SPEC §2): the typed record the trainer appends to
-// the run file and the worker streams to the page.
+// the run file and the worker streams to the page. The same record for both solvers of the window's spectrum
+// (SpectralOptions.solver); with 'lanczos' sigma and davisKahanAlpha cover only the computed top min(W, K + 1)
+// singular values, and `lanczos` holds the solver's residuals.
 
 import type { GapFlowTerms } from './gap-flow';
 
@@ -9,7 +11,7 @@ export const SPECTRAL_RECORD_VERSION = 1;
 export interface SpectralRecord {
   /** The optimiser step at which the window's newest delta ends. */
   step: number;
-  /** sigma_1 >= ... >= sigma_W of the window (centred if the run centres). */
+  /** sigma_1 >= ... >= sigma_W of the window (centred if the run centres); solver 'lanczos': sigma_1..sigma_min(W, K+1). */
   sigma: number[];
   /** sigma_2^2 - sigma_3^2 (null when W < 3). */
   g23: number | null;
@@ -26,12 +28,27 @@ export interface SpectralRecord {
   trapezoidGradEnergyFraction: number[];
   /** ||G(t) - G(t-1)||_F between consecutive windows' Gram matrices (time-aligned rows; null for the first). */
   deltaGramNorm: number | null;
-  /** max(0, 1 - ||Delta G||_F^2 / (sigma_j^2 - sigma_{j+1}^2)^2), j = 1..W-1 (empty for the first window). */
+  /** max(0, 1 - ||Delta G||_F^2 / (sigma_j^2 - sigma_{j+1}^2)^2), j = 1..W-1 (solver 'lanczos': j < sigma.length; empty for the first window). */
   davisKahanAlpha: number[];
   /** ||Delta G||_F / (lr * g^2), g = sigma_k* - sigma_k*+1 (null for the first window or without k*). */
   adiabatic: number | null;
   /** The gap-flow equation at the edge (runs with `gapFlow` on, when k* + 1 <= K edge vectors exist). */
   gapFlow?: GapFlowRecord;
+  /** Runs with solver 'lanczos': how well the Lanczos solve of this window converged. */
+  lanczos?: LanczosRecord;
+}
+
+/** The matrix-free Lanczos solve of a window (src/spectral/lanczos.ts on X^T X, or (CX)^T CX when centred). */
+export interface LanczosRecord {
+  /**
+   * ||A y_j - theta_j y_j|| for each computed pair j = 1..sigma.length in sigma's order: A = X^T X applied in float32
+   * on the GPU to the unit Ritz vector y_j (= +-v_j), theta_j its Ritz value; units of sigma^2.
+   */
+  residual: number[];
+  /** Operator applications of the Krylov process (the residual checks not counted). */
+  iterations: number;
+  /** Whether every pair's residual bound met the solver's tolerance (1e-5 max theta) within its iterations. */
+  converged: boolean;
 }
 
 /** Gap-flow terms per step (src/spectral/gap-flow.ts) at the window's k*, next to the observed rate. */

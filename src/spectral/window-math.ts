@@ -6,12 +6,17 @@
 // sigma_k^2), v_k = X^T u_k / sigma_k the k-th edge direction. With centring, X is replaced by C X, C = I - 11^T/W,
 // so G by C G C and v_k = X^T (C u_k) / sigma_k. A projection <y_i, v_k> of any other row set Y (the gradient or
 // decay parts) is (Y X^T c_k)_i with c_k the edge coefficients, so only W x W cross-Gram matrices are needed.
+//
+// Sign convention (both solvers, src/spectral/monitor.ts): u_k = (C) X v_k / sigma_k, the window's (centred)
+// projections on v_k in time order, has its largest-magnitude component positive (`signOfLargest`). The Gram path
+// applies it to the eigenvectors u_k of G; the Lanczos path to the projections of each Ritz vector, so both give
+// the same v_k up to rounding (and ties between equally large components, which rounding can break either way).
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 
 export type Square = number[][];
 
-/** C M C (both sides centred) or C M (rows only). */
-function centreRows(m: Square): Square {
+/** C M: each column's mean over the rows subtracted (centring over time when rows are deltas). */
+export function centreRows(m: Square): Square {
   const cols = m[0].length;
   const mean = Array.from({ length: cols }, (_, j) => m.reduce((s, row) => s + row[j], 0) / m.length);
   return m.map((row) => row.map((x, j) => x - mean[j]));
@@ -44,12 +49,17 @@ export function windowSpectrum(gram: Square): Spectrum {
   const u = order.map((i) => {
     const col = vectors.getColumn(i);
     const norm = Math.hypot(...col);
-    let big = 0;
-    for (let j = 1; j < W; j++) if (Math.abs(col[j]) > Math.abs(col[big])) big = j;
-    const sign = col[big] < 0 ? -1 : 1;
+    const sign = signOfLargest(col);
     return col.map((x) => (sign * x) / norm);
   });
   return { sigma, u };
+}
+
+/** The sign convention: -1 when the largest-magnitude component (the first of equals) is negative, else 1. */
+export function signOfLargest(u: ArrayLike<number>): 1 | -1 {
+  let big = 0;
+  for (let j = 1; j < u.length; j++) if (Math.abs(u[j]) > Math.abs(u[big])) big = j;
+  return u[big] < 0 ? -1 : 1;
 }
 
 /** Directions whose singular value is this small relative to sigma_1 are numerically zero (e.g. after centring). */
