@@ -1,13 +1,13 @@
 // The training worker's API (src/worker/lab-api.ts) driven directly in Node with the real engine on the GPU
 // (SwiftShader where there is no GPU): streamed batches, pause/step/resume, a live weight-decay change, the
-// "not available yet" experiments, and the three ways a run continues exactly: replaying its schedule from a link,
+// experiments on a finished run (kept in its run file), and the three ways a run continues exactly: replaying its schedule from a link,
 // resuming from a saved checkpoint, and recovering from a lost GPU device. Plus the protocol's pure packing.
 import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../src/gpu/node-gpu';
 import type { AcquiredDevice } from '../src/gpu/device';
 import { LabApi } from '../src/worker/lab-api';
 import {
-  NotAvailableYetError, batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSchedule, IDLE_STATUS,
+  batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSchedule, IDLE_STATUS,
   type LabBatch, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus,
 } from '../src/worker/protocol';
 import { METRIC_KEYS, emptyMetrics, type MetricSeries } from '../src/train/metrics';
@@ -75,8 +75,7 @@ describe('the lab worker API on the GPU', () => {
 
   it('streams batches, pauses between chunks, steps exactly, takes a live weight-decay change, and exports a valid run', async () => {
     const { api, batches, saves, status } = lab();
-    await expect(api.runExperiment({ kind: 'ablation' })).rejects.toThrow(NotAvailableYetError);
-    await expect(api.runExperiment({ kind: 'ablation' })).rejects.toThrow(/ablation experiment is not available yet/);
+    await expect(api.runExperiment({ experiments: ['ablate'] })).rejects.toThrow('there is no run to analyse: start one first');
     await expect(api.pause()).rejects.toThrow('there is no run to pause: start one first');
     await expect(api.start({ ...REQUEST, overrides: { steps: 0 } })).rejects.toThrow('steps must be a positive integer, got 0');
 
@@ -121,6 +120,19 @@ describe('the lab worker API on the GPU', () => {
     const gaps = batches.slice(1).map((b, i) => b.at - batches[i].at);
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(40);
     await expect(api.resume()).rejects.toThrow('the run has ended (completed)');
+
+    // An experiment on the finished run's model: progress in the status, the result kept in the run file.
+    const analysis = await api.runExperiment({ experiments: ['ablate'] });
+    expect(analysis).toMatchObject({ at: { step: 20, windowStep: 20 }, run: { preset: 'quick-add', seed: 7 } });
+    expect(analysis.experiments.ablate).toHaveProperty('result.edge.deltaAccuracy');
+    await until('the progress to reach the page', () => batches.some(({ batch }) => batch.status.experiment?.name === 'ablate'));
+    await until('the progress to clear', () => status()?.experiment === null);
+    const withAnalysis = parseRunFile(JSON.parse(JSON.stringify(await api.exportRun())));
+    expect(withAnalysis.analyses).toEqual([analysis]);
+    await api.loadRun({ runFile: withAnalysis });
+    expect((await api.exportRun()).analyses).toEqual([analysis]);
+    const broken = JSON.stringify({ ...withAnalysis, analyses: [{ kind: 'spectral-edge-lab.analysis', version: 1 }] });
+    await expect(api.loadRun({ runFile: broken })).rejects.toThrow(/^analyses\[0\]: not a valid analysis file/);
   });
 
   it('replays a run from its schedule bit for bit, even across a lost GPU device', async () => {

@@ -7,6 +7,11 @@ import type { EdgeVectors } from '../spectral/monitor';
 import type { TrainingEngine } from '../train/engine';
 import type { Trainer } from '../train/trainer';
 
+/** An experiment that does not apply to this task or model (the analysis records the reason instead of a result). */
+export class NotApplicableError extends Error {
+  override name = 'NotApplicableError';
+}
+
 /** Reports progress of a long experiment: `done` of `total` units, and what is running now. */
 export type Progress = (done: number, total: number, what: string) => void;
 

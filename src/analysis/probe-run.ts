@@ -10,7 +10,10 @@ import { IGNORE_TARGET } from '../model/batch';
 import { isEncoderDecoder, taskHeadCount } from '../model/config';
 import { DYCK, dyckBatch, dyckSplit } from '../tasks/dyck';
 import { probeR2, type ProbeKind } from './probes';
-import type { ResidualStreamReader } from './residual-stream';
+import { ResidualStreamReader } from './residual-stream';
+import { initParams } from '../model/params';
+import { createParamState } from '../model/state';
+import { firstSequences, NotApplicableError, type AnalysisContext } from './context';
 
 export type ProbeScores = Record<ProbeKind, number> & {
   /** Scored positions the probes were fitted and tested on (70% / 30%). */
@@ -67,3 +70,60 @@ export async function depthProbe(reader: ResidualStreamReader, opts: { seed: num
   if (!(Number.isInteger(sequences) && sequences > 0 && sequences <= test.count)) throw new Error(`sequences must be an integer in [1, ${test.count}], got ${sequences}`);
   return residualProbes(reader, dyckBatch(test, Array.from({ length: sequences }, (_, i) => i)), opts.seed);
 }
+
+export interface ProbeExperimentResult {
+  /** What the probes predict: Dyck depth after each token, or the SCAN decoder's target token id. */
+  target: 'dyck-depth' | 'decoder-token';
+  sequences: number;
+  /** The probes on the analysed model. */
+  trained: ProbeScores;
+  /**
+   * The same probes on the untrained model (the run's initial parameters): what the architecture and the token
+   * embeddings alone give, the baseline the trained scores are read against.
+   */
+  untrained: ProbeScores;
+}
+
+/**
+ * The probe experiment of SPEC §3 on the analysed model and, as a baseline, on the run's initial parameters (`seed`:
+ * the run's seed): Dyck depth probes, or SCAN decoder-token probes on the first `sequences` test sequences. Other
+ * tasks have no probe target (NotApplicableError).
+ */
+export async function probeExperiment(ctx: AnalysisContext, seed: number, sequences = DEPTH_PROBE_SEQUENCES): Promise<ProbeExperimentResult> {
+  const { engine } = ctx;
+  const { config } = engine;
+  const scan = isEncoderDecoder(config);
+  if (!scan && config.nClasses !== DYCK.classes) throw new NotApplicableError('probes are defined for Dyck depth and SCAN tokens (SPEC §3); this task has no probe target');
+  const rt = engine.runtime;
+  const { seqLen, readout, sourceLen } = engine.graph.shape;
+  const shape = { seqLen, readout, ...(sourceLen !== undefined && { sourceLen }) };
+  const chunk = Math.min(sequences, 100);
+  const data = scan ? firstSequences(ctx.test, shape, taskHeadCount(config), sequences) : null;
+  const probe = (reader: ResidualStreamReader) => (data ? residualProbes(reader, data, ctx.seed) : depthProbe(reader, { seed: ctx.seed, sequences }));
+  ctx.progress?.(0, 2, 'probes on the trained model');
+  const trained = await probe(await ResidualStreamReader.create(rt, config, engine.state, shape, chunk));
+  ctx.progress?.(1, 2, 'probes on the untrained model');
+  const initial = createParamState(rt, engine.table, initParams(engine.table, seed));
+  try {
+    const untrained = await probe(await ResidualStreamReader.create(rt, config, initial, shape, chunk));
+    ctx.progress?.(2, 2, 'probes done');
+    return { target: scan ? 'decoder-token' : 'dyck-depth', sequences: data ? data.tokens.length / seqLen : sequences, trained, untrained };
+  } finally {
+    for (const buffer of [initial.params, initial.grads, initial.m, initial.v]) buffer.destroy();
+  }
+}
+
+const probeScoresSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['linear', 'quadratic', 'mlp', 'positions'],
+  properties: { linear: { type: 'number' }, quadratic: { type: 'number' }, mlp: { type: 'number' }, positions: { type: 'integer' } },
+} as const;
+
+/** JSON schema (draft 7) of a ProbeExperimentResult. */
+export const PROBE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['target', 'sequences', 'trained', 'untrained'],
+  properties: { target: { enum: ['dyck-depth', 'decoder-token'] }, sequences: { type: 'integer' }, trained: probeScoresSchema, untrained: probeScoresSchema },
+} as const;

@@ -1,11 +1,11 @@
 // The universality class of a run's late edge (SPEC §3), from measured quantities with stated thresholds:
-//   functional   the edge carries task structure: removing it or moving along it changes the function far more than
-//                random directions do (ablation ratio or perturbation KL ratio >= FUNCTIONAL_RATIO);
-//   compression  decay-dominated (median gradient energy fraction of v_1 < DECAY_DOMINATED), functionally empty (both
-//                ratios < EMPTY_RATIO, or the edge's ablation effect below one token flip) and nearly frozen (median
-//                rotation of v_1 < FROZEN_DEG);
+//   functional   the edge {v_1, v_2} carries task structure: removing it or moving along it changes the function far
+//                more than random directions do (ablation ratio or perturbation KL ratio >= functionalRatio);
+//   compression  decay-dominated (median gradient energy fraction of v_1 < decayDominated), functionally empty (both
+//                ratios < emptyRatio, or the edge's ablation effect below one token flip) and nearly frozen (median
+//                rotation of v_1 < frozenDeg);
 //   mixed        anything else: some but not all of the compression signs, or structure below the functional bar.
-// The spectral quantities are medians over the last LATE_WINDOWS windows at or before the analysed step. The
+// The spectral quantities are medians over the last lateWindows windows at or before the analysed step. The
 // verdict lists every quantity with its value and threshold, so a reader can disagree with the thresholds.
 import type { SpectralRecord } from '../spectral/record';
 
@@ -29,7 +29,7 @@ export interface VerdictInputs {
   records: readonly SpectralRecord[];
   /** Ablation of {v1, v2}: its |delta test accuracy|, the mean over random 2-direction pairs, and 1 / scored targets. */
   ablation: { edge: number; randomMean: number; resolution: number };
-  /** Perturbation sweep: the largest KL(base || perturbed) along v_1..v_K and along the random directions. */
+  /** Perturbation sweep: the largest KL(base || perturbed) along the edge {v_1, v_2} and along the random directions. */
   perturbation: { edgeMaxKl: number; randomMaxKl: number };
 }
 

@@ -17,3 +17,20 @@ export function parseArgs<T extends Record<string, string | boolean>>(argv: stri
   }
   return out as T;
 }
+
+/** A bad command line: the tool prints the message and its usage, and exits with 2. */
+export class UsageError extends Error {}
+
+/** A number option's value (undefined when not given); anything else than a finite number is a UsageError. */
+export function numberOption(name: string, text: string): number | undefined {
+  if (text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new UsageError(`--${name} must be a number, got "${text}"`);
+  return value;
+}
+
+export function integerOption(name: string, text: string): number | undefined {
+  const value = numberOption(name, text);
+  if (value !== undefined && !Number.isInteger(value)) throw new UsageError(`--${name} must be an integer, got "${text}"`);
+  return value;
+}

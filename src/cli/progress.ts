@@ -61,12 +61,17 @@ export class ProgressPrinter {
   constructor(private readonly out: ProgressStream) {}
 
   update(p: TrainerProgress): void {
+    this.status(progressLine(p));
+  }
+
+  /** A status line: redrawn in place on a TTY, one plain line each otherwise. */
+  status(line: string): void {
     if (this.out.isTTY) {
       // Carriage return, the line, then erase whatever a longer previous line left to its right.
-      this.out.write(`\r${progressLine(p)}\x1b[K`);
+      this.out.write(`\r${line}\x1b[K`);
       this.lineOpen = true;
     } else {
-      this.out.write(`${progressLine(p)}\n`);
+      this.out.write(`${line}\n`);
     }
   }
 

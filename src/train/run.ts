@@ -1,6 +1,7 @@
 // The run: its configuration (a preset plus overrides, resolved into the exact settings trained with), and the
 // run file that records it (config, metric series, events, summary) as JSON, with a JSON Schema that every
-// loaded file is validated against.
+// loaded file is validated against. Fields added after version 2 are optional, so older files still load: the
+// spectral options' gapFlow (off) and solver ('gram'), a window record's gapFlow and lanczos residuals.
 import Ajv, { type ErrorObject } from 'ajv';
 import type { AnyModelConfig } from '../model/config';
 import type { BatchShape } from '../model/batch';
@@ -9,6 +10,7 @@ import { validateOptimConfig, type OptimConfig } from './optim-config';
 import { PRESETS, buildTaskData, isPresetName, type PresetName, type TaskSpec } from './presets';
 import { spectralDefaults, validateSpectralOptions, type SpectralOptions } from '../spectral/options';
 import type { SpectralRecord } from '../spectral/record';
+import type { AnalysisFile, ANALYSIS_FILE_KIND } from '../analysis/analysis-file';
 import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type HeadSeries, type MetricPoint, type MetricSeries, type RunEvent } from './metrics';
 
 /** What a run may change relative to its preset (all optional: a missing field keeps the preset's value). */
@@ -76,6 +78,12 @@ export interface RunFile {
   heads?: HeadSeries;
   /** Runs that track the spectral edge: one record per analysed window (src/spectral/record.ts). */
   spectral?: SpectralRecord[];
+  /**
+   * Causal experiments run on this run's model (src/analysis/analysis-file.ts), oldest first. The run schema checks
+   * only their kind; whoever shows them validates each with parseAnalysisFile (that module depends on the trainer,
+   * which depends on this one).
+   */
+  analyses?: AnalysisFile[];
   summary: RunSummary;
 }
 
@@ -174,8 +182,9 @@ const spectralOptionFields = {
   subset: { enum: ['attn', 'all'] },
   k: integer,
   gapFlow: { type: 'boolean' },
+  solver: { enum: ['gram', 'lanczos'] },
 } as const;
-/** gapFlow came later: files without it read as off. */
+/** gapFlow and solver came later: files without them read as off and 'gram'. */
 const requiredSpectralOptions = ['enabled', 'window', 'snapshotEvery', 'centred', 'subset', 'k'];
 /** The gap-flow terms of a window (SpectralRecord.gapFlow). */
 const gapFlowRecord = {
@@ -192,6 +201,13 @@ const gapFlowRecord = {
     gradientProjection: numbers,
     observed: nullableNumber,
   },
+} as const;
+/** The Lanczos solve of a window (SpectralRecord.lanczos, solver 'lanczos' only). */
+const lanczosRecord = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['residual', 'iterations', 'converged'],
+  properties: { residual: numbers, iterations: integer, converged: { type: 'boolean' } },
 } as const;
 /** A SpectralRecord (src/spectral/record.ts). */
 const spectralRecord = {
@@ -215,6 +231,7 @@ const spectralRecord = {
     davisKahanAlpha: numbers,
     adiabatic: nullableNumber,
     gapFlow: gapFlowRecord,
+    lanczos: lanczosRecord,
   },
 } as const;
 const metricPoint = {
@@ -223,6 +240,8 @@ const metricPoint = {
   required: [...METRIC_KEYS],
   properties: Object.fromEntries(METRIC_KEYS.map((k) => [k, k === 'step' ? stepNumber : number])),
 } as const;
+
+const ANALYSIS_KIND: typeof ANALYSIS_FILE_KIND = 'spectral-edge-lab.analysis';
 
 /** JSON Schema (draft 7) of a run file of version RUN_FILE_VERSION. */
 export const RUN_SCHEMA = {
@@ -336,6 +355,7 @@ export const RUN_SCHEMA = {
       },
     },
     spectral: { type: 'array', items: spectralRecord },
+    analyses: { type: 'array', items: { type: 'object', required: ['kind'], properties: { kind: { const: ANALYSIS_KIND } } } },
     heads: {
       type: 'object',
       additionalProperties: false,

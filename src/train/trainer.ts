@@ -15,6 +15,7 @@ import { TrainingEngine, type StepStats } from './engine';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor, sliceOf, type EdgeVectors } from '../spectral/monitor';
 import type { SpectralRecord } from '../spectral/record';
+import type { AnalysisFile } from '../analysis/analysis-file';
 import { Evaluator } from './evaluator';
 import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from './presets';
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
@@ -101,6 +102,8 @@ export class Trainer {
   private metrics: RunMetrics;
   private wallMs = 0;
   private stopReason: StopReason = 'interrupted';
+  /** Causal experiments run on this run's model (kept in its run file). */
+  private readonly analyses: AnalysisFile[] = [];
 
   private constructor(
     private readonly rt: GpuRuntime,
@@ -176,6 +179,11 @@ export class Trainer {
   /** The checkpoint a divergence would return to. */
   get lastGoodCheckpoint(): Checkpoint {
     return this.lastGood;
+  }
+
+  /** Keeps an analysis of this run's model in its run file. */
+  addAnalysis(analysis: AnalysisFile): void {
+    this.analyses.push(structuredClone(analysis));
   }
 
   /** Changes lr and/or weight decay from the next step on, and records the change as a 'hyper' event. */
@@ -318,6 +326,7 @@ export class Trainer {
       events,
       ...(heads && { heads }),
       ...(spectral && { spectral }),
+      ...(this.analyses.length > 0 && { analyses: structuredClone(this.analyses) }),
       summary: {
         steps: this.step,
         grokStep: this.grokStep,

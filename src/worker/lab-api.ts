@@ -18,8 +18,10 @@ import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
 import { grokStep, type HyperParams, type RunEvent } from '../train/metrics';
 import type { SpectralRecord } from '../spectral/record';
+import { runAnalysis } from '../analysis/run-analysis';
+import { parseAnalysisFile, type AnalysisFile } from '../analysis/analysis-file';
 import {
-  IDLE_STATUS, NotAvailableYetError, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
+  IDLE_STATUS, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
   type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink,
   type SavedRunSummary, type StartRequest, type WorkerStatus,
 } from './protocol';
@@ -213,6 +215,13 @@ export class LabApi implements LabWorkerApi {
   loadRun(request: LoadRequest): Promise<WorkerStatus> {
     return this.command(async () => {
       const file = parseRunFile(request.runFile);
+      const analyses = (file.analyses ?? []).map((a, i) => {
+        try {
+          return parseAnalysisFile(a);
+        } catch (error) {
+          throw new Error(`analyses[${i}]: ${(error as Error).message}`);
+        }
+      });
       const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
@@ -232,6 +241,7 @@ export class LabApi implements LabWorkerApi {
       this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: decoded.config.steps, adapter: this.status.adapter });
       const trainer = await this.createTrainer(decoded.config);
       trainer.restore(decoded.checkpoint);
+      for (const analysis of analyses) trainer.addAnalysis(analysis);
       const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
       run.applied = hyperCount(decoded.checkpoint.metrics.events);
       if (trainer.step >= decoded.config.steps) {
@@ -244,10 +254,28 @@ export class LabApi implements LabWorkerApi {
     });
   }
 
-  async runExperiment(request: ExperimentRequest): Promise<never> {
-    throw new NotAvailableYetError(
-      `the ${request.kind} experiment is not available yet: the causal experiments (SPEC §3) arrive with their own feature`,
-    );
+  runExperiment(request: ExperimentRequest): Promise<AnalysisFile> {
+    return this.command(async () => {
+      const run = this.requireRun('analyse');
+      if (run.mode === 'running') throw new Error('pause the run first: the experiments run on the model as it is now');
+      await this.loop;
+      const { trainer } = run;
+      try {
+        const analysis = await runAnalysis(trainer, trainer.toRunFile(), {
+          experiments: request.experiments,
+          requested: String(trainer.step),
+          ...(request.seed !== undefined && { seed: request.seed }),
+          ...(request.interventionSteps !== undefined && { interventionSteps: request.interventionSteps }),
+          ...(request.interventionDecays && { interventionDecays: request.interventionDecays }),
+          onProgress: (name, done, total, what) => this.setStatus({ ...this.status, experiment: { name, done, total, what } }),
+        });
+        trainer.addAnalysis(analysis);
+        this.markDirty(run);
+        return analysis;
+      } finally {
+        this.setStatus({ ...this.status, experiment: null });
+      }
+    });
   }
 
   // ---- Runs -----------------------------------------------------------------------------------------------------
@@ -537,6 +565,7 @@ export class LabApi implements LabWorkerApi {
       message: run.failure ?? divergenceMessage(trainer.events) ?? run.notice,
       schedule: run.schedule.map((c) => ({ ...c })),
       webGpuUnavailable: false,
+      experiment: this.status.experiment,
     };
   }
 

@@ -8,6 +8,8 @@
 import { HEAD_METRIC_KEYS, METRIC_KEYS, type HyperParams, type RunEvent, type RunMetrics } from '../train/metrics';
 import type { RunConfig, RunFile, RunOverrides, StopReason } from '../train/run';
 import type { SpectralRecord } from '../spectral/record';
+import type { ExperimentName } from '../analysis/run-analysis';
+import type { AnalysisFile } from '../analysis/analysis-file';
 
 /** A hyperparameter change applied after `step` optimiser steps (the 'hyper' event's step): replayable from a URL. */
 export interface HyperChange {
@@ -74,6 +76,8 @@ export interface WorkerStatus {
   schedule: HyperChange[];
   /** Failures caused by WebGPU itself (no adapter, device request refused): the page shows its WebGPU help. */
   webGpuUnavailable: boolean;
+  /** The experiment running now (null when none). */
+  experiment: ExperimentProgress | null;
 }
 
 /** Evaluation rows packed row-major in METRIC_KEYS order: rows * METRIC_KEYS.length values. */
@@ -100,13 +104,22 @@ export interface LabBatch {
 
 export type LabListener = (batch: LabBatch) => void;
 
-/** The causal experiments (SPEC §3) are not wired into the page yet; the request shape is settled with them. */
+/** Causal experiments (SPEC §3) on the current run's model as it is now (paused or finished). */
 export interface ExperimentRequest {
-  kind: 'perturbation' | 'ablation' | 'curvature' | 'fourier' | 'probes' | 'decay-intervention' | 'verdict';
+  experiments: ExperimentName[];
+  /** Seed of the random control directions and probe splits (default: the run's). */
+  seed?: number;
+  /** Weight-decay intervention: steps per branch (default 3,000) and decay values (default 0, 0.5, 1, 2). */
+  interventionSteps?: number;
+  interventionDecays?: number[];
 }
 
-export class NotAvailableYetError extends Error {
-  override name = 'NotAvailableYetError';
+/** Progress of a running experiment (status.experiment). */
+export interface ExperimentProgress {
+  name: ExperimentName;
+  done: number;
+  total: number;
+  what: string;
 }
 
 /** What the page can ask of the training worker. Every command resolves with the status it leaves behind. */
@@ -127,8 +140,8 @@ export interface LabWorkerApi {
   exportRun(): Promise<RunFile>;
   /** Shows a saved or exported run; with its checkpoint, makes it resumable (paused at the checkpoint). */
   loadRun(request: LoadRequest): Promise<WorkerStatus>;
-  /** The causal experiments of SPEC §3: not available yet, says so. */
-  runExperiment(request: ExperimentRequest): Promise<never>;
+  /** Runs causal experiments (SPEC §3) on the paused or finished run's model; progress in status.experiment. */
+  runExperiment(request: ExperimentRequest): Promise<AnalysisFile>;
 }
 
 export const IDLE_STATUS: WorkerStatus = {
@@ -143,6 +156,7 @@ export const IDLE_STATUS: WorkerStatus = {
   message: null,
   schedule: [],
   webGpuUnavailable: false,
+  experiment: null,
 };
 
 // ---- Packing --------------------------------------------------------------------------------------------------

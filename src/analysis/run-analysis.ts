@@ -1,0 +1,113 @@
+// One analysis of a run at one step (SPEC §3): the experiments asked for, run in a fixed order on the model the
+// trainer holds, each with its wall time, or the reason it does not apply; and the universality-class verdict
+// from their results. The result is an analysis file (src/analysis/analysis-file.ts). The CLI (`npm run analyze`)
+// and the lab's worker both call `runAnalysis`.
+import type { Trainer } from '../train/trainer';
+import type { RunFile } from '../train/run';
+import { contextOfTrainer, NotApplicableError, type AnalysisContext } from './context';
+import type { ReplayCheck } from './at-step';
+import { perturbationSweep } from './perturbation';
+import { edgeCurvature } from './curvature';
+import { ablateEdge } from './ablation';
+import { probeExperiment } from './probe-run';
+import { decayIntervention } from './decay-intervention';
+import { edgeFunctionalModes } from './edge-modes';
+import { universalityVerdict } from './verdict';
+import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, type AnalysisFile, type ExperimentResults, type ResultOf } from './analysis-file';
+
+/** The experiments, in the order they run (the verdict last: it reads the perturbation and ablation results). */
+export const EXPERIMENTS = ['perturb', 'curvature', 'ablate', 'probe', 'fourier', 'wd-intervention', 'verdict'] as const;
+export type ExperimentName = (typeof EXPERIMENTS)[number];
+
+export function isExperimentName(name: string): name is ExperimentName {
+  return (EXPERIMENTS as readonly string[]).includes(name);
+}
+
+export interface AnalysisRequest {
+  experiments: readonly ExperimentName[];
+  /** How the analysed step was asked for ("grok", "late" or the number) and the step it is. */
+  requested: string;
+  /** Seeds the random control directions and probe splits (default: the run's seed). */
+  seed?: number;
+  /** Weight-decay intervention: steps per branch (SPEC default 3,000) and the decay values. */
+  interventionSteps?: number;
+  interventionDecays?: number[];
+  /** How the model was rebuilt (src/analysis/at-step.ts), recorded in the file. */
+  replay?: ReplayCheck;
+  /** `done` of `total` units of `experiment`, now doing `what`. */
+  onProgress?: (experiment: ExperimentName, done: number, total: number, what: string) => void;
+}
+
+/** The experiments to run for a request: the verdict brings the perturbation sweep and the ablation it reads. */
+export function plannedExperiments(asked: readonly ExperimentName[]): ExperimentName[] {
+  const wanted = new Set(asked);
+  if (wanted.has('verdict')) {
+    wanted.add('perturb');
+    wanted.add('ablate');
+  }
+  return EXPERIMENTS.filter((name) => wanted.has(name));
+}
+
+type Runners = { [K in Exclude<ExperimentName, 'verdict'>]: (ctx: AnalysisContext) => Promise<ResultOf<K>> };
+
+export async function runAnalysis(trainer: Trainer, run: RunFile, request: AnalysisRequest): Promise<AnalysisFile> {
+  const started = performance.now();
+  const records = trainer.spectralRecords;
+  const window = records.at(-1);
+  if (!window) {
+    const { window: W, snapshotEvery } = trainer.config.spectral;
+    throw new Error(`no spectral window at or before step ${trainer.step}: the first is at step ${W * snapshotEvery} (W ${W} x every ${snapshotEvery}); analyse a later step or record with a smaller --snapshot-every`);
+  }
+  const experiments: ExperimentResults = {};
+  const runners: Runners = {
+    perturb: (ctx) => perturbationSweep(ctx),
+    curvature: (ctx) => edgeCurvature(ctx),
+    ablate: (ctx) => ablateEdge(ctx),
+    probe: (ctx) => probeExperiment(ctx, trainer.config.seed),
+    fourier: (ctx) => edgeFunctionalModes(ctx),
+    'wd-intervention': async (ctx) =>
+      decayIntervention(trainer.engine.runtime, trainer.config, await trainer.checkpoint(), {
+        ...(request.interventionSteps !== undefined && { steps: request.interventionSteps }),
+        ...(request.interventionDecays && { weightDecays: request.interventionDecays }),
+        ...(ctx.progress && { progress: ctx.progress }),
+      }),
+  };
+  for (const name of plannedExperiments(request.experiments)) {
+    const t0 = performance.now();
+    if (name === 'verdict') {
+      const perturb = experiments.perturb && 'result' in experiments.perturb ? experiments.perturb.result : null;
+      const ablate = experiments.ablate && 'result' in experiments.ablate ? experiments.ablate.result : null;
+      if (!perturb || !ablate) {
+        experiments.verdict = { notApplicable: 'the verdict needs the perturbation sweep and the ablation, and one of them did not apply' };
+        continue;
+      }
+      const result = universalityVerdict({
+        records,
+        ablation: { edge: Math.abs(ablate.edge.deltaAccuracy), randomMean: ablate.random.meanAbsDelta, resolution: ablate.ratio.resolution },
+        perturbation: { edgeMaxKl: Math.max(...perturb.summary.edgeMaxKl.slice(0, 2)), randomMaxKl: perturb.summary.randomMaxKl },
+      });
+      experiments.verdict = { result, wallMs: Math.round(performance.now() - t0) };
+      continue;
+    }
+    const ctx = contextOfTrainer(trainer, {
+      ...(request.seed !== undefined && { seed: request.seed }),
+      ...(request.onProgress && { progress: (done: number, total: number, what: string) => request.onProgress!(name, done, total, what) }),
+    });
+    try {
+      const result = await runners[name](ctx);
+      (experiments as Record<string, unknown>)[name] = { result, wallMs: Math.round(performance.now() - t0) };
+    } catch (error) {
+      if (!(error instanceof NotApplicableError)) throw error;
+      experiments[name] = { notApplicable: error.message };
+    }
+  }
+  return {
+    kind: ANALYSIS_FILE_KIND,
+    version: ANALYSIS_FILE_VERSION,
+    run: { preset: run.config.preset, seed: run.config.seed, steps: run.summary.steps, grokStep: run.summary.grokStep, adapter: trainer.engine.runtime.adapter.description },
+    at: { requested: request.requested, step: trainer.step, windowStep: window.step, ...(request.replay && { replay: request.replay }) },
+    seed: request.seed ?? trainer.config.seed,
+    experiments,
+    wallMs: Math.round(performance.now() - started),
+  };
+}
