@@ -20,8 +20,9 @@ import { PRESET_SHAPES } from '../src/train/presets';
 import { DYCK, dyckSplit } from '../src/tasks/dyck';
 import { MOD_OPS, type ModOp } from '../src/tasks/modarith';
 import { contextOfTrainer, NotApplicableError, type AnalysisContext } from '../src/analysis/context';
-import { allBasisSpectra, depthSpectrum, MOD_BASES } from '../src/analysis/functional-modes';
-import { edgeFunctionalModes, FUNCTIONAL_MODES_SCHEMA, randomUnitDirections, responseFields } from '../src/analysis/edge-modes';
+import { allBasisSpectra, basisSpectrum, depthSpectrum, MOD_BASES } from '../src/analysis/functional-modes';
+import { edgeFunctionalModes, FUNCTIONAL_MODES_SCHEMA, permutationNull, randomUnitDirections, responseFields } from '../src/analysis/edge-modes';
+import { Rng } from '../src/util/random';
 import type { EdgeVectors } from '../src/spectral/monitor';
 
 const optim = { lr: 1e-2, weightDecay: 0.1, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
@@ -108,6 +109,35 @@ describe.each([TINY_CASES[1], TINY_CASES[3]])('response field vs the float64 ref
   });
 });
 
+describe('permutation null of a concentration (CPU)', () => {
+  it('separates a field with additive structure from one without', () => {
+    // 385 of the 961 pairs mod 31 (the quick-add held-out count), a seeded subset.
+    const p = 31;
+    const pairs: [number, number][] = [];
+    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) pairs.push([a, b]);
+    const held = new Rng(3).shuffle(pairs).slice(0, 385);
+    const a = held.map(([x]) => x);
+    const b = held.map(([, y]) => y);
+    const addF = (values: Float64Array) => basisSpectrum({ p, a, b, values }, 'add').concentration;
+    const noise = new Rng(4);
+    const structured = Float64Array.from(held, ([x, y]) => Math.cos((2 * Math.PI * 3 * (x + y)) / p) + 0.3 * noise.normal());
+    const plain = Float64Array.from(held, () => noise.normal());
+    const s = permutationNull(structured, addF, new Rng(5), 50);
+    const n = permutationNull(plain, addF, new Rng(5), 50);
+    console.log(`permutation null, add basis: structured F ${addF(structured).toFixed(3)} null ${s.mean.toFixed(3)} exceedance ${s.exceedance}; noise F ${addF(plain).toFixed(3)} null ${n.mean.toFixed(3)} exceedance ${n.exceedance}`);
+    expect(addF(structured)).toBeGreaterThan(0.8);
+    expect(s.exceedance).toBe(0);
+    // An unstructured field's max share sits far above uniform (1/15), near ln(15)/15 + 0.58/15 ~ 0.22.
+    for (const m of [s.mean, n.mean]) {
+      expect(m).toBeGreaterThan(2 / 15);
+      expect(m).toBeLessThan(0.35);
+    }
+    // Noise: its own F is an ordinary draw of the null (this seed: exceedance measured 0.56).
+    expect(n.exceedance).toBeGreaterThan(0.05);
+    expect(() => permutationNull(plain, addF, new Rng(1), 0)).toThrow(/count must be a positive integer/);
+  });
+});
+
 /** Every pair (a, b) mod p except a few, with one label per op. */
 function pairsBatch(p: number, ops: ModOp[], skip: (a: number, b: number) => boolean): Batch {
   const tokens: number[] = [];
@@ -173,6 +203,10 @@ describe('functional modes experiment on a tiny multitask model (p = 7)', () => 
         expectClose(mine.power, spectra[basis].power, { atol: 1e-4, rtol: 0 }, `${got.label} ${basis} power`);
         expect(mine.missingGroups).toBe(spectra[basis].missingGroups);
         expect(mine.excludedPoints).toBe(spectra[basis].excludedPairs);
+        expect(mine.nullConcentration!).toBeGreaterThanOrEqual(mine.uniformLevel);
+        expect(mine.nullConcentration!).toBeLessThanOrEqual(1);
+        expect(mine.nullExceedance!).toBeGreaterThanOrEqual(0);
+        expect(mine.nullExceedance!).toBeLessThanOrEqual(1);
       }
       expect(got.grid!.observedCells).toBe(39);
       expect(got.grid!.peaks).toHaveLength(6);
@@ -239,11 +273,15 @@ describe('functional modes: models and options it does not apply to', () => {
     await expect(edgeFunctionalModes(ctx, { random: -1 })).rejects.toThrow(/random must be a non-negative integer/);
     await expect(edgeFunctionalModes(ctx, { sequences: 50 })).rejects.toThrow(/sequences must be an integer in \[1, 49\], got 50/);
     await expect(edgeFunctionalModes(ctx, { scale: 0 })).rejects.toThrow(/scale must be positive and finite/);
+    await expect(edgeFunctionalModes(ctx, { permutations: 1.5 })).rejects.toThrow(/permutations must be a non-negative integer/);
+    const noNull = await edgeFunctionalModes(ctx, { permutations: 0, k: 1, random: 0 });
+    expect(noNull.directions[0].bases.add!.nullConcentration).toBeNull();
+    expect(noNull.directions[0].bases.add!.nullExceedance).toBeNull();
   });
 });
 
 describe('acceptance (issue 6): functional modes of the grokked quick-add edge', () => {
-  it('v1 concentrates in the additive basis well above the uniform level 1/15', async () => {
+  it('v1 additive concentration exceeds 3x the uniform level 1/15 (the issue 6 criterion; null and controls logged)', async () => {
     const trainer = await grokkedQuickAdd();
     const ctx = contextOfTrainer(trainer, { seed: 1 });
     const before = await trainer.engine.runtime.readF32(trainer.engine.state.params);
@@ -252,7 +290,10 @@ describe('acceptance (issue 6): functional modes of the grokked quick-add edge',
     const ms = performance.now() - t0;
     expect(await trainer.engine.runtime.readF32(trainer.engine.state.params)).toEqual(before);
     const lines = result.directions.map((d) => {
-      const cells = MOD_BASES.map((b) => `${b} F ${d.bases[b]!.concentration.toFixed(3)} @${d.bases[b]!.peakFrequency}`).join(' | ');
+      const cells = MOD_BASES.map((b) => {
+        const m = d.bases[b]!;
+        return `${b} F ${m.concentration.toFixed(3)} @${m.peakFrequency} (null ${m.nullConcentration!.toFixed(3)}, exc ${m.nullExceedance!.toFixed(2)})`;
+      }).join(' | ');
       const g = d.grid!.peaks[0];
       return `${d.label.padEnd(8)} mean f ${d.meanResponse.toExponential(2)} | ${cells} | 2-D F ${d.grid!.concentration.toFixed(3)} @(${g.k1},${g.k2})`;
     });
@@ -263,7 +304,9 @@ describe('acceptance (issue 6): functional modes of the grokked quick-add edge',
     const v1 = result.directions[0];
     expect(v1.label).toBe('v1');
     expect(v1.bases.add!.uniformLevel).toBe(1 / 15);
-    // The acceptance criterion: F(v1, add) > 3 x uniform = 0.2.
+    // The acceptance criterion of issue 6: F(v1, add) > 3 x uniform = 0.2. Measured 0.214 (peak 5). Note: this is at
+    // the permutation null (~0.21, logged), so it does not show v1 carrying more additive structure than noise or
+    // than the random controls (0.34, 0.23); the log states it, and the result file carries the null.
     expect(v1.bases.add!.concentration).toBeGreaterThan(3 / 15);
   });
 });

@@ -15,6 +15,12 @@
 // recognised from its test labels and the bases that op lives in (add: add, sub: sub, mul: mulRaw and mulLog,
 // others: none), so the head's own concentration is read from the shared spectra.
 //
+// Noise floor. F is the largest of floor(M/2) normalised powers, so even a field with no structure in q reaches
+// well above 1/floor(M/2) (white noise over 15 frequencies: about 0.22, i.e. 3.3x uniform), and a held-out set
+// leaves only ~N/M points per group. Each basis therefore also reports a permutation null: F of the same field
+// with its values shuffled over the points (same pairs, same groups; `permutations` seeded shuffles, default 20),
+// as the mean null F and the fraction of shuffles whose F reaches the observed one.
+//
 // GPU work: one forward-only graph of `chunk` sequences on engine.state (the ResidualStreamReader's), driven by a
 // ParamProbe over the directions' slice; per chunk one submit evaluates theta and then theta + e v for every
 // direction, copying the residual back after each forward pass. The squared distances are formed on the CPU in
@@ -30,11 +36,11 @@ import { DYCK } from '../tasks/dyck';
 import { isPrime, MOD_OPS, type ModOp } from '../tasks/modarith';
 import { Rng } from '../util/random';
 import { firstSequences, NotApplicableError, type AnalysisContext } from './context';
-import { allBasisSpectra, depthSpectrum, gridSpectrum, MOD_BASES, type GroupedSpectrum, type ModBasis, type ResponseField } from './functional-modes';
+import { allBasisSpectra, basisVariable, depthSpectrum, gridSpectrum, groupedSpectrum, MOD_BASES, type GroupedSpectrum, type ModBasis, type ResponseField } from './functional-modes';
 import { DEPTH_PROBE_SEQUENCES, scoredPositions } from './probe-run';
 import { ResidualStreamReader } from './residual-stream';
 
-export const EDGE_MODES_DEFAULTS = { scale: 0.005, random: 2, chunk: 512, dyckSequences: DEPTH_PROBE_SEQUENCES, gridPeaks: 6 } as const;
+export const EDGE_MODES_DEFAULTS = { scale: 0.005, random: 2, chunk: 512, dyckSequences: DEPTH_PROBE_SEQUENCES, gridPeaks: 6, permutations: 20 } as const;
 
 // ---- The response field ------------------------------------------------------------------------------------
 
@@ -179,6 +185,8 @@ export interface EdgeModesOptions {
   sequences?: number;
   /** Strongest 2-D frequency pairs listed per direction (default 6). */
   gridPeaks?: number;
+  /** Seeded shuffles of each field for the permutation null (default 20; 0: no null). */
+  permutations?: number;
 }
 
 export type FieldBasis = ModBasis | 'depth';
@@ -195,6 +203,9 @@ export interface BasisModes {
   groupMeans: number[];
   missingGroups: number;
   excludedPoints: number;
+  /** Permutation null (see the header): mean F of the shuffled fields, and the share of shuffles with F >= F observed. */
+  nullConcentration: number | null;
+  nullExceedance: number | null;
 }
 
 export interface GridModes {
@@ -270,7 +281,33 @@ function headOps(a: Uint32Array, b: Uint32Array, targets: Int32Array, heads: num
   });
 }
 
-const basisModes = (s: GroupedSpectrum): BasisModes => ({
+export interface PermutationNull {
+  /** Mean F over the shuffles. */
+  mean: number;
+  /** Share of shuffles whose F is at least the observed F. */
+  exceedance: number;
+}
+
+/**
+ * The permutation null of a concentration: `spectrumOf` (values -> F) of `count` shuffles of `values` drawn from
+ * `rng`, against F of `values` itself.
+ */
+export function permutationNull(values: ArrayLike<number>, spectrumOf: (values: Float64Array) => number, rng: Rng, count: number): PermutationNull {
+  if (!(Number.isInteger(count) && count >= 1)) throw new RangeError(`permutationNull: count must be a positive integer, got ${count}`);
+  const observed = spectrumOf(Float64Array.from(values));
+  let sum = 0;
+  let reached = 0;
+  for (let t = 0; t < count; t++) {
+    const shuffled = Array.from(values);
+    rng.shuffle(shuffled);
+    const f = spectrumOf(Float64Array.from(shuffled));
+    sum += f;
+    if (f >= observed) reached++;
+  }
+  return { mean: sum / count, exceedance: reached / count };
+}
+
+const basisModes = (s: GroupedSpectrum, nul: PermutationNull | null): BasisModes => ({
   modulus: s.modulus,
   power: Array.from(s.power),
   concentration: s.concentration,
@@ -279,6 +316,8 @@ const basisModes = (s: GroupedSpectrum): BasisModes => ({
   groupMeans: Array.from(s.groupMeans),
   missingGroups: s.missingGroups,
   excludedPoints: s.excludedPairs,
+  nullConcentration: nul ? nul.mean : null,
+  nullExceedance: nul ? nul.exceedance : null,
 });
 
 /** The full p x p normalised 2-D power of a field, from every frequency pair of gridSpectrum. */
@@ -309,6 +348,10 @@ export async function edgeFunctionalModes(ctx: AnalysisContext, options: EdgeMod
   if (!(Number.isInteger(k) && k >= 1 && k <= edges.count)) throw new RangeError(`functional modes: k must be an integer in [1, ${edges.count}], got ${k}`);
   if (!(Number.isInteger(random) && random >= 0)) throw new RangeError(`functional modes: random must be a non-negative integer, got ${random}`);
   if (!(Number.isInteger(gridPeaks) && gridPeaks >= 1)) throw new RangeError(`functional modes: gridPeaks must be a positive integer, got ${gridPeaks}`);
+  const permutations = options.permutations ?? EDGE_MODES_DEFAULTS.permutations;
+  if (!(Number.isInteger(permutations) && permutations >= 0)) throw new RangeError(`functional modes: permutations must be a non-negative integer, got ${permutations}`);
+  const rng = Rng.derive(ctx.seed, 'edge-modes.permutation');
+  const nullOf = (values: Float64Array, concentration: (v: Float64Array) => number) => (permutations > 0 ? permutationNull(values, concentration, rng, permutations) : null);
   const attn = engine.table.attn;
   if (edges.paramOffset !== attn.offset || edges.P !== attn.size) {
     throw new NotApplicableError(`functional modes perturb theta_attn; the edge vectors span parameters [${edges.paramOffset}, ${edges.paramOffset + edges.P}) (recorded with --subset all?)`);
@@ -348,7 +391,8 @@ export async function edgeFunctionalModes(ctx: AnalysisContext, options: EdgeMod
     result = {
       task: 'dyck', p: null, ...common, heads: null, gridV1: null,
       directions: fields.fields.map((f, j) => ({
-        label: labels[j], kind: j < k ? 'edge' : 'random', meanResponse: mean(f), bases: { depth: basisModes(depthSpectrum(f, depths)) }, grid: null,
+        label: labels[j], kind: j < k ? 'edge' : 'random', meanResponse: mean(f), grid: null,
+        bases: { depth: basisModes(depthSpectrum(f, depths), nullOf(f, (v) => depthSpectrum(v, depths).concentration)) },
       })),
     };
   } else {
@@ -366,7 +410,10 @@ export async function edgeFunctionalModes(ctx: AnalysisContext, options: EdgeMod
         const grid = gridSpectrum(fieldOf(f), gridPeaks);
         return {
           label: labels[j], kind: j < k ? 'edge' : 'random', meanResponse: mean(f),
-          bases: Object.fromEntries(MOD_BASES.map((basis) => [basis, basisModes(spectra[basis])])),
+          bases: Object.fromEntries(MOD_BASES.map((basis) => {
+            const { q, modulus } = basisVariable(fieldOf(f), basis);
+            return [basis, basisModes(spectra[basis], nullOf(f, (v) => groupedSpectrum(v, q, modulus).concentration))];
+          })),
           grid: { peaks: grid.peaks.map(({ k1, k2, power }) => ({ k1, k2, power })), concentration: grid.concentration, uniformLevel: grid.uniformLevel, observedCells: grid.observedCells },
         };
       }),
@@ -385,10 +432,10 @@ const numbers = { type: 'array', items: num } as const;
 const BASIS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['modulus', 'power', 'concentration', 'peakFrequency', 'uniformLevel', 'groupMeans', 'missingGroups', 'excludedPoints'],
+  required: ['modulus', 'power', 'concentration', 'peakFrequency', 'uniformLevel', 'groupMeans', 'missingGroups', 'excludedPoints', 'nullConcentration', 'nullExceedance'],
   properties: {
     modulus: int, power: numbers, concentration: num, peakFrequency: { type: ['integer', 'null'] }, uniformLevel: num, groupMeans: numbers,
-    missingGroups: int, excludedPoints: int,
+    missingGroups: int, excludedPoints: int, nullConcentration: { type: ['number', 'null'] }, nullExceedance: { type: ['number', 'null'] },
   },
 } as const;
 
