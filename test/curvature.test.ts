@@ -16,22 +16,15 @@
 import { describe, expect, it } from 'vitest';
 import Ajv from 'ajv';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { testRuntime } from './helpers/gpu';
+import { analysedModel } from './helpers/analysed-model';
 import { TINY_CASES, type TinyCase } from './helpers/tiny-models';
 import type { Batch, BatchShape } from '../src/model/batch';
-import { buildParamTable, type ParamTable } from '../src/model/params';
+import type { ParamTable } from '../src/model/params';
 import { referenceLossAndGrad } from '../src/reference/model';
-import { SpectralMonitor } from '../src/spectral/monitor';
-import { spectralDefaults } from '../src/spectral/options';
-import { syntheticBatch } from '../src/tasks/synthetic';
-import { TrainingEngine } from '../src/train/engine';
-import type { OptimConfig } from '../src/train/optim-config';
-import type { AnalysisContext } from '../src/analysis/context';
 import { firstSequences } from '../src/analysis/context';
 import { CURVATURE_SCHEMA, edgeCurvature, hessianTop } from '../src/analysis/curvature';
 import { randomUnitDirection } from '../src/analysis/perturbation';
 
-const optim: OptimConfig = { lr: 3e-2, weightDecay: 0.5, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
 const c: TinyCase = TINY_CASES[3];
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -40,16 +33,6 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return s;
 };
 
-async function analysedModel(testCount: number): Promise<AnalysisContext> {
-  const rt = await testRuntime();
-  const engine = await TrainingEngine.create(rt, { config: c.config, shape: c.shape, optim, seed: 3, splitSlice: buildParamTable(c.config).attn });
-  const monitor = await SpectralMonitor.create(rt, engine, { ...spectralDefaults(5, 4), k: 3 });
-  for (let step = 1; step <= 20; step++) {
-    engine.step(syntheticBatch(c.config, c.shape, 100 + (step % 6)), { after: monitor.afterStep(step) });
-    if (monitor.windowReady(step)) await monitor.analyse(step, optim);
-  }
-  return { engine, edges: monitor.edgeVectors, test: syntheticBatch(c.config, { ...c.shape, batch: testCount }, 500), seed: 11 };
-}
 
 /** Float64 reference loss and slice gradient at params + delta on the slice. */
 function referenceAt(table: ParamTable, params: Float64Array, shape: BatchShape, batch: Batch, offset: number, size: number, delta?: ArrayLike<number>) {
@@ -77,7 +60,7 @@ const topEigenvalues = (H: Float64Array[]) =>
 
 describe('curvature along the spectral edge vs float64', () => {
   it('edge and random directions, Lanczos top 3 (default), parameters bit-identical', async () => {
-    const ctx = await analysedModel(9);
+    const ctx = await analysedModel(c, 9);
     const { engine, edges } = ctx;
     const rt = engine.runtime;
     const before = { params: await engine.readParams(), grads: await engine.readGrads() };
@@ -161,7 +144,7 @@ describe('curvature along the spectral edge vs float64', () => {
   });
 
   it('hessianTop on another subset, and edgeCurvature without the Hessian or random directions', async () => {
-    const ctx = await analysedModel(9);
+    const ctx = await analysedModel(c, 9);
     const { engine, edges } = ctx;
     const before = await engine.readParams();
     const t0 = performance.now();
@@ -187,7 +170,7 @@ describe('curvature along the spectral edge vs float64', () => {
   });
 
   it('rejects bad input with errors that name it', async () => {
-    const ctx = await analysedModel(4);
+    const ctx = await analysedModel(c, 4);
     await expect(edgeCurvature({ ...ctx, edges: { ...ctx.edges, count: 0 } })).rejects.toThrow(/the context has no edge directions/);
     await expect(edgeCurvature(ctx, { k: 0 })).rejects.toThrow(/k must be an integer >= 1, got 0/);
     await expect(edgeCurvature(ctx, { k: 9 })).rejects.toThrow(/k = 9 edge directions asked for, the context holds 3/);

@@ -19,40 +19,24 @@
 import { describe, expect, it } from 'vitest';
 import Ajv from 'ajv';
 import { testRuntime } from './helpers/gpu';
+import { analysedModel, ANALYSED_OPTIM as optim } from './helpers/analysed-model';
 import { TINY_CASES, TINY_ENCODER_DECODER_CASES, type TinyCase } from './helpers/tiny-models';
 import { IGNORE_TARGET, type Batch, type BatchShape } from '../src/model/batch';
 import { taskHeadCount } from '../src/model/config';
-import { buildParamTable, type ParamTable } from '../src/model/params';
+import type { ParamTable } from '../src/model/params';
 import { buildTransformerGraph } from '../src/model/transformer';
 import { referenceForward } from '../src/reference/model';
-import { SpectralMonitor } from '../src/spectral/monitor';
-import { spectralDefaults } from '../src/spectral/options';
 import { syntheticBatch } from '../src/tasks/synthetic';
 import { TrainingEngine } from '../src/train/engine';
-import type { OptimConfig } from '../src/train/optim-config';
-import type { AnalysisContext } from '../src/analysis/context';
 import { meanAttentionEntropy } from '../src/analysis/attention-entropy';
 import { epsGrid, PERTURBATION_SCHEMA, perturbationSweep, randomUnitDirection, type PerturbationCurve } from '../src/analysis/perturbation';
 
-const optim: OptimConfig = { lr: 3e-2, weightDecay: 0.5, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
 // WGSL's exp and log are accurate to a few ULP (relative ~1e-6 at most here), so each row's |error| <= ~1e-6 (1 + ln 7).
 const ENTROPY_TOL = 5e-6;
 const LOSS_RTOL = 1e-5;
 /** |KL error| allowed: KL ~ Var(logit change) / 2, and float32 logits err by ~1e-6 relative, so ~1e-6 sqrt(2 KL). */
 const klTolerance = (kl: number) => 1e-12 + 4e-6 * Math.sqrt(kl) + 1e-3 * kl;
 
-/** An engine trained `steps` steps with a spectral monitor (window 5 every 4 steps, k 3), and its analysis context. */
-async function analysedModel(c: TinyCase, testCount: number, steps = 20): Promise<AnalysisContext> {
-  const rt = await testRuntime();
-  const engine = await TrainingEngine.create(rt, { config: c.config, shape: c.shape, optim, seed: 3, splitSlice: buildParamTable(c.config).attn });
-  const monitor = await SpectralMonitor.create(rt, engine, { ...spectralDefaults(5, 4), k: 3 });
-  for (let step = 1; step <= steps; step++) {
-    engine.step(syntheticBatch(c.config, c.shape, 100 + (step % 6)), { after: monitor.afterStep(step) });
-    if (monitor.windowReady(step)) await monitor.analyse(step, optim);
-  }
-  const test = syntheticBatch(c.config, { ...c.shape, batch: testCount }, 500);
-  return { engine, edges: monitor.edgeVectors, test, seed: 11 };
-}
 
 /** Float64 reference at params + delta (on the slice): loss, logits and the mean attention entropy of the tape. */
 function reference(c: TinyCase, table: ParamTable, params: Float64Array, shape: BatchShape, data: Batch, delta?: { offset: number; v: ArrayLike<number>; eps: number }) {
