@@ -84,7 +84,9 @@ test('the lab trains live, takes a weight-decay change mid-run, exports, saves, 
   // Before any run: a clear empty state, never bare axes.
   await expect(page.getByTestId('chart-loss')).toContainText('No evaluations yet');
   await expect(page.getByTestId('chart-sigma')).toContainText('Not computed yet');
-  await expect(page.getByTestId('panel-experiments')).toContainText('arrives with the causal-experiments feature');
+  await expect(page.getByTestId('experiment-ablate')).toContainText('Not computed yet');
+  await expect(page.getByRole('button', { name: 'Run experiments' })).toBeDisabled();
+  await expect(page.getByTestId('panel-stable-rank')).toContainText('arrives with Low-Rank Decay');
 
   // Pick the task and settings (another preset first, so picking quick-add is a real change).
   await page.getByTestId('preset-quick-dyck').check();

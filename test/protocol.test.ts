@@ -127,9 +127,14 @@ describe('the lab worker API on the GPU', () => {
     expect(analysis.experiments.ablate).toHaveProperty('result.edge.deltaAccuracy');
     await until('the progress to reach the page', () => batches.some(({ batch }) => batch.status.experiment?.name === 'ablate'));
     await until('the progress to clear', () => status()?.experiment === null);
+    await until('the analysis to reach the page', () => batches.some(({ batch }) => !batch.reset && batch.analyses?.length === 1));
+    expect(batches.find(({ batch }) => batch.analyses)!.batch.analyses).toEqual([analysis]);
     const withAnalysis = parseRunFile(JSON.parse(JSON.stringify(await api.exportRun())));
     expect(withAnalysis.analyses).toEqual([analysis]);
+    const before = batches.length;
     await api.loadRun({ runFile: withAnalysis });
+    await until('the loaded run to reach the page', () => batches.slice(before).some(({ batch }) => batch.reset));
+    expect(batches.slice(before).find(({ batch }) => batch.reset)!.batch.analyses).toEqual([analysis]);
     expect((await api.exportRun()).analyses).toEqual([analysis]);
     const broken = JSON.stringify({ ...withAnalysis, analyses: [{ kind: 'spectral-edge-lab.analysis', version: 1 }] });
     await expect(api.loadRun({ runFile: broken })).rejects.toThrow(/^analyses\[0\]: not a valid analysis file/);

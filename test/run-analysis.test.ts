@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { Trainer } from '../src/train/trainer';
 import { resolveRunConfig } from '../src/train/run';
-import { plannedExperiments, runAnalysis } from '../src/analysis/run-analysis';
+import { plannedExperiments } from '../src/analysis/experiments';
+import { runAnalysis } from '../src/analysis/run-analysis';
 import { parseAnalysisFile } from '../src/analysis/analysis-file';
 
 describe('an analysis of a run', () => {

@@ -13,15 +13,8 @@ import { probeExperiment } from './probe-run';
 import { decayIntervention } from './decay-intervention';
 import { edgeFunctionalModes } from './edge-modes';
 import { universalityVerdict } from './verdict';
+import { plannedExperiments, type ExperimentName } from './experiments';
 import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, type AnalysisFile, type ExperimentResults, type ResultOf } from './analysis-file';
-
-/** The experiments, in the order they run (the verdict last: it reads the perturbation and ablation results). */
-export const EXPERIMENTS = ['perturb', 'curvature', 'ablate', 'probe', 'fourier', 'wd-intervention', 'verdict'] as const;
-export type ExperimentName = (typeof EXPERIMENTS)[number];
-
-export function isExperimentName(name: string): name is ExperimentName {
-  return (EXPERIMENTS as readonly string[]).includes(name);
-}
 
 export interface AnalysisRequest {
   experiments: readonly ExperimentName[];
@@ -36,16 +29,6 @@ export interface AnalysisRequest {
   replay?: ReplayCheck;
   /** `done` of `total` units of `experiment`, now doing `what`. */
   onProgress?: (experiment: ExperimentName, done: number, total: number, what: string) => void;
-}
-
-/** The experiments to run for a request: the verdict brings the perturbation sweep and the ablation it reads. */
-export function plannedExperiments(asked: readonly ExperimentName[]): ExperimentName[] {
-  const wanted = new Set(asked);
-  if (wanted.has('verdict')) {
-    wanted.add('perturb');
-    wanted.add('ablate');
-  }
-  return EXPERIMENTS.filter((name) => wanted.has(name));
 }
 
 type Runners = { [K in Exclude<ExperimentName, 'verdict'>]: (ctx: AnalysisContext) => Promise<ResultOf<K>> };

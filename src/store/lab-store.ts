@@ -1,10 +1,11 @@
 // The page's state. Small and serialisable in the zustand store (the run form, the schedule of hyperparameter
-// changes, the worker's status line, events, saved-run summaries, notices); the metric series outside it, in
+// changes, the worker's status line, events, the run's analyses, saved-run summaries, notices); the metric series outside it, in
 // SeriesTables that batches append to without re-rendering React (charts poll their version on animation frames).
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricKey, type RunEvent } from '../train/metrics';
 import type { RunConfig } from '../train/run';
 import type { SpectralRecord } from '../spectral/record';
+import type { AnalysisFile } from '../analysis/analysis-file';
 import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../worker/protocol';
 import { SeriesTable } from './series-table';
 import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-columns';
@@ -76,6 +77,8 @@ export interface LabState {
   events: RunEvent[];
   /** Spectral records received (0: the spectral panels say "not computed yet"). */
   spectralCount: number;
+  /** The causal experiments run on the run on show, oldest first (the experiment panels show one). */
+  analyses: AnalysisFile[];
   savedRuns: SavedRunSummary[];
   notice: Notice | null;
   /** Memorisation, grokking and the edge turning decay-driven, as far as the run on show has got. */
@@ -108,6 +111,7 @@ export function createLabStore(tables: LabTables): LabStore {
     headNames: null,
     events: [],
     spectralCount: 0,
+    analyses: [],
     savedRuns: [],
     notice: null,
     moments: NO_KEY_MOMENTS,
@@ -134,8 +138,10 @@ export function createLabStore(tables: LabTables): LabStore {
           }
           next.headNames = batch.reset.headNames;
           next.events = batch.events ?? [];
-        } else if (batch.events?.length) {
-          next.events = [...s.events, ...batch.events];
+          next.analyses = batch.analyses ?? [];
+        } else {
+          if (batch.events?.length) next.events = [...s.events, ...batch.events];
+          if (batch.analyses?.length) next.analyses = [...s.analyses, ...batch.analyses];
         }
         const moments = keyMomentsOf(tables, next.config !== undefined ? next.config : s.config, next.events ?? s.events);
         if (!sameKeyMoments(moments, s.moments)) next.moments = moments;

@@ -181,6 +181,11 @@ export class Trainer {
     return this.lastGood;
   }
 
+  /** The analyses kept so far, oldest first. */
+  get analysisFiles(): readonly AnalysisFile[] {
+    return this.analyses;
+  }
+
   /** Keeps an analysis of this run's model in its run file. */
   addAnalysis(analysis: AnalysisFile): void {
     this.analyses.push(structuredClone(analysis));

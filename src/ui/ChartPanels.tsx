@@ -1,13 +1,14 @@
 // The chart panels: training (loss, accuracy, norms, per-task accuracy for multitask runs), the spectral edge
-// (from the run's SpectralRecords, gap-flow terms included when the run measures them), and the panel of the
-// feature still to come, which say so instead of showing
-// empty axes. Every time-series chart is the one TimeSeriesChart component, fed by a spec.
+// (from the run's SpectralRecords, gap-flow terms included when the run measures them; the stable rank, still to
+// come, says so instead of showing empty axes) and the causal experiments (src/ui/experiments/). Every time-series
+// chart is the one TimeSeriesChart component, fed by a spec.
 import { useMemo } from 'react';
 import { SPECTRAL_CHARTS, chartSources, markersOf, trainingCharts } from './lab-charts';
 import { TimeSeriesChart } from './charts/TimeSeriesChart';
 import type { ChartSpec } from './charts/chart-spec';
 import type { Marker } from './charts/plot-model';
 import { fileBase, labStore, tables, useLab } from './lab';
+import { ExperimentsPanel } from './experiments/ExperimentsPanel';
 
 const sources = chartSources(tables);
 const currentFileBase = () => {
@@ -63,17 +64,15 @@ export function ChartPanels() {
               : 'The singular values of a window of recent parameter updates, and what drives them: gradient or weight decay.'}
         </p>
         <ChartGrid charts={SPECTRAL_CHARTS} markers={markers} />
-      </section>
-      <section className="panel-group" aria-labelledby="experiments-title">
-        <h2 id="experiments-title">Causal experiments</h2>
         <div className="chart-grid">
           <Placeholder
-            title="Perturbation, ablation, curvature, Fourier, probes, decay intervention, verdict"
-            testId="panel-experiments"
-            text="Not computed yet — arrives with the causal-experiments feature. Each experiment will run on a checkpoint of this run."
+            title="Stable rank of W_Q and W_K"
+            testId="panel-stable-rank"
+            text="Not computed yet — arrives with Low-Rank Decay, which tracks the stable rank ‖W‖²_F / ‖W‖²₂ of the query and key matrices at every snapshot."
           />
         </div>
       </section>
+      <ExperimentsPanel />
     </>
   );
 }

@@ -21,7 +21,8 @@ export function useLab<T>(selector: (state: LabState) => T): T {
 }
 
 let client: LabClient | null = null;
-function api(): LabClient['api'] {
+/** The training worker's API (started on first use); the experiment panels send their command through it too. */
+export function api(): LabClient['api'] {
   client ??= connectLab((batch) => labStore.getState().applyBatch(batch));
   return client.api;
 }

@@ -17,7 +17,6 @@ import { parseRunFile, resolveRunConfig, type RunConfig, type RunFile, type Stop
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
 import { grokStep, type HyperParams, type RunEvent } from '../train/metrics';
-import type { SpectralRecord } from '../spectral/record';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseAnalysisFile, type AnalysisFile } from '../analysis/analysis-file';
 import {
@@ -234,7 +233,7 @@ export class LabApi implements LabWorkerApi {
           ...IDLE_STATUS, phase: 'viewing', runId: request.runId ?? null, step: file.summary.steps, totalSteps: file.config.steps,
           optim: lastHyper(file), stopReason: file.summary.stopReason, adapter: this.status.adapter, schedule,
         });
-        this.outbox = batchOfMetrics(file.config, file, this.status);
+        this.outbox = batchOfMetrics(file.config, file, this.status, analyses);
         this.scheduleFlush();
         return this.status;
       }
@@ -270,6 +269,7 @@ export class LabApi implements LabWorkerApi {
           onProgress: (name, done, total, what) => this.setStatus({ ...this.status, experiment: { name, done, total, what } }),
         });
         trainer.addAnalysis(analysis);
+        this.queue('analyses', analysis);
         this.markDirty(run);
         return analysis;
       } finally {
@@ -526,12 +526,12 @@ export class LabApi implements LabWorkerApi {
   private emitReset(run: LiveRun, from: Checkpoint | null): void {
     const { config } = run.trainer;
     const metrics = from?.metrics ?? { series: run.trainer.series, events: [...run.trainer.events] };
-    this.outbox = batchOfMetrics(config, { ...metrics, spectral: from?.metrics.spectral ?? [] }, this.computeStatus());
+    this.outbox = batchOfMetrics(config, { ...metrics, spectral: from?.metrics.spectral ?? [] }, this.computeStatus(), run.trainer.analysisFiles);
     run.sentRows = metrics.series.step.length;
     this.scheduleFlush();
   }
 
-  private queue<K extends 'events' | 'spectral'>(key: K, item: K extends 'events' ? RunEvent : SpectralRecord): void {
+  private queue<K extends 'events' | 'spectral' | 'analyses'>(key: K, item: NonNullable<LabBatch[K]>[number]): void {
     const list = (this.outbox[key] ??= []) as unknown[];
     list.push(item);
     this.scheduleFlush();

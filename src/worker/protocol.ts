@@ -8,7 +8,7 @@
 import { HEAD_METRIC_KEYS, METRIC_KEYS, type HyperParams, type RunEvent, type RunMetrics } from '../train/metrics';
 import type { RunConfig, RunFile, RunOverrides, StopReason } from '../train/run';
 import type { SpectralRecord } from '../spectral/record';
-import type { ExperimentName } from '../analysis/run-analysis';
+import type { ExperimentName } from '../analysis/experiments';
 import type { AnalysisFile } from '../analysis/analysis-file';
 
 /** A hyperparameter change applied after `step` optimiser steps (the 'hyper' event's step): replayable from a URL. */
@@ -100,6 +100,8 @@ export interface LabBatch {
   heads?: HeadRows;
   events?: RunEvent[];
   spectral?: SpectralRecord[];
+  /** Causal-experiment results of the run on show: new ones, or (with `reset`) all of the run's, oldest first. */
+  analyses?: AnalysisFile[];
 }
 
 export type LabListener = (batch: LabBatch) => void;
@@ -188,8 +190,8 @@ export function transferables(batch: LabBatch): ArrayBuffer[] {
   return [batch.metrics?.data.buffer, batch.heads?.data.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 }
 
-/** The whole of a recorded run as one reset batch (a loaded file, a restored checkpoint). */
-export function batchOfMetrics(config: RunConfig | null, metrics: RunMetrics, status: WorkerStatus): LabBatch {
+/** The whole of a recorded run as one reset batch (a loaded file, a restored checkpoint), with its analyses. */
+export function batchOfMetrics(config: RunConfig | null, metrics: RunMetrics, status: WorkerStatus, analyses: readonly AnalysisFile[] = []): LabBatch {
   const n = metrics.series.step.length;
   return {
     reset: { config, headNames: metrics.heads?.names ?? (config?.task.kind === 'multitask' ? [...config.task.ops] : null) },
@@ -198,6 +200,7 @@ export function batchOfMetrics(config: RunConfig | null, metrics: RunMetrics, st
     ...(metrics.heads && { heads: packHeadRows(metrics.heads, 0, n) }),
     events: metrics.events,
     ...(metrics.spectral && { spectral: metrics.spectral }),
+    ...(analyses.length > 0 && { analyses: [...analyses] }),
   };
 }
 

@@ -8,6 +8,7 @@ import { buildPlotModel, type ChartData, type Marker, type PlotModel } from './p
 import { drawLines, renderSvg } from './plot-render';
 import { exportChart, type ChartExportFormat } from './chart-export';
 import { onEveryFrame } from './frame-loop';
+import { ExportMenu, type ExportChoice } from './ExportMenu';
 
 /** Where a chart's numbers come from: a version that changes with every write, and the data as it is now. */
 export interface ChartSource {
@@ -30,7 +31,7 @@ interface Props {
   zoom?: number;
 }
 
-const FORMATS: { format: ChartExportFormat; label: string; what: string }[] = [
+const FORMATS: ExportChoice<ChartExportFormat>[] = [
   { format: 'png', label: 'PNG', what: 'image, twice the screen size' },
   { format: 'svg', label: 'SVG', what: 'vector image' },
   { format: 'json', label: 'JSON', what: 'data' },
@@ -117,16 +118,7 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom
             <input type="checkbox" checked={logX} onChange={(e) => setLogX(e.target.checked)} />
             log step
           </label>
-          <details className="menu">
-            <summary aria-label={`Export ${spec.title}`}>Export</summary>
-            <div className="menu-items" role="group" aria-label={`Export ${spec.title} as`}>
-              {FORMATS.map(({ format, label, what }) => (
-                <button key={format} type="button" disabled={empty} onClick={() => exportAs(format)} aria-label={`Export ${spec.title} as ${label}`}>
-                  {label} <span className="muted">{what}</span>
-                </button>
-              ))}
-            </div>
-          </details>
+          <ExportMenu title={spec.title} choices={FORMATS.map((f) => ({ ...f, disabled: empty }))} onChoose={exportAs} />
         </div>
       </header>
       <p className="chart-description">{spec.description}</p>

@@ -1,6 +1,7 @@
 // Exporting a chart from the page: SVG (axes and lines as paths), PNG at twice the on-screen size (the SVG layer
 // rasterised and the lines drawn again on the same canvas at 2x, so they stay sharp), and its data as JSON and
-// CSV, each offered as a download.
+// CSV, each offered as a download. The SVG-only figures of the experiment panels (src/ui/experiments/) use the same
+// serialisation and rasterisation (svgDocumentText, rasteriseSvg) and download.
 import type { ChartSpec } from './chart-spec';
 import { chartDataCsv, chartDataJson } from './chart-data';
 import { CHART_INK } from './palette';
@@ -16,28 +17,39 @@ function exportModel(model: PlotModel, spec: ChartSpec, data: ChartData, markers
   return titled;
 }
 
-export function svgText(model: PlotModel, spec: ChartSpec): string {
-  const svg = detachedSvg(model, spec, { title: spec.title, linesAsPaths: true, background: true });
+/** An SVG element as a standalone SVG file's text. */
+export function svgDocumentText(svg: SVGSVGElement): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(svg)}`;
 }
 
-/** The chart as a PNG of PNG_SCALE times its on-screen size. */
-export async function pngBlob(model: PlotModel, spec: ChartSpec): Promise<Blob> {
-  const furniture = detachedSvg(model, spec, { title: spec.title, background: true });
+export function svgText(model: PlotModel, spec: ChartSpec): string {
+  return svgDocumentText(detachedSvg(model, spec, { title: spec.title, linesAsPaths: true, background: true }));
+}
+
+/**
+ * An SVG element of `width` x `height` (its own units) as a PNG of PNG_SCALE times that size, on the chart
+ * background; `overlay` then draws on the same canvas in the SVG's units (the time-series lines).
+ */
+export async function rasteriseSvg(svg: SVGSVGElement, width: number, height: number, overlay?: (ctx: CanvasRenderingContext2D) => void): Promise<Blob> {
   const image = new Image();
-  image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(new XMLSerializer().serializeToString(furniture))}`;
+  image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(new XMLSerializer().serializeToString(svg))}`;
   await image.decode();
   const canvas = document.createElement('canvas');
-  canvas.width = Math.round(model.width * PNG_SCALE);
-  canvas.height = Math.round(model.height * PNG_SCALE);
+  canvas.width = Math.round(width * PNG_SCALE);
+  canvas.height = Math.round(height * PNG_SCALE);
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('this browser cannot draw on a canvas, so the chart cannot be exported as PNG');
   ctx.fillStyle = CHART_INK.background;
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
   ctx.setTransform(PNG_SCALE, 0, 0, PNG_SCALE, 0, 0);
-  drawLines(ctx, model);
+  overlay?.(ctx);
   return new Promise((resolve, reject) => canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('the PNG could not be encoded'))), 'image/png'));
+}
+
+/** The chart as a PNG of PNG_SCALE times its on-screen size. */
+export function pngBlob(model: PlotModel, spec: ChartSpec): Promise<Blob> {
+  return rasteriseSvg(detachedSvg(model, spec, { title: spec.title, background: true }), model.width, model.height, (ctx) => drawLines(ctx, model));
 }
 
 /** Offers `blob` as a download named `filename`. */
@@ -51,6 +63,11 @@ export function download(blob: Blob, filename: string): void {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** Offers `value` as a JSON file (indented). */
+export function downloadJson(value: unknown, filename: string): void {
+  download(new Blob([JSON.stringify(value, null, 2)], { type: 'application/json' }), filename);
 }
 
 export type ChartExportFormat = 'png' | 'svg' | 'json' | 'csv';

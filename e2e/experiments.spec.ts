@@ -1,0 +1,100 @@
+// The causal experiments in the page, in headless Chromium on SwiftShader: a short quick-add run finishes, the
+// Run button explains itself until there is a spectral window, the worker runs the sweep, the ablation, the
+// curvature, the functional modes and the verdict on the finished model with progress on the page, every card fills
+// in, a figure exports as a PNG of twice its size and as SVG, the analysis exports as an analysis file, and the
+// run's export and a reload keep it (the worker validates the analyses of every run it opens against their
+// schema). Screenshots go to test-results/.
+import { readFile } from 'node:fs/promises';
+import { expect, test, type Page } from '@playwright/test';
+import { parseRunFile } from '../src/train/run';
+
+/** quick-add, 30 steps, the window of 3 snapshots every 5 steps full at step 15. */
+const LINK = '/#preset=quick-add&seed=3&steps=30&eval=10&window=3&snap=5';
+const TIMEOUT = 300_000;
+
+async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
+  const [dl] = await Promise.all([page.waitForEvent('download'), click()]);
+  return { name: dl.suggestedFilename(), bytes: await readFile(await dl.path()) };
+}
+
+function pngSize(bytes: Buffer): { width: number; height: number } {
+  expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+}
+
+test('runs the causal experiments on a finished run, shows and exports them, and keeps them in the run', async ({ page }) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(LINK);
+  await expect(page.getByTestId('adapter')).not.toContainText(/looking|none/);
+  const run = page.getByRole('button', { name: 'Run experiments' });
+  await expect(run).toBeDisabled();
+  await expect(run).toHaveAccessibleDescription(/^Start a run, or open a saved one/);
+
+  await page.getByTestId('start').click();
+  await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'finished', { timeout: TIMEOUT });
+  await expect(run).toBeEnabled();
+
+  // The default selection but the probes, which do not apply to modular arithmetic: run them.
+  const choices = page.locator('.experiment-choices');
+  await expect(choices.getByLabel(/Weight-decay intervention/)).not.toBeChecked();
+  await choices.getByLabel(/^Probes/).uncheck();
+  await choices.getByLabel(/^Weight-decay intervention/).check();
+  await page.getByLabel('Steps per weight-decay branch').fill('two');
+  await expect(page.getByText('must be a whole number of steps, got "two"')).toBeVisible();
+  await expect(run).toHaveAccessibleDescription('Fix the weight-decay intervention’s number of steps.');
+  await choices.getByLabel(/^Weight-decay intervention/).uncheck();
+  await run.click();
+  const progress = page.getByTestId('experiment-progress');
+  await expect(progress).toContainText('Running on the model at step 30');
+  await expect(progress.locator('li.running')).toHaveCount(1, { timeout: TIMEOUT });
+  await page.screenshot({ path: 'test-results/experiments-running.png' });
+  await expect(progress).toHaveCount(0, { timeout: TIMEOUT });
+
+  for (const name of ['verdict', 'perturb', 'ablate', 'curvature', 'fourier']) {
+    await expect(page.getByTestId(`experiment-${name}`)).toHaveAttribute('data-state', 'done');
+  }
+  await expect(page.getByTestId('experiment-probe')).toHaveAttribute('data-state', 'empty');
+  await expect(page.getByTestId('experiment-wd-intervention')).toContainText('Not computed yet');
+  await expect(page.getByTestId('verdict-class')).toContainText(/functional|mixed|compression/);
+  await expect(page.getByTestId('ablation-ratio')).toContainText('Edge/random ratio');
+  // The figures are drawn: curves and a band, bars and random dots, the 2-D spectrum's cells.
+  await expect(page.getByTestId('figure-perturbation-kl').locator('path.series')).toHaveCount(3);
+  await expect(page.getByTestId('figure-perturbation-kl').locator('path.band')).toHaveCount(1);
+  await expect(page.getByTestId('figure-ablation').locator('rect.bar-edge')).toHaveCount(1);
+  await expect(page.getByTestId('figure-ablation').locator('.dots circle')).toHaveCount(20);
+  await expect(page.getByTestId('figure-modes-2d').locator('.cells rect')).toHaveCount(31 * 31);
+  await page.getByTestId('experiment-perturb').getByLabel('Show').selectOption('accuracy');
+  await expect(page.getByTestId('figure-perturbation-accuracy').locator('path.series')).toHaveCount(3);
+  await page.getByTestId('panel-stable-rank').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: 'test-results/experiments-done.png', fullPage: true });
+  await page.locator('.experiment-grid').screenshot({ path: 'test-results/experiments-cards.png' });
+
+  // Exports: the ablation figure as PNG (twice its size) and SVG, the analysis as a valid analysis file.
+  const figure = page.getByTestId('figure-ablation');
+  const size = { width: Number(await figure.getAttribute('data-width')), height: Number(await figure.getAttribute('data-height')) };
+  const card = page.locator('[data-figure="ablation"]');
+  await card.getByText('Export', { exact: true }).click();
+  const png = await download(page, () => page.getByRole('button', { name: 'Export Ablation: Δ test accuracy as PNG' }).click());
+  expect(png.name).toBe('quick-add-seed3-step30-ablation.png');
+  expect(pngSize(png.bytes)).toEqual({ width: size.width * 2, height: size.height * 2 });
+  await card.getByText('Export', { exact: true }).click();
+  const svg = await download(page, () => page.getByRole('button', { name: 'Export Ablation: Δ test accuracy as SVG' }).click());
+  expect(svg.bytes.toString('utf8')).toMatch(/^<\?xml[^]*<svg[^]*<title>Ablation: Δ test accuracy<\/title>[^]*class="bar bar-edge"/);
+  const exported = await download(page, () => page.getByRole('button', { name: 'Export analysis (JSON)' }).click());
+  expect(exported.name).toBe('quick-add-seed3-step30.analysis.json');
+  const analysis = JSON.parse(exported.bytes.toString('utf8'));
+  expect(analysis).toMatchObject({ kind: 'spectral-edge-lab.analysis', version: 1, run: { preset: 'quick-add', seed: 3 } });
+  expect(analysis.at).toMatchObject({ step: 30, windowStep: 30 });
+  expect(Object.keys(analysis.experiments).sort()).toEqual(['ablate', 'curvature', 'fourier', 'perturb', 'verdict']);
+
+  // The run's export holds the analysis, and a reload reopens the saved run with it.
+  const runFile = parseRunFile((await download(page, () => page.getByTestId('export-run').click())).bytes.toString('utf8'));
+  expect(runFile.analyses).toEqual([analysis]);
+  await page.reload();
+  await page.getByTestId('saved-runs').locator('li').first().getByRole('button', { name: /^Open / }).click();
+  await expect(page.getByTestId('experiment-ablate')).toHaveAttribute('data-state', 'done', { timeout: TIMEOUT });
+  await expect(page.getByTestId('analysis-header')).toContainText('quick-add, seed 3');
+  expect(pageErrors).toEqual([]);
+});

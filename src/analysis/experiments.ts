@@ -1,0 +1,20 @@
+// The names of the causal experiments (SPEC §3) and which run for a request: no GPU code, so the page's bundle
+// (the experiment panels) and the CLI share them with the runner (run-analysis.ts).
+
+/** The experiments, in the order they run (the verdict last: it reads the perturbation and ablation results). */
+export const EXPERIMENTS = ['perturb', 'curvature', 'ablate', 'probe', 'fourier', 'wd-intervention', 'verdict'] as const;
+export type ExperimentName = (typeof EXPERIMENTS)[number];
+
+export function isExperimentName(name: string): name is ExperimentName {
+  return (EXPERIMENTS as readonly string[]).includes(name);
+}
+
+/** The experiments to run for a request: the verdict brings the perturbation sweep and the ablation it reads. */
+export function plannedExperiments(asked: readonly ExperimentName[]): ExperimentName[] {
+  const wanted = new Set(asked);
+  if (wanted.has('verdict')) {
+    wanted.add('perturb');
+    wanted.add('ablate');
+  }
+  return EXPERIMENTS.filter((name) => wanted.has(name));
+}

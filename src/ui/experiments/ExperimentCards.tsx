@@ -1,0 +1,359 @@
+// The result cards of the experiment panels, one per experiment of an analysis file: each says "not computed yet"
+// (and how to compute it) or why the experiment does not apply, until there is a result to draw. Figures are
+// ExperimentFigures (exportable as PNG, SVG and JSON); tables are plain HTML tables.
+import { useMemo, useState, type ReactNode } from 'react';
+import type { AnalysisFile, ExperimentResults, ResultOf } from '../../analysis/analysis-file';
+import type { FieldBasis } from '../../analysis/edge-modes';
+import { ExperimentFigure } from './ExperimentFigure';
+import {
+  BASIS_LABEL, EXPERIMENT_INFO, PERTURB_METRIC_LABEL, ablationBars, ablationRatioText, analysisFileBase, curvatureBars, decayRows,
+  defaultModeBasis, formatNumber, formatPercent, formatSeconds, formatSigned, heatmapData, modeBases, modeRows, modeSpectrumPlot,
+  outcomeView, perturbationPlot, probeRows, type PerturbMetric,
+} from './experiment-data';
+import { barPlotHeight, drawBarPlot, drawHeatmap, drawLinePlot } from './svg-plot';
+
+const FIGURE_HEIGHT = 260;
+
+interface CardProps<K extends keyof ExperimentResults> {
+  name: K;
+  file: AnalysisFile | null;
+  /** Draws the result (called only when there is one). */
+  children: (result: ResultOf<K>, file: AnalysisFile) => ReactNode;
+  wide?: boolean;
+}
+
+/** A card for experiment `name`: its result, its reason for not applying, or how to compute it. */
+function ExperimentCard<K extends keyof ExperimentResults>({ name, file, children, wide }: CardProps<K>) {
+  const view = outcomeView(file, name);
+  const { label } = EXPERIMENT_INFO[name];
+  return (
+    <section className={`chart-card experiment-card${wide ? ' wide' : ''}`} aria-label={label} data-testid={`experiment-${name}`} data-state={view.state}>
+      <header className="chart-header">
+        <h3>{label}</h3>
+        {view.state === 'done' && <span className="muted small">{formatSeconds(view.wallMs)}</span>}
+      </header>
+      {view.state === 'done' && file ? (
+        children(view.result, file)
+      ) : (
+        <p className="chart-empty static">
+          {view.state === 'not-applicable'
+            ? `Does not apply to this run: ${view.reason}.`
+            : `Not computed yet: tick “${label}” above and press Run experiments (${EXPERIMENT_INFO[name].what}).`}
+        </p>
+      )}
+    </section>
+  );
+}
+
+const PERTURB_METRICS = Object.keys(PERTURB_METRIC_LABEL) as PerturbMetric[];
+
+function PerturbationFigure({ result, file }: { result: ResultOf<'perturb'>; file: AnalysisFile }) {
+  const [metric, setMetric] = useState<PerturbMetric>('kl');
+  const plot = useMemo(() => perturbationPlot(result, metric), [result, metric]);
+  const draw = useMemo(() => drawLinePlot(plot, { x: 'ε (step along the unit direction)', y: PERTURB_METRIC_LABEL[metric], zeroX: true }), [plot, metric]);
+  const edgeMax = Math.max(...result.summary.edgeMaxKl.slice(0, 2));
+  return (
+    <>
+      <label className="inline-select">
+        Show{' '}
+        <select value={metric} onChange={(e) => setMetric(e.target.value as PerturbMetric)}>
+          {PERTURB_METRICS.map((m) => (
+            <option key={m} value={m}>
+              {PERTURB_METRIC_LABEL[m]}
+            </option>
+          ))}
+        </select>
+      </label>
+      <ExperimentFigure
+        id={`perturbation-${metric}`}
+        title={`Perturbation along the edge: ${PERTURB_METRIC_LABEL[metric]}`}
+        description={`θ_attn + ε v on ${result.sequences} test sequences; the band is ${result.random.count} random unit directions.`}
+        height={FIGURE_HEIGHT}
+        draw={draw}
+        data={{ metric, ...plot }}
+        fileBase={analysisFileBase(file)}
+        summary={`Perturbation curves of ${PERTURB_METRIC_LABEL[metric]} for ${plot.lines.length} edge directions against a band of random directions; largest KL along v1 and v2: ${formatNumber(edgeMax)}.`}
+      />
+    </>
+  );
+}
+
+function AblationFigure({ result, file }: { result: ResultOf<'ablate'>; file: AnalysisFile }) {
+  const layout = useMemo(() => ablationBars(result), [result]);
+  const draw = useMemo(() => drawBarPlot(layout, { x: 'Δ test accuracy after removing the directions' }), [layout]);
+  return (
+    <>
+      <ExperimentFigure
+        id="ablation"
+        title="Ablation: Δ test accuracy"
+        description={`Base accuracy ${formatPercent(result.base.accuracy)} on ${result.scored.toLocaleString('en')} scored targets; each bar projects its directions out of θ_attn.`}
+        height={(width) => barPlotHeight(layout, width)}
+        draw={draw}
+        data={layout}
+        fileBase={analysisFileBase(file)}
+        summary={`Removing the edge changes test accuracy by ${formatSigned(result.edge.deltaAccuracy)}; random pairs by ${formatNumber(result.random.meanAbsDelta)} on average.`}
+      />
+      <p className="experiment-note" data-testid="ablation-ratio">
+        {ablationRatioText(result)}
+      </p>
+    </>
+  );
+}
+
+function CurvatureFigure({ result, file }: { result: ResultOf<'curvature'>; file: AnalysisFile }) {
+  const layout = useMemo(() => curvatureBars(result), [result]);
+  const draw = useMemo(() => drawBarPlot(layout, { x: 'vᵀHv (test loss)' }), [layout]);
+  const hessian = result.hessian;
+  return (
+    <>
+      <ExperimentFigure
+        id="curvature"
+        title="Curvature along the edge"
+        description="Second difference of the test loss along each direction; the shaded band is what float32 cannot resolve."
+        height={(width) => barPlotHeight(layout, width)}
+        draw={draw}
+        data={{ layout, hessian }}
+        fileBase={analysisFileBase(file)}
+        summary={`Curvature along v1: ${formatNumber(result.edge[0])}; top Hessian eigenvalue ${formatNumber(hessian?.eigenvalues[0])}.`}
+      />
+      {hessian && (
+        <table className="data-table" aria-label="Top Hessian eigenvalues">
+          <thead>
+            <tr>
+              <th scope="col">Hessian</th>
+              {hessian.eigenvalues.map((_, i) => (
+                <th scope="col" key={i}>
+                  λ{i + 1}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            <tr>
+              <th scope="row">eigenvalue</th>
+              {hessian.eigenvalues.map((v, i) => (
+                <td key={i}>{formatNumber(v)}</td>
+              ))}
+            </tr>
+            <tr>
+              <th scope="row">residual</th>
+              {hessian.residuals.map((v, i) => (
+                <td key={i}>
+                  {formatNumber(v, 2)}
+                  {!hessian.converged[i] && <span className="muted"> (not converged)</span>}
+                </td>
+              ))}
+            </tr>
+          </tbody>
+        </table>
+      )}
+      {hessian && hessian.converged.includes(false) && (
+        <p className="experiment-note">Lanczos stopped before every residual met its tolerance (finite-difference Hessian-vector products are noisy in float32): read those eigenvalues as estimates.</p>
+      )}
+    </>
+  );
+}
+
+function ModesFigures({ result, file }: { result: ResultOf<'fourier'>; file: AnalysisFile }) {
+  const bases = modeBases(result);
+  const [chosen, setBasis] = useState<FieldBasis | null>(null);
+  const basis = chosen && bases.includes(chosen) ? chosen : defaultModeBasis(result);
+  const plot = useMemo(() => (basis ? modeSpectrumPlot(result, basis) : null), [result, basis]);
+  const draw = useMemo(() => (plot ? drawLinePlot(plot, { x: 'frequency k', y: 'share of non-DC power', integerX: true, dots: plot.x.length <= 40 }) : null), [plot]);
+  const heatmap = useMemo(() => (result.gridV1 ? heatmapData(result.gridV1) : null), [result]);
+  const drawGrid = useMemo(() => (heatmap ? drawHeatmap(heatmap, { x: 'k₂ (frequency in b)', y: 'k₁ (frequency in a)', value: 'share of power' }) : null), [heatmap]);
+  const rows = modeRows(result);
+  return (
+    <>
+      {bases.length > 1 && (
+        <label className="inline-select">
+          Basis{' '}
+          <select value={basis ?? ''} onChange={(e) => setBasis(e.target.value as FieldBasis)}>
+            {bases.map((b) => (
+              <option key={b} value={b}>
+                {BASIS_LABEL[b]}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {plot && draw && basis && (
+        <ExperimentFigure
+          id={`modes-${basis}`}
+          title={`Functional modes: power spectrum in the ${BASIS_LABEL[basis]} basis`}
+          description={`How each direction moves the model's output over ${result.points.toLocaleString('en')} held-out points, grouped by ${BASIS_LABEL[basis]}.`}
+          height={FIGURE_HEIGHT}
+          draw={draw}
+          data={{ basis, ...plot }}
+          fileBase={analysisFileBase(file)}
+          summary={`Power spectra of v1 to v3 in the ${BASIS_LABEL[basis]} basis against a band of random directions.`}
+        />
+      )}
+      <table className="data-table" aria-label="Concentration and peak frequency of each direction">
+        <thead>
+          <tr>
+            <th scope="col">direction</th>
+            {rows[0]?.bases.map((b) => (
+              <th scope="col" key={b.basis}>
+                F, peak ({BASIS_LABEL[b.basis]})
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={row.label} className={row.kind}>
+              <th scope="row">{row.label}</th>
+              {row.bases.map((b) => (
+                <td key={b.basis} title={b.nullConcentration === null ? undefined : `permutation null: F ${formatNumber(b.nullConcentration)}, exceeded by ${formatPercent(b.nullExceedance ?? NaN, 0)} of shuffles`}>
+                  {formatNumber(b.concentration)}, k = {b.peakFrequency ?? '–'}
+                  {b.nullConcentration !== null && <span className="muted"> (null {formatNumber(b.nullConcentration, 2)})</span>}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {rows[0] && <p className="experiment-note">Uniform level {formatNumber(rows[0].bases[0]?.uniformLevel)}: a concentration F near it has no preferred frequency.</p>}
+      {heatmap && drawGrid && (
+        <ExperimentFigure
+          id="modes-2d"
+          title="Functional modes: v1's 2-D spectrum over (a, b)"
+          height={(width) => Math.min(420, Math.max(220, width * 0.8))}
+          draw={drawGrid}
+          data={heatmap}
+          fileBase={analysisFileBase(file)}
+          summary={`Heatmap of v1's power over ${heatmap.p} by ${heatmap.p} frequency pairs.`}
+        />
+      )}
+    </>
+  );
+}
+
+function ProbeTable({ result }: { result: ResultOf<'probe'> }) {
+  return (
+    <>
+      <table className="data-table" aria-label="Probe R²">
+        <thead>
+          <tr>
+            <th scope="col">probe</th>
+            <th scope="col">R², this model</th>
+            <th scope="col">R², untrained</th>
+            <th scope="col">gain</th>
+          </tr>
+        </thead>
+        <tbody>
+          {probeRows(result).map((row) => (
+            <tr key={row.kind}>
+              <th scope="row">{row.label}</th>
+              <td>{formatNumber(row.trained)}</td>
+              <td>{formatNumber(row.untrained)}</td>
+              <td>{formatSigned(row.gain)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="experiment-note">
+        Target: {result.target === 'dyck-depth' ? 'Dyck depth after each token' : 'the decoder’s target token'}; {result.trained.positions.toLocaleString('en')} positions of {result.sequences} test
+        sequences, seeded 70/30 split.
+      </p>
+    </>
+  );
+}
+
+function DecayTable({ result }: { result: ResultOf<'wd-intervention'> }) {
+  return (
+    <>
+      <table className="data-table" aria-label="Weight-decay intervention">
+        <thead>
+          <tr>
+            <th scope="col">branch</th>
+            <th scope="col">steps</th>
+            <th scope="col">test acc</th>
+            <th scope="col">linear R²</th>
+            <th scope="col">attn entropy</th>
+            <th scope="col">‖θ‖</th>
+          </tr>
+        </thead>
+        <tbody>
+          {decayRows(result).map((row) => (
+            <tr key={row.label}>
+              <th scope="row">{row.label}</th>
+              <td>
+                {row.steps.toLocaleString('en')}
+                {row.stopReason === 'diverged' && <span className="muted"> (diverged)</span>}
+              </td>
+              <td>{formatPercent(row.testAccuracy)}</td>
+              <td>{formatNumber(row.probeR2)}</td>
+              <td>{formatNumber(row.attentionEntropy)}</td>
+              <td>{formatNumber(row.thetaNorm)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="experiment-note">
+        Each branch continues from step {result.fromStep.toLocaleString('en')} with fresh Adam moments at lr {formatNumber(result.lr)}.
+        {result.probe.target === null && ` No linear probe: ${result.probe.reason}.`}
+      </p>
+    </>
+  );
+}
+
+function VerdictView({ result }: { result: ResultOf<'verdict'> }) {
+  return (
+    <>
+      <p className="verdict" data-testid="verdict-class">
+        <strong className={`verdict-${result.class}`}>{result.class}</strong> — {result.reason}
+      </p>
+      <table className="data-table" aria-label="The verdict's evidence">
+        <thead>
+          <tr>
+            <th scope="col">quantity</th>
+            <th scope="col">value</th>
+            <th scope="col">threshold</th>
+            <th scope="col">met</th>
+          </tr>
+        </thead>
+        <tbody>
+          {result.evidence.map((e) => (
+            <tr key={e.quantity}>
+              <th scope="row">{e.quantity}</th>
+              <td>{formatNumber(e.value)}</td>
+              <td>{e.threshold}</td>
+              <td>{e.met === null ? 'not measurable' : e.met ? 'yes' : 'no'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+/** Every experiment's card for `file` (null: none computed yet). */
+export function ExperimentCards({ file }: { file: AnalysisFile | null }) {
+  return (
+    <div className="chart-grid experiment-grid">
+      <ExperimentCard name="verdict" file={file}>
+        {(r) => <VerdictView result={r} />}
+      </ExperimentCard>
+      <ExperimentCard name="perturb" file={file}>
+        {(r, f) => <PerturbationFigure result={r} file={f} />}
+      </ExperimentCard>
+      <ExperimentCard name="ablate" file={file}>
+        {(r, f) => <AblationFigure result={r} file={f} />}
+      </ExperimentCard>
+      <ExperimentCard name="curvature" file={file}>
+        {(r, f) => <CurvatureFigure result={r} file={f} />}
+      </ExperimentCard>
+      <ExperimentCard name="fourier" file={file}>
+        {(r, f) => <ModesFigures result={r} file={f} />}
+      </ExperimentCard>
+      <ExperimentCard name="probe" file={file}>
+        {(r) => <ProbeTable result={r} />}
+      </ExperimentCard>
+      <ExperimentCard name="wd-intervention" file={file}>
+        {(r) => <DecayTable result={r} />}
+      </ExperimentCard>
+    </div>
+  );
+}

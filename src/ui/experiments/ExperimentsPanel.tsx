@@ -1,0 +1,147 @@
+// The causal-experiments panel group: which experiments to run on the paused or finished run's model, the Run
+// button (disabled with the reason when it cannot run), progress while the worker runs them, the analysis on show
+// (a run can hold several, from different steps) with its JSON export, and the result cards.
+import { useState } from 'react';
+import { EXPERIMENTS } from '../../analysis/experiments';
+import type { AnalysisFile } from '../../analysis/analysis-file';
+import { shownAnalysisIndex } from '../../store/experiments-store';
+import { useLab } from '../lab';
+import { ExperimentCards } from './ExperimentCards';
+import { experimentsStore, exportAnalysis, runExperiments, useExperiments } from './experiment-actions';
+import {
+  DEFAULT_INTERVENTION_STEPS, EXPERIMENT_INFO, analysisSummary, checkInterventionSteps, defaultSelection, plannedProgress, progressText,
+  runBlocker, selectedExperiments, type Selection,
+} from './experiment-data';
+
+function ExperimentControls() {
+  const status = useLab((s) => s.status);
+  const config = useLab((s) => s.config);
+  const spectralCount = useLab((s) => s.spectralCount);
+  const request = useExperiments((s) => s.request);
+  const error = useExperiments((s) => s.error);
+  const [selection, setSelection] = useState<Selection>(defaultSelection);
+  const [stepsText, setStepsText] = useState(String(DEFAULT_INTERVENTION_STEPS));
+  const steps = checkInterventionSteps(stepsText);
+  const chosen = selectedExperiments(selection);
+  const blocker = runBlocker({
+    phase: status.phase,
+    hasRun: config !== null,
+    spectral: config ? config.spectral : null,
+    spectralCount,
+    step: status.step,
+    busy: request !== null,
+    selected: chosen.length,
+    stepsOk: !selection['wd-intervention'] || steps.ok,
+  });
+  const run = () => void runExperiments(chosen, steps.ok ? steps.value : DEFAULT_INTERVENTION_STEPS);
+  return (
+    <div className="experiment-controls">
+      <fieldset disabled={request !== null}>
+        <legend>Experiments to run on the model at step {status.step.toLocaleString('en')}</legend>
+        <ul className="experiment-choices">
+          {EXPERIMENTS.map((name) => (
+            <li key={name}>
+              <label>
+                <input type="checkbox" checked={selection[name]} onChange={(e) => setSelection({ ...selection, [name]: e.target.checked })} />
+                <strong>{EXPERIMENT_INFO[name].label}</strong> <span className="muted">{EXPERIMENT_INFO[name].what}</span>
+              </label>
+            </li>
+          ))}
+        </ul>
+        {selection['wd-intervention'] && (
+          <div className={`field inline${steps.ok ? '' : ' invalid'}`}>
+            <label htmlFor="intervention-steps">Steps per weight-decay branch</label>
+            <input
+              id="intervention-steps"
+              inputMode="numeric"
+              value={stepsText}
+              onChange={(e) => setStepsText(e.target.value)}
+              aria-invalid={!steps.ok}
+              aria-describedby={steps.ok ? undefined : 'intervention-steps-error'}
+            />
+            {!steps.ok && (
+              <span className="field-error" id="intervention-steps-error">
+                {steps.message}
+              </span>
+            )}
+          </div>
+        )}
+      </fieldset>
+      <div className="button-row">
+        <button type="button" className="primary" onClick={run} disabled={blocker !== null} aria-describedby={blocker && !request ? 'experiment-blocker' : undefined}>
+          Run experiments
+        </button>
+      </div>
+      {blocker && !request && (
+        <p className="muted small" id="experiment-blocker">
+          {blocker}
+        </p>
+      )}
+      {request && (
+        <div className="experiment-progress" role="status" aria-live="polite" data-testid="experiment-progress">
+          <p>
+            Running on the model at step {request.step.toLocaleString('en')}
+            {status.experiment ? `: ${progressText(status.experiment)}` : '…'}
+          </p>
+          <ol>
+            {plannedProgress(request.planned, status.experiment).map(({ name, state }) => (
+              <li key={name} className={state}>
+                {EXPERIMENT_INFO[name].label}
+              </li>
+            ))}
+          </ol>
+        </div>
+      )}
+      {error && (
+        <p className="notice notice-error" role="alert">
+          The experiments failed: {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** Which of the run's analyses is on show, what it is, and its export. */
+function AnalysisChooser({ analyses, shown }: { analyses: readonly AnalysisFile[]; shown: number }) {
+  const file = analyses[shown];
+  return (
+    <div className="analysis-header" data-testid="analysis-header">
+      {analyses.length > 1 && (
+        <label className="inline-select">
+          Analysis{' '}
+          <select value={shown} onChange={(e) => experimentsStore.getState().show(Number(e.target.value))}>
+            {analyses.map((a, i) => (
+              <option key={i} value={i}>
+                step {a.at.step.toLocaleString('en')}: {Object.keys(a.experiments).join(', ')}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      <p className="muted small">{analysisSummary(file)}</p>
+      <button type="button" onClick={() => exportAnalysis(file)}>
+        Export analysis (JSON)
+      </button>
+    </div>
+  );
+}
+
+export function ExperimentsPanel() {
+  const analyses = useLab((s) => s.analyses);
+  const shown = shownAnalysisIndex(
+    useExperiments((s) => s.shown),
+    analyses.length,
+  );
+  return (
+    <section className="panel-group" aria-labelledby="experiments-title">
+      <h2 id="experiments-title">Causal experiments</h2>
+      <p className="group-intro">
+        Pause the run (or let it finish), then test the edge directions of its latest spectral window: push the model along them, remove them, measure the curvature
+        and what they encode, against random directions of the same size. The results are kept in the run and its export.
+      </p>
+      <ExperimentControls />
+      {shown !== null && <AnalysisChooser analyses={analyses} shown={shown} />}
+      <ExperimentCards file={shown === null ? null : analyses[shown]} />
+    </section>
+  );
+}

@@ -1,0 +1,35 @@
+// The experiment panels' actions: send a request to the training worker (its results come back in a batch, into
+// the lab store's `analyses`), export an analysis, and report a failure as a notice on the page.
+import { useStore } from 'zustand';
+import { createExperimentsStore, type ExperimentsState } from '../../store/experiments-store';
+import { plannedExperiments, type ExperimentName } from '../../analysis/experiments';
+import type { AnalysisFile } from '../../analysis/analysis-file';
+import { downloadJson } from '../charts/chart-export';
+import { api, labStore } from '../lab';
+import { analysisFileBase } from './experiment-data';
+
+export const experimentsStore = createExperimentsStore();
+
+export function useExperiments<T>(selector: (state: ExperimentsState) => T): T {
+  return useStore(experimentsStore, selector);
+}
+
+export function reportExperimentError(text: string): void {
+  labStore.getState().setNotice({ kind: 'error', text });
+}
+
+/** Runs `experiments` on the paused or finished run's model; `interventionSteps` for the weight-decay intervention. */
+export async function runExperiments(experiments: ExperimentName[], interventionSteps: number): Promise<void> {
+  const { begin, settle } = experimentsStore.getState();
+  begin({ planned: plannedExperiments(experiments), step: labStore.getState().status.step });
+  try {
+    await api().runExperiment({ experiments, ...(experiments.includes('wd-intervention') && { interventionSteps }) });
+    settle(null);
+  } catch (error) {
+    console.error(error);
+    settle(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Offers the analysis as the file `npm run analyze --out` writes. */
+export const exportAnalysis = (file: AnalysisFile) => downloadJson(file, `${analysisFileBase(file)}.analysis.json`);
