@@ -8,13 +8,15 @@
 // Data layout (row-major; every tensor is a window of some buffer, read and written through the accessors
 // generated at `//!bindings` by src/gpu/kernel-template.ts; element indices below count from the window):
 //   q, dq           row t of batch b, head h, column c at (b*tq + t)*q_stride + h*head_dim + c
-//   k, v, dk, dv    row j at (b*tk + j)*kv_stride + h*head_dim + c
+//   k, dk           row j at (b*tk + j)*k_stride + h*head_dim + c
+//   v, dv           row j at (b*tk + j)*v_stride + h*head_dim + c
 //   out, dout       row t at (b*tq + t)*out_stride + h*head_dim + c
 //   probs, ds       [batch, n_heads, tq, tk] (ds: scale * dS, the backward's scratch)
 //   key_valid       u32 [batch * tk], 0 = PAD key (forward only; the backward needs no mask input because
 //                   P is exactly 0 wherever a key is hidden)
-// Self-attention passes q, k, v as the three column blocks of one fused qkv tensor (stride 3d); because
-// Q and K/V have separate windows, strides and lengths (tq, tk), cross-attention fits the same kernels.
+// Self-attention passes q, k, v as the three column blocks of one fused qkv tensor (stride 3d), or with
+// QK-norm q and k from the normalised q|k tensor (stride 2d) and v from qkv; because Q, K and V have separate
+// windows and strides, and Q and K/V separate lengths (tq, tk), cross-attention fits the same kernels.
 //
 // Parallel decomposition. Sequences are short (tk <= 64 in every preset), so each invocation owns whole
 // rows: it keeps a row of scores and a row of Q or dO in private arrays and works through head columns 4 at
@@ -61,8 +63,12 @@ fn q_row(b: u32, t: u32, h: u32) -> u32 {
   return (b * p.tq + t) * p.q_stride + h * p.head_dim;
 }
 
-fn kv_row(b: u32, j: u32, h: u32) -> u32 {
-  return (b * p.tk + j) * p.kv_stride + h * p.head_dim;
+fn k_row(b: u32, j: u32, h: u32) -> u32 {
+  return (b * p.tk + j) * p.k_stride + h * p.head_dim;
+}
+
+fn v_row(b: u32, j: u32, h: u32) -> u32 {
+  return (b * p.tk + j) * p.v_stride + h * p.head_dim;
 }
 
 fn out_row(b: u32, t: u32, h: u32) -> u32 {
@@ -94,7 +100,7 @@ fn zero_past_head(x: vec4f, c: u32) -> vec4f {
 }
 
 //!kernel forward
-// uniforms: batch, tq, tk, n_heads, head_dim, scale, causal, q_stride, kv_stride, out_stride.
+// uniforms: batch, tq, tk, n_heads, head_dim, scale, causal, q_stride, k_stride, v_stride, out_stride.
 // tensors: q, k, v, key_valid (when masking keys) (read); probs, out (written).
 // Grid: [ceil(batch * n_heads * round_up4(tq) / WG)].
 
@@ -127,7 +133,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   // Scores, then exponentials (0 where hidden), in the private row.
   var s: array<f32, KEY_CAP>;
   for (var j = 0u; j < end; j++) {
-    let kj = kv_row(b, j, h);
+    let kj = k_row(b, j, h);
     var dot4 = vec4f(0.0);
     for (var c4 = 0u; c4 < chunks; c4++) {
       dot4 += q[c4] * k4(kj, 4u * c4);
@@ -153,7 +159,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var c4 = 0u; c4 < chunks; c4++) {
     var acc = vec4f(0.0);
     for (var j = 0u; j < end; j++) {
-      acc += s[j] * v4(kv_row(b, j, h), 4u * c4);
+      acc += s[j] * v4(v_row(b, j, h), 4u * c4);
     }
     for (var u = 0u; u < 4u && real && 4u * c4 + u < p.head_dim; u++) {
       write_out(oi + 4u * c4 + u, acc[u] * inv);
@@ -168,7 +174,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 //!kernel backward_rows
-// uniforms: batch, tq, tk, n_heads, head_dim, scale, causal, q_stride, kv_stride, out_stride.
+// uniforms: batch, tq, tk, n_heads, head_dim, scale, causal, q_stride, k_stride, v_stride, out_stride.
 // tensors: k, v, probs, dout (read); dq, ds (written).
 // Grid: [ceil(batch * n_heads * round_up4(tq) / WG)].
 
@@ -199,7 +205,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   var ds: array<f32, KEY_CAP>;
   var d = 0.0;
   for (var j = 0u; j < end; j++) {
-    let vj = kv_row(b, j, h);
+    let vj = v_row(b, j, h);
     var dp4 = vec4f(0.0);
     for (var c4 = 0u; c4 < chunks; c4++) {
       dp4 += dout[c4] * v4(vj, 4u * c4);
@@ -218,7 +224,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   for (var c4 = 0u; c4 < chunks; c4++) {
     var acc = vec4f(0.0);
     for (var j = 0u; j < end; j++) {
-      acc += ds[j] * k4(kv_row(b, j, h), 4u * c4);
+      acc += ds[j] * k4(k_row(b, j, h), 4u * c4);
     }
     for (var u = 0u; u < 4u && real && 4u * c4 + u < p.head_dim; u++) {
       write_dq(dqi + 4u * c4 + u, acc[u]);
@@ -227,7 +233,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 //!kernel backward_keys
-// uniforms: batch, tq, tk, n_heads, head_dim, causal, q_stride, kv_stride, out_stride.
+// uniforms: batch, tq, tk, n_heads, head_dim, causal, q_stride, k_stride, v_stride, out_stride.
 // tensors: q, probs, dout, ds (read); dk, dv (written).
 // Grid: [ceil(batch * n_heads * round_up4(tk) / WG)].
 
@@ -247,7 +253,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   // Under the causal mask only queries i >= j see key j: the loop starts at the group's first key, and the
   // rows in between hold dS = P = 0 for the later keys of the group (backward_rows wrote them).
   let first = select(0u, min(j & ~3u, p.tq), p.causal != 0u);
-  let kj = kv_row(b, key, h);
+  let kj = k_row(b, key, h);
+  let vj = v_row(b, key, h);
   for (var c4 = 0u; c4 < chunks; c4++) {
     var dk = vec4f(0.0);
     var dv = vec4f(0.0);
@@ -258,7 +265,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     }
     for (var u = 0u; u < 4u && j < p.tk && 4u * c4 + u < p.head_dim; u++) {
       write_dk(kj + 4u * c4 + u, dk[u]);
-      write_dv(kj + 4u * c4 + u, dv[u]);
+      write_dv(vj + 4u * c4 + u, dv[u]);
     }
   }
 }

@@ -1,32 +1,50 @@
-// LayerNorm over the last dimension, forward and backward (PyTorch semantics: biased variance, eps inside
-// the square root): y = (x - mean) * rstd * gamma + beta, rstd = 1 / sqrt(var + eps).
+// LayerNorm and RMSNorm over vectors of d elements, forward and backward (PyTorch semantics: biased variance,
+// eps inside the square root):
+//   LayerNorm (CENTRED):  y = (x - mean) * rstd * gamma + beta,  rstd = 1 / sqrt(var + eps)
+//   RMSNorm:              y = x * rstd * gamma,                   rstd = 1 / sqrt(mean(x^2) + eps)
+// RMSNorm is LayerNorm with the mean held at 0 and no beta, so both share every line below through
+// xhat = (x - mean) * rstd; CENTRED selects the variant at compile time.
 //
-// Data layout: x, y, dy, dx, residual are row-major [rows, d]; gamma, beta, dgamma, dbeta are [d]; mean and
-// rstd are [rows], saved by the forward for the backward. Every tensor is a window of some buffer, read and
-// written through the accessors generated at `//!bindings` (src/gpu/kernel-template.ts).
+// Data layout: the kernel normalises `rows` vectors of d elements. Vector r is segment s = r % SEGS of outer
+// row o = r / SEGS; its element i lies at o * x_stride + s * d + i in x, dx and residual, and at
+// o * y_stride + s * d + i in y and dy. The model's LayerNorms and RMSNorms have SEGS = 1 and both strides d
+// (row-major [rows, d]). QK-norm normalises every head of Q and K: SEGS = 2 * n_heads vectors of head_dim per
+// token, read from the fused qkv (x_stride 3 d_model) and written to a [tokens, 2 d_model] q|k tensor
+// (y_stride 2 d_model). gamma, beta, dgamma and dbeta hold GAINS = SEGS / SET_SEGS gain vectors of d, one for
+// each run of SET_SEGS consecutive segments (QK-norm: SET_SEGS = n_heads, gamma[0, d) scales the q heads and
+// gamma[d, 2d) the k heads). mean (LayerNorm only) and rstd are [rows], saved by the forward for the backward.
+// Every tensor is a window of some buffer, read and written through the accessors generated at `//!bindings`
+// (src/gpu/kernel-template.ts).
 //
-// Parallel decomposition: LANES invocations share a row, WG / LANES rows per workgroup of WG invocations.
+// Parallel decomposition: LANES invocations share a vector, WG / LANES vectors per workgroup of WG invocations.
 // Two variants, chosen by adapter in src/model/ops/layernorm.ts (chooseLayerNormKernel):
-//   LANES = WG (GPUs):  one workgroup per row; the lanes stride over the columns and their partial sums meet
-//                       in a tree reduction in workgroup memory.
+//   LANES = WG (GPUs):  one workgroup per vector; the lanes stride over the elements and their partial sums
+//                       meet in a tree reduction in workgroup memory.
 //   LANES = 1 (CPU implementations such as SwiftShader, which emulate workgroup memory and barriers at a
-//                       high cost per workgroup): one invocation owns a whole row and loops over it; no
+//                       high cost per workgroup): one invocation owns a whole vector and loops over it; no
 //                       workgroup memory, no barrier.
-//   forward:  two passes (mean, then the variance around it, corrected two-pass) keep the mean and variance
-//             accurate when |mean| >> std.
-//   backward: ONE dispatch for dx and the column sums. The first ceil(rows / (WG / LANES)) workgroups
-//             compute dx; the rest each own COLS adjacent columns and sum dgamma, dbeta over all rows,
-//             COL_LANES row lanes per column (1 without workgroup memory: one invocation loops over every
-//             row), in a fixed order: deterministic, no atomics, and no second dispatch.
+//   forward:  LayerNorm takes two passes (mean, then the variance around it, corrected two-pass), which keeps
+//             the mean and variance accurate when |mean| >> std; RMSNorm only the second, around 0.
+//   backward: ONE dispatch for dx and the gain sums. The first ceil(rows / (WG / LANES)) workgroups compute
+//             dx; the rest each own COLS adjacent gain columns and sum dgamma (and dbeta) over every vector
+//             that gain scales, COL_LANES lanes per column (1 without workgroup memory: one invocation loops
+//             over all of them), in a fixed order: deterministic, no atomics, and no second dispatch.
 //
-// Template fills (src/model/ops/layernorm.ts): {{WG}}, {{LANES}} (1 or WG), and {{RESIDUAL_GRAD}}, the body
-// of residual_grad(i): `return 0.0;` or a read of the residual tensor, which may be dx itself (in place).
+// Template fills (src/model/ops/layernorm.ts): {{WG}}, {{LANES}} (1 or WG), {{SEGS}} and {{SET_SEGS}} (the
+// layout above), {{CENTRED}} (true: LayerNorm, false: RMSNorm) with the bodies of the LayerNorm-only accessors
+// {{BETA}}, {{MEAN}}, {{SAVE_MEAN}} and {{SAVE_DBETA}} (RMSNorm binds no beta, mean or dbeta: `return 0.0;` or
+// nothing), and {{RESIDUAL_GRAD}}, the body of residual_grad(i): `return 0.0;` or a read of the residual
+// tensor, which may be dx itself (in place).
 
 //!bindings
 
 const WG: u32 = {{WG}};
 const LANES: u32 = {{LANES}};
 const ROWS_PER_GROUP: u32 = WG / LANES;
+const SEGS: u32 = {{SEGS}};
+const SET_SEGS: u32 = {{SET_SEGS}};
+const GAINS: u32 = SEGS / SET_SEGS;
+const CENTRED: bool = {{CENTRED}};
 var<workgroup> partial: array<vec2f, WG>;
 
 // Sums v over the `lanes` invocations whose index is congruent to lid modulo WG / lanes (lanes a power of
@@ -51,8 +69,8 @@ fn lane_sum(v: vec2f, lid: u32, lanes: u32) -> vec2f {
   return total;
 }
 
-// Where invocation lid of row-workgroup `group` works: the LANES lanes of a row are congruent modulo
-// ROWS_PER_GROUP (what lane_sum adds up). Spare slots past the last row recompute the last row (so every
+// Where invocation lid of row-workgroup `group` works: the LANES lanes of a vector are congruent modulo
+// ROWS_PER_GROUP (what lane_sum adds up). Spare slots past the last vector recompute the last one (so every
 // read is in range and no branch diverges around a barrier) and must not write.
 struct RowSlot {
   row: u32,
@@ -65,91 +83,132 @@ fn row_slot(group: u32, lid: u32) -> RowSlot {
   return RowSlot(min(r, p.rows - 1u), lid / ROWS_PER_GROUP, r < p.rows);
 }
 
+// The first element of vector r in x (dx, residual) and in y (dy), and its gain vector's first element.
+fn x_base(r: u32) -> u32 {
+  return (r / SEGS) * p.x_stride + (r % SEGS) * p.d;
+}
+
+fn y_base(r: u32) -> u32 {
+  return (r / SEGS) * p.y_stride + (r % SEGS) * p.d;
+}
+
+fn gain_base(r: u32) -> u32 {
+  return ((r % SEGS) / SET_SEGS) * p.d;
+}
+
 fn xhat(x: f32, mean: f32, rstd: f32) -> f32 {
   return (x - mean) * rstd;
 }
 
 //!kernel forward
-// uniforms: rows, d, eps. tensors: x, gamma, beta (read); y, mean, rstd (written).
+// uniforms: rows, d, eps, x_stride, y_stride. tensors: x, gamma, [beta] (read); y, [mean], rstd (written).
 // Grid: [ceil(rows / ROWS_PER_GROUP)].
+
+fn beta(i: u32) -> f32 {
+  {{BETA}}
+}
+
+fn save_mean(r: u32, v: f32) {
+  {{SAVE_MEAN}}
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let slot = row_slot(wg.x, lid);
-  let base = slot.row * p.d;
-  var s = 0.0;
-  for (var i = slot.lane; i < p.d; i += LANES) {
-    s += read_x(base + i);
+  let xb = x_base(slot.row);
+  var mean0 = 0.0;
+  if (CENTRED) {
+    var s = 0.0;
+    for (var i = slot.lane; i < p.d; i += LANES) {
+      s += read_x(xb + i);
+    }
+    mean0 = lane_sum(vec2f(s, 0.0), lid, LANES).x / f32(p.d);
   }
-  let mean0 = lane_sum(vec2f(s, 0.0), lid, LANES).x / f32(p.d);
   // Corrected two-pass: the deviations c from mean0 are small, so their sum fixes the rounding error of
   // mean0 (up to d additions in a row when LANES = 1), and var = mean(c^2) - mean(c)^2 is the variance
-  // around the corrected mean.
+  // around the corrected mean. RMSNorm: c = x, and the mean square m.y is all it needs.
   var q = vec2f(0.0);
   for (var i = slot.lane; i < p.d; i += LANES) {
-    let c = read_x(base + i) - mean0;
+    let c = read_x(xb + i) - mean0;
     q += vec2f(c, c * c);
   }
   let m = lane_sum(q, lid, LANES) / f32(p.d);
-  let mean = mean0 + m.x;
-  let rstd = 1.0 / sqrt(m.y - m.x * m.x + p.eps);
+  let mean = select(0.0, mean0 + m.x, CENTRED);
+  let rstd = 1.0 / sqrt(select(m.y, m.y - m.x * m.x, CENTRED) + p.eps);
   if (slot.writes) {
+    let yb = y_base(slot.row);
+    let gb = gain_base(slot.row);
     for (var i = slot.lane; i < p.d; i += LANES) {
-      write_y(base + i, xhat(read_x(base + i), mean, rstd) * read_gamma(i) + read_beta(i));
+      write_y(yb + i, xhat(read_x(xb + i), mean, rstd) * read_gamma(gb + i) + beta(gb + i));
     }
     if (slot.lane == 0u) {
-      write_mean(slot.row, mean);
+      save_mean(slot.row, mean);
       write_rstd(slot.row, rstd);
     }
   }
 }
 
 //!kernel backward
-// uniforms: rows, d. tensors: dy, x, gamma, mean, rstd, [residual] (read); dx, dgamma, dbeta (written).
-// Grid: [ceil(rows / ROWS_PER_GROUP) + ceil(d / COLS)]. dx must not overlap dy or x (other invocations
-// still read them).
+// uniforms: rows, d, x_stride, y_stride. tensors: dy, x, gamma, [mean], rstd, [residual] (read); dx, dgamma,
+// [dbeta] (written). Grid: [ceil(rows / ROWS_PER_GROUP) + ceil(GAINS * d / COLS)]. dx must not overlap dy or
+// x (other invocations still read them).
 
-const COL_LANES: u32 = min(LANES, 8u); // invocations per column of the column sums
-const COLS: u32 = WG / COL_LANES;      // columns per column-sum workgroup
+const COL_LANES: u32 = min(LANES, 8u); // invocations per column of the gain sums
+const COLS: u32 = WG / COL_LANES;      // columns per gain-sum workgroup
+
+fn row_mean(r: u32) -> f32 {
+  {{MEAN}}
+}
+
+fn save_dbeta(i: u32, v: f32) {
+  {{SAVE_DBETA}}
+}
 
 fn residual_grad(i: u32) -> f32 {
   {{RESIDUAL_GRAD}}
 }
 
-// dx = rstd * (gamma*dy - mean(gamma*dy) - xhat * mean(gamma*dy*xhat)), plus the residual gradient.
+// dx = rstd * (gamma*dy - mean(gamma*dy) - xhat * mean(gamma*dy*xhat)), plus the residual gradient; RMSNorm
+// has no mean(gamma*dy) term (its mean is a constant 0, not a function of x).
 fn row_grad(group: u32, lid: u32) {
   let slot = row_slot(group, lid);
-  let base = slot.row * p.d;
-  let mean = read_mean(slot.row);
+  let xb = x_base(slot.row);
+  let yb = y_base(slot.row);
+  let gb = gain_base(slot.row);
+  let mean = row_mean(slot.row);
   let rstd = read_rstd(slot.row);
   var s = vec2f(0.0);
   for (var i = slot.lane; i < p.d; i += LANES) {
-    let gdy = read_gamma(i) * read_dy(base + i);
-    s += vec2f(gdy, gdy * xhat(read_x(base + i), mean, rstd));
+    let gdy = read_gamma(gb + i) * read_dy(yb + i);
+    s += vec2f(gdy, gdy * xhat(read_x(xb + i), mean, rstd));
   }
   let m = lane_sum(s, lid, LANES) / f32(p.d);
   if (slot.writes) {
     for (var i = slot.lane; i < p.d; i += LANES) {
-      let gdy = read_gamma(i) * read_dy(base + i);
-      write_dx(base + i, residual_grad(base + i) + rstd * (gdy - m.x - xhat(read_x(base + i), mean, rstd) * m.y));
+      let gdy = read_gamma(gb + i) * read_dy(yb + i);
+      write_dx(xb + i, residual_grad(xb + i) + rstd * (gdy - select(0.0, m.x, CENTRED) - xhat(read_x(xb + i), mean, rstd) * m.y));
     }
   }
 }
 
-// dgamma[c] = sum_r dy[r, c] * xhat[r, c], dbeta[c] = sum_r dy[r, c], for the COLS columns of `block`.
-// Spare columns past d recompute the last one and write nothing.
+// dgamma[c] = sum dy * xhat, dbeta[c] = sum dy over the vectors that gain column c scales (gain c / d, element
+// c % d), for the COLS columns of `block`. Spare columns past GAINS * d recompute the last one and write nothing.
 fn column_sums(block: u32, lid: u32) {
   let c = block * COLS + lid % COLS;
-  let col = min(c, p.d - 1u);
+  let col = min(c, GAINS * p.d - 1u);
+  let gain = col / p.d;
+  let i = col % p.d;
+  let n = (p.rows / SEGS) * SET_SEGS; // vectors per gain
   var s = vec2f(0.0);
-  for (var r = lid / COLS; r < p.rows; r += COL_LANES) {
-    let g = read_dy(r * p.d + col);
-    s += vec2f(g * xhat(read_x(r * p.d + col), read_mean(r), read_rstd(r)), g);
+  for (var k = lid / COLS; k < n; k += COL_LANES) {
+    let r = (k / SET_SEGS) * SEGS + gain * SET_SEGS + k % SET_SEGS;
+    let g = read_dy(y_base(r) + i);
+    s += vec2f(g * xhat(read_x(x_base(r) + i), row_mean(r), read_rstd(r)), g);
   }
   let total = lane_sum(s, lid, COL_LANES);
-  if (lid < COLS && c < p.d) {
+  if (lid < COLS && c < GAINS * p.d) {
     write_dgamma(col, total.x);
-    write_dbeta(col, total.y);
+    save_dbeta(col, total.y);
   }
 }
 

@@ -5,7 +5,7 @@ import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import * as oracle from '../src/reference/layernorm';
-import { chooseLayerNormKernel, layerNormBackward, layerNormForward, type LayerNormKernel } from '../src/model/ops/layernorm';
+import { chooseLayerNormKernel, normBackward, normForward, type LayerNormKernel } from '../src/model/ops/layernorm';
 
 /**
  * [rows, d]: ragged, below and above one workgroup (64 threads: 64 rows of the serial variant) and one column
@@ -93,7 +93,7 @@ describe.each(KERNELS)('LayerNorm on the GPU ($kind)', (kernel) => {
     // x, y and the statistics share one buffer, as in the engine's activation arena.
     const acts = packTensors(rt, 'acts', { x, y: new Float32Array(rows * d), mean: new Float32Array(rows), rstd: new Float32Array(rows) });
     const { ref } = acts;
-    rt.run([await layerNormForward(rt, { ...ref, gamma: params.ref.g, beta: params.ref.b, rows, d, kernel })]);
+    rt.run([await normForward(rt, { ...ref, gamma: params.ref.g, beta: params.ref.b, rows, d, kernel })]);
     expectClose(await acts.read('y'), want.y, TOL_Y, 'y');
     expectClose(await acts.read('mean'), want.mean, TOL_STATS, 'mean');
     expectClose(await acts.read('rstd'), want.rstd, TOL_STATS, 'rstd');
@@ -120,7 +120,7 @@ describe.each(KERNELS)('LayerNorm on the GPU ($kind)', (kernel) => {
     const residualGrad = { none: undefined, 'other buffer': otherBuffer.ref.residual, 'same buffer': dacts.ref.residual, 'in place': dacts.ref.dx }[form];
 
     rt.run([
-      await layerNormBackward(rt, {
+      await normBackward(rt, {
         dy: dacts.ref.dy,
         x: acts.ref.x,
         gamma: params.ref.g,
@@ -147,7 +147,7 @@ describe.each(KERNELS)('LayerNorm on the GPU ($kind)', (kernel) => {
     const stats = oracle.layerNormForward(x, g, b, rows, d);
     const t = packTensors(rt, 'all', { x, g, dy, mean: stats.mean, rstd: stats.rstd, dx: new Float32Array(rows * d), dg: new Float32Array(d), db: new Float32Array(d) });
     const { ref } = t;
-    const step = await layerNormBackward(rt, { ...ref, gamma: ref.g, dGamma: ref.dg, dBeta: ref.db, rows, d, kernel });
+    const step = await normBackward(rt, { ...ref, gamma: ref.g, dGamma: ref.dg, dBeta: ref.db, rows, d, kernel });
     const results = [];
     for (let i = 0; i < 2; i++) {
       rt.run([step]);
@@ -177,8 +177,8 @@ describe.each(KERNELS)('LayerNorm on the GPU ($kind)', (kernel) => {
     });
     const { ref } = t;
     rt.run([
-      await layerNormForward(rt, { ...ref, gamma: ref.g, beta: ref.b, rows, d, kernel }),
-      await layerNormBackward(rt, { ...ref, gamma: ref.g, dGamma: ref.dg, dBeta: ref.db, rows, d, kernel }),
+      await normForward(rt, { ...ref, gamma: ref.g, beta: ref.b, rows, d, kernel }),
+      await normBackward(rt, { ...ref, gamma: ref.g, dGamma: ref.dg, dBeta: ref.db, rows, d, kernel }),
     ]);
     // rstd = 1/sqrt(eps) ~ 316 amplifies the f32 rounding of the mean into y (3e-6 measured) and scales
     // dx to ~100 (1e-4 absolute, 6e-7 relative measured): the tolerances are looser here.
@@ -191,5 +191,134 @@ describe.each(KERNELS)('LayerNorm on the GPU ($kind)', (kernel) => {
     expectClose(dx, wantGrad.dx, { atol: 1e-5, rtol: 3e-6 }, 'dx');
     expectClose(await t.read('dg'), wantGrad.dg, { atol: 2e-5, rtol: 1e-6 }, 'dGamma');
     expectClose(await t.read('db'), wantGrad.db, TOL_DPARAM, 'dBeta');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// RMSNorm (norm 'rms') and QK-norm: the same kernel without the mean and beta, over row-major rows and over the
+// heads of a fused qkv (shaders/layernorm.wgsl's segmented layout). The LayerNorm tolerances above hold with room:
+// on SwiftShader the worst errors of either variant are 0.34 of TOL_DPARAM (dGamma, 70 x 130), 0.29 of TOL_STATS
+// (rstd), 0.11 of TOL_Y and 0.06 of TOL_DX.
+
+/** Row-major inputs as above, with row 1 (when there is one) all zero: rstd = 1/sqrt(eps) there. */
+function rmsInputs(rows: number, d: number, seed: number) {
+  const t = inputs(rows, d, seed);
+  if (rows > 1) t.x.fill(0, d, 2 * d);
+  return t;
+}
+
+/** A fused qkv [tokens, 3d] and the heads of its Q and K (oracle.HeadColumns), d = nHeads * dh. */
+function qkvHeads(tokens: number, nHeads: number, dh: number) {
+  const d = nHeads * dh;
+  const heads = (column: number): oracle.HeadColumns => ({ rows: tokens, stride: 3 * d, column, nHeads, headDim: dh });
+  return { d, q: heads(0), k: heads(d) };
+}
+
+/** Columns [from, from + width) of every row of a [rows, stride] array. */
+function columns(data: ArrayLike<number>, rows: number, stride: number, from: number, width: number): Float64Array {
+  return Float64Array.from({ length: rows * width }, (_, e) => data[Math.floor(e / width) * stride + from + (e % width)]);
+}
+
+describe('RMSNorm and per-head RMSNorm float64 oracles', () => {
+  it.each([
+    [3, 7],
+    [2, 1],
+    [1, 33],
+  ])('RMSNorm backward of %i x %i matches central finite differences of the forward', (rows, d) => {
+    const { x, g, dy } = inputs(rows, d, 12);
+    const loss = (xx: Float64Array, gg: Float64Array) => oracle.rmsNormForward(xx, gg, rows, d).y.reduce((s, y, i) => s + y * dy[i], 0);
+    const grad = oracle.rmsNormBackward(dy, x, g, oracle.rmsNormForward(x, g, rows, d).rstd, rows, d);
+    const fd = { atol: 1e-8, rtol: 1e-6 };
+    expectClose(grad.dx, finiteDifferenceGradient((xx) => loss(xx, g), x), fd, 'dx');
+    expectClose(grad.dg, finiteDifferenceGradient((gg) => loss(x, gg), g), fd, 'dg');
+  });
+
+  it('per-head RMSNorm of Q and K normalises each head, leaves V alone, and its backward matches finite differences', () => {
+    const [tokens, nHeads, dh] = [3, 2, 4];
+    const { d, q, k } = qkvHeads(tokens, nHeads, dh);
+    const rng = new Rng(13);
+    const qkv = gaussian(rng, tokens * 3 * d, 0.5);
+    const [gq, gk] = [gaussian(rng, dh, 1, 0.2), gaussian(rng, dh, 1, 0.2)];
+    const dOut = gaussian(rng, tokens * 3 * d);
+    const forward = (x: Float64Array, a: Float64Array, b: Float64Array) => {
+      const qn = oracle.headRmsNormForward(x, a, q);
+      const kn = oracle.headRmsNormForward(qn.out, b, k);
+      return { out: kn.out, rstdQ: qn.rstd, rstdK: kn.rstd };
+    };
+    const f = forward(qkv, gq, gk);
+    expect(Array.from(columns(f.out, tokens, 3 * d, 2 * d, d))).toEqual(Array.from(columns(qkv, tokens, 3 * d, 2 * d, d)));
+    // Each head of Q, divided by its gain, has mean square 1 (up to eps).
+    const head = columns(f.out, tokens, 3 * d, dh, dh).subarray(0, dh).map((v, i) => v / gq[i]);
+    expect(head.reduce((s, v) => s + v * v, 0) / dh).toBeCloseTo(1, 4);
+
+    const loss = (x: Float64Array, a: Float64Array, b: Float64Array) => forward(x, a, b).out.reduce((s, y, i) => s + y * dOut[i], 0);
+    const dk = oracle.headRmsNormBackward(dOut, qkv, gk, f.rstdK, k);
+    const dq = oracle.headRmsNormBackward(dk.dData, qkv, gq, f.rstdQ, q);
+    const fd = { atol: 1e-8, rtol: 1e-6 };
+    expectClose(dq.dData, finiteDifferenceGradient((x) => loss(x, gq, gk), qkv), fd, 'dqkv');
+    expectClose(dq.dg, finiteDifferenceGradient((a) => loss(qkv, a, gk), gq), fd, 'dgq');
+    expectClose(dk.dg, finiteDifferenceGradient((b) => loss(qkv, gq, b), gk), fd, 'dgk');
+  });
+});
+
+describe.each(KERNELS)('RMSNorm and QK-norm on the GPU ($kind)', (kernel) => {
+  it.each(SHAPES)('RMSNorm forward and backward (residual in place) of %i x %i match the oracle', async (rows, d) => {
+    const rt = await testRuntime();
+    const { x, g, dy, residual } = rmsInputs(rows, d, 5);
+    const want = oracle.rmsNormForward(x, g, rows, d);
+    const wantGrad = oracle.rmsNormBackward(dy, x, g, want.rstd, rows, d);
+    const t = packTensors(rt, 'all', { x, g, dy, y: new Float32Array(rows * d), rstd: new Float32Array(rows), dx: residual, dg: new Float32Array(d).fill(NaN) });
+    const { ref } = t;
+    rt.run([
+      await normForward(rt, { kind: 'rms', x: ref.x, gamma: ref.g, y: ref.y, rstd: ref.rstd, rows, d, kernel }),
+      await normBackward(rt, { kind: 'rms', dy: ref.dy, x: ref.x, gamma: ref.g, rstd: ref.rstd, dx: ref.dx, residualGrad: ref.dx, dGamma: ref.dg, rows, d, kernel }),
+    ]);
+    // The zero row's y is exactly 0 whatever rstd is; its dx is rstd * g * dy (~316 dy), hence dxTolerance.
+    expectClose(await t.read('y'), want.y, TOL_Y, 'y');
+    expectClose(await t.read('rstd'), want.rstd, TOL_STATS, 'rstd');
+    expectClose(await t.read('dx'), wantGrad.dx.map((v, i) => v + residual[i]), dxTolerance(want.rstd), 'dx');
+    expectClose(await t.read('dg'), wantGrad.dg, TOL_DPARAM, 'dGamma');
+  });
+
+  // [tokens, nHeads, headDim]: one token; ragged heads; more head vectors (2 * tokens * nHeads = 132) than one
+  // workgroup of the serial variant holds, and gain columns (2 headDim = 66) past one column block.
+  it.each([
+    [1, 1, 3],
+    [5, 3, 5],
+    [33, 2, 33],
+  ])('QK-norm of %i tokens x %i heads of %i: every head of Q and K of a fused qkv, two gains, matches the oracle', async (tokens, nHeads, dh) => {
+    const rt = await testRuntime();
+    const { d, q, k } = qkvHeads(tokens, nHeads, dh);
+    const rng = new Rng(6);
+    const qkv = gaussian(rng, tokens * 3 * d, 0.5);
+    const [gq, gk] = [gaussian(rng, dh, 1, 0.2), gaussian(rng, dh, 1, 0.2)];
+    const dy = gaussian(rng, tokens * 2 * d);
+    const dV = gaussian(rng, tokens * 3 * d); // what the attention backward left in dqkv's V columns
+    // The oracle over qkv-shaped arrays: the normalised q|k are its first 2d columns, rstd q heads then k heads.
+    const qn = oracle.headRmsNormForward(qkv, gq, q);
+    const kn = oracle.headRmsNormForward(qn.out, gk, k);
+    const dOut = Float64Array.from(dV, (v, e) => (e % (3 * d) < 2 * d ? dy[Math.floor(e / (3 * d)) * 2 * d + (e % (3 * d))] : v));
+    const dk = oracle.headRmsNormBackward(dOut, qkv, gk, kn.rstd, k);
+    const dq = oracle.headRmsNormBackward(dk.dData, qkv, gq, qn.rstd, q);
+    const rstd = Float64Array.from({ length: tokens * 2 * nHeads }, (_, r) => {
+      const [t, h] = [Math.floor(r / (2 * nHeads)), r % (2 * nHeads)];
+      return h < nHeads ? qn.rstd[t * nHeads + h] : kn.rstd[t * nHeads + h - nHeads];
+    });
+
+    const dqkvInit = Float64Array.from(dV, (v, e) => (e % (3 * d) < 2 * d ? NaN : v));
+    const t = packTensors(rt, 'all', { qkv, g: [...gq, ...gk], dy, y: new Float32Array(tokens * 2 * d), rstd: new Float32Array(rstd.length), dqkv: dqkvInit, dg: new Float32Array(2 * dh).fill(NaN) });
+    const { ref } = t;
+    const layout = { segments: 2 * nHeads, segmentsPerGain: nHeads, xStride: 3 * d, yStride: 2 * d };
+    const shape = { rows: tokens * 2 * nHeads, d: dh, layout, kernel };
+    rt.run([
+      await normForward(rt, { kind: 'rms', x: ref.qkv, gamma: ref.g, y: ref.y, rstd: ref.rstd, ...shape }),
+      await normBackward(rt, { kind: 'rms', dy: ref.dy, x: ref.qkv, gamma: ref.g, rstd: ref.rstd, dx: ref.dqkv, dGamma: ref.dg, ...shape }),
+    ]);
+    expectClose(await t.read('y'), columns(kn.out, tokens, 3 * d, 0, 2 * d), TOL_Y, 'q|k');
+    expectClose(await t.read('rstd'), rstd, TOL_STATS, 'rstd');
+    // dx fills Q's and K's columns of dqkv and leaves V's as they were, bit for bit.
+    expectClose(await t.read('dqkv'), dq.dData, TOL_DX, 'dqkv');
+    expect(Array.from(columns(await t.read('dqkv'), tokens, 3 * d, 2 * d, d))).toEqual(Array.from(columns(dqkvInit, tokens, 3 * d, 2 * d, d)));
+    expectClose(await t.read('dg'), [...dq.dg, ...dk.dg], TOL_DPARAM, 'dGamma (q, k)');
   });
 });

@@ -1,14 +1,14 @@
 // Finite-difference check of the float64 reference model's gradient: every parameter group, bidirectional and
-// causal attention, padding. Central differences with h = 1e-6 in float64 agree to about 1e-8 relative, so a
+// causal attention, padding, and the architecture options (RMSNorm, QK-norm and its gains). Central differences with h = 1e-6 in float64 agree to about 1e-8 relative, so a
 // tolerance of 1e-6 (relative to the largest gradient entry of the group, plus 1e-9) catches any wrong term.
 import { describe, expect, it } from 'vitest';
 import { buildParamTable, initParams } from '../src/model/params';
 import { referenceForward, referenceLossAndGrad } from '../src/reference/model';
 import { Rng } from '../src/util/random';
-import { TINY_CASES, TINY_ENCODER_DECODER_CASES } from './helpers/tiny-models';
+import { TINY_ARCHITECTURE_CASES, TINY_CASES, TINY_ENCODER_DECODER_CASES } from './helpers/tiny-models';
 import { syntheticBatch } from '../src/tasks/synthetic';
 
-describe.each([...TINY_CASES, ...TINY_ENCODER_DECODER_CASES])('reference model gradient ($name)', (c) => {
+describe.each([...TINY_CASES, ...TINY_ENCODER_DECODER_CASES, ...TINY_ARCHITECTURE_CASES])('reference model gradient ($name)', (c) => {
   it('matches central finite differences in every parameter group', () => {
     const table = buildParamTable(c.config);
     const params = Float64Array.from(initParams(table, 3));

@@ -52,6 +52,11 @@ describe('configuration validation', () => {
     await expectRejected(create({}, { [field]: value }), ConfigError, message);
   });
 
+  it('rejects an unknown norm or a non-boolean qkNorm', async () => {
+    await expectRejected(create({ norm: 'batch' as never }), ConfigError, /^norm: must be one of layer, rms, got "batch"/);
+    await expectRejected(create({ qkNorm: 1 as never }), ConfigError, /^qkNorm: must be a boolean, got 1/);
+  });
+
   it('rejects a batch shape the positional embedding cannot hold', async () => {
     await expectRejected(create({}, {}, { seqLen: 3, readout: { start: 0, count: 1 } }), ConfigError, /seqLen: 3 exceeds .* 2 rows/);
     await expectRejected(create({}, {}, { batch: 0 }), ConfigError, /batch: must be a positive integer/);

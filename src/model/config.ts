@@ -5,8 +5,29 @@
 // the encoder-decoder model (EncoderDecoderConfig: SCAN). Both are described to the parameter table, the float64
 // reference and the GPU graph as a list of stacks (modelStacks): embeddings, pre-LN blocks and a final LayerNorm,
 // where the decoder's blocks also cross-attend to the encoder stack's output. The head reads the last stack.
+// Both take the architecture options of SPEC §4 (ArchitectureOptions); their defaults are the paper models.
 
-export interface ModelConfig {
+/** LayerNorm (y = (x - mean) rstd g + b) or RMSNorm (y = x rstd g, rstd = 1 / sqrt(mean(x^2) + eps), no bias). */
+export type NormKind = 'layer' | 'rms';
+export const NORM_KINDS: readonly NormKind[] = ['layer', 'rms'];
+
+/** SPEC §4's scale-invariant architecture options; absent fields are the defaults (the paper models). */
+export interface ArchitectureOptions {
+  /**
+   * 'rms' turns every LayerNorm of the model (each block's pre-norms, the decoder's cross-attention pre-norm and
+   * each stack's final norm) into an RMSNorm: same `.g` gain, no `.b` bias. Default 'layer'.
+   */
+  norm?: NormKind;
+  /**
+   * QK-norm: q and k are RMS-normalised per head, over the head dimension, before the scaled dot product (scale
+   * still 1/sqrt(headDim)), each with a learned gain of headDim values shared by the heads and initialised to 1
+   * (`attn.q_norm.g`, `attn.k_norm.g`; the decoder's cross-attention has its own), as Qwen3 and Gemma 3 do
+   * (nn.RMSNorm(head_dim) on q and k). The gains are not part of theta_attn. Default false.
+   */
+  qkNorm?: boolean;
+}
+
+export interface ModelConfig extends ArchitectureOptions {
   nLayers: number;
   dModel: number;
   nHeads: number;
@@ -47,7 +68,7 @@ export interface StackSize {
  * decoder reads SOS + target[:-1] and predicts the target. Source and target share `padToken`; PAD keys are
  * hidden in all three attentions (encoder self, decoder self, cross).
  */
-export interface EncoderDecoderConfig {
+export interface EncoderDecoderConfig extends ArchitectureOptions {
   kind: 'encoder-decoder';
   dModel: number;
   nHeads: number;
@@ -95,7 +116,18 @@ export interface Readout {
   count: number;
 }
 
-export const LAYER_NORM_EPS = 1e-5;
+/** eps of every LayerNorm, RMSNorm and QK-norm (inside the square root), PyTorch's LayerNorm default. */
+export const NORM_EPS = 1e-5;
+
+/** The model's norm kind ('layer' unless the config says otherwise). */
+export function normKind(c: AnyModelConfig): NormKind {
+  return c.norm ?? 'layer';
+}
+
+/** Whether the model RMS-normalises q and k per head (QK-norm). */
+export function hasQkNorm(c: AnyModelConfig): boolean {
+  return c.qkNorm ?? false;
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -122,6 +154,10 @@ function validateCommon(c: AnyModelConfig): void {
   if (!Number.isFinite(c.posInitStd) || c.posInitStd < 0) {
     throw new ConfigError('posInitStd', `must be a finite non-negative number, got ${c.posInitStd}`);
   }
+  if (c.norm !== undefined && !NORM_KINDS.includes(c.norm)) {
+    throw new ConfigError('norm', `must be one of ${NORM_KINDS.join(', ')}, got ${JSON.stringify(c.norm)}`);
+  }
+  if (c.qkNorm !== undefined && typeof c.qkNorm !== 'boolean') throw new ConfigError('qkNorm', `must be a boolean, got ${JSON.stringify(c.qkNorm)}`);
 }
 
 function validatePadToken(padToken: number | undefined, vocabSize: number): void {

@@ -11,12 +11,16 @@
 //   for each stack S:
 //     S.tok_emb  [vocabSize, dModel]
 //     S.pos_emb  [maxPositions, dModel]
-//     for each layer l: ln1.g, ln1.b, attn.bqkv [3d], attn.bo,
-//                       (decoder) ln_cross.g, ln_cross.b, cross.bqkv [3d], cross.bo,
+//     for each layer l: ln1.g, ln1.b, attn.bqkv [3d], attn.bo, [attn.q_norm.g, attn.k_norm.g],
+//                       (decoder) ln_cross.g, ln_cross.b, cross.bqkv [3d], cross.bo, [cross.q_norm.g, cross.k_norm.g],
 //                       ln2.g, ln2.b, mlp.w1 [dFF, d], mlp.b1, mlp.w2 [d, dFF], mlp.b2
 //     S.lnf.g, S.lnf.b
 //   head.w [taskHeads * nClasses, dModel], head.b
-import { type AnyModelConfig, modelStacks, taskHeadCount, validateModelConfig } from './config';
+// The architecture options (src/model/config.ts) only remove or add slices, so the defaults keep this layout:
+// with norm 'rms' there is no `.b` of any norm (ln1, ln_cross, ln2, lnf); with qkNorm each attention module has
+// its q and k gains [headDim] (ones) after its `bo`, adjacent, so q_norm.g with 2 headDim floats is the gain
+// vector pair the QK-norm kernel reads.
+import { type AnyModelConfig, hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateModelConfig } from './config';
 import { Rng } from '../util/random';
 
 export type Init =
@@ -60,6 +64,14 @@ export function buildParamTable(config: AnyModelConfig): ParamTable {
     offset += size;
   };
   const layerPrefixes = (s: (typeof stacks)[number]) => Array.from({ length: s.nLayers }, (_, l) => `${s.prefix}layers.${l}`);
+  // A LayerNorm's gain and bias, or an RMSNorm's gain.
+  const centred = normKind(config) === 'layer';
+  const addNorm = (name: string) => {
+    add(`${name}.g`, [d], { kind: 'ones' });
+    if (centred) add(`${name}.b`, [d], { kind: 'zeros' });
+  };
+  const qkNorm = hasQkNorm(config);
+  const dh = headDim(config);
 
   // The fused in_proj weight [3d, d] is xavier-uniform: bound sqrt(6 / (fan_in + fan_out)) = sqrt(6 / 4d).
   const qkvBound = Math.sqrt(6 / (d + 3 * d));
@@ -78,20 +90,21 @@ export function buildParamTable(config: AnyModelConfig): ParamTable {
     add(`${stack.prefix}pos_emb`, [stack.maxPositions, d], { kind: 'normal', std: config.posInitStd });
     for (const L of layerPrefixes(stack)) {
       for (const [ln, module] of stack.cross ? [['ln1', 'attn'], ['ln_cross', 'cross']] : [['ln1', 'attn']]) {
-        add(`${L}.${ln}.g`, [d], { kind: 'ones' });
-        add(`${L}.${ln}.b`, [d], { kind: 'zeros' });
+        addNorm(`${L}.${ln}`);
         add(`${L}.${module}.bqkv`, [3 * d], { kind: 'zeros' });
         add(`${L}.${module}.bo`, [d], { kind: 'zeros' });
+        if (qkNorm) {
+          add(`${L}.${module}.q_norm.g`, [dh], { kind: 'ones' });
+          add(`${L}.${module}.k_norm.g`, [dh], { kind: 'ones' });
+        }
       }
-      add(`${L}.ln2.g`, [d], { kind: 'ones' });
-      add(`${L}.ln2.b`, [d], { kind: 'zeros' });
+      addNorm(`${L}.ln2`);
       add(`${L}.mlp.w1`, [dFF, d], { kind: 'uniform', bound: linearBound(d) });
       add(`${L}.mlp.b1`, [dFF], { kind: 'uniform', bound: linearBound(d) });
       add(`${L}.mlp.w2`, [d, dFF], { kind: 'uniform', bound: linearBound(dFF) });
       add(`${L}.mlp.b2`, [d], { kind: 'uniform', bound: linearBound(dFF) });
     }
-    add(`${stack.prefix}lnf.g`, [d], { kind: 'ones' });
-    add(`${stack.prefix}lnf.b`, [d], { kind: 'zeros' });
+    addNorm(`${stack.prefix}lnf`);
   }
   // Multitask: the task heads stacked, head h in rows h * nClasses .. (h + 1) * nClasses - 1.
   const headOutputs = nClasses * taskHeadCount(config);

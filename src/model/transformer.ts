@@ -18,14 +18,22 @@
 // matmul. The memory's gradient sums every decoder layer's K/V-projection contribution in a fixed order
 // (two buffers used in turn, each layer adding the previous sum through the matmul's residual), so it is
 // deterministic, and then enters the encoder as the gradient of its output.
+//
+// Architecture options (src/model/config.ts): norm 'rms' makes every LN above an RMSNorm (the same kernel,
+// shaders/layernorm.wgsl, without the mean and bias). qkNorm adds one RMSNorm dispatch per attention between the
+// projections and the attention kernel, which then reads the normalised Q and K from where it wrote them:
+//   self:   qk = per-head RMSNorm of qkv's Q and K columns, [rows, 2d];  att = attention(Q, K from qk, V from qkv)
+//   cross:  qn = per-head RMSNorm of q, [rows, d];  kn = per-head RMSNorm of kv's K columns, [memRows, d]
+// and in the backward the attention kernels write dQ, dK for the normalised tensors to scratch (dQk, dKn) and dV
+// in place, and the norm's backward takes dQ, dK through it into the projection's gradient (dQkv, dQ, dKv).
 import type { Dispatch, GpuRuntime, TensorRef } from '../gpu/runtime';
 import { type Allocated, allocate } from '../gpu/plan';
 import { at } from '../gpu/runtime';
-import { type AnyModelConfig, headDim, modelStacks, type StackSpec, taskHeadCount, validateShape } from './config';
+import { type AnyModelConfig, hasQkNorm, headDim, modelStacks, normKind, type NormKind, type StackSpec, taskHeadCount, validateShape } from './config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch, type BatchShape } from './batch';
 import type { ParamState } from './state';
 import { matmul } from './ops/matmul';
-import { layerNormBackward, layerNormForward } from './ops/layernorm';
+import { normBackward, normForward, type NormLayout } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
@@ -75,7 +83,12 @@ export interface AttentionProbs {
 type Plan = ReturnType<typeof planActivations>;
 type Buffers = Allocated<Plan>;
 type StackBuffers = Buffers['stacks'][number];
+type LayerBuffers = StackBuffers['layers'][number];
 type Scratch = NonNullable<Buffers['grad']>;
+/** A norm's output and the statistics its backward reads (mean: LayerNorm only). */
+type NormBuffers = LayerBuffers['ln1'];
+/** QK-norm's output (Q, K or both, normalised) and its rstd per (row, head). */
+type HeadNormBuffers = NonNullable<LayerBuffers['qk']>;
 
 /** What every block builder needs: the runtime, named parameter and gradient slices, and the model's sizes. */
 interface Context {
@@ -87,6 +100,39 @@ interface Context {
   dFF: number;
   nHeads: number;
   dh: number;
+  norm: NormKind;
+}
+
+/** The model's norm `name` (LayerNorm with name.g and name.b, or RMSNorm with name.g) of x [rows, d] into ln. */
+function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number): Promise<Dispatch> {
+  const { rt, P, d } = ctx;
+  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d };
+  return ctx.norm === 'rms' ? normForward(rt, { ...a, kind: 'rms' }) : normForward(rt, { ...a, beta: P(`${name}.b`), mean: at(ln.mean!) });
+}
+
+/** Backward of blockNorm from dy into dx, adding dx's own contents (the residual stream's gradient) when `residual`. */
+function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual: boolean): Promise<Dispatch> {
+  const { rt, P, G, d } = ctx;
+  const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d };
+  return ctx.norm === 'rms' ? normBackward(rt, { ...a, kind: 'rms' }) : normBackward(rt, { ...a, mean: at(ln.mean!), dBeta: G(`${name}.b`) });
+}
+
+/**
+ * QK-norm's layout (shaders/layernorm.wgsl) for `heads` head vectors per row (one or both of Q and K, nHeads of each
+ * sharing one gain) read at row stride xStride and written at yStride.
+ */
+function headLayout(ctx: Context, heads: number, xStride: number, yStride: number): NormLayout {
+  return { segments: heads, segmentsPerGain: ctx.nHeads, xStride, yStride };
+}
+
+/** QK-norm of `tokens` rows: RMSNorm of each head in `layout` from x into n.y, with gains from `gain` (q_norm.g or k_norm.g). */
+function headNorm(ctx: Context, gain: string, x: TensorRef, n: HeadNormBuffers, tokens: number, layout: NormLayout): Promise<Dispatch> {
+  return normForward(ctx.rt, { kind: 'rms', x, gamma: ctx.P(gain), y: at(n.y), rstd: at(n.rstd), rows: tokens * layout.segments, d: ctx.dh, layout });
+}
+
+/** Backward of headNorm: dy (laid out like n.y) into dx (laid out like x); the gains' gradient into G(gain). */
+function headNormBackward(ctx: Context, gain: string, dy: TensorRef, x: TensorRef, n: HeadNormBuffers, dx: TensorRef, tokens: number, layout: NormLayout): Promise<Dispatch> {
+  return normBackward(ctx.rt, { kind: 'rms', dy, x, gamma: ctx.P(gain), rstd: at(n.rstd), dx, dGamma: ctx.G(gain), rows: tokens * layout.segments, d: ctx.dh, layout });
 }
 
 /** The previous stack's output, as a decoder's cross-attention reads it. */
@@ -107,9 +153,13 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     const L = `${S}layers.${l}`;
     const c = buf.layers[l];
     out.push(
-      await layerNormForward(rt, { x: at(buf.xs[l]), gamma: P(`${L}.ln1.g`), beta: P(`${L}.ln1.b`), y: at(c.ln1.y), mean: at(c.ln1.mean), rstd: at(c.ln1.rstd), rows, d }),
+      await blockNorm(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows),
       await matmul(rt, { M: rows, N: 3 * d, K: d, a: at(c.ln1.y), b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }),
-      await attentionForward(rt, { qkv: at(c.qkv), out: at(c.att), probs: at(c.probs), ...attn }),
+    );
+    // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
+    if (c.qk) out.push(await headNorm(ctx, `${L}.attn.q_norm.g`, at(c.qkv), c.qk, rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
+    out.push(
+      await attentionForward(rt, { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), out: at(c.att), probs: at(c.probs), ...attn }),
       await matmul(rt, { M: rows, N: d, K: d, a: at(c.att), b: P(`${L}.attn.wo`), transB: true, bias: P(`${L}.attn.bo`), residual: at(buf.xs[l]), c: at(c.mid) }),
     );
     const x = c.cross;
@@ -117,22 +167,30 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
       if (!memory) throw new Error(`stack ${S} cross-attends but has no memory`);
       const memRows = batch * memory.seqLen;
       out.push(
-        await layerNormForward(rt, { x: at(c.mid), gamma: P(`${L}.ln_cross.g`), beta: P(`${L}.ln_cross.b`), y: at(x.ln.y), mean: at(x.ln.mean), rstd: at(x.ln.rstd), rows, d }),
+        await blockNorm(ctx, `${L}.ln_cross`, c.mid, x.ln, rows),
         await matmul(rt, { M: rows, N: d, K: d, a: at(x.ln.y), b: P(`${L}.cross.wq`), transB: true, bias: P(`${L}.cross.bqkv`), c: at(x.q) }),
         await matmul(rt, { M: memRows, N: 2 * d, K: d, a: at(memory.y), b: P(`${L}.cross.wk`), transB: true, bias: P(`${L}.cross.bqkv`, d), c: at(x.kv) }),
-        await crossAttentionForward(rt, { q: at(x.q), kv: at(x.kv), out: at(x.att), probs: at(x.probs), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh }),
+      );
+      if (x.qn && x.kn) {
+        out.push(
+          await headNorm(ctx, `${L}.cross.q_norm.g`, at(x.q), x.qn, rows, headLayout(ctx, nHeads, d, d)),
+          await headNorm(ctx, `${L}.cross.k_norm.g`, at(x.kv), x.kn, memRows, headLayout(ctx, nHeads, 2 * d, d)),
+        );
+      }
+      out.push(
+        await crossAttentionForward(rt, { q: at(x.qn?.y ?? x.q), kv: at(x.kv), k: x.kn && at(x.kn.y), out: at(x.att), probs: at(x.probs), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh }),
         await matmul(rt, { M: rows, N: d, K: d, a: at(x.att), b: P(`${L}.cross.wo`), transB: true, bias: P(`${L}.cross.bo`), residual: at(c.mid), c: at(x.mid) }),
       );
     }
     const mlpIn = x ? x.mid : c.mid;
     out.push(
-      await layerNormForward(rt, { x: at(mlpIn), gamma: P(`${L}.ln2.g`), beta: P(`${L}.ln2.b`), y: at(c.ln2.y), mean: at(c.ln2.mean), rstd: at(c.ln2.rstd), rows, d }),
+      await blockNorm(ctx, `${L}.ln2`, mlpIn, c.ln2, rows),
       await matmul(rt, { M: rows, N: dFF, K: d, a: at(c.ln2.y), b: P(`${L}.mlp.w1`), transB: true, bias: P(`${L}.mlp.b1`), gelu: { preact: at(c.pre) }, c: at(c.act) }),
       await matmul(rt, { M: rows, N: d, K: dFF, a: at(c.act), b: P(`${L}.mlp.w2`), transB: true, bias: P(`${L}.mlp.b2`), residual: at(mlpIn), c: at(buf.xs[l + 1]) }),
     );
   }
   const xL = buf.xs[s.nLayers];
-  out.push(await layerNormForward(rt, { x: at(xL), gamma: P(`${S}lnf.g`), beta: P(`${S}lnf.b`), y: at(buf.lnf.y), mean: at(buf.lnf.mean), rstd: at(buf.lnf.rstd), rows, d }));
+  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows));
   return out;
 }
 
@@ -154,12 +212,10 @@ async function stackBackward(
   const rows = batch * seqLen;
   const S = s.prefix;
   const attn = { keyValid: buf.keyValid, batch, seqLen, nHeads, headDim: dh, causal: s.causal };
-  const { dPre, dLnY, dAtt, dQkv, dKv } = scratch;
+  const { dPre, dLnY, dAtt, dQkv, dKv, dQk, dKn } = scratch;
   const { dx, dMemory: dMemoryPair } = buf.grad!;
   const out: Dispatch[] = [];
-  out.push(
-    await layerNormBackward(rt, { dy: at(dY), x: at(buf.xs[s.nLayers]), gamma: P(`${S}lnf.g`), mean: at(buf.lnf.mean), rstd: at(buf.lnf.rstd), dx: at(dx), dGamma: G(`${S}lnf.g`), dBeta: G(`${S}lnf.b`), rows, d }),
-  );
+  out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false));
   let dMemory: GPUBuffer | null = null;
   for (let l = s.nLayers - 1; l >= 0; l--) {
     const L = `${S}layers.${l}`;
@@ -171,7 +227,7 @@ async function stackBackward(
       await matmul(rt, { M: rows, N: dFF, K: d, a: at(dx), b: P(`${L}.mlp.w2`), geluGrad: { preact: at(c.pre) }, c: at(dPre) }),
       await matmul(rt, { M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) }),
       await matmul(rt, { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`), c: at(dLnY) }),
-      await layerNormBackward(rt, { dy: at(dLnY), x: at(mlpIn), gamma: P(`${L}.ln2.g`), mean: at(c.ln2.mean), rstd: at(c.ln2.rstd), dx: at(dx), residualGrad: at(dx), dGamma: G(`${L}.ln2.g`), dBeta: G(`${L}.ln2.b`), rows, d }),
+      await blockNormBackward(ctx, `${L}.ln2`, dLnY, mlpIn, c.ln2, rows, dx, true),
     );
     if (x) {
       if (!memory || !dMemoryPair || !dKv) throw new Error(`stack ${S} cross-attends but has no memory`);
@@ -179,25 +235,50 @@ async function stackBackward(
       // dQ lives in the dQkv scratch (free until the self-attention below).
       const dQ = dQkv;
       const next: GPUBuffer = dMemoryPair[dMemory === dMemoryPair[0] ? 1 : 0];
+      const crossShape = { probs: at(x.probs), dOut: at(dAtt), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh };
       out.push(
         await matmul(rt, { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) }),
         await matmul(rt, { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.cross.wo`), c: at(dAtt) }),
-        ...(await crossAttentionBackward(rt, { q: at(x.q), kv: at(x.kv), probs: at(x.probs), dOut: at(dAtt), dQ: at(dQ), dKv: at(dKv), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh })),
+      );
+      if (x.qn && x.kn) {
+        if (!dQk || !dKn) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
+        // dQ and dK of the normalised q and k (dQk, dKn), dV into dKv; then through the norms into dQ and dKv's K columns.
+        out.push(
+          ...(await crossAttentionBackward(rt, { q: at(x.qn.y), kv: at(x.kv), k: at(x.kn.y), dQ: at(dQk), dKv: at(dKv), dK: at(dKn), ...crossShape })),
+          await headNormBackward(ctx, `${L}.cross.q_norm.g`, at(dQk), at(x.q), x.qn, at(dQ), rows, headLayout(ctx, nHeads, d, d)),
+          await headNormBackward(ctx, `${L}.cross.k_norm.g`, at(dKn), at(x.kv), x.kn, at(dKv), memRows, headLayout(ctx, nHeads, 2 * d, d)),
+        );
+      } else {
+        out.push(...(await crossAttentionBackward(rt, { q: at(x.q), kv: at(x.kv), dQ: at(dQ), dKv: at(dKv), ...crossShape })));
+      }
+      out.push(
         await matmul(rt, { M: d, N: d, K: rows, a: at(dQ), transA: true, b: at(x.ln.y), c: G(`${L}.cross.wq`), biasGrad: G(`${L}.cross.bqkv`) }),
         await matmul(rt, { M: 2 * d, N: d, K: memRows, a: at(dKv), transA: true, b: at(memory.y), c: G(`${L}.cross.wk`), biasGrad: G(`${L}.cross.bqkv`, d) }),
         await matmul(rt, { M: memRows, N: d, K: 2 * d, a: at(dKv), b: P(`${L}.cross.wk`), residual: dMemory ? at(dMemory) : undefined, c: at(next) }),
         await matmul(rt, { M: rows, N: d, K: d, a: at(dQ), b: P(`${L}.cross.wq`), c: at(dLnY) }),
-        await layerNormBackward(rt, { dy: at(dLnY), x: at(c.mid), gamma: P(`${L}.ln_cross.g`), mean: at(x.ln.mean), rstd: at(x.ln.rstd), dx: at(dx), residualGrad: at(dx), dGamma: G(`${L}.ln_cross.g`), dBeta: G(`${L}.ln_cross.b`), rows, d }),
+        await blockNormBackward(ctx, `${L}.ln_cross`, dLnY, c.mid, x.ln, rows, dx, true),
       );
       dMemory = next;
     }
     out.push(
       await matmul(rt, { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) }),
       await matmul(rt, { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) }),
-      ...(await attentionBackward(rt, { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn })),
+    );
+    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn };
+    if (c.qk) {
+      if (!dQk) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
+      // dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
+      out.push(
+        ...(await attentionBackward(rt, { ...selfAttn, qk: at(c.qk.y), dQk: at(dQk) })),
+        await headNormBackward(ctx, `${L}.attn.q_norm.g`, at(dQk), at(c.qkv), c.qk, at(dQkv), rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)),
+      );
+    } else {
+      out.push(...(await attentionBackward(rt, selfAttn)));
+    }
+    out.push(
       await matmul(rt, { M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) }),
       await matmul(rt, { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`), c: at(dLnY) }),
-      await layerNormBackward(rt, { dy: at(dLnY), x: at(buf.xs[l]), gamma: P(`${L}.ln1.g`), mean: at(c.ln1.mean), rstd: at(c.ln1.rstd), dx: at(dx), residualGrad: at(dx), dGamma: G(`${L}.ln1.g`), dBeta: G(`${L}.ln1.b`), rows, d }),
+      await blockNormBackward(ctx, `${L}.ln1`, dLnY, buf.xs[l], c.ln1, rows, dx, true),
     );
   }
   out.push(await embeddingBackward(rt, { tokens: buf.tokens, dOut: at(dx), dTok: G(`${S}tok_emb`), dPos: G(`${S}pos_emb`), batch, seqLen, d, vocab: s.vocabSize }));
@@ -229,6 +310,7 @@ export async function buildTransformerGraph(
     dFF: config.dFF,
     nHeads: config.nHeads,
     dh: headDim(config),
+    norm: normKind(config),
   };
   // When every position is read out, the head reads LNf's output directly and no gather is needed.
   const readsAllRows = readout.start === 0 && readout.count === seqLen;
@@ -309,7 +391,10 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
   const lengths = stackLengths(config, shape);
   const outRows = batch * readout.count;
   const scoredRows = outRows * taskHeadCount(config);
-  const ln = (rows: number) => ({ y: rows * d, mean: rows, rstd: rows });
+  const ln = (rows: number) => ({ y: rows * d, mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows });
+  // QK-norm's output for `rows` rows of `heads` head vectors (one or both of Q and K).
+  const qkNorm = hasQkNorm(config);
+  const headNormed = (rows: number, heads: number) => (qkNorm ? { y: rows * heads * headDim(config), rstd: rows * heads } : undefined);
   const stacks = modelStacks(config).map((s, i) => {
     const T = lengths[i];
     const rows = batch * T;
@@ -321,11 +406,21 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
       layers: Array.from({ length: s.nLayers }, () => ({
         ln1: ln(rows),
         qkv: rows * 3 * d,
+        qk: headNormed(rows, 2 * nHeads),
         att: rows * d,
         probs: batch * nHeads * T * T,
         mid: rows * d,
         cross: s.cross
-          ? { ln: ln(rows), q: rows * d, kv: batch * memLen * 2 * d, att: rows * d, probs: batch * nHeads * T * memLen, mid: rows * d }
+          ? {
+              ln: ln(rows),
+              q: rows * d,
+              kv: batch * memLen * 2 * d,
+              qn: headNormed(rows, nHeads),
+              kn: headNormed(batch * memLen, nHeads),
+              att: rows * d,
+              probs: batch * nHeads * T * memLen,
+              mid: rows * d,
+            }
           : undefined,
         ln2: ln(rows),
         pre: rows * dFF,
@@ -354,6 +449,9 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
           dAtt: maxRows * d,
           dQkv: maxRows * 3 * d,
           dKv: maxMemRows > 0 ? maxMemRows * 2 * d : undefined,
+          // QK-norm: the gradient of the normalised q|k (self) or q (cross), and of the normalised cross-attention k.
+          dQk: qkNorm ? maxRows * 2 * d : undefined,
+          dKn: qkNorm && maxMemRows > 0 ? maxMemRows * d : undefined,
         }
       : undefined,
   };

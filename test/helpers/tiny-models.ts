@@ -1,7 +1,8 @@
 // Small ragged model configurations and seeded batches for whole-model tests: sizes that are not multiples
 // of any kernel tile, bidirectional and causal attention, padding, readouts at one or all positions, several task
 // heads; and
-// encoder-decoder models with source and target padding, source longer and shorter than the target.
+// encoder-decoder models with source and target padding, source longer and shorter than the target; and some of
+// both with SPEC §4's architecture options (RMSNorm, QK-norm, both).
 import type { AnyModelConfig, EncoderDecoderConfig } from '../../src/model/config';
 import type { BatchShape } from '../../src/model/batch';
 
@@ -52,5 +53,17 @@ export const TINY_ENCODER_DECODER_CASES: TinyCase<EncoderDecoderConfig>[] = [
       decoder: { nLayers: 3, vocabSize: 5, maxPositions: 9 },
     },
     shape: { batch: 4, seqLen: 7, sourceLen: 3, readout: { start: 3, count: 2 } },
+  },
+];
+
+/** Cases of both model kinds with the architecture options: RMSNorm, QK-norm, and both (src/model/config.ts). */
+export const TINY_ARCHITECTURE_CASES: TinyCase[] = [
+  { ...TINY_CASES[0], name: 'RMSNorm, bidirectional, readout at one position', config: { ...TINY_CASES[0].config, norm: 'rms' } },
+  { ...TINY_CASES[2], name: 'QK-norm (LayerNorm), bidirectional with padding', config: { ...TINY_CASES[2].config, qkNorm: true } },
+  { ...TINY_CASES[1], name: 'RMSNorm + QK-norm, causal with padding, readout everywhere', config: { ...TINY_CASES[1].config, norm: 'rms', qkNorm: true } },
+  {
+    ...TINY_ENCODER_DECODER_CASES[1],
+    name: 'RMSNorm + QK-norm encoder-decoder, 1+3 layers',
+    config: { ...TINY_ENCODER_DECODER_CASES[1].config, norm: 'rms', qkNorm: true },
   },
 ];

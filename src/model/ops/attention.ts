@@ -2,9 +2,11 @@
 // softmax, P V) that also stores the probabilities, and a barrier-free backward in two dispatches producing
 // dQ, and then dK and dV. The float64 oracle is src/reference/attention.ts.
 //
-// The kernels read Q and K/V through separate windows with their own row strides and lengths (tq, tk). Self-
-// attention fills them from one fused qkv tensor; cross-attention (Q from the decoder, K/V from the encoder
-// output) from a q tensor and a fused kv tensor. Both go through the same two dispatch builders.
+// The kernels read Q, K and V through separate windows with their own row strides, and Q and K/V with their own
+// lengths (tq, tk). Self-attention fills them from one fused qkv tensor; cross-attention (Q from the decoder, K/V
+// from the encoder output) from a q tensor and a fused kv tensor. With QK-norm, Q and K come from the tensors
+// the norm wrote (self: one q|k tensor; cross: q and k) while V stays in qkv or kv. Both go through the same two
+// dispatch builders.
 import source from '../../../shaders/attention.wgsl?raw';
 import { f32, u32, type Dispatch, type GpuRuntime, type Scalar, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type TensorArg } from '../../gpu/kernel-template';
@@ -45,7 +47,8 @@ interface Windows {
   tq: number;
   tk: number;
   qStride: number;
-  kvStride: number;
+  kStride: number;
+  vStride: number;
   outStride: number;
   q: TensorRef;
   k: TensorRef;
@@ -61,19 +64,30 @@ function checkPositive(values: Record<string, number>): void {
   }
 }
 
-/** Self-attention: Q, K and V are the three column blocks of a fused qkv tensor [batch * seqLen, 3d]. */
-function selfWindows(qkv: TensorRef, s: AttentionShape): Windows {
+const column = (t: TensorRef, c: number): TensorRef => ({ buffer: t.buffer, offset: t.offset + c });
+
+/**
+ * Self-attention: Q, K and V are the three column blocks of a fused qkv tensor [batch * seqLen, 3d], or (QK-norm)
+ * Q and K the two column blocks of a q|k tensor [batch * seqLen, 2d] and V the third block of qkv.
+ */
+function selfWindows(qkv: TensorRef, s: AttentionShape, qk?: TensorRef): Windows {
   checkPositive({ batch: s.batch, seqLen: s.seqLen, nHeads: s.nHeads, headDim: s.headDim });
   const d = s.nHeads * s.headDim;
-  const column = (c: number): TensorRef => ({ buffer: qkv.buffer, offset: qkv.offset + c });
-  return { tq: s.seqLen, tk: s.seqLen, qStride: 3 * d, kvStride: 3 * d, outStride: d, q: column(0), k: column(d), v: column(2 * d) };
+  const [qkSource, qkStride] = qk ? [qk, 2 * d] : [qkv, 3 * d];
+  return {
+    tq: s.seqLen, tk: s.seqLen, qStride: qkStride, kStride: qkStride, vStride: 3 * d, outStride: d,
+    q: column(qkSource, 0), k: column(qkSource, d), v: column(qkv, 2 * d),
+  };
 }
 
-/** Cross-attention: Q is a [batch * tq, d] tensor, K and V the two column blocks of a fused kv [batch * tk, 2d]. */
-function crossWindows(q: TensorRef, kv: TensorRef, s: CrossAttentionShape): Windows {
+/**
+ * Cross-attention: Q is a [batch * tq, d] tensor, K and V the two column blocks of a fused kv [batch * tk, 2d], or
+ * (QK-norm) K a [batch * tk, d] tensor of its own.
+ */
+function crossWindows(q: TensorRef, kv: TensorRef, s: CrossAttentionShape, k?: TensorRef): Windows {
   checkPositive({ batch: s.batch, tq: s.tq, tk: s.tk, nHeads: s.nHeads, headDim: s.headDim });
   const d = s.nHeads * s.headDim;
-  return { tq: s.tq, tk: s.tk, qStride: d, kvStride: 2 * d, outStride: d, q, k: kv, v: { buffer: kv.buffer, offset: kv.offset + d } };
+  return { tq: s.tq, tk: s.tk, qStride: d, kStride: k ? d : 2 * d, vStride: 2 * d, outStride: d, q, k: k ?? kv, v: column(kv, d) };
 }
 
 /** The uniforms both kernels start with, and the element counts of the windows, for the template's bounds check. */
@@ -96,12 +110,14 @@ function common(w: Windows, s: Heads) {
     scale: f32(1 / Math.sqrt(s.headDim)),
     causal: u32(s.causal ? 1 : 0),
     q_stride: u32(w.qStride),
-    kv_stride: u32(w.kvStride),
+    k_stride: u32(w.kStride),
+    v_stride: u32(w.vStride),
     out_stride: u32(w.outStride),
   };
   const lengths = {
     q: span(s.batch * w.tq, w.qStride, d),
-    kv: span(s.batch * w.tk, w.kvStride, d),
+    k: span(s.batch * w.tk, w.kStride, d),
+    v: span(s.batch * w.tk, w.vStride, d),
     out: span(s.batch * w.tq, w.outStride, d),
     probs: s.batch * s.nHeads * w.tq * w.tk,
   };
@@ -123,8 +139,8 @@ async function forwardDispatch(rt: GpuRuntime, w: Windows, s: Heads, a: { out: T
     uniforms,
     tensors: {
       q: read(w.q, n.q),
-      k: read(w.k, n.kv),
-      v: read(w.v, n.kv),
+      k: read(w.k, n.k),
+      v: read(w.v, n.v),
       ...keyValid,
       probs: write(a.probs, n.probs),
       out: write(a.out, n.out),
@@ -150,8 +166,8 @@ async function backwardDispatches(rt: GpuRuntime, w: Windows, dw: Windows, s: He
     section: 'backward_rows',
     uniforms,
     tensors: {
-      k: read(w.k, n.kv),
-      v: read(w.v, n.kv),
+      k: read(w.k, n.k),
+      v: read(w.v, n.v),
       probs: read(a.probs, n.probs),
       dout: read(a.dOut, n.out),
       dq: write(dw.q, n.q),
@@ -168,8 +184,8 @@ async function backwardDispatches(rt: GpuRuntime, w: Windows, dw: Windows, s: He
       probs: read(a.probs, n.probs),
       dout: read(a.dOut, n.out),
       ds: read(ds, n.probs),
-      dk: write(dw.k, n.kv),
-      dv: write(dw.v, n.kv),
+      dk: write(dw.k, n.k),
+      dv: write(dw.v, n.v),
     },
     fills: { ...fills, WG: `${WG}u`, HEAD_LOADERS: headLoaders('q', 'dout') },
   });
@@ -180,37 +196,56 @@ async function backwardDispatches(rt: GpuRuntime, w: Windows, dw: Windows, s: He
   return [{ ...rows, flops: 4 * flopsPerUnit }, { ...keys, flops: 4 * flopsPerUnit }];
 }
 
-/** out [batch * seqLen, d] = self-attention over a fused qkv; also writes probs [batch, nHeads, seqLen, seqLen]. */
-export function attentionForward(rt: GpuRuntime, a: AttentionShape & { qkv: TensorRef; out: TensorRef; probs: TensorRef }): Promise<Dispatch> {
-  return forwardDispatch(rt, selfWindows(a.qkv, a), a, a);
+/**
+ * Q and K after QK-norm, where the norm wrote them: self-attention reads them from `qk` [batch * seqLen, 2d] and V
+ * from qkv, and its backward writes dQ and dK to `dQk` (same layout) and only dV into dQkv. Absent: no QK-norm.
+ */
+type NormedQk = { qk?: undefined; dQk?: undefined } | { qk: TensorRef; dQk: TensorRef };
+/** The same for cross-attention: K after QK-norm in `k` [batch * tk, d] (V still in kv), its gradient in `dK`. */
+type NormedK = { k?: undefined; dK?: undefined } | { k: TensorRef; dK: TensorRef };
+
+/**
+ * out [batch * seqLen, d] = self-attention over a fused qkv (Q and K from `qk` when given); also writes probs
+ * [batch, nHeads, seqLen, seqLen].
+ */
+export function attentionForward(
+  rt: GpuRuntime,
+  a: AttentionShape & { qkv: TensorRef; qk?: TensorRef; out: TensorRef; probs: TensorRef },
+): Promise<Dispatch> {
+  return forwardDispatch(rt, selfWindows(a.qkv, a, a.qk), a, a);
 }
 
 /**
- * dQkv [batch * seqLen, 3d] (dQ, dK, dV in the qkv layout; overwritten, not accumulated) from
- * dOut [batch * seqLen, d] and the probs the forward stored. dQkv must not overlap qkv, probs or dOut.
+ * dQkv [batch * seqLen, 3d] (dQ, dK, dV in the qkv layout, or with `qk` dQ and dK into dQk and dV into dQkv;
+ * overwritten, not accumulated) from dOut [batch * seqLen, d] and the probs the forward stored. The gradient
+ * tensors must not overlap qkv, qk, probs or dOut.
  */
 export function attentionBackward(
   rt: GpuRuntime,
-  a: AttentionShape & { qkv: TensorRef; probs: TensorRef; dOut: TensorRef; dQkv: TensorRef },
+  a: AttentionShape & { qkv: TensorRef; probs: TensorRef; dOut: TensorRef; dQkv: TensorRef } & NormedQk,
 ): Promise<Dispatch[]> {
-  return backwardDispatches(rt, selfWindows(a.qkv, a), selfWindows(a.dQkv, a), a, a);
-}
-
-/** out [batch * tq, d] = cross-attention of q [batch * tq, d] over kv [batch * tk, 2d]; probs [batch, nHeads, tq, tk]. */
-export function crossAttentionForward(
-  rt: GpuRuntime,
-  a: CrossAttentionShape & { q: TensorRef; kv: TensorRef; out: TensorRef; probs: TensorRef },
-): Promise<Dispatch> {
-  return forwardDispatch(rt, crossWindows(a.q, a.kv, a), { ...a, causal: false }, a);
+  return backwardDispatches(rt, selfWindows(a.qkv, a, a.qk), selfWindows(a.dQkv, a, a.dQk), a, a);
 }
 
 /**
- * dQ [batch * tq, d] and dKv [batch * tk, 2d] (overwritten, not accumulated) from dOut [batch * tq, d] and the
- * probs the forward stored. dQ and dKv must not overlap each other, q, kv, probs or dOut.
+ * out [batch * tq, d] = cross-attention of q [batch * tq, d] over kv [batch * tk, 2d] (K from `k` when given);
+ * probs [batch, nHeads, tq, tk].
+ */
+export function crossAttentionForward(
+  rt: GpuRuntime,
+  a: CrossAttentionShape & { q: TensorRef; kv: TensorRef; k?: TensorRef; out: TensorRef; probs: TensorRef },
+): Promise<Dispatch> {
+  return forwardDispatch(rt, crossWindows(a.q, a.kv, a, a.k), { ...a, causal: false }, a);
+}
+
+/**
+ * dQ [batch * tq, d] and dKv [batch * tk, 2d] (with `k`: dK into dK [batch * tk, d] and only dV into dKv;
+ * overwritten, not accumulated) from dOut [batch * tq, d] and the probs the forward stored. The gradient tensors
+ * must not overlap each other, q, kv, k, probs or dOut.
  */
 export function crossAttentionBackward(
   rt: GpuRuntime,
-  a: CrossAttentionShape & { q: TensorRef; kv: TensorRef; probs: TensorRef; dOut: TensorRef; dQ: TensorRef; dKv: TensorRef },
+  a: CrossAttentionShape & { q: TensorRef; kv: TensorRef; probs: TensorRef; dOut: TensorRef; dQ: TensorRef; dKv: TensorRef } & NormedK,
 ): Promise<Dispatch[]> {
-  return backwardDispatches(rt, crossWindows(a.q, a.kv, a), crossWindows(a.dQ, a.dKv, a), { ...a, causal: false }, a);
+  return backwardDispatches(rt, crossWindows(a.q, a.kv, a, a.k), crossWindows(a.dQ, a.dKv, a, a.dK), { ...a, causal: false }, a);
 }

@@ -1,10 +1,12 @@
-// LayerNorm dispatches (shaders/layernorm.wgsl): the forward saves mean and rstd per row; the backward
-// computes dx and the dGamma/dBeta column sums in one dispatch, optionally adding the residual gradient
-// that joins at a pre-LN block's input.
+// LayerNorm and RMSNorm dispatches (shaders/layernorm.wgsl): the forward saves rstd (and LayerNorm's mean)
+// per vector; the backward computes dx and the dGamma (and dBeta) sums in one dispatch, optionally adding the
+// residual gradient that joins at a pre-norm block's input. A layout spreads the normalised vectors over a
+// tensor: the model's norms are row-major [rows, d] (the default); QK-norm normalises each head's slice of Q and
+// K where the projection wrote them (src/model/transformer.ts).
 import source from '../../../shaders/layernorm.wgsl?raw';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
-import { LAYER_NORM_EPS } from '../config';
+import { NORM_EPS, type NormKind } from '../config';
 
 export type LayerNormKernel =
   /** One workgroup of 64 invocations per row, tree reductions in workgroup memory (GPUs). */
@@ -25,51 +27,96 @@ export function chooseLayerNormKernel(adapter: { isSoftware: boolean }): LayerNo
   return { kind: adapter.isSoftware ? 'serial' : 'tree' };
 }
 
-function layerNormSource(kernel: LayerNormKernel, spec: Omit<KernelSpec, 'fills'>, hasResidual = false) {
+/**
+ * Where the `rows` normalised vectors of d elements lie (shaders/layernorm.wgsl): vector r is segment r % segments
+ * of outer row r / segments, at (r / segments) * stride + (r % segments) * d in x and dx (xStride) or y and dy
+ * (yStride). Runs of `segmentsPerGain` consecutive segments share one gain vector of d, so gamma (beta, dGamma,
+ * dBeta) holds segments / segmentsPerGain of them.
+ */
+export interface NormLayout {
+  segments: number;
+  segmentsPerGain: number;
+  xStride: number;
+  yStride: number;
+}
+
+/** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */
+const rowMajor = (d: number): NormLayout => ({ segments: 1, segmentsPerGain: 1, xStride: d, yStride: d });
+
+/** LayerNorm's own tensors: beta and dBeta, and the means the forward saves for the backward. RMSNorm has none. */
+type Centring<T> = ({ kind?: 'layer' } & T) | { kind: 'rms' };
+
+interface Shape {
+  rows: number;
+  d: number;
+  /** Default: row-major [rows, d] with one gain vector. */
+  layout?: NormLayout;
+  /** Overrides the adapter-based choice (tests and benchmarks). */
+  kernel?: LayerNormKernel;
+}
+
+function checkLayout(rows: number, d: number, l: NormLayout): void {
+  const ok = Number.isInteger(rows) && rows > 0 && Number.isInteger(d) && d > 0 && l.segments > 0 && l.segmentsPerGain > 0 &&
+    rows % l.segments === 0 && l.segments % l.segmentsPerGain === 0 && l.xStride >= l.segments * d && l.yStride >= l.segments * d;
+  if (!ok) throw new Error(`norm: bad layout for ${rows} vectors of ${d}: ${JSON.stringify(l)}`);
+}
+
+/** Elements spanned in x (and dx), in y (and dy), and by the gain vectors. */
+function extents(rows: number, d: number, l: NormLayout) {
+  const outer = rows / l.segments;
+  return { x: (outer - 1) * l.xStride + l.segments * d, y: (outer - 1) * l.yStride + l.segments * d, gain: (l.segments / l.segmentsPerGain) * d };
+}
+
+function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout, spec: Omit<KernelSpec, 'fills'>, hasResidual = false) {
+  const centred = kind === 'layer';
   return instantiateKernel(source, {
     ...spec,
-    label: `${spec.label}.${kernel.kind}`,
-    fills: { WG: `${WG}u`, LANES: `${LANES[kernel.kind]}u`, RESIDUAL_GRAD: hasResidual ? 'return read_residual(i);' : 'return 0.0;' },
+    label: `${spec.label}.${kind}.${kernel.kind}`,
+    fills: {
+      WG: `${WG}u`,
+      LANES: `${LANES[kernel.kind]}u`,
+      SEGS: `${layout.segments}u`,
+      SET_SEGS: `${layout.segmentsPerGain}u`,
+      CENTRED: String(centred),
+      BETA: centred ? 'return read_beta(i);' : 'return 0.0;',
+      MEAN: centred ? 'return read_mean(r);' : 'return 0.0;',
+      SAVE_MEAN: centred ? 'write_mean(r, v);' : '',
+      SAVE_DBETA: centred ? 'write_dbeta(i, v);' : '',
+      RESIDUAL_GRAD: hasResidual ? 'return read_residual(i);' : 'return 0.0;',
+    },
   });
 }
 
-/** Workgroups over the rows (WG / LANES rows each), as the shader lays them out. */
+/** Workgroups over the vectors (WG / LANES each), as the shader lays them out. */
 function rowGroups(kernel: LayerNormKernel, rows: number): number {
   return Math.ceil(rows / (WG / LANES[kernel.kind]));
 }
 
-/** Workgroups of the backward's column sums: COLS = WG / COL_LANES columns each, COL_LANES = min(LANES, 8). */
-function columnGroups(kernel: LayerNormKernel, d: number): number {
-  return Math.ceil(d / (WG / Math.min(LANES[kernel.kind], 8)));
+/** Workgroups of the backward's gain sums: COLS = WG / COL_LANES columns each, COL_LANES = min(LANES, 8). */
+function columnGroups(kernel: LayerNormKernel, columns: number): number {
+  return Math.ceil(columns / (WG / Math.min(LANES[kernel.kind], 8)));
 }
 
-export function layerNormForward(
+/** y = norm(x) * gamma (+ beta); saves rstd (and the LayerNorm means) per vector. */
+export function normForward(
   rt: GpuRuntime,
-  a: {
-    x: TensorRef;
-    gamma: TensorRef;
-    beta: TensorRef;
-    y: TensorRef;
-    mean: TensorRef;
-    rstd: TensorRef;
-    rows: number;
-    d: number;
-    /** Overrides the adapter-based choice (tests and benchmarks). */
-    kernel?: LayerNormKernel;
-  },
+  a: Shape & { x: TensorRef; gamma: TensorRef; y: TensorRef; rstd: TensorRef } & Centring<{ beta: TensorRef; mean: TensorRef }>,
 ): Promise<Dispatch> {
   const { rows, d } = a;
+  const layout = a.layout ?? rowMajor(d);
+  checkLayout(rows, d, layout);
+  const n = extents(rows, d, layout);
   const kernel = a.kernel ?? chooseLayerNormKernel(rt.adapter);
-  const k = layerNormSource(kernel, {
+  const k = normSource(kernel, a.kind ?? 'layer', layout, {
     label: 'layernorm.forward',
     section: 'forward',
-    uniforms: { rows: u32(rows), d: u32(d), eps: f32(LAYER_NORM_EPS) },
+    uniforms: { rows: u32(rows), d: u32(d), eps: f32(NORM_EPS), x_stride: u32(layout.xStride), y_stride: u32(layout.yStride) },
     tensors: {
-      x: read(a.x, rows * d),
-      gamma: read(a.gamma, d),
-      beta: read(a.beta, d),
-      y: write(a.y, rows * d),
-      mean: write(a.mean, rows),
+      x: read(a.x, n.x),
+      gamma: read(a.gamma, n.gain),
+      ...(a.kind !== 'rms' && { beta: read(a.beta, n.gain) }),
+      y: write(a.y, n.y),
+      ...(a.kind !== 'rms' && { mean: write(a.mean, rows) }),
       rstd: write(a.rstd, rows),
     },
   });
@@ -77,49 +124,48 @@ export function layerNormForward(
 }
 
 /**
- * dx = LN-backward(dy) (+ residualGrad), dGamma = sum_r dy * xhat, dBeta = sum_r dy; all three are written,
- * not accumulated. residualGrad may be the very tensor dx (updated in place) or any other; dx must not
- * overlap dy or x.
+ * dx = norm-backward(dy) (+ residualGrad), dGamma = sum dy * xhat (and LayerNorm's dBeta = sum dy) over the
+ * vectors each gain scales; all are written, not accumulated. residualGrad (laid out like x) may be the very
+ * tensor dx (updated in place) or any other; dx must not overlap dy or x.
  */
-export function layerNormBackward(
+export function normBackward(
   rt: GpuRuntime,
-  a: {
+  a: Shape & {
     dy: TensorRef;
     x: TensorRef;
     gamma: TensorRef;
-    mean: TensorRef;
     rstd: TensorRef;
     dx: TensorRef;
     dGamma: TensorRef;
-    dBeta: TensorRef;
-    rows: number;
-    d: number;
     residualGrad?: TensorRef;
-    /** Overrides the adapter-based choice (tests and benchmarks). */
-    kernel?: LayerNormKernel;
-  },
+  } & Centring<{ mean: TensorRef; dBeta: TensorRef }>,
 ): Promise<Dispatch> {
   const { rows, d } = a;
+  const layout = a.layout ?? rowMajor(d);
+  checkLayout(rows, d, layout);
+  const n = extents(rows, d, layout);
   const kernel = a.kernel ?? chooseLayerNormKernel(rt.adapter);
-  const k = layerNormSource(
+  const k = normSource(
     kernel,
+    a.kind ?? 'layer',
+    layout,
     {
       label: 'layernorm.backward',
       section: 'backward',
-      uniforms: { rows: u32(rows), d: u32(d) },
+      uniforms: { rows: u32(rows), d: u32(d), x_stride: u32(layout.xStride), y_stride: u32(layout.yStride) },
       tensors: {
-        dy: read(a.dy, rows * d),
-        x: read(a.x, rows * d),
-        gamma: read(a.gamma, d),
-        mean: read(a.mean, rows),
+        dy: read(a.dy, n.y),
+        x: read(a.x, n.x),
+        gamma: read(a.gamma, n.gain),
+        ...(a.kind !== 'rms' && { mean: read(a.mean, rows) }),
         rstd: read(a.rstd, rows),
-        ...(a.residualGrad && { residual: read(a.residualGrad, rows * d) }),
-        dx: write(a.dx, rows * d),
-        dgamma: write(a.dGamma, d),
-        dbeta: write(a.dBeta, d),
+        ...(a.residualGrad && { residual: read(a.residualGrad, n.x) }),
+        dx: write(a.dx, n.x),
+        dgamma: write(a.dGamma, n.gain),
+        ...(a.kind !== 'rms' && { dbeta: write(a.dBeta, n.gain) }),
       },
     },
     a.residualGrad !== undefined,
   );
-  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [rowGroups(kernel, rows) + columnGroups(kernel, d)] });
+  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [rowGroups(kernel, rows) + columnGroups(kernel, n.gain)] });
 }
