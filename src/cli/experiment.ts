@@ -1,7 +1,8 @@
 // `npm run experiment -- --preset <name> [options]`: trains one run of a preset on this machine's WebGPU
 // adapter with a progress bar, writes the run file (src/train/run.ts) and prints the grok step; optionally writes
 // checkpoint files (src/train/checkpoint-file.ts) and resumes from one. Spectral options (window, cadence, subset,
-// centring, K, gap flow, solver) become the run's spectral overrides, validated by resolveRunConfig.
+// centring, K, gap flow, solver) become the run's spectral overrides, and the architecture options (--norm,
+// --qk-norm) its norm and qkNorm overrides, validated by resolveRunConfig.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
@@ -14,6 +15,7 @@ import { Trainer } from '../train/trainer';
 import type { Checkpoint } from '../train/checkpoint';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
 import type { SpectralSolver } from '../spectral/options';
+import type { NormKind } from '../model/config';
 import { integerOption, numberOption, parseArgs, UsageError } from './args';
 import { ProgressPrinter, formatDuration } from './progress';
 
@@ -30,6 +32,9 @@ const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).joi
   --checkpoint-dir DIR   where checkpoints go (default: the run file's name without .json, plus -checkpoints);
                          a diverged run also writes its last good checkpoint there as last-good.ckpt
   --resume FILE.ckpt     continue the run saved in a checkpoint file (its configuration; --steps may extend it)
+architecture (SPEC §4; default: the preset's pre-LayerNorm model):
+  --norm layer|rms       every LayerNorm of the model, or RMSNorm instead (no mean subtraction, no bias)
+  --qk-norm              RMS-normalise q and k per head before the dot product (learned gains, initialised to 1)
 spectral edge (on by default; records go into the run file's "spectral" array):
   --no-spectral          do not track it
   --window W             deltas per window (default: the preset's, 5 or 10)
@@ -46,6 +51,7 @@ const DEFAULTS = {
   preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'early-stop': '', out: '',
   'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false,
   'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false, solver: '',
+  norm: '', 'qk-norm': false,
 };
 
 interface ExperimentPlan {
@@ -78,6 +84,8 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
     op: args.op === '' ? undefined : (args.op as ModOp),
     earlyStop: earlyStopK ? { testAccuracy: SOLVED_TEST_ACCURACY, evaluations: earlyStopK } : undefined,
     spectral: spectralOverrides(args),
+    norm: args.norm === '' ? undefined : (args.norm as NormKind),
+    qkNorm: args['qk-norm'] || undefined,
   };
   // Only the options given are recorded as overrides.
   for (const key of Object.keys(overrides) as (keyof RunOverrides)[]) if (overrides[key] === undefined) delete overrides[key];
@@ -113,7 +121,7 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
 
 /** --resume: the checkpoint's own configuration; only --steps (to train further) and the output options apply. */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver'] as const).filter((k) => args[k] !== '');
+  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'norm'] as const).filter((k) => args[k] !== '');
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {

@@ -1,9 +1,10 @@
 // The run: its configuration (a preset plus overrides, resolved into the exact settings trained with), and the
 // run file that records it (config, metric series, events, summary) as JSON, with a JSON Schema that every
 // loaded file is validated against. Fields added after version 2 are optional, so older files still load: the
-// spectral options' gapFlow (off) and solver ('gram'), a window record's gapFlow and lanczos residuals.
+// spectral options' gapFlow (off) and solver ('gram'), a window record's gapFlow and lanczos residuals, the
+// architecture options norm ('layer') and qkNorm (off) of the overrides and the model.
 import Ajv, { type ErrorObject } from 'ajv';
-import type { AnyModelConfig } from '../model/config';
+import { NORM_KINDS, validateModelConfig, type AnyModelConfig, type NormKind } from '../model/config';
 import type { BatchShape } from '../model/batch';
 import { MOD_OPS, type ModOp } from '../tasks/modarith';
 import { validateOptimConfig, type OptimConfig } from './optim-config';
@@ -25,6 +26,9 @@ export interface RunOverrides {
   earlyStop?: EarlyStopRule | null;
   /** Spectral-edge settings (the preset's window, on, theta_attn, not centred, k = min(4, W) unless given). */
   spectral?: Partial<SpectralOptions>;
+  /** Architecture options (SPEC §4, src/model/config.ts) set on the preset's model: RMSNorm, QK-norm. */
+  norm?: NormKind;
+  qkNorm?: boolean;
 }
 
 /** The exact settings of a run: the preset resolved with the overrides. */
@@ -132,7 +136,7 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     seed,
     overrides: structuredClone(overrides),
     task,
-    model: p.model,
+    model: withArchitecture(p.model, overrides),
     optim,
     shape: p.batchMode === 'full' ? { ...p.shape, batch: buildTaskData(task, seed).trainCount } : p.shape,
     batchMode: p.batchMode,
@@ -141,6 +145,18 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     earlyStop: earlyStop ?? null,
     spectral: resolveSpectral(p.spectral, overrides.spectral),
   };
+}
+
+/** The preset's model with the architecture options the overrides give (the model itself when they give none). */
+function withArchitecture(model: AnyModelConfig, { norm, qkNorm }: RunOverrides): AnyModelConfig {
+  if (norm === undefined && qkNorm === undefined) return model;
+  const out = { ...model, ...(norm !== undefined && { norm }), ...(qkNorm !== undefined && { qkNorm }) };
+  try {
+    validateModelConfig(out);
+  } catch (err) {
+    throw new RunConfigError((err as Error).message);
+  }
+  return out;
 }
 
 function resolveSpectral(preset: { window: number; snapshotEvery: number }, overrides: Partial<SpectralOptions> = {}): SpectralOptions {
@@ -271,6 +287,8 @@ export const RUN_SCHEMA = {
             op: { enum: Object.keys(MOD_OPS) },
             earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
             spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
+            norm: { enum: NORM_KINDS },
+            qkNorm: { type: 'boolean' },
           },
         },
         task: {
@@ -289,7 +307,10 @@ export const RUN_SCHEMA = {
         model: {
           type: 'object',
           required: ['dModel', 'nHeads', 'dFF', 'nClasses', 'posInitStd'],
-          properties: { dModel: integer, nHeads: integer, dFF: integer, nClasses: integer, padToken: integer, posInitStd: number },
+          properties: {
+            dModel: integer, nHeads: integer, dFF: integer, nClasses: integer, padToken: integer, posInitStd: number,
+            norm: { enum: NORM_KINDS }, qkNorm: { type: 'boolean' },
+          },
           oneOf: [
             {
               required: ['nLayers', 'vocabSize', 'maxPositions', 'causal'],
