@@ -4,23 +4,13 @@
 // in, a figure exports as a PNG of twice its size and as SVG, the analysis exports as an analysis file, and the
 // run's export and a reload keep it (the worker validates the analyses of every run it opens against their
 // schema). Screenshots go to test-results/.
-import { readFile } from 'node:fs/promises';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { download, pngSize } from './helpers';
 import { parseRunFile } from '../src/train/run';
 
 /** quick-add, 30 steps, the window of 3 snapshots every 5 steps full at step 15. */
 const LINK = '/#preset=quick-add&seed=3&steps=30&eval=10&window=3&snap=5';
 const TIMEOUT = 300_000;
-
-async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
-  const [dl] = await Promise.all([page.waitForEvent('download'), click()]);
-  return { name: dl.suggestedFilename(), bytes: await readFile(await dl.path()) };
-}
-
-function pngSize(bytes: Buffer): { width: number; height: number } {
-  expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
-}
 
 test('runs the causal experiments on a finished run, shows and exports them, and keeps them in the run', async ({ page }) => {
   const pageErrors: string[] = [];
@@ -67,7 +57,7 @@ test('runs the causal experiments on a finished run, shows and exports them, and
   await expect(page.getByTestId('figure-modes-2d').locator('.cells rect')).toHaveCount(31 * 31);
   await page.getByTestId('experiment-perturb').getByLabel('Show').selectOption('accuracy');
   await expect(page.getByTestId('figure-perturbation-accuracy').locator('path.series')).toHaveCount(3);
-  await page.getByTestId('panel-stable-rank').scrollIntoViewIfNeeded();
+  await page.getByTestId('chart-stable-rank').scrollIntoViewIfNeeded();
   await page.screenshot({ path: 'test-results/experiments-done.png', fullPage: true });
   await page.locator('.experiment-grid').screenshot({ path: 'test-results/experiments-cards.png' });
 

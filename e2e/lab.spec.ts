@@ -6,8 +6,9 @@
 // so the limit is checked on each main-thread task's own CPU time, from a Chrome trace of the same interval; the
 // wall-clock long tasks are reported beside it. The WebGPU-missing cases check the page's advice. Screenshots go
 // to test-results/.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { expect, test, type Browser, type Page } from '@playwright/test';
+import { download, pngSize } from './helpers';
 import { parseRunFile } from '../src/train/run';
 
 /** Small and quick on SwiftShader: 60 steps of quick-add, a point every 5, the spectral window full at step 15. */
@@ -60,19 +61,6 @@ const pageNow = (page: Page) => page.evaluate(() => performance.now());
 const points = async (page: Page, chart: string) => Number(await page.getByTestId(`chart-${chart}`).getAttribute('data-points'));
 const step = async (page: Page) => Number((await page.getByTestId('run-step').textContent())!.replaceAll(',', ''));
 
-async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
-  const [dl] = await Promise.all([page.waitForEvent('download'), click()]);
-  const path = await dl.path();
-  return { name: dl.suggestedFilename(), bytes: await readFile(path) };
-}
-
-/** Width and height from a PNG's signature-checked IHDR chunk. */
-function pngSize(bytes: Buffer): { width: number; height: number } {
-  expect([...bytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  expect(bytes.subarray(12, 16).toString('ascii')).toBe('IHDR');
-  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
-}
-
 test('the lab trains live, takes a weight-decay change mid-run, exports, saves, reopens and shares', async ({ page, browser }, testInfo) => {
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -86,7 +74,7 @@ test('the lab trains live, takes a weight-decay change mid-run, exports, saves, 
   await expect(page.getByTestId('chart-sigma')).toContainText('Not computed yet');
   await expect(page.getByTestId('experiment-ablate')).toContainText('Not computed yet');
   await expect(page.getByRole('button', { name: 'Run experiments' })).toBeDisabled();
-  await expect(page.getByTestId('panel-stable-rank')).toContainText('arrives with Low-Rank Decay');
+  await expect(page.getByTestId('chart-stable-rank')).toContainText('Not computed yet');
 
   // Pick the task and settings (another preset first, so picking quick-add is a real change).
   await page.getByTestId('preset-quick-dyck').check();
@@ -141,6 +129,7 @@ test('the lab trains live, takes a weight-decay change mid-run, exports, saves, 
   const pointsAtChange = await points(page, 'loss');
   await expect.poll(() => points(page, 'loss'), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(pointsAtChange);
   await expect.poll(() => points(page, 'sigma'), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(0);
+  await expect(page.getByTestId('chart-stable-rank')).not.toContainText(/Not (computed|recorded)/);
   await page.getByTestId('pause').click();
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'paused');
   const trainingEnd = await pageNow(page);
