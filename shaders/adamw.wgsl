@@ -1,7 +1,7 @@
 // Gradient clipping + AdamW over the whole flat parameter buffer, PyTorch semantics
 // (clip_grad_norm_ then torch.optim.AdamW):
 //   norm = sqrt(sum g^2);  coef = min(1, maxNorm / (norm + 1e-6));  g <- g * coef
-//   theta <- theta - lr*wd*theta                     (decoupled decay, every parameter)
+//   theta <- theta - lr*wd*theta                     (decoupled decay, on the parameters the mask selects)
 //   m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2
 //   theta <- theta - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
 // The bias corrections (stepSize = lr / bc1, sqrtBc2) are computed on the CPU in float64 each step.
@@ -9,6 +9,11 @@
 // Layout: theta, grads, m, v [n] f32 from element 0, the same flat layout; partials [numPartials] from
 // shaders/reduce.wgsl (sums of g^2); gradNorm[p.normOffset] receives the pre-clip norm. theta, m and v
 // are updated in place (each bound once, read_write); grads is only read.
+//
+// Decay mask: element i is decayed when bit i & 31 of decayMask[i >> 5] is set, and gets no decay at all
+// otherwise (lrWd 0: its decay part is a signed zero and theta + decayPart = theta). Low-Rank Decay
+// (src/train/decay.ts) clears the bits of the matrices it takes over; every other run sets all n bits. The
+// decayed elements' arithmetic is the same as without a mask, so a full mask changes nothing.
 //
 // Gradient/decay split (the spectral edge, SPEC §2): for the tracked slice [splitStart, splitStart + splitCount)
 // the step's decay part and Adam part are added into split[j] and split[splitCount + j], j = i - splitStart, so
@@ -46,6 +51,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> partials: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gradNorm: array<f32>;
 @group(0) @binding(7) var<storage, read_write> split: array<f32>;
+@group(0) @binding(8) var<storage, read> decayMask: array<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -65,7 +71,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     v[i] = vi;
     // The step's change is decayPart + adamPart, kept apart for the spectral edge's gradient/decay split.
     let before = theta[i];
-    let decayPart = -p.lrWd * before;
+    let lrWd = select(0.0, p.lrWd, ((decayMask[i >> 5u] >> (i & 31u)) & 1u) == 1u);
+    let decayPart = -lrWd * before;
     let adamPart = -p.stepSize * mi / (sqrt(vi) / p.sqrtBc2 + p.eps);
     theta[i] = (before + decayPart) + adamPart;
     let j = i - p.splitStart; // wraps around below the slice, so one comparison tests both ends

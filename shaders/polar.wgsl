@@ -7,7 +7,10 @@
 //   sum_partials    norm2[0] = partials[0] + ... + partials[parts - 1]        (one invocation)
 //   normalise       x[i] = w[i] / sqrt(norm2[0]), and 0 when norm2 is 0 (polar(0) = 0 rather than NaN)
 //   identity_plus   g[i] = diag_coeff * [i on the diagonal] + gram_coeff * g[i], in place on the m x m matrix g
-//   decay           w[i] = w[i] - rate * x[i], in place
+//   decay           w[i] = w[i] + d with d = -rate * x[i], in place; d is also added into acc[j], j = i + acc_shift
+//                   (wrapping u32), when j < acc_count: the decay half of the optimiser's gradient/decay accumulator
+//                   (the spectral edge's split, src/model/ops/adamw.ts), so a tracked slice's change stays the sum
+//                   of its parts. acc_count = 0 turns that off.
 // Layout: every tensor is a row-major window of some buffer (W a slice of the flat parameter buffer), reached through
 // the accessors read_<t>(i) / write_<t>(i, v) generated at `//!bindings` (src/gpu/kernel-template.ts).
 //
@@ -65,10 +68,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 //!kernel decay
-// uniforms: n, rate. tensors: w (read and written), x (read).
+// uniforms: n, rate, acc_shift, acc_count. tensors: w (read and written), x (read), acc (read and written).
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let i = gid.x;
   if (i >= p.n) { return; }
-  write_w(i, read_w(i) - p.rate * read_x(i));
+  let d = -p.rate * read_x(i);
+  write_w(i, read_w(i) + d);
+  let j = i + p.acc_shift; // W's element i in the accumulator's slice (wraps around below its start)
+  if (j < p.acc_count) { write_acc(j, read_acc(j) + d); }
 }

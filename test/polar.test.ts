@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { at, type GpuRuntime } from '../src/gpu/runtime';
 import { buildParamTable, initParams } from '../src/model/params';
 import { lowRankDecay, newtonSchulzPolar } from '../src/model/ops/polar';
+import { newtonSchulz64 } from '../src/reference/polar';
 import { Rng } from '../src/util/random';
 import { expectClose } from './helpers/close';
 import { testRuntime } from './helpers/gpu';
@@ -19,17 +20,6 @@ const TOL = { atol: 1e-5, rtol: 1e-4 };
 
 const toMatrix = (w: ArrayLike<number>, rows: number, cols: number) =>
   new Matrix(Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => w[i * cols + j])));
-
-/** X_K of the Newton-Schulz iteration, float64, written independently of the GPU op: 1.5 X - 0.5 X X^T X. */
-function newtonSchulz64(w: ArrayLike<number>, rows: number, cols: number, iterations: number): Float64Array {
-  let x = toMatrix(w, rows, cols);
-  x = x.div(x.norm('frobenius'));
-  for (let k = 0; k < iterations; k++) {
-    const cubic = x.mmul(x.transpose()).mmul(x);
-    x = x.mul(1.5).sub(cubic.mul(0.5)); // ml-matrix's mul and sub work in place: the cubic term comes first
-  }
-  return Float64Array.from(x.to1DArray());
-}
 
 /** U V^T from the thin SVD, float64. */
 function exactPolar(w: ArrayLike<number>, rows: number, cols: number): Float64Array {

@@ -17,6 +17,8 @@ import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../t
 import type { SpectralSolver } from '../spectral/options';
 import type { NormKind } from '../model/config';
 import { integerOption, numberOption, parseArgs, UsageError } from './args';
+import { DECAY_DEFAULTS, DECAY_USAGE, decayOverrides, describeDecay } from './decay-options';
+import { decayOf } from '../train/decay';
 import { ProgressPrinter, formatDuration } from './progress';
 
 const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).join('|')}> [options]
@@ -35,6 +37,7 @@ const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).joi
 architecture (SPEC §4; default: the preset's pre-LayerNorm model):
   --norm layer|rms       every LayerNorm of the model, or RMSNorm instead (no mean subtraction, no bias)
   --qk-norm              RMS-normalise q and k per head before the dot product (learned gains, initialised to 1)
+${DECAY_USAGE}
 spectral edge (on by default; records go into the run file's "spectral" array):
   --no-spectral          do not track it
   --window W             deltas per window (default: the preset's, 5 or 10)
@@ -49,7 +52,7 @@ exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl
 
 const DEFAULTS = {
   preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'early-stop': '', out: '',
-  'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false,
+  'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false, ...DECAY_DEFAULTS,
   'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false, solver: '',
   norm: '', 'qk-norm': false,
 };
@@ -79,6 +82,7 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
   const overrides: RunOverrides = {
     lr: numberOption('lr', args.lr),
     weightDecay: numberOption('wd', args.wd),
+    ...decayOverrides(args),
     steps: integerOption('steps', args.steps),
     evalEvery: integerOption('eval-every', args['eval-every']),
     op: args.op === '' ? undefined : (args.op as ModOp),
@@ -121,7 +125,7 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
 
 /** --resume: the checkpoint's own configuration; only --steps (to train further) and the output options apply. */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'norm'] as const).filter((k) => args[k] !== '');
+  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {
@@ -153,7 +157,7 @@ async function main(): Promise<number> {
   const progress = new ProgressPrinter(process.stdout);
   const { optim, shape } = config;
   progress.message(
-    `${config.preset} seed ${config.seed}: ${config.steps} steps, lr ${optim.lr}, wd ${optim.weightDecay}, ` +
+    `${config.preset} seed ${config.seed}: ${config.steps} steps, lr ${optim.lr}, ${describeDecay(decayOf(config), optim.weightDecay)}, ` +
       `batch ${shape.batch} (${config.batchMode}), evaluating every ${config.evalEvery} on ${rt.adapter.description}`,
   );
   const trainer = await Trainer.create(rt, config);

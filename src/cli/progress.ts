@@ -30,12 +30,17 @@ export function progressLine(p: TrainerProgress, barWidth = 20): string {
   );
 }
 
-/** "edge g23 1.2e-3 k* 1 gef(v1) 0.91  " (and "dg/dt 1e-5 vs 2e-5  ", predicted vs observed) from the latest spectral record, or nothing. */
+/**
+ * "edge g23 1.2e-3 k* 1 gef(v1) 0.91  " (and "dg/dt 1e-5 vs 2e-5  ", predicted vs observed; "srank Q 21.3/18.0 K 9.1/7.4  ",
+ * the stable ranks of each layer's W_Q and W_K) from the latest spectral record, or nothing.
+ */
 function edgeSummary(p: TrainerProgress): string {
   const e = p.edge;
   if (!e) return '';
   const flow = e.gapFlow ? `dg/dt ${e.gapFlow.predicted.toExponential(0)} vs ${e.gapFlow.observed?.toExponential(0) ?? '-'}  ` : '';
-  return `edge g23 ${e.g23 === null ? '-' : e.g23.toExponential(1)} k* ${e.kStar ?? '-'} gef(v1) ${e.gradEnergyFraction[0].toFixed(2)}  ${flow}`;
+  const ranks = (r: number[]) => r.map((x) => x.toFixed(1)).join('/');
+  const srank = e.stableRank ? `srank Q ${ranks(e.stableRank.q)} K ${ranks(e.stableRank.k)}  ` : '';
+  return `edge g23 ${e.g23 === null ? '-' : e.g23.toExponential(1)} k* ${e.kStar ?? '-'} gef(v1) ${e.gradEnergyFraction[0].toFixed(2)}  ${flow}${srank}`;
 }
 
 export function describeEvent(e: RunEvent): string {

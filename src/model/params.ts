@@ -156,3 +156,11 @@ export function paramView<T extends Float32Array | Float64Array>(table: ParamTab
   const s = table.get(name);
   return flat.subarray(s.offset, s.offset + (size ?? s.size)) as T;
 }
+
+/**
+ * The name prefix of every attention module, in theta_attn's order (e.g. 'layers.0.attn', 'decoder.layers.1.cross'):
+ * its projections are the slices `${prefix}.wq`, `.wk`, `.wv` and `.wo`.
+ */
+export function attentionModules(table: ParamTable): string[] {
+  return table.slices.filter((s) => s.name.endsWith('.wq')).map((s) => s.name.slice(0, -'.wq'.length));
+}

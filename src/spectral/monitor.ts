@@ -26,6 +26,8 @@
 // (src/spectral/hessian.ts: probeModes, which restores the parameters exactly) and records the gap-flow terms
 // (src/spectral/gap-flow.ts); the observed rate's previous gap comes from the previous window's Gram matrix (the
 // checkpointed state), which with solver 'lanczos' agrees with that window's recorded sigma to rounding.
+// Each record also holds the stable ranks of every attention module's W_Q and W_K (SPEC §4), from those matrices
+// read back at the window's step (2 d^2 floats per module) and computed in float64 (src/analysis/stable-rank.ts).
 //
 // The edge vectors stay on the GPU for other code (`edgeVectors`): vector k (0-based) is P floats from element
 // k * P of one buffer, over the parameter slice that starts at element `paramOffset` of the flat parameters.
@@ -39,7 +41,9 @@ import type { TrainingEngine } from '../train/engine';
 import type { OptimConfig } from '../train/optim-config';
 import type { Batch } from '../model/batch';
 import { solverOf, type SpectralOptions } from './options';
-import type { GapFlowRecord, LanczosRecord, SpectralRecord } from './record';
+import type { GapFlowRecord, LanczosRecord, SpectralRecord, StableRankRecord } from './record';
+import { stableRank } from '../analysis/stable-rank';
+import { attentionModules } from '../model/params';
 import { probeModes, type DirectionSet } from './hessian';
 import { gapFlowTerms, observedGapRate } from './gap-flow';
 import {
@@ -262,6 +266,7 @@ export class SpectralMonitor {
     const prevSigma = this.prevGram && windowSpectrum(this.prevGram).sigma;
     this.prevGram = gram;
     const gapFlow = this.options.gapFlow && gap && gap.kStar < K ? await this.gapFlow(batch!, sigma, gap.kStar, prevSigma, optim) : undefined;
+    const stableRanks = await this.qkStableRanks();
     return {
       step,
       sigma,
@@ -277,7 +282,30 @@ export class SpectralMonitor {
       adiabatic: deltaGramNorm !== null && gSingular ? deltaGramNorm / (optim.lr * gSingular ** 2) : null,
       ...(gapFlow && { gapFlow }),
       ...(parts.lanczos && { lanczos: parts.lanczos }),
+      stableRank: stableRanks,
     };
+  }
+
+  /** The stable rank of W_Q and W_K of every attention module as the parameters are now (one round trip). */
+  private async qkStableRanks(): Promise<StableRankRecord> {
+    const { table, state } = this.engine;
+    const slices = attentionModules(table).map((m) => [table.get(`${m}.wq`), table.get(`${m}.wk`)]);
+    const encoder = this.rt.device.createCommandEncoder({ label: 'spectral.qk' });
+    const reads = slices.map((pair) => pair.map((s) => this.rt.scheduleRead(encoder, state.params, s.offset * 4, s.size * 4)));
+    this.rt.device.queue.submit([encoder.finish()]);
+    const ranks = await Promise.all(
+      reads.map((pair, i) =>
+        Promise.all(
+          pair.map(async (read, j) => {
+            const w = new Float32Array(await read());
+            const [rows, cols] = slices[i][j].shape;
+            // The zero matrix has no stable rank, and a diverged one none worth a number.
+            return w.every(Number.isFinite) && w.some((x) => x !== 0) ? stableRank(w, rows, cols) : Number.NaN;
+          }),
+        ),
+      ),
+    );
+    return { q: ranks.map(([q]) => q), k: ranks.map(([, k]) => k) };
   }
 
   /** Ring slot of the i-th oldest delta of the current window. */

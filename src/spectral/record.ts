@@ -36,6 +36,19 @@ export interface SpectralRecord {
   gapFlow?: GapFlowRecord;
   /** Runs with solver 'lanczos': how well the Lanczos solve of this window converged. */
   lanczos?: LanczosRecord;
+  /** The stable ranks of W_Q and W_K at this step (absent in older run files). */
+  stableRank?: StableRankRecord;
+}
+
+/**
+ * ||W||_F^2 / ||W||_2^2 (src/analysis/stable-rank.ts) of W_Q (q[i]) and W_K (k[i]) of attention module i, in
+ * theta_attn's order (src/model/params.ts: attentionModules; one module per layer, and in a decoder each layer's
+ * cross-attention after its self-attention), in float64 from the float32 parameters after the window's last step.
+ * NaN where the matrix is zero or not finite (a diverging run), which has no stable rank.
+ */
+export interface StableRankRecord {
+  q: number[];
+  k: number[];
 }
 
 /** The matrix-free Lanczos solve of a window (src/spectral/lanczos.ts on X^T X, or (CX)^T CX when centred). */

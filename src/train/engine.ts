@@ -1,5 +1,7 @@
 // One model being trained on the GPU (either model kind: encoder-only or encoder-decoder): parameter state,
 // the training graph and the optimiser, stepped with one command buffer per step. Nothing here waits on the GPU unless the caller asks for a readback.
+// With Low-Rank Decay (src/train/decay.ts) the step also runs, after AdamW (which then does not decay those
+// matrices), the Newton-Schulz update W <- W - rate polar(W) of each chosen matrix, in the same command buffer.
 import type { Dispatch, GpuRuntime } from '../gpu/runtime';
 import { at } from '../gpu/runtime';
 import { type AnyModelConfig, taskHeadCount, validateModelConfig } from '../model/config';
@@ -10,6 +12,8 @@ import { buildTransformerGraph, planActivations, type TransformerGraph } from '.
 import { checkPlan } from '../gpu/plan';
 import { adamw, type OptimizerOp, type SplitAccumulator } from '../model/ops/adamw';
 import { type OptimConfig, validateOptimConfig } from './optim-config';
+import { decayMask, L2_DECAY, lowRankDecaySlices, validateDecayConfig, type DecayConfig } from './decay';
+import { lowRankDecay } from '../model/ops/polar';
 
 export interface StepStats {
   step: number;
@@ -31,7 +35,7 @@ export interface EngineState {
 export class TrainingEngine {
   /** Optimiser steps taken so far. */
   stepCount = 0;
-  /** Everything one training step runs, in order: forward, backward, optimiser. */
+  /** Everything one training step runs, in order: forward, backward, optimiser, Low-Rank Decay (if any). */
   readonly dispatches: readonly Dispatch[];
 
   private constructor(
@@ -45,8 +49,11 @@ export class TrainingEngine {
     private hyper: OptimConfig,
     /** Where the optimiser accumulates the tracked slice's gradient/decay split (when asked for at creation). */
     readonly splitAccumulator: SplitAccumulator | null,
+    /** The weight decay, fixed at creation (L2 unless asked for). */
+    readonly decay: DecayConfig,
+    lowRankDecayDispatches: readonly Dispatch[],
   ) {
-    this.dispatches = [...graph.forward, ...graph.backward, ...optimizer.dispatches];
+    this.dispatches = [...graph.forward, ...graph.backward, ...optimizer.dispatches, ...lowRankDecayDispatches];
   }
 
   static async create(
@@ -58,10 +65,14 @@ export class TrainingEngine {
       seed: number;
       /** A parameter slice (e.g. theta_attn) whose gradient and decay parts the optimiser accumulates (spectral edge). */
       splitSlice?: { offset: number; size: number };
+      /** L2 (AdamW decay on every parameter) unless given. */
+      decay?: DecayConfig;
     },
   ): Promise<TrainingEngine> {
     validateModelConfig(opts.config);
     validateOptimConfig(opts.optim);
+    const decay = structuredClone(opts.decay ?? L2_DECAY);
+    validateDecayConfig(decay);
     const table = buildParamTable(opts.config);
     const n = table.total;
     checkPlan(rt, { params: n, grads: n, 'adam.m': n, 'adam.v': n, ...planActivations(opts.config, opts.shape, true) });
@@ -70,8 +81,18 @@ export class TrainingEngine {
     const gradNorm = rt.storage('gradNorm', 4);
     const slice = opts.splitSlice;
     const split = slice ? { buffer: rt.storage('optimizer.split', slice.size * 8), start: slice.offset, count: slice.size } : undefined;
-    const optimizer = await adamw(rt, { params: state.params, grads: state.grads, m: state.m, v: state.v, gradNorm: at(gradNorm), n: table.total, split });
-    return new TrainingEngine(rt, opts.config, table, state, graph, optimizer, gradNorm, { ...opts.optim }, split ?? null);
+    const optimizer = await adamw(rt, {
+      params: state.params, grads: state.grads, m: state.m, v: state.v, gradNorm: at(gradNorm), n: table.total, split,
+      decayMask: decayMask(table, decay),
+    });
+    const lowRank: Dispatch[] = [];
+    if (decay.kind === 'lrd') {
+      for (const s of lowRankDecaySlices(table, decay)) {
+        const [rows, cols] = s.shape;
+        lowRank.push(...(await lowRankDecay(rt, { w: at(state.params, s.offset), rows, cols, rate: decay.rate, split })).dispatches);
+      }
+    }
+    return new TrainingEngine(rt, opts.config, table, state, graph, optimizer, gradNorm, { ...opts.optim }, split ?? null, decay, lowRank);
   }
 
   /** The runtime this engine dispatches on (for probes that run its graph: src/spectral/param-probe.ts). */

@@ -8,6 +8,7 @@ import { NORM_KINDS, validateModelConfig, type AnyModelConfig, type NormKind } f
 import type { BatchShape } from '../model/batch';
 import { MOD_OPS, type ModOp } from '../tasks/modarith';
 import { validateOptimConfig, type OptimConfig } from './optim-config';
+import { DECAY_KINDS, DEFAULT_LRD_PARAMS, L2_DECAY, LRD_PARAMS, validateDecayConfig, type DecayConfig, type DecayKind, type LrdParam } from './decay';
 import { PRESETS, buildTaskData, isPresetName, type PresetName, type TaskSpec } from './presets';
 import { spectralDefaults, validateSpectralOptions, type SpectralOptions } from '../spectral/options';
 import type { SpectralRecord } from '../spectral/record';
@@ -18,6 +19,13 @@ import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type HeadSeries, typ
 export interface RunOverrides {
   lr?: number;
   weightDecay?: number;
+  /**
+   * 'l2' (default): AdamW decay on every parameter; 'lrd': Low-Rank Decay of the lrdParams matrices (default W_Q and
+   * W_K) at lrdRate per step (required with 'lrd'), the other parameters keeping AdamW decay (src/train/decay.ts).
+   */
+  decay?: DecayKind;
+  lrdRate?: number;
+  lrdParams?: LrdParam[];
   steps?: number;
   evalEvery?: number;
   /** Modular-arithmetic presets only. */
@@ -41,6 +49,8 @@ export interface RunConfig {
   model: AnyModelConfig;
   /** Hyperparameters at step 0 (later changes are 'hyper' events). */
   optim: OptimConfig;
+  /** The weight decay (fixed for the run); absent in files written before the option existed, which read as L2. */
+  decay?: DecayConfig;
   shape: BatchShape;
   batchMode: 'full' | 'minibatch';
   steps: number;
@@ -130,6 +140,7 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   } catch (err) {
     throw new RunConfigError((err as Error).message);
   }
+  const decay = resolveDecay(overrides);
 
   return {
     preset,
@@ -138,6 +149,7 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     task,
     model: withArchitecture(p.model, overrides),
     optim,
+    decay,
     shape: p.batchMode === 'full' ? { ...p.shape, batch: buildTaskData(task, seed).trainCount } : p.shape,
     batchMode: p.batchMode,
     steps: overrides.steps ?? p.steps,
@@ -153,6 +165,24 @@ function withArchitecture(model: AnyModelConfig, { norm, qkNorm }: RunOverrides)
   const out = { ...model, ...(norm !== undefined && { norm }), ...(qkNorm !== undefined && { qkNorm }) };
   try {
     validateModelConfig(out);
+  } catch (err) {
+    throw new RunConfigError((err as Error).message);
+  }
+  return out;
+}
+
+/** The decay the overrides ask for; the Low-Rank Decay options are an error without decay 'lrd'. */
+function resolveDecay({ decay, lrdRate, lrdParams }: RunOverrides): DecayConfig {
+  if (decay !== undefined && !DECAY_KINDS.includes(decay)) throw new RunConfigError(`unknown decay "${String(decay)}"; choose from ${DECAY_KINDS.join(', ')}`);
+  if (decay !== 'lrd') {
+    const given = [lrdRate !== undefined && 'lrdRate', lrdParams !== undefined && 'lrdParams'].filter(Boolean);
+    if (given.length > 0) throw new RunConfigError(`${given.join(' and ')} ${given.length > 1 ? 'apply' : 'applies'} to decay 'lrd' (Low-Rank Decay) only`);
+    return { ...L2_DECAY };
+  }
+  if (lrdRate === undefined) throw new RunConfigError("decay 'lrd' needs lrdRate: each step W <- W - lrdRate * polar(W)");
+  const out: DecayConfig = { kind: 'lrd', rate: lrdRate, params: [...(lrdParams ?? DEFAULT_LRD_PARAMS)] };
+  try {
+    validateDecayConfig(out);
   } catch (err) {
     throw new RunConfigError((err as Error).message);
   }
@@ -183,6 +213,14 @@ const stackSize = {
   type: 'object',
   required: ['nLayers', 'vocabSize', 'maxPositions'],
   properties: { nLayers: integer, vocabSize: integer, maxPositions: integer },
+} as const;
+const lrdParams = { type: 'array', minItems: 1, items: { enum: LRD_PARAMS } } as const;
+/** A DecayConfig (src/train/decay.ts). */
+const decayConfig = {
+  oneOf: [
+    { type: 'object', additionalProperties: false, required: ['kind'], properties: { kind: { const: 'l2' } } },
+    { type: 'object', additionalProperties: false, required: ['kind', 'rate', 'params'], properties: { kind: { const: 'lrd' }, rate: number, params: lrdParams } },
+  ],
 } as const;
 const earlyStopRule = {
   type: 'object',
@@ -225,6 +263,13 @@ const lanczosRecord = {
   required: ['residual', 'iterations', 'converged'],
   properties: { residual: numbers, iterations: integer, converged: { type: 'boolean' } },
 } as const;
+/** The stable ranks of W_Q and W_K of each attention module (SpectralRecord.stableRank). */
+const stableRankRecord = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['q', 'k'],
+  properties: { q: numbers, k: numbers },
+} as const;
 /** A SpectralRecord (src/spectral/record.ts). */
 const spectralRecord = {
   type: 'object',
@@ -248,6 +293,7 @@ const spectralRecord = {
     adiabatic: nullableNumber,
     gapFlow: gapFlowRecord,
     lanczos: lanczosRecord,
+    stableRank: stableRankRecord,
   },
 } as const;
 const metricPoint = {
@@ -282,6 +328,9 @@ export const RUN_SCHEMA = {
           properties: {
             lr: number,
             weightDecay: number,
+            decay: { enum: DECAY_KINDS },
+            lrdRate: number,
+            lrdParams,
             steps: integer,
             evalEvery: integer,
             op: { enum: Object.keys(MOD_OPS) },
@@ -337,6 +386,7 @@ export const RUN_SCHEMA = {
             readout: { type: 'object', required: ['start', 'count'], properties: { start: integer, count: integer } },
           },
         },
+        decay: decayConfig,
         batchMode: { enum: ['full', 'minibatch'] },
         steps: integer,
         evalEvery: integer,

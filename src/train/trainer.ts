@@ -12,6 +12,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
 import { TrainingEngine, type StepStats } from './engine';
+import { decayOf } from './decay';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor, sliceOf, type EdgeVectors } from '../spectral/monitor';
 import type { SpectralRecord } from '../spectral/record';
@@ -129,6 +130,7 @@ export class Trainer {
       config: config.model,
       shape: config.shape,
       optim: config.optim,
+      decay: decayOf(config),
       seed: config.seed,
       ...(tracksEdge && { splitSlice: sliceOf({ table: buildParamTable(config.model) }, config.spectral) }),
     });

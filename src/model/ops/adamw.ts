@@ -1,11 +1,13 @@
 // The optimiser step on the GPU in two dispatches: shaders/reduce.wgsl writes per-workgroup sums of g^2,
 // shaders/adamw.wgsl adds them into the global norm, clips, and applies AdamW to params, m and v in place.
 // Both are built once; `setStep` rewrites the AdamW uniform each step (bias corrections, and lr / wd,
-// which the user may change mid-run), so nothing is rebuilt.
+// which the user may change mid-run), so nothing is rebuilt. Which parameters are decayed is a bit mask fixed
+// at creation (src/train/decay.ts: every parameter unless Low-Rank Decay takes some matrices over).
 import reduceSource from '../../../shaders/reduce.wgsl?raw';
 import adamwSource from '../../../shaders/adamw.wgsl?raw';
 import { f32, groups, u32, type Dispatch, type GpuRuntime, type Scalar, type TensorRef } from '../../gpu/runtime';
 import type { OptimConfig } from '../../train/optim-config';
+import type { DecayMask } from '../../train/decay';
 
 const sumOfSquaresKernel = { label: 'reduce.sum_of_squares', code: reduceSource };
 
@@ -43,7 +45,11 @@ export interface OptimizerOp {
 
 export async function adamw(
   rt: GpuRuntime,
-  a: { params: GPUBuffer; grads: GPUBuffer; m: GPUBuffer; v: GPUBuffer; gradNorm: TensorRef; n: number; split?: SplitAccumulator },
+  a: {
+    params: GPUBuffer; grads: GPUBuffer; m: GPUBuffer; v: GPUBuffer; gradNorm: TensorRef; n: number; split?: SplitAccumulator;
+    /** Which parameters AdamW decays (src/train/decay.ts); every one unless given. */
+    decayMask?: DecayMask;
+  },
 ): Promise<OptimizerOp> {
   const { params, grads, m, v, gradNorm, n, split } = a;
   if (split && !(split.start >= 0 && split.count > 0 && split.start + split.count <= n && split.buffer.size >= split.count * 8)) {
@@ -56,6 +62,10 @@ export async function adamw(
   if (new Set([params, grads, m, v, gradNorm.buffer]).size !== 5) {
     throw new Error('adamw: params, grads, m, v and gradNorm must live in five distinct buffers');
   }
+
+  const maskWords = Math.ceil(n / 32);
+  if (a.decayMask && a.decayMask.length !== maskWords) throw new Error(`adamw: the decay mask of ${n} parameters has ${maskWords} words, got ${a.decayMask.length}`);
+  const mask = rt.storageFrom('adamw.decay_mask', a.decayMask ?? new Uint32Array(maskWords).fill(0xffffffff));
 
   const numPartials = Math.min(MAX_PARTIALS, groups(n, GRADS_PER_PARTIAL));
   const partials = rt.storage('adamw.grad_sq_partials', numPartials * 4);
@@ -72,7 +82,7 @@ export async function adamw(
   const splitBuffer = split?.buffer ?? rt.storage('adamw.no_split', 8);
   const update = await rt.dispatch(adamwKernel, {
     params: uniforms({ clipNorm: 1, lrWd: 0, beta1: 1, beta2: 1, stepSize: 0, sqrtBc2: 1, eps: 1 }),
-    buffers: [params, grads, m, v, partials, gradNorm.buffer, splitBuffer],
+    buffers: [params, grads, m, v, partials, gradNorm.buffer, splitBuffer, mask],
     workgroups: [Math.min(MAX_ADAMW_WORKGROUPS, groups(n, ADAMW_WORKGROUP_SIZE))],
   });
   const uniformBuffer = update.params!;

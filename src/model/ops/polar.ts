@@ -5,7 +5,9 @@
 // When rows > cols the Gram matrix is taken on the other side, X_{k+1} = X_k (1.5 I - 0.5 X_k^T X_k), so it is
 // always min(rows, cols) on a side. The products run on the matmul kernels (src/model/ops/matmul.ts); the norm, the
 // coefficient step and the update on shaders/polar.wgsl. Every step is a prebuilt dispatch and none reads anything
-// back, so the whole update can be encoded into a training step's command buffer, after the optimiser.
+// back, so the whole update can be encoded into a training step's command buffer, after the optimiser. When the
+// optimiser accumulates a slice's gradient/decay split (the spectral edge), the update's change -rate * X_K of the
+// elements in that slice is added to the split's decay part, as AdamW's own decay is.
 // Scratch (one buffer per op): norm partials, ||W||_F^2, X in two ping-pong halves, the m x m Gram matrix.
 //
 // Five iterations only approximate U V^T: a singular value s of X_0 (s <= 1) becomes about 1.5^5 s ~ 7.6 s while
@@ -15,6 +17,7 @@ import source from '../../../shaders/polar.wgsl?raw';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
 import { at, f32, groups, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { matmul } from './matmul';
+import type { SplitAccumulator } from './adamw';
 
 /** The iteration as SPEC §4 states it: X <- linear X + cubic X X^T X, five times. */
 export const NEWTON_SCHULZ = { iterations: 5, linear: 1.5, cubic: -0.5 } as const;
@@ -115,14 +118,22 @@ export async function newtonSchulzPolar(rt: GpuRuntime, args: PolarArgs): Promis
   return { dispatches, polar: x[iterations % 2] };
 }
 
-/** Newton-Schulz polar factor followed by W <- W - rate * polar(W), in place. */
-export async function lowRankDecay(rt: GpuRuntime, args: PolarArgs & { rate: number }): Promise<LowRankDecayOp> {
+/**
+ * Newton-Schulz polar factor followed by W <- W - rate * polar(W), in place. `split`: the optimiser's gradient/decay
+ * accumulator of a slice of the buffer W lives in (its start in that buffer's elements); the change of W's elements
+ * in the slice is added to the decay half.
+ */
+export async function lowRankDecay(rt: GpuRuntime, args: PolarArgs & { rate: number; split?: SplitAccumulator }): Promise<LowRankDecayOp> {
   checkRate(args.rate);
   const polar = await newtonSchulzPolar(rt, args);
   const n = args.rows * args.cols;
+  const { split } = args;
+  // Without a split, a placeholder fills the binding (acc_count 0: never touched).
+  const acc = split ? at(split.buffer) : at(rt.storage('polar.no_split', 4));
   const decaySpec = (rate: number) => ({
-    label: 'polar.decay', section: 'decay', uniforms: { n: u32(n), rate: f32(rate) },
-    tensors: { w: write(args.w, n), x: read(polar.polar, n) },
+    label: 'polar.decay', section: 'decay',
+    uniforms: { n: u32(n), rate: f32(rate), acc_shift: u32(split ? (args.w.offset - split.start) >>> 0 : 0), acc_count: u32(split?.count ?? 0) },
+    tensors: { w: write(args.w, n), x: read(polar.polar, n), acc: write(acc, split?.count ?? 0) },
   });
   const decay = await polarDispatch(rt, decaySpec(args.rate), n);
   return {

@@ -1,0 +1,61 @@
+// Which weight decay a run applies (SPEC §4), and what that means for the flat parameter buffer:
+//   'l2'  (default): AdamW's decoupled decay theta <- theta (1 - lr wd) on every parameter (SPEC §1).
+//   'lrd' Low-Rank Decay: after each optimiser step, W <- W - rate * polar(W) for the chosen matrices of every
+//         attention module (W_Q and W_K unless told otherwise; polar by five Newton-Schulz iterations,
+//         src/model/ops/polar.ts); those matrices get no AdamW decay, every other parameter keeps it at the run's
+//         weight decay. The rate is absolute (not multiplied by the learning rate) and fixed for the run.
+// The AdamW kernel takes the "which elements decay" part as a bit mask over the flat buffer (`decayMask`).
+import { ConfigError } from '../model/config';
+import { attentionModules, type ParamSlice, type ParamTable } from '../model/params';
+
+export type DecayKind = 'l2' | 'lrd';
+export const DECAY_KINDS: readonly DecayKind[] = ['l2', 'lrd'];
+
+/** The attention matrices Low-Rank Decay can act on, by their name in the parameter table (in every module). */
+export type LrdParam = 'wq' | 'wk' | 'wv' | 'wo';
+export const LRD_PARAMS: readonly LrdParam[] = ['wq', 'wk', 'wv', 'wo'];
+export const DEFAULT_LRD_PARAMS: readonly LrdParam[] = ['wq', 'wk'];
+
+export type DecayConfig = { kind: 'l2' } | { kind: 'lrd'; rate: number; params: LrdParam[] };
+
+export const L2_DECAY: DecayConfig = { kind: 'l2' };
+
+/** A run's decay: the configured one, or L2 for configurations written before the option existed. */
+export const decayOf = (config: { decay?: DecayConfig }): DecayConfig => config.decay ?? L2_DECAY;
+
+export function validateDecayConfig(d: DecayConfig): void {
+  if (!DECAY_KINDS.includes(d.kind)) throw new ConfigError('decay', `must be one of ${DECAY_KINDS.join(', ')}, got ${String(d.kind)}`);
+  if (d.kind === 'l2') return;
+  if (!Number.isFinite(d.rate) || d.rate < 0) throw new ConfigError('lrdRate', `must be a finite number >= 0, got ${d.rate}`);
+  if (!Array.isArray(d.params) || d.params.length === 0) throw new ConfigError('lrdParams', 'must name at least one matrix');
+  for (const p of d.params) {
+    if (!LRD_PARAMS.includes(p)) throw new ConfigError('lrdParams', `unknown matrix "${String(p)}"; choose from ${LRD_PARAMS.join(', ')}`);
+  }
+  if (new Set(d.params).size !== d.params.length) throw new ConfigError('lrdParams', `names a matrix twice: ${d.params.join(', ')}`);
+}
+
+/**
+ * The matrices Low-Rank Decay updates, in table order: the chosen W_* of every attention module (self-attention
+ * and, in a decoder, cross-attention). None under L2 decay.
+ */
+export function lowRankDecaySlices(table: ParamTable, decay: DecayConfig): ParamSlice[] {
+  if (decay.kind === 'l2') return [];
+  return attentionModules(table)
+    .flatMap((module) => decay.params.map((p) => table.get(`${module}.${p}`)))
+    .sort((a, b) => a.offset - b.offset);
+}
+
+/** Bit i of the mask (word i >> 5, bit i & 31) is set when AdamW decays parameter i (bits past the last parameter are unused). */
+export type DecayMask = Uint32Array;
+
+/** The AdamW decay mask of a decay config: every parameter but the matrices Low-Rank Decay takes over. */
+export function decayMask(table: ParamTable, decay: DecayConfig): DecayMask {
+  const mask = new Uint32Array(Math.ceil(table.total / 32)).fill(0xffffffff);
+  for (const s of lowRankDecaySlices(table, decay)) {
+    for (let i = s.offset; i < s.offset + s.size; i++) mask[i >>> 5] &= ~(1 << (i & 31));
+  }
+  return mask;
+}
+
+/** Whether the mask decays parameter i. */
+export const decays = (mask: DecayMask, i: number): boolean => ((mask[i >>> 5] >>> (i & 31)) & 1) === 1;
