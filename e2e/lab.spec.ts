@@ -74,7 +74,7 @@ test('the lab trains live, takes a weight-decay change mid-run, exports, saves, 
   await expect(page.getByTestId('chart-sigma')).toContainText('Not computed yet');
   await expect(page.getByTestId('experiment-ablate')).toContainText('Not computed yet');
   await expect(page.getByRole('button', { name: 'Run experiments' })).toBeDisabled();
-  await expect(page.getByTestId('panel-stable-rank')).toContainText('arrives with Low-Rank Decay');
+  await expect(page.getByTestId('chart-stable-rank')).toContainText('Not computed yet');
 
   // Pick the task and settings (another preset first, so picking quick-add is a real change).
   await page.getByTestId('preset-quick-dyck').check();
@@ -129,6 +129,7 @@ test('the lab trains live, takes a weight-decay change mid-run, exports, saves, 
   const pointsAtChange = await points(page, 'loss');
   await expect.poll(() => points(page, 'loss'), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(pointsAtChange);
   await expect.poll(() => points(page, 'sigma'), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(0);
+  await expect(page.getByTestId('chart-stable-rank')).not.toContainText(/Not (computed|recorded)/);
   await page.getByTestId('pause').click();
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'paused');
   const trainingEnd = await pageNow(page);

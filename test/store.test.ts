@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { SeriesTable } from '../src/store/series-table';
 import { createLabStore, createTables, headColumn } from '../src/store/lab-store';
-import { chartSources, trainingCharts } from '../src/ui/lab-charts';
-import { spectralRow } from '../src/store/spectral-columns';
+import { chartSources, stableRankChart, trainingCharts } from '../src/ui/lab-charts';
+import { STABLE_RANK_MODULES, spectralRow } from '../src/store/spectral-columns';
 import { IDLE_STATUS, batchOfMetrics, packMetricRows, type LabBatch, type WorkerStatus } from '../src/worker/protocol';
 import { METRIC_KEYS, emptyMetrics } from '../src/train/metrics';
 import { resolveRunConfig } from '../src/train/run';
@@ -52,7 +52,26 @@ describe('spectral columns', () => {
   it('spreads a record over columns, missing values NaN', () => {
     const row = spectralRow(record(40, [3, 2], { rotationDeg: [12.5], adiabatic: 0.7 }));
     expect(row).toMatchObject({ step: 40, sigma1: 3, sigma2: 2, gapRatio: 1.5, kStar: 1, rotation1: 12.5, energy1: 0.5, energy2: 0.5, alignment1: -1e-8, adiabatic: 0.7 });
-    for (const k of ['sigma3', 'sigma5', 'g23', 'rotation2', 'energy3', 'deltaGramNorm'] as const) expect(row[k]).toBeNaN();
+    for (const k of ['sigma3', 'sigma5', 'g23', 'rotation2', 'energy3', 'deltaGramNorm', 'stableRankQ1', 'stableRankK1'] as const) expect(row[k]).toBeNaN();
+  });
+
+  it('gives each attention module its stable-rank columns, and the chart one W_Q and one W_K line per module of the run', () => {
+    expect(STABLE_RANK_MODULES).toBe(9); // SCAN: 3 encoder layers, 3 decoder layers with self- and cross-attention
+    const row = spectralRow(record(60, [3, 2], { stableRank: { q: [20.5, 18], k: [9.25, 7] } }));
+    expect(row).toMatchObject({ stableRankQ1: 20.5, stableRankQ2: 18, stableRankK1: 9.25, stableRankK2: 7 });
+    expect(row.stableRankQ3).toBeNaN();
+    expect(row.stableRankK9).toBeNaN();
+
+    expect(stableRankChart(null).lines).toEqual([]);
+    const one = stableRankChart(resolveRunConfig('quick-add', 1, {})).lines;
+    expect(one.map((l) => [l.key, l.label])).toEqual([['stableRankQ1', 'W_Q'], ['stableRankK1', 'W_K']]);
+    expect(one[0].color).toBe(one[1].color);
+    expect(one[0].dash).not.toEqual(one[1].dash);
+    const scan = stableRankChart(resolveRunConfig('scan', 1, {})).lines;
+    expect(scan).toHaveLength(18);
+    expect(scan.map((l) => l.label).slice(0, 2)).toEqual(['W_Q enc L1', 'W_K enc L1']);
+    expect(scan.map((l) => l.label).slice(-2)).toEqual(['W_Q dec L3 cross', 'W_K dec L3 cross']);
+    expect(scan.at(-1)!.key).toBe('stableRankK9');
   });
 });
 

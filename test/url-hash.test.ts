@@ -39,13 +39,24 @@ describe('URL hash', () => {
     expect(resolveRunConfig(b.request.preset, b.request.seed, b.request.overrides)).toEqual(resolveRunConfig(a.request.preset, a.request.seed, a.request.overrides));
   });
 
+  it('carries Low-Rank Decay and its rate, and replays it', () => {
+    const lrd = form('quick-add', { decay: 'lrd', lrdRate: '0.02' });
+    const hash = encodeHash({ form: lrd, schedule: [] });
+    expect(hash).toBe('#preset=quick-add&seed=1&decay=lrd&lrd=0.02');
+    expect(decodeHash(hash).form).toEqual(lrd);
+    const result = validateForm(decodeHash(hash).form);
+    expect(result).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: { decay: 'lrd', lrdRate: 0.02 } } });
+    if (!result.ok) throw new Error('valid');
+    expect(resolveRunConfig('quick-add', 1, result.request.overrides).decay).toEqual({ kind: 'lrd', rate: 0.02, params: ['wq', 'wk'] });
+  });
+
   it('reports what it cannot read and keeps the rest', () => {
     const decoded = decodeHash('#preset=quick-dyck&seed=4&colour=red&hyper=10:0.1');
     expect(decoded.form.preset).toBe('quick-dyck');
     expect(decoded.form.values.seed).toBe('4');
     expect(decoded.schedule).toEqual([]);
     expect(decoded.problems).toEqual([
-      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, steps, eval, op, window, snap, gapflow, hyper, classroom)',
+      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, decay, lrd, steps, eval, op, window, snap, gapflow, hyper, classroom)',
       'the link\'s hyperparameter changes were not applied: hyper change 1 "10:0.1" is not step:lr:weightDecay (e.g. 120:0.01:0.5)',
     ]);
     expect(decodeHash('#preset=nope').problems[0]).toContain('the link names the preset "nope", which does not exist');
@@ -90,10 +101,14 @@ describe('run form', () => {
     });
     expect(validateForm(form('quick-add', { steps: '100', evalEvery: '200' }))).toEqual({ ok: false, errors: { evalEvery: 'must be between 1 and 100, got 200' } });
     expect(validateForm(form('quick-add', { lr: '0' }))).toEqual({ ok: false, errors: { lr: 'must be greater than 0, got 0' } });
+    // The rate counts only with Low-Rank Decay.
+    expect(validateForm(form('quick-add', { decay: 'lrd', lrdRate: '-0.1' }))).toEqual({ ok: false, errors: { lrdRate: 'must be at least 0, got -0.1' } });
+    expect(validateForm(form('quick-add', { decay: 'l2', lrdRate: '-0.1' }))).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: {} } });
+    expect(validateForm(form('quick-add', { decay: 'svd' }))).toEqual({ ok: false, errors: { decay: 'choose l2 or lrd, got "svd"' } });
   });
 
   it('rebuilds the form of a run from its preset, seed and overrides', () => {
-    const overrides = { lr: 0.003, steps: 900, op: 'sub' as const, spectral: { window: 4, gapFlow: true } };
+    const overrides = { lr: 0.003, decay: 'lrd' as const, lrdRate: 0.05, steps: 900, op: 'sub' as const, spectral: { window: 4, gapFlow: true } };
     const f = formOf('modarith', 11, overrides);
     expect(validateForm(f)).toEqual({ ok: true, request: { preset: 'modarith', seed: 11, overrides } });
     expect(() => formOf('nope', 1, {})).toThrow('unknown preset "nope"');

@@ -4,8 +4,9 @@
 import { PRESETS, isPresetName, type PresetName } from '../train/presets';
 import { MOD_OPS, type ModOp } from '../tasks/modarith';
 import type { RunOverrides } from '../train/run';
+import { DECAY_KINDS } from '../train/decay';
 
-export const FORM_FIELDS = ['seed', 'lr', 'weightDecay', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow'] as const;
+export const FORM_FIELDS = ['seed', 'lr', 'weightDecay', 'decay', 'lrdRate', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow'] as const;
 export type FormField = (typeof FORM_FIELDS)[number];
 
 export interface RunForm {
@@ -26,6 +27,8 @@ export function presetDefaults(preset: PresetName): Record<FormField, string> {
     seed: String(DEFAULT_SEED),
     lr: String(p.optim.lr),
     weightDecay: String(p.optim.weightDecay),
+    decay: 'l2',
+    lrdRate: String(DEFAULT_LRD_RATE),
     steps: String(p.steps),
     evalEvery: String(p.evalEvery),
     op: p.task.kind === 'modarith' ? p.task.op : '',
@@ -34,6 +37,9 @@ export function presetDefaults(preset: PresetName): Record<FormField, string> {
     gapFlow: 'off',
   };
 }
+
+/** The Low-Rank Decay rate the form offers when Low-Rank Decay is picked (about L2's lr * wd on quick-add). */
+export const DEFAULT_LRD_RATE = 0.01;
 
 /** The gap-flow terms (curvature along the edge) cost extra passes per window, so they are off unless asked for. */
 export const GAP_FLOW_VALUES = ['off', 'on'] as const;
@@ -70,6 +76,7 @@ function rate(text: string, { min, minInclusive, max, what }: { min: number; min
 
 export const LR_RANGE = { min: 0, minInclusive: false, max: 1, what: 'a learning rate' } as const;
 export const WD_RANGE = { min: 0, minInclusive: true, max: 10, what: 'a weight decay' } as const;
+export const LRD_RATE_RANGE = { min: 0, minInclusive: true, max: 1, what: 'a low-rank decay rate' } as const;
 
 /** Checks a live learning-rate or weight-decay value (the run controls use the same rules as the form). */
 export const checkRate = (text: string, field: 'lr' | 'weightDecay'): Check => rate(text, field === 'lr' ? LR_RANGE : WD_RANGE);
@@ -91,6 +98,10 @@ export function validateForm(form: RunForm): FormResult {
   const seed = read('seed', integerIn(values.seed, 0, 0xffffffff, 'a seed (a whole number)'));
   const lr = read('lr', checkRate(values.lr, 'lr'));
   const weightDecay = read('weightDecay', checkRate(values.weightDecay, 'weightDecay'));
+  // The rate is read only for Low-Rank Decay (under L2 the field is hidden and whatever it holds is ignored).
+  const lowRank = values.decay === 'lrd';
+  if (!(DECAY_KINDS as readonly string[]).includes(values.decay)) errors.decay = `choose ${DECAY_KINDS.join(' or ')}, got "${values.decay}"`;
+  const lrdRate = lowRank ? read('lrdRate', rate(values.lrdRate, LRD_RATE_RANGE)) : undefined;
   const steps = read('steps', integerIn(values.steps, 1, MAX_STEPS, 'the number of steps'));
   const evalEvery = read('evalEvery', integerIn(values.evalEvery, 1, steps ?? MAX_STEPS, 'how often to evaluate (in steps)'));
   const window = read('window', integerIn(values.window, 2, 64, 'the window size W'));
@@ -106,6 +117,10 @@ export function validateForm(form: RunForm): FormResult {
   const overrides: RunOverrides = {};
   if (lr !== p.optim.lr) overrides.lr = lr;
   if (weightDecay !== p.optim.weightDecay) overrides.weightDecay = weightDecay;
+  if (lowRank) {
+    overrides.decay = 'lrd';
+    overrides.lrdRate = lrdRate;
+  }
   if (steps !== p.steps) overrides.steps = steps;
   if (evalEvery !== p.evalEvery) overrides.evalEvery = evalEvery;
   if (op !== undefined && p.task.kind === 'modarith' && op !== p.task.op) overrides.op = op;
@@ -127,6 +142,8 @@ export function formOf(preset: string, seed: number, overrides: RunOverrides): R
   };
   set('lr', overrides.lr);
   set('weightDecay', overrides.weightDecay);
+  set('decay', overrides.decay);
+  set('lrdRate', overrides.lrdRate);
   set('steps', overrides.steps);
   set('evalEvery', overrides.evalEvery);
   set('op', overrides.op);

@@ -1,9 +1,15 @@
 // The spectral records (src/spectral/record.ts) as chart columns: one row per analysed window, one column per
 // plotted scalar (sigma_1..sigma_5, g23, R and k*, each edge direction's gradient energy fraction and alignment,
-// rotations, the gap-flow terms). A value a record lacks (an early window, a small W) is NaN: a gap in the line, never a zero.
+// rotations, the gap-flow terms, the stable ranks of each attention module's W_Q and W_K). A value a record lacks (an
+// early window, a small W, a model with fewer attention modules) is NaN: a gap in the line, never a zero.
 import type { SpectralRecord } from '../spectral/record';
+import { PRESETS } from '../train/presets';
+import { attentionModules, buildParamTable } from '../model/params';
 
 const indexed = <P extends string>(prefix: P, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}` as `${P}${number}`);
+
+/** Attention modules whose stable ranks get columns: as many as the largest preset model has (SCAN: 9). */
+export const STABLE_RANK_MODULES = Math.max(...Object.values(PRESETS).map((p) => attentionModules(buildParamTable(p.model)).length));
 
 export const SPECTRAL_COLUMNS = [
   'step',
@@ -23,6 +29,9 @@ export const SPECTRAL_COLUMNS = [
   'gapDriving',
   'gapPredicted',
   'gapObserved',
+  // The stable ranks of W_Q and W_K of attention module i (1-based, in theta_attn's order).
+  ...indexed('stableRankQ', STABLE_RANK_MODULES),
+  ...indexed('stableRankK', STABLE_RANK_MODULES),
 ] as const;
 
 export type SpectralColumn = (typeof SPECTRAL_COLUMNS)[number];
@@ -51,5 +60,7 @@ export function spectralRow(record: SpectralRecord): Record<SpectralColumn, numb
   spread('energy', record.gradEnergyFraction, 3);
   spread('trapezoidEnergy', record.trapezoidGradEnergyFraction, 3);
   spread('alignment', record.alignment, 3);
+  spread('stableRankQ', record.stableRank?.q ?? [], STABLE_RANK_MODULES);
+  spread('stableRankK', record.stableRank?.k ?? [], STABLE_RANK_MODULES);
   return row as Record<SpectralColumn, number>;
 }

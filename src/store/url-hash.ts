@@ -1,6 +1,7 @@
 // The whole run configuration in the URL hash (TensorFlow-Playground style), so a link replays the same run:
 //
 //   #preset=quick-add&seed=3&wd=0.5&steps=800&gapflow=on&hyper=120:0.01:0.3,400:0.01:0&classroom=on
+//   #preset=quick-add&seed=1&decay=lrd&lrd=0.02            (Low-Rank Decay at rate 0.02)
 //
 // Only values that differ from the preset's defaults are written. `hyper` lists the mid-run changes as
 // step:lr:weightDecay, applied after that many steps. `classroom=on` opens the page in classroom mode (it is
@@ -15,6 +16,8 @@ const KEY_OF: Record<FormField, string> = {
   seed: 'seed',
   lr: 'lr',
   weightDecay: 'wd',
+  decay: 'decay',
+  lrdRate: 'lrd',
   steps: 'steps',
   evalEvery: 'eval',
   op: 'op',

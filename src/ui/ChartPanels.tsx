@@ -1,9 +1,9 @@
 // The chart panels: training (loss, accuracy, norms, per-task accuracy for multitask runs), the spectral edge
-// (from the run's SpectralRecords, gap-flow terms included when the run measures them; the stable rank, still to
-// come, says so instead of showing empty axes) and the causal experiments (src/ui/experiments/). Every time-series
-// chart is the one TimeSeriesChart component, fed by a spec.
+// (from the run's SpectralRecords, gap-flow terms included when the run measures them, and the stable ranks of
+// W_Q and W_K, one line each per layer of the run's model) and the causal experiments (src/ui/experiments/). Every
+// time-series chart is the one TimeSeriesChart component, fed by a spec.
 import { useMemo } from 'react';
-import { SPECTRAL_CHARTS, chartSources, markersOf, trainingCharts } from './lab-charts';
+import { SPECTRAL_CHARTS, chartSources, markersOf, stableRankChart, trainingCharts } from './lab-charts';
 import { TimeSeriesChart } from './charts/TimeSeriesChart';
 import type { ChartSpec } from './charts/chart-spec';
 import type { Marker } from './charts/plot-model';
@@ -28,22 +28,12 @@ export function ChartGrid({ charts, markers, zoom, className = 'chart-grid' }: {
   );
 }
 
-function Placeholder({ title, text, testId }: { title: string; text: string; testId: string }) {
-  return (
-    <section className="chart-card placeholder" aria-label={title} data-testid={testId}>
-      <header className="chart-header">
-        <h3>{title}</h3>
-      </header>
-      <p className="chart-empty static">{text}</p>
-    </section>
-  );
-}
-
 export function ChartPanels() {
   const config = useLab((s) => s.config);
   const headNames = useLab((s) => s.headNames);
   const spectralCount = useLab((s) => s.spectralCount);
   const training = useMemo(() => trainingCharts(config, headNames), [config, headNames]);
+  const spectral = useMemo(() => [...SPECTRAL_CHARTS, stableRankChart(config)], [config]);
   const events = useLab((s) => s.events);
   const markers = useMemo(() => markersOf(events), [events]);
   const edgeOff = config !== null && !config.spectral.enabled;
@@ -63,14 +53,7 @@ export function ChartPanels() {
               ? `Every ${window.snapshotEvery} steps the update of θ_attn is taken; each window of the last ${window.window} updates gives one record (${spectralCount} so far).`
               : 'The singular values of a window of recent parameter updates, and what drives them: gradient or weight decay.'}
         </p>
-        <ChartGrid charts={SPECTRAL_CHARTS} markers={markers} />
-        <div className="chart-grid">
-          <Placeholder
-            title="Stable rank of W_Q and W_K"
-            testId="panel-stable-rank"
-            text="Not computed yet — arrives with Low-Rank Decay, which tracks the stable rank ‖W‖²_F / ‖W‖²₂ of the query and key matrices at every snapshot."
-          />
-        </div>
+        <ChartGrid charts={spectral} markers={markers} />
       </section>
       <ExperimentsPanel />
     </>

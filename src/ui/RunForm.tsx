@@ -1,5 +1,5 @@
-// The run's settings: seed, learning rate, weight decay, length, evaluation cadence, operation (modular arithmetic)
-// and the spectral edge's window. Each field is checked as it is typed, with its own message; the hyperparameter
+// The run's settings: seed, learning rate, weight decay (L2, or Low-Rank Decay of W_Q and W_K with its rate), length,
+// evaluation cadence, operation (modular arithmetic) and the spectral edge's window. Each field is checked as it is typed, with its own message; the hyperparameter
 // changes a start will replay (from a link or the current run) are listed and can be cleared.
 import { useId } from 'react';
 import { MOD_OPS } from '../tasks/modarith';
@@ -58,6 +58,23 @@ function OpField() {
   );
 }
 
+function DecayField({ error }: { error?: string }) {
+  const id = useId();
+  const value = useLab((s) => s.form.values.decay);
+  return (
+    <div className={error ? 'field invalid' : 'field'}>
+      <label htmlFor={id}>Decay</label>
+      <select id={id} value={value} onChange={(e) => labStore.getState().setField('decay', e.target.value)} aria-describedby={`${id}-hint`} data-testid="field-decay">
+        <option value="l2">L2 (AdamW)</option>
+        <option value="lrd">Low-rank</option>
+      </select>
+      <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'}>
+        {error ?? (value === 'lrd' ? 'W_Q, W_K ← W − rate·polar(W) each step; the rest keeps L2' : 'on every parameter')}
+      </span>
+    </div>
+  );
+}
+
 function GapFlowField({ error }: { error?: string }) {
   const id = useId();
   const value = useLab((s) => s.form.values.gapFlow);
@@ -93,6 +110,8 @@ export function RunForm() {
         <Field field="seed" label="Seed" hint="initialisation, split, batches" error={errors.seed} inputMode="numeric" />
         <Field field="lr" label="Learning rate" hint="AdamW, constant" error={errors.lr} />
         <Field field="weightDecay" label="Weight decay" hint="0 = no grokking" error={errors.weightDecay} />
+        <DecayField error={errors.decay} />
+        {form.values.decay === 'lrd' && <Field field="lrdRate" label="Low-rank decay rate" hint="per step, not scaled by lr" error={errors.lrdRate} />}
         <Field field="steps" label="Steps" hint="length of the run" error={errors.steps} inputMode="numeric" />
         <Field field="evalEvery" label="Evaluate every" hint="steps between chart points" error={errors.evalEvery} inputMode="numeric" />
         {hasOp(form.preset) && <OpField />}

@@ -1,15 +1,17 @@
 // The lab's charts as specs (what each plots, in words too), the sources that feed them from the series tables,
 // and the markers a run's events put on every chart (hyperparameter changes, the grok step, divergences). Classroom
 // mode shows four of the same specs with captions for a room, and its key moments as markers.
-import type { ChartSpec } from './charts/chart-spec';
+import type { ChartSpec, LineSpec } from './charts/chart-spec';
 import { lines } from './charts/chart-spec';
+import { SERIES_STYLES } from './charts/palette';
+import { attentionModules, buildParamTable } from '../model/params';
 import type { ChartSource } from './charts/TimeSeriesChart';
 import type { Marker } from './charts/plot-model';
 import type { RunEvent } from '../train/metrics';
 import type { RunConfig } from '../train/run';
 import type { MetricKey } from '../train/metrics';
 import { headColumn, type LabTables } from '../store/lab-store';
-import type { SpectralColumn } from '../store/spectral-columns';
+import { STABLE_RANK_MODULES, type SpectralColumn } from '../store/spectral-columns';
 import { DECAY_DRIVEN_ENERGY, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
 
 const NO_EVALUATIONS = 'No evaluations yet: start a run, or open a saved one.';
@@ -93,6 +95,37 @@ export const SPECTRAL_CHARTS: ChartSpec[] = [
     lines: lines(['gapCurvature', 'curvature asym.'], ['gapDamping', 'damping'], ['gapDriving', 'gradient driving'], ['gapPredicted', 'predicted'], ['gapObserved', 'observed']),
   },
 ];
+
+/** "L1" for 'layers.0.attn', "enc L1", "dec L2", "dec L2 cross" in an encoder-decoder model. */
+function moduleLabel(module: string): string {
+  const m = /^(?:(encoder|decoder)\.)?layers\.(\d+)\.(attn|cross)$/.exec(module);
+  if (!m) return module;
+  const [, stack, layer, kind] = m;
+  return [stack && stack.slice(0, 3), `L${Number(layer) + 1}`, kind === 'cross' && 'cross'].filter(Boolean).join(' ');
+}
+
+/**
+ * The stable ranks of the run's W_Q and W_K (from its spectral records): one colour per attention module, W_Q solid
+ * and W_K dashed. No lines before a run is on show.
+ */
+export function stableRankChart(config: RunConfig | null): ChartSpec {
+  const modules = config ? attentionModules(buildParamTable(config.model)).slice(0, STABLE_RANK_MODULES) : [];
+  const one = modules.length === 1;
+  return {
+    id: 'stable-rank', title: 'Stable rank of W_Q and W_K', source: 'spectral', yScale: 'linear', yLabel: 'stable rank', emptyText: NOT_COMPUTED,
+    noValuesText: 'Not recorded for this run: its spectral records were written before the lab tracked the stable rank.',
+    description:
+      'Squared Frobenius norm over squared spectral norm of each layer’s query (solid) and key (dashed) matrix at each window: 1 for rank one, d_model when all singular values are equal. Low-Rank Decay pulls it down.',
+    lines: modules.flatMap((module, i): LineSpec[] => {
+      const { color } = SERIES_STYLES[i % SERIES_STYLES.length];
+      const where = one ? '' : ` ${moduleLabel(module)}`;
+      return [
+        { key: `stableRankQ${i + 1}`, label: `W_Q${where}`, color, dash: [] },
+        { key: `stableRankK${i + 1}`, label: `W_K${where}`, color, dash: [6, 3] },
+      ];
+    }),
+  };
+}
 
 /** Chart sources over the page's tables (spectral and head columns exist only for runs that have them). */
 export function chartSources(tables: LabTables): Record<ChartSpec['source'], ChartSource> {
