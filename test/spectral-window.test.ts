@@ -206,7 +206,7 @@ describe('the spectral monitor on the GPU, on windows from real training', () =>
     expect(Array.from(await tracked.readParams())).toEqual(Array.from(await engine.readParams()));
   });
 
-  it('a run restored from a checkpoint continues with the same spectral records', async () => {
+  it('a run restored from a checkpoint has the same edge vectors and continues with the same spectral records', async () => {
     const rt = await testRuntime();
     const config = resolveRunConfig('quick-add', 2, { steps: 40, evalEvery: 10, spectral: { window: 3, snapshotEvery: 5 } });
     const whole = await Trainer.create(rt, config);
@@ -216,6 +216,11 @@ describe('the spectral monitor on the GPU, on windows from real training', () =>
     const checkpoint = await resumed.checkpoint();
     const fresh = await Trainer.create(rt, config);
     fresh.restore(checkpoint);
+    // The restored run holds the last window's edge vectors (what the experiments on a checkpoint read).
+    const edges = async (t: Trainer) => Array.from(await rt.readF32(t.edgeVectors!.buffer, 0, t.edgeVectors!.count * t.edgeVectors!.P));
+    const kept = await edges(resumed);
+    expect(kept.some((v) => v !== 0)).toBe(true);
+    expect(await edges(fresh)).toEqual(kept);
     await fresh.run();
     expect(whole.toRunFile().spectral!.length).toBe(6);
     expect(fresh.toRunFile().spectral).toEqual(whole.toRunFile().spectral);

@@ -459,6 +459,10 @@ export class SpectralMonitor {
       throw new Error('the saved spectral state does not match this run\'s window and parameter slice');
     }
     state.buffers.forEach((data, i) => this.rt.write(targets[i], data));
+    // The last window's edge vectors are kept as prevEdges (analyse copies them there): they are the edge again.
+    const encoder = this.rt.device.createCommandEncoder({ label: 'spectral.restore-edges' });
+    encoder.copyBufferToBuffer(this.buffers.prevEdges, 0, this.buffers.edges, 0, this.buffers.prevEdges.size);
+    this.rt.device.queue.submit([encoder.finish()]);
     this.snapshots = state.snapshots;
     this.prevGram = state.prevGram && state.prevGram.map((row) => [...row]);
     this.rawGram = null;
