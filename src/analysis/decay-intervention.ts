@@ -22,10 +22,11 @@ import { firstSequences, type Progress } from './context';
 import { scoredPositions } from './probe-run';
 import { probeR2 } from './probes';
 import { ResidualStreamReader } from './residual-stream';
+import { INTERVENTION_DEFAULTS } from './experiments';
 
 export const DECAY_INTERVENTION_DEFAULTS = {
-  weightDecays: [0, 0.5, 1, 2],
-  steps: 3000,
+  weightDecays: [...INTERVENTION_DEFAULTS.weightDecays],
+  steps: INTERVENTION_DEFAULTS.steps,
   /** Test sequences of the attention entropy and of the probe (SPEC §3). */
   entropySequences: 200,
   probeSequences: 300,

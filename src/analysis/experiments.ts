@@ -18,3 +18,6 @@ export function plannedExperiments(asked: readonly ExperimentName[]): Experiment
   }
   return EXPERIMENTS.filter((name) => wanted.has(name));
 }
+
+/** The weight-decay intervention's defaults (SPEC §3): steps per branch and the branches' decay values. */
+export const INTERVENTION_DEFAULTS = { steps: 3000, weightDecays: [0, 0.5, 1, 2] } as const;

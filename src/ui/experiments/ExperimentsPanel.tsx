@@ -2,14 +2,14 @@
 // button (disabled with the reason when it cannot run), progress while the worker runs them, the analysis on show
 // (a run can hold several, from different steps) with its JSON export, and the result cards.
 import { useState } from 'react';
-import { EXPERIMENTS } from '../../analysis/experiments';
+import { EXPERIMENTS, INTERVENTION_DEFAULTS } from '../../analysis/experiments';
 import type { AnalysisFile } from '../../analysis/analysis-file';
 import { shownAnalysisIndex } from '../../store/experiments-store';
 import { useLab } from '../lab';
 import { ExperimentCards } from './ExperimentCards';
 import { experimentsStore, exportAnalysis, runExperiments, useExperiments } from './experiment-actions';
 import {
-  DEFAULT_INTERVENTION_STEPS, EXPERIMENT_INFO, analysisSummary, checkInterventionSteps, defaultSelection, plannedProgress, progressText,
+  EXPERIMENT_INFO, analysisSummary, checkInterventionSteps, defaultSelection, plannedProgress, progressText,
   runBlocker, selectedExperiments, type Selection,
 } from './experiment-data';
 
@@ -20,7 +20,7 @@ function ExperimentControls() {
   const request = useExperiments((s) => s.request);
   const error = useExperiments((s) => s.error);
   const [selection, setSelection] = useState<Selection>(defaultSelection);
-  const [stepsText, setStepsText] = useState(String(DEFAULT_INTERVENTION_STEPS));
+  const [stepsText, setStepsText] = useState(String(INTERVENTION_DEFAULTS.steps));
   const steps = checkInterventionSteps(stepsText);
   const chosen = selectedExperiments(selection);
   const blocker = runBlocker({
@@ -33,7 +33,7 @@ function ExperimentControls() {
     selected: chosen.length,
     stepsOk: !selection['wd-intervention'] || steps.ok,
   });
-  const run = () => void runExperiments(chosen, steps.ok ? steps.value : DEFAULT_INTERVENTION_STEPS);
+  const run = () => void runExperiments(chosen, steps.ok ? steps.value : INTERVENTION_DEFAULTS.steps);
   return (
     <div className="experiment-controls">
       <fieldset disabled={request !== null}>

@@ -8,7 +8,7 @@ import type { DecayInterventionResult, DecayRow } from '../../analysis/decay-int
 import type { FieldBasis, FunctionalModesResult } from '../../analysis/edge-modes';
 import type { PerturbationResult } from '../../analysis/perturbation';
 import type { ProbeExperimentResult } from '../../analysis/probe-run';
-import { EXPERIMENTS, type ExperimentName } from '../../analysis/experiments';
+import { EXPERIMENTS, INTERVENTION_DEFAULTS, type ExperimentName } from '../../analysis/experiments';
 import type { ExperimentProgress, RunPhase } from '../../worker/protocol';
 
 // ---- The experiments ---------------------------------------------------------------------------------------
@@ -19,7 +19,7 @@ export const EXPERIMENT_INFO: Record<ExperimentName, { label: string; what: stri
   ablate: { label: 'Ablation', what: 'remove the edge {v₁, v₂}, the bulk {v₃, v₄}, each v_k and 20 random pairs from θ_attn' },
   probe: { label: 'Probes', what: 'linear, quadratic and MLP R² from the residual stream (Dyck depth, SCAN tokens)' },
   fourier: { label: 'Functional modes', what: 'the Fourier spectrum of how each direction moves the residual stream' },
-  'wd-intervention': { label: 'Weight-decay intervention', what: 'train branches of this checkpoint at weight decay 0, 0.5, 1 and 2' },
+  'wd-intervention': { label: 'Weight-decay intervention', what: `train branches of this checkpoint at weight decay ${INTERVENTION_DEFAULTS.weightDecays.slice(0, -1).join(', ')} and ${INTERVENTION_DEFAULTS.weightDecays.at(-1)}` },
   verdict: { label: 'Verdict', what: 'the edge’s universality class from stated thresholds (runs the sweep and the ablation)' },
 };
 
@@ -32,7 +32,6 @@ export function defaultSelection(): Selection {
 
 export const selectedExperiments = (selection: Selection): ExperimentName[] => EXPERIMENTS.filter((name) => selection[name]);
 
-export const DEFAULT_INTERVENTION_STEPS = 3000;
 export const MAX_INTERVENTION_STEPS = 100_000;
 
 export function checkInterventionSteps(text: string): { ok: true; value: number } | { ok: false; message: string } {
