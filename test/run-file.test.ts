@@ -24,6 +24,11 @@ describe('resolveRunConfig', () => {
     expect(changed.shape.batch).toBe(buildTaskData(changed.task, 7).trainCount);
     expect(changed.shape.batch).toBeLessThan(base.shape.batch);
 
+    // A train fraction re-splits the pairs: 0.3 of quick-add's 961 trains, and the full batch follows.
+    const smaller = resolveRunConfig('quick-add', 7, { trainFraction: 0.3 });
+    expect(smaller.task).toEqual({ ...base.task, trainFraction: 0.3 });
+    expect(smaller.shape.batch).toBe(Math.floor(0.3 * 31 * 31));
+
     // Minibatch presets keep their batch size.
     expect(resolveRunConfig('dyck', 1, {}).shape).toEqual(PRESETS.dyck.shape);
   });
@@ -32,6 +37,8 @@ describe('resolveRunConfig', () => {
     expect(() => resolveRunConfig('nope', 1, {})).toThrow(/unknown preset "nope"/);
     expect(() => resolveRunConfig('dyck', 1, { op: 'add' })).toThrow(/op applies to modular-arithmetic presets only/);
     expect(() => resolveRunConfig('modarith', 1, { op: 'div' as never })).toThrow(/unknown op "div"/);
+    expect(() => resolveRunConfig('dyck', 1, { trainFraction: 0.5 })).toThrow(/trainFraction applies to modular-arithmetic and multitask presets only/);
+    expect(() => resolveRunConfig('quick-add', 1, { trainFraction: 1 })).toThrow(/trainFraction must be in \(0, 1\), got 1/);
     expect(() => resolveRunConfig('modarith', 1, { steps: 2.5 })).toThrow(/steps must be a positive integer/);
     expect(() => resolveRunConfig('modarith', 1, { evalEvery: 0 })).toThrow(/evalEvery must be a positive integer/);
     expect(() => resolveRunConfig('modarith', 1, { weightDecay: -1 })).toThrow(/weightDecay/);

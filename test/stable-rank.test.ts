@@ -2,7 +2,7 @@
 // low-rank, near-degenerate and equal-singular-value matrices.
 import { Matrix, QrDecomposition, SingularValueDecomposition } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { spectralNorm, stableRank } from '../src/analysis/stable-rank';
+import { spectralNorm, stableRank, stableRankOrNaN } from '../src/analysis/stable-rank';
 import { Rng } from '../src/util/random';
 
 const random = (rng: Rng, rows: number, cols: number) => Float64Array.from({ length: rows * cols }, () => rng.normal());
@@ -48,5 +48,11 @@ describe('stable rank', () => {
     expect(() => stableRank(new Float64Array(12), 3, 4)).toThrow(/zero matrix/);
     expect(() => stableRank([1, NaN, 0, 1], 2, 2)).toThrow(/entry 1 is NaN/);
     expect(() => stableRank([1, 2, 3], 2, 2)).toThrow(/has 4 entries/);
+  });
+
+  it("gives a run's zero or diverged matrix NaN, and any other its stable rank", () => {
+    expect(stableRankOrNaN(new Float32Array(12), 3, 4)).toBeNaN();
+    expect(stableRankOrNaN([1, Infinity, 0, 1], 2, 2)).toBeNaN();
+    expect(stableRankOrNaN([3, 0, 0, 1], 2, 2)).toBeCloseTo(10 / 9, 12);
   });
 });

@@ -121,3 +121,14 @@ export function stableRank(w: ArrayLike<number>, rows: number, cols: number): nu
   for (let i = 0; i < w.length; i++) frob2 += w[i] * w[i];
   return frob2 / (sigma * sigma);
 }
+
+/** The stable rank of a weight matrix of a run, or NaN where it has none worth a number: all zeros, or diverged. */
+export function stableRankOrNaN(w: ArrayLike<number>, rows: number, cols: number): number {
+  let finite = true;
+  let nonzero = false;
+  for (let i = 0; i < w.length; i++) {
+    finite &&= Number.isFinite(w[i]);
+    nonzero ||= w[i] !== 0;
+  }
+  return finite && nonzero ? stableRank(w, rows, cols) : Number.NaN;
+}

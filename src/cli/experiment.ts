@@ -28,6 +28,7 @@ const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).joi
   --steps N         optimiser steps (default: the preset's)
   --eval-every N    evaluation cadence in steps (default: the preset's)
   --op NAME         modular-arithmetic operation: ${Object.keys(MOD_OPS).join(', ')} (modarith presets)
+  --train-fraction F     the fraction of all pairs that trains, in (0, 1) (modarith and multitask presets)
   --early-stop K    stop once test accuracy has been >= ${SOLVED_TEST_ACCURACY} for K evaluations in a row (default: off)
   --out FILE        run file to write (default runs/<preset>-seed<seed>.json)
   --checkpoint-every N   write a checkpoint file every N steps (a multiple of the evaluation cadence)
@@ -51,7 +52,7 @@ spectral edge (on by default; records go into the run file's "spectral" array):
 exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl-C; the partial run is written)`;
 
 const DEFAULTS = {
-  preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'early-stop': '', out: '',
+  preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'train-fraction': '', 'early-stop': '', out: '',
   'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false, ...DECAY_DEFAULTS,
   'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false, solver: '',
   norm: '', 'qk-norm': false,
@@ -86,6 +87,7 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
     steps: integerOption('steps', args.steps),
     evalEvery: integerOption('eval-every', args['eval-every']),
     op: args.op === '' ? undefined : (args.op as ModOp),
+    trainFraction: numberOption('train-fraction', args['train-fraction']),
     earlyStop: earlyStopK ? { testAccuracy: SOLVED_TEST_ACCURACY, evaluations: earlyStopK } : undefined,
     spectral: spectralOverrides(args),
     norm: args.norm === '' ? undefined : (args.norm as NormKind),
@@ -125,7 +127,7 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
 
 /** --resume: the checkpoint's own configuration; only --steps (to train further) and the output options apply. */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
+  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {

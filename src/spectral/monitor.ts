@@ -42,7 +42,7 @@ import type { OptimConfig } from '../train/optim-config';
 import type { Batch } from '../model/batch';
 import { solverOf, type SpectralOptions } from './options';
 import type { GapFlowRecord, LanczosRecord, SpectralRecord, StableRankRecord } from './record';
-import { stableRank } from '../analysis/stable-rank';
+import { stableRankOrNaN } from '../analysis/stable-rank';
 import { attentionModules } from '../model/params';
 import { probeModes, type DirectionSet } from './hessian';
 import { gapFlowTerms, observedGapRate } from './gap-flow';
@@ -297,10 +297,8 @@ export class SpectralMonitor {
       reads.map((pair, i) =>
         Promise.all(
           pair.map(async (read, j) => {
-            const w = new Float32Array(await read());
             const [rows, cols] = slices[i][j].shape;
-            // The zero matrix has no stable rank, and a diverged one none worth a number.
-            return w.every(Number.isFinite) && w.some((x) => x !== 0) ? stableRank(w, rows, cols) : Number.NaN;
+            return stableRankOrNaN(new Float32Array(await read()), rows, cols);
           }),
         ),
       ),

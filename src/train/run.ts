@@ -2,7 +2,7 @@
 // run file that records it (config, metric series, events, summary) as JSON, with a JSON Schema that every
 // loaded file is validated against. Fields added after version 2 are optional, so older files still load: the
 // spectral options' gapFlow (off) and solver ('gram'), a window record's gapFlow and lanczos residuals, the
-// architecture options norm ('layer') and qkNorm (off) of the overrides and the model.
+// architecture options norm ('layer') and qkNorm (off) of the overrides and the model, the trainFraction override.
 import Ajv, { type ErrorObject } from 'ajv';
 import { NORM_KINDS, validateModelConfig, type AnyModelConfig, type NormKind } from '../model/config';
 import type { BatchShape } from '../model/batch';
@@ -30,6 +30,8 @@ export interface RunOverrides {
   evalEvery?: number;
   /** Modular-arithmetic presets only. */
   op?: ModOp;
+  /** Modular-arithmetic and multitask presets only: the fraction of all pairs that trains, in (0, 1). */
+  trainFraction?: number;
   /** Off (null) unless given. */
   earlyStop?: EarlyStopRule | null;
   /** Spectral-edge settings (the preset's window, on, theta_attn, not centred, k = min(4, W) unless given). */
@@ -132,6 +134,12 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     if (task.kind !== 'modarith') throw new RunConfigError(`op applies to modular-arithmetic presets only, not ${preset}`);
     if (!Object.hasOwn(MOD_OPS, overrides.op)) throw new RunConfigError(`unknown op "${overrides.op}"; choose from ${Object.keys(MOD_OPS).join(', ')}`);
     task = { ...task, op: overrides.op };
+  }
+  if (overrides.trainFraction !== undefined) {
+    const f = overrides.trainFraction;
+    if (task.kind !== 'modarith' && task.kind !== 'multitask') throw new RunConfigError(`trainFraction applies to modular-arithmetic and multitask presets only, not ${preset}`);
+    if (!(f > 0 && f < 1)) throw new RunConfigError(`trainFraction must be in (0, 1), got ${f}`);
+    task = { ...task, trainFraction: f };
   }
 
   const optim = { ...p.optim, lr: overrides.lr ?? p.optim.lr, weightDecay: overrides.weightDecay ?? p.optim.weightDecay };
@@ -334,6 +342,7 @@ export const RUN_SCHEMA = {
             steps: integer,
             evalEvery: integer,
             op: { enum: Object.keys(MOD_OPS) },
+            trainFraction: number,
             earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
             spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
             norm: { enum: NORM_KINDS },
