@@ -1,7 +1,7 @@
 // The weight-decay options without a GPU: the CLI flags (--decay, --lrd-rate, --lrd-params) and their messages, the
 // run overrides a program sets (decay, lrdRate, lrdParams) as resolveRunConfig checks and records them, the run
 // file's schema, the AdamW decay mask of a Low-Rank Decay run, and the real `npm run experiment` refusing bad flags
-// before it touches the GPU.
+// (and configuration flags with --resume) before it touches the GPU.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -115,5 +115,14 @@ describe('npm run experiment', () => {
     const negative = await run('--decay', 'lrd', '--lrd-rate', '-1');
     expect(negative.code).toBe(2);
     expect(negative.stderr).toContain('experiment: --lrd-rate must be >= 0, got -1');
+  });
+
+  it('refuses configuration flags with --resume, switches included, since the checkpoint holds the configuration', async () => {
+    const resumed = await promisify(execFile)('npx', ['vite-node', 'src/cli/experiment.ts', '--', '--resume', 'none.ckpt', '--qk-norm', '--wd', '0']).then(
+      () => ({ code: 0, stderr: '' }),
+      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
+    );
+    expect(resumed.code).toBe(2);
+    expect(resumed.stderr).toContain('--resume continues the saved configuration; drop --wd, --qk-norm');
   });
 });

@@ -127,7 +127,9 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
 
 /** --resume: the checkpoint's own configuration; only --steps (to train further) and the output options apply. */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const ignored = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
+  const values = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
+  const flags = (['no-spectral', 'centred', 'gap-flow', 'qk-norm'] as const).filter((k) => args[k]);
+  const ignored = [...values, ...flags];
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {
