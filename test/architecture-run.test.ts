@@ -2,16 +2,15 @@
 // nothing else changes without them), bad values are named, and `npm run experiment -- --norm rms --qk-norm`
 // trains quick-add end to end on the GPU (the training loss falls) and writes a run file and checkpoints that keep
 // the options: the run file passes the schema and each checkpoint decodes against the options' parameter table.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseRunFile, resolveRunConfig } from '../src/train/run';
 import { PRESETS } from '../src/train/presets';
 import { decodeCheckpoint } from '../src/train/checkpoint-file';
 import { buildParamTable } from '../src/model/params';
+import { runScript } from './helpers/cli';
 
 describe('architecture options in a run configuration', () => {
   it('set norm and qkNorm on the preset model of either kind, and leave the model alone without them', () => {
@@ -29,13 +28,13 @@ describe('architecture options in a run configuration', () => {
 });
 
 describe('npm run experiment -- --norm rms --qk-norm', () => {
-  it('trains quick-add (the training loss falls) and writes a run file and checkpoints that keep the options', () => {
+  it('trains quick-add (the training loss falls) and writes a run file and checkpoints that keep the options', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sel-architecture-'));
     try {
       const out = join(dir, 'run.json');
       const args = ['--preset', 'quick-add', '--seed', '1', '--norm', 'rms', '--qk-norm', '--steps', '20', '--eval-every', '5', '--no-spectral', '--checkpoint-every', '10', '--out', out];
-      const cli = spawnSync(process.execPath, ['node_modules/vite-node/dist/cli.mjs', 'src/cli/experiment.ts', '--', ...args], { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' });
-      expect(cli.status, cli.stderr).toBe(0);
+      const cli = await runScript('experiment', ...args);
+      expect(cli.code, cli.stderr).toBe(0);
 
       const run = parseRunFile(readFileSync(out, 'utf8'));
       expect(run.config.overrides).toMatchObject({ norm: 'rms', qkNorm: true });

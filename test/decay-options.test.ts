@@ -2,8 +2,6 @@
 // run overrides a program sets (decay, lrdRate, lrdParams) as resolveRunConfig checks and records them, the run
 // file's schema, the AdamW decay mask of a Low-Rank Decay run, and the real `npm run experiment` refusing bad flags
 // (and configuration flags with --resume) before it touches the GPU.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { decayOverrides, DECAY_DEFAULTS, type DecayArgs } from '../src/cli/decay-options';
 import { UsageError } from '../src/cli/args';
@@ -12,6 +10,7 @@ import { decayMask, decays, lowRankDecaySlices } from '../src/train/decay';
 import { buildParamTable } from '../src/model/params';
 import { PRESETS } from '../src/train/presets';
 import Ajv from 'ajv';
+import { runScript } from './helpers/cli';
 
 const flags = (given: Partial<DecayArgs>) => decayOverrides({ ...DECAY_DEFAULTS, ...given });
 
@@ -103,11 +102,7 @@ describe('decay overrides of a run', () => {
 
 describe('npm run experiment', () => {
   it('refuses bad decay flags with exit code 2 and the usage, before any GPU work', async () => {
-    const run = (...args: string[]) =>
-      promisify(execFile)('npx', ['vite-node', 'src/cli/experiment.ts', '--', '--preset', 'quick-add', ...args]).then(
-        () => ({ code: 0, stderr: '' }),
-        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
-      );
+    const run = (...args: string[]) => runScript('experiment', '--preset', 'quick-add', ...args);
     const noDecay = await run('--lrd-rate', '0.01');
     expect(noDecay.code).toBe(2);
     expect(noDecay.stderr).toContain('experiment: --lrd-rate needs --decay lrd');
@@ -118,10 +113,7 @@ describe('npm run experiment', () => {
   });
 
   it('refuses configuration flags with --resume, switches included, since the checkpoint holds the configuration', async () => {
-    const resumed = await promisify(execFile)('npx', ['vite-node', 'src/cli/experiment.ts', '--', '--resume', 'none.ckpt', '--qk-norm', '--wd', '0']).then(
-      () => ({ code: 0, stderr: '' }),
-      (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
-    );
+    const resumed = await runScript('experiment', '--resume', 'none.ckpt', '--qk-norm', '--wd', '0');
     expect(resumed.code).toBe(2);
     expect(resumed.stderr).toContain('--resume continues the saved configuration; drop --wd, --qk-norm');
   });

@@ -2,10 +2,9 @@
 // versioned file, and on the GPU a small diagram run straight through against the same diagram interrupted inside
 // a cell and continued from its file and checkpoint (as `npm run phase-diagram` does): the cells must agree bit for
 // bit. Also the real CLI refusing a bad plan before any GPU work.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
+import { runScript } from './helpers/cli';
 import { PRESETS } from '../src/train/presets';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
 import {
@@ -93,11 +92,7 @@ describe('phase diagram on the GPU', () => {
 
 describe('npm run phase-diagram', () => {
   it('refuses a bad plan with exit code 2 and the usage, before any GPU work', async () => {
-    const run = (...args: string[]) =>
-      promisify(execFile)('npx', ['vite-node', 'src/cli/phase-diagram.ts', '--', ...args]).then(
-        () => ({ code: 0, stderr: '' }),
-        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
-      );
+    const run = (...args: string[]) => runScript('phase-diagram', ...args);
     const dyck = await run('--preset', 'dyck');
     expect(dyck.code).toBe(2);
     expect(dyck.stderr).toContain('needs a modular-arithmetic or multitask preset, not dyck');

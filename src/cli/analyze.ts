@@ -12,7 +12,7 @@ import { decodeCheckpoint } from '../train/checkpoint-file';
 import { parseAnalysisStep, resolveAnalysisStep, trainerAt } from '../analysis/at-step';
 import { EXPERIMENTS, isExperimentName, plannedExperiments, type ExperimentName } from '../analysis/experiments';
 import { runAnalysis } from '../analysis/run-analysis';
-import { parseArgs, integerOption, UsageError } from './args';
+import { parseArgs, integerOption, UsageError, runCli } from './args';
 import { formatDuration, ProgressPrinter } from './progress';
 import { describeAnalysis } from './analysis-summary';
 
@@ -45,12 +45,7 @@ interface AnalyzePlan {
 function parseAnalyzeArgs(argv: string[]): AnalyzePlan | 'help' {
   const rest = argv.filter((a) => a !== '--');
   const runPath = rest[0] && !rest[0].startsWith('--') ? rest.shift()! : '';
-  let args: typeof DEFAULTS;
-  try {
-    args = parseArgs(rest, DEFAULTS);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const args = parseArgs(rest, DEFAULTS);
   if (args.help) return 'help';
   if (runPath === '') throw new UsageError('the run file is required (the first argument)');
   let run: RunFile;
@@ -148,12 +143,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`analyze: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('analyze', main);

@@ -16,7 +16,7 @@ import type { Checkpoint } from '../train/checkpoint';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
 import type { SpectralSolver } from '../spectral/options';
 import type { NormKind } from '../model/config';
-import { integerOption, numberOption, parseArgs, UsageError } from './args';
+import { integerOption, numberOption, parseArgs, UsageError, runCli } from './args';
 import { DECAY_DEFAULTS, DECAY_USAGE, decayOverrides, describeDecay } from './decay-options';
 import { decayOf } from '../train/decay';
 import { ProgressPrinter, formatDuration } from './progress';
@@ -69,12 +69,7 @@ interface ExperimentPlan {
 
 /** The run configuration and output path the arguments ask for; throws UsageError (or RunConfigError) on a bad one. */
 function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
-  let args: typeof DEFAULTS;
-  try {
-    args = parseArgs(argv, DEFAULTS);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const args = parseArgs(argv, DEFAULTS);
   if (args.help) return 'help';
   if (args.resume !== '') return resumePlan(args);
   if (args.preset === '') throw new UsageError('--preset (or --resume) is required');
@@ -205,12 +200,4 @@ async function main(): Promise<number> {
   return reason === 'diverged' ? 1 : reason === 'interrupted' ? 130 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`experiment: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('experiment', main);

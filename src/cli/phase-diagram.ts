@@ -12,7 +12,7 @@ import { SOLVED_TEST_ACCURACY } from '../train/metrics';
 import {
   describeCell, parsePhaseDiagramFile, phaseDiagramCells, runPhaseDiagram, validatePlan, type PhaseCellResult, type PhaseDiagramFile, type PhaseDiagramPlan,
 } from '../train/phase-diagram';
-import { integerOption, parseArgs, UsageError } from './args';
+import { integerOption, parseArgs, UsageError, runCli } from './args';
 import { formatDuration, ProgressPrinter } from './progress';
 
 const USAGE = `usage: npm run phase-diagram -- --preset <modarith|quick-add|multitask|quick-multitask> [options]
@@ -41,12 +41,7 @@ function numberList(name: string, text: string): number[] {
 }
 
 function parsePlan(argv: string[]): { plan: PhaseDiagramPlan; out: string } | 'help' {
-  let args: typeof DEFAULTS;
-  try {
-    args = parseArgs(argv, DEFAULTS);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const args = parseArgs(argv, DEFAULTS);
   if (args.help) return 'help';
   if (args.preset === '') throw new UsageError('--preset is required');
   if (!(args.preset in PRESETS)) throw new UsageError(`unknown preset "${args.preset}"; choose from ${Object.keys(PRESETS).join(', ')}`);
@@ -177,12 +172,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`phase-diagram: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli('phase-diagram', main);
