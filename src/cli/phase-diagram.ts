@@ -73,10 +73,15 @@ function writeAtomically(path: string, data: string | Uint8Array): void {
   renameSync(`${path}.tmp`, path);
 }
 
-/** "0.98 @460" (the highest test accuracy and its step), grok step and the final stable ranks of the cell. */
+/** One stable rank per attention module, "3.14/2.72" ("-" for a zero matrix). */
+function formatRanks(ranks: (number | null)[], digits: number): string {
+  return ranks.map((x) => (x === null ? '-' : x.toFixed(digits))).join('/');
+}
+
+/** The highest test accuracy and its step, the grok step and the final stable ranks of a cell. */
 function cellSummary(r: PhaseCellResult): string {
-  const ranks = (xs: (number | null)[]) => xs.map((x) => (x === null ? '-' : x.toFixed(2))).join('/');
-  return `max test acc ${r.maxTestAcc.toFixed(3)} at ${r.maxTestAccStep}, ${r.grokStep === null ? 'no grok' : `grok ${r.grokStep}`}, srank Q ${ranks(r.stableRank.q)} K ${ranks(r.stableRank.k)}`;
+  const grok = r.grokStep === null ? 'no grok' : `grok ${r.grokStep}`;
+  return `max test acc ${r.maxTestAcc.toFixed(3)} at ${r.maxTestAccStep}, ${grok}, srank Q ${formatRanks(r.stableRank.q, 2)} K ${formatRanks(r.stableRank.k, 2)}`;
 }
 
 /** One table per decay kind: a row per train fraction, a column per strength, each the max test accuracy. */
@@ -86,12 +91,11 @@ function diagramTables(file: PhaseDiagramFile): string {
     .filter((decay) => plan[decay].length > 0)
     .map((decay) => {
       const strengths = plan[decay];
-      const head = `${decay === 'l2' ? 'L2 (wd)' : 'LRD (rate)'} max test acc / stable rank Q, K`.padEnd(16);
+      const head = `${decay === 'l2' ? 'L2 (wd)' : 'LRD (rate)'} max test acc / stable rank Q, K`;
       const rows = plan.trainFractions.map((f) => {
         const cells = strengths.map((s) => {
           const r = file.cells.find((c) => c.decay === decay && c.trainFraction === f && c.strength === s);
-          const rank = (xs: (number | null)[]) => (xs[0] === null ? '-' : xs[0].toFixed(1));
-          return (r ? `${r.maxTestAcc.toFixed(3)} / ${rank(r.stableRank.q)}, ${rank(r.stableRank.k)}` : 'not run').padEnd(22);
+          return (r ? `${r.maxTestAcc.toFixed(3)} / ${formatRanks(r.stableRank.q, 1)}, ${formatRanks(r.stableRank.k, 1)}` : 'not run').padEnd(22);
         });
         return `  fraction ${String(f).padEnd(6)} ${cells.join('')}`;
       });
