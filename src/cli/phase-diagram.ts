@@ -10,7 +10,7 @@ import { PRESETS, type PresetName } from '../train/presets';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
 import {
-  describeCell, parsePhaseDiagramFile, phaseDiagramCells, runPhaseDiagram, validatePlan, type PhaseCellResult, type PhaseDiagramFile, type PhaseDiagramPlan,
+  checkContinues, describeCell, parsePhaseDiagramFile, phaseDiagramCells, runPhaseDiagram, validatePlan, type PhaseCellResult, type PhaseDiagramFile, type PhaseDiagramPlan,
 } from '../train/phase-diagram';
 import { integerOption, parseArgs, UsageError, runCli } from './args';
 import { formatDuration, ProgressPrinter } from './progress';
@@ -127,8 +127,10 @@ async function main(): Promise<number> {
       process.stderr.write(`phase-diagram: ${out} exists and is not a phase-diagram file to continue (${(err as Error).message}); pass another --out\n`);
       return 2;
     }
-    if (JSON.stringify(previous.plan) !== JSON.stringify(plan)) {
-      process.stderr.write(`phase-diagram: ${out} holds a diagram with other options (${JSON.stringify(previous.plan)}); pass the same options to continue it, or another --out\n`);
+    try {
+      checkContinues(previous, plan);
+    } catch (err) {
+      process.stderr.write(`phase-diagram: ${out}: ${(err as Error).message}; pass the same options to continue it, or another --out\n`);
       return 2;
     }
   }

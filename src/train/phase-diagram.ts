@@ -110,6 +110,13 @@ export function validatePlan(plan: PhaseDiagramPlan): void {
   for (const cell of phaseDiagramCells(plan)) cellConfig(plan, cell);
 }
 
+/** Throws a RunConfigError, naming the plan it holds, unless `previous` is a diagram of `plan` to continue. */
+export function checkContinues(previous: PhaseDiagramFile, plan: PhaseDiagramPlan): void {
+  if (JSON.stringify(previous.plan) !== JSON.stringify(plan)) {
+    throw new RunConfigError(`the phase-diagram file to continue holds a different plan: ${JSON.stringify(previous.plan)}`);
+  }
+}
+
 export interface PhaseDiagramCallbacks {
   /** Before each cell that runs (finished cells of a continued file are skipped silently). */
   onCellStart?(cell: PhaseCell, index: number, total: number, resumedAtStep: number | null): void;
@@ -138,9 +145,7 @@ export async function runPhaseDiagram(
   partial?: DecodedCheckpoint,
 ): Promise<PhaseDiagramOutcome> {
   validatePlan(plan);
-  if (previous && JSON.stringify(previous.plan) !== JSON.stringify(plan)) {
-    throw new RunConfigError('the phase-diagram file to continue holds a different plan (preset, seed, steps, grid or early stop)');
-  }
+  if (previous) checkContinues(previous, plan);
   const cells = phaseDiagramCells(plan);
   const file: PhaseDiagramFile = { kind: PHASE_DIAGRAM_KIND, version: PHASE_DIAGRAM_VERSION, plan, cells: [...(previous?.cells ?? [])] };
   for (let i = file.cells.length; i < cells.length; i++) {
