@@ -21,3 +21,18 @@ export function plannedExperiments(asked: readonly ExperimentName[]): Experiment
 
 /** The weight-decay intervention's defaults (SPEC §3): steps per branch and the branches' decay values. */
 export const INTERVENTION_DEFAULTS = { steps: 3000, weightDecays: [0, 0.5, 1, 2] } as const;
+
+/**
+ * Above this measured ||H y - lambda y|| / |lambda| a top Hessian eigenvalue is an estimate even where Lanczos's
+ * residual bound met its tolerance: the bound is exact for the operator the Krylov process saw, but finite-difference
+ * Hessian-vector products in float32 are noisy, and that noise shows only in the residual measured afterwards.
+ */
+export const HESSIAN_RELATIVE_RESIDUAL_LIMIT = 0.05;
+
+/** Per top Hessian eigenvalue: its measured relative residual, and whether to read the value as an estimate only. */
+export function hessianPairQuality(h: { eigenvalues: readonly number[]; residuals: readonly number[]; converged: readonly boolean[] }) {
+  return h.eigenvalues.map((value, i) => {
+    const relativeResidual = h.residuals[i] / Math.abs(value);
+    return { relativeResidual, estimate: !h.converged[i] || !(relativeResidual <= HESSIAN_RELATIVE_RESIDUAL_LIMIT) };
+  });
+}

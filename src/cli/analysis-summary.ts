@@ -1,8 +1,19 @@
 // The few lines `npm run analyze` prints about each experiment's result (the analysis file has everything).
+import { HESSIAN_RELATIVE_RESIDUAL_LIMIT, hessianPairQuality } from '../analysis/experiments';
 import type { AnalysisFile, ExperimentResults, Outcome, ResultOf } from '../analysis/analysis-file';
 
 const f = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '-' : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : x.toFixed(digits));
 const list = (xs: readonly number[], digits = 3) => xs.map((x) => f(x, digits)).join(' ');
+
+function hessianLine(h: NonNullable<ResultOf<'curvature'>['hessian']>): string {
+  const quality = hessianPairQuality(h);
+  const estimates = quality.filter((q) => q.estimate).length;
+  return (
+    `top Hessian eigenvalues: ${list(h.eigenvalues)} (measured residual / |lambda|: ${list(quality.map((q) => q.relativeResidual))}; ` +
+    `Lanczos bounds met for ${h.converged.filter(Boolean).length} of ${h.converged.length} in ${h.iterations} iterations` +
+    `${estimates ? `; ${estimates} of ${h.eigenvalues.length} only estimates (not converged, or residual above ${HESSIAN_RELATIVE_RESIDUAL_LIMIT} |lambda|)` : ''})`
+  );
+}
 
 type Summaries = { [K in keyof ExperimentResults]-?: (result: ResultOf<K>) => string[] };
 
@@ -13,7 +24,7 @@ const SUMMARIES: Summaries = {
   curvature: (r) => [
     `curvature v^T H v along v1..v${r.edge.length}: ${list(r.edge)}; random: ${list(r.random)} (resolution ${f(r.curvatureResolution)})`,
     ...(r.hessian
-      ? [`top Hessian eigenvalues: ${list(r.hessian.eigenvalues)} (residuals ${list(r.hessian.residuals)}; converged ${r.hessian.converged.filter(Boolean).length} of ${r.hessian.converged.length} in ${r.hessian.iterations} iterations)`]
+      ? [hessianLine(r.hessian)]
       : []),
   ],
   ablate: (r) => [

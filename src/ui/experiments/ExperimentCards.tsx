@@ -3,6 +3,7 @@
 // ExperimentFigures (exportable as PNG, SVG and JSON); tables are plain HTML tables.
 import { useMemo, useState, type ReactNode } from 'react';
 import type { AnalysisFile, ExperimentResults, ResultOf } from '../../analysis/analysis-file';
+import { HESSIAN_RELATIVE_RESIDUAL_LIMIT, hessianPairQuality } from '../../analysis/experiments';
 import type { FieldBasis } from '../../analysis/edge-modes';
 import { ExperimentFigure } from './ExperimentFigure';
 import {
@@ -104,6 +105,7 @@ function CurvatureFigure({ result, file }: { result: ResultOf<'curvature'>; file
   const layout = useMemo(() => curvatureBars(result), [result]);
   const draw = useMemo(() => drawBarPlot(layout, { x: 'vᵀHv (test loss)' }), [layout]);
   const hessian = result.hessian;
+  const quality = hessian && hessianPairQuality(hessian);
   return (
     <>
       <ExperimentFigure
@@ -116,7 +118,7 @@ function CurvatureFigure({ result, file }: { result: ResultOf<'curvature'>; file
         fileBase={analysisFileBase(file)}
         summary={`Curvature along v1: ${formatNumber(result.edge[0])}; top Hessian eigenvalue ${formatNumber(hessian?.eigenvalues[0])}.`}
       />
-      {hessian && (
+      {hessian && quality && (
         <table className="data-table" aria-label="Top Hessian eigenvalues">
           <thead>
             <tr>
@@ -136,19 +138,22 @@ function CurvatureFigure({ result, file }: { result: ResultOf<'curvature'>; file
               ))}
             </tr>
             <tr>
-              <th scope="row">residual</th>
-              {hessian.residuals.map((v, i) => (
+              <th scope="row">residual / |λ|</th>
+              {quality.map((q, i) => (
                 <td key={i}>
-                  {formatNumber(v, 2)}
-                  {!hessian.converged[i] && <span className="muted"> (not converged)</span>}
+                  {formatNumber(q.relativeResidual, 2)}
+                  {q.estimate && <span className="muted"> (estimate)</span>}
                 </td>
               ))}
             </tr>
           </tbody>
         </table>
       )}
-      {hessian && hessian.converged.includes(false) && (
-        <p className="experiment-note">Lanczos stopped before every residual met its tolerance (finite-difference Hessian-vector products are noisy in float32): read those eigenvalues as estimates.</p>
+      {quality?.some((q) => q.estimate) && (
+        <p className="experiment-note">
+          Eigenvalues marked as estimates did not converge, or their measured residual ‖Hy − λy‖ is above {HESSIAN_RELATIVE_RESIDUAL_LIMIT} |λ|: finite-difference Hessian-vector
+          products are noisy in float32.
+        </p>
       )}
     </>
   );
