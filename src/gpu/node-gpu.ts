@@ -21,8 +21,42 @@ async function loadDawn(): Promise<DawnModule> {
     dawn = (await import('webgpu')) as unknown as DawnModule;
     // Dawn's GPUBufferUsage, GPUMapMode, ... constants live on its globals object, as in a browser.
     Object.assign(globalThis, dawn.globals);
+    throttleDawnPolling();
   }
   return dawn;
+}
+
+/** Dawn's poll callback: a nameless native function without parameters, queued with the global setImmediate. */
+const isDawnPoll = (callback: unknown): callback is () => void =>
+  typeof callback === 'function' && callback.name === '' && callback.length === 0 && Function.prototype.toString.call(callback) === 'function () { [native code] }';
+
+/** How long a wait for the GPU polls at full speed before it polls once a millisecond. */
+const SPIN_MS = 2;
+
+/**
+ * dawn.node settles its promises (mapAsync, onSubmittedWorkDone, ...) by polling: while one is pending, a native
+ * callback runs ProcessEvents and queues itself again with the global setImmediate, so the main thread spins at 100%
+ * of a core for as long as the GPU works. On a CPU-only machine SwiftShader needs that core. Here a wait polls at
+ * full speed for its first SPIN_MS (short waits on a real GPU keep their latency), then through a 1 ms timer. A
+ * wait ends when the callback runs without queueing itself again.
+ */
+function throttleDawnPolling(): void {
+  const immediate = globalThis.setImmediate;
+  let waitStart: number | null = null;
+  let requeued = false;
+  const poll = (callback: () => void) => () => {
+    requeued = false;
+    callback();
+    if (!requeued) waitStart = null;
+  };
+  globalThis.setImmediate = ((callback: unknown, ...args: unknown[]) => {
+    if (!isDawnPoll(callback)) return immediate(callback as (...a: unknown[]) => void, ...args);
+    requeued = true;
+    const now = performance.now();
+    waitStart ??= now;
+    if (now - waitStart < SPIN_MS) return immediate(poll(callback));
+    return setTimeout(poll(callback), 1);
+  }) as typeof setImmediate;
 }
 
 export function swiftShaderIcd(): string | undefined {
