@@ -175,7 +175,8 @@ export async function decayIntervention(rt: GpuRuntime, config: RunConfig, check
 
   let base: Awaited<ReturnType<typeof measure>> | null = null;
   const branches: DecayRow[] = [];
-  for (const weightDecay of weightDecays) {
+  // Each branch (its trainer and the evaluators and readers measuring it) is freed before the next one is built.
+  const runBranch = (weightDecay: number) => rt.scoped(async () => {
     const trainer = await branchTrainer(rt, config, checkpoint, weightDecay, steps, options.evalEvery);
     if (!base) {
       report('measuring the checkpoint');
@@ -194,7 +195,8 @@ export async function decayIntervention(rt: GpuRuntime, config: RunConfig, check
     report(`measuring branch wd ${weightDecay}`);
     branches.push((await measure(rt, trainer, { weightDecay, steps: trainer.step, stopReason }, noProbe === null)).row);
     done += 1;
-  }
+  });
+  for (const weightDecay of weightDecays) await runBranch(weightDecay);
   report('done');
   const measured = base!;
   const probe: DecayProbe = noProbe !== null ? { target: null, reason: noProbe } : {

@@ -77,7 +77,8 @@ export async function runAnalysis(trainer: Trainer, run: RunFile, request: Analy
       ...(request.onProgress && { progress: (done: number, total: number, what: string) => request.onProgress!(name, done, total, what) }),
     });
     try {
-      const result = await runners[name](ctx);
+      // What an experiment builds on the GPU (graphs, probes, branch trainers) is freed when it ends.
+      const result = await trainer.engine.runtime.scoped<unknown>(() => runners[name](ctx));
       (experiments as Record<string, unknown>)[name] = { result, wallMs: Math.round(performance.now() - t0) };
     } catch (error) {
       if (!(error instanceof NotApplicableError)) throw error;

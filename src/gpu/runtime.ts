@@ -41,11 +41,48 @@ export class GpuLimitError extends Error {
   override name = 'GpuLimitError';
 }
 
+/**
+ * Every buffer the runtime allocated (outside its readback pool) while the scope was open; `release()` destroys
+ * them. A way to free a whole object graph (a trainer with its evaluators and monitor, an analysis, a phase-diagram
+ * cell) without each part keeping its own list. Scopes may nest or overlap: a buffer belongs to every scope open
+ * when it was made, and destroying a buffer twice is harmless.
+ */
+export class AllocationScope {
+  private readonly buffers: GPUBuffer[] = [];
+  private open = true;
+
+  constructor(private readonly detach: (scope: AllocationScope) => void) {}
+
+  /** Records a buffer allocated while the scope is open (GpuRuntime.buffer). */
+  add(buffer: GPUBuffer): void {
+    if (this.open) this.buffers.push(buffer);
+  }
+
+  get bufferCount(): number {
+    return this.buffers.length;
+  }
+
+  /** Stops recording; what was recorded stays the scope's until release(). */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.detach(this);
+  }
+
+  /** Closes the scope and destroys its buffers: nothing allocated in it may be used after. */
+  release(): void {
+    this.close();
+    for (const buffer of this.buffers) buffer.destroy();
+    this.buffers.length = 0;
+  }
+}
+
 export class GpuRuntime {
   readonly device: GPUDevice;
   readonly adapter: AdapterSummary;
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private readonly readbackPool: GPUBuffer[] = [];
+  private readonly scopes = new Set<AllocationScope>();
   /** Reads scheduled so far (benchmarks check that a training step schedules none). */
   readbackCount = 0;
 
@@ -102,12 +139,35 @@ export class GpuRuntime {
     }
   }
 
-  /** Allocates a buffer after checking it against the adapter's limits. */
+  /** Allocates a buffer after checking it against the adapter's limits; every open allocation scope records it. */
   buffer(label: string, byteLength: number, usage: GPUBufferUsageFlags): GPUBuffer {
+    const buffer = this.allocate(label, byteLength, usage);
+    for (const scope of this.scopes) scope.add(buffer);
+    return buffer;
+  }
+
+  private allocate(label: string, byteLength: number, usage: GPUBufferUsageFlags): GPUBuffer {
     this.checkFits(label, byteLength, usage);
     // Rounded up to 16 bytes and at least 16, so zero-length tensors and odd sizes bind and copy cleanly.
     const size = Math.max(16, Math.ceil(byteLength / 16) * 16);
     return this.device.createBuffer({ label, size, usage });
+  }
+
+  /** Opens an allocation scope: it records every buffer allocated from now until it is closed or released. */
+  openScope(): AllocationScope {
+    const scope = new AllocationScope((s) => this.scopes.delete(s));
+    this.scopes.add(scope);
+    return scope;
+  }
+
+  /** Runs `body` in an allocation scope and destroys what it allocated, however it ends (its result must not hold GPU objects). */
+  async scoped<T>(body: () => Promise<T>): Promise<T> {
+    const scope = this.openScope();
+    try {
+      return await body();
+    } finally {
+      scope.release();
+    }
   }
 
   /** A storage buffer that can also be written from and copied to the CPU (the only kind kernels use). */
@@ -195,7 +255,7 @@ export class GpuRuntime {
     const staging =
       index >= 0
         ? this.readbackPool.splice(index, 1)[0]
-        : this.buffer('readback', Math.max(size, 256), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+        : this.allocate('readback', Math.max(size, 256), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     encoder.copyBufferToBuffer(src, byteOffset, staging, 0, size);
     return async () => {
       await staging.mapAsync(GPUMapMode.READ, 0, size);

@@ -150,15 +150,19 @@ export async function runPhaseDiagram(
   const file: PhaseDiagramFile = { kind: PHASE_DIAGRAM_KIND, version: PHASE_DIAGRAM_VERSION, plan, cells: [...(previous?.cells ?? [])] };
   for (let i = file.cells.length; i < cells.length; i++) {
     const config = cellConfig(plan, cells[i]);
-    const trainer = await Trainer.create(rt, config);
-    const resumes = partial !== undefined && JSON.stringify(partial.config) === JSON.stringify(config);
-    if (resumes) trainer.restore(partial.checkpoint);
-    callbacks.onCellStart?.(cells[i], i, cells.length, resumes ? trainer.step : null);
-    const reason = await trainer.run({ onEvaluation: callbacks.onEvaluation, shouldStop: callbacks.shouldStop });
-    if (reason === 'interrupted') return { file, interrupted: { config, checkpoint: await trainer.checkpoint() } };
-    const result = await cellResult(cells[i], trainer);
-    file.cells.push(result);
-    callbacks.onCellDone?.(file, result);
+    // Each cell's buffers are freed before the next cell allocates its own.
+    const outcome = await rt.scoped(async () => {
+      const trainer = await Trainer.create(rt, config);
+      const resumes = partial !== undefined && JSON.stringify(partial.config) === JSON.stringify(config);
+      if (resumes) trainer.restore(partial.checkpoint);
+      callbacks.onCellStart?.(cells[i], i, cells.length, resumes ? trainer.step : null);
+      const reason = await trainer.run({ onEvaluation: callbacks.onEvaluation, shouldStop: callbacks.shouldStop });
+      if (reason === 'interrupted') return { interrupted: { config, checkpoint: await trainer.checkpoint() } };
+      return { result: await cellResult(cells[i], trainer) };
+    });
+    if ('interrupted' in outcome) return { file, interrupted: outcome.interrupted };
+    file.cells.push(outcome.result);
+    callbacks.onCellDone?.(file, outcome.result);
   }
   return { file };
 }

@@ -8,7 +8,7 @@
 // stops the run, puts the engine back to the last good checkpoint (the previous evaluation, or step 0) and
 // records a 'divergence' event. It can only be seen at the evaluation cadence, since nothing is read back
 // in between.
-import type { GpuRuntime } from '../gpu/runtime';
+import type { AllocationScope, GpuRuntime } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
 import { TrainingEngine, type StepStats } from './engine';
@@ -118,12 +118,26 @@ export class Trainer {
     private readonly monitor: SpectralMonitor | null,
     /** The state after the last evaluation with finite values (step 0 before the first): where a divergence returns to. */
     private lastGood: Checkpoint,
+    /** The buffers of the engine, evaluators and monitor, allocated in create(). */
+    private readonly allocations: AllocationScope,
   ) {
     this.metrics = copyMetrics(lastGood.metrics);
   }
 
   /** Builds the data, engine and evaluators of a run (`resolveRunConfig` makes the config from a preset). */
   static async create(rt: GpuRuntime, config: RunConfig): Promise<Trainer> {
+    const allocations = rt.openScope();
+    try {
+      return await Trainer.build(rt, config, allocations);
+    } catch (error) {
+      allocations.release();
+      throw error;
+    } finally {
+      allocations.close();
+    }
+  }
+
+  private static async build(rt: GpuRuntime, config: RunConfig, allocations: AllocationScope): Promise<Trainer> {
     const data = buildTaskData(config.task, config.seed);
     const tracksEdge = config.spectral.enabled;
     const engine = await TrainingEngine.create(rt, {
@@ -143,7 +157,12 @@ export class Trainer {
     const testEval = await evaluator(data.test);
     const sampler = config.batchMode === 'full' ? fullBatchSampler(data) : minibatchSampler(data, config.shape.batch, config.seed);
     const initial = await captureCheckpoint(engine, sampler, emptyMetrics(taskHeadNames(config.task), tracksEdge), monitor);
-    return new Trainer(rt, config, engine, data, trainEval, testEval, sampler, monitor, initial);
+    return new Trainer(rt, config, engine, data, trainEval, testEval, sampler, monitor, initial, allocations);
+  }
+
+  /** Frees the GPU buffers of the engine, evaluators and monitor at once; the trainer must not be used after. */
+  destroy(): void {
+    this.allocations.release();
   }
 
   /** Optimiser steps taken. */

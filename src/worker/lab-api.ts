@@ -130,9 +130,8 @@ export class LabApi implements LabWorkerApi {
       const schedule = [...(request.schedule ?? [])];
       validateSchedule(schedule);
       const config = resolveRunConfig(request.preset, request.seed, request.overrides);
-      await this.stopCurrent();
+      await this.retireCurrent();
       this.viewed = null;
-      this.run = null;
       this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: config.steps, adapter: this.status.adapter });
       const trainer = await this.createTrainer(config);
       const run = this.adopt(trainer, schedule, this.options.newRunId?.() ?? crypto.randomUUID(), Date.now());
@@ -179,8 +178,7 @@ export class LabApi implements LabWorkerApi {
 
   reset(): Promise<WorkerStatus> {
     return this.command(async () => {
-      await this.stopCurrent();
-      this.run = null;
+      await this.retireCurrent();
       this.viewed = null;
       this.outbox = { reset: { config: null, headNames: null } };
       this.setStatus({ ...IDLE_STATUS, adapter: this.status.adapter });
@@ -224,8 +222,7 @@ export class LabApi implements LabWorkerApi {
       const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
-      await this.stopCurrent();
-      this.run = null;
+      await this.retireCurrent();
       this.viewed = null;
       if (!decoded) {
         this.viewed = file;
@@ -330,8 +327,8 @@ export class LabApi implements LabWorkerApi {
     return run;
   }
 
-  /** Stops the loop of the current run (if any) at its next step and saves the run. */
-  private async stopCurrent(): Promise<void> {
+  /** Stops the loop of the current run (if any) at its next step, saves the run and frees its GPU buffers; then there is no current run. */
+  private async retireCurrent(): Promise<void> {
     const run = this.run;
     if (!run) return;
     if (run.mode === 'running') run.mode = 'paused';
@@ -339,6 +336,8 @@ export class LabApi implements LabWorkerApi {
     await this.loop;
     this.rejectHyperRequests(run, new Error('the run was replaced before the change was applied'));
     await this.save(run);
+    run.trainer.destroy();
+    this.run = null;
   }
 
   private kick(run: LiveRun): void {
@@ -503,6 +502,7 @@ export class LabApi implements LabWorkerApi {
         const trainer = await this.createTrainer(run.trainer.config);
         trainer.restore(checkpoint);
         const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
+        run.trainer.destroy();
         next.applied = hyperCount(checkpoint.metrics.events);
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
         this.emitReset(next, checkpoint);
