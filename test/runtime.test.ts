@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { GpuLimitError, u32, f32, type GpuRuntime } from '../src/gpu/runtime';
 import { Trainer } from '../src/train/trainer';
+import { isDawnPoll } from '../src/gpu/node-gpu';
 import { resolveRunConfig } from '../src/train/run';
 
 /** The validation error (null if none) of submitting what `record` encodes: a destroyed buffer fails. */
@@ -114,7 +115,7 @@ describe('GPU runtime', () => {
     const throttled = globalThis.setImmediate;
     let polls = 0;
     globalThis.setImmediate = ((callback: (...a: unknown[]) => void, ...args: unknown[]) => {
-      if (callback.name === '' && Function.prototype.toString.call(callback).includes('[native code]')) polls += 1;
+      if (isDawnPoll(callback)) polls += 1;
       return throttled(callback, ...args);
     }) as typeof setImmediate;
     try {

@@ -175,28 +175,29 @@ export async function decayIntervention(rt: GpuRuntime, config: RunConfig, check
 
   let base: Awaited<ReturnType<typeof measure>> | null = null;
   const branches: DecayRow[] = [];
-  // Each branch (its trainer and the evaluators and readers measuring it) is freed before the next one is built.
-  const runBranch = (weightDecay: number) => rt.scoped(async () => {
-    const trainer = await branchTrainer(rt, config, checkpoint, weightDecay, steps, options.evalEvery);
-    if (!base) {
-      report('measuring the checkpoint');
-      base = await measure(rt, trainer, { weightDecay: checkpoint.engine.optim.weightDecay, steps: 0, stopReason: 'base' }, noProbe === null);
+  for (const weightDecay of weightDecays) {
+    // Each branch (its trainer and the evaluators and readers measuring it) is freed before the next one is built.
+    await rt.scoped(async () => {
+      const trainer = await branchTrainer(rt, config, checkpoint, weightDecay, steps, options.evalEvery);
+      if (!base) {
+        report('measuring the checkpoint');
+        base = await measure(rt, trainer, { weightDecay: checkpoint.engine.optim.weightDecay, steps: 0, stopReason: 'base' }, noProbe === null);
+        done += 1;
+      }
+      const before = done;
+      report(`branch wd ${weightDecay}`);
+      const stopReason = await trainer.run({
+        onEvaluation: ({ point }) => {
+          done = before + point.step;
+          report(`branch wd ${weightDecay}: step ${point.step} of ${steps}`);
+        },
+      });
+      done = before + steps;
+      report(`measuring branch wd ${weightDecay}`);
+      branches.push((await measure(rt, trainer, { weightDecay, steps: trainer.step, stopReason }, noProbe === null)).row);
       done += 1;
-    }
-    const before = done;
-    report(`branch wd ${weightDecay}`);
-    const stopReason = await trainer.run({
-      onEvaluation: ({ point }) => {
-        done = before + point.step;
-        report(`branch wd ${weightDecay}: step ${point.step} of ${steps}`);
-      },
     });
-    done = before + steps;
-    report(`measuring branch wd ${weightDecay}`);
-    branches.push((await measure(rt, trainer, { weightDecay, steps: trainer.step, stopReason }, noProbe === null)).row);
-    done += 1;
-  });
-  for (const weightDecay of weightDecays) await runBranch(weightDecay);
+  }
   report('done');
   const measured = base!;
   const probe: DecayProbe = noProbe !== null ? { target: null, reason: noProbe } : {

@@ -27,7 +27,7 @@ async function loadDawn(): Promise<DawnModule> {
 }
 
 /** Dawn's poll callback: a nameless native function without parameters, queued with the global setImmediate. */
-const isDawnPoll = (callback: unknown): callback is () => void =>
+export const isDawnPoll = (callback: unknown): callback is () => void =>
   typeof callback === 'function' && callback.name === '' && callback.length === 0 && Function.prototype.toString.call(callback) === 'function () { [native code] }';
 
 /** How long a wait for the GPU polls at full speed before it polls once a millisecond. */
