@@ -210,6 +210,21 @@ describe('functional modes experiment on a tiny multitask model (p = 7)', () => 
       }
       expect(got.grid!.observedCells).toBe(39);
       expect(got.grid!.peaks).toHaveLength(6);
+      // The same spectra over the pairs a != b alone, and the diagonal's mean f over the rest's.
+      const off = Array.from({ length: 39 }, (_, i) => i).filter((i) => a[i] !== b[i]);
+      const offSpectra = allBasisSpectra({ p: 7, a: off.map((i) => a[i]), b: off.map((i) => b[i]), values: off.map((i) => values[i]) });
+      const diagonal = Array.from({ length: 39 }, (_, i) => i).filter((i) => a[i] === b[i]);
+      const meanOf = (idx: number[]) => idx.reduce((s, i) => s + values[i], 0) / idx.length;
+      expect(got.offDiagonal!.diagonalPairs).toBe(5); // a = b = 1..4, 6 (0 and 5 are not held out)
+      expect(got.offDiagonal!.diagonalResponseRatio!).toBeCloseTo(meanOf(diagonal) / meanOf(off), 3);
+      for (const basis of MOD_BASES) {
+        const mine = got.offDiagonal!.bases[basis]!;
+        expect(mine.peakFrequency).toBe(offSpectra[basis].peakFrequency);
+        expectClose(mine.power, offSpectra[basis].power, { atol: 1e-4, rtol: 0 }, `${got.label} ${basis} power over a != b`);
+        expect(mine.nullConcentration!).toBeGreaterThanOrEqual(mine.uniformLevel);
+      }
+      // The sub basis over a != b never sees q = 0.
+      expect(got.offDiagonal!.bases.sub!.missingGroups).toBe(1);
     });
     expect(result.directions[2].bases.mulLog!.excludedPoints).toBe(test.tokens.filter((t, i) => i % 2 === 0 && (t === 0 || test.tokens[i + 1] === 0)).length);
     // v1's full grid: sums to 1, symmetric under (k1, k2) -> (-k1, -k2), DC 0, each cell half its pair's share.
@@ -244,6 +259,7 @@ describe('functional modes on an untrained quick-dyck model', () => {
     const expected = depthSpectrum(direct.fields[0], depths);
     const depth = result.directions[0].bases.depth!;
     expect(Object.keys(result.directions[0].bases)).toEqual(['depth']);
+    expect(result.directions[0].offDiagonal).toBeNull();
     expect(depth.modulus).toBe(Math.max(...depths) + 1);
     expect(depth.peakFrequency).toBe(expected.peakFrequency);
     expectClose(depth.groupMeans, expected.groupMeans, { atol: 0, rtol: 1e-9 }, 'depth group means');
@@ -295,7 +311,8 @@ describe('acceptance (issue 6): functional modes of the grokked quick-add edge',
         return `${b} F ${m.concentration.toFixed(3)} @${m.peakFrequency} (null ${m.nullConcentration!.toFixed(3)}, exc ${m.nullExceedance!.toFixed(2)})`;
       }).join(' | ');
       const g = d.grid!.peaks[0];
-      return `${d.label.padEnd(8)} mean f ${d.meanResponse.toExponential(2)} | ${cells} | 2-D F ${d.grid!.concentration.toFixed(3)} @(${g.k1},${g.k2})`;
+      const off = d.offDiagonal!;
+      return `${d.label.padEnd(8)} mean f ${d.meanResponse.toExponential(2)} | ${cells} | 2-D F ${d.grid!.concentration.toFixed(3)} @(${g.k1},${g.k2}) | a = b: f ${off.diagonalResponseRatio!.toFixed(2)}x the rest, mulLog over a != b F ${off.bases.mulLog!.concentration.toFixed(3)} @${off.bases.mulLog!.peakFrequency}`;
     });
     console.log(`functional modes, quick-add seed 1 at step ${trainer.step} (${result.points} held-out pairs, e ${result.eps.toExponential(3)}, ${ms.toFixed(0)} ms):\n${lines.join('\n')}`);
     expect(result.task).toBe('modarith');

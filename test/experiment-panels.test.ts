@@ -4,7 +4,7 @@
 // arriving in batches. The result objects hold only the fields the layouts read.
 import { describe, expect, it } from 'vitest';
 import {
-  ablationBars, ablationRatioText, checkInterventionSteps, curvatureBars, defaultSelection, formatNumber, heatmapData, modeSpectrumPlot,
+  ablationBars, ablationRatioText, checkInterventionSteps, curvatureBars, defaultSelection, formatNumber, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot,
   outcomeView, perturbationPlot, plannedProgress, runBlocker, selectedExperiments, type RunGate,
 } from '../src/ui/experiments/experiment-data';
 import type { AblationEffect, AblationResult } from '../src/analysis/ablation';
@@ -124,6 +124,22 @@ describe('figures from results', () => {
     expect(plot.band!.min).toEqual([0.3, 0.1, 0.4]);
     expect(plot.band!.max).toEqual([0.5, 0.3, 0.4]);
     expect(plot.refs).toEqual([{ label: 'uniform 1/3', y: 1 / 3 }]);
+    expect(hasOffDiagonalModes(r)).toBe(false);
+    expect(modeBases(r, 'offDiagonal')).toEqual([]);
+  });
+
+  it('shows the spectra over the pairs a != b when every direction has them', () => {
+    const modes = (power: number[]) => ({ mulLog: { power, uniformLevel: 1 / power.length, concentration: Math.max(...power), peakFrequency: power.indexOf(Math.max(...power)) + 1 } });
+    const direction = (label: string, all: number[], off: number[], ratio: number) => ({ label, kind: label.startsWith('v') ? 'edge' : 'random', bases: modes(all), offDiagonal: { bases: modes(off), diagonalPairs: 4, diagonalResponseRatio: ratio } });
+    const r = { heads: null, directions: [direction('v1', [0.1, 0.9], [0.6, 0.4], 5.5), direction('random1', [0.2, 0.8], [0.5, 0.5], 6)] } as unknown as FunctionalModesResult;
+    expect(hasOffDiagonalModes(r)).toBe(true);
+    expect(modeSpectrumPlot(r, 'mulLog', 'offDiagonal').lines[0].values).toEqual([0.6, 0.4]);
+    expect(modeSpectrumPlot(r, 'mulLog').lines[0].values).toEqual([0.1, 0.9]);
+    const rows = modeRows(r, 'offDiagonal');
+    expect(rows.map((row) => [row.label, row.bases[0].peakFrequency, row.diagonalResponseRatio])).toEqual([['v1', 1, 5.5], ['random1', 1, 6]]);
+    expect(modeRows(r)[0].bases[0].peakFrequency).toBe(2);
+    const partial = { ...r, directions: [r.directions[0], { ...r.directions[1], offDiagonal: undefined }] } as FunctionalModesResult;
+    expect(hasOffDiagonalModes(partial)).toBe(false);
   });
 
   it('writes numbers in significant figures, never NaN', () => {

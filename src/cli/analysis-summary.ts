@@ -15,6 +15,10 @@ function hessianLine(h: NonNullable<ResultOf<'curvature'>['hessian']>): string {
   );
 }
 
+function modesLine(bases: ResultOf<'fourier'>['directions'][number]['bases']): string {
+  return Object.entries(bases).map(([basis, b]) => `${basis} F ${f(b.concentration)} at k ${b.peakFrequency ?? '-'} (uniform ${f(b.uniformLevel)})`).join(', ');
+}
+
 type Summaries = { [K in keyof ExperimentResults]-?: (result: ResultOf<K>) => string[] };
 
 const SUMMARIES: Summaries = {
@@ -36,9 +40,10 @@ const SUMMARIES: Summaries = {
     `probe R^2 (${r.target}, ${r.trained.positions} positions): linear ${f(r.trained.linear)}, quadratic ${f(r.trained.quadratic)}, MLP ${f(r.trained.mlp)}; untrained model: ${f(r.untrained.linear)} / ${f(r.untrained.quadratic)} / ${f(r.untrained.mlp)}`,
   ],
   fourier: (r) =>
-    r.directions.map(
-      (d) => `${d.label}: ${Object.entries(d.bases).map(([basis, b]) => `${basis} F ${f(b.concentration)} at k ${b.peakFrequency ?? '-'} (uniform ${f(b.uniformLevel)})`).join(', ')}`,
-    ),
+    r.directions.flatMap((d) => [
+      `${d.label}: ${modesLine(d.bases)}`,
+      ...(d.offDiagonal ? [`  ${d.label} over a != b (${d.offDiagonal.diagonalPairs} pairs a = b left out, their mean f ${f(d.offDiagonal.diagonalResponseRatio, 1)}x the rest's): ${modesLine(d.offDiagonal.bases)}`] : []),
+    ]),
   'wd-intervention': (r) => [
     `from step ${r.fromStep}, ${r.steps} steps per branch with fresh AdamW moments (probe: ${r.probe.target ?? 'none'}):`,
     ...[r.base, ...r.branches].map(

@@ -8,8 +8,8 @@ import type { FieldBasis } from '../../analysis/edge-modes';
 import { ExperimentFigure } from './ExperimentFigure';
 import {
   BASIS_LABEL, EXPERIMENT_INFO, PERTURB_METRIC_LABEL, ablationBars, ablationRatioText, analysisFileBase, curvatureBars, decayRows,
-  defaultModeBasis, formatNumber, formatPercent, formatSeconds, formatSigned, heatmapData, modeBases, modeRows, modeSpectrumPlot,
-  outcomeView, perturbationPlot, probeRows, type PerturbMetric,
+  defaultModeBasis, formatNumber, formatPercent, formatSeconds, formatSigned, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot,
+  outcomeView, perturbationPlot, probeRows, type ModePairs, type PerturbMetric,
 } from './experiment-data';
 import { barPlotHeight, drawBarPlot, drawHeatmap, drawLinePlot } from './svg-plot';
 
@@ -160,16 +160,31 @@ function CurvatureFigure({ result, file }: { result: ResultOf<'curvature'>; file
 }
 
 function ModesFigures({ result, file }: { result: ResultOf<'fourier'>; file: AnalysisFile }) {
-  const bases = modeBases(result);
+  const splitsPairs = hasOffDiagonalModes(result);
+  const [chosenPairs, setPairs] = useState<ModePairs>('all');
+  const pairs = splitsPairs ? chosenPairs : 'all';
+  const bases = modeBases(result, pairs);
   const [chosen, setBasis] = useState<FieldBasis | null>(null);
   const basis = chosen && bases.includes(chosen) ? chosen : defaultModeBasis(result);
-  const plot = useMemo(() => (basis ? modeSpectrumPlot(result, basis) : null), [result, basis]);
+  const plot = useMemo(() => (basis ? modeSpectrumPlot(result, basis, pairs) : null), [result, basis, pairs]);
   const draw = useMemo(() => (plot ? drawLinePlot(plot, { x: 'frequency k', y: 'share of non-DC power', integerX: true, dots: plot.x.length <= 40 }) : null), [plot]);
   const heatmap = useMemo(() => (result.gridV1 ? heatmapData(result.gridV1) : null), [result]);
   const drawGrid = useMemo(() => (heatmap ? drawHeatmap(heatmap, { x: 'k₂ (frequency in b)', y: 'k₁ (frequency in a)', value: 'share of power' }) : null), [heatmap]);
-  const rows = modeRows(result);
+  const rows = modeRows(result, pairs);
+  const diagonalPairs = result.directions[0]?.offDiagonal?.diagonalPairs ?? 0;
+  const ratios = rows.flatMap((r) => (r.diagonalResponseRatio === null ? [] : [r.diagonalResponseRatio]));
+  const pairsLabel = pairs === 'all' ? 'all held-out pairs' : 'pairs with a ≠ b';
   return (
     <>
+      {splitsPairs && (
+        <label className="inline-select">
+          Pairs{' '}
+          <select value={pairs} onChange={(e) => setPairs(e.target.value as ModePairs)}>
+            <option value="all">all held-out pairs</option>
+            <option value="offDiagonal">a ≠ b ({diagonalPairs.toLocaleString('en')} pairs a = b left out)</option>
+          </select>
+        </label>
+      )}
       {bases.length > 1 && (
         <label className="inline-select">
           Basis{' '}
@@ -184,17 +199,17 @@ function ModesFigures({ result, file }: { result: ResultOf<'fourier'>; file: Ana
       )}
       {plot && draw && basis && (
         <ExperimentFigure
-          id={`modes-${basis}`}
-          title={`Functional modes: power spectrum in the ${BASIS_LABEL[basis]} basis`}
-          description={`How each direction moves the model's output over ${result.points.toLocaleString('en')} held-out points, grouped by ${BASIS_LABEL[basis]}.`}
+          id={`modes-${basis}${pairs === 'all' ? '' : '-off-diagonal'}`}
+          title={`Functional modes: power spectrum in the ${BASIS_LABEL[basis]} basis${pairs === 'all' ? '' : ', a ≠ b'}`}
+          description={`How each direction moves the model's output over ${pairs === 'all' ? `${result.points.toLocaleString('en')} held-out points` : `the ${(result.points - diagonalPairs).toLocaleString('en')} held-out pairs with a ≠ b`}, grouped by ${BASIS_LABEL[basis]}.`}
           height={FIGURE_HEIGHT}
           draw={draw}
-          data={{ basis, ...plot }}
+          data={{ basis, pairs, ...plot }}
           fileBase={analysisFileBase(file)}
           summary={`Power spectra of v1 to v3 in the ${BASIS_LABEL[basis]} basis against a band of random directions.`}
         />
       )}
-      <table className="data-table" aria-label="Concentration and peak frequency of each direction">
+      <table className="data-table" aria-label={`Concentration and peak frequency of each direction over ${pairsLabel}`}>
         <thead>
           <tr>
             <th scope="col">direction</th>
@@ -220,6 +235,12 @@ function ModesFigures({ result, file }: { result: ResultOf<'fourier'>; file: Ana
         </tbody>
       </table>
       {rows[0] && <p className="experiment-note">Uniform level {formatNumber(rows[0].bases[0]?.uniformLevel)}: a concentration F near it has no preferred frequency.</p>}
+      {ratios.length > 0 && (
+        <p className="experiment-note">
+          Pairs with a = b move the residual stream {formatNumber(Math.min(...ratios), 2)}–{formatNumber(Math.max(...ratios), 2)}× as much as the others. They all fall in
+          quadratic-residue groups (a·a = a²) and at a − b = 0, so in the log a + log b basis they put power at k = (p − 1)/2 in any direction: compare with the spectra over a ≠ b.
+        </p>
+      )}
       {heatmap && drawGrid && (
         <ExperimentFigure
           id="modes-2d"

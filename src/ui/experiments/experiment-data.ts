@@ -186,10 +186,25 @@ export function perturbationPlot(r: PerturbationResult, metric: PerturbMetric): 
 export const BASIS_LABEL: Record<FieldBasis, string> = { add: 'a + b', sub: 'a − b', mulRaw: 'a·b (raw)', mulLog: 'log a + log b', depth: 'depth' };
 const BASIS_ORDER: FieldBasis[] = ['add', 'sub', 'mulRaw', 'mulLog', 'depth'];
 
-/** The bases the result has spectra in, in a fixed order. */
-export function modeBases(r: FunctionalModesResult): FieldBasis[] {
+/** Which pairs the spectra are over: every held-out pair, or those with a != b (the result's offDiagonal). */
+export type ModePairs = 'all' | 'offDiagonal';
+
+type DirectionModes = FunctionalModesResult['directions'][number];
+
+/** A direction's spectra over `pairs` (none when the result has no off-diagonal spectra). */
+function basesOver(d: DirectionModes, pairs: ModePairs): DirectionModes['bases'] {
+  return pairs === 'all' ? d.bases : (d.offDiagonal?.bases ?? {});
+}
+
+/** Whether the result also has spectra over the pairs a != b (modular arithmetic analysed since they were added). */
+export function hasOffDiagonalModes(r: FunctionalModesResult): boolean {
+  return r.directions.length > 0 && r.directions.every((d) => d.offDiagonal);
+}
+
+/** The bases the result has spectra in over `pairs`, in a fixed order. */
+export function modeBases(r: FunctionalModesResult, pairs: ModePairs = 'all'): FieldBasis[] {
   const first = r.directions[0];
-  return first ? BASIS_ORDER.filter((b) => first.bases[b] !== undefined) : [];
+  return first ? BASIS_ORDER.filter((b) => basesOver(first, pairs)[b] !== undefined) : [];
 }
 
 /** The basis to show first: the first head's own basis (its op), else the first the result has. */
@@ -200,10 +215,10 @@ export function defaultModeBasis(r: FunctionalModesResult): FieldBasis | null {
 }
 
 /** Power against frequency in one basis: v1..v3, the random directions as a band, and the uniform level. */
-export function modeSpectrumPlot(r: FunctionalModesResult, basis: FieldBasis): LinePlotData {
+export function modeSpectrumPlot(r: FunctionalModesResult, basis: FieldBasis, pairs: ModePairs = 'all'): LinePlotData {
   const edge = r.directions.filter((d) => d.kind === 'edge').slice(0, 3);
   const random = r.directions.filter((d) => d.kind === 'random');
-  const spectrum = (d: (typeof r.directions)[number]) => d.bases[basis]?.power ?? [];
+  const spectrum = (d: DirectionModes) => basesOver(d, pairs)[basis]?.power ?? [];
   const lines = edge.map((d) => ({ key: d.label, label: d.label, values: spectrum(d) }));
   const n = Math.max(0, ...r.directions.map((d) => spectrum(d).length));
   const x = Array.from({ length: n }, (_, i) => i + 1);
@@ -217,7 +232,7 @@ export function modeSpectrumPlot(r: FunctionalModesResult, basis: FieldBasis): L
       max: columns.map((c) => Math.max(...c)),
     };
   }
-  const uniform = edge[0]?.bases[basis]?.uniformLevel ?? (n > 0 ? 1 / n : null);
+  const uniform = (edge[0] && basesOver(edge[0], pairs)[basis]?.uniformLevel) ?? (n > 0 ? 1 / n : null);
   const refs = uniform === null ? [] : [{ label: `uniform 1/${n}`, y: uniform }];
   const yDomain = valueDomain([...lines.map((l) => l.values), ...(band ? [band.max] : []), refs.map((ref) => ref.y)], { includeZero: true });
   return { x, lines, band, refs, xDomain: [Math.min(1, n), Math.max(1, n)], yDomain };
@@ -227,19 +242,22 @@ export interface ModeRow {
   label: string;
   kind: 'edge' | 'random';
   meanResponse: number;
+  /** Mean f on the pairs a = b over the mean f elsewhere (null: not measured, or no such pair). */
+  diagonalResponseRatio: number | null;
   bases: { basis: FieldBasis; concentration: number; peakFrequency: number | null; uniformLevel: number; nullConcentration: number | null; nullExceedance: number | null }[];
   grid: { concentration: number; peak: string } | null;
 }
 
 /** One row per direction: the concentration F and peak frequency in each basis, with its permutation null. */
-export function modeRows(r: FunctionalModesResult): ModeRow[] {
-  const bases = modeBases(r);
+export function modeRows(r: FunctionalModesResult, pairs: ModePairs = 'all'): ModeRow[] {
+  const bases = modeBases(r, pairs);
   return r.directions.map((d) => ({
     label: d.label,
     kind: d.kind,
     meanResponse: d.meanResponse,
+    diagonalResponseRatio: d.offDiagonal?.diagonalResponseRatio ?? null,
     bases: bases.flatMap((basis) => {
-      const m = d.bases[basis];
+      const m = basesOver(d, pairs)[basis];
       return m ? [{ basis, concentration: m.concentration, peakFrequency: m.peakFrequency, uniformLevel: m.uniformLevel, nullConcentration: m.nullConcentration ?? null, nullExceedance: m.nullExceedance ?? null }] : [];
     }),
     grid: d.grid ? { concentration: d.grid.concentration, peak: d.grid.peaks[0] ? `(${d.grid.peaks[0].k1}, ${d.grid.peaks[0].k2})` : '–' } : null,
