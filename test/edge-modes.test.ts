@@ -23,6 +23,8 @@ import { contextOfTrainer, NotApplicableError, type AnalysisContext } from '../s
 import { allBasisSpectra, basisSpectrum, depthSpectrum, MOD_BASES } from '../src/analysis/functional-modes';
 import { edgeFunctionalModes, FUNCTIONAL_MODES_SCHEMA, permutationNull, randomUnitDirections, responseFields } from '../src/analysis/edge-modes';
 import { Rng } from '../src/util/random';
+import { describeAnalysis } from '../src/cli/analysis-summary';
+import type { AnalysisFile } from '../src/analysis/analysis-file';
 import type { EdgeVectors } from '../src/spectral/monitor';
 
 const optim = { lr: 1e-2, weightDecay: 0.1, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
@@ -325,5 +327,19 @@ describe('acceptance (issue 6): functional modes of the grokked quick-add edge',
     // the permutation null (~0.21, logged), so it does not show v1 carrying more additive structure than noise or
     // than the random controls (0.34, 0.23); the log states it, and the result file carries the null.
     expect(v1.bases.add!.concentration).toBeGreaterThan(3 / 15);
+  });
+});
+
+describe('functional modes in the CLI summary', () => {
+  it('prints each direction over all pairs, then over a != b with the diagonal response ratio', () => {
+    const modes = (concentration: number, peakFrequency: number) => ({ mulLog: { concentration, peakFrequency, uniformLevel: 1 / 48 } });
+    const result = { directions: [{ label: 'v1', bases: modes(0.416, 48), offDiagonal: { bases: modes(0.077, 42), diagonalPairs: 47, diagonalResponseRatio: 6.2 } }, { label: 'random1', bases: modes(0.2, 3), offDiagonal: null }] };
+    const lines = describeAnalysis({ experiments: { fourier: { wallMs: 1, result } } } as unknown as AnalysisFile).map((l) => l.trim());
+    expect(lines).toEqual([
+      'fourier (0.0 s):',
+      'v1: mulLog F 0.416 at k 48 (uniform 0.021)',
+      'v1 over a != b (47 pairs a = b left out, their mean f 6.2x the rest\'s): mulLog F 0.077 at k 42 (uniform 0.021)',
+      'random1: mulLog F 0.200 at k 3 (uniform 0.021)',
+    ]);
   });
 });
