@@ -81,6 +81,18 @@ test('the lab trains live, takes a weight-decay change mid-run, exports, saves, 
   await expect(page.getByTestId('field-steps')).toHaveValue('1000');
   await page.getByTestId('preset-quick-add').check();
   await expect(page.getByText('Learn addition modulo 31')).toBeVisible();
+  // Low-Rank Decay: its matrices (W_Q, W_K by default) are a choice, carried by the link.
+  await page.getByTestId('field-decay').selectOption('lrd');
+  const matrices = page.getByTestId('field-lrdParams');
+  await expect(matrices.getByLabel('W_Q')).toBeChecked();
+  await expect(matrices.getByLabel('W_K')).toBeChecked();
+  await matrices.getByLabel('W_V').check();
+  await expect(page).toHaveURL(/#preset=quick-add&seed=1&decay=lrd&lrdp=wq,wk,wv$/);
+  for (const name of ['W_Q', 'W_K', 'W_V']) await matrices.getByLabel(name).uncheck();
+  await expect(matrices).toContainText('choose at least one matrix');
+  for (const name of ['W_Q', 'W_K']) await matrices.getByLabel(name).check();
+  await page.getByTestId('field-decay').selectOption('l2');
+  await expect(matrices).toHaveCount(0);
   await page.getByTestId('field-steps').fill('abc');
   await expect(page.getByText('must be a whole number, got "abc"')).toBeVisible();
   await page.getByTestId('field-steps').fill(String(STEPS));

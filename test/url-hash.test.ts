@@ -50,13 +50,29 @@ describe('URL hash', () => {
     expect(resolveRunConfig('quick-add', 1, result.request.overrides).decay).toEqual({ kind: 'lrd', rate: 0.02, params: ['wq', 'wk'] });
   });
 
+  it('carries the Low-Rank Decay matrices when they are not the default W_Q, W_K', () => {
+    const lrd = form('quick-add', { decay: 'lrd', lrdRate: '0.02', lrdParams: 'wq,wk,wv' });
+    const hash = encodeHash({ form: lrd, schedule: [] });
+    expect(hash).toBe('#preset=quick-add&seed=1&decay=lrd&lrd=0.02&lrdp=wq,wk,wv');
+    const result = validateForm(decodeHash(hash).form);
+    expect(result).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: { decay: 'lrd', lrdRate: 0.02, lrdParams: ['wq', 'wk', 'wv'] } } });
+    if (!result.ok) throw new Error('valid');
+    expect(resolveRunConfig('quick-add', 1, result.request.overrides).decay).toEqual({ kind: 'lrd', rate: 0.02, params: ['wq', 'wk', 'wv'] });
+    // Any order and spacing reads as the same choice; the default choice is no override.
+    expect(validateForm(form('quick-add', { decay: 'lrd', lrdRate: '0.02', lrdParams: ' wk, wq,wq' }))).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: { decay: 'lrd', lrdRate: 0.02 } } });
+    expect(validateForm(form('quick-add', { decay: 'lrd', lrdRate: '0.02', lrdParams: '' }))).toEqual({ ok: false, errors: { lrdParams: 'choose at least one matrix' } });
+    expect(validateForm(form('quick-add', { decay: 'lrd', lrdRate: '0.02', lrdParams: 'wq,wz' }))).toEqual({ ok: false, errors: { lrdParams: 'unknown matrix "wz"; choose from wq, wk, wv, wo' } });
+    // Under L2 the matrices are ignored, like the rate.
+    expect(validateForm(form('quick-add', { decay: 'l2', lrdParams: '' }))).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: {} } });
+  });
+
   it('reports what it cannot read and keeps the rest', () => {
     const decoded = decodeHash('#preset=quick-dyck&seed=4&colour=red&hyper=10:0.1');
     expect(decoded.form.preset).toBe('quick-dyck');
     expect(decoded.form.values.seed).toBe('4');
     expect(decoded.schedule).toEqual([]);
     expect(decoded.problems).toEqual([
-      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, decay, lrd, steps, eval, op, window, snap, gapflow, hyper, classroom)',
+      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, decay, lrd, lrdp, steps, eval, op, window, snap, gapflow, hyper, classroom)',
       'the link\'s hyperparameter changes were not applied: hyper change 1 "10:0.1" is not step:lr:weightDecay (e.g. 120:0.01:0.5)',
     ]);
     expect(decodeHash('#preset=nope').problems[0]).toContain('the link names the preset "nope", which does not exist');
@@ -108,7 +124,7 @@ describe('run form', () => {
   });
 
   it('rebuilds the form of a run from its preset, seed and overrides', () => {
-    const overrides = { lr: 0.003, decay: 'lrd' as const, lrdRate: 0.05, steps: 900, op: 'sub' as const, spectral: { window: 4, gapFlow: true } };
+    const overrides = { lr: 0.003, decay: 'lrd' as const, lrdRate: 0.05, lrdParams: ['wk' as const, 'wo' as const], steps: 900, op: 'sub' as const, spectral: { window: 4, gapFlow: true } };
     const f = formOf('modarith', 11, overrides);
     expect(validateForm(f)).toEqual({ ok: true, request: { preset: 'modarith', seed: 11, overrides } });
     expect(() => formOf('nope', 1, {})).toThrow('unknown preset "nope"');

@@ -4,9 +4,9 @@
 import { PRESETS, isPresetName, type PresetName } from '../train/presets';
 import { MOD_OPS, type ModOp } from '../tasks/modarith';
 import type { RunOverrides } from '../train/run';
-import { DECAY_KINDS } from '../train/decay';
+import { DECAY_KINDS, DEFAULT_LRD_PARAMS, LRD_PARAMS, type LrdParam } from '../train/decay';
 
-export const FORM_FIELDS = ['seed', 'lr', 'weightDecay', 'decay', 'lrdRate', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow'] as const;
+export const FORM_FIELDS = ['seed', 'lr', 'weightDecay', 'decay', 'lrdRate', 'lrdParams', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow'] as const;
 export type FormField = (typeof FORM_FIELDS)[number];
 
 export interface RunForm {
@@ -29,6 +29,7 @@ export function presetDefaults(preset: PresetName): Record<FormField, string> {
     weightDecay: String(p.optim.weightDecay),
     decay: 'l2',
     lrdRate: String(DEFAULT_LRD_RATE),
+    lrdParams: DEFAULT_LRD_PARAMS.join(','),
     steps: String(p.steps),
     evalEvery: String(p.evalEvery),
     op: p.task.kind === 'modarith' ? p.task.op : '',
@@ -78,6 +79,22 @@ export const LR_RANGE = { min: 0, minInclusive: false, max: 1, what: 'a learning
 export const WD_RANGE = { min: 0, minInclusive: true, max: 10, what: 'a weight decay' } as const;
 export const LRD_RATE_RANGE = { min: 0, minInclusive: true, max: 1, what: 'a low-rank decay rate' } as const;
 
+/**
+ * The Low-Rank Decay matrices as the form holds them: a comma-separated list of LRD_PARAMS names. Read into
+ * LRD_PARAMS order without repeats, so that the same choice always has the same text.
+ */
+function lrdMatrices(text: string): { ok: true; value: LrdParam[] } | { ok: false; message: string } {
+  const names = text.split(',').map((n) => n.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(LRD_PARAMS as readonly string[]).includes(n));
+  if (unknown.length > 0) return { ok: false, message: `unknown matrix ${unknown.map((n) => `"${n}"`).join(', ')}; choose from ${LRD_PARAMS.join(', ')}` };
+  const value = LRD_PARAMS.filter((n) => names.includes(n));
+  if (value.length === 0) return { ok: false, message: 'choose at least one matrix' };
+  return { ok: true, value };
+}
+
+/** The form's text for a choice of Low-Rank Decay matrices (LRD_PARAMS order). */
+export const lrdParamsText = (params: readonly LrdParam[]): string => LRD_PARAMS.filter((n) => params.includes(n)).join(',');
+
 /** Checks a live learning-rate or weight-decay value (the run controls use the same rules as the form). */
 export const checkRate = (text: string, field: 'lr' | 'weightDecay'): Check => rate(text, field === 'lr' ? LR_RANGE : WD_RANGE);
 
@@ -102,6 +119,12 @@ export function validateForm(form: RunForm): FormResult {
   const lowRank = values.decay === 'lrd';
   if (!(DECAY_KINDS as readonly string[]).includes(values.decay)) errors.decay = `choose ${DECAY_KINDS.join(' or ')}, got "${values.decay}"`;
   const lrdRate = lowRank ? read('lrdRate', rate(values.lrdRate, LRD_RATE_RANGE)) : undefined;
+  let lrdParams: LrdParam[] | undefined;
+  if (lowRank) {
+    const chosen = lrdMatrices(values.lrdParams);
+    if (chosen.ok) lrdParams = chosen.value;
+    else errors.lrdParams = chosen.message;
+  }
   const steps = read('steps', integerIn(values.steps, 1, MAX_STEPS, 'the number of steps'));
   const evalEvery = read('evalEvery', integerIn(values.evalEvery, 1, steps ?? MAX_STEPS, 'how often to evaluate (in steps)'));
   const window = read('window', integerIn(values.window, 2, 64, 'the window size W'));
@@ -120,6 +143,7 @@ export function validateForm(form: RunForm): FormResult {
   if (lowRank) {
     overrides.decay = 'lrd';
     overrides.lrdRate = lrdRate;
+    if (lrdParamsText(lrdParams!) !== lrdParamsText(DEFAULT_LRD_PARAMS)) overrides.lrdParams = lrdParams;
   }
   if (steps !== p.steps) overrides.steps = steps;
   if (evalEvery !== p.evalEvery) overrides.evalEvery = evalEvery;
@@ -144,6 +168,7 @@ export function formOf(preset: string, seed: number, overrides: RunOverrides): R
   set('weightDecay', overrides.weightDecay);
   set('decay', overrides.decay);
   set('lrdRate', overrides.lrdRate);
+  set('lrdParams', overrides.lrdParams && lrdParamsText(overrides.lrdParams));
   set('steps', overrides.steps);
   set('evalEvery', overrides.evalEvery);
   set('op', overrides.op);

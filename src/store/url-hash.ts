@@ -2,6 +2,7 @@
 //
 //   #preset=quick-add&seed=3&wd=0.5&steps=800&gapflow=on&hyper=120:0.01:0.3,400:0.01:0&classroom=on
 //   #preset=quick-add&seed=1&decay=lrd&lrd=0.02            (Low-Rank Decay at rate 0.02)
+//   #preset=quick-add&seed=1&decay=lrd&lrd=0.02&lrdp=wq,wk,wv   (on W_Q, W_K and W_V)
 //
 // Only values that differ from the preset's defaults are written. `hyper` lists the mid-run changes as
 // step:lr:weightDecay, applied after that many steps. `classroom=on` opens the page in classroom mode (it is
@@ -18,6 +19,7 @@ const KEY_OF: Record<FormField, string> = {
   weightDecay: 'wd',
   decay: 'decay',
   lrdRate: 'lrd',
+  lrdParams: 'lrdp',
   steps: 'steps',
   evalEvery: 'eval',
   op: 'op',

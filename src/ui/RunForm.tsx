@@ -3,7 +3,8 @@
 // changes a start will replay (from a link or the current run) are listed and can be cleared.
 import { useId } from 'react';
 import { MOD_OPS } from '../tasks/modarith';
-import { hasOp, validateForm, type FormField } from '../store/run-form';
+import { hasOp, lrdParamsText, validateForm, type FormField } from '../store/run-form';
+import { LRD_PARAMS, type LrdParam } from '../train/decay';
 import { labStore, useLab } from './lab';
 
 interface FieldProps {
@@ -69,9 +70,37 @@ function DecayField({ error }: { error?: string }) {
         <option value="lrd">Low-rank</option>
       </select>
       <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'}>
-        {error ?? (value === 'lrd' ? 'W_Q, W_K ← W − rate·polar(W) each step; the rest keeps L2' : 'on every parameter')}
+        {error ?? (value === 'lrd' ? 'W ← W − rate·polar(W) each step on the matrices below; the rest keeps L2' : 'on every parameter')}
       </span>
     </div>
+  );
+}
+
+const LRD_LABEL: Record<LrdParam, string> = { wq: 'W_Q', wk: 'W_K', wv: 'W_V', wo: 'W_O' };
+
+/** Which matrices Low-Rank Decay acts on (of every attention module). */
+function LrdParamsField({ error }: { error?: string }) {
+  const id = useId();
+  const value = useLab((s) => s.form.values.lrdParams);
+  const chosen = value.split(',').map((n) => n.trim());
+  const toggle = (name: LrdParam, on: boolean) => {
+    const next = on ? [...chosen, name] : chosen.filter((n) => n !== name);
+    labStore.getState().setField('lrdParams', lrdParamsText(LRD_PARAMS.filter((n) => next.includes(n))));
+  };
+  return (
+    <fieldset className={error ? 'field invalid' : 'field'} aria-describedby={`${id}-hint`} data-testid="field-lrdParams">
+      <legend>Low-rank decay on</legend>
+      <span className="checkbox-row">
+        {LRD_PARAMS.map((name) => (
+          <label key={name}>
+            <input type="checkbox" checked={chosen.includes(name)} onChange={(e) => toggle(name, e.target.checked)} /> {LRD_LABEL[name]}
+          </label>
+        ))}
+      </span>
+      <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'}>
+        {error ?? 'of every attention module'}
+      </span>
+    </fieldset>
   );
 }
 
@@ -112,6 +141,7 @@ export function RunForm() {
         <Field field="weightDecay" label="Weight decay" hint="0 = no grokking" error={errors.weightDecay} />
         <DecayField error={errors.decay} />
         {form.values.decay === 'lrd' && <Field field="lrdRate" label="Low-rank decay rate" hint="per step, not scaled by lr" error={errors.lrdRate} />}
+        {form.values.decay === 'lrd' && <LrdParamsField error={errors.lrdParams} />}
         <Field field="steps" label="Steps" hint="length of the run" error={errors.steps} inputMode="numeric" />
         <Field field="evalEvery" label="Evaluate every" hint="steps between chart points" error={errors.evalEvery} inputMode="numeric" />
         {hasOp(form.preset) && <OpField />}
