@@ -34,7 +34,8 @@ const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).joi
   --checkpoint-every N   write a checkpoint file every N steps (a multiple of the evaluation cadence)
   --checkpoint-dir DIR   where checkpoints go (default: the run file's name without .json, plus -checkpoints);
                          a diverged run also writes its last good checkpoint there as last-good.ckpt
-  --resume FILE.ckpt     continue the run saved in a checkpoint file (its configuration; --steps may extend it)
+  --resume FILE.ckpt     continue the run saved in a checkpoint file (its configuration; --steps may extend it,
+                         --early-stop K replaces its early-stop rule, 0 turns it off)
 architecture (SPEC §4; default: the preset's pre-LayerNorm model):
   --norm layer|rms       every LayerNorm of the model, or RMSNorm instead (no mean subtraction, no bias)
   --qk-norm              RMS-normalise q and k per head before the dot product (learned gains, initialised to 1)
@@ -73,8 +74,7 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
   if (args.help) return 'help';
   if (args.resume !== '') return resumePlan(args);
   if (args.preset === '') throw new UsageError('--preset (or --resume) is required');
-  const earlyStopK = integerOption('early-stop', args['early-stop']);
-  if (earlyStopK !== undefined && earlyStopK < 0) throw new UsageError(`--early-stop must be >= 0, got ${earlyStopK}`);
+  const earlyStopK = earlyStopOption(args);
   const overrides: RunOverrides = {
     lr: numberOption('lr', args.lr),
     weightDecay: numberOption('wd', args.wd),
@@ -83,7 +83,7 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
     evalEvery: integerOption('eval-every', args['eval-every']),
     op: args.op === '' ? undefined : (args.op as ModOp),
     trainFraction: numberOption('train-fraction', args['train-fraction']),
-    earlyStop: earlyStopK ? { testAccuracy: SOLVED_TEST_ACCURACY, evaluations: earlyStopK } : undefined,
+    earlyStop: earlyStopK === undefined ? undefined : earlyStopRule(earlyStopK),
     spectral: spectralOverrides(args),
     norm: args.norm === '' ? undefined : (args.norm as NormKind),
     qkNorm: args['qk-norm'] || undefined,
@@ -94,6 +94,16 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
   const config = resolveRunConfig(args.preset, seed, overrides);
   return withCheckpointOptions(args, config, args.out || `runs/${config.preset}-seed${seed}.json`);
 }
+
+/** --early-stop K (undefined: not given). */
+function earlyStopOption(args: typeof DEFAULTS): number | undefined {
+  const k = integerOption('early-stop', args['early-stop']);
+  if (k !== undefined && k < 0) throw new UsageError(`--early-stop must be >= 0, got ${k}`);
+  return k;
+}
+
+/** The early-stop rule of --early-stop K; K = 0: none. */
+const earlyStopRule = (k: number) => (k > 0 ? { testAccuracy: SOLVED_TEST_ACCURACY, evaluations: k } : undefined);
 
 /** The spectral options given on the command line (undefined when none). */
 function spectralOverrides(args: typeof DEFAULTS): RunOverrides['spectral'] {
@@ -120,9 +130,12 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
   return { config, out, checkpointEvery, checkpointDir: args['checkpoint-dir'] || `${out.replace(/\.json$/, '')}-checkpoints`, resumeFrom };
 }
 
-/** --resume: the checkpoint's own configuration; only --steps (to train further) and the output options apply. */
+/**
+ * --resume: the checkpoint's own configuration; only --steps (to train further), --early-stop (e.g. 0, to train past
+ * the grok) and the output options apply.
+ */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const values = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'early-stop', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
+  const values = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
   const flags = (['no-spectral', 'centred', 'gap-flow', 'qk-norm'] as const).filter((k) => args[k]);
   const ignored = [...values, ...flags];
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
@@ -133,7 +146,13 @@ function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
     throw new UsageError(`--resume ${args.resume}: ${(err as Error).message}`);
   }
   const steps = integerOption('steps', args.steps);
-  const config = steps === undefined ? decoded.config : { ...decoded.config, steps };
+  let config = steps === undefined ? decoded.config : { ...decoded.config, steps };
+  const earlyStopK = earlyStopOption(args);
+  if (earlyStopK !== undefined) {
+    const earlyStop = earlyStopRule(earlyStopK);
+    config = { ...config, earlyStop: earlyStop ?? null, overrides: { ...config.overrides, earlyStop } };
+    if (earlyStop === undefined) delete config.overrides.earlyStop;
+  }
   if (config.steps <= decoded.checkpoint.step) throw new UsageError(`the checkpoint is at step ${decoded.checkpoint.step}; pass --steps above it to train further`);
   return withCheckpointOptions(args, config, args.out || `runs/${config.preset}-seed${config.seed}.json`, decoded);
 }
