@@ -22,7 +22,7 @@
 // as the mean null F and the fraction of shuffles whose F reaches the observed one.
 //
 // The diagonal. Pairs with a = b (both tokens the same) move the residual stream several times more than the rest
-// (about 5.5-6x for every direction, edge or random, on the modarith preset at step 3,100), and they fall in
+// (2.4-6.8x for every direction, edge or random, on the modarith preset at steps 3,100-4,300), and they fall in
 // special groups: q = 0 in the sub basis, and q = 2 dlog a, always even, in the mulLog basis, i.e. ab = a^2 is a
 // quadratic residue. Their share of each even group puts power at the parity frequency k = (p - 1)/2 of the
 // mulLog basis in any direction. So the modular bases are also reported over the pairs a != b alone
@@ -364,7 +364,7 @@ export async function edgeFunctionalModes(ctx: AnalysisContext, options: EdgeMod
   const permutations = options.permutations ?? EDGE_MODES_DEFAULTS.permutations;
   if (!(Number.isInteger(permutations) && permutations >= 0)) throw new RangeError(`functional modes: permutations must be a non-negative integer, got ${permutations}`);
   const rng = Rng.derive(ctx.seed, 'edge-modes.permutation');
-  const nullOf = (values: Float64Array, concentration: (v: Float64Array) => number) => (permutations > 0 ? permutationNull(values, concentration, rng, permutations) : null);
+  const nullOf = (values: ArrayLike<number>, concentration: (v: Float64Array) => number) => (permutations > 0 ? permutationNull(values, concentration, rng, permutations) : null);
   const attn = engine.table.attn;
   if (edges.paramOffset !== attn.offset || edges.P !== attn.size) {
     throw new NotApplicableError(`functional modes perturb theta_attn; the edge vectors span parameters [${edges.paramOffset}, ${edges.paramOffset + edges.P}) (recorded with --subset all?)`);
@@ -419,7 +419,7 @@ export async function edgeFunctionalModes(ctx: AnalysisContext, options: EdgeMod
       const spectra = allBasisSpectra(field);
       return Object.fromEntries(MOD_BASES.map((basis) => {
         const { q, modulus } = basisVariable(field, basis);
-        return [basis, basisModes(spectra[basis], nullOf(field.values as Float64Array, (v) => groupedSpectrum(v, q, modulus).concentration))];
+        return [basis, basisModes(spectra[basis], nullOf(field.values, (v) => groupedSpectrum(v, q, modulus).concentration))];
       })) as Record<ModBasis, BasisModes>;
     };
     const offDiagonal = Array.from({ length: sequences }, (_, i) => i).filter((i) => a[i] !== b[i]);
