@@ -122,6 +122,7 @@ test('the lab trains live, takes a weight-decay change mid-run, exports, saves, 
   await page.getByTestId('resume').click();
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'running');
   const slider = page.getByTestId('wd-slider');
+  await slider.scrollIntoViewIfNeeded(); // the mouse drags in the viewport (the form above may have scrolled the page)
   const box = (await slider.boundingBox())!;
   const y = box.y + box.height / 2;
   await page.mouse.move(box.x + box.width * 0.5, y);
