@@ -1,6 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
-const PORT = 4173;
+// E2E_PORT lets several checkouts run their e2e suites side by side on one machine.
+const PORT = Number(process.env.E2E_PORT ?? 4173);
 
 // Headless Chromium with WebGPU on a GPU-less Linux machine. Found by experiment with Debian's chromium 156:
 // --enable-unsafe-webgpu is the one switch that matters: with it, Chromium's bundled SwiftShader Vulkan
