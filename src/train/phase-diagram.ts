@@ -15,7 +15,7 @@ import type { Checkpoint } from './checkpoint';
 import type { DecodedCheckpoint } from './checkpoint-file';
 import { SOLVED_TEST_ACCURACY } from './metrics';
 import { PRESETS, type PresetName } from './presets';
-import { resolveRunConfig, RunConfigError, type RunConfig, type StopReason } from './run';
+import { resolveRunConfig, RunConfigError, type RunConfig, type RunOverrides, type StopReason } from './run';
 import { Trainer, type TrainerProgress } from './trainer';
 
 export const PHASE_DIAGRAM_KIND = 'spectral-edge-lab.phase-diagram';
@@ -78,10 +78,14 @@ export function phaseDiagramCells(plan: PhaseDiagramPlan): PhaseCell[] {
   return [...grid('l2', plan.l2), ...grid('lrd', plan.lrd)];
 }
 
-/** The run configuration of one cell (throws RunConfigError for a setting the preset refuses). */
-export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell): RunConfig {
+/**
+ * The run configuration of one cell (throws RunConfigError for a setting the preset refuses); `architecture`: the
+ * model options (RMSNorm, QK-norm) of every cell, the preset's own model when none are given.
+ */
+export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell, architecture: Pick<RunOverrides, 'norm' | 'qkNorm'> = {}): RunConfig {
   const decay = cell.decay === 'l2' ? { weightDecay: cell.strength } : { decay: 'lrd' as const, lrdRate: cell.strength };
   return resolveRunConfig(plan.preset, plan.seed, {
+    ...architecture,
     trainFraction: cell.trainFraction,
     steps: plan.steps,
     evalEvery: plan.evalEvery,
@@ -167,7 +171,8 @@ export async function runPhaseDiagram(
   return { file };
 }
 
-async function cellResult(cell: PhaseCell, trainer: Trainer): Promise<PhaseCellResult> {
+/** A finished cell's result, from its trainer. */
+export async function cellResult(cell: PhaseCell, trainer: Trainer): Promise<PhaseCellResult> {
   const run = trainer.toRunFile();
   const { step, trainAcc, testAcc } = run.series;
   if (step.length === 0) throw new Error(`phase diagram: the cell ${describeCell(cell)} has no evaluation (it stopped at step ${trainer.step})`);
