@@ -14,6 +14,8 @@ const COLORS = ['#E69F00', '#56B4E9', '#009E73', '#0072B2', '#D55E00', '#CC79A7'
 const DASHES = ['', '6 3', '2 2', '8 3 2 3'];
 const FONT = 'font-family="sans-serif" font-size="11"';
 
+/** Pixel coordinates to 0.1 px. */
+const r = (v: number) => Math.round(v * 10) / 10;
 const esc = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
 interface Line {
@@ -41,7 +43,7 @@ function svg(body: string[], title: string): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`,
     `<title>${esc(title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
-    `<text x="${M.left}" y="20" ${FONT} font-size="13" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${M.left}" y="20" font-family="sans-serif" font-size="13" font-weight="bold">${esc(title)}</text>`,
     ...body,
     '</svg>',
     '',
@@ -62,8 +64,10 @@ export function lineFigure(spec: FigureSpec, outcomes: readonly UnitOutcome[]): 
   const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
   const y = (spec.logY ? scaleLog().domain([lo, hi === lo ? lo * 10 : hi]) : scaleLinear().domain([Math.min(0, lo), hi === lo ? lo + 1 : hi])).range([H - M.bottom, M.top]).nice();
   const body: string[] = [];
-  for (const t of x.ticks(6)) body.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#e5e5e5"/><text x="${x(t)}" y="${H - M.bottom + 14}" ${FONT} text-anchor="middle">${t}</text>`);
-  for (const t of y.ticks(5)) body.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(t)}" y2="${y(t)}" stroke="#e5e5e5"/><text x="${M.left - 6}" y="${y(t) + 4}" ${FONT} text-anchor="end">${formatValue(t)}</text>`);
+  for (const t of x.ticks(6)) body.push(`<line x1="${r(x(t))}" x2="${r(x(t))}" y1="${M.top}" y2="${H - M.bottom}" stroke="#e5e5e5"/><text x="${r(x(t))}" y="${H - M.bottom + 14}" ${FONT} text-anchor="middle">${t}</text>`);
+  // A log axis labels its powers of ten only (every tick otherwise).
+  const yTicks = spec.logY ? y.ticks(5).filter((t) => Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9) : y.ticks(5);
+  for (const t of yTicks.length > 0 ? yTicks : y.domain()) body.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${r(y(t))}" y2="${r(y(t))}" stroke="#e5e5e5"/><text x="${M.left - 6}" y="${r(y(t) + 4)}" ${FONT} text-anchor="end">${formatValue(t)}</text>`);
   body.push(`<rect x="${M.left}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#555"/>`);
   body.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 6}" ${FONT} text-anchor="middle">step</text>`);
   body.push(`<text transform="translate(14 ${(M.top + H - M.bottom) / 2}) rotate(-90)" ${FONT} text-anchor="middle">${esc(spec.y)}</text>`);
