@@ -171,7 +171,7 @@ describe('unit files and the report', () => {
     const validate = new Ajv({ allErrors: true }).compile(REPORT_SCHEMA);
     expect(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors)).toBe(true);
     const md = renderMarkdown(report);
-    expect(md).toContain('| smallest fraction that groks, Low-Rank Decay | quick-add (p 31) | 0.6 | 0.525 ± 0.106 (n 2) | misses by 0.075 (0.875x the lower bound) |');
+    expect(md).toContain('| smallest fraction that groks, Low-Rank Decay | quick-add (p 31) | 0.6 | 0.525 ± 0.106 (n 2) | misses by 0.075 (0.875x the lower bound) | README "Phase diagram" (lab, SwiftShader, seed 42) |');
     const svgs = studyFigures(plan, outcomes);
     expect([...svgs.keys()]).toEqual(['phase-l2.svg', 'phase-lrd.svg']);
     expect(svgs.get('phase-lrd.svg')).toContain('>0.990<');

@@ -59,7 +59,7 @@ export function formatValue(x: number): string {
 export function formatSpread(s: Spread): string {
   switch (s.kind) {
     case 'range':
-      return `${formatValue(s.lo)}–${formatValue(s.hi)}`;
+      return s.lo === s.hi ? formatValue(s.lo) : `${formatValue(s.lo)}–${formatValue(s.hi)}`;
     case 'mean-sd':
       return `${formatValue(s.mean)} ± ${formatValue(s.sd)}`;
     case 'below':
