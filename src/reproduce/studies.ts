@@ -274,7 +274,7 @@ function modesModarith(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsO
       ...ops.map((op): Row => ({ quantity: `grok step, ${op} (wd 1)`, task, values: per(op, 'grokStep'), ...(quick && op === 'add' && { expected: { value: range(440, 650), source: DOCS_18 } }) })),
       { quantity: 'share of runs that grok, wd 1', task, values: metric('grokked', MAIN), ...(quick ? {} : { published: 'lc.grokWithDecay' }) },
       { quantity: 'share of runs that grok, wd 0', task, values: metric('grokked', CONTROL), ...(quick ? { expected: { value: range(0, 0), source: DOCS_18 } } : { published: 'lc.grokWithoutDecay' }) },
-      { quantity: 'g23 decline, grokking runs', task, values: metric('g23Decline', MAIN), ...pub('fm.g23Decline') },
+      { quantity: 'g23 decline, wd 1 runs', task, values: metric('g23Decline', MAIN), ...pub('fm.g23Decline') },
       { quantity: 'g23 decline, wd 0 controls', task, values: metric('g23Decline', CONTROL), ...pub('fm.g23DeclineControl') },
     ],
   };
