@@ -171,7 +171,7 @@ function lifecycleDyck(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsO
     heatmaps: [],
     differences: [
       ...SETUP_DIFFERENCES,
-      'Dyck’s test accuracy is about 0.92 after 100 steps, so the lab’s grok step (first evaluation >= 0.95) comes early (step 200 on the paper preset); LC’s 600–1,400 is compared both with it and with the step the edge turns decay-driven (docs/science.md §5.9).',
+      'Dyck’s test accuracy is about 0.92 after 100 steps, so the lab’s grok step (first evaluation >= 0.95) comes early (step 200 on the paper preset); LC’s 600–1,400 is compared both with it and with the step the edge turns decay-driven (docs/science.md §5, item 9).',
       'LC’s learning rate for Dyck is not stated; the lab uses 1e-3, the authors’ code default.',
       'The decay branches start from the lab’s grok checkpoint (LC does not say which checkpoint Table 1 branches from).',
     ],
