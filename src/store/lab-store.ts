@@ -1,10 +1,13 @@
 // The page's state. Small and serialisable in the zustand store (the run form, the schedule of hyperparameter
-// changes, the worker's status line, events, the run's analyses, saved-run summaries, notices); the metric series outside it, in
-// SeriesTables that batches append to without re-rendering React (charts poll their version on animation frames).
+// changes, the worker's status line, events, the run's analyses, saved-run summaries, notices); the metric series
+// (evaluations, spectral and live causal records) outside it, in SeriesTables that batches append to without
+// re-rendering React (charts poll their version on animation frames).
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricKey, type RunEvent } from '../train/metrics';
 import type { RunConfig } from '../train/run';
 import type { SpectralRecord } from '../spectral/record';
+import type { CausalRecord } from '../formats/live-causal';
+import { CAUSAL_COLUMNS, causalRow, type CausalColumn } from './causal-columns';
 import type { AnalysisFile } from '../analysis/analysis-file';
 import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../worker/protocol';
 import { SeriesTable } from './series-table';
@@ -21,10 +24,20 @@ export interface LabTables {
   heads: SeriesTable<string>;
   /** The records themselves, for exports. */
   spectralRecords: SpectralRecord[];
+  /** The live causal probes (runs with them on): one row per probed window, and the records (the curve-at-step figure). */
+  causal: SeriesTable<CausalColumn>;
+  causalRecords: CausalRecord[];
 }
 
 export function createTables(): LabTables {
-  return { metrics: new SeriesTable(METRIC_KEYS), spectral: new SeriesTable(SPECTRAL_COLUMNS), heads: new SeriesTable<string>([]), spectralRecords: [] };
+  return {
+    metrics: new SeriesTable(METRIC_KEYS),
+    spectral: new SeriesTable(SPECTRAL_COLUMNS),
+    heads: new SeriesTable<string>([]),
+    spectralRecords: [],
+    causal: new SeriesTable(CAUSAL_COLUMNS),
+    causalRecords: [],
+  };
 }
 
 export const headColumn = (metric: (typeof HEAD_METRIC_KEYS)[number], head: string) => `${metric}:${head}`;
@@ -35,6 +48,8 @@ export function ingestBatch(tables: LabTables, batch: LabBatch): void {
     tables.metrics.clear();
     tables.spectral.clear();
     tables.spectralRecords.length = 0;
+    tables.causal.clear();
+    tables.causalRecords.length = 0;
     const names = batch.reset.headNames ?? [];
     tables.heads = new SeriesTable(HEAD_METRIC_KEYS.flatMap((k) => names.map((n) => headColumn(k, n))));
   }
@@ -43,6 +58,10 @@ export function ingestBatch(tables: LabTables, batch: LabBatch): void {
   for (const record of batch.spectral ?? []) {
     tables.spectralRecords.push(record);
     tables.spectral.append(spectralRow(record));
+  }
+  for (const record of batch.causal ?? []) {
+    tables.causalRecords.push(record);
+    tables.causal.append(causalRow(record));
   }
 }
 
@@ -54,6 +73,12 @@ export function keyMomentsOf(tables: LabTables, config: RunConfig | null, events
   return detectKeyMoments({
     evaluations: { step: tables.metrics.column('step'), trainAcc: tables.metrics.column('trainAcc'), testAcc },
     spectral: { step: tables.spectral.column('step'), energy1: tables.spectral.column('energy1') },
+    causal: {
+      step: tables.causal.column('step'),
+      edgeDeltaAcc: tables.causal.column('edgeDeltaAcc'),
+      randomMaxAbsDelta: tables.causal.column('randomMaxAbsDelta'),
+      resolution: tables.causal.column('resolution'),
+    },
     events,
   });
 }
@@ -77,6 +102,8 @@ export interface LabState {
   events: RunEvent[];
   /** Spectral records received (0: the spectral panels say "not computed yet"). */
   spectralCount: number;
+  /** Live causal records received (the curve-at-step scrubber's range). */
+  causalCount: number;
   /** The causal experiments run on the run on show, oldest first (the experiment panels show one). */
   analyses: AnalysisFile[];
   savedRuns: SavedRunSummary[];
@@ -111,6 +138,7 @@ export function createLabStore(tables: LabTables): LabStore {
     headNames: null,
     events: [],
     spectralCount: 0,
+    causalCount: 0,
     analyses: [],
     savedRuns: [],
     notice: null,
@@ -125,7 +153,7 @@ export function createLabStore(tables: LabTables): LabStore {
     applyBatch: (batch) => {
       ingestBatch(tables, batch);
       set((s) => {
-        const next: Partial<LabState> = { status: batch.status, spectralCount: tables.spectralRecords.length };
+        const next: Partial<LabState> = { status: batch.status, spectralCount: tables.spectralRecords.length, causalCount: tables.causalRecords.length };
         const runSchedule = batch.status.runId !== null || batch.status.phase === 'viewing' ? batch.status.schedule : null;
         // Follow the run's schedule when it changes (a live change, a new run), not on every batch: the user may
         // have cleared the form's copy.

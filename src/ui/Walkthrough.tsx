@@ -12,6 +12,7 @@ const SWATCH: Record<KeyMomentKind, string> = {
   memorisation: CHART_INK.memorisation,
   grokking: CHART_INK.grokking,
   'decay-driven': CHART_INK.decayDriven,
+  'edge-necessary': CHART_INK.edgeNecessary,
 };
 const STATE_ICON: Record<MomentLine['state'], string> = { seen: '✓', waiting: '…', missed: '✗' };
 

@@ -12,6 +12,7 @@ import type { RunConfig } from '../train/run';
 import type { MetricKey } from '../train/metrics';
 import { headColumn, type LabTables } from '../store/lab-store';
 import { STABLE_RANK_MODULES, type SpectralColumn } from '../store/spectral-columns';
+import type { CausalColumn } from '../store/causal-columns';
 import { DECAY_DRIVEN_ENERGY, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
 
 const NO_EVALUATIONS = 'No evaluations yet: start a run, or open a saved one.';
@@ -146,6 +147,10 @@ export function chartSources(tables: LabTables): Record<ChartSpec['source'], Cha
         y: (key) => (tables.heads.has(key) ? tables.heads.column(key) : new Float64Array(tables.heads.length).fill(NaN)),
       }),
     },
+    causal: {
+      version: () => tables.causal.version,
+      data: () => ({ length: tables.causal.length, x: tables.causal.column('step'), y: (key) => tables.causal.column(key as CausalColumn) }),
+    },
   };
 }
 
@@ -174,6 +179,7 @@ const MOMENT_LABEL: Record<KeyMomentKind, string> = {
   memorisation: 'memorised',
   grokking: 'grokked',
   'decay-driven': 'edge decay-driven',
+  'edge-necessary': 'edge necessary',
 };
 
 export const momentMarkers = (moments: KeyMoments): Marker[] =>

@@ -10,6 +10,7 @@ import type { RunConfig, RunFile, RunOverrides, StopReason } from '../train/run'
 import type { SpectralRecord } from '../spectral/record';
 import type { ExperimentName } from '../analysis/experiments';
 import type { AnalysisFile } from '../analysis/analysis-file';
+import type { CausalRecord } from '../formats/live-causal';
 
 /** A hyperparameter change applied after `step` optimiser steps (the 'hyper' event's step): replayable from a URL. */
 export interface HyperChange {
@@ -100,6 +101,8 @@ export interface LabBatch {
   heads?: HeadRows;
   events?: RunEvent[];
   spectral?: SpectralRecord[];
+  /** Live causal probes' records (runs with them on): new ones, or (with `reset`) all of the run's, oldest first. */
+  causal?: CausalRecord[];
   /** Causal-experiment results of the run on show: new ones, or (with `reset`) all of the run's, oldest first. */
   analyses?: AnalysisFile[];
 }
