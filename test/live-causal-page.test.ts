@@ -98,6 +98,27 @@ describe('the store keeps the live causal records', () => {
   });
 });
 
+describe('classroom mode turns the probes on by default', () => {
+  it('moves the form’s probes with the mode unless the user set them otherwise', () => {
+    const store = createLabStore(createTables());
+    expect(store.getState().form.values.causal).toBe('off');
+    store.getState().setClassroom(true);
+    expect(store.getState().form.values.causal).toBe('on');
+    store.getState().setPreset('quick-dyck');
+    expect(store.getState().form.values.causal).toBe('on');
+    store.getState().setClassroom(false);
+    expect(store.getState().form.values.causal).toBe('off');
+    // Switched on by hand outside classroom mode: it stays on both ways.
+    store.getState().setField('causal', 'on');
+    store.getState().setClassroom(true);
+    store.getState().setClassroom(true);
+    expect(store.getState().form.values.causal).toBe('on');
+    store.getState().setField('causal', 'off');
+    store.getState().setClassroom(false);
+    expect(store.getState().form.values.causal).toBe('off');
+  });
+});
+
 describe('the key moment "the edge becomes necessary"', () => {
   const probes = (rows: [step: number, edge: number, randomMax: number][], resolution = 0.005) => ({
     step: rows.map((r) => r[0]),

@@ -12,7 +12,7 @@ import type { AnalysisFile } from '../analysis/analysis-file';
 import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../worker/protocol';
 import { SeriesTable } from './series-table';
 import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-columns';
-import { defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
+import { causalDefault, defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
 import { grokMetric, type PresetName } from '../train/presets';
 import { NO_KEY_MOMENTS, detectKeyMoments, sameKeyMoments, type KeyMoments } from './key-moments';
 
@@ -110,7 +110,10 @@ export interface LabState {
   notice: Notice | null;
   /** Memorisation, grokking and the edge turning decay-driven, as far as the run on show has got. */
   moments: KeyMoments;
-  /** Classroom mode: large type, the key charts only, and the guided walkthrough (in the URL hash as classroom=on). */
+  /**
+   * Classroom mode: large type, the key charts only, and the guided walkthrough (in the URL hash as classroom=on);
+   * the live causal probes are on by default there.
+   */
   classroom: boolean;
   /** The walkthrough's current step (an index into the page's list of steps). */
   walkthroughStep: number;
@@ -146,7 +149,7 @@ export function createLabStore(tables: LabTables): LabStore {
     classroom: false,
     walkthroughStep: 0,
 
-    setPreset: (preset) => set((s) => ({ form: { preset, values: { ...presetDefaults(preset), seed: s.form.values.seed } }, schedule: [] })),
+    setPreset: (preset) => set((s) => ({ form: { preset, values: { ...presetDefaults(preset, s.classroom), seed: s.form.values.seed } }, schedule: [] })),
     setField: (field, value) => set((s) => ({ form: { ...s.form, values: { ...s.form.values, [field]: value } } })),
     setForm: (form, schedule) => set({ form, schedule }),
     setSchedule: (schedule) => set({ schedule }),
@@ -178,7 +181,12 @@ export function createLabStore(tables: LabTables): LabStore {
     },
     setSavedRuns: (savedRuns) => set({ savedRuns }),
     setNotice: (notice) => set({ notice }),
-    setClassroom: (classroom) => set({ classroom }),
+    // The live causal probes follow classroom mode's default unless the form set them otherwise.
+    setClassroom: (classroom) =>
+      set((s) => {
+        if (classroom === s.classroom || s.form.values.causal !== causalDefault(s.classroom)) return { classroom };
+        return { classroom, form: { ...s.form, values: { ...s.form.values, causal: causalDefault(classroom) } } };
+      }),
     setWalkthroughStep: (walkthroughStep) => set({ walkthroughStep: Math.max(0, Math.floor(walkthroughStep)) }),
   }));
 }

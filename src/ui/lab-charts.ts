@@ -13,7 +13,8 @@ import type { MetricKey } from '../train/metrics';
 import { headColumn, type LabTables } from '../store/lab-store';
 import { STABLE_RANK_MODULES, type SpectralColumn } from '../store/spectral-columns';
 import type { CausalColumn } from '../store/causal-columns';
-import { DECAY_DRIVEN_ENERGY, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
+import { DECAY_DRIVEN_ENERGY, EDGE_NECESSARY_COST, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
+import { causalCharts } from './live-causal/causal-charts';
 
 const NO_EVALUATIONS = 'No evaluations yet: start a run, or open a saved one.';
 const NOT_COMPUTED = 'Not computed yet: the first spectral record arrives when the first window of W snapshots is full.';
@@ -197,8 +198,8 @@ const spec = (charts: readonly ChartSpec[], id: string) => {
 };
 
 /**
- * The four charts of classroom mode (loss, accuracy, g23 and v1's gradient energy fraction): the lab's own specs
- * with a caption written for a room.
+ * The charts of classroom mode (loss, accuracy, g23, v1's gradient energy fraction and the live ablation of the edge):
+ * the lab's own specs with a caption written for a room.
  */
 export function classroomCharts(config: RunConfig | null): ChartSpec[] {
   const training = trainingCharts(config, null);
@@ -222,6 +223,10 @@ export function classroomCharts(config: RunConfig | null): ChartSpec[] {
       title: 'Gradient energy fraction of v₁',
       description: `What moves the top update direction: the gradient (1) or weight decay (0). Below ${DECAY_DRIVEN_ENERGY}: decay-driven.`,
       lines: energy.lines.slice(0, 1),
+    },
+    {
+      ...spec(causalCharts(config), 'causal-ablation'),
+      description: `Test accuracy lost when the top two directions are removed (edge), against random pairs (grey). At −${EDGE_NECESSARY_COST} with random pairs flat, the model needs its edge.`,
     },
   ];
 }
