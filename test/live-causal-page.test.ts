@@ -258,7 +258,8 @@ describe('bands and the verdict strip in the chart machinery', () => {
   });
 
   it('draws the curve at a step against ε (never a log axis), and names ε in its files', () => {
-    const spec = curveChart('kl', null);
+    const spec = curveChart('kl', null, 300);
+    expect(spec.title).toBe('KL against ε at step 300');
     const data = curveData(record(300, -0.4, [0, 0.005]), 'kl');
     const model = buildPlotModel(spec, data, [], { width: 400, height: 260, logX: true })!;
     expect(model.logX).toBe(false);

@@ -226,7 +226,7 @@ export function classroomCharts(config: RunConfig | null): ChartSpec[] {
     },
     {
       ...spec(causalCharts(config), 'causal-ablation'),
-      description: `Test accuracy lost when the top two directions are removed (edge), against random pairs (grey). At −${EDGE_NECESSARY_COST} with random pairs flat, the model needs its edge.`,
+      description: `Accuracy lost when the top two directions are removed (edge) vs random pairs (grey). At −${EDGE_NECESSARY_COST} with random pairs flat, the model needs its edge.`,
     },
   ];
 }

@@ -20,7 +20,7 @@ export const WALKTHROUGH_STEPS: readonly WalkthroughStep[] = [
     title: 'The task',
     text:
       'A one-layer transformer learns a + b mod 31 from 60% of all pairs and is tested on the other 40%, ' +
-      'with weight decay 1, on this computer’s GPU. Start the run and watch the four charts.',
+      'with weight decay 1, on this computer’s GPU. Start the run and watch the charts.',
   },
   {
     id: 'memorise',

@@ -39,7 +39,7 @@ function valueFormat(scale: ScaleContinuousNumeric<number, number>, count: numbe
   // A log scale's own default is SI prefixes ("200m"): plain numbers read better on a value axis.
   const plain = logScale ? scale.tickFormat(count, '~g') : scale.tickFormat(count);
   if (!extreme) return plain;
-  return (v) => (plain(v) === '' ? '' : scientific(v));
+  return (v) => (plain(v) === '' ? '' : Number(v) === 0 ? '0' : scientific(v));
 }
 
 export interface SvgOptions {

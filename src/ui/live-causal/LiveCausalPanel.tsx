@@ -38,7 +38,7 @@ function CurveAtStep({ config, markers }: { config: RunConfig | null; markers: r
   const steps = tables.causalRecords.slice(0, count).map((r) => r.step);
   const scrubber = scrubberState(steps, pinned, markers);
   const { index } = scrubber;
-  const spec = useMemo(() => curveChart(measure, config), [measure, config]);
+  const spec = useMemo(() => curveChart(measure, config, scrubber.step), [measure, config, scrubber.step]);
   const source = useMemo(() => curveSource(tables.causalRecords, index, measure, () => tables.causal.version), [index, measure, count]); // eslint-disable-line react-hooks/exhaustive-deps
   const choose = (i: number) => setPinned(i >= count - 1 ? null : i);
 

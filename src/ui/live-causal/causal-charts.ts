@@ -42,9 +42,11 @@ export const causalOn = (config: RunConfig | null): boolean | null => (config ? 
 
 /** What the group's charts say before their first probe, for the run on show. */
 export function causalEmptyText(config: RunConfig | null): string {
-  if (!config) return 'No probes yet: switch on “Live causal probes” in the run form and start a run.';
+  if (!config) return 'No probes yet: start a run with “Live causal probes” on (in the run form; on by default in classroom mode).';
   if (!config.causal?.enabled) return 'This run has the live causal probes off: switch on “Live causal probes” in the run form and start again.';
-  return `Waiting for the first probe: it runs every ${config.causal.every.toLocaleString('en')} steps, on a full spectral window.`;
+  const { every } = config.causal;
+  const short = config.steps < every ? ` This run is ${config.steps.toLocaleString('en')} steps long: make it longer or probe more often.` : '';
+  return `No probe yet: one runs every ${every.toLocaleString('en')} steps, on a full spectral window.${short}`;
 }
 
 /** The over-training charts of the group (source 'causal'). */
@@ -102,12 +104,13 @@ export type CurveMeasure = (typeof CURVE_MEASURES)[number];
 
 export const CURVE_MEASURE_LABEL: Record<CurveMeasure, string> = { deltaAccuracy: 'Δ accuracy', kl: 'KL' };
 
-/** The curve figure for one measure (its x axis is ε, not the step). */
-export function curveChart(measure: CurveMeasure, config: RunConfig | null): ChartSpec {
+/** The curve figure for one measure at the probe of `step` (null: none yet); its x axis is ε, not the step. */
+export function curveChart(measure: CurveMeasure, config: RunConfig | null, step: number | null): ChartSpec {
   const acc = measure === 'deltaAccuracy';
+  const at = step === null ? '' : ` at step ${step.toLocaleString('en')}`;
   return {
     id: acc ? 'causal-curve-acc' : 'causal-curve-kl',
-    title: acc ? 'Accuracy change against ε' : 'KL against ε',
+    title: `${acc ? 'Accuracy change' : 'KL'} against ε${at}`,
     source: 'causal',
     xLabel: 'ε (step along the direction)',
     yScale: 'linear',
