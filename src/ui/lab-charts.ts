@@ -1,6 +1,6 @@
 // The lab's charts as specs (what each plots, in words too), the sources that feed them from the series tables,
 // and the markers a run's events put on every chart (hyperparameter changes, the grok step, divergences). Classroom
-// mode shows four of the same specs with captions for a room, and its key moments as markers.
+// mode shows five of the same specs with captions for a room, and its key moments as markers.
 import type { ChartSpec, LineSpec } from './charts/chart-spec';
 import { lines } from './charts/chart-spec';
 import { SERIES_STYLES } from './charts/palette';
