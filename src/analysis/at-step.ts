@@ -6,8 +6,9 @@
 // apart; the comparison is reported, not enforced).
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Checkpoint } from '../train/checkpoint';
-import type { RunConfig, RunFile } from '../train/run';
+import type { RunConfig, RunFile } from '../formats/run-file';
 import { Trainer, type TrainerProgress } from '../train/trainer';
+import { ReplayCheck } from '../formats/analysis-file';
 
 export type AnalysisStep = number | 'grok' | 'late';
 
@@ -29,15 +30,6 @@ export function resolveAnalysisStep(run: RunFile, at: AnalysisStep): number {
   }
   if (at > last) throw new RangeError(`the run has ${last} steps; step ${at} is past its end`);
   return at;
-}
-
-export interface ReplayCheck {
-  /** The run's recorded test loss at the analysed step (null: no evaluation there). */
-  recordedTestLoss: number | null;
-  /** The rebuilt model's test loss at that step (null where the run recorded none to compare with). */
-  replayedTestLoss: number | null;
-  /** Where the rebuild started: a checkpoint's step, or 0. */
-  fromStep: number;
 }
 
 /** Whether two configurations describe the same run (the step count aside). */

@@ -7,10 +7,12 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { parseRunFile, type RunFile } from '../train/run';
+import { parseRunFile } from '../train/run';
+import type { RunFile } from '../formats/run-file';
 import { decodeCheckpoint } from '../train/checkpoint-file';
 import { parseAnalysisStep, resolveAnalysisStep, trainerAt } from '../analysis/at-step';
-import { EXPERIMENTS, isExperimentName, plannedExperiments, type ExperimentName } from '../analysis/experiments';
+import { isExperimentName, plannedExperiments } from '../analysis/experiments';
+import { EXPERIMENTS, type ExperimentName } from '../formats/experiments';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseArgs, integerOption, UsageError, runCli } from './args';
 import { formatDuration, ProgressPrinter } from './progress';

@@ -7,18 +7,20 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { MOD_OPS, type ModOp } from '../tasks/modarith';
+import { MOD_OPS } from '../tasks/modarith';
+import type { ModOp } from '../formats/task';
 import { PRESETS } from '../train/presets';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
-import { resolveRunConfig, type RunConfig, type RunOverrides } from '../train/run';
+import { resolveRunConfig } from '../train/run';
+import type { RunConfig, RunOverrides } from '../formats/run-file';
 import { Trainer } from '../train/trainer';
 import type { Checkpoint } from '../train/checkpoint';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
-import type { SpectralSolver } from '../spectral/options';
-import type { NormKind } from '../model/config';
+import type { SpectralSolver } from '../formats/spectral';
+import type { NormKind } from '../formats/model-config';
 import { integerOption, numberOption, parseArgs, UsageError, runCli } from './args';
 import { DECAY_DEFAULTS, DECAY_USAGE, decayOverrides, describeDecay } from './decay-options';
-import { decayOf } from '../train/decay';
+import { decayOf } from '../formats/optim';
 import { ProgressPrinter, formatDuration } from './progress';
 
 const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).join('|')}> [options]

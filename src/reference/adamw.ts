@@ -2,8 +2,7 @@
 // parameters, then torch.optim.AdamW (decoupled decay on every parameter, or on those a decay mask selects, as
 // with Low-Rank Decay; bias-corrected moments).
 // Oracle for shaders/reduce.wgsl + shaders/adamw.wgsl, and the optimiser of the float64 reference model.
-import type { OptimConfig } from '../train/optim-config';
-import { decays, type DecayMask } from '../train/decay';
+import { decays, type OptimConfig, type DecayMask } from '../formats/optim';
 
 /**
  * One step t (t = 1 for the first step), in place on `params`, `m` and `v`; `grads` is not modified. With a

@@ -10,10 +10,10 @@
 // changing the version: a reader takes the sections it knows.
 import { buildParamTable } from '../model/params';
 import type { Checkpoint } from './checkpoint';
-import type { RunConfig } from './run';
-import type { EngineState } from './engine';
+import type { RunConfig } from '../formats/run-file';
+import type { EngineState } from '../model/engine';
 import type { RngState } from '../util/random';
-import type { RunMetrics } from './metrics';
+import type { RunMetrics } from '../formats/metrics';
 import type { SpectralState } from '../spectral/monitor';
 
 export const CHECKPOINT_MAGIC = 'SELCKPT\0';

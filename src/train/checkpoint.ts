@@ -1,9 +1,10 @@
 // A run's whole resumable state: the engine's (parameters, Adam moments, step, hyperparameters), the batch
 // sampler's generator, the spectral edge's window ring (when the run tracks it) and the metrics so far. Restoring one and training on gives bit-identical losses,
 // because every batch and every update then repeats exactly.
-import type { EngineState, TrainingEngine } from './engine';
+import type { EngineState, TrainingEngine } from '../model/engine';
 import type { RngState } from '../util/random';
-import { copyMetrics, type RunMetrics } from './metrics';
+import { copyMetrics } from './metrics';
+import type { RunMetrics } from '../formats/metrics';
 import type { SpectralMonitor, SpectralState } from '../spectral/monitor';
 
 export interface Checkpoint {

@@ -11,33 +11,18 @@
 import type { AllocationScope, GpuRuntime } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
-import { TrainingEngine, type StepStats } from './engine';
-import { decayOf } from './decay';
+import { TrainingEngine, type StepStats } from '../model/engine';
+import { decayOf, type HyperParams } from '../formats/optim';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor, sliceOf, type EdgeVectors } from '../spectral/monitor';
-import type { SpectralRecord } from '../spectral/record';
-import type { AnalysisFile } from '../analysis/analysis-file';
+import type { SpectralRecord } from '../formats/spectral';
+import type { AnalysisFile } from '../formats/analysis-file';
 import { Evaluator } from './evaluator';
 import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from './presets';
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
-import {
-  appendHeadPoint,
-  appendPoint,
-  copyMetrics,
-  emptyMetrics,
-  grokEvent,
-  grokStep,
-  headGrokEvents,
-  nonFiniteKeys,
-  paramNorms,
-  pointAt,
-  shouldStopEarly,
-  type HyperParams,
-  type MetricPoint,
-  type RunEvent,
-  type RunMetrics,
-} from './metrics';
-import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile, type StopReason } from './run';
+import { appendHeadPoint, appendPoint, copyMetrics, emptyMetrics, grokEvent, grokStep, headGrokEvents, nonFiniteKeys, paramNorms, pointAt, shouldStopEarly } from './metrics';
+import type { MetricPoint, RunEvent, RunMetrics, StopReason } from '../formats/metrics';
+import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile } from '../formats/run-file';
 
 export interface TrainerProgress {
   /** The evaluation just taken. */

@@ -13,17 +13,17 @@
 import { GpuRuntime } from '../gpu/runtime';
 import { WebGpuUnavailableError, type AcquiredDevice } from '../gpu/device';
 import { Trainer } from '../train/trainer';
-import { parseRunFile, resolveRunConfig, type RunConfig, type RunFile, type StopReason } from '../train/run';
+import { parseRunFile, resolveRunConfig } from '../train/run';
+import type { RunConfig, RunFile } from '../formats/run-file';
+import type { StopReason, RunEvent } from '../formats/metrics';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
-import { grokStep, type HyperParams, type RunEvent } from '../train/metrics';
+import { grokStep } from '../train/metrics';
+import type { HyperParams } from '../formats/optim';
 import { runAnalysis } from '../analysis/run-analysis';
-import { parseAnalysisFile, type AnalysisFile } from '../analysis/analysis-file';
-import {
-  IDLE_STATUS, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
-  type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink,
-  type SavedRunSummary, type StartRequest, type WorkerStatus,
-} from './protocol';
+import { parseAnalysisFile, type AnalysisFile } from '../formats/analysis-file';
+import { batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule } from './protocol';
+import { IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus } from '../formats/worker';
 
 /** GPU work per chunk: small enough that a command waits at most about this long, large enough to keep the GPU busy. */
 const CHUNK_TARGET_MS = 30;

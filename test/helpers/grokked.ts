@@ -9,7 +9,8 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { testRuntime } from './gpu';
 import { Trainer } from '../../src/train/trainer';
-import { resolveRunConfig, type RunConfig } from '../../src/train/run';
+import { resolveRunConfig } from '../../src/train/run';
+import type { RunConfig } from '../../src/formats/run-file';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint-file';
 import type { GpuRuntime } from '../../src/gpu/runtime';
 

@@ -6,8 +6,7 @@
 import reduceSource from '../../../shaders/reduce.wgsl?raw';
 import adamwSource from '../../../shaders/adamw.wgsl?raw';
 import { f32, groups, u32, type Dispatch, type GpuRuntime, type Scalar, type TensorRef } from '../../gpu/runtime';
-import type { OptimConfig } from '../../train/optim-config';
-import type { DecayMask } from '../../train/decay';
+import type { OptimConfig, DecayMask } from '../../formats/optim';
 
 const sumOfSquaresKernel = { label: 'reduce.sum_of_squares', code: reduceSource };
 
