@@ -170,7 +170,7 @@ describe('run file', () => {
     expect(fail(edited((r) => (r.events[1].step = -4)))).toBe('invalid run file: events[1].step is -4; must be >= 0');
     expect(fail(edited((r) => (r.events[0].type = 'party')))).toBe('invalid run file: events[0].type is "party"; must be one of "grok", "hyper", "divergence"');
     expect(fail(edited((r) => (r.summary.colour = 'red')))).toBe('invalid run file: summary: unknown field "colour"');
-    expect(fail(edited((r) => r.series.gradNorm.pop()))).toMatch(/^invalid run file: series\.gradNorm is \[.*\]; must hold one value per evaluation \(series\.step has 4\)$/);
+    expect(fail(edited((r) => r.series.gradNorm.pop()))).toMatch(/^invalid run file: series\.gradNorm is \[.*; must hold one value per evaluation \(series\.step has 4\)$/);
     expect(fail(edited((r) => (r.series.step[2] = 10)))).toBe('invalid run file: series.step[2] is 10; must come after series.step[1] (20)');
     expect(fail(edited((r) => (r.version = 1)))).toBe('unsupported run file version 1; this lab reads version 2');
     expect(fail(edited((r) => (r.kind = 'something.else')))).toBe('not a run file: kind is "something.else", expected "spectral-edge-lab.run"');
