@@ -172,7 +172,7 @@ describe('run file', () => {
     expect(fail(edited((r) => (r.summary.colour = 'red')))).toBe('invalid run file: summary: unknown field "colour"');
     expect(fail(edited((r) => r.series.gradNorm.pop()))).toMatch(/^invalid run file: series\.gradNorm is \[.*; must hold one value per evaluation \(series\.step has 4\)$/);
     expect(fail(edited((r) => (r.series.step[2] = 10)))).toBe('invalid run file: series.step[2] is 10; must come after series.step[1] (20)');
-    expect(fail(edited((r) => (r.version = 1)))).toBe('unsupported run file version 1; this lab reads version 2');
+    expect(fail(edited((r) => (r.version = 1)))).toBe('unsupported run file version 1; this lab reads versions 2, 3');
     expect(fail(edited((r) => (r.kind = 'something.else')))).toBe('not a run file: kind is "something.else", expected "spectral-edge-lab.run"');
     expect(fail('{"version": 1,')).toMatch(/^not a run file: not JSON \(/);
     expect(fail('[]')).toBe('not a run file: a run file is a JSON object, got []');

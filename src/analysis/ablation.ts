@@ -24,6 +24,8 @@ export interface AblationOptions {
   randomTrials?: number;
   /** Test sequences per evaluation forward pass (default min(512, test sequences)). */
   chunk?: number;
+  /** Also remove each single v_k (default true; the live probes leave them out). */
+  single?: boolean;
 }
 
 export const ABLATION_DEFAULTS = { randomTrials: 20, chunkMax: 512 } as const;
@@ -161,7 +163,7 @@ export async function ablateEdge(ctx: AnalysisContext, options: AblationOptions 
   const sets: { name: string; vectors: number[] }[] = [
     { name: 'edge {v1, v2}', vectors: [1, 2] },
     ...(K >= 4 ? [{ name: 'bulk {v3, v4}', vectors: [3, 4] }] : []),
-    ...Array.from({ length: K }, (_, k) => ({ name: `v${k + 1}`, vectors: [k + 1] })),
+    ...(options.single ?? true ? Array.from({ length: K }, (_, k) => ({ name: `v${k + 1}`, vectors: [k + 1] })) : []),
   ];
   const total = 1 + sets.length + trials;
   let done = 0;
@@ -231,7 +233,7 @@ export async function ablateEdge(ctx: AnalysisContext, options: AblationOptions 
     resolution,
     edge,
     bulk: effects.get('bulk {v3, v4}') ?? null,
-    single: Array.from({ length: K }, (_, k) => effects.get(`v${k + 1}`)!),
+    single: Array.from({ length: K }, (_, k) => effects.get(`v${k + 1}`)).filter((e) => e !== undefined),
     random: {
       trials,
       seed,

@@ -126,7 +126,7 @@ export interface AblationResult {
   edge: AblationEffect;
   /** {v3, v4}; null when K < 4. */
   bulk: AblationEffect | null;
-  /** Each v_k alone, k = 1..K. */
+  /** Each v_k alone, k = 1..K (empty when not asked for). */
   single: AblationEffect[];
   random: {
     trials: number;

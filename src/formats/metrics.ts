@@ -3,6 +3,7 @@
 // rules that read them (grok step, early stop) live in src/train/metrics.ts.
 import type { HyperParams } from './optim';
 import type { SpectralRecord } from './spectral';
+import type { CausalRecord } from './live-causal';
 
 /** One evaluation, taken after the optimiser step `step`. */
 export interface MetricPoint {
@@ -71,6 +72,8 @@ export interface RunMetrics {
   heads?: HeadSeries;
   /** One record per analysed window, for runs that track the spectral edge. */
   spectral?: SpectralRecord[];
+  /** One record per live causal probe, for runs that take them (src/analysis/live-causal.ts). */
+  causal?: CausalRecord[];
 }
 
 /**

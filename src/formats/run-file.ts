@@ -11,6 +11,7 @@ import { MOD_OP_NAMES, PRESET_NAMES, TASK_KINDS, type ModOp, type PresetName, ty
 import { SPECTRAL_SOLVERS, SPECTRAL_SUBSETS, type SpectralOptions, type SpectralRecord } from './spectral';
 import { GROK_METRICS, HEAD_METRIC_KEYS, METRIC_KEYS, STOP_REASONS, StopReason, type EarlyStopRule, type HeadSeries, type MetricPoint, type MetricSeries, type RunEvent } from './metrics';
 import { ANALYSIS_FILE_KIND, type AnalysisFile } from './analysis-file';
+import { CAUSAL_RECORD_SCHEMA, LIVE_CAUSAL_OPTIONS_SCHEMA, type CausalRecord, type LiveCausalOptions } from './live-causal';
 import { invalid, versionedLoader } from './versioned';
 
 /** What a run may change relative to its preset (all optional: a missing field keeps the preset's value). */
@@ -37,6 +38,8 @@ export interface RunOverrides {
   /** Architecture options (SPEC §4, src/model/config.ts) set on the preset's model: RMSNorm, QK-norm. */
   norm?: NormKind;
   qkNorm?: boolean;
+  /** Live causal probes (off unless given; the preset's defaults for the fields not given, liveCausalDefaults). */
+  causal?: Partial<LiveCausalOptions>;
 }
 
 /** The exact settings of a run: the preset resolved with the overrides. */
@@ -57,6 +60,8 @@ export interface RunConfig {
   evalEvery: number;
   earlyStop: EarlyStopRule | null;
   spectral: SpectralOptions;
+  /** Live causal probes along the edge as the run trains (absent in older files and in runs that do not take them). */
+  causal?: LiveCausalOptions;
 }
 
 export interface RunSummary {
@@ -84,10 +89,11 @@ export const RUN_LIMITS = {
  * 2: sequence-accuracy and greedy series; the grok event names its metric (and task head); multitask head series
  * (train/test loss and accuracy per head);
  * spectral-edge options and records.
+ * 3: live causal probes: the config's `causal` options and the `causal` series. Version 2 files still load.
  */
-export const RUN_FILE_VERSION = 2;
+export const RUN_FILE_VERSION = 3;
 /** The versions this lab reads. */
-export const RUN_FILE_VERSIONS = [2] as const;
+export const RUN_FILE_VERSIONS = [2, RUN_FILE_VERSION] as const;
 
 export interface RunFile {
   version: typeof RUN_FILE_VERSION;
@@ -99,6 +105,8 @@ export interface RunFile {
   heads?: HeadSeries;
   /** Runs that track the spectral edge: one record per analysed window (src/spectral/record.ts). */
   spectral?: SpectralRecord[];
+  /** Runs with live causal probes: one record per probe (src/formats/live-causal.ts). */
+  causal?: CausalRecord[];
   /**
    * Causal experiments run on this run's model (src/formats/analysis-file.ts), oldest first. The run schema checks
    * only their kind; whoever shows them validates each with ANALYSIS_FILE.parse.
@@ -245,6 +253,7 @@ export const RUN_SCHEMA = {
             spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
             norm: { enum: NORM_KINDS },
             qkNorm: { type: 'boolean' },
+            causal: { type: 'object', additionalProperties: false, properties: LIVE_CAUSAL_OPTIONS_SCHEMA.properties },
           },
         },
         task: {
@@ -299,6 +308,7 @@ export const RUN_SCHEMA = {
         evalEvery: integer,
         earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
         spectral: { type: 'object', additionalProperties: false, required: requiredSpectralOptions, properties: spectralOptionFields },
+        causal: LIVE_CAUSAL_OPTIONS_SCHEMA,
       },
     },
     series: {
@@ -333,6 +343,7 @@ export const RUN_SCHEMA = {
       },
     },
     spectral: { type: 'array', items: spectralRecord },
+    causal: { type: 'array', items: CAUSAL_RECORD_SCHEMA },
     analyses: { type: 'array', items: { type: 'object', required: ['kind'], properties: { kind: { const: ANALYSIS_FILE_KIND } } } },
     heads: {
       type: 'object',

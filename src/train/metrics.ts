@@ -5,13 +5,14 @@ import { MetricPoint, MetricKey, METRIC_KEYS, MetricSeries, GrokMetric, RunEvent
 /** Test accuracy at which a run counts as grokked (SPEC §1). */
 export const GROK_TEST_ACCURACY = 0.95;
 
-export function emptyMetrics(headNames: string[] | null = null, spectral = false): RunMetrics {
+export function emptyMetrics(headNames: string[] | null = null, spectral = false, causal = false): RunMetrics {
   const series = Object.fromEntries(METRIC_KEYS.map((k) => [k, []])) as unknown as MetricSeries;
   return {
     series,
     events: [],
     ...(headNames && { heads: emptyHeadSeries(headNames) }),
     ...(spectral && { spectral: [] }),
+    ...(causal && { causal: [] }),
   };
 }
 
@@ -32,6 +33,7 @@ export function copyMetrics(m: RunMetrics): RunMetrics {
     events: m.events.map((e) => structuredClone(e)),
     ...(m.heads && { heads: structuredClone(m.heads) }),
     ...(m.spectral && { spectral: structuredClone(m.spectral) }),
+    ...(m.causal && { causal: structuredClone(m.causal) }),
   };
 }
 

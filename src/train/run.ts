@@ -7,11 +7,13 @@ import { validateModelConfig } from '../model/config';
 import type { AnyModelConfig } from '../formats/model-config';
 import { MOD_OPS } from '../tasks/modarith';
 import { validateOptimConfig, DECAY_KINDS, DEFAULT_LRD_PARAMS, L2_DECAY, validateDecayConfig, type DecayConfig } from '../formats/optim';
-import { PRESETS, buildTaskData } from './presets';
-import { isPresetName, PRESET_NAMES } from '../formats/task';
+import { PRESETS, buildTaskData, type TaskData } from './presets';
+import { isPresetName, PRESET_NAMES, type PresetName, type TaskSpec } from '../formats/task';
 import { spectralDefaults, validateSpectralOptions } from '../spectral/options';
 import type { SpectralOptions } from '../formats/spectral';
-import { RUN_FILE, RUN_LIMITS, type RunConfig, type RunFile, type RunOverrides } from '../formats/run-file';
+import { RUN_FILE, RUN_FILE_VERSION, RUN_LIMITS, type RunConfig, type RunFile, type RunOverrides } from '../formats/run-file';
+import { LiveCausalOptionsError, validateLiveCausalOptions, type LiveCausalOptions } from '../formats/live-causal';
+import { liveCausalDefaults } from './live-causal-defaults';
 import { FormatError, invalid } from '../formats/versioned';
 
 export class RunConfigError extends Error {
@@ -61,6 +63,11 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   }
   const decay = resolveDecay(overrides);
 
+  const spectral = resolveSpectral(p.spectral, overrides.spectral);
+  let data: TaskData | undefined;
+  const taskData = () => (data ??= buildTaskData(task, seed));
+  const shape = p.batchMode === 'full' ? { ...p.shape, batch: taskData().trainCount } : p.shape;
+  const causal = overrides.causal && resolveCausal(preset, testSequenceCount(taskData(), task, p.shape.readout.count), spectral, overrides.causal);
   return {
     preset,
     seed,
@@ -69,13 +76,31 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     model: withArchitecture(p.model, overrides),
     optim,
     decay,
-    shape: p.batchMode === 'full' ? { ...p.shape, batch: buildTaskData(task, seed).trainCount } : p.shape,
+    shape,
     batchMode: p.batchMode,
     steps: overrides.steps ?? p.steps,
     evalEvery: overrides.evalEvery ?? p.evalEvery,
     earlyStop: earlyStop ?? null,
-    spectral: resolveSpectral(p.spectral, overrides.spectral),
+    spectral,
+    ...(causal && { causal }),
   };
+}
+
+/** Test sequences of a task's data: targets per sequence are the readout positions times the task heads. */
+function testSequenceCount(data: TaskData, task: TaskSpec, readoutCount: number): number {
+  return data.test.targets.length / readoutCount / (task.kind === 'multitask' ? task.ops.length : 1);
+}
+
+/** The live causal options: the preset's defaults under the given fields, checked against the run's window and test set. */
+function resolveCausal(preset: PresetName, testSequences: number, spectral: SpectralOptions, given: Partial<LiveCausalOptions>): LiveCausalOptions {
+  const options = { ...liveCausalDefaults(preset, spectral.snapshotEvery, testSequences), enabled: true, ...given };
+  try {
+    validateLiveCausalOptions(options, { snapshotEvery: spectral.snapshotEvery, testSequences, spectralEnabled: spectral.enabled, edgeVectors: spectral.k });
+  } catch (err) {
+    if (err instanceof LiveCausalOptionsError) throw new RunConfigError(err.message);
+    throw err;
+  }
+  return options;
 }
 
 /** The preset's model with the architecture options the overrides give (the model itself when they give none). */
@@ -132,7 +157,8 @@ export function parseRunFile(input: string | unknown): RunFile {
     if (err instanceof FormatError) throw new FormatError(`invalid run file: ${err.message}`);
     throw err;
   }
-  return run;
+  // A version 2 file is a version 3 file without live causal probes.
+  return { ...run, version: RUN_FILE_VERSION };
 }
 
 /** Throws a FormatError unless `config` is what resolveRunConfig makes of its preset, seed and overrides. */
