@@ -70,6 +70,7 @@ export async function branchTrainer(rt: GpuRuntime, config: RunConfig, checkpoin
     engine: { step: 0, optim: branch.optim, params: checkpoint.engine.params, m: new Float32Array(n), v: new Float32Array(n) },
     sampler: checkpoint.sampler,
     metrics: emptyMetrics(taskHeadNames(branch.task), false),
+    mark: { evaluations: 0, events: 0, spectral: 0, causal: 0 },
   });
   return trainer;
 }

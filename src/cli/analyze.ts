@@ -82,7 +82,7 @@ function parseAnalyzeArgs(argv: string[]): AnalyzePlan | 'help' {
 }
 
 /** The latest `step-N.ckpt` at or before `step` in `dir` (as npm run experiment names them), decoded; or none. */
-function checkpointBefore(dir: string, step: number) {
+function checkpointBefore(dir: string, step: number, run: RunFile) {
   if (!existsSync(dir)) return [];
   const steps = readdirSync(dir).flatMap((f) => {
     const m = /^step-(\d+)\.ckpt$/.exec(f);
@@ -91,7 +91,7 @@ function checkpointBefore(dir: string, step: number) {
   if (steps.length === 0) return [];
   const best = Math.max(...steps);
   const file = join(dir, `step-${String(best).padStart(6, '0')}.ckpt`);
-  return [decodeCheckpoint(readFileSync(file))];
+  return [decodeCheckpoint(readFileSync(file), { run: { config: run.config, metrics: run } })];
 }
 
 async function main(): Promise<number> {
@@ -110,7 +110,7 @@ async function main(): Promise<number> {
   const { run, step } = plan;
   const rt = new GpuRuntime(await acquireNodeDevice());
   const progress = new ProgressPrinter(process.stdout);
-  const checkpoints = checkpointBefore(plan.checkpointDir, step);
+  const checkpoints = checkpointBefore(plan.checkpointDir, step, plan.run);
   progress.message(
     `${run.config.preset} seed ${run.config.seed} at step ${step} (${plan.requested}): rebuilding the model from ` +
       `${checkpoints.length ? `the checkpoint at step ${checkpoints[0].checkpoint.step}` : 'step 0'} on ${rt.adapter.description}`,

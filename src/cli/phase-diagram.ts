@@ -167,7 +167,7 @@ async function main(): Promise<number> {
   );
   if (outcome.interrupted) {
     writeAtomically(out, JSON.stringify(outcome.file));
-    writeAtomically(partialPath, encodeCheckpoint(outcome.interrupted.checkpoint, outcome.interrupted.config));
+    writeAtomically(partialPath, encodeCheckpoint(outcome.interrupted.checkpoint, outcome.interrupted.config, { withHistory: true }));
     progress.message(`stopped after ${formatDuration(performance.now() - start)}: ${outcome.file.cells.length}/${total} cells in ${out}; run the same command to continue`);
     rt.destroy();
     return 130;

@@ -124,3 +124,19 @@ function describeError(e: ErrorObject, data: unknown): string {
       return invalid(path, value, e.message ?? e.keyword).message;
   }
 }
+
+/** The first leaf where `found` and `expected` (JSON values) differ, with its path below `path`; null when equal. */
+export function firstDifference(found: unknown, expected: unknown, path: string): { path: string; found: unknown; expected: unknown } | null {
+  if (typeof found !== 'object' || typeof expected !== 'object' || found === null || expected === null || Array.isArray(found) !== Array.isArray(expected)) {
+    return Object.is(found, expected) ? null : { path, found, expected };
+  }
+  const keys = new Set([...Object.keys(expected), ...Object.keys(found)]);
+  for (const key of keys) {
+    const a = (found as Record<string, unknown>)[key];
+    const b = (expected as Record<string, unknown>)[key];
+    if (a === undefined && b === undefined) continue;
+    const d = firstDifference(a, b, Array.isArray(found) ? `${path}[${key}]` : `${path}.${key}`);
+    if (d) return d;
+  }
+  return null;
+}

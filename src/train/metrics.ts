@@ -1,6 +1,7 @@
 // What a run records at its evaluation cadence: metric series (parallel arrays, one entry per evaluation),
 // events (grokking, hyperparameter changes, divergence), and the rules that read them (grok step, early stop).
-import { MetricPoint, MetricKey, METRIC_KEYS, MetricSeries, GrokMetric, RunEvent, HEAD_METRIC_KEYS, HeadMetricKey, HeadSeries, RunMetrics, EarlyStopRule } from '../formats/metrics';
+import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type GrokMetric, type HeadMetricKey, type HeadSeries, type MetricKey, type MetricPoint, type MetricSeries, type RunEvent, type RunMetrics } from '../formats/metrics';
+import type { HistoryMark } from '../formats/checkpoint-file';
 
 /** Test accuracy at which a run counts as grokked (SPEC §1). */
 export const GROK_TEST_ACCURACY = 0.95;
@@ -36,6 +37,27 @@ export function copyMetrics(m: RunMetrics): RunMetrics {
     ...(m.causal && { causal: structuredClone(m.causal) }),
   };
 }
+
+/** The lengths of a run's history lists now (a checkpoint's place in it). */
+export function markOf(m: RunMetrics): HistoryMark {
+  return { evaluations: m.series.step.length, events: m.events.length, spectral: m.spectral?.length ?? 0, causal: m.causal?.length ?? 0 };
+}
+
+/** A copy of the first `mark` entries of a run's history (the lists grow only by appending, so this is its state then). */
+export function historyUpTo(m: RunMetrics, mark: HistoryMark): RunMetrics {
+  const n = mark.evaluations;
+  return {
+    series: Object.fromEntries(METRIC_KEYS.map((k) => [k, m.series[k].slice(0, n)])) as unknown as MetricSeries,
+    events: m.events.slice(0, mark.events).map((e) => structuredClone(e)),
+    ...(m.heads && { heads: { names: [...m.heads.names], ...Object.fromEntries(HEAD_METRIC_KEYS.map((k) => [k, m.heads![k].map((s) => s.slice(0, n))])) } as HeadSeries }),
+    ...(m.spectral && { spectral: structuredClone(m.spectral.slice(0, mark.spectral)) }),
+    ...(m.causal && { causal: structuredClone(m.causal.slice(0, mark.causal)) }),
+  };
+}
+
+/** Whether `m` holds at least the history `mark` counts. */
+export const covers = (m: RunMetrics, mark: HistoryMark): boolean =>
+  m.series.step.length >= mark.evaluations && m.events.length >= mark.events && (m.spectral?.length ?? 0) >= mark.spectral && (m.causal?.length ?? 0) >= mark.causal;
 
 export function appendPoint(series: MetricSeries, point: MetricPoint): void {
   for (const k of METRIC_KEYS) series[k].push(point[k]);

@@ -14,7 +14,7 @@ import type { SpectralOptions } from '../formats/spectral';
 import { RUN_FILE, RUN_FILE_VERSION, RUN_LIMITS, type RunConfig, type RunFile, type RunOverrides } from '../formats/run-file';
 import { LiveCausalOptionsError, validateLiveCausalOptions, type LiveCausalOptions } from '../formats/live-causal';
 import { liveCausalDefaults } from './live-causal-defaults';
-import { FormatError, invalid } from '../formats/versioned';
+import { FormatError, firstDifference, invalid } from '../formats/versioned';
 
 export class RunConfigError extends Error {
   override name = 'RunConfigError';
@@ -177,20 +177,4 @@ export function checkRunConfig(config: RunConfig): void {
 /** Fields older files leave out, filled with what they meant (so those files still compare equal). */
 function withDefaults(config: RunConfig): RunConfig {
   return { ...config, decay: config.decay ?? { ...L2_DECAY }, spectral: { gapFlow: false, solver: 'gram', ...config.spectral } };
-}
-
-/** The first leaf where `found` and `expected` differ, by path (JSON values). */
-function firstDifference(found: unknown, expected: unknown, path: string): { path: string; found: unknown; expected: unknown } | null {
-  if (typeof found !== 'object' || typeof expected !== 'object' || found === null || expected === null || Array.isArray(found) !== Array.isArray(expected)) {
-    return Object.is(found, expected) ? null : { path, found, expected };
-  }
-  const keys = new Set([...Object.keys(expected), ...Object.keys(found)]);
-  for (const key of keys) {
-    const a = (found as Record<string, unknown>)[key];
-    const b = (expected as Record<string, unknown>)[key];
-    if (a === undefined && b === undefined) continue;
-    const d = firstDifference(a, b, Array.isArray(found) ? `${path}[${key}]` : `${path}.${key}`);
-    if (d) return d;
-  }
-  return null;
 }

@@ -21,7 +21,7 @@ import type { CausalRecord } from '../formats/live-causal';
 import { Evaluator } from './evaluator';
 import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from './presets';
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
-import { appendHeadPoint, appendPoint, copyMetrics, emptyMetrics, grokEvent, grokStep, headGrokEvents, nonFiniteKeys, paramNorms, pointAt, shouldStopEarly } from './metrics';
+import { appendHeadPoint, appendPoint, copyMetrics, historyUpTo, emptyMetrics, grokEvent, grokStep, headGrokEvents, nonFiniteKeys, paramNorms, pointAt, shouldStopEarly } from './metrics';
 import type { MetricPoint, RunEvent, RunMetrics, StopReason } from '../formats/metrics';
 import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile } from '../formats/run-file';
 
@@ -119,7 +119,7 @@ export class Trainer {
     /** The buffers of the engine, evaluators and monitor, allocated in create(). */
     private readonly allocations: AllocationScope,
   ) {
-    this.metrics = copyMetrics(lastGood.metrics);
+    this.metrics = historyUpTo(lastGood.metrics, lastGood.mark);
   }
 
   /** Builds the data, engine and evaluators of a run (`resolveRunConfig` makes the config from a preset). */
@@ -357,8 +357,8 @@ export class Trainer {
   /** Goes back (or forward) to a checkpoint of this run: the next `run` continues from it bit for bit. */
   restore(checkpoint: Checkpoint): void {
     restoreCheckpoint(checkpoint, this.engine, this.sampler, this.monitor);
-    this.metrics = copyMetrics(checkpoint.metrics);
-    this.lastGood = checkpoint;
+    this.metrics = historyUpTo(checkpoint.metrics, checkpoint.mark);
+    this.lastGood = checkpointOf(checkpoint.engine, this.sampler, this.metrics, checkpoint.spectral);
   }
 
   toRunFile(): RunFile {

@@ -219,7 +219,8 @@ export class LabApi implements LabWorkerApi {
           throw new Error(`analyses[${i}]: ${(error as Error).message}`);
         }
       });
-      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
+      // The checkpoint must be this run's (its configuration and history); it takes its history from the run file.
+      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint, { run: { config: file.config, metrics: file } }) : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
       await this.retireCurrent();
@@ -239,7 +240,7 @@ export class LabApi implements LabWorkerApi {
       trainer.restore(decoded.checkpoint);
       for (const analysis of analyses) trainer.addAnalysis(analysis);
       const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
-      run.applied = hyperCount(decoded.checkpoint.metrics.events);
+      run.applied = hyperCount(trainer.events);
       if (trainer.step >= decoded.config.steps) {
         run.mode = 'finished';
         run.stopReason = file.summary.stopReason;
@@ -503,7 +504,7 @@ export class LabApi implements LabWorkerApi {
         trainer.restore(checkpoint);
         const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
         run.trainer.destroy();
-        next.applied = hyperCount(checkpoint.metrics.events);
+        next.applied = hyperCount(trainer.events);
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
         this.emitReset(next, checkpoint);
         this.applySchedule(next);
@@ -525,8 +526,9 @@ export class LabApi implements LabWorkerApi {
   /** Replaces the page's view with this run (from step 0, or from a restored checkpoint's metrics). */
   private emitReset(run: LiveRun, from: Checkpoint | null): void {
     const { config } = run.trainer;
-    const metrics = from?.metrics ?? { series: run.trainer.series, events: [...run.trainer.events] };
-    this.outbox = batchOfMetrics(config, { ...metrics, spectral: from?.metrics.spectral ?? [] }, this.computeStatus(), run.trainer.analysisFiles);
+    // After a restore the trainer's metrics are the checkpoint's history.
+    const metrics = from ? run.trainer.toRunFile() : { series: run.trainer.series, events: [...run.trainer.events] };
+    this.outbox = batchOfMetrics(config, { ...metrics, spectral: [...run.trainer.spectralRecords] }, this.computeStatus(), run.trainer.analysisFiles);
     run.sentRows = metrics.series.step.length;
     this.scheduleFlush();
   }
