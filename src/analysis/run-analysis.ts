@@ -1,6 +1,6 @@
 // One analysis of a run at one step (SPEC §3): the experiments asked for, run in a fixed order on the model the
 // trainer holds, each with its wall time, or the reason it does not apply; and the universality-class verdict
-// from their results. The result is an analysis file (src/analysis/analysis-file.ts). The CLI (`npm run analyze`)
+// from their results. The result is an analysis file (src/formats/analysis-file.ts). The CLI (`npm run analyze`)
 // and the lab's worker both call `runAnalysis`.
 import type { Trainer } from '../train/trainer';
 import type { RunFile } from '../formats/run-file';

@@ -2,7 +2,7 @@
 // experiments of SPEC §3 on a recorded run at one step. The model there is rebuilt from the run file (from the
 // latest of its checkpoint files at or before the step, else from step 0: training is deterministic), then each
 // experiment runs on this machine's WebGPU adapter with progress, and the analysis file
-// (src/analysis/analysis-file.ts) is written.
+// (src/formats/analysis-file.ts) is written.
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';

@@ -20,7 +20,7 @@ export interface RunOverrides {
   weightDecay?: number;
   /**
    * 'l2' (default): AdamW decay on every parameter; 'lrd': Low-Rank Decay of the lrdParams matrices (default W_Q and
-   * W_K) at lrdRate per step (required with 'lrd'), the other parameters keeping AdamW decay (src/train/decay.ts).
+   * W_K) at lrdRate per step (required with 'lrd'), the other parameters keeping AdamW decay (src/formats/optim.ts).
    */
   decay?: DecayKind;
   lrdRate?: number;
@@ -103,7 +103,7 @@ export interface RunFile {
   events: RunEvent[];
   /** Multitask runs only: each task head's train/test loss and accuracy series. */
   heads?: HeadSeries;
-  /** Runs that track the spectral edge: one record per analysed window (src/spectral/record.ts). */
+  /** Runs that track the spectral edge: one record per analysed window (src/formats/spectral.ts). */
   spectral?: SpectralRecord[];
   /** Runs with live causal probes: one record per probe (src/formats/live-causal.ts). */
   causal?: CausalRecord[];
@@ -130,7 +130,7 @@ const stackSize = {
   properties: { nLayers: integer, vocabSize: integer, maxPositions: integer },
 } as const;
 const lrdParams = { type: 'array', minItems: 1, items: { enum: LRD_PARAMS } } as const;
-/** A DecayConfig (src/train/decay.ts). */
+/** A DecayConfig (src/formats/optim.ts). */
 const decayConfig = {
   oneOf: [
     { type: 'object', additionalProperties: false, required: ['kind'], properties: { kind: { const: 'l2' } } },
@@ -185,7 +185,7 @@ const stableRankRecord = {
   required: ['q', 'k'],
   properties: { q: numbers, k: numbers },
 } as const;
-/** A SpectralRecord (src/spectral/record.ts). */
+/** A SpectralRecord (src/formats/spectral.ts). */
 const spectralRecord = {
   type: 'object',
   additionalProperties: false,

@@ -92,7 +92,7 @@ export interface SpectralRecord {
 }
 
 /**
- * ||W||_F^2 / ||W||_2^2 (src/analysis/stable-rank.ts) of W_Q (q[i]) and W_K (k[i]) of attention module i, in
+ * ||W||_F^2 / ||W||_2^2 (src/spectral/stable-rank.ts) of W_Q (q[i]) and W_K (k[i]) of attention module i, in
  * theta_attn's order (src/model/params.ts: attentionModules; one module per layer, and in a decoder each layer's
  * cross-attention after its self-attention), in float64 from the float32 parameters after the window's last step.
  * NaN where the matrix is zero or not finite (a diverging run), which has no stable rank.

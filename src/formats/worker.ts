@@ -178,7 +178,7 @@ export interface SavedRunSummary {
   schedule: HyperChange[];
 }
 
-/** Where the worker saves runs (IndexedDB in the page: src/store/run-db.ts). */
+/** Where the worker saves runs (IndexedDB in the page: src/worker/run-db.ts). */
 export interface RunSink {
   save(summary: SavedRunSummary, runFile: RunFile, checkpoint: Uint8Array): Promise<void>;
 }

@@ -1,6 +1,6 @@
 // One model being trained on the GPU (either model kind: encoder-only or encoder-decoder): parameter state,
 // the training graph and the optimiser, stepped with one command buffer per step. Nothing here waits on the GPU unless the caller asks for a readback.
-// With Low-Rank Decay (src/train/decay.ts) the step also runs, after AdamW (which then does not decay those
+// With Low-Rank Decay (src/formats/optim.ts) the step also runs, after AdamW (which then does not decay those
 // matrices), the Newton-Schulz update W <- W - rate polar(W) of each chosen matrix, in the same command buffer.
 import { at, type Dispatch, type GpuRuntime } from '../gpu/runtime';
 import { taskHeadCount, validateModelConfig } from './config';

@@ -6,7 +6,7 @@ import { decays, type OptimConfig, type DecayMask } from '../formats/optim';
 
 /**
  * One step t (t = 1 for the first step), in place on `params`, `m` and `v`; `grads` is not modified. With a
- * `decayMask` (src/train/decay.ts) only the parameters whose bit is set are decayed; the others get no decay.
+ * `decayMask` (src/formats/optim.ts) only the parameters whose bit is set are decayed; the others get no decay.
  * Returns the pre-clip global gradient norm. A NaN gradient makes the norm, the clip coefficient and
  * hence every parameter NaN, exactly as in PyTorch (whose clip_grad_norm_ does not skip non-finite norms).
  */

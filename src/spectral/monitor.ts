@@ -27,7 +27,7 @@
 // (src/spectral/gap-flow.ts); the observed rate's previous gap comes from the previous window's Gram matrix (the
 // checkpointed state), which with solver 'lanczos' agrees with that window's recorded sigma to rounding.
 // Each record also holds the stable ranks of every attention module's W_Q and W_K (SPEC §4), from those matrices
-// read back at the window's step (2 d^2 floats per module) and computed in float64 (src/analysis/stable-rank.ts).
+// read back at the window's step (2 d^2 floats per module) and computed in float64 (src/spectral/stable-rank.ts).
 //
 // The edge vectors stay on the GPU for other code (`edgeVectors`): vector k (0-based) is P floats from element
 // k * P of one buffer, over the parameter slice that starts at element `paramOffset` of the flat parameters.
