@@ -7,7 +7,7 @@ import { EPS_FRACTIONS, type CausalRecord, type LiveAblationEffect, type Univers
 import { causalRow } from '../src/store/causal-columns';
 import { createLabStore, createTables } from '../src/store/lab-store';
 import { NO_KEY_MOMENTS, detectKeyMoments, edgeIsNecessary } from '../src/store/key-moments';
-import { IDLE_STATUS, type LabBatch } from '../src/worker/protocol';
+import { IDLE_STATUS, type LabBatch } from '../src/formats/worker';
 import { momentLine } from '../src/ui/walkthrough';
 import { chartSources } from '../src/ui/lab-charts';
 import { CURVE_FRACTIONS, causalCharts, curveChart, curveData, curveSource } from '../src/ui/live-causal/causal-charts';

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../src/gpu/node-gpu';
 import { LabApi } from '../src/worker/lab-api';
-import type { LabBatch, RunSink, SavedRunSummary, StartRequest } from '../src/worker/protocol';
-import type { RunFile } from '../src/train/run';
+import type { LabBatch, RunSink, SavedRunSummary, StartRequest } from '../src/formats/worker';
+import type { RunFile } from '../src/formats/run-file';
 import { createLabStore, createTables } from '../src/store/lab-store';
 
 const REQUEST: StartRequest = {

@@ -9,7 +9,8 @@ import { ablateEdge, randomAblationDirections } from '../src/analysis/ablation';
 import { perturbationSweep } from '../src/analysis/perturbation';
 import { edgeCurvature } from '../src/analysis/curvature';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
-import { parseRunFile, resolveRunConfig, RunConfigError, type RunOverrides } from '../src/train/run';
+import { parseRunFile, resolveRunConfig, RunConfigError } from '../src/train/run';
+import type { RunOverrides } from '../src/formats/run-file';
 import { EPS_FRACTIONS } from '../src/formats/live-causal';
 import type { Trainer } from '../src/train/trainer';
 import { grokkedQuickAdd } from './helpers/grokked';
@@ -105,7 +106,7 @@ describe('live causal probes on a short quick-add run', () => {
     const first = await createTrainer(rt, config(true));
     await first.run({ shouldStop: () => first.step >= 40 });
     expect(first.step).toBe(40);
-    const saved = decodeCheckpoint(encodeCheckpoint(await first.checkpoint(), config(true)));
+    const saved = decodeCheckpoint(encodeCheckpoint(await first.checkpoint(), config(true), { withHistory: true }));
     const resumed = await createTrainer(rt, config(true));
     resumed.restore(saved.checkpoint);
     await resumed.run();

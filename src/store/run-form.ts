@@ -2,10 +2,12 @@
 // start request: every field gets its own message, in words, before anything reaches the worker. Only values
 // that differ from the preset's become overrides, so a link or a run file names just what was changed. The live
 // causal probes' options are blank unless set: blank is the engine's default for the run (liveCausalDefaults).
-import { PRESETS, buildTaskData, isPresetName, type PresetName } from '../train/presets';
-import { MOD_OPS, type ModOp } from '../tasks/modarith';
-import { testSequenceCount, type RunOverrides } from '../train/run';
-import { DECAY_KINDS, DEFAULT_LRD_PARAMS, LRD_PARAMS, type LrdParam } from '../train/decay';
+import { PRESETS, buildTaskData } from '../train/presets';
+import { isPresetName, type PresetName, type ModOp } from '../formats/task';
+import { MOD_OPS } from '../tasks/modarith';
+import type { RunOverrides } from '../formats/run-file';
+import { DECAY_KINDS, DEFAULT_LRD_PARAMS, LRD_PARAMS, type LrdParam } from '../formats/optim';
+import { testSequenceCount } from '../train/run';
 import { liveCausalDefaults } from '../train/live-causal-defaults';
 import { LIVE_CAUSAL_LIMITS, type LiveCausalOptions } from '../formats/live-causal';
 

@@ -8,7 +8,7 @@ import { ChartGrid, currentFileBase, reportError } from '../ChartGrid';
 import { TimeSeriesChart } from '../charts/TimeSeriesChart';
 import type { Marker } from '../charts/plot-model';
 import { tables, useLab } from '../lab';
-import type { RunConfig } from '../../train/run';
+import type { RunConfig } from '../../formats/run-file';
 import { CURVE_MEASURES, CURVE_MEASURE_LABEL, causalCharts, curveChart, curveSource, type CurveMeasure } from './causal-charts';
 import { scrubberState } from './scrubber';
 

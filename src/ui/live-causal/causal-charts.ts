@@ -4,7 +4,7 @@
 // TimeSeriesChart; the over-training ones read the causal table (src/store/causal-columns.ts), the curve reads one
 // record through curveSource.
 import { EPS_FRACTIONS, UNIVERSALITY_CLASSES, type CausalRecord, type UniversalityClass } from '../../formats/live-causal';
-import type { RunConfig } from '../../train/run';
+import type { RunConfig } from '../../formats/run-file';
 import type { BandSpec, ChartSpec, LineSpec, StripSpec } from '../charts/chart-spec';
 import { CHART_INK, OKABE_ITO } from '../charts/palette';
 import type { ChartData } from '../charts/plot-model';
