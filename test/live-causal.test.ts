@@ -9,9 +9,11 @@ import { ablateEdge, randomAblationDirections } from '../src/analysis/ablation';
 import { perturbationSweep } from '../src/analysis/perturbation';
 import { edgeCurvature } from '../src/analysis/curvature';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
-import { parseRunFile, resolveRunConfig, RunConfigError, type RunOverrides } from '../src/train/run';
+import { parseRunFile, resolveRunConfig, RunConfigError } from '../src/train/run';
+import type { RunOverrides } from '../src/formats/run-file';
 import { EPS_FRACTIONS } from '../src/formats/live-causal';
 import type { Trainer } from '../src/train/trainer';
+import { grokkedQuickAdd } from './helpers/grokked';
 
 /**
  * quick-add on 30% of the pairs (a full batch of 288), 60 steps, a window of 4 deltas every 10 steps (windows from
@@ -104,7 +106,7 @@ describe('live causal probes on a short quick-add run', () => {
     const first = await createTrainer(rt, config(true));
     await first.run({ shouldStop: () => first.step >= 40 });
     expect(first.step).toBe(40);
-    const saved = decodeCheckpoint(encodeCheckpoint(await first.checkpoint(), config(true)));
+    const saved = decodeCheckpoint(encodeCheckpoint(await first.checkpoint(), config(true), { withHistory: true }));
     const resumed = await createTrainer(rt, config(true));
     resumed.restore(saved.checkpoint);
     await resumed.run();
@@ -136,5 +138,25 @@ describe('live causal probes on a short quick-add run', () => {
     const curvature = await edgeCurvature(ctx, { k: 1, randomCount: 0, hessian: false, sequences: 64 });
     expect(Math.abs(curvature.edge[0] - live.curvature.v1)).toBeLessThanOrEqual(live.curvature.resolution);
     for (const t of [probed, plain, first, resumed, atStep]) t.destroy();
+  });
+});
+
+describe('the live ablation track of quick-add (seed 1, weight decay 1)', () => {
+  it('removing the edge costs nothing while the model memorises and at least 0.1 test accuracy once it has grokked', async () => {
+    const trainer = await grokkedQuickAdd();
+    const records = trainer.causalRecords;
+    expect(records.map((r) => r.step)).toEqual([200, 300, 400, 500]);
+    const testAccAt = (step: number) => trainer.series.testAcc[trainer.series.step.indexOf(step)];
+    // Memorisation: the windows before test accuracy rises (below 0.1).
+    const memorising = records.filter((r) => testAccAt(r.step) < 0.1);
+    expect(memorising.length).toBeGreaterThanOrEqual(1);
+    for (const r of memorising) expect(Math.abs(r.ablation.edge.deltaAccuracy), `edge ablation at step ${r.step}`).toBeLessThan(0.05);
+    // The end of the run, after the grok: the edge is necessary, random pairs flip no token.
+    const last = records.at(-1)!;
+    expect(trainer.grokStep).not.toBeNull();
+    expect(last.step).toBeGreaterThan(trainer.grokStep!);
+    expect(last.ablation.edge.deltaAccuracy).toBeLessThanOrEqual(-0.1);
+    expect(last.ablation.randomMaxAbsDelta).toBeLessThan(last.resolution);
+    expect(last.verdict.class).toBe('functional');
   });
 });

@@ -15,7 +15,7 @@ import { parseUnitFile, unitFileOf } from '../src/reproduce/unit-file';
 import { buildReport, renderMarkdown, REPORT_SCHEMA } from '../src/reproduce/report';
 import { studyFigures } from '../src/reproduce/figures';
 import { PUBLISHED } from '../src/reproduce/published';
-import type { SpectralRecord } from '../src/spectral/record';
+import type { SpectralRecord } from '../src/formats/spectral';
 import { runScript } from './helpers/cli';
 
 const lab = (...values: number[]) => summarise(values);

@@ -7,7 +7,7 @@ import { Trainer } from '../src/train/trainer';
 import { resolveRunConfig } from '../src/train/run';
 import { plannedExperiments } from '../src/analysis/experiments';
 import { runAnalysis } from '../src/analysis/run-analysis';
-import { parseAnalysisFile } from '../src/analysis/analysis-file';
+import { parseAnalysisFile } from '../src/formats/analysis-file';
 
 describe('an analysis of a run', () => {
   it('runs the verdict with the perturbation sweep and ablation it reads, and records what does not apply', async () => {

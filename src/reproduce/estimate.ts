@@ -3,7 +3,7 @@
 // dyck 2.3-2.5, quick-add 0.97). Evaluations, spectral windows and analyses come on top, so the bound only refuses
 // budgets that cannot fit a unit at all; the report's measured wall times are the real figures.
 import { resolveRunConfig } from '../train/run';
-import type { PresetName } from '../train/presets';
+import type { PresetName } from '../formats/task';
 import type { StudyPlan, UnitSpec } from './study';
 
 /** ms per training step on an H100 (measured where stated; the others scaled from those by their dispatch counts). */

@@ -10,9 +10,9 @@
 //   gef.min         lowest gef of the run, and gef.minStep its window step;
 //   edgeTurnStep    the first window step with gef < 0.5 (the edge turns decay-driven, §2.5);
 //   rotation.median median rotation of v1 between consecutive windows (degrees).
-import type { AnalysisFile } from '../analysis/analysis-file';
-import type { SpectralRecord } from '../spectral/record';
-import type { PhaseCellResult } from '../train/phase-diagram';
+import type { AnalysisFile } from '../formats/analysis-file';
+import type { SpectralRecord } from '../formats/spectral';
+import type { PhaseCellResult } from '../formats/phase-diagram-file';
 import type { Moment } from './study';
 
 /** Windows the "late" gradient share is averaged over. */

@@ -1,10 +1,12 @@
 // The five reproduction studies (issue 20), each full (the paper presets, the papers' protocol) and quick (the quick
 // presets, for CPU machines and tests, compared with values this lab measured before). A study is a plan: its units,
 // in a fixed order (shards take every N-th), and the tables its report fills. Building a plan runs nothing.
-import type { ExperimentName } from '../analysis/experiments';
-import { resolveRunConfig, RunConfigError, type RunOverrides } from '../train/run';
-import { cellConfig, phaseDiagramCells, type PhaseDiagramPlan } from '../train/phase-diagram';
-import type { PresetName } from '../train/presets';
+import type { ExperimentName } from '../formats/experiments';
+import { resolveRunConfig, RunConfigError } from '../train/run';
+import type { RunOverrides } from '../formats/run-file';
+import { cellConfig } from '../train/phase-diagram';
+import { phaseDiagramCells, type PhaseDiagramPlan } from '../formats/phase-diagram-file';
+import type { PresetName } from '../formats/task';
 import type { Spread } from './compare';
 import {
   metric, STUDY_VERSION, type FigureSpec, type MomentAnalysis, type Row, type RunUnit, type StudyName, type StudyPlan, type Table, type Tags,

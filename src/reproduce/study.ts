@@ -1,11 +1,11 @@
 // What a reproduction study is: a list of independent units (one seed x one configuration x its analyses) and the
 // tables its report fills from them. Plain data and small functions, no GPU: the CLI, the tests and the report share
 // it. The studies themselves are in studies.ts; a unit runs in unit-run.ts.
-import type { ExperimentName } from '../analysis/experiments';
-import type { PhaseDiagramPlan } from '../train/phase-diagram';
-import type { PresetName } from '../train/presets';
-import type { RunOverrides } from '../train/run';
-import type { NormKind } from '../model/config';
+import type { ExperimentName } from '../formats/experiments';
+import type { PhaseDiagramPlan } from '../formats/phase-diagram-file';
+import type { PresetName } from '../formats/task';
+import type { RunOverrides } from '../formats/run-file';
+import type { NormKind } from '../formats/model-config';
 import type { Spread } from './compare';
 import type { PublishedId } from './published';
 

@@ -9,10 +9,11 @@
 import type { GpuRuntime } from '../gpu/runtime';
 import { createTrainer } from '../analysis/live-causal';
 import { runAnalysis } from '../analysis/run-analysis';
-import type { AnalysisFile } from '../analysis/analysis-file';
+import type { AnalysisFile } from '../formats/analysis-file';
 import { resolveRunConfig } from '../train/run';
 import { Trainer, type TrainerProgress } from '../train/trainer';
-import { cellConfig, cellResult, phaseDiagramCells } from '../train/phase-diagram';
+import { cellConfig, cellResult } from '../train/phase-diagram';
+import { phaseDiagramCells } from '../formats/phase-diagram-file';
 import { headGrokStep } from '../train/metrics';
 import type { Moment, PhaseUnit, RunUnit, UnitResult, UnitSpec } from './study';
 import { analysisMetrics, phaseMetrics, spectralMetrics } from './metrics';

@@ -5,25 +5,26 @@
 // CHUNK_TARGET_MS of GPU work), the loop then waits for the GPU queue and yields a macrotask, so commands (pause,
 // setHyper) are handled between chunks and the GPU never holds more than one chunk of queued work. Hyperparameter
 // changes and saves happen only between chunks, where the trainer is at rest. Batches for the page are collected
-// and flushed on a timer (FLUSH_MS), metric rows as packed Float64Arrays.
+// and flushed on a timer (FLUSH_MS), metric rows as packed Float64Arrays, spectral and live causal records as they come.
 //
 // A run's hyperparameter schedule (HyperChange[], sorted by step) is the single record of its mid-run changes:
 // live changes are inserted into it, a shared link or a saved run supplies it, and the loop stops chunks at its
 // steps to apply each entry exactly there, so a replay repeats the run bit for bit.
 import { GpuRuntime } from '../gpu/runtime';
 import { WebGpuUnavailableError, type AcquiredDevice } from '../gpu/device';
-import { Trainer } from '../train/trainer';
-import { parseRunFile, resolveRunConfig, type RunConfig, type RunFile, type StopReason } from '../train/run';
+import type { Trainer } from '../train/trainer';
+import { createTrainer } from '../analysis/live-causal';
+import { parseRunFile, resolveRunConfig } from '../train/run';
+import type { RunConfig, RunFile } from '../formats/run-file';
+import type { StopReason, RunEvent } from '../formats/metrics';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
-import { grokStep, type HyperParams, type RunEvent } from '../train/metrics';
+import { grokStep } from '../train/metrics';
+import type { HyperParams } from '../formats/optim';
 import { runAnalysis } from '../analysis/run-analysis';
-import { parseAnalysisFile, type AnalysisFile } from '../analysis/analysis-file';
-import {
-  IDLE_STATUS, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
-  type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink,
-  type SavedRunSummary, type StartRequest, type WorkerStatus,
-} from './protocol';
+import { parseAnalysisFile, type AnalysisFile } from '../formats/analysis-file';
+import { batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule } from './protocol';
+import { IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus } from '../formats/worker';
 
 /** GPU work per chunk: small enough that a command waits at most about this long, large enough to keep the GPU busy. */
 const CHUNK_TARGET_MS = 30;
@@ -219,7 +220,8 @@ export class LabApi implements LabWorkerApi {
           throw new Error(`analyses[${i}]: ${(error as Error).message}`);
         }
       });
-      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
+      // The checkpoint must be this run's (its configuration and history); it takes its history from the run file.
+      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint, { run: { config: file.config, metrics: file } }) : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
       await this.retireCurrent();
@@ -239,7 +241,7 @@ export class LabApi implements LabWorkerApi {
       trainer.restore(decoded.checkpoint);
       for (const analysis of analyses) trainer.addAnalysis(analysis);
       const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
-      run.applied = hyperCount(decoded.checkpoint.metrics.events);
+      run.applied = hyperCount(trainer.events);
       if (trainer.step >= decoded.config.steps) {
         run.mode = 'finished';
         run.stopReason = file.summary.stopReason;
@@ -308,7 +310,7 @@ export class LabApi implements LabWorkerApi {
     try {
       const rt = await this.runtime();
       this.setStatus({ ...this.status, adapter: rt.adapter.description });
-      return await Trainer.create(rt, config);
+      return await createTrainer(rt, config);
     } catch (error) {
       this.setStatus({
         ...IDLE_STATUS, phase: 'failed', adapter: this.status.adapter, message: describe(error),
@@ -365,6 +367,7 @@ export class LabApi implements LabWorkerApi {
           },
           onEvent: (event) => this.queue('events', event),
           onSpectral: (record) => this.queue('spectral', record),
+          onCausal: (record) => this.queue('causal', record),
         });
         const { device } = trainer.engine.runtime;
         await Promise.race([device.queue.onSubmittedWorkDone(), device.lost]);
@@ -503,7 +506,7 @@ export class LabApi implements LabWorkerApi {
         trainer.restore(checkpoint);
         const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
         run.trainer.destroy();
-        next.applied = hyperCount(checkpoint.metrics.events);
+        next.applied = hyperCount(trainer.events);
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
         this.emitReset(next, checkpoint);
         this.applySchedule(next);
@@ -525,13 +528,15 @@ export class LabApi implements LabWorkerApi {
   /** Replaces the page's view with this run (from step 0, or from a restored checkpoint's metrics). */
   private emitReset(run: LiveRun, from: Checkpoint | null): void {
     const { config } = run.trainer;
-    const metrics = from?.metrics ?? { series: run.trainer.series, events: [...run.trainer.events] };
-    this.outbox = batchOfMetrics(config, { ...metrics, spectral: from?.metrics.spectral ?? [] }, this.computeStatus(), run.trainer.analysisFiles);
+    // After a restore the trainer's metrics are the checkpoint's history.
+    const metrics = from ? run.trainer.toRunFile() : { series: run.trainer.series, events: [...run.trainer.events] };
+    const records = { spectral: [...run.trainer.spectralRecords], ...(config.causal?.enabled && { causal: [...run.trainer.causalRecords] }) };
+    this.outbox = batchOfMetrics(config, { ...metrics, ...records }, this.computeStatus(), run.trainer.analysisFiles);
     run.sentRows = metrics.series.step.length;
     this.scheduleFlush();
   }
 
-  private queue<K extends 'events' | 'spectral' | 'analyses'>(key: K, item: NonNullable<LabBatch[K]>[number]): void {
+  private queue<K extends 'events' | 'spectral' | 'causal' | 'analyses'>(key: K, item: NonNullable<LabBatch[K]>[number]): void {
     const list = (this.outbox[key] ??= []) as unknown[];
     list.push(item);
     this.scheduleFlush();
