@@ -118,7 +118,9 @@ export function renderMarkdown(r: Report): string {
   }
   lines.push('## Differences from the papers’ setup', '', ...r.differences.map((d) => `- ${d}`), '');
   if (r.notes.length > 0) lines.push('## Notes from the units', '', ...r.notes.map((n) => `- ${n.unit}, ${n.key}: ${n.text}`), '');
-  if (r.figures.length > 0) lines.push('## Figures', '', ...r.figures.map((f) => `![${f}](${f})`), '');
+  if (r.figures.length > 0) {
+    lines.push('## Figures', '', ...r.figures.map((f) => `![${f}](${f})`), '', 'SVG only: a PNG would need a rasteriser with fonts in Node, which the lab does not ship (open the SVG in a browser and export from there).', '');
+  }
   lines.push('## Timing', '', `Adapter${r.timing.adapters.length === 1 ? '' : 's'}: ${r.timing.adapters.join('; ') || '–'}. Total ${minutes(r.timing.totalMs)}.`, '');
   lines.push('| unit | steps | wall time |', '|---|---|---|', ...r.timing.units.map((u) => `| ${u.label} | ${u.steps} | ${minutes(u.wallMs)} |`), '');
   return lines.join('\n');
