@@ -48,7 +48,18 @@ function runUnit(seed: number, label: string, tags: Tags, preset: PresetName, ov
   return { kind: 'run', id, seed, label, tags, preset, overrides, analyses };
 }
 
-/** A unit shortened to `steps` (StudyOptions.steps): windows of its W every steps / (2 W), probes every two of them. */
+/**
+ * Post-hoc experiments that score the whole test set many times over (ablation: 27 passes; the decay branches: a
+ * training run each): a shortened unit of a task with a large test set (Dyck's 5,000 sequences, SCAN's 500 pairs of
+ * 49 positions) leaves them out, and its live probes measure the edge on their small subset instead.
+ */
+const WHOLE_TEST_SET: readonly ExperimentName[] = ['ablate', 'perturb', 'curvature', 'wd-intervention', 'verdict'];
+const LARGE_TEST_SET: readonly PresetName[] = ['dyck', 'quick-dyck', 'scan'];
+
+/**
+ * A unit shortened to `steps` (StudyOptions.steps): two evaluations, windows of its W every steps / (2 W), probes
+ * every two of them, decay branches no longer than the run, and on large test sets no whole-test-set experiments.
+ */
 function shortened(unit: UnitSpec, steps: number): UnitSpec {
   if (unit.kind === 'phase-cell') return { ...unit, plan: { ...unit.plan, steps, evalEvery: Math.max(1, Math.floor(steps / 4)) } };
   const config = resolveRunConfig(unit.preset, unit.seed, unit.overrides);
@@ -57,11 +68,18 @@ function shortened(unit: UnitSpec, steps: number): UnitSpec {
   const overrides: RunOverrides = {
     ...unit.overrides,
     steps,
-    evalEvery: Math.max(1, Math.floor(steps / 4)),
+    evalEvery: Math.max(1, Math.floor(steps / 2)),
     spectral: { ...unit.overrides.spectral, snapshotEvery },
     ...(unit.overrides.causal && { causal: { ...unit.overrides.causal, every: 2 * snapshotEvery } }),
   };
-  const analyses = unit.analyses.map((a) => (a.interventionSteps === undefined ? a : { ...a, interventionSteps: Math.min(a.interventionSteps, steps) }));
+  const large = LARGE_TEST_SET.includes(unit.preset);
+  const analyses = unit.analyses
+    .map((a) => ({
+      ...a,
+      experiments: large ? a.experiments.filter((e) => !WHOLE_TEST_SET.includes(e)) : a.experiments,
+      ...(a.interventionSteps !== undefined && { interventionSteps: Math.min(a.interventionSteps, steps) }),
+    }))
+    .filter((a) => a.experiments.length > 0);
   return { ...unit, overrides, analyses };
 }
 
