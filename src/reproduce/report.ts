@@ -105,7 +105,7 @@ export function renderMarkdown(r: Report): string {
   lines.push(`# Reproduction: ${studyLabel(r.study, r.quick)}`, '', r.description, '');
   lines.push(`Seeds: ${r.seeds.join(', ')}. Units: ${r.units.finished} of ${r.units.planned} finished${r.units.missing.length ? ` (missing: ${r.units.missing.join(', ')})` : ''}.`);
   if (r.stepsOverride !== null) {
-    lines.push('', `**Every unit was shortened to ${r.stepsOverride} steps: a smoke test of the machinery, not a reproduction.** On Dyck and SCAN the experiments that score the whole test set (ablation, perturbation, curvature, decay branches, verdict) were left out; the live probes measure the edge on their subset.`);
+    lines.push('', `**Every unit was shortened to ${r.stepsOverride} steps: a smoke test of the machinery, not a reproduction.** On Dyck and SCAN the post-hoc experiments (ablation, perturbation, curvature, probes, decay branches, verdict) were left out; the live probes measure the edge on their subset.`);
   }
   lines.push('', `Verdicts: ${r.tally.inside} inside, ${r.tally.outside} outside, ${r.tally.notMeasured} not measured; ${r.tally.noReference} rows without a value to compare with.`, '');
   for (const t of r.tables) {
