@@ -86,9 +86,9 @@ describe('reproduction studies, shortened, on the GPU', () => {
     for (const key of ['gef.late', 'gef.min', 'g23Decline', 'rotation.median', 'finalTestAcc']) {
       expect(Number.isFinite(m[key]), key).toBe(true);
     }
-    // Shortened on Dyck: no post-hoc experiments; the live probes (every 4 steps from the first window at step 10).
+    // Shortened on Dyck: no post-hoc experiments; one live probe, at the last step.
     expect(Object.keys(m).filter((k) => k.startsWith('late.') || k.startsWith('grok.'))).toEqual([]);
-    expect(main.result.series.causal.step).toEqual([12, 16, 20]);
+    expect(main.result.series.causal.step).toEqual([20]);
     for (const d of main.result.series.causal.edge) expect(Number.isFinite(d)).toBe(true);
     const control = files.find((f) => f.unit.tags.role === 'control')!;
     expect(control.result.series.causal.step).toEqual([]);

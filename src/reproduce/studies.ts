@@ -58,8 +58,8 @@ const SLOW_ON_LARGE_TASKS: readonly ExperimentName[] = ['ablate', 'perturb', 'cu
 const LARGE_TEST_SET: readonly PresetName[] = ['dyck', 'quick-dyck', 'scan'];
 
 /**
- * A unit shortened to `steps` (StudyOptions.steps): two evaluations, windows of its W every steps / (2 W), probes
- * every two of them, decay branches no longer than the run, and on large test sets none of the slow experiments.
+ * A unit shortened to `steps` (StudyOptions.steps): two evaluations, windows of its W every steps / (2 W), one live
+ * probe at the end, decay branches no longer than the run, and on large test sets none of the slow experiments.
  */
 function shortened(unit: UnitSpec, steps: number): UnitSpec {
   if (unit.kind === 'phase-cell') return { ...unit, plan: { ...unit.plan, steps, evalEvery: Math.max(1, Math.floor(steps / 4)) } };
@@ -71,7 +71,8 @@ function shortened(unit: UnitSpec, steps: number): UnitSpec {
     steps,
     evalEvery: Math.max(1, Math.floor(steps / 2)),
     spectral: { ...unit.overrides.spectral, snapshotEvery },
-    ...(unit.overrides.causal && { causal: { ...unit.overrides.causal, every: 2 * snapshotEvery } }),
+    // One live probe, at the last window step.
+    ...(unit.overrides.causal && { causal: { ...unit.overrides.causal, every: steps - (steps % snapshotEvery) } }),
   };
   const large = LARGE_TEST_SET.includes(unit.preset);
   const analyses = unit.analyses
