@@ -12,6 +12,7 @@ import {
 } from '../src/worker/protocol';
 import { METRIC_KEYS, emptyMetrics, type MetricSeries } from '../src/train/metrics';
 import { parseRunFile, type RunFile } from '../src/train/run';
+import { decodeCheckpoint } from '../src/train/checkpoint-file';
 
 /** quick-add, 20 steps, an evaluation every 5, spectral windows of 2 snapshots 5 steps apart. */
 const REQUEST: StartRequest = { preset: 'quick-add', seed: 7, overrides: { steps: 20, evalEvery: 5, spectral: { window: 2, snapshotEvery: 5 } } };
@@ -166,6 +167,20 @@ describe('the lab worker API on the GPU', () => {
     expect(resumed.series).toEqual(reference.series);
     expect(resumed.events).toEqual(reference.events);
     expect(resumed.spectral).toEqual(reference.spectral);
+  });
+
+  it('ends a run whose spectral window goes non-finite as diverged, with the message and the last good checkpoint saved', async () => {
+    const { api, status, saves } = lab();
+    // lr 1000: the window of step 4 (2 snapshots, one a step) is the first to see non-finite parameters.
+    await api.start({ preset: 'quick-add', seed: 42, overrides: { lr: 1000, steps: 20, evalEvery: 2, spectral: { window: 2, snapshotEvery: 1 } } });
+    await until('the run to stop', () => finished(status()) || status()?.phase === 'failed');
+    expect(status()).toMatchObject({ phase: 'finished', stopReason: 'diverged', step: 2 });
+    expect(status()!.message).toMatch(/^training diverged at step 4 \(the spectral window's Gram matrix is not finite .*\); stopped and restored the last good checkpoint \(step 2,/);
+    await until('the save', () => saves.at(-1)?.summary.stopReason === 'diverged');
+    const saved = saves.at(-1)!;
+    expect(saved.summary).toMatchObject({ finished: true, checkpointStep: 2 });
+    expect(saved.runFile.events.at(-1)).toMatchObject({ type: 'divergence', step: 4, restoredStep: 2 });
+    expect(decodeCheckpoint(saved.checkpoint).checkpoint.step).toBe(2);
   });
 });
 
