@@ -23,6 +23,8 @@ export interface AblationOptions {
   randomTrials?: number;
   /** Test sequences per evaluation forward pass (default min(512, test sequences)). */
   chunk?: number;
+  /** Also remove each single v_k (default true; the live probes leave them out). */
+  single?: boolean;
 }
 
 export const ABLATION_DEFAULTS = { randomTrials: 20, chunkMax: 512 } as const;
@@ -62,7 +64,7 @@ export interface AblationResult {
   edge: AblationEffect;
   /** {v3, v4}; null when K < 4. */
   bulk: AblationEffect | null;
-  /** Each v_k alone, k = 1..K. */
+  /** Each v_k alone, k = 1..K (empty when not asked for). */
   single: AblationEffect[];
   random: {
     trials: number;
@@ -215,7 +217,7 @@ export async function ablateEdge(ctx: AnalysisContext, options: AblationOptions 
   const sets: { name: string; vectors: number[] }[] = [
     { name: 'edge {v1, v2}', vectors: [1, 2] },
     ...(K >= 4 ? [{ name: 'bulk {v3, v4}', vectors: [3, 4] }] : []),
-    ...Array.from({ length: K }, (_, k) => ({ name: `v${k + 1}`, vectors: [k + 1] })),
+    ...(options.single ?? true ? Array.from({ length: K }, (_, k) => ({ name: `v${k + 1}`, vectors: [k + 1] })) : []),
   ];
   const total = 1 + sets.length + trials;
   let done = 0;
@@ -285,7 +287,7 @@ export async function ablateEdge(ctx: AnalysisContext, options: AblationOptions 
     resolution,
     edge,
     bulk: effects.get('bulk {v3, v4}') ?? null,
-    single: Array.from({ length: K }, (_, k) => effects.get(`v${k + 1}`)!),
+    single: Array.from({ length: K }, (_, k) => effects.get(`v${k + 1}`)).filter((e) => e !== undefined),
     random: {
       trials,
       seed,

@@ -31,6 +31,8 @@ export interface PerturbationOptions {
   k?: number;
   /** Seeded random unit directions for the control band; default 8 (at least 1). */
   randomCount?: number;
+  /** The control band's directions themselves (unit vectors over the slice), instead of `randomCount` seeded ones. */
+  randomDirections?: Float32Array[];
   /** The first `sequences` test sequences; default 200. */
   sequences?: number;
 }
@@ -165,7 +167,14 @@ export async function perturbationSweep(ctx: AnalysisContext, options: Perturbat
     if (typeof e !== 'number' || !Number.isFinite(e)) throw new Error(`${what}: eps[${i}] must be a finite number, got ${e}`);
   });
   const k = edgeCount(what, ctx, options.k);
-  const randomCount = positiveInteger(what, 'randomCount', options.randomCount, 8);
+  const given = options.randomDirections;
+  if (given && options.randomCount !== undefined) throw new Error(`${what}: give randomCount or randomDirections, not both`);
+  given?.forEach((d, j) => {
+    if (d.length !== edges.P) throw new Error(`${what}: randomDirections[${j}] has ${d.length} entries, the slice ${edges.P}`);
+  });
+  const randomCount = given ? given.length : positiveInteger(what, 'randomCount', options.randomCount, 8);
+  if (randomCount < 1) throw new Error(`${what}: the control band needs at least one random direction`);
+  const randomDirection = (j: number) => given?.[j] ?? randomUnitDirection(ctx.seed, 'perturbation', j, edges.P);
   const { data, n, scored } = analysedSequences(what, ctx, positiveInteger(what, 'sequences', options.sequences, 200));
 
   const { config } = engine;
@@ -228,7 +237,7 @@ export async function perturbationSweep(ctx: AnalysisContext, options: Perturbat
     const sweep = async (j: number): Promise<PerturbationCurve> => {
       encoder = rt.device.createCommandEncoder({ label: `perturbation.${j}` });
       if (j < k) encoder.copyBufferToBuffer(edges.buffer, edges.vectorOffset(j) * 4, scratch, 0, P * 4);
-      else rt.write(scratch, randomUnitDirection(ctx.seed, 'perturbation', j - k, P));
+      else rt.write(scratch, randomDirection(j - k));
       probe.encodeSave(encoder);
       const reads = new Map<number, () => Promise<Readout>>();
       magnitudes.forEach((m, i) => {

@@ -98,7 +98,7 @@ export const CAUSAL_RECORD_VERSION = 1;
 
 /** Where the live probes' defaults and limits come from; the trainer picks `every` per preset. */
 export const LIVE_CAUSAL_LIMITS = {
-  sequences: { min: 1, default: 256 },
+  sequences: { min: 1 },
   randomPairs: { min: 1, max: 64, default: 4 },
   epsRelative: { default: 0.005 },
 } as const;

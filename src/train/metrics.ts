@@ -2,6 +2,7 @@
 // events (grokking, hyperparameter changes, divergence), and the rules that read them (grok step, early stop).
 import type { OptimConfig } from './optim-config';
 import type { SpectralRecord } from '../spectral/record';
+import type { CausalRecord } from '../formats/live-causal';
 
 /** One evaluation, taken after the optimiser step `step`. */
 export interface MetricPoint {
@@ -73,15 +74,18 @@ export interface RunMetrics {
   heads?: HeadSeries;
   /** One record per analysed window, for runs that track the spectral edge. */
   spectral?: SpectralRecord[];
+  /** One record per live causal probe, for runs that take them (src/analysis/live-causal.ts). */
+  causal?: CausalRecord[];
 }
 
-export function emptyMetrics(headNames: string[] | null = null, spectral = false): RunMetrics {
+export function emptyMetrics(headNames: string[] | null = null, spectral = false, causal = false): RunMetrics {
   const series = Object.fromEntries(METRIC_KEYS.map((k) => [k, []])) as unknown as MetricSeries;
   return {
     series,
     events: [],
     ...(headNames && { heads: emptyHeadSeries(headNames) }),
     ...(spectral && { spectral: [] }),
+    ...(causal && { causal: [] }),
   };
 }
 
@@ -102,6 +106,7 @@ export function copyMetrics(m: RunMetrics): RunMetrics {
     events: m.events.map((e) => structuredClone(e)),
     ...(m.heads && { heads: structuredClone(m.heads) }),
     ...(m.spectral && { spectral: structuredClone(m.spectral) }),
+    ...(m.causal && { causal: structuredClone(m.causal) }),
   };
 }
 

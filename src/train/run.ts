@@ -9,9 +9,11 @@ import type { BatchShape } from '../model/batch';
 import { MOD_OPS, type ModOp } from '../tasks/modarith';
 import { validateOptimConfig, type OptimConfig } from './optim-config';
 import { DECAY_KINDS, DEFAULT_LRD_PARAMS, L2_DECAY, LRD_PARAMS, validateDecayConfig, type DecayConfig, type DecayKind, type LrdParam } from './decay';
-import { PRESETS, buildTaskData, isPresetName, type PresetName, type TaskSpec } from './presets';
+import { PRESETS, buildTaskData, isPresetName, type PresetName, type TaskData, type TaskSpec } from './presets';
 import { spectralDefaults, validateSpectralOptions, type SpectralOptions } from '../spectral/options';
 import type { SpectralRecord } from '../spectral/record';
+import { CAUSAL_RECORD_SCHEMA, LIVE_CAUSAL_OPTIONS_SCHEMA, LiveCausalOptionsError, validateLiveCausalOptions, type CausalRecord, type LiveCausalOptions } from '../formats/live-causal';
+import { liveCausalDefaults } from './live-causal-defaults';
 import type { AnalysisFile, ANALYSIS_FILE_KIND } from '../analysis/analysis-file';
 import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type HeadSeries, type MetricPoint, type MetricSeries, type RunEvent } from './metrics';
 
@@ -39,6 +41,8 @@ export interface RunOverrides {
   /** Architecture options (SPEC §4, src/model/config.ts) set on the preset's model: RMSNorm, QK-norm. */
   norm?: NormKind;
   qkNorm?: boolean;
+  /** Live causal probes (off unless given; the preset's defaults for the fields not given, liveCausalDefaults). */
+  causal?: Partial<LiveCausalOptions>;
 }
 
 /** The exact settings of a run: the preset resolved with the overrides. */
@@ -59,6 +63,8 @@ export interface RunConfig {
   evalEvery: number;
   earlyStop: EarlyStopRule | null;
   spectral: SpectralOptions;
+  /** Live causal probes along the edge as the run trains (absent in older files and in runs that do not take them). */
+  causal?: LiveCausalOptions;
 }
 
 export type StopReason = 'completed' | 'early-stop' | 'diverged' | 'interrupted';
@@ -81,8 +87,11 @@ export const RUN_FILE_KIND = 'spectral-edge-lab.run';
  * 2: sequence-accuracy and greedy series; the grok event names its metric (and task head); multitask head series
  * (train/test loss and accuracy per head);
  * spectral-edge options and records.
+ * 3: live causal probes: the config's `causal` options and the `causal` series. Version 2 files still load.
  */
-export const RUN_FILE_VERSION = 2;
+export const RUN_FILE_VERSION = 3;
+/** The versions parseRunFile reads (a version 2 file is a version 3 file without live causal probes). */
+const READABLE_RUN_FILE_VERSIONS: readonly number[] = [2, RUN_FILE_VERSION];
 
 export interface RunFile {
   version: typeof RUN_FILE_VERSION;
@@ -94,6 +103,8 @@ export interface RunFile {
   heads?: HeadSeries;
   /** Runs that track the spectral edge: one record per analysed window (src/spectral/record.ts). */
   spectral?: SpectralRecord[];
+  /** Runs with live causal probes: one record per probe (src/formats/live-causal.ts). */
+  causal?: CausalRecord[];
   /**
    * Causal experiments run on this run's model (src/analysis/analysis-file.ts), oldest first. The run schema checks
    * only their kind; whoever shows them validates each with parseAnalysisFile (that module depends on the trainer,
@@ -150,6 +161,11 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   }
   const decay = resolveDecay(overrides);
 
+  const spectral = resolveSpectral(p.spectral, overrides.spectral);
+  let data: TaskData | undefined;
+  const taskData = () => (data ??= buildTaskData(task, seed));
+  const shape = p.batchMode === 'full' ? { ...p.shape, batch: taskData().trainCount } : p.shape;
+  const causal = overrides.causal && resolveCausal(preset, testSequenceCount(taskData(), task, p.shape.readout.count), spectral, overrides.causal);
   return {
     preset,
     seed,
@@ -158,13 +174,31 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     model: withArchitecture(p.model, overrides),
     optim,
     decay,
-    shape: p.batchMode === 'full' ? { ...p.shape, batch: buildTaskData(task, seed).trainCount } : p.shape,
+    shape,
     batchMode: p.batchMode,
     steps: overrides.steps ?? p.steps,
     evalEvery: overrides.evalEvery ?? p.evalEvery,
     earlyStop: earlyStop ?? null,
-    spectral: resolveSpectral(p.spectral, overrides.spectral),
+    spectral,
+    ...(causal && { causal }),
   };
+}
+
+/** Test sequences of a task's data: targets per sequence are the readout positions times the task heads. */
+function testSequenceCount(data: TaskData, task: TaskSpec, readoutCount: number): number {
+  return data.test.targets.length / readoutCount / (task.kind === 'multitask' ? task.ops.length : 1);
+}
+
+/** The live causal options: the preset's defaults under the given fields, checked against the run's window and test set. */
+function resolveCausal(preset: PresetName, testSequences: number, spectral: SpectralOptions, given: Partial<LiveCausalOptions>): LiveCausalOptions {
+  const options = { ...liveCausalDefaults(preset, spectral.snapshotEvery, testSequences), enabled: true, ...given };
+  try {
+    validateLiveCausalOptions(options, { snapshotEvery: spectral.snapshotEvery, testSequences, spectralEnabled: spectral.enabled, edgeVectors: spectral.k });
+  } catch (err) {
+    if (err instanceof LiveCausalOptionsError) throw new RunConfigError(err.message);
+    throw err;
+  }
+  return options;
 }
 
 /** The preset's model with the architecture options the overrides give (the model itself when they give none). */
@@ -321,7 +355,7 @@ export const RUN_SCHEMA = {
   additionalProperties: false,
   required: ['version', 'kind', 'config', 'series', 'events', 'summary'],
   properties: {
-    version: { const: RUN_FILE_VERSION },
+    version: { enum: READABLE_RUN_FILE_VERSIONS },
     kind: { const: RUN_FILE_KIND },
     config: {
       type: 'object',
@@ -347,6 +381,7 @@ export const RUN_SCHEMA = {
             spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
             norm: { enum: NORM_KINDS },
             qkNorm: { type: 'boolean' },
+            causal: { type: 'object', additionalProperties: false, properties: LIVE_CAUSAL_OPTIONS_SCHEMA.properties },
           },
         },
         task: {
@@ -401,6 +436,7 @@ export const RUN_SCHEMA = {
         evalEvery: integer,
         earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
         spectral: { type: 'object', additionalProperties: false, required: requiredSpectralOptions, properties: spectralOptionFields },
+        causal: LIVE_CAUSAL_OPTIONS_SCHEMA,
       },
     },
     series: {
@@ -435,6 +471,7 @@ export const RUN_SCHEMA = {
       },
     },
     spectral: { type: 'array', items: spectralRecord },
+    causal: { type: 'array', items: CAUSAL_RECORD_SCHEMA },
     analyses: { type: 'array', items: { type: 'object', required: ['kind'], properties: { kind: { const: ANALYSIS_KIND } } } },
     heads: {
       type: 'object',
@@ -513,8 +550,8 @@ export function parseRunFile(input: string | unknown): RunFile {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new RunFileError('a run file is a JSON object');
   const { kind, version } = data as { kind?: unknown; version?: unknown };
   if (kind !== RUN_FILE_KIND) throw new RunFileError(`not a Spectral Edge Lab run file: kind is ${JSON.stringify(kind)}, expected "${RUN_FILE_KIND}"`);
-  if (version !== RUN_FILE_VERSION) {
-    throw new RunFileError(`unsupported run file version ${JSON.stringify(version)}; this lab reads version ${RUN_FILE_VERSION}`);
+  if (typeof version !== 'number' || !READABLE_RUN_FILE_VERSIONS.includes(version)) {
+    throw new RunFileError(`unsupported run file version ${JSON.stringify(version)}; this lab reads versions ${READABLE_RUN_FILE_VERSIONS.join(' and ')}`);
   }
   const errors = validateSchema(data);
   if (errors.length > 0) {
@@ -536,5 +573,6 @@ export function parseRunFile(input: string | unknown): RunFile {
       });
     }
   }
-  return run;
+  // A version 2 file is a version 3 file without live causal probes.
+  return { ...run, version: RUN_FILE_VERSION };
 }
