@@ -3,8 +3,8 @@
 // latest of its checkpoint files at or before the step, else from step 0: training is deterministic), then each
 // experiment runs on this machine's WebGPU adapter with progress, and the analysis file
 // (src/analysis/analysis-file.ts) is written.
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
 import { parseRunFile, type RunFile } from '../train/run';
@@ -13,6 +13,7 @@ import { parseAnalysisStep, resolveAnalysisStep, trainerAt } from '../analysis/a
 import { EXPERIMENTS, isExperimentName, plannedExperiments, type ExperimentName } from '../analysis/experiments';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseArgs, integerOption, UsageError, runCli } from './args';
+import { checkWritable, writeAtomically } from './outputs';
 import { formatDuration, ProgressPrinter } from './progress';
 import { describeAnalysis } from './analysis-summary';
 
@@ -93,18 +94,12 @@ function checkpointBefore(dir: string, step: number) {
 }
 
 async function main(): Promise<number> {
-  let plan: ReturnType<typeof parseAnalyzeArgs>;
-  try {
-    plan = parseAnalyzeArgs(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`analyze: ${err.message}\n${USAGE}\n`);
-    return 2;
-  }
+  const plan = parseAnalyzeArgs(process.argv.slice(2));
   if (plan === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  checkWritable('--out', plan.out, 'file');
   const { run, step } = plan;
   const rt = new GpuRuntime(await acquireNodeDevice());
   const progress = new ProgressPrinter(process.stdout);
@@ -135,12 +130,11 @@ async function main(): Promise<number> {
     },
   });
   progress.endLine();
-  mkdirSync(dirname(plan.out), { recursive: true });
-  writeFileSync(plan.out, JSON.stringify(analysis, null, 1));
+  writeAtomically(plan.out, JSON.stringify(analysis, null, 1));
   for (const line of describeAnalysis(analysis)) progress.message(line);
   progress.message(`analysis written to ${plan.out} in ${formatDuration(analysis.wallMs)}`);
   rt.destroy();
   return 0;
 }
 
-runCli('analyze', main);
+runCli('analyze', main, USAGE);
