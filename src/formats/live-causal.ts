@@ -1,4 +1,4 @@
-// The live causal probes' settings and records (docs: the causal experiments, run live): what the trainer
+// The live causal probes' settings and records (docs/science.md §3.9): what the trainer
 // measures on the spectral edge while a run trains, every `every` steps at a window step, and keeps in the run
 // file's `causal` series, in checkpoints (inside the metrics) and in the worker's stream to the page. No imports
 // from the rest of src/: the engine, the CLI, the store and the charts all read these types from here.
