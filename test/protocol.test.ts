@@ -169,6 +169,23 @@ describe('the lab worker API on the GPU', () => {
     expect(resumed.spectral).toEqual(reference.spectral);
   });
 
+  it('refuses to continue a saved run another tab holds, before any GPU work', async () => {
+    const acquired: string[] = [];
+    const api = new LabApi({
+      acquire: async () => {
+        acquired.push('device');
+        return acquireNodeDevice();
+      },
+      store: { save: async () => expect.unreachable('nothing is saved'), claim: async () => null },
+    });
+    await expect(api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint, runId: midRunSave.summary.id })).rejects.toThrow(
+      'this run is open in another tab of the lab, which continues and saves it; close it there to continue it here',
+    );
+    expect(acquired).toEqual([]);
+    // Viewing it is fine (a view is never saved).
+    expect(await api.loadRun({ runFile: midRunSave.runFile, runId: midRunSave.summary.id })).toMatchObject({ phase: 'viewing', step: midRunSave.runFile.summary.steps });
+  });
+
   it('ends a run whose spectral window goes non-finite as diverged, with the message and the last good checkpoint saved', async () => {
     const { api, status, saves } = lab();
     // lr 1000: the window of step 4 (2 snapshots, one a step) is the first to see non-finite parameters.

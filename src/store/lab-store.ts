@@ -12,6 +12,7 @@ import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-c
 import { defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
 import { grokMetric, type PresetName } from '../train/presets';
 import { NO_KEY_MOMENTS, detectKeyMoments, sameKeyMoments, type KeyMoments } from './key-moments';
+import type { DamagedRun, SavedRunList } from './run-db';
 
 /** The series of the run on show. */
 export interface LabTables {
@@ -80,6 +81,8 @@ export interface LabState {
   /** The causal experiments run on the run on show, oldest first (the experiment panels show one). */
   analyses: AnalysisFile[];
   savedRuns: SavedRunSummary[];
+  /** Saved runs whose records cannot be read (listed with a Delete button). */
+  damagedRuns: DamagedRun[];
   notice: Notice | null;
   /** Memorisation, grokking and the edge turning decay-driven, as far as the run on show has got. */
   moments: KeyMoments;
@@ -93,7 +96,7 @@ export interface LabState {
   setForm(form: RunForm, schedule: HyperChange[]): void;
   setSchedule(schedule: HyperChange[]): void;
   applyBatch(batch: LabBatch): void;
-  setSavedRuns(runs: SavedRunSummary[]): void;
+  setSavedRuns(list: SavedRunList): void;
   setNotice(notice: Notice | null): void;
   setClassroom(on: boolean): void;
   setWalkthroughStep(step: number): void;
@@ -113,6 +116,7 @@ export function createLabStore(tables: LabTables): LabStore {
     spectralCount: 0,
     analyses: [],
     savedRuns: [],
+    damagedRuns: [],
     notice: null,
     moments: NO_KEY_MOMENTS,
     classroom: false,
@@ -148,7 +152,7 @@ export function createLabStore(tables: LabTables): LabStore {
         return next;
       });
     },
-    setSavedRuns: (savedRuns) => set({ savedRuns }),
+    setSavedRuns: ({ runs, damaged }) => set({ savedRuns: runs, damagedRuns: damaged }),
     setNotice: (notice) => set({ notice }),
     setClassroom: (classroom) => set({ classroom }),
     setWalkthroughStep: (walkthroughStep) => set({ walkthroughStep: Math.max(0, Math.floor(walkthroughStep)) }),

@@ -9,6 +9,7 @@ import type { ChartSpec } from './charts/chart-spec';
 import type { Marker } from './charts/plot-model';
 import { fileBase, labStore, tables, useLab } from './lab';
 import { ExperimentsPanel } from './experiments/ExperimentsPanel';
+import { PanelBoundary } from './PanelBoundary';
 
 const sources = chartSources(tables);
 const currentFileBase = () => {
@@ -22,7 +23,9 @@ export function ChartGrid({ charts, markers, zoom, className = 'chart-grid' }: {
   return (
     <div className={className}>
       {charts.map((spec) => (
-        <TimeSeriesChart key={spec.id} spec={spec} source={sources[spec.source]} markers={markers} fileBase={currentFileBase} onError={reportError} zoom={zoom} />
+        <PanelBoundary key={spec.id} name={`the ${spec.title} chart`}>
+          <TimeSeriesChart spec={spec} source={sources[spec.source]} markers={markers} fileBase={currentFileBase} onError={reportError} zoom={zoom} />
+        </PanelBoundary>
       ))}
     </div>
   );
@@ -55,7 +58,9 @@ export function ChartPanels() {
         </p>
         <ChartGrid charts={spectral} markers={markers} />
       </section>
-      <ExperimentsPanel />
+      <PanelBoundary name="causal experiments">
+        <ExperimentsPanel />
+      </PanelBoundary>
     </>
   );
 }

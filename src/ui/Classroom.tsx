@@ -1,6 +1,7 @@
 // Classroom mode: the toggle (top bar, C, classroom=on in the link), and the reduced layout for a projector: the
 // walkthrough beside the four key charts (loss, accuracy, g23, v1's gradient energy fraction), drawn larger, with
 // the run's key moments marked on every one of them as they happen.
+import { PanelBoundary } from './PanelBoundary';
 import { useEffect, useMemo } from 'react';
 import { ChartGrid } from './ChartPanels';
 import { ShortcutHelp } from './Shortcuts';
@@ -45,11 +46,17 @@ export function ClassroomLayout({ canTrain }: { canTrain: boolean }) {
   return (
     <div className="classroom-layout">
       <aside className="classroom-side" aria-label="Walkthrough">
-        <Walkthrough canTrain={canTrain} />
-        <ShortcutHelp />
+        <PanelBoundary name="walkthrough">
+          <Walkthrough canTrain={canTrain} />
+        </PanelBoundary>
+        <PanelBoundary name="keyboard shortcuts">
+          <ShortcutHelp />
+        </PanelBoundary>
       </aside>
       <main className="panels">
-        <ClassroomCharts />
+        <PanelBoundary name="key charts">
+          <ClassroomCharts />
+        </PanelBoundary>
       </main>
     </div>
   );
