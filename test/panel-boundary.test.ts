@@ -27,7 +27,12 @@ describe('PanelBoundary', () => {
     const root = createRoot(container);
     await act(async () =>
       root.render(
-        createElement('div', null, createElement(PanelBoundary, { name: 'saved runs' }, createElement(Fragile)), createElement(PanelBoundary, { name: 'counter' }, createElement(Counter))),
+        createElement(
+          'div',
+          null,
+          createElement(PanelBoundary, { name: 'saved runs', children: createElement(Fragile) }),
+          createElement(PanelBoundary, { name: 'counter', children: createElement(Counter) }),
+        ),
       ),
     );
     const alert = container.querySelector('[role="alert"]');

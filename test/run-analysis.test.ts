@@ -9,7 +9,7 @@ import { resolveRunConfig } from '../src/train/run';
 import { plannedExperiments } from '../src/analysis/experiments';
 import { firstNonFinite, runAnalysis } from '../src/analysis/run-analysis';
 import { NonFiniteError } from '../src/util/non-finite';
-import { parseAnalysisFile } from '../src/analysis/analysis-file';
+import { parseAnalysisFile } from '../src/formats/analysis-file';
 
 describe('an analysis of a run', () => {
   it('runs the verdict with the perturbation sweep and ablation it reads, and records what does not apply', async () => {

@@ -1,13 +1,15 @@
-// The saved-run database (src/store/run-db.ts) on fake-indexeddb: a failed open is tried again, a newer version
+// The saved-run database (src/worker/run-db.ts) on fake-indexeddb: a failed open is tried again, a newer version
 // opened by another tab is let through, every record read is checked (a damaged one is listed as such, and opening
 // it names the record), an older database and its records are upgraded so its runs still open, and a run claimed
 // by one tab cannot be claimed by another until it is given back.
 import { describe, expect, it } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
-import { DamagedRunError, RUN_DB_VERSION, RunDb, checkSummary, type RunLocks } from '../src/store/run-db';
-import { RUN_FILE_KIND, RUN_FILE_VERSION, resolveRunConfig, type RunFile } from '../src/train/run';
-import { appendPoint, emptyMetrics, METRIC_KEYS, type MetricPoint } from '../src/train/metrics';
-import type { SavedRunSummary } from '../src/worker/protocol';
+import { DamagedRunError, RUN_DB_VERSION, RunDb, checkSummary, type RunLocks } from '../src/worker/run-db';
+import { resolveRunConfig } from '../src/train/run';
+import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunFile } from '../src/formats/run-file';
+import { appendPoint, emptyMetrics } from '../src/train/metrics';
+import { METRIC_KEYS, type MetricPoint } from '../src/formats/metrics';
+import type { SavedRunSummary } from '../src/formats/worker';
 
 function runFile(): RunFile {
   const config = resolveRunConfig('quick-add', 5, { steps: 20, evalEvery: 10 });
@@ -110,7 +112,7 @@ describe('the saved-run database', () => {
     expect(() => checkSummary(undefined, 'x')).toThrow('its summary is missing');
     expect(() => checkSummary(summary('y'), 'x')).toThrow('its summary\'s id must be "x" (the key it is stored under), got "y"');
     expect(() => checkSummary({ ...summary('x'), finished: 'yes' }, 'x')).toThrow('its summary\'s finished must be true or false, got "yes"');
-    expect(() => checkSummary({ ...summary('x'), stopReason: 'bored' }, 'x')).toThrow('its summary\'s stopReason must be one of completed');
+    expect(() => checkSummary({ ...summary('x'), stopReason: 'bored' }, 'x')).toThrow('its summary\'s stopReason must be null or one of completed');
     expect(() => checkSummary({ ...summary('x'), schedule: [{ step: 5, lr: -1, weightDecay: 0 }] }, 'x')).toThrow('its summary\'s schedule[0].lr must be a finite number >= 0, got -1');
   });
 

@@ -1,10 +1,11 @@
 // What every causal experiment (SPEC §3) runs on: a trained model on the GPU, the spectral edge at the analysed
 // step, the held-out set and a seed. The experiments read and perturb `engine.state` through the parameter probe
 // (src/spectral/param-probe.ts) and leave the parameters, Adam moments and gradients exactly as they found them.
-import type { Batch, BatchShape } from '../model/batch';
+import type { Batch } from '../model/batch';
+import type { BatchShape } from '../formats/model-config';
 import { taskHeadCount } from '../model/config';
 import type { EdgeVectors } from '../spectral/monitor';
-import type { TrainingEngine } from '../train/engine';
+import type { TrainingEngine } from '../model/engine';
 import type { Trainer } from '../train/trainer';
 
 /** An experiment that does not apply to this task or model (the analysis records the reason instead of a result). */

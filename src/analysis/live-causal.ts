@@ -20,14 +20,15 @@ import type { Batch } from '../model/batch';
 import { taskHeadCount } from '../model/config';
 import { EPS_FRACTIONS, type CausalRecord, type LiveAblationEffect, type LiveCausalOptions, type LivePerturbationCurve } from '../formats/live-causal';
 import { Trainer } from '../train/trainer';
-import type { RunConfig } from '../train/run';
-import type { SpectralRecord } from '../spectral/record';
+import type { RunConfig } from '../formats/run-file';
+import type { SpectralRecord } from '../formats/spectral';
 import { assertFinite } from '../util/non-finite';
 import { Rng } from '../util/random';
-import { ablateEdge, randomAblationDirections, type AblationEffect } from './ablation';
+import { ablateEdge, randomAblationDirections } from './ablation';
+import type { AblationEffect, PerturbationCurve } from '../formats/experiments';
 import { sequencesAt, type AnalysisContext } from './context';
 import { edgeCurvature } from './curvature';
-import { perturbationSweep, type PerturbationCurve } from './perturbation';
+import { perturbationSweep } from './perturbation';
 import { universalityVerdict } from './verdict';
 
 /** Edge directions the perturbation follows (v_1..v_3, fewer when the run keeps fewer). */

@@ -23,6 +23,7 @@ import { argmax } from '../train/predictions';
 import { Rng } from '../util/random';
 import { AttentionEntropy, meanCounted } from './attention-entropy';
 import { testSubset, type AnalysisContext } from './context';
+import { PerturbationCurve, BandStats, PerturbationResult } from '../formats/experiments';
 
 export interface PerturbationOptions {
   /** The eps grid (absolute steps along unit directions); default `epsGrid(0.03, 25)`. */
@@ -35,51 +36,6 @@ export interface PerturbationOptions {
   randomDirections?: Float32Array[];
   /** The first `sequences` test sequences; default 200. */
   sequences?: number;
-}
-
-export interface BaseMetrics {
-  loss: number;
-  accuracy: number;
-  attentionEntropy: number;
-}
-
-/** One metric per eps point, in the order of the grid. */
-export interface PerturbationCurve {
-  loss: number[];
-  accuracy: number[];
-  kl: number[];
-  attentionEntropy: number[];
-}
-
-/** Per eps point: the min, mean and max over the random directions. */
-export interface BandStats {
-  min: number[];
-  mean: number[];
-  max: number[];
-}
-
-export interface PerturbationResult {
-  eps: number[];
-  /** Sequences swept and the scored targets among them (KL and accuracy are averaged over these). */
-  sequences: number;
-  scoredTargets: number;
-  /** The unperturbed model on the swept sequences. */
-  base: BaseMetrics;
-  /** edge[j]: the curve along v_{j+1}. */
-  edge: PerturbationCurve[];
-  /**
-   * The control: each random direction's curve (direction j is randomUnitDirection(seed, 'perturbation', j, P)) and
-   * per eps the band over them.
-   */
-  random: { count: number; seed: number; curves: PerturbationCurve[]; loss: BandStats; accuracy: BandStats; kl: BandStats; attentionEntropy: BandStats };
-  summary: {
-    /** Max over eps of the KL along each edge direction. */
-    edgeMaxKl: number[];
-    /** Max over eps and over the random directions. */
-    randomMaxKl: number;
-    /** Mean over the random directions of each one's max over eps. */
-    randomMeanMaxKl: number;
-  };
 }
 
 /** `points` equally spaced values over [-max, max] (both ends included). */
@@ -286,43 +242,3 @@ export async function perturbationSweep(ctx: AnalysisContext, options: Perturbat
     scratch.destroy();
   }
 }
-
-const numbers = { type: 'array', items: { type: 'number' } } as const;
-const bandSchema = { type: 'object', additionalProperties: false, required: ['min', 'mean', 'max'], properties: { min: numbers, mean: numbers, max: numbers } } as const;
-const curveSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['loss', 'accuracy', 'kl', 'attentionEntropy'],
-  properties: { loss: numbers, accuracy: numbers, kl: numbers, attentionEntropy: numbers },
-} as const;
-
-/** JSON schema (draft 7) of a PerturbationResult. */
-export const PERTURBATION_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['eps', 'sequences', 'scoredTargets', 'base', 'edge', 'random', 'summary'],
-  properties: {
-    eps: numbers,
-    sequences: { type: 'integer' },
-    scoredTargets: { type: 'integer' },
-    base: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['loss', 'accuracy', 'attentionEntropy'],
-      properties: { loss: { type: 'number' }, accuracy: { type: 'number' }, attentionEntropy: { type: 'number' } },
-    },
-    edge: { type: 'array', items: curveSchema },
-    random: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['count', 'seed', 'curves', 'loss', 'accuracy', 'kl', 'attentionEntropy'],
-      properties: { count: { type: 'integer' }, seed: { type: 'integer' }, curves: { type: 'array', items: curveSchema }, loss: bandSchema, accuracy: bandSchema, kl: bandSchema, attentionEntropy: bandSchema },
-    },
-    summary: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['edgeMaxKl', 'randomMaxKl', 'randomMeanMaxKl'],
-      properties: { edgeMaxKl: numbers, randomMaxKl: { type: 'number' }, randomMeanMaxKl: { type: 'number' } },
-    },
-  },
-} as const;

@@ -9,8 +9,9 @@
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
 import { median, timeDispatches, timeSubmissions } from '../gpu/timing';
-import { TrainingEngine } from '../train/engine';
-import { PRESETS, PRESET_SHAPES, type PresetName } from '../train/presets';
+import { TrainingEngine } from '../model/engine';
+import { PRESETS, PRESET_SHAPES } from '../train/presets';
+import type { PresetName } from '../formats/task';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor } from '../spectral/monitor';
 import { spectralDefaults } from '../spectral/options';

@@ -3,22 +3,26 @@
 // checkpoint files (src/train/checkpoint-file.ts) and resumes from one. Spectral options (window, cadence, subset,
 // centring, K, gap flow, solver) become the run's spectral overrides, and the architecture options (--norm,
 // --qk-norm) its norm and qkNorm overrides, validated by resolveRunConfig.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { MOD_OPS, type ModOp } from '../tasks/modarith';
+import { MOD_OPS } from '../tasks/modarith';
+import type { ModOp } from '../formats/task';
 import { PRESETS } from '../train/presets';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
-import { resolveRunConfig, type RunConfig, type RunOverrides } from '../train/run';
+import { resolveRunConfig } from '../train/run';
+import type { RunConfig, RunOverrides } from '../formats/run-file';
 import { createTrainer } from '../analysis/live-causal';
 import type { Checkpoint } from '../train/checkpoint';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
-import type { SpectralSolver } from '../spectral/options';
-import type { NormKind } from '../model/config';
+import { decodeContainer } from '../formats/checkpoint-file';
+import { HistoryLogWriter, readHistoryLog } from './history-log';
+import type { SpectralSolver } from '../formats/spectral';
+import type { NormKind } from '../formats/model-config';
 import { integerOption, numberOption, parseArgs, UsageError, runCli } from './args';
 import { DECAY_DEFAULTS, DECAY_USAGE, decayOverrides, describeDecay } from './decay-options';
-import { decayOf } from '../train/decay';
+import { decayOf } from '../formats/optim';
 import { ProgressPrinter, formatDuration } from './progress';
 import { checkWritable, writeAtomically } from './outputs';
 
@@ -169,12 +173,16 @@ function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {
-    decoded = decodeCheckpoint(readFileSync(args.resume));
+    // A checkpoint written every N steps takes its history from the log beside it; a standalone one carries it.
+    const bytes = readFileSync(args.resume);
+    const history = readHistoryLog(dirname(args.resume));
+    decoded = decodeCheckpoint(bytes, history ? { run: { config: decodeContainer(bytes).header.config, metrics: history } } : {});
+    if (decoded.warning) process.stderr.write(`experiment: warning: ${args.resume}: ${decoded.warning}\n`);
   } catch (err) {
     throw new UsageError(`--resume ${args.resume}: ${(err as Error).message}`, false);
   }
   const steps = integerOption('steps', args.steps);
-  let config = steps === undefined ? decoded.config : { ...decoded.config, steps };
+  let config = steps === undefined ? decoded.config : { ...decoded.config, steps, overrides: { ...decoded.config.overrides, steps } };
   const earlyStopK = earlyStopOption(args);
   if (earlyStopK !== undefined) {
     const earlyStop = earlyStopRule(earlyStopK);
@@ -214,9 +222,17 @@ async function main(): Promise<number> {
     trainer.restore(resumeFrom.checkpoint);
     progress.message(`resumed at step ${trainer.step}`);
   }
-  const writeCheckpoint = (checkpoint: Checkpoint, name: string) => {
+  // Checkpoints every N steps: the history since the last one goes into the folder's log, the checkpoint names its
+  // place in it (a save costs what changed). The last good checkpoint of a diverged run carries its own history.
+  let log: HistoryLogWriter | null = null;
+  const writeCheckpoint = (checkpoint: Checkpoint, name: string, withHistory = false) => {
+    mkdirSync(checkpointDir, { recursive: true });
+    if (!withHistory) {
+      log ??= new HistoryLogWriter(checkpointDir, resumeFrom?.checkpoint.mark);
+      log.append(checkpoint.metrics, checkpoint.mark);
+    }
     const file = join(checkpointDir, name);
-    writeAtomically(file, encodeCheckpoint(checkpoint, config));
+    writeAtomically(file, encodeCheckpoint(checkpoint, config, { withHistory }));
     return file;
   };
   const stepFile = (step: number) => `step-${String(step).padStart(6, '0')}.ckpt`;
@@ -236,10 +252,10 @@ async function main(): Promise<number> {
     shouldStop: () => interrupted,
   });
   progress.endLine();
-  if (reason === 'diverged') progress.message(`last good checkpoint written to ${writeCheckpoint(trainer.lastGoodCheckpoint, 'last-good.ckpt')}`);
+  if (reason === 'diverged') progress.message(`last good checkpoint written to ${writeCheckpoint(trainer.lastGoodCheckpoint, 'last-good.ckpt', true)}`);
   if (reason === 'interrupted') {
-    // The trainer is at rest between steps: its whole state, from which --resume continues bit for bit.
-    const file = writeCheckpoint(await trainer.checkpoint(), stepFile(trainer.step));
+    // The trainer is at rest between steps: its whole state and history, from which --resume continues bit for bit.
+    const file = writeCheckpoint(await trainer.checkpoint(), stepFile(trainer.step), true);
     progress.message(`checkpoint of step ${trainer.step} written to ${file}; continue with: npm run experiment -- --resume ${file} --out ${out}`);
   }
 

@@ -1,7 +1,7 @@
 // Terminal progress for training runs, fed by the trainer's callbacks: on a TTY one line redrawn in place (bar,
 // step, losses, accuracies, ETA); otherwise (a pipe, a CI log) one plain line per evaluation.
 import type { TrainerProgress } from '../train/trainer';
-import type { RunEvent } from '../train/metrics';
+import type { RunEvent } from '../formats/metrics';
 
 /** 42s, 3m05s, 1h02m. */
 export function formatDuration(ms: number): string {

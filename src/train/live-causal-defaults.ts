@@ -5,7 +5,7 @@
 // to keep one token flip well below the effects the lab reports (1 / scored targets: 0.004 for 256 modular-
 // arithmetic pairs, about 0.001 for 64 Dyck sequences of ~14 scored positions).
 import { LIVE_CAUSAL_LIMITS, type LiveCausalOptions } from '../formats/live-causal';
-import type { PresetName } from './presets';
+import type { PresetName } from '../formats/task';
 
 /** Steps between probes (rounded up to a multiple of the snapshot cadence) and subset size, per preset. */
 const PER_PRESET: Record<PresetName, { every: number; sequences: number }> = {

@@ -14,34 +14,19 @@ import type { AllocationScope, GpuRuntime } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
 import { NonFiniteError } from '../util/non-finite';
-import { TrainingEngine, type StepStats } from './engine';
-import { decayOf } from './decay';
+import { TrainingEngine, type StepStats } from '../model/engine';
+import { decayOf, type HyperParams } from '../formats/optim';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor, sliceOf, type EdgeVectors } from '../spectral/monitor';
-import type { SpectralRecord } from '../spectral/record';
-import type { AnalysisFile } from '../analysis/analysis-file';
+import type { SpectralRecord } from '../formats/spectral';
+import type { AnalysisFile } from '../formats/analysis-file';
 import type { CausalRecord } from '../formats/live-causal';
 import { Evaluator } from './evaluator';
 import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from './presets';
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
-import {
-  appendHeadPoint,
-  appendPoint,
-  copyMetrics,
-  emptyMetrics,
-  grokEvent,
-  grokStep,
-  headGrokEvents,
-  nonFiniteKeys,
-  paramNorms,
-  pointAt,
-  shouldStopEarly,
-  type HyperParams,
-  type MetricPoint,
-  type RunEvent,
-  type RunMetrics,
-} from './metrics';
-import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile, type StopReason } from './run';
+import { appendHeadPoint, appendPoint, copyMetrics, historyUpTo, emptyMetrics, grokEvent, grokStep, headGrokEvents, nonFiniteKeys, paramNorms, pointAt, shouldStopEarly } from './metrics';
+import type { MetricPoint, RunEvent, RunMetrics, StopReason } from '../formats/metrics';
+import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile } from '../formats/run-file';
 
 export interface TrainerProgress {
   /** The evaluation just taken. */
@@ -137,7 +122,7 @@ export class Trainer {
     /** The buffers of the engine, evaluators and monitor, allocated in create(). */
     private readonly allocations: AllocationScope,
   ) {
-    this.metrics = copyMetrics(lastGood.metrics);
+    this.metrics = historyUpTo(lastGood.metrics, lastGood.mark);
   }
 
   /** Builds the data, engine and evaluators of a run (`resolveRunConfig` makes the config from a preset). */
@@ -393,8 +378,8 @@ export class Trainer {
   /** Goes back (or forward) to a checkpoint of this run: the next `run` continues from it bit for bit. */
   restore(checkpoint: Checkpoint): void {
     restoreCheckpoint(checkpoint, this.engine, this.sampler, this.monitor);
-    this.metrics = copyMetrics(checkpoint.metrics);
-    this.lastGood = checkpoint;
+    this.metrics = historyUpTo(checkpoint.metrics, checkpoint.mark);
+    this.lastGood = checkpointOf(checkpoint.engine, this.sampler, this.metrics, checkpoint.spectral);
   }
 
   toRunFile(): RunFile {

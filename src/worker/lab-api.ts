@@ -13,17 +13,17 @@
 import { GpuRuntime } from '../gpu/runtime';
 import { WebGpuUnavailableError, type AcquiredDevice } from '../gpu/device';
 import { Trainer } from '../train/trainer';
-import { parseRunFile, resolveRunConfig, type RunConfig, type RunFile, type StopReason } from '../train/run';
+import { parseRunFile, resolveRunConfig } from '../train/run';
+import type { RunConfig, RunFile } from '../formats/run-file';
+import type { StopReason, RunEvent } from '../formats/metrics';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
-import { grokStep, type HyperParams, type RunEvent } from '../train/metrics';
+import { grokStep } from '../train/metrics';
+import type { HyperParams } from '../formats/optim';
 import { runAnalysis } from '../analysis/run-analysis';
-import { parseAnalysisFile, type AnalysisFile } from '../analysis/analysis-file';
-import {
-  IDLE_STATUS, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
-  type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink,
-  type SavedRunSummary, type StartRequest, type WorkerStatus,
-} from './protocol';
+import { parseAnalysisFile, type AnalysisFile } from '../formats/analysis-file';
+import { batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule } from './protocol';
+import { IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus } from '../formats/worker';
 
 /** GPU work per chunk: small enough that a command waits at most about this long, large enough to keep the GPU busy. */
 const CHUNK_TARGET_MS = 30;
@@ -76,7 +76,7 @@ interface LiveRun {
   /** Evaluations (new checkpoints) or events since the last save. */
   dirty: boolean;
   saving: boolean;
-  /** Gives back this worker's claim on the run in the store (src/store/run-db.ts: claim). */
+  /** Gives back this worker's claim on the run in the store (src/worker/run-db.ts: claim). */
   release: () => void;
 }
 
@@ -236,9 +236,15 @@ export class LabApi implements LabWorkerApi {
           throw new Error(`analyses[${i}]: ${(error as Error).message}`);
         }
       });
-      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
+      // The checkpoint must be this run's (its configuration and history); it takes its history from the run file.
+      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint, { run: { config: file.config, metrics: file } }) : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
+      // Only one tab continues a saved run (and saves it); another may view it. The claim is asked for before this
+      // tab's current run is put away, so a refusal leaves it as it was (unless it is this run: given back first).
+      const id = request.runId ?? crypto.randomUUID();
+      let release = decoded && this.run?.id !== id ? await this.claim(id) : null;
+      if (decoded && this.run?.id !== id && !release) throw new RunOpenElsewhereError();
       await this.retireCurrent();
       this.viewed = null;
       if (!decoded) {
@@ -251,9 +257,7 @@ export class LabApi implements LabWorkerApi {
         this.scheduleFlush();
         return this.status;
       }
-      // Only one tab continues a saved run (and saves it); another one may view it.
-      const id = request.runId ?? crypto.randomUUID();
-      const release = await this.claim(id);
+      release ??= await this.claim(id);
       if (!release) throw new RunOpenElsewhereError();
       let trainer: Trainer;
       try {
@@ -266,7 +270,7 @@ export class LabApi implements LabWorkerApi {
       }
       for (const analysis of analyses) trainer.addAnalysis(analysis);
       const run = this.adopt(trainer, schedule, id, Date.now(), release);
-      run.applied = hyperCount(decoded.checkpoint.metrics.events);
+      run.applied = hyperCount(trainer.events);
       if (trainer.step >= decoded.config.steps) {
         run.mode = 'finished';
         run.stopReason = file.summary.stopReason;
@@ -537,7 +541,7 @@ export class LabApi implements LabWorkerApi {
         trainer.restore(checkpoint);
         const next = this.adopt(trainer, run.schedule, run.id, run.createdAt, run.release);
         run.trainer.destroy();
-        next.applied = hyperCount(checkpoint.metrics.events);
+        next.applied = hyperCount(trainer.events);
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
         this.emitReset(next, checkpoint);
         this.applySchedule(next);
@@ -559,8 +563,9 @@ export class LabApi implements LabWorkerApi {
   /** Replaces the page's view with this run (from step 0, or from a restored checkpoint's metrics). */
   private emitReset(run: LiveRun, from: Checkpoint | null): void {
     const { config } = run.trainer;
-    const metrics = from?.metrics ?? { series: run.trainer.series, events: [...run.trainer.events] };
-    this.outbox = batchOfMetrics(config, { ...metrics, spectral: from?.metrics.spectral ?? [] }, this.computeStatus(), run.trainer.analysisFiles);
+    // After a restore the trainer's metrics are the checkpoint's history.
+    const metrics = from ? run.trainer.toRunFile() : { series: run.trainer.series, events: [...run.trainer.events] };
+    this.outbox = batchOfMetrics(config, { ...metrics, spectral: [...run.trainer.spectralRecords] }, this.computeStatus(), run.trainer.analysisFiles);
     run.sentRows = metrics.series.step.length;
     this.scheduleFlush();
   }

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { testRuntime } from './gpu';
 import type { Trainer } from '../../src/train/trainer';
 import { createTrainer } from '../../src/analysis/live-causal';
-import { resolveRunConfig, type RunConfig } from '../../src/train/run';
+import { resolveRunConfig } from '../../src/train/run';
+import type { RunConfig } from '../../src/formats/run-file';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint-file';
 import type { GpuRuntime } from '../../src/gpu/runtime';
 
@@ -43,7 +44,7 @@ export function grokkedQuickAdd(): Promise<Trainer> {
     } else {
       await trainer.run();
       await mkdir(CACHE_DIR, { recursive: true });
-      await writeFile(path, encodeCheckpoint(await trainer.checkpoint(), config));
+      await writeFile(path, encodeCheckpoint(await trainer.checkpoint(), config, { withHistory: true }));
     }
     if (trainer.step !== GROKKED_STEPS) throw new Error(`the grokked fixture is at step ${trainer.step}, expected ${GROKKED_STEPS}`);
     if (trainer.grokStep === null) throw new Error(`quick-add seed 1 did not grok in ${GROKKED_STEPS} steps: an engine bug, not a fixture to loosen`);

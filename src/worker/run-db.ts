@@ -13,15 +13,17 @@
 //   open); a second tab cannot claim it and opens it for viewing only, so no tab overwrites another's saves.
 // - The lab's formats move on: each database version's step (UPGRADES) brings every stored record up to date when
 //   a newer lab first opens the database, so saved runs stay openable.
-import { parseRunFile, type RunFile } from '../train/run';
-import { validateSchedule, type RunSink, type SavedRunSummary } from '../worker/protocol';
+import { parseRunFile } from '../train/run';
+import type { RunFile } from '../formats/run-file';
+import { STOP_REASONS } from '../formats/metrics';
+import type { RunSink, SavedRunSummary } from '../formats/worker';
+import { validateSchedule } from './protocol';
 
 const DB_NAME = 'spectral-edge-lab';
 const SUMMARIES = 'summaries';
 const RUN_FILES = 'runFiles';
 const CHECKPOINTS = 'checkpoints';
 const STORES = [SUMMARIES, RUN_FILES, CHECKPOINTS] as const;
-const STOP_REASONS: readonly (string | null)[] = ['completed', 'early-stop', 'diverged', 'interrupted', null];
 
 export interface SavedRun {
   summary: SavedRunSummary;
@@ -121,7 +123,7 @@ export function checkSummary(value: unknown, id: string): SavedRunSummary {
   }
   if (s.grokStep !== null && !(typeof s.grokStep === 'number' && Number.isFinite(s.grokStep))) throw wrong('grokStep', 'a number or null');
   if (typeof s.finished !== 'boolean') throw wrong('finished', 'true or false');
-  if (!STOP_REASONS.includes(s.stopReason as string | null)) throw wrong('stopReason', `one of ${STOP_REASONS.map(String).join(', ')}`);
+  if (s.stopReason !== null && !(STOP_REASONS as readonly unknown[]).includes(s.stopReason)) throw wrong('stopReason', `null or one of ${STOP_REASONS.join(', ')}`);
   if (!Array.isArray(s.schedule)) throw wrong('schedule', 'a list of changes');
   try {
     validateSchedule(s.schedule);
