@@ -43,7 +43,7 @@ describe('an analysis of a run', () => {
     expect(parseAnalysisFile(text)).toEqual(analysis);
     const broken = JSON.parse(text);
     delete broken.experiments.ablate.result.ratio;
-    expect(() => parseAnalysisFile(broken)).toThrow(/^not a valid analysis file: \/experiments\/ablate/);
+    expect(() => parseAnalysisFile(broken)).toThrow(/^invalid analysis file: experiments\.ablate/);
 
     // A stopped run whose parameters are not finite (a damaged model): each experiment says so in one line.
     rt.write(trainer.engine.state.params, new Float32Array(trainer.engine.table.total).fill(Number.NaN));

@@ -148,7 +148,7 @@ describe('trainer', () => {
     expect(trainer.spectralRecords.map((r) => r.step)).toEqual([10, 15, 20]);
     const params = await trainer.engine.readParams();
     expect(Buffer.from(params.buffer).equals(Buffer.from(good.engine.params.buffer))).toBe(true);
-    const run = parseRunFile(JSON.stringify(trainer.toRunFile()));
+    const run = trainer.toRunFile();
     expect(run.summary.stopReason).toBe('diverged');
     expect(run.events.map((e) => e.type)).toEqual(['divergence']);
 

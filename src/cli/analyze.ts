@@ -55,7 +55,7 @@ function parseAnalyzeArgs(argv: string[]): AnalyzePlan | 'help' {
   try {
     run = parseRunFile(readFileSync(runPath, 'utf8'));
   } catch (err) {
-    throw new UsageError(`${runPath}: ${(err as Error).message}`);
+    throw new UsageError(`${runPath}: ${(err as Error).message}`, false);
   }
   let step: number;
   try {
