@@ -135,6 +135,7 @@ describe('the classroom walkthrough on the key moments', () => {
       ['accuracy', ['trainAcc', 'testAcc']],
       ['g23', ['g23']],
       ['energy-v1', ['energy1']],
+      ['causal-ablation', ['edgeDeltaAcc', 'bulkDeltaAcc', 'randomDeltaAccMean']],
     ]);
   });
 

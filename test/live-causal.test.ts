@@ -106,7 +106,7 @@ describe('live causal probes on a short quick-add run', () => {
     const first = await createTrainer(rt, config(true));
     await first.run({ shouldStop: () => first.step >= 40 });
     expect(first.step).toBe(40);
-    const saved = decodeCheckpoint(encodeCheckpoint(await first.checkpoint(), config(true)));
+    const saved = decodeCheckpoint(encodeCheckpoint(await first.checkpoint(), config(true), { withHistory: true }));
     const resumed = await createTrainer(rt, config(true));
     resumed.restore(saved.checkpoint);
     await resumed.run();
