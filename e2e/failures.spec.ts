@@ -31,9 +31,9 @@ test('lists a damaged saved run with its reason and deletes it', async ({ page }
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
           const db = open.result;
-          const tx = db.transaction(['summaries', 'runFiles'], 'readwrite');
+          const tx = db.transaction(['summaries', 'runs'], 'readwrite');
           tx.objectStore('summaries').put({ id: 'broken', title: 'a run', step: 'many' }, 'broken');
-          tx.objectStore('runFiles').put({ kind: 'something else' }, 'broken');
+          tx.objectStore('runs').put({ kind: 'something else' }, 'broken');
           tx.oncomplete = () => {
             db.close();
             resolve();
