@@ -4,6 +4,11 @@ import react from '@vitejs/plugin-react';
 export default defineConfig({
   plugins: [react()],
   worker: { format: 'es' },
+  // The dev server's dependency scan starts from index.html and does not follow `new Worker(new URL(...))`, so the
+  // training worker's own dependencies (ajv, ml-matrix) were found only when the first Start loaded the worker:
+  // Vite re-optimised and reloaded the page, and that first run was lost. Scanning the worker too finds them all
+  // before the page loads.
+  optimizeDeps: { entries: ['index.html', 'src/worker/lab-worker.ts'] },
   build: { target: 'es2022' },
   test: {
     include: ['test/**/*.test.ts'],
