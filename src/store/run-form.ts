@@ -49,6 +49,15 @@ export function defaultForm(preset: PresetName = DEFAULT_PRESET): RunForm {
   return { preset, values: presetDefaults(preset) };
 }
 
+/** The fields the form keeps under "More settings" (the task, seed, weight decay, length and operation stay in view). */
+export const MORE_SETTINGS: readonly FormField[] = ['lr', 'decay', 'lrdRate', 'lrdParams', 'evalEvery', 'window', 'snapshotEvery', 'gapFlow'];
+
+/** Whether a field under "More settings" differs from the preset's own value (then they are shown, not hidden). */
+export function moreSettingsChanged(form: RunForm): boolean {
+  const defaults = presetDefaults(form.preset);
+  return MORE_SETTINGS.some((field) => form.values[field].trim() !== defaults[field]);
+}
+
 /** Whether the preset trains modular arithmetic with a choice of operation. */
 export const hasOp = (preset: PresetName) => PRESETS[preset].task.kind === 'modarith';
 

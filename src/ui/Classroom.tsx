@@ -3,6 +3,7 @@
 // the run's key moments marked on every one of them as they happen.
 import { useEffect, useMemo } from 'react';
 import { ChartGrid } from './ChartPanels';
+import { Primer } from './Primer';
 import { ShortcutHelp } from './Shortcuts';
 import { Walkthrough } from './Walkthrough';
 import { classroomCharts, classroomMarkers } from './lab-charts';
@@ -41,14 +42,16 @@ function ClassroomCharts() {
   );
 }
 
-export function ClassroomLayout({ canTrain }: { canTrain: boolean }) {
+/** `chartsId`: the id of the charts' <main>, where the skip link leads. */
+export function ClassroomLayout({ canTrain, chartsId }: { canTrain: boolean; chartsId: string }) {
   return (
     <div className="classroom-layout">
       <aside className="classroom-side" aria-label="Walkthrough">
         <Walkthrough canTrain={canTrain} />
+        <Primer />
         <ShortcutHelp />
       </aside>
-      <main className="panels">
+      <main className="panels" id={chartsId} tabIndex={-1}>
         <ClassroomCharts />
       </main>
     </div>

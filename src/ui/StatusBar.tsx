@@ -35,16 +35,16 @@ export function StatusBar({ adapter }: { adapter: string }) {
         {status.totalSteps > 0 && <span className="muted"> / {status.totalSteps.toLocaleString('en')}</span>}
       </span>
       <progress max={1} value={progress} aria-label="Run progress" />
-      <span className="stat">
+      <span className="stat stat-speed">
         <span className="stat-label">speed</span>
         <strong>{status.stepsPerSecond === null ? '–' : `${status.stepsPerSecond.toFixed(1)} steps/s`}</strong>
       </span>
       <span className="stat stat-lr" title="What the engine in the worker uses for the next step">
-        <span className="stat-label">engine lr</span>
+        <span className="stat-label">lr</span>
         <strong data-testid="engine-lr">{status.optim ? formatRate(status.optim.lr) : '–'}</strong>
       </span>
-      <span className="stat" title="What the engine in the worker uses for the next step">
-        <span className="stat-label">engine wd</span>
+      <span className="stat stat-wd" title="What the engine in the worker uses for the next step">
+        <span className="stat-label">wd</span>
         <strong data-testid="engine-wd">{status.optim ? formatRate(status.optim.weightDecay) : '–'}</strong>
       </span>
       <span className="stat">

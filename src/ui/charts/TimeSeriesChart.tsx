@@ -116,7 +116,7 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom
         <div className="chart-tools">
           <label className="toggle" title="Show steps on a logarithmic axis">
             <input type="checkbox" checked={logX} onChange={(e) => setLogX(e.target.checked)} />
-            log step
+            log step<span className="sr-only"> axis of {spec.title}</span>
           </label>
           <ExportMenu title={spec.title} choices={FORMATS.map((f) => ({ ...f, disabled: empty }))} onChoose={exportAs} />
         </div>
