@@ -22,12 +22,13 @@ export function StatusBar({ adapter }: { adapter: string }) {
   const events = useLab((s) => s.events);
   const grok = grokStep(events);
   const progress = status.totalSteps > 0 ? status.step / status.totalSteps : 0;
-  const stopped = status.phase === 'finished' && status.stopReason ? ` (${status.stopReason})` : '';
+  // How a finished run ended, when it is news (not when it simply ran its steps).
+  const stopped = status.phase === 'finished' && status.stopReason && status.stopReason !== 'completed' ? ` (${status.stopReason})` : '';
+  const phase = `${PHASE_TEXT[status.phase]}${stopped}`;
   return (
     <div className="status-bar" role="status" aria-live="polite" aria-atomic="false">
-      <span className={`phase phase-${status.phase}`} data-testid="run-phase" data-phase={status.phase}>
-        {PHASE_TEXT[status.phase]}
-        {stopped}
+      <span className={`phase phase-${status.phase}`} data-testid="run-phase" data-phase={status.phase} title={phase}>
+        {phase}
       </span>
       <span className="stat">
         <span className="stat-label">step</span>
