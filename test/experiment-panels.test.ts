@@ -3,18 +3,12 @@
 // the ablation's resolution and lower-bound ratio, the 2-D spectrum centred on frequency 0), and the run's analyses
 // arriving in batches. The result objects hold only the fields the layouts read.
 import { describe, expect, it } from 'vitest';
-import {
-  ablationBars, ablationRatioText, checkInterventionSteps, curvatureBars, defaultSelection, formatNumber, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot,
-  outcomeView, perturbationPlot, plannedProgress, runBlocker, selectedExperiments, type RunGate,
-} from '../src/ui/experiments/experiment-data';
-import type { AblationEffect, AblationResult } from '../src/analysis/ablation';
-import type { PerturbationResult } from '../src/analysis/perturbation';
-import type { CurvatureResult } from '../src/analysis/curvature';
-import type { FunctionalModesResult } from '../src/analysis/edge-modes';
-import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, parseAnalysisFile, type AnalysisFile } from '../src/analysis/analysis-file';
+import { ablationBars, ablationRatioText, checkInterventionSteps, curvatureBars, defaultSelection, formatNumber, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot, outcomeView, perturbationPlot, plannedProgress, runBlocker, selectedExperiments, type RunGate } from '../src/ui/experiments/experiment-data';
+import type { AblationEffect, AblationResult, PerturbationResult, CurvatureResult, FunctionalModesResult } from '../src/formats/experiments';
+import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, parseAnalysisFile, type AnalysisFile } from '../src/formats/analysis-file';
 import { createExperimentsStore, shownAnalysisIndex } from '../src/store/experiments-store';
 import { createLabStore, createTables } from '../src/store/lab-store';
-import { IDLE_STATUS } from '../src/worker/protocol';
+import { IDLE_STATUS } from '../src/formats/worker';
 
 const gate = (over: Partial<RunGate>): RunGate => ({
   phase: 'paused', hasRun: true, spectral: { enabled: true, window: 10, snapshotEvery: 20 }, spectralCount: 1, step: 200, busy: false, selected: 2, stepsOk: true, ...over,

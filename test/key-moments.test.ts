@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { NO_KEY_MOMENTS, detectKeyMoments, momentsInOrder, sameKeyMoments, type KeyMomentInputs } from '../src/store/key-moments';
 import { momentLine, narration } from '../src/ui/walkthrough';
 import { classroomCharts, classroomMarkers } from '../src/ui/lab-charts';
-import type { RunEvent } from '../src/train/metrics';
+import type { RunEvent } from '../src/formats/metrics';
 import { buildPlotModel } from '../src/ui/charts/plot-model';
 
 const f = (values: number[]) => Float64Array.from(values);
@@ -135,6 +135,7 @@ describe('the classroom walkthrough on the key moments', () => {
       ['accuracy', ['trainAcc', 'testAcc']],
       ['g23', ['g23']],
       ['energy-v1', ['energy1']],
+      ['causal-ablation', ['edgeDeltaAcc', 'bulkDeltaAcc', 'randomDeltaAccMean']],
     ]);
   });
 

@@ -1,9 +1,6 @@
 // The names of the causal experiments (SPEC §3) and which run for a request: no GPU code, so the page's bundle
 // (the experiment panels) and the CLI share them with the runner (run-analysis.ts).
-
-/** The experiments, in the order they run (the verdict last: it reads the perturbation and ablation results). */
-export const EXPERIMENTS = ['perturb', 'curvature', 'ablate', 'probe', 'fourier', 'wd-intervention', 'verdict'] as const;
-export type ExperimentName = (typeof EXPERIMENTS)[number];
+import { EXPERIMENTS, ExperimentName } from '../formats/experiments';
 
 export function isExperimentName(name: string): name is ExperimentName {
   return (EXPERIMENTS as readonly string[]).includes(name);

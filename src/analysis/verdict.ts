@@ -7,7 +7,8 @@
 //   mixed        anything else: some but not all of the compression signs, or structure below the functional bar.
 // The spectral quantities are medians over the last lateWindows windows at or before the analysed step. The
 // verdict lists every quantity with its value and threshold, so a reader can disagree with the thresholds.
-import type { SpectralRecord } from '../spectral/record';
+import type { SpectralRecord } from '../formats/spectral';
+import { Evidence, Verdict } from '../formats/experiments';
 
 export const VERDICT_THRESHOLDS = {
   /** Windows (at or before the analysed step) the spectral medians are taken over. */
@@ -22,8 +23,6 @@ export const VERDICT_THRESHOLDS = {
   emptyRatio: 1.5,
 } as const;
 
-export type UniversalityClass = 'functional' | 'mixed' | 'compression';
-
 export interface VerdictInputs {
   /** The run's spectral records up to the analysed step. */
   records: readonly SpectralRecord[];
@@ -31,22 +30,6 @@ export interface VerdictInputs {
   ablation: { edge: number; randomMean: number; resolution: number };
   /** Perturbation sweep: the largest KL(base || perturbed) along the edge {v_1, v_2} and along the random directions. */
   perturbation: { edgeMaxKl: number; randomMaxKl: number };
-}
-
-export interface Evidence {
-  quantity: string;
-  value: number | null;
-  /** e.g. "< 0.5". */
-  threshold: string;
-  /** Whether the value meets the threshold (null: not measurable, e.g. no rotation before the second window). */
-  met: boolean | null;
-}
-
-export interface Verdict {
-  class: UniversalityClass;
-  /** One sentence: why this class. */
-  reason: string;
-  evidence: Evidence[];
 }
 
 const median = (xs: number[]): number | null => {

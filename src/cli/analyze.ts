@@ -2,17 +2,20 @@
 // experiments of SPEC §3 on a recorded run at one step. The model there is rebuilt from the run file (from the
 // latest of its checkpoint files at or before the step, else from step 0: training is deterministic), then each
 // experiment runs on this machine's WebGPU adapter with progress, and the analysis file
-// (src/analysis/analysis-file.ts) is written.
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// (src/formats/analysis-file.ts) is written.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { parseRunFile, type RunFile } from '../train/run';
+import { parseRunFile } from '../train/run';
+import type { RunFile } from '../formats/run-file';
 import { decodeCheckpoint } from '../train/checkpoint-file';
 import { parseAnalysisStep, resolveAnalysisStep, trainerAt } from '../analysis/at-step';
-import { EXPERIMENTS, isExperimentName, plannedExperiments, type ExperimentName } from '../analysis/experiments';
+import { isExperimentName, plannedExperiments } from '../analysis/experiments';
+import { EXPERIMENTS, type ExperimentName } from '../formats/experiments';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseArgs, integerOption, UsageError, runCli } from './args';
+import { checkWritable, writeAtomically } from './outputs';
 import { formatDuration, ProgressPrinter } from './progress';
 import { describeAnalysis } from './analysis-summary';
 
@@ -52,7 +55,7 @@ function parseAnalyzeArgs(argv: string[]): AnalyzePlan | 'help' {
   try {
     run = parseRunFile(readFileSync(runPath, 'utf8'));
   } catch (err) {
-    throw new UsageError(`${runPath}: ${(err as Error).message}`);
+    throw new UsageError(`${runPath}: ${(err as Error).message}`, false);
   }
   let step: number;
   try {
@@ -80,7 +83,7 @@ function parseAnalyzeArgs(argv: string[]): AnalyzePlan | 'help' {
 }
 
 /** The latest `step-N.ckpt` at or before `step` in `dir` (as npm run experiment names them), decoded; or none. */
-function checkpointBefore(dir: string, step: number) {
+function checkpointBefore(dir: string, step: number, run: RunFile) {
   if (!existsSync(dir)) return [];
   const steps = readdirSync(dir).flatMap((f) => {
     const m = /^step-(\d+)\.ckpt$/.exec(f);
@@ -89,26 +92,20 @@ function checkpointBefore(dir: string, step: number) {
   if (steps.length === 0) return [];
   const best = Math.max(...steps);
   const file = join(dir, `step-${String(best).padStart(6, '0')}.ckpt`);
-  return [decodeCheckpoint(readFileSync(file))];
+  return [decodeCheckpoint(readFileSync(file), { run: { config: run.config, metrics: run } })];
 }
 
 async function main(): Promise<number> {
-  let plan: ReturnType<typeof parseAnalyzeArgs>;
-  try {
-    plan = parseAnalyzeArgs(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`analyze: ${err.message}\n${USAGE}\n`);
-    return 2;
-  }
+  const plan = parseAnalyzeArgs(process.argv.slice(2));
   if (plan === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  checkWritable('--out', plan.out, 'file');
   const { run, step } = plan;
   const rt = new GpuRuntime(await acquireNodeDevice());
   const progress = new ProgressPrinter(process.stdout);
-  const checkpoints = checkpointBefore(plan.checkpointDir, step);
+  const checkpoints = checkpointBefore(plan.checkpointDir, step, plan.run);
   progress.message(
     `${run.config.preset} seed ${run.config.seed} at step ${step} (${plan.requested}): rebuilding the model from ` +
       `${checkpoints.length ? `the checkpoint at step ${checkpoints[0].checkpoint.step}` : 'step 0'} on ${rt.adapter.description}`,
@@ -135,12 +132,11 @@ async function main(): Promise<number> {
     },
   });
   progress.endLine();
-  mkdirSync(dirname(plan.out), { recursive: true });
-  writeFileSync(plan.out, JSON.stringify(analysis, null, 1));
+  writeAtomically(plan.out, JSON.stringify(analysis, null, 1));
   for (const line of describeAnalysis(analysis)) progress.message(line);
   progress.message(`analysis written to ${plan.out} in ${formatDuration(analysis.wallMs)}`);
   rt.destroy();
   return 0;
 }
 
-runCli('analyze', main);
+runCli('analyze', main, USAGE);

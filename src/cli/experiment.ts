@@ -3,23 +3,28 @@
 // checkpoint files (src/train/checkpoint-file.ts) and resumes from one. Spectral options (window, cadence, subset,
 // centring, K, gap flow, solver) become the run's spectral overrides, and the architecture options (--norm,
 // --qk-norm) its norm and qkNorm overrides, validated by resolveRunConfig.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { MOD_OPS, type ModOp } from '../tasks/modarith';
+import { MOD_OPS } from '../tasks/modarith';
+import type { ModOp } from '../formats/task';
 import { PRESETS } from '../train/presets';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
-import { resolveRunConfig, type RunConfig, type RunOverrides } from '../train/run';
-import { Trainer } from '../train/trainer';
+import { resolveRunConfig } from '../train/run';
+import type { RunConfig, RunOverrides } from '../formats/run-file';
+import { createTrainer } from '../analysis/live-causal';
 import type { Checkpoint } from '../train/checkpoint';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
-import type { SpectralSolver } from '../spectral/options';
-import type { NormKind } from '../model/config';
+import { decodeContainer } from '../formats/checkpoint-file';
+import { HistoryLogWriter, readHistoryLog } from './history-log';
+import type { SpectralSolver } from '../formats/spectral';
+import type { NormKind } from '../formats/model-config';
 import { integerOption, numberOption, parseArgs, UsageError, runCli } from './args';
 import { DECAY_DEFAULTS, DECAY_USAGE, decayOverrides, describeDecay } from './decay-options';
-import { decayOf } from '../train/decay';
+import { decayOf } from '../formats/optim';
 import { ProgressPrinter, formatDuration } from './progress';
+import { checkWritable, writeAtomically } from './outputs';
 
 const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).join('|')}> [options]
   --seed N          run seed: initialisation, data split, batch sampling (default 42)
@@ -50,13 +55,23 @@ spectral edge (on by default; records go into the run file's "spectral" array):
   --gap-flow             also measure the gap-flow terms at each window (curvature and gradient along v_k*, v_k*+1)
   --solver gram|lanczos  spectrum by the W x W Gram matrix (default, all W singular values) or by matrix-free
                          Lanczos on X^T X on the GPU (the top min(W, K+1), with residuals in each record)
-exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl-C; the partial run is written)`;
+live causal probes (off by default; records go into the run file's "causal" array, the latest on the progress line):
+  --live-causal          ablate and perturb the edge, and measure its curvature, while the run trains
+  --causal-every N       steps between probes, a multiple of --snapshot-every (default: the preset's, chosen to
+                         cost at most 10% of the training time on SwiftShader; larger is cheaper)
+  --causal-subset M      test sequences the probes score (a fixed seeded subset; default 256, Dyck and SCAN 64)
+  --causal-random R      random 2-direction pairs per probe, the control (default 4)
+  --causal-eps X         perturbation size relative to ||theta_attn|| (default 0.005)
+exit codes: 0 done, 1 diverged or failed, 2 bad arguments or an output that cannot be written, 130 interrupted (Ctrl-C:
+  the partial run file and a checkpoint of the step it stopped at are written; --resume that checkpoint continues it)
+errors are one line; DEBUG=1 prints the stack too`;
 
 const DEFAULTS = {
   preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'train-fraction': '', 'early-stop': '', out: '',
   'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false, ...DECAY_DEFAULTS,
   'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false, solver: '',
   norm: '', 'qk-norm': false,
+  'live-causal': false, 'causal-every': '', 'causal-subset': '', 'causal-random': '', 'causal-eps': '',
 };
 
 interface ExperimentPlan {
@@ -87,6 +102,7 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
     spectral: spectralOverrides(args),
     norm: args.norm === '' ? undefined : (args.norm as NormKind),
     qkNorm: args['qk-norm'] || undefined,
+    causal: causalOverrides(args),
   };
   // Only the options given are recorded as overrides.
   for (const key of Object.keys(overrides) as (keyof RunOverrides)[]) if (overrides[key] === undefined) delete overrides[key];
@@ -122,6 +138,22 @@ function spectralOverrides(args: typeof DEFAULTS): RunOverrides['spectral'] {
   return Object.keys(given).length > 0 ? given : undefined;
 }
 
+/** The live causal options given on the command line (undefined without --live-causal; its options need it). */
+function causalOverrides(args: typeof DEFAULTS): RunOverrides['causal'] {
+  const given = {
+    every: integerOption('causal-every', args['causal-every']),
+    sequences: integerOption('causal-subset', args['causal-subset']),
+    randomPairs: integerOption('causal-random', args['causal-random']),
+    epsRelative: numberOption('causal-eps', args['causal-eps']),
+  };
+  const named = (Object.keys(given) as (keyof typeof given)[]).filter((k) => given[k] !== undefined);
+  if (!args['live-causal']) {
+    if (named.length > 0) throw new UsageError('--causal-every, --causal-subset, --causal-random and --causal-eps need --live-causal');
+    return undefined;
+  }
+  return { enabled: true, ...Object.fromEntries(named.map((k) => [k, given[k]])) };
+}
+
 function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: string, resumeFrom?: DecodedCheckpoint): ExperimentPlan {
   const checkpointEvery = integerOption('checkpoint-every', args['checkpoint-every']);
   if (checkpointEvery !== undefined && !(checkpointEvery > 0 && checkpointEvery % config.evalEvery === 0)) {
@@ -135,18 +167,22 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
  * the grok) and the output options apply.
  */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const values = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
-  const flags = (['no-spectral', 'centred', 'gap-flow', 'qk-norm'] as const).filter((k) => args[k]);
+  const values = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm', 'causal-every', 'causal-subset', 'causal-random', 'causal-eps'] as const).filter((k) => args[k] !== '');
+  const flags = (['no-spectral', 'centred', 'gap-flow', 'qk-norm', 'live-causal'] as const).filter((k) => args[k]);
   const ignored = [...values, ...flags];
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {
-    decoded = decodeCheckpoint(readFileSync(args.resume));
+    // A checkpoint written every N steps takes its history from the log beside it; a standalone one carries it.
+    const bytes = readFileSync(args.resume);
+    const history = readHistoryLog(dirname(args.resume));
+    decoded = decodeCheckpoint(bytes, history ? { run: { config: decodeContainer(bytes).header.config, metrics: history } } : {});
+    if (decoded.warning) process.stderr.write(`experiment: warning: ${args.resume}: ${decoded.warning}\n`);
   } catch (err) {
-    throw new UsageError(`--resume ${args.resume}: ${(err as Error).message}`);
+    throw new UsageError(`--resume ${args.resume}: ${(err as Error).message}`, false);
   }
   const steps = integerOption('steps', args.steps);
-  let config = steps === undefined ? decoded.config : { ...decoded.config, steps };
+  let config = steps === undefined ? decoded.config : { ...decoded.config, steps, overrides: { ...decoded.config.overrides, steps } };
   const earlyStopK = earlyStopOption(args);
   if (earlyStopK !== undefined) {
     const earlyStop = earlyStopRule(earlyStopK);
@@ -162,14 +198,17 @@ async function main(): Promise<number> {
   try {
     parsed = parseExperimentArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`experiment: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    // A configuration the engine refuses (RunConfigError) is a bad command line too.
+    throw err instanceof UsageError ? err : new UsageError((err as Error).message);
   }
   if (parsed === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const { config, out, checkpointEvery, checkpointDir, resumeFrom } = parsed;
+  // Before the GPU: a run that could not be saved is not started.
+  checkWritable('--out', out, 'file');
+  checkWritable('--checkpoint-dir', checkpointDir, 'folder');
 
   const rt = new GpuRuntime(await acquireNodeDevice());
   const progress = new ProgressPrinter(process.stdout);
@@ -178,38 +217,50 @@ async function main(): Promise<number> {
     `${config.preset} seed ${config.seed}: ${config.steps} steps, lr ${optim.lr}, ${describeDecay(decayOf(config), optim.weightDecay)}, ` +
       `batch ${shape.batch} (${config.batchMode}), evaluating every ${config.evalEvery} on ${rt.adapter.description}`,
   );
-  const trainer = await Trainer.create(rt, config);
+  const trainer = await createTrainer(rt, config);
   if (resumeFrom) {
     trainer.restore(resumeFrom.checkpoint);
     progress.message(`resumed at step ${trainer.step}`);
   }
-  const writeCheckpoint = (checkpoint: Checkpoint, name: string) => {
+  // Checkpoints every N steps: the history since the last one goes into the folder's log, the checkpoint names its
+  // place in it (a save costs what changed). The last good checkpoint of a diverged run carries its own history.
+  let log: HistoryLogWriter | null = null;
+  const writeCheckpoint = (checkpoint: Checkpoint, name: string, withHistory = false) => {
     mkdirSync(checkpointDir, { recursive: true });
+    if (!withHistory) {
+      log ??= new HistoryLogWriter(checkpointDir, resumeFrom?.checkpoint.mark);
+      log.append(checkpoint.metrics, checkpoint.mark);
+    }
     const file = join(checkpointDir, name);
-    writeFileSync(file, encodeCheckpoint(checkpoint, config));
+    writeAtomically(file, encodeCheckpoint(checkpoint, config, { withHistory }));
     return file;
   };
+  const stepFile = (step: number) => `step-${String(step).padStart(6, '0')}.ckpt`;
 
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;
-    progress.message('interrupted: stopping at the next evaluation (Ctrl-C again to abort)');
+    progress.message('interrupted: stopping after this step to save a checkpoint (Ctrl-C again to abort)');
   });
   const reason = await trainer.run({
     onEvaluation: (p) => {
       progress.update(p);
       // The trainer's last good checkpoint is the state at the evaluation just taken.
-      if (checkpointEvery && p.point.step % checkpointEvery === 0) writeCheckpoint(trainer.lastGoodCheckpoint, `step-${String(p.point.step).padStart(6, '0')}.ckpt`);
+      if (checkpointEvery && p.point.step % checkpointEvery === 0) writeCheckpoint(trainer.lastGoodCheckpoint, stepFile(p.point.step));
     },
     onEvent: (e) => progress.event(e),
     shouldStop: () => interrupted,
   });
   progress.endLine();
-  if (reason === 'diverged') progress.message(`last good checkpoint written to ${writeCheckpoint(trainer.lastGoodCheckpoint, 'last-good.ckpt')}`);
+  if (reason === 'diverged') progress.message(`last good checkpoint written to ${writeCheckpoint(trainer.lastGoodCheckpoint, 'last-good.ckpt', true)}`);
+  if (reason === 'interrupted') {
+    // The trainer is at rest between steps: its whole state and history, from which --resume continues bit for bit.
+    const file = writeCheckpoint(await trainer.checkpoint(), stepFile(trainer.step), true);
+    progress.message(`checkpoint of step ${trainer.step} written to ${file}; continue with: npm run experiment -- --resume ${file} --out ${out}`);
+  }
 
   const run = trainer.toRunFile();
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(run));
+  writeAtomically(out, JSON.stringify(run));
   const { grokStep, steps, wallMs } = run.summary;
   progress.message(
     `${reason} after ${steps} steps in ${formatDuration(wallMs)}; ` +
@@ -219,4 +270,4 @@ async function main(): Promise<number> {
   return reason === 'diverged' ? 1 : reason === 'interrupted' ? 130 : 0;
 }
 
-runCli('experiment', main);
+runCli('experiment', main, USAGE);

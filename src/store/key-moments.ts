@@ -6,23 +6,29 @@
 //                 lack one, the first evaluation whose grok accuracy is >= 0.95;
 //   decay-driven  the first spectral record at or after the memorisation step whose gradient energy fraction of
 //                 v1 is below 0.5: from then on weight decay moves the edge's top direction more than the gradient.
+//   edge-necessary  the first live causal probe (runs with the probes on) in which removing the edge pair {v1, v2}
+//                 costs at least 0.1 test accuracy while no random pair flips a single token (their largest |Δacc|
+//                 below the probe's resolution): the model now needs its edge, and only its edge.
 //
 // A moment that has not happened (yet) is null; NaN values never trigger one (NaN >= x is false). Besides the
 // moments it reports where the run stands (the latest evaluation, and v1's energy fraction since memorisation, its
 // lowest value included), so the walkthrough can say plainly that a moment has not come rather than invent it.
-import { GROK_TEST_ACCURACY, grokStep, type RunEvent } from '../train/metrics';
+import { GROK_TEST_ACCURACY, grokStep } from '../train/metrics';
+import type { RunEvent } from '../formats/metrics';
 
 export const MEMORISATION_TRAIN_ACCURACY = 0.99;
 export { GROK_TEST_ACCURACY };
 /** Below this gradient energy fraction of v1, the edge's top direction is decay-driven. */
 export const DECAY_DRIVEN_ENERGY = 0.5;
+/** Removing the edge pair costs at least this much test accuracy (Δacc <= -0.1) when the edge is necessary. */
+export const EDGE_NECESSARY_COST = 0.1;
 
-export type KeyMomentKind = 'memorisation' | 'grokking' | 'decay-driven';
+export type KeyMomentKind = 'memorisation' | 'grokking' | 'decay-driven' | 'edge-necessary';
 
 export interface KeyMoment {
   kind: KeyMomentKind;
   step: number;
-  /** What crossed its threshold: train accuracy, test (grok) accuracy, or v1's gradient energy fraction. */
+  /** What crossed its threshold: train accuracy, test (grok) accuracy, v1's gradient energy fraction, or the edge's Δacc. */
   value: number;
 }
 
@@ -35,6 +41,7 @@ export interface KeyMoments {
   memorisation: KeyMoment | null;
   grokking: KeyMoment | null;
   decayDriven: KeyMoment | null;
+  edgeNecessary: KeyMoment | null;
   /** The latest evaluation (null before the first). */
   latest: { step: number; trainAcc: number; testAcc: number } | null;
   /** v1's gradient energy fraction in the spectral records from memorisation on (empty before memorisation). */
@@ -45,6 +52,16 @@ export interface KeyMoments {
     latest: StepValue | null;
     lowest: StepValue | null;
   };
+  /** The latest live causal probe (null: none, or the run has the probes off). */
+  latestProbe: ProbeStanding | null;
+}
+
+/** Where the edge stands in one live causal probe. */
+export interface ProbeStanding {
+  step: number;
+  edgeDeltaAcc: number;
+  randomMaxAbsDelta: number;
+  resolution: number;
 }
 
 export interface KeyMomentInputs {
@@ -52,6 +69,8 @@ export interface KeyMomentInputs {
   evaluations: { step: ArrayLike<number>; trainAcc: ArrayLike<number>; testAcc: ArrayLike<number> };
   /** The spectral records: step and v1's gradient energy fraction, row-aligned. */
   spectral: { step: ArrayLike<number>; energy1: ArrayLike<number> };
+  /** The live causal probes (absent or empty: none): step, the edge's Δacc, the random pairs' largest |Δacc|, resolution. */
+  causal?: { step: ArrayLike<number>; edgeDeltaAcc: ArrayLike<number>; randomMaxAbsDelta: ArrayLike<number>; resolution: ArrayLike<number> };
   events: readonly RunEvent[];
 }
 
@@ -59,8 +78,10 @@ export const NO_KEY_MOMENTS: KeyMoments = {
   memorisation: null,
   grokking: null,
   decayDriven: null,
+  edgeNecessary: null,
   latest: null,
   edgeSinceMemorisation: { records: 0, latest: null, lowest: null },
+  latestProbe: null,
 };
 
 const rowsOf = (...columns: ArrayLike<number>[]) => Math.min(...columns.map((c) => c.length));
@@ -72,7 +93,28 @@ function first(kind: KeyMomentKind, step: ArrayLike<number>, values: ArrayLike<n
   return null;
 }
 
-export function detectKeyMoments({ evaluations, spectral, events }: KeyMomentInputs): KeyMoments {
+/** Whether a probe shows the edge necessary: the edge pair costs >= 0.1 test accuracy, no random pair flips a token. */
+export const edgeIsNecessary = (p: Omit<ProbeStanding, 'step'>): boolean =>
+  p.edgeDeltaAcc <= -EDGE_NECESSARY_COST && p.randomMaxAbsDelta < p.resolution;
+
+function probes(causal: KeyMomentInputs['causal']): { edgeNecessary: KeyMoment | null; latestProbe: ProbeStanding | null } {
+  if (!causal) return { edgeNecessary: null, latestProbe: null };
+  const n = rowsOf(causal.step, causal.edgeDeltaAcc, causal.randomMaxAbsDelta, causal.resolution);
+  const at = (i: number): ProbeStanding => ({
+    step: causal.step[i],
+    edgeDeltaAcc: causal.edgeDeltaAcc[i],
+    randomMaxAbsDelta: causal.randomMaxAbsDelta[i],
+    resolution: causal.resolution[i],
+  });
+  let edgeNecessary: KeyMoment | null = null;
+  for (let i = 0; i < n && !edgeNecessary; i++) {
+    const p = at(i);
+    if (edgeIsNecessary(p)) edgeNecessary = { kind: 'edge-necessary', step: p.step, value: p.edgeDeltaAcc };
+  }
+  return { edgeNecessary, latestProbe: n > 0 ? at(n - 1) : null };
+}
+
+export function detectKeyMoments({ evaluations, spectral, causal, events }: KeyMomentInputs): KeyMoments {
   const evalRows = rowsOf(evaluations.step, evaluations.trainAcc, evaluations.testAcc);
   const memorisation = first('memorisation', evaluations.step, evaluations.trainAcc, (v) => v >= MEMORISATION_TRAIN_ACCURACY);
 
@@ -101,15 +143,18 @@ export function detectKeyMoments({ evaluations, spectral, events }: KeyMomentInp
 
   const last = evalRows - 1;
   const latest = last >= 0 ? { step: evaluations.step[last], trainAcc: evaluations.trainAcc[last], testAcc: evaluations.testAcc[last] } : null;
-  return { memorisation, grokking, decayDriven, latest, edgeSinceMemorisation };
+  return { memorisation, grokking, decayDriven, latest, edgeSinceMemorisation, ...probes(causal) };
 }
 
 /** The moments in the order they happened (steps), for markers and the walkthrough's log. */
 export function momentsInOrder(moments: KeyMoments): KeyMoment[] {
-  return [moments.memorisation, moments.grokking, moments.decayDriven].filter((m): m is KeyMoment => m !== null).sort((a, b) => a.step - b.step);
+  return [moments.memorisation, moments.grokking, moments.decayDriven, moments.edgeNecessary].filter((m): m is KeyMoment => m !== null).sort((a, b) => a.step - b.step);
 }
 
 const sameStepValue = (a: StepValue | null, b: StepValue | null) => a === b || (a !== null && b !== null && a.step === b.step && Object.is(a.value, b.value));
+const sameProbe = (a: ProbeStanding | null, b: ProbeStanding | null) =>
+  a === b ||
+  (a !== null && b !== null && a.step === b.step && Object.is(a.edgeDeltaAcc, b.edgeDeltaAcc) && Object.is(a.randomMaxAbsDelta, b.randomMaxAbsDelta) && Object.is(a.resolution, b.resolution));
 const sameMoment = (a: KeyMoment | null, b: KeyMoment | null) => a === b || (a !== null && b !== null && a.kind === b.kind && a.step === b.step && Object.is(a.value, b.value));
 
 /** Whether two results say the same (the store keeps the old object then, so nothing re-renders). */
@@ -120,6 +165,8 @@ export function sameKeyMoments(a: KeyMoments, b: KeyMoments): boolean {
     sameMoment(a.memorisation, b.memorisation) &&
     sameMoment(a.grokking, b.grokking) &&
     sameMoment(a.decayDriven, b.decayDriven) &&
+    sameMoment(a.edgeNecessary, b.edgeNecessary) &&
+    sameProbe(a.latestProbe, b.latestProbe) &&
     (la === lb || (la !== null && lb !== null && la.step === lb.step && Object.is(la.trainAcc, lb.trainAcc) && Object.is(la.testAcc, lb.testAcc))) &&
     a.edgeSinceMemorisation.records === b.edgeSinceMemorisation.records &&
     sameStepValue(a.edgeSinceMemorisation.latest, b.edgeSinceMemorisation.latest) &&

@@ -1,17 +1,22 @@
 // The page's state. Small and serialisable in the zustand store (the run form, the schedule of hyperparameter
-// changes, the worker's status line, events, the run's analyses, saved-run summaries, notices); the metric series outside it, in
-// SeriesTables that batches append to without re-rendering React (charts poll their version on animation frames).
+// changes, the worker's status line, events, the run's analyses, saved-run summaries, notices); the metric series
+// (evaluations, spectral and live causal records) outside it, in SeriesTables that batches append to without
+// re-rendering React (charts poll their version on animation frames).
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricKey, type RunEvent } from '../train/metrics';
-import type { RunConfig } from '../train/run';
-import type { SpectralRecord } from '../spectral/record';
-import type { AnalysisFile } from '../analysis/analysis-file';
-import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../worker/protocol';
+import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricKey, type RunEvent } from '../formats/metrics';
+import type { RunConfig } from '../formats/run-file';
+import type { SpectralRecord } from '../formats/spectral';
+import type { CausalRecord } from '../formats/live-causal';
+import { CAUSAL_COLUMNS, causalRow, type CausalColumn } from './causal-columns';
+import type { AnalysisFile } from '../formats/analysis-file';
+import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../formats/worker';
 import { SeriesTable } from './series-table';
 import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-columns';
-import { defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
-import { grokMetric, type PresetName } from '../train/presets';
+import { causalDefault, defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
+import { grokMetric } from '../train/presets';
+import type { PresetName } from '../formats/task';
 import { NO_KEY_MOMENTS, detectKeyMoments, sameKeyMoments, type KeyMoments } from './key-moments';
+import type { DamagedRun, SavedRunList } from '../worker/run-db';
 
 /** The series of the run on show. */
 export interface LabTables {
@@ -21,10 +26,20 @@ export interface LabTables {
   heads: SeriesTable<string>;
   /** The records themselves, for exports. */
   spectralRecords: SpectralRecord[];
+  /** The live causal probes (runs with them on): one row per probed window, and the records (the curve-at-step figure). */
+  causal: SeriesTable<CausalColumn>;
+  causalRecords: CausalRecord[];
 }
 
 export function createTables(): LabTables {
-  return { metrics: new SeriesTable(METRIC_KEYS), spectral: new SeriesTable(SPECTRAL_COLUMNS), heads: new SeriesTable<string>([]), spectralRecords: [] };
+  return {
+    metrics: new SeriesTable(METRIC_KEYS),
+    spectral: new SeriesTable(SPECTRAL_COLUMNS),
+    heads: new SeriesTable<string>([]),
+    spectralRecords: [],
+    causal: new SeriesTable(CAUSAL_COLUMNS),
+    causalRecords: [],
+  };
 }
 
 export const headColumn = (metric: (typeof HEAD_METRIC_KEYS)[number], head: string) => `${metric}:${head}`;
@@ -35,6 +50,8 @@ export function ingestBatch(tables: LabTables, batch: LabBatch): void {
     tables.metrics.clear();
     tables.spectral.clear();
     tables.spectralRecords.length = 0;
+    tables.causal.clear();
+    tables.causalRecords.length = 0;
     const names = batch.reset.headNames ?? [];
     tables.heads = new SeriesTable(HEAD_METRIC_KEYS.flatMap((k) => names.map((n) => headColumn(k, n))));
   }
@@ -43,6 +60,10 @@ export function ingestBatch(tables: LabTables, batch: LabBatch): void {
   for (const record of batch.spectral ?? []) {
     tables.spectralRecords.push(record);
     tables.spectral.append(spectralRow(record));
+  }
+  for (const record of batch.causal ?? []) {
+    tables.causalRecords.push(record);
+    tables.causal.append(causalRow(record));
   }
 }
 
@@ -54,6 +75,12 @@ export function keyMomentsOf(tables: LabTables, config: RunConfig | null, events
   return detectKeyMoments({
     evaluations: { step: tables.metrics.column('step'), trainAcc: tables.metrics.column('trainAcc'), testAcc },
     spectral: { step: tables.spectral.column('step'), energy1: tables.spectral.column('energy1') },
+    causal: {
+      step: tables.causal.column('step'),
+      edgeDeltaAcc: tables.causal.column('edgeDeltaAcc'),
+      randomMaxAbsDelta: tables.causal.column('randomMaxAbsDelta'),
+      resolution: tables.causal.column('resolution'),
+    },
     events,
   });
 }
@@ -77,13 +104,20 @@ export interface LabState {
   events: RunEvent[];
   /** Spectral records received (0: the spectral panels say "not computed yet"). */
   spectralCount: number;
+  /** Live causal records received (the curve-at-step scrubber's range). */
+  causalCount: number;
   /** The causal experiments run on the run on show, oldest first (the experiment panels show one). */
   analyses: AnalysisFile[];
   savedRuns: SavedRunSummary[];
+  /** Saved runs whose records cannot be read (listed with a Delete button). */
+  damagedRuns: DamagedRun[];
   notice: Notice | null;
   /** Memorisation, grokking and the edge turning decay-driven, as far as the run on show has got. */
   moments: KeyMoments;
-  /** Classroom mode: large type, the key charts only, and the guided walkthrough (in the URL hash as classroom=on). */
+  /**
+   * Classroom mode: large type, the key charts only, and the guided walkthrough (in the URL hash as classroom=on);
+   * the live causal probes are on by default there.
+   */
   classroom: boolean;
   /** The walkthrough's current step (an index into the page's list of steps). */
   walkthroughStep: number;
@@ -93,7 +127,7 @@ export interface LabState {
   setForm(form: RunForm, schedule: HyperChange[]): void;
   setSchedule(schedule: HyperChange[]): void;
   applyBatch(batch: LabBatch): void;
-  setSavedRuns(runs: SavedRunSummary[]): void;
+  setSavedRuns(list: SavedRunList): void;
   setNotice(notice: Notice | null): void;
   setClassroom(on: boolean): void;
   setWalkthroughStep(step: number): void;
@@ -111,21 +145,23 @@ export function createLabStore(tables: LabTables): LabStore {
     headNames: null,
     events: [],
     spectralCount: 0,
+    causalCount: 0,
     analyses: [],
     savedRuns: [],
+    damagedRuns: [],
     notice: null,
     moments: NO_KEY_MOMENTS,
     classroom: false,
     walkthroughStep: 0,
 
-    setPreset: (preset) => set((s) => ({ form: { preset, values: { ...presetDefaults(preset), seed: s.form.values.seed } }, schedule: [] })),
+    setPreset: (preset) => set((s) => ({ form: { preset, values: { ...presetDefaults(preset, s.classroom), seed: s.form.values.seed } }, schedule: [] })),
     setField: (field, value) => set((s) => ({ form: { ...s.form, values: { ...s.form.values, [field]: value } } })),
     setForm: (form, schedule) => set({ form, schedule }),
     setSchedule: (schedule) => set({ schedule }),
     applyBatch: (batch) => {
       ingestBatch(tables, batch);
       set((s) => {
-        const next: Partial<LabState> = { status: batch.status, spectralCount: tables.spectralRecords.length };
+        const next: Partial<LabState> = { status: batch.status, spectralCount: tables.spectralRecords.length, causalCount: tables.causalRecords.length };
         const runSchedule = batch.status.runId !== null || batch.status.phase === 'viewing' ? batch.status.schedule : null;
         // Follow the run's schedule when it changes (a live change, a new run), not on every batch: the user may
         // have cleared the form's copy.
@@ -148,9 +184,14 @@ export function createLabStore(tables: LabTables): LabStore {
         return next;
       });
     },
-    setSavedRuns: (savedRuns) => set({ savedRuns }),
+    setSavedRuns: ({ runs, damaged }) => set({ savedRuns: runs, damagedRuns: damaged }),
     setNotice: (notice) => set({ notice }),
-    setClassroom: (classroom) => set({ classroom }),
+    // The live causal probes follow classroom mode's default unless the form set them otherwise.
+    setClassroom: (classroom) =>
+      set((s) => {
+        if (classroom === s.classroom || s.form.values.causal !== causalDefault(s.classroom)) return { classroom };
+        return { classroom, form: { ...s.form, values: { ...s.form.values, causal: causalDefault(classroom) } } };
+      }),
     setWalkthroughStep: (walkthroughStep) => set({ walkthroughStep: Math.max(0, Math.floor(walkthroughStep)) }),
   }));
 }

@@ -1,12 +1,14 @@
 // The lab page. On top, always in view, the run bar: the title, the run's buttons, its status and the classroom
 // toggle. Below it, on the left, the task, its settings (the key ones, the rest under "More settings"), the live
 // controls, sharing, exports and saved runs; on the right the primer and the live charts. Classroom mode swaps
-// both for the walkthrough and the four key charts, in large type. Training happens in a worker (src/worker/);
-// this tree only shows its batches and sends commands.
+// both for the walkthrough and the key charts, in large type. Training happens in a worker (src/worker/); this
+// tree only shows its batches and sends commands. Each panel has its own error boundary (PanelBoundary): one that
+// fails to draw leaves the rest working.
 import { useEffect, useRef } from 'react';
 import { ChartPanels } from './ChartPanels';
 import { ClassroomLayout, ClassroomToggle, useClassroomType } from './Classroom';
 import { NoticeBanner } from './NoticeBanner';
+import { PanelBoundary } from './PanelBoundary';
 import { Primer } from './Primer';
 import { LiveControls, RunButtons } from './RunControls';
 import { RunForm } from './RunForm';
@@ -83,7 +85,9 @@ export function App() {
       <SkipLink />
       <header className="topbar" ref={bar}>
         <h1 title="Watch a small transformer grok on your GPU, and take its spectral edge apart.">Spectral Edge Lab</h1>
-        <RunButtons canTrain={canTrain} />
+        <PanelBoundary name="run buttons">
+          <RunButtons canTrain={canTrain} />
+        </PanelBoundary>
         <StatusBar adapter={adapterText(support)} />
         <ClassroomToggle />
       </header>
@@ -95,15 +99,29 @@ export function App() {
       ) : (
         <div className="layout">
           <aside className="sidebar" aria-label="Run settings and controls">
-            <TaskPicker />
-            <RunForm />
-            <LiveControls />
-            <ShareAndExport />
-            <SavedRuns />
-            <ShortcutHelp />
+            <PanelBoundary name="task">
+              <TaskPicker />
+            </PanelBoundary>
+            <PanelBoundary name="run settings">
+              <RunForm />
+            </PanelBoundary>
+            <PanelBoundary name="live changes">
+              <LiveControls />
+            </PanelBoundary>
+            <PanelBoundary name="share and export">
+              <ShareAndExport />
+            </PanelBoundary>
+            <PanelBoundary name="saved runs">
+              <SavedRuns />
+            </PanelBoundary>
+            <PanelBoundary name="keyboard shortcuts">
+              <ShortcutHelp />
+            </PanelBoundary>
           </aside>
           <main className="panels" id={CHARTS_ID} tabIndex={-1}>
-            <Primer />
+            <PanelBoundary name="primer">
+              <Primer />
+            </PanelBoundary>
             <ChartPanels />
           </main>
         </div>

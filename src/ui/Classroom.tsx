@@ -1,8 +1,9 @@
 // Classroom mode: the toggle (top bar, C, classroom=on in the link), and the reduced layout for a projector: the
-// walkthrough beside the four key charts (loss, accuracy, g23, v1's gradient energy fraction), drawn larger, with
-// the run's key moments marked on every one of them as they happen.
+// walkthrough beside the key charts (loss, accuracy, g23, v1's gradient energy fraction, the live ablation of the
+// edge), drawn larger, with the run's key moments marked on every one of them as they happen.
 import { useEffect, useMemo } from 'react';
 import { ChartGrid } from './ChartPanels';
+import { PanelBoundary } from './PanelBoundary';
 import { Primer } from './Primer';
 import { ShortcutHelp } from './Shortcuts';
 import { Walkthrough } from './Walkthrough';
@@ -47,12 +48,20 @@ export function ClassroomLayout({ canTrain, chartsId }: { canTrain: boolean; cha
   return (
     <div className="classroom-layout">
       <aside className="classroom-side" aria-label="Walkthrough">
-        <Walkthrough canTrain={canTrain} />
-        <Primer />
-        <ShortcutHelp />
+        <PanelBoundary name="walkthrough">
+          <Walkthrough canTrain={canTrain} />
+        </PanelBoundary>
+        <PanelBoundary name="primer">
+          <Primer />
+        </PanelBoundary>
+        <PanelBoundary name="keyboard shortcuts">
+          <ShortcutHelp />
+        </PanelBoundary>
       </aside>
       <main className="panels" id={chartsId} tabIndex={-1}>
-        <ClassroomCharts />
+        <PanelBoundary name="key charts">
+          <ClassroomCharts />
+        </PanelBoundary>
       </main>
     </div>
   );

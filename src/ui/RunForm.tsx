@@ -1,14 +1,16 @@
 // The run's settings. In view: seed, weight decay, length and (modular arithmetic) the operation. Under "More
 // settings" (folded unless one of them differs from the preset): learning rate, the kind of decay (L2, or Low-Rank
-// Decay of chosen matrices with its rate), evaluation cadence, the spectral edge's window and the gap-flow terms.
-// Each field is checked as it is typed, with its own message; the hyperparameter changes a start will replay (from a
-// link or the current run) are listed and can be cleared.
+// Decay of chosen matrices with its rate), evaluation cadence, the spectral edge's window, the gap-flow terms and the
+// live causal probes. Each field is checked as it is typed, with its own message; the hyperparameter changes a start
+// will replay (from a link or the current run) are listed and can be cleared.
 import { useEffect, useId, useState } from 'react';
-import { MOD_OPS, type ModOp } from '../tasks/modarith';
+import { MOD_OPS } from '../tasks/modarith';
+import type { ModOp } from '../formats/task';
 import { MORE_SETTINGS, hasOp, lrdParamsText, moreSettingsChanged, validateForm, type FormErrors, type FormField } from '../store/run-form';
-import { LRD_PARAMS, type LrdParam } from '../train/decay';
+import { LRD_PARAMS, type LrdParam } from '../formats/optim';
 import { OP_LABELS } from './preset-info';
 import { labStore, useLab } from './lab';
+import { LiveCausalFields } from './live-causal/LiveCausalFields';
 
 interface FieldProps {
   field: FormField;
@@ -153,6 +155,7 @@ function MoreSettings({ errors }: { errors: FormErrors }) {
         <Field field="window" label="Window W" hint="updates per spectral window" error={errors.window} inputMode="numeric" />
         <Field field="snapshotEvery" label="Snapshot every" hint="steps per update in the window" error={errors.snapshotEvery} inputMode="numeric" />
         <GapFlowField error={errors.gapFlow} />
+        <LiveCausalFields errors={errors} />
       </div>
     </details>
   );

@@ -7,11 +7,13 @@ import { CHART_INK } from './charts/palette';
 import { WALKTHROUGH_STEPS, momentLines, narration, type MomentLine, type RunContext } from './walkthrough';
 import { WALKTHROUGH_PRESET, actions, labStore, useLab } from './lab';
 import type { KeyMomentKind } from '../store/key-moments';
+import { causalOn } from './live-causal/causal-charts';
 
 const SWATCH: Record<KeyMomentKind, string> = {
   memorisation: CHART_INK.memorisation,
   grokking: CHART_INK.grokking,
   'decay-driven': CHART_INK.decayDriven,
+  'edge-necessary': CHART_INK.edgeNecessary,
 };
 const STATE_ICON: Record<MomentLine['state'], string> = { seen: '✓', waiting: '…', missed: '✗' };
 
@@ -31,7 +33,8 @@ function MomentItem({ line }: { line: MomentLine }) {
 function useRunContext(): RunContext {
   const phase = useLab((s) => s.status.phase);
   const spectral = useLab((s) => (s.config ? s.config.spectral.enabled : null));
-  return { phase, spectral };
+  const causal = useLab((s) => causalOn(s.config));
+  return { phase, spectral, causal };
 }
 
 /** The settings the walkthrough's run uses (the form's, on quick-add). */

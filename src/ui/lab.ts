@@ -3,12 +3,12 @@
 // the page (never a silent no-op), and every command's answer comes back through the worker's batches.
 import { useStore } from 'zustand';
 import { createLabStore, createTables, type LabState } from '../store/lab-store';
-import { RunDb } from '../store/run-db';
+import { RunDb } from '../worker/run-db';
 import { validateForm } from '../store/run-form';
 import { decodeHash, encodeHash } from '../store/url-hash';
 import { connectLab, type LabClient } from '../worker/client';
-import type { HyperParams } from '../train/metrics';
-import type { RunConfig, RunFile } from '../train/run';
+import type { HyperParams } from '../formats/optim';
+import type { RunConfig, RunFile } from '../formats/run-file';
 import { download } from './charts/chart-export';
 import { WALKTHROUGH_STEPS } from './walkthrough';
 
@@ -98,8 +98,8 @@ export const actions = {
   },
 
   async refreshSavedRuns(): Promise<void> {
-    const runs = await attempt('Could not read the saved runs', () => runDb.list());
-    if (runs) labStore.getState().setSavedRuns(runs);
+    const list = await attempt('Could not read the saved runs', () => runDb.list());
+    if (list) labStore.getState().setSavedRuns(list);
   },
 
   /**
@@ -108,7 +108,10 @@ export const actions = {
    */
   async openSavedRun(id: string): Promise<void> {
     const saved = await attempt('Could not read the saved run', () => runDb.get(id));
-    if (!saved) return;
+    if (!saved) {
+      void actions.refreshSavedRuns();
+      return;
+    }
     const { summary, runFile, checkpoint } = saved;
     const view = { runFile, runId: id, schedule: summary.schedule };
     if (checkpoint && !summary.finished) {
@@ -157,8 +160,9 @@ export const actions = {
 export function syncUrlHash(): () => void {
   const read = () => {
     const { form, schedule, classroom, problems } = decodeHash(window.location.hash);
-    labStore.getState().setForm(form, schedule);
+    // Classroom mode first: switching it moves the form's default probes, and the link's form is what counts.
     labStore.getState().setClassroom(classroom);
+    labStore.getState().setForm(form, schedule);
     if (problems.length > 0) labStore.getState().setNotice({ kind: 'error', text: `This link could not be read completely: ${problems.join('; ')}` });
     else if (schedule.length > 0) info(`This link replays ${schedule.length} hyperparameter change${schedule.length === 1 ? '' : 's'}: press Start.`);
   };

@@ -1,8 +1,9 @@
 // Plain-language descriptions of the presets for the task picker: what the model learns, how big it is and what
 // to expect, so a first-time visitor can pick one without reading SPEC.md.
-import { PRESETS, type PresetName } from '../train/presets';
+import { PRESETS } from '../train/presets';
+import type { PresetName } from '../formats/task';
 import { buildParamTable } from '../model/params';
-import type { ModOp } from '../tasks/modarith';
+import type { ModOp } from '../formats/task';
 
 /** The modular-arithmetic operations as formulas (the form's and the link's names are the CLI's: x2xyy2, ...). */
 export const OP_LABELS: Record<ModOp, string> = {

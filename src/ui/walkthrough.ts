@@ -2,8 +2,8 @@
 // happened, what it is waiting for, or, once the run is over, that it did not happen), and a running commentary
 // on where the run stands. Pure functions of the store's key moments and the run's phase, so they are tested
 // without a page.
-import { DECAY_DRIVEN_ENERGY, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
-import type { RunPhase } from '../worker/protocol';
+import { DECAY_DRIVEN_ENERGY, EDGE_NECESSARY_COST, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
+import type { RunPhase } from '../formats/worker';
 
 export interface WalkthroughStep {
   id: string;
@@ -20,7 +20,7 @@ export const WALKTHROUGH_STEPS: readonly WalkthroughStep[] = [
     title: 'The task',
     text:
       'A one-layer transformer learns a + b mod 31 from 60% of all pairs and is tested on the other 40%, ' +
-      'with weight decay 1, on this computer’s GPU. Start the run and watch the four charts.',
+      'with weight decay 1, on this computer’s GPU. Start the run and watch the charts.',
   },
   {
     id: 'memorise',
@@ -37,6 +37,15 @@ export const WALKTHROUGH_STEPS: readonly WalkthroughStep[] = [
       'Keep watching the test line. Hundreds of steps later (around step 440 for seed 1) it climbs to 1: the model ' +
       'now gets pairs it never saw right. Weight decay makes this happen; without it the test line stays low.',
     moment: 'grokking',
+  },
+  {
+    id: 'necessary',
+    title: 'The edge becomes necessary',
+    text:
+      'Ablation over training: every few windows the lab removes the top two update directions {v₁, v₂} from the ' +
+      'attention weights and tests again, and does the same with random pairs of directions as a control. When removing ' +
+      `just these two costs at least ${EDGE_NECESSARY_COST} test accuracy while the random pairs change nothing, the model needs its edge.`,
+    moment: 'edge-necessary',
   },
   {
     id: 'edge',
@@ -59,6 +68,8 @@ export interface RunContext {
   phase: RunPhase;
   /** Whether the run on show tracks the spectral edge (null: no run). */
   spectral: boolean | null;
+  /** Whether it runs the live causal probes (null or absent: no run). */
+  causal?: boolean | null;
 }
 
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
@@ -80,13 +91,34 @@ export const MOMENT_TITLE: Record<KeyMomentKind, string> = {
   memorisation: 'Memorisation',
   grokking: 'Grokking',
   'decay-driven': 'Decay-driven edge',
+  'edge-necessary': 'Necessary edge',
 };
+
+const signed = (v: number) => (Number.isFinite(v) ? (v < 0 ? `−${(-v).toFixed(2)}` : v.toFixed(2)) : 'n/a');
+
+/** What the walkthrough says about the edge becoming necessary (from the live causal probes). */
+function edgeNecessaryLine(moments: KeyMoments, run: RunContext): MomentLine {
+  const line = (state: MomentLine['state'], text: string): MomentLine => ({ kind: 'edge-necessary', title: MOMENT_TITLE['edge-necessary'], state, text });
+  const e = moments.edgeNecessary;
+  if (e) return line('seen', `The edge became necessary at step ${stepText(e.step)}: removing {v₁, v₂} cost ${signed(e.value)} test accuracy, while random pairs flipped no token.`);
+  if (run.causal === false) return line('missed', 'Cannot be seen: this run does not run the live causal probes (switch on “Live causal probes” and start again).');
+  const p = moments.latestProbe;
+  if (!p) {
+    if (ended(run.phase)) return line('missed', 'It did not happen in this run: no live causal probe was recorded.');
+    return line('waiting', noRun(run.phase) ? 'Not yet: start the run.' : 'Not yet: waiting for the first live causal probe.');
+  }
+  const randomNote = p.randomMaxAbsDelta < p.resolution ? 'random pairs flip no token' : `random pairs change up to ${fmt(p.randomMaxAbsDelta)}`;
+  const where = `removing {v₁, v₂} costs ${signed(p.edgeDeltaAcc)} test accuracy at step ${stepText(p.step)}, ${randomNote}`;
+  if (ended(run.phase)) return line('missed', `It did not happen in this run: the edge never cost ${EDGE_NECESSARY_COST} test accuracy with random pairs below one token (latest probe: ${where}).`);
+  return line('waiting', `Not yet: ${where} (necessary at −${EDGE_NECESSARY_COST} with random pairs below one token).`);
+}
 
 /** What the walkthrough says about one key moment now. */
 export function momentLine(kind: KeyMomentKind, moments: KeyMoments, run: RunContext): MomentLine {
   const line = (state: MomentLine['state'], text: string): MomentLine => ({ kind, title: MOMENT_TITLE[kind], state, text });
   const { latest } = moments;
   const over = ended(run.phase);
+  if (kind === 'edge-necessary') return edgeNecessaryLine(moments, run);
   if (kind === 'memorisation') {
     const m = moments.memorisation;
     if (m) return line('seen', `Memorised at step ${stepText(m.step)}: train accuracy ${fmt(m.value)}.`);
@@ -123,7 +155,7 @@ export function momentLine(kind: KeyMomentKind, moments: KeyMoments, run: RunCon
 }
 
 export const momentLines = (moments: KeyMoments, run: RunContext): MomentLine[] =>
-  (['memorisation', 'grokking', 'decay-driven'] as const).map((kind) => momentLine(kind, moments, run));
+  (['memorisation', 'grokking', 'edge-necessary', 'decay-driven'] as const).map((kind) => momentLine(kind, moments, run));
 
 /** One sentence on where the run stands, updated at each evaluation. */
 export function narration(moments: KeyMoments, run: RunContext): string {

@@ -5,25 +5,26 @@
 // CHUNK_TARGET_MS of GPU work), the loop then waits for the GPU queue and yields a macrotask, so commands (pause,
 // setHyper) are handled between chunks and the GPU never holds more than one chunk of queued work. Hyperparameter
 // changes and saves happen only between chunks, where the trainer is at rest. Batches for the page are collected
-// and flushed on a timer (FLUSH_MS), metric rows as packed Float64Arrays.
+// and flushed on a timer (FLUSH_MS), metric rows as packed Float64Arrays, spectral and live causal records as they come.
 //
 // A run's hyperparameter schedule (HyperChange[], sorted by step) is the single record of its mid-run changes:
 // live changes are inserted into it, a shared link or a saved run supplies it, and the loop stops chunks at its
 // steps to apply each entry exactly there, so a replay repeats the run bit for bit.
 import { GpuRuntime } from '../gpu/runtime';
 import { WebGpuUnavailableError, type AcquiredDevice } from '../gpu/device';
-import { Trainer } from '../train/trainer';
-import { parseRunFile, resolveRunConfig, type RunConfig, type RunFile, type StopReason } from '../train/run';
+import type { Trainer } from '../train/trainer';
+import { createTrainer } from '../analysis/live-causal';
+import { parseRunFile, resolveRunConfig } from '../train/run';
+import type { RunConfig, RunFile } from '../formats/run-file';
+import type { StopReason, RunEvent } from '../formats/metrics';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
-import { grokStep, type HyperParams, type RunEvent } from '../train/metrics';
+import { grokStep } from '../train/metrics';
+import type { HyperParams } from '../formats/optim';
 import { runAnalysis } from '../analysis/run-analysis';
-import { parseAnalysisFile, type AnalysisFile } from '../analysis/analysis-file';
-import {
-  IDLE_STATUS, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
-  type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink,
-  type SavedRunSummary, type StartRequest, type WorkerStatus,
-} from './protocol';
+import { parseAnalysisFile, type AnalysisFile } from '../formats/analysis-file';
+import { batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule } from './protocol';
+import { IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus } from '../formats/worker';
 
 /** GPU work per chunk: small enough that a command waits at most about this long, large enough to keep the GPU busy. */
 const CHUNK_TARGET_MS = 30;
@@ -76,6 +77,8 @@ interface LiveRun {
   /** Evaluations (new checkpoints) or events since the last save. */
   dirty: boolean;
   saving: boolean;
+  /** Gives back this worker's claim on the run in the store (src/worker/run-db.ts: claim). */
+  release: () => void;
 }
 
 const macrotask = (): Promise<void> =>
@@ -101,6 +104,15 @@ const settlesWithin = (promise: Promise<unknown>, ms: number): Promise<boolean> 
       resolve(true);
     });
   });
+
+/** loadRun of a saved run that another tab holds (it continues and saves it there). */
+export class RunOpenElsewhereError extends Error {
+  override name = 'RunOpenElsewhereError';
+
+  constructor() {
+    super('this run is open in another tab of the lab, which continues and saves it; close it there to continue it here');
+  }
+}
 
 const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
@@ -133,8 +145,14 @@ export class LabApi implements LabWorkerApi {
       await this.retireCurrent();
       this.viewed = null;
       this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: config.steps, adapter: this.status.adapter });
-      const trainer = await this.createTrainer(config);
-      const run = this.adopt(trainer, schedule, this.options.newRunId?.() ?? crypto.randomUUID(), Date.now());
+      const id = this.options.newRunId?.() ?? crypto.randomUUID();
+      const release = await this.claim(id);
+      if (!release) throw new Error(`the run id ${id} is taken by a run open in another tab`);
+      const trainer = await this.createTrainer(config).catch((error: unknown) => {
+        release();
+        throw error;
+      });
+      const run = this.adopt(trainer, schedule, id, Date.now(), release);
       this.emitReset(run, null);
       this.applySchedule(run);
       this.markDirty(run);
@@ -219,9 +237,15 @@ export class LabApi implements LabWorkerApi {
           throw new Error(`analyses[${i}]: ${(error as Error).message}`);
         }
       });
-      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
+      // The checkpoint must be this run's (its configuration and history); it takes its history from the run file.
+      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint, { run: { config: file.config, metrics: file } }) : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
+      // Only one tab continues a saved run (and saves it); another may view it. The claim is asked for before this
+      // tab's current run is put away, so a refusal leaves it as it was (unless it is this run: given back first).
+      const id = request.runId ?? crypto.randomUUID();
+      let release = decoded && this.run?.id !== id ? await this.claim(id) : null;
+      if (decoded && this.run?.id !== id && !release) throw new RunOpenElsewhereError();
       await this.retireCurrent();
       this.viewed = null;
       if (!decoded) {
@@ -234,12 +258,20 @@ export class LabApi implements LabWorkerApi {
         this.scheduleFlush();
         return this.status;
       }
-      this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: decoded.config.steps, adapter: this.status.adapter });
-      const trainer = await this.createTrainer(decoded.config);
-      trainer.restore(decoded.checkpoint);
+      release ??= await this.claim(id);
+      if (!release) throw new RunOpenElsewhereError();
+      let trainer: Trainer;
+      try {
+        this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: decoded.config.steps, adapter: this.status.adapter });
+        trainer = await this.createTrainer(decoded.config);
+        trainer.restore(decoded.checkpoint);
+      } catch (error) {
+        release();
+        throw error;
+      }
       for (const analysis of analyses) trainer.addAnalysis(analysis);
-      const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
-      run.applied = hyperCount(decoded.checkpoint.metrics.events);
+      const run = this.adopt(trainer, schedule, id, Date.now(), release);
+      run.applied = hyperCount(trainer.events);
       if (trainer.step >= decoded.config.steps) {
         run.mode = 'finished';
         run.stopReason = file.summary.stopReason;
@@ -308,7 +340,7 @@ export class LabApi implements LabWorkerApi {
     try {
       const rt = await this.runtime();
       this.setStatus({ ...this.status, adapter: rt.adapter.description });
-      return await Trainer.create(rt, config);
+      return await createTrainer(rt, config);
     } catch (error) {
       this.setStatus({
         ...IDLE_STATUS, phase: 'failed', adapter: this.status.adapter, message: describe(error),
@@ -318,10 +350,16 @@ export class LabApi implements LabWorkerApi {
     }
   }
 
-  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number): LiveRun {
+  /** This worker's claim on a run id in the store (always granted without a store or a claim method). */
+  private async claim(id: string): Promise<(() => void) | null> {
+    const store = this.options.store;
+    return store?.claim ? store.claim(id) : () => {};
+  }
+
+  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number, release: () => void): LiveRun {
     const run: LiveRun = {
       id, createdAt, trainer, schedule, applied: 0, mode: 'paused', stopReason: null, stepTarget: null, hyperRequests: [], sentRows: 0,
-      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false,
+      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, release,
     };
     this.run = run;
     return run;
@@ -336,6 +374,7 @@ export class LabApi implements LabWorkerApi {
     await this.loop;
     this.rejectHyperRequests(run, new Error('the run was replaced before the change was applied'));
     await this.save(run);
+    run.release();
     run.trainer.destroy();
     this.run = null;
   }
@@ -365,6 +404,7 @@ export class LabApi implements LabWorkerApi {
           },
           onEvent: (event) => this.queue('events', event),
           onSpectral: (record) => this.queue('spectral', record),
+          onCausal: (record) => this.queue('causal', record),
         });
         const { device } = trainer.engine.runtime;
         await Promise.race([device.queue.onSubmittedWorkDone(), device.lost]);
@@ -501,9 +541,9 @@ export class LabApi implements LabWorkerApi {
       try {
         const trainer = await this.createTrainer(run.trainer.config);
         trainer.restore(checkpoint);
-        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
+        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt, run.release);
         run.trainer.destroy();
-        next.applied = hyperCount(checkpoint.metrics.events);
+        next.applied = hyperCount(trainer.events);
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
         this.emitReset(next, checkpoint);
         this.applySchedule(next);
@@ -525,13 +565,15 @@ export class LabApi implements LabWorkerApi {
   /** Replaces the page's view with this run (from step 0, or from a restored checkpoint's metrics). */
   private emitReset(run: LiveRun, from: Checkpoint | null): void {
     const { config } = run.trainer;
-    const metrics = from?.metrics ?? { series: run.trainer.series, events: [...run.trainer.events] };
-    this.outbox = batchOfMetrics(config, { ...metrics, spectral: from?.metrics.spectral ?? [] }, this.computeStatus(), run.trainer.analysisFiles);
+    // After a restore the trainer's metrics are the checkpoint's history.
+    const metrics = from ? run.trainer.toRunFile() : { series: run.trainer.series, events: [...run.trainer.events] };
+    const records = { spectral: [...run.trainer.spectralRecords], ...(config.causal?.enabled && { causal: [...run.trainer.causalRecords] }) };
+    this.outbox = batchOfMetrics(config, { ...metrics, ...records }, this.computeStatus(), run.trainer.analysisFiles);
     run.sentRows = metrics.series.step.length;
     this.scheduleFlush();
   }
 
-  private queue<K extends 'events' | 'spectral' | 'analyses'>(key: K, item: NonNullable<LabBatch[K]>[number]): void {
+  private queue<K extends 'events' | 'spectral' | 'causal' | 'analyses'>(key: K, item: NonNullable<LabBatch[K]>[number]): void {
     const list = (this.outbox[key] ??= []) as unknown[];
     list.push(item);
     this.scheduleFlush();

@@ -2,15 +2,11 @@
 // (and how to compute it) or why the experiment does not apply, until there is a result to draw. Figures are
 // ExperimentFigures (exportable as PNG, SVG and JSON); tables are plain HTML tables.
 import { useMemo, useState, type ReactNode } from 'react';
-import type { AnalysisFile, ExperimentResults, ResultOf } from '../../analysis/analysis-file';
+import type { AnalysisFile, ExperimentResults, ResultOf } from '../../formats/analysis-file';
 import { HESSIAN_RELATIVE_RESIDUAL_LIMIT, hessianPairQuality } from '../../analysis/experiments';
-import type { FieldBasis } from '../../analysis/edge-modes';
+import type { FieldBasis } from '../../formats/experiments';
 import { ExperimentFigure } from './ExperimentFigure';
-import {
-  BASIS_LABEL, EXPERIMENT_INFO, PERTURB_METRIC_LABEL, ablationBars, ablationRatioText, analysisFileBase, curvatureBars, decayRows,
-  defaultModeBasis, formatNumber, formatPercent, formatSeconds, formatSigned, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot,
-  outcomeView, perturbationPlot, probeRows, type ModePairs, type PerturbMetric,
-} from './experiment-data';
+import { BASIS_LABEL, EXPERIMENT_INFO, PERTURB_METRIC_LABEL, ablationBars, ablationRatioText, analysisFileBase, curvatureBars, decayRows, defaultModeBasis, formatNumber, formatPercent, formatSeconds, formatSigned, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot, outcomeView, perturbationPlot, probeRows, type ModePairs, type PerturbMetric } from './experiment-data';
 import { barPlotHeight, drawBarPlot, drawHeatmap, drawLinePlot } from './svg-plot';
 
 const FIGURE_HEIGHT = 260;
