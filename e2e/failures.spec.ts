@@ -8,6 +8,7 @@ test('a run whose spectral window goes non-finite ends as diverged, with the mes
   await expect(page.getByTestId('adapter')).not.toContainText(/looking|none/);
   // The form's largest learning rate with its largest weight decay: theta <- -9 theta each step, non-finite within
   // a dozen steps, first seen by a window (one every step) before the first evaluation (step 20).
+  await page.getByTestId('more-settings').click();
   for (const [field, value] of [['lr', '1'], ['weightDecay', '10'], ['steps', '60'], ['evalEvery', '20'], ['window', '2'], ['snapshotEvery', '1']]) {
     await page.getByTestId(`field-${field}`).fill(value);
   }
