@@ -77,7 +77,7 @@ describe('the lab worker API on the GPU', () => {
     const { api, batches, saves, status } = lab();
     await expect(api.runExperiment({ experiments: ['ablate'] })).rejects.toThrow('there is no run to analyse: start one first');
     await expect(api.pause()).rejects.toThrow('there is no run to pause: start one first');
-    await expect(api.start({ ...REQUEST, overrides: { steps: 0 } })).rejects.toThrow('steps must be a positive integer, got 0');
+    await expect(api.start({ ...REQUEST, overrides: { steps: 0 } })).rejects.toThrow('steps must be an integer in [1, 10000000], got 0');
 
     // Start paused, step exactly 7 steps (one evaluation at 5), change the weight decay while paused.
     let s = await api.start({ ...REQUEST, paused: true });
