@@ -59,8 +59,8 @@ test('live causal probes: the charts fill while quick-add trains, the scrubber m
   const scrubber = page.getByTestId('causal-scrubber');
   await expect(curve).toHaveAttribute('data-step', String(STEPS));
   await expect(curve).toHaveAttribute('data-following', 'true');
-  const figure = page.getByTestId('chart-causal-curve-acc');
-  await expect.poll(() => points(page, 'causal-curve-acc')).toBe(5);
+  const figure = page.getByTestId('chart-causal-curve-kl');
+  await expect.poll(() => points(page, 'causal-curve-kl')).toBe(5);
   const latestLabel = await figure.getAttribute('aria-label');
   await scrubber.focus();
   await page.keyboard.press('Home');
@@ -70,8 +70,8 @@ test('live causal probes: the charts fill while quick-add trains, the scrubber m
   await expect.poll(() => figure.getAttribute('aria-label')).not.toBe(latestLabel);
   await page.keyboard.press('ArrowRight');
   await expect(curve).toHaveAttribute('data-step', '40');
-  await page.getByTestId('causal-curve-measure').selectOption('kl');
-  await expect.poll(() => points(page, 'causal-curve-kl')).toBe(5);
+  await page.getByTestId('causal-curve-measure').selectOption('deltaAccuracy');
+  await expect.poll(() => points(page, 'causal-curve-acc')).toBe(5);
   await expect(curve).toHaveAttribute('data-step', '40');
   await curve.scrollIntoViewIfNeeded();
   await page.screenshot({ path: 'test-results/live-causal-scrubbed.png' });

@@ -184,4 +184,9 @@ export interface SavedRunSummary {
 /** Where the worker saves runs (IndexedDB in the page: src/worker/run-db.ts). */
 export interface RunSink {
   save(summary: SavedRunSummary, runFile: RunFile, checkpoint: Uint8Array): Promise<void>;
+  /**
+   * Claims a run for this worker's saves while it holds the run: resolves to the function that gives the claim
+   * back, or to null when another tab holds the run (it may then only be viewed). None: every claim succeeds.
+   */
+  claim?(id: string): Promise<(() => void) | null>;
 }

@@ -9,6 +9,7 @@ import { ChartGrid } from './ChartGrid';
 import { useLab } from './lab';
 import { ExperimentsPanel } from './experiments/ExperimentsPanel';
 import { LiveCausalPanel } from './live-causal/LiveCausalPanel';
+import { PanelBoundary } from './PanelBoundary';
 
 export { ChartGrid };
 
@@ -39,8 +40,12 @@ export function ChartPanels() {
         </p>
         <ChartGrid charts={spectral} markers={markers} />
       </section>
-      <LiveCausalPanel markers={markers} />
-      <ExperimentsPanel />
+      <PanelBoundary name="live causal probes">
+        <LiveCausalPanel markers={markers} />
+      </PanelBoundary>
+      <PanelBoundary name="causal experiments">
+        <ExperimentsPanel />
+      </PanelBoundary>
     </>
   );
 }

@@ -77,6 +77,8 @@ interface LiveRun {
   /** Evaluations (new checkpoints) or events since the last save. */
   dirty: boolean;
   saving: boolean;
+  /** Gives back this worker's claim on the run in the store (src/worker/run-db.ts: claim). */
+  release: () => void;
 }
 
 const macrotask = (): Promise<void> =>
@@ -102,6 +104,15 @@ const settlesWithin = (promise: Promise<unknown>, ms: number): Promise<boolean> 
       resolve(true);
     });
   });
+
+/** loadRun of a saved run that another tab holds (it continues and saves it there). */
+export class RunOpenElsewhereError extends Error {
+  override name = 'RunOpenElsewhereError';
+
+  constructor() {
+    super('this run is open in another tab of the lab, which continues and saves it; close it there to continue it here');
+  }
+}
 
 const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
@@ -134,8 +145,14 @@ export class LabApi implements LabWorkerApi {
       await this.retireCurrent();
       this.viewed = null;
       this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: config.steps, adapter: this.status.adapter });
-      const trainer = await this.createTrainer(config);
-      const run = this.adopt(trainer, schedule, this.options.newRunId?.() ?? crypto.randomUUID(), Date.now());
+      const id = this.options.newRunId?.() ?? crypto.randomUUID();
+      const release = await this.claim(id);
+      if (!release) throw new Error(`the run id ${id} is taken by a run open in another tab`);
+      const trainer = await this.createTrainer(config).catch((error: unknown) => {
+        release();
+        throw error;
+      });
+      const run = this.adopt(trainer, schedule, id, Date.now(), release);
       this.emitReset(run, null);
       this.applySchedule(run);
       this.markDirty(run);
@@ -224,6 +241,11 @@ export class LabApi implements LabWorkerApi {
       const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint, { run: { config: file.config, metrics: file } }) : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
+      // Only one tab continues a saved run (and saves it); another may view it. The claim is asked for before this
+      // tab's current run is put away, so a refusal leaves it as it was (unless it is this run: given back first).
+      const id = request.runId ?? crypto.randomUUID();
+      let release = decoded && this.run?.id !== id ? await this.claim(id) : null;
+      if (decoded && this.run?.id !== id && !release) throw new RunOpenElsewhereError();
       await this.retireCurrent();
       this.viewed = null;
       if (!decoded) {
@@ -236,11 +258,19 @@ export class LabApi implements LabWorkerApi {
         this.scheduleFlush();
         return this.status;
       }
-      this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: decoded.config.steps, adapter: this.status.adapter });
-      const trainer = await this.createTrainer(decoded.config);
-      trainer.restore(decoded.checkpoint);
+      release ??= await this.claim(id);
+      if (!release) throw new RunOpenElsewhereError();
+      let trainer: Trainer;
+      try {
+        this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: decoded.config.steps, adapter: this.status.adapter });
+        trainer = await this.createTrainer(decoded.config);
+        trainer.restore(decoded.checkpoint);
+      } catch (error) {
+        release();
+        throw error;
+      }
       for (const analysis of analyses) trainer.addAnalysis(analysis);
-      const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
+      const run = this.adopt(trainer, schedule, id, Date.now(), release);
       run.applied = hyperCount(trainer.events);
       if (trainer.step >= decoded.config.steps) {
         run.mode = 'finished';
@@ -320,10 +350,16 @@ export class LabApi implements LabWorkerApi {
     }
   }
 
-  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number): LiveRun {
+  /** This worker's claim on a run id in the store (always granted without a store or a claim method). */
+  private async claim(id: string): Promise<(() => void) | null> {
+    const store = this.options.store;
+    return store?.claim ? store.claim(id) : () => {};
+  }
+
+  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number, release: () => void): LiveRun {
     const run: LiveRun = {
       id, createdAt, trainer, schedule, applied: 0, mode: 'paused', stopReason: null, stepTarget: null, hyperRequests: [], sentRows: 0,
-      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false,
+      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, release,
     };
     this.run = run;
     return run;
@@ -338,6 +374,7 @@ export class LabApi implements LabWorkerApi {
     await this.loop;
     this.rejectHyperRequests(run, new Error('the run was replaced before the change was applied'));
     await this.save(run);
+    run.release();
     run.trainer.destroy();
     this.run = null;
   }
@@ -504,7 +541,7 @@ export class LabApi implements LabWorkerApi {
       try {
         const trainer = await this.createTrainer(run.trainer.config);
         trainer.restore(checkpoint);
-        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
+        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt, run.release);
         run.trainer.destroy();
         next.applied = hyperCount(trainer.events);
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));

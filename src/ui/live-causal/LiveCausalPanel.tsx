@@ -31,7 +31,7 @@ function CurveAtStep({ config, markers }: { config: RunConfig | null; markers: r
   const scrubberId = useId();
   const listId = useId();
   const count = useLab((s) => s.causalCount);
-  const [measure, setMeasure] = useState<CurveMeasure>('deltaAccuracy');
+  const [measure, setMeasure] = useState<CurveMeasure>(CURVE_MEASURES[0]);
   /** The probe the user scrubbed back to (null: follow the latest). */
   const [pinned, setPinned] = useState<number | null>(null);
   useEffect(() => setPinned(null), [config]);

@@ -99,7 +99,8 @@ export function causalCharts(config: RunConfig | null): ChartSpec[] {
 
 // ---- The curve at a step -----------------------------------------------------------------------------------
 
-export const CURVE_MEASURES = ['deltaAccuracy', 'kl'] as const;
+/** KL first: at the default eps the accuracy rarely moves, while the KL separates the edge from random directions. */
+export const CURVE_MEASURES = ['kl', 'deltaAccuracy'] as const;
 export type CurveMeasure = (typeof CURVE_MEASURES)[number];
 
 export const CURVE_MEASURE_LABEL: Record<CurveMeasure, string> = { deltaAccuracy: 'Δ accuracy', kl: 'KL' };
