@@ -7,31 +7,26 @@ import { acquireNodeDevice } from '../src/gpu/node-gpu';
 import type { AcquiredDevice } from '../src/gpu/device';
 import { LabApi } from '../src/worker/lab-api';
 import { batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSchedule } from '../src/worker/protocol';
-import { IDLE_STATUS, type LabBatch, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus } from '../src/formats/worker';
+import { IDLE_STATUS, type LabBatch, type StartRequest, type WorkerStatus } from '../src/formats/worker';
 import { emptyMetrics } from '../src/train/metrics';
 import { METRIC_KEYS, type MetricSeries } from '../src/formats/metrics';
 import { parseRunFile } from '../src/train/run';
 import type { RunFile } from '../src/formats/run-file';
 import { decodeCheckpoint } from '../src/train/checkpoint-file';
+import type { SavedRun } from '../src/worker/run-db';
+import { savedRunStore, type SavedRunStore } from './helpers/saved-runs';
 
 /** quick-add, 20 steps, an evaluation every 5, spectral windows of 2 snapshots 5 steps apart. */
 const REQUEST: StartRequest = { preset: 'quick-add', seed: 7, overrides: { steps: 20, evalEvery: 5, spectral: { window: 2, snapshotEvery: 5 } } };
 const CHANGE = { step: 7, weightDecay: 0.2 };
 
-interface Saved {
-  summary: SavedRunSummary;
-  runFile: RunFile;
-  checkpoint: Uint8Array;
-}
-
-/** A LabApi with a recording listener and an in-memory run store; `devices` collects every device it acquired. */
-function lab() {
+/**
+ * A LabApi with a recording listener and the page's run store (src/worker/run-db.ts on fake-indexeddb; a new one
+ * unless given); `devices` collects every device it acquired.
+ */
+function lab({ store, saves, db }: SavedRunStore = savedRunStore()) {
   const batches: { at: number; batch: LabBatch }[] = [];
-  const saves: Saved[] = [];
   const devices: AcquiredDevice[] = [];
-  const store: RunSink = {
-    save: async (summary, runFile, checkpoint) => void saves.push({ summary: structuredClone(summary), runFile: structuredClone(runFile), checkpoint: checkpoint.slice() }),
-  };
   let n = 0;
   const api = new LabApi({
     acquire: async () => {
@@ -44,7 +39,7 @@ function lab() {
   });
   api.subscribe((batch) => batches.push({ at: performance.now(), batch }));
   const status = () => batches.at(-1)?.batch.status;
-  return { api, batches, saves, devices, status };
+  return { api, batches, saves, db, devices, status };
 }
 
 async function until(what: string, condition: () => boolean, timeoutMs = 300_000): Promise<void> {
@@ -72,10 +67,12 @@ const finished = (s: WorkerStatus | undefined) => s?.phase === 'finished';
 
 describe('the lab worker API on the GPU', () => {
   let reference: RunFile;
-  let midRunSave: Saved;
+  let midRunSave: SavedRun;
+  /** The first run's store: its run is resumed from it. */
+  const saved = savedRunStore();
 
   it('streams batches, pauses between chunks, steps exactly, takes a live weight-decay change, and exports a valid run', async () => {
-    const { api, batches, saves, status } = lab();
+    const { api, batches, saves, status } = lab(saved);
     await expect(api.runExperiment({ experiments: ['ablate'] })).rejects.toThrow('there is no run to analyse: start one first');
     await expect(api.pause()).rejects.toThrow('there is no run to pause: start one first');
     await expect(api.start({ ...REQUEST, overrides: { steps: 0 } })).rejects.toThrow('steps must be an integer in [1, 10000000], got 0');
@@ -132,6 +129,10 @@ describe('the lab worker API on the GPU', () => {
     expect(batches.find(({ batch }) => batch.analyses)!.batch.analyses).toEqual([analysis]);
     const withAnalysis = parseRunFile(JSON.parse(JSON.stringify(await api.exportRun())));
     expect(withAnalysis.analyses).toEqual([analysis]);
+    // Saved in many steps (each what was new), the run reopens as the run file it is.
+    await until('the save of the analysis', () => saves.at(-1)?.runFile.analyses?.length === 1);
+    expect(saves.length).toBeGreaterThan(3);
+    expect(saves.at(-1)!.runFile).toEqual(withAnalysis);
     const before = batches.length;
     await api.loadRun({ runFile: withAnalysis });
     await until('the loaded run to reach the page', () => batches.slice(before).some(({ batch }) => batch.reset));
@@ -142,7 +143,7 @@ describe('the lab worker API on the GPU', () => {
   });
 
   it('replays a run from its schedule bit for bit, even across a lost GPU device', async () => {
-    const { api, status, devices, batches } = lab();
+    const { api, status, devices, batches, saves } = lab();
     const schedule = scheduleOfEvents(reference.events);
     await api.start({ ...REQUEST, schedule });
     await until('the first evaluation', () => (status()?.step ?? 0) >= 5 && streamedSeries(batches).step.length >= 1);
@@ -155,11 +156,15 @@ describe('the lab worker API on the GPU', () => {
     expect(replay.series).toEqual(reference.series);
     expect(replay.events).toEqual(reference.events);
     expect(replay.spectral).toEqual(reference.spectral);
+    // The saves after the recovery continued the saved history from the restored checkpoint.
+    await until('the last save', () => saves.at(-1)?.summary.finished === true);
+    expect(saves.at(-1)!.runFile).toEqual(replay);
   });
 
   it('resumes a saved run from its checkpoint and replays the changes still to come', async () => {
-    const { api, status } = lab();
-    const s = await api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint, runId: midRunSave.summary.id, schedule: midRunSave.summary.schedule });
+    const { api, status, saves } = lab(saved);
+    const before = saves.length;
+    const s = await api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint!, runId: midRunSave.summary.id, schedule: midRunSave.summary.schedule });
     expect(s).toMatchObject({ phase: 'paused', step: 5, runId: 'run-1', optim: { weightDecay: 1 } });
     await api.resume();
     await until('the run to finish', () => finished(status()));
@@ -167,6 +172,9 @@ describe('the lab worker API on the GPU', () => {
     expect(resumed.series).toEqual(reference.series);
     expect(resumed.events).toEqual(reference.events);
     expect(resumed.spectral).toEqual(reference.spectral);
+    // Its saves went on from the checkpoint's place in the saved history (step 5, before the change at step 7).
+    await until('the last save', () => saves.length > before && saves.at(-1)!.summary.finished);
+    expect(saves.at(-1)!.runFile).toEqual(resumed);
   });
 
   it('refuses to continue a saved run another tab holds, before any GPU work', async () => {
@@ -178,7 +186,7 @@ describe('the lab worker API on the GPU', () => {
       },
       store: { save: async () => expect.unreachable('nothing is saved'), claim: async () => null },
     });
-    await expect(api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint, runId: midRunSave.summary.id })).rejects.toThrow(
+    await expect(api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint!, runId: midRunSave.summary.id })).rejects.toThrow(
       'this run is open in another tab of the lab, which continues and saves it; close it there to continue it here',
     );
     expect(acquired).toEqual([]);
@@ -197,7 +205,7 @@ describe('the lab worker API on the GPU', () => {
     const saved = saves.at(-1)!;
     expect(saved.summary).toMatchObject({ finished: true, checkpointStep: 2 });
     expect(saved.runFile.events.at(-1)).toMatchObject({ type: 'divergence', step: 4, restoredStep: 2 });
-    expect(decodeCheckpoint(saved.checkpoint, { run: { config: saved.runFile.config, metrics: saved.runFile } }).checkpoint.step).toBe(2);
+    expect(decodeCheckpoint(saved.checkpoint!, { run: { config: saved.runFile.config, metrics: saved.runFile } }).checkpoint.step).toBe(2);
   });
 });
 

@@ -9,6 +9,7 @@ import type { SpectralRecord } from './spectral';
 import type { ExperimentName } from './experiments';
 import type { AnalysisFile } from './analysis-file';
 import type { CausalRecord } from './live-causal';
+import type { HistoryDelta } from './history';
 
 /** A hyperparameter change applied after `step` optimiser steps (the 'hyper' event's step): replayable from a URL. */
 export interface HyperChange {
@@ -181,9 +182,32 @@ export interface SavedRunSummary {
   schedule: HyperChange[];
 }
 
+/**
+ * What a run file gained since its last save: the history after the mark that save ended at, and the analyses after
+ * its first `analyses.from`. One that starts from nothing (the empty history, no analyses) is the whole run.
+ */
+export interface RunDelta {
+  history: HistoryDelta;
+  analyses: { from: number; added: AnalysisFile[] };
+}
+
+/** One save of a run: what costs the same at every save, and what is new since the last one. */
+export interface RunSave {
+  summary: SavedRunSummary;
+  /** The run file's configuration and summary (neither grows with the run). */
+  run: Pick<RunFile, 'config' | 'summary'>;
+  delta: RunDelta;
+  /** The latest checkpoint's bytes (a mark into the history, not a copy of it: src/train/checkpoint-file.ts). */
+  checkpoint: Uint8Array;
+}
+
 /** Where the worker saves runs (IndexedDB in the page: src/worker/run-db.ts). */
 export interface RunSink {
-  save(summary: SavedRunSummary, runFile: RunFile, checkpoint: Uint8Array): Promise<void>;
+  /**
+   * Adds a save to the run's saved record: the store's copy of the run file becomes the one it held cut back to
+   * the delta's marks, with the delta appended (a delta from nothing replaces it).
+   */
+  save(save: RunSave): Promise<void>;
   /**
    * Claims a run for this worker's saves while it holds the run: resolves to the function that gives the claim
    * back, or to null when another tab holds the run (it may then only be viewed). None: every claim succeeds.
