@@ -47,11 +47,11 @@ describe('npm run experiment -- --norm rms --qk-norm', () => {
       expect(losses.at(-1)).toBeLessThan(0.25 * Math.log(31));
 
       // The checkpoints carry the run's configuration, and their parameter sections fit the options' table
-      // (37,727 - 3 x 64 biases + 2 x 16 gains), which decodeCheckpoint checks.
+      // (37,727 - 3 x 64 biases + 2 x 16 gains), which decodeCheckpoint checks; they open with the run's history.
       const total = buildParamTable(run.config.model).total;
       expect(total).toBe(37_567);
       for (const step of [10, 20]) {
-        const decoded = decodeCheckpoint(readFileSync(join(dir, 'run-checkpoints', `step-0000${step}.ckpt`)));
+        const decoded = decodeCheckpoint(readFileSync(join(dir, 'run-checkpoints', `step-0000${step}.ckpt`)), { run: { config: run.config, metrics: run } });
         expect(decoded.config).toEqual(run.config);
         expect(decoded.checkpoint.engine.params.length).toBe(total);
       }

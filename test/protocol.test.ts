@@ -139,7 +139,7 @@ describe('the lab worker API on the GPU', () => {
     expect(batches.slice(before).find(({ batch }) => batch.reset)!.batch.analyses).toEqual([analysis]);
     expect((await api.exportRun()).analyses).toEqual([analysis]);
     const broken = JSON.stringify({ ...withAnalysis, analyses: [{ kind: 'spectral-edge-lab.analysis', version: 1 }] });
-    await expect(api.loadRun({ runFile: broken })).rejects.toThrow(/^analyses\[0\]: invalid analysis file/);
+    await expect(api.loadRun({ runFile: broken })).rejects.toThrow(/^analyses\[0\]: invalid analysis file: \(root\): the field "run" is missing$/);
   });
 
   it('replays a run from its schedule bit for bit, even across a lost GPU device', async () => {
