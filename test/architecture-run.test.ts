@@ -1,4 +1,4 @@
-// SPEC §4's architecture options in runs: the run-config overrides put norm and qkNorm on the preset's model (and
+// docs/science.md §4's architecture options in runs: the run-config overrides put norm and qkNorm on the preset's model (and
 // nothing else changes without them), bad values are named, and `npm run experiment -- --norm rms --qk-norm`
 // trains quick-add end to end on the GPU (the training loss falls) and writes a run file and checkpoints that keep
 // the options: the run file passes the schema and each checkpoint decodes against the options' parameter table.

@@ -1,4 +1,4 @@
-// Low-Rank Decay in training (SPEC §4) against the float64 reference, on tiny ragged models:
+// Low-Rank Decay in training (docs/science.md §4) against the float64 reference, on tiny ragged models:
 //   - each GPU step equals clip + AdamW with the decay mask (no AdamW decay on the chosen matrices) followed by
 //     W <- W - rate * NS5(W) for each chosen matrix, in float64 from the GPU's own float32 parameters and
 //     gradients (tolerances below), with the spectral edge's gradient/decay split holding the Low-Rank Decay change

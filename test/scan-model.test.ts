@@ -19,7 +19,7 @@ import { referenceForward } from '../src/reference/model';
 import { greedyDecode, NOT_DECODED } from '../src/train/predictions';
 
 describe('the SCAN paper model', () => {
-  it('has the architecture of SPEC §1: 3,978,761 parameters (~3.98M) and a 2,359,296-float theta_attn', () => {
+  it('has the architecture of docs/science.md §1: 3,978,761 parameters (~3.98M) and a 2,359,296-float theta_attn', () => {
     // Counted from the description: pre-LN blocks, attention with Q/K/V/O weights and biases, GELU MLP,
     // untied learned token and positional embeddings per side, encoder and decoder final LayerNorms, a
     // linear head over the 9 target ids. Vocabularies: PAD, SOS, EOS + 13 words / 6 actions; positions:
@@ -38,7 +38,7 @@ describe('the SCAN paper model', () => {
     expect(table.total).toBe(expected);
     expect(table.total).toBe(3_978_761);
     expect(Math.abs(table.total - 3.98e6) / 3.98e6).toBeLessThan(0.001);
-    // SPEC §2: theta_attn for SCAN is 9 attention modules x 4 weights of d x d.
+    // docs/science.md §2: theta_attn for SCAN is 9 attention modules x 4 weights of d x d.
     expect(table.attn).toEqual({ offset: 0, size: 2_359_296 });
     expect(PRESET_SHAPES.scan.model.encoder.vocabSize).toBe(sourceVocab);
     expect(PRESET_SHAPES.scan.model.decoder.vocabSize).toBe(targetVocab);

@@ -1,4 +1,4 @@
-// The names of the causal experiments (SPEC §3) and which run for a request: no GPU code, so the page's bundle
+// The names of the causal experiments (docs/science.md §3) and which run for a request: no GPU code, so the page's bundle
 // (the experiment panels) and the CLI share them with the runner (run-analysis.ts).
 import { EXPERIMENTS, ExperimentName } from '../formats/experiments';
 
@@ -16,7 +16,7 @@ export function plannedExperiments(asked: readonly ExperimentName[]): Experiment
   return EXPERIMENTS.filter((name) => wanted.has(name));
 }
 
-/** The weight-decay intervention's defaults (SPEC §3): steps per branch and the branches' decay values. */
+/** The weight-decay intervention's defaults (docs/science.md §3.5): steps per branch and the branches' decay values. */
 export const INTERVENTION_DEFAULTS = { steps: 3000, weightDecays: [0, 0.5, 1, 2] } as const;
 
 /**

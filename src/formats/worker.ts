@@ -108,7 +108,7 @@ export interface LabBatch {
 
 export type LabListener = (batch: LabBatch) => void;
 
-/** Causal experiments (SPEC §3) on the current run's model as it is now (paused or finished). */
+/** Causal experiments (docs/science.md §3) on the current run's model as it is now (paused or finished). */
 export interface ExperimentRequest {
   experiments: ExperimentName[];
   /** Seed of the random control directions and probe splits (default: the run's). */
@@ -144,7 +144,7 @@ export interface LabWorkerApi {
   exportRun(): Promise<RunFile>;
   /** Shows a saved or exported run; with its checkpoint, makes it resumable (paused at the checkpoint). */
   loadRun(request: LoadRequest): Promise<WorkerStatus>;
-  /** Runs causal experiments (SPEC §3) on the paused or finished run's model; progress in status.experiment. */
+  /** Runs causal experiments (docs/science.md §3) on the paused or finished run's model; progress in status.experiment. */
   runExperiment(request: ExperimentRequest): Promise<AnalysisFile>;
 }
 

@@ -4,7 +4,7 @@ import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type GrokMetric, typ
 import type { HistoryMark } from '../formats/checkpoint-file';
 import type { HistoryDelta } from '../formats/history';
 
-/** Test accuracy at which a run counts as grokked (SPEC §1). */
+/** Test accuracy at which a run counts as grokked (docs/science.md §1). */
 export const GROK_TEST_ACCURACY = 0.95;
 
 export function emptyMetrics(headNames: string[] | null = null, spectral = false, causal = false): RunMetrics {

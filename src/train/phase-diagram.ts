@@ -1,4 +1,4 @@
-// The phase diagram of SPEC §4: a grid of runs over train fraction x decay strength, once with L2 (AdamW's decay
+// The phase diagram of docs/science.md §4: a grid of runs over train fraction x decay strength, once with L2 (AdamW's decay
 // on every parameter, strength = the weight decay) and once with Low-Rank Decay (strength = the rate on W_Q and
 // W_K of every attention module; every other parameter keeps AdamW's decay at the preset's weight decay), and per
 // cell the highest test accuracy reached, the grok step and the stable ranks of W_Q and W_K at the cell's end.

@@ -1,4 +1,4 @@
-// The four papers the lab is written from (SPEC.md), for the primer's links and the presets' descriptions.
+// The four papers the lab is written from (docs/science.md), for the primer's links and the presets' descriptions.
 export interface Paper {
   arxiv: string;
   title: string;

@@ -1,5 +1,5 @@
 // Plain-language descriptions of the presets for the task picker: what the model learns, how big it is and what
-// to expect, so a first-time visitor can pick one without reading SPEC.md.
+// to expect, so a first-time visitor can pick one without reading docs/science.md.
 import { PRESETS } from '../train/presets';
 import type { PresetName } from '../formats/task';
 import { buildParamTable } from '../model/params';
