@@ -49,7 +49,7 @@ describe('phase-diagram plan', () => {
     expect(() => parsePhaseDiagramFile('{')).toThrow(/not JSON/);
     expect(() => parsePhaseDiagramFile({ ...file, kind: 'spectral-edge-lab.run' })).toThrow(/not a phase-diagram file/);
     expect(() => parsePhaseDiagramFile({ ...file, version: 2 })).toThrow('unsupported phase-diagram file version 2; this lab reads version 1');
-    expect(() => parsePhaseDiagramFile({ ...file, plan: { ...plan, steps: undefined } })).toThrow(/plan: must have required property 'steps'/);
+    expect(() => parsePhaseDiagramFile({ ...file, plan: { ...plan, steps: undefined } })).toThrow('invalid phase-diagram file: plan: the field "steps" is missing');
   });
 });
 
