@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   ablationBars, ablationRatioText, checkInterventionSteps, curvatureBars, defaultSelection, formatNumber, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot,
-  outcomeView, perturbationPlot, plannedProgress, runBlocker, selectedExperiments, type RunGate,
+  interventionEstimate, outcomeView, pendingText, perturbationPlot, plannedProgress, runBlocker, selectedExperiments, type RunGate,
 } from '../src/ui/experiments/experiment-data';
+import { EXPERIMENTS, notForTask } from '../src/analysis/experiments';
 import type { AblationEffect, AblationResult } from '../src/analysis/ablation';
 import type { PerturbationResult } from '../src/analysis/perturbation';
 import type { CurvatureResult } from '../src/analysis/curvature';
@@ -40,6 +41,35 @@ describe('the Run button', () => {
     expect(checkInterventionSteps('1.5')).toMatchObject({ ok: false, message: 'must be a whole number of steps, got "1.5"' });
     expect(checkInterventionSteps('0')).toMatchObject({ ok: false });
     expect(checkInterventionSteps('100001')).toMatchObject({ ok: false, message: 'must be between 1 and 100,000' });
+  });
+
+  it('leaves unticked, and never sends, what cannot run on the task (probes on modular arithmetic, modes on SCAN)', () => {
+    expect(selectedExperiments(defaultSelection('modarith'), 'modarith')).toEqual(['perturb', 'curvature', 'ablate', 'fourier', 'verdict']);
+    expect(selectedExperiments(defaultSelection('multitask'), 'multitask')).not.toContain('probe');
+    expect(selectedExperiments(defaultSelection('dyck'), 'dyck')).toEqual(['perturb', 'curvature', 'ablate', 'probe', 'fourier', 'verdict']);
+    expect(selectedExperiments(defaultSelection('scan'), 'scan')).toEqual(['perturb', 'curvature', 'ablate', 'probe', 'verdict']);
+    const all = Object.fromEntries(EXPERIMENTS.map((n) => [n, true])) as ReturnType<typeof defaultSelection>;
+    expect(selectedExperiments(all, 'modarith')).not.toContain('probe');
+    expect(notForTask('probe', 'modarith')).toMatch(/no probe target/);
+    expect(notForTask('probe', 'dyck')).toBeNull();
+  });
+
+  it('estimates the weight-decay branches from the measured step rate', () => {
+    expect(interventionEstimate(1000, 4, 20)).toBe('4 branches × 1,000 steps = 4,000 training steps: about 3 min at the 20 steps/s this run trained at.');
+    expect(interventionEstimate(3000, 4, 2.5)).toBe('4 branches × 3,000 steps = 12,000 training steps: about 80 min at the 2.5 steps/s this run trained at.');
+    expect(interventionEstimate(3000, 4, 0.5)).toContain('about 6.7 h');
+    expect(interventionEstimate(100, 4, 400)).toContain('about 1 s');
+    expect(interventionEstimate(500, 4, null)).toBe('4 branches × 500 steps = 2,000 training steps; the time is estimated once this run has trained here.');
+  });
+
+  it('tells each card of a running request what it is waiting for, instead of "not computed yet"', () => {
+    const planned = ['perturb', 'ablate', 'verdict'] as const;
+    const current = { name: 'ablate' as const, done: 3, total: 27, what: 'random pair 1' };
+    expect(pendingText('perturb', planned, current)).toBe('Computed: shown when the other experiments have finished.');
+    expect(pendingText('ablate', planned, current)).toBe('Computing now: random pair 1 (3 of 27).');
+    expect(pendingText('verdict', planned, current)).toBe('Waiting: runs after ablation.');
+    expect(pendingText('perturb', planned, null)).toBe('Starting…');
+    expect(pendingText('probe', planned, current)).toBeNull();
   });
 
   it('marks the planned experiments done, running or waiting from the worker\'s progress', () => {

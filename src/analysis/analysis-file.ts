@@ -53,6 +53,7 @@ const outcome = (result: object) => ({
   ],
 });
 
+const SIGNS = ['decay-dominated', 'nearly frozen', 'functional', 'functionally empty'];
 const VERDICT_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -66,9 +67,19 @@ const VERDICT_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         required: ['quantity', 'value', 'threshold', 'met'],
-        properties: { quantity: { type: 'string' }, value: nullableNumber, threshold: { type: 'string' }, met: { type: ['boolean', 'null'] } },
+        properties: { quantity: { type: 'string' }, value: nullableNumber, threshold: { type: 'string' }, sign: { enum: SIGNS }, met: { type: ['boolean', 'null'] } },
       },
     },
+    signs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['sign', 'holds'],
+        properties: { sign: { enum: SIGNS }, holds: { type: ['boolean', 'null'] } },
+      },
+    },
+    caveat: { type: 'string' },
   },
 } as const;
 

@@ -19,6 +19,19 @@ export function plannedExperiments(asked: readonly ExperimentName[]): Experiment
   return EXPERIMENTS.filter((name) => wanted.has(name));
 }
 
+/** The task kinds (src/train/presets.ts TaskSpec) the experiments know about. */
+export type TaskKind = 'modarith' | 'multitask' | 'dyck' | 'scan';
+
+/**
+ * Why experiment `name` cannot run on a task of this kind (null: it can): probes need a Dyck depth or SCAN token
+ * target, functional modes an operand or depth basis. The runners refuse the same cases (NotApplicableError).
+ */
+export function notForTask(name: ExperimentName, kind: TaskKind): string | null {
+  if (name === 'probe' && kind !== 'dyck' && kind !== 'scan') return `probes are defined for Dyck depth and SCAN tokens (SPEC §3); the ${kind} task has no probe target`;
+  if (name === 'fourier' && kind === 'scan') return 'functional modes are defined for modular arithmetic and Dyck (SPEC §3); SCAN has no operand or depth basis';
+  return null;
+}
+
 /** The weight-decay intervention's defaults (SPEC §3): steps per branch and the branches' decay values. */
 export const INTERVENTION_DEFAULTS = { steps: 3000, weightDecays: [0, 0.5, 1, 2] } as const;
 

@@ -4,7 +4,7 @@
 // and the lab's worker both call `runAnalysis`.
 import type { Trainer } from '../train/trainer';
 import type { RunFile } from '../train/run';
-import { contextOfTrainer, NotApplicableError, type AnalysisContext } from './context';
+import { contextOfTrainer, ExperimentCancelledError, NotApplicableError, type AnalysisContext } from './context';
 import type { ReplayCheck } from './at-step';
 import { perturbationSweep } from './perturbation';
 import { edgeCurvature } from './curvature';
@@ -29,6 +29,11 @@ export interface AnalysisRequest {
   replay?: ReplayCheck;
   /** `done` of `total` units of `experiment`, now doing `what`. */
   onProgress?: (experiment: ExperimentName, done: number, total: number, what: string) => void;
+  /**
+   * Polled before each experiment and at each step of the weight-decay branches: true cancels the request with
+   * ExperimentCancelledError (the model is left as it was: experiments restore it, branches train on copies).
+   */
+  shouldStop?: () => boolean;
 }
 
 type Runners = { [K in Exclude<ExperimentName, 'verdict'>]: (ctx: AnalysisContext) => Promise<ResultOf<K>> };
@@ -53,9 +58,11 @@ export async function runAnalysis(trainer: Trainer, run: RunFile, request: Analy
         ...(request.interventionSteps !== undefined && { steps: request.interventionSteps }),
         ...(request.interventionDecays && { weightDecays: request.interventionDecays }),
         ...(ctx.progress && { progress: ctx.progress }),
+        ...(request.shouldStop && { shouldStop: request.shouldStop }),
       }),
   };
   for (const name of plannedExperiments(request.experiments)) {
+    if (request.shouldStop?.()) throw new ExperimentCancelledError();
     const t0 = performance.now();
     if (name === 'verdict') {
       const perturb = experiments.perturb && 'result' in experiments.perturb ? experiments.perturb.result : null;
@@ -66,7 +73,7 @@ export async function runAnalysis(trainer: Trainer, run: RunFile, request: Analy
       }
       const result = universalityVerdict({
         records,
-        ablation: { edge: Math.abs(ablate.edge.deltaAccuracy), randomMean: ablate.random.meanAbsDelta, resolution: ablate.ratio.resolution },
+        ablation: { edge: Math.abs(ablate.edge.deltaAccuracy), randomMean: ablate.random.meanAbsDelta, resolution: ablate.ratio.resolution, baseAccuracy: ablate.base.accuracy },
         perturbation: { edgeMaxKl: Math.max(...perturb.summary.edgeMaxKl.slice(0, 2)), randomMaxKl: perturb.summary.randomMaxKl },
       });
       experiments.verdict = { result, wallMs: Math.round(performance.now() - t0) };

@@ -117,6 +117,8 @@ export class LabApi implements LabWorkerApi {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Commands run one at a time, in the order they arrive. */
   private commands: Promise<unknown> = Promise.resolve();
+  /** The experiments running now (null: none), and whether the page asked to cancel them. */
+  private experiment: { cancelled: boolean } | null = null;
 
   constructor(private readonly options: LabApiOptions) {}
 
@@ -256,8 +258,11 @@ export class LabApi implements LabWorkerApi {
       if (run.mode === 'running') throw new Error('pause the run first: the experiments run on the model as it is now');
       await this.loop;
       const { trainer } = run;
+      const experiment = { cancelled: false };
+      this.experiment = experiment;
       try {
         const analysis = await runAnalysis(trainer, trainer.toRunFile(), {
+          shouldStop: () => experiment.cancelled,
           experiments: request.experiments,
           requested: String(trainer.step),
           ...(request.seed !== undefined && { seed: request.seed }),
@@ -270,9 +275,17 @@ export class LabApi implements LabWorkerApi {
         this.markDirty(run);
         return analysis;
       } finally {
+        this.experiment = null;
         this.setStatus({ ...this.status, experiment: null });
       }
     });
+  }
+
+  /** Not a queued command: it must reach the experiments while they run. */
+  async cancelExperiment(): Promise<boolean> {
+    if (!this.experiment) return false;
+    this.experiment.cancelled = true;
+    return true;
   }
 
   // ---- Runs -----------------------------------------------------------------------------------------------------

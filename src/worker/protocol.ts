@@ -144,6 +144,12 @@ export interface LabWorkerApi {
   loadRun(request: LoadRequest): Promise<WorkerStatus>;
   /** Runs causal experiments (SPEC §3) on the paused or finished run's model; progress in status.experiment. */
   runExperiment(request: ExperimentRequest): Promise<AnalysisFile>;
+  /**
+   * Cancels the experiments running now (not queued behind them): runExperiment then rejects with an
+   * ExperimentCancelledError at the next experiment or branch step, the model as it was. Resolves with whether any
+   * were running.
+   */
+  cancelExperiment(): Promise<boolean>;
 }
 
 export const IDLE_STATUS: WorkerStatus = {

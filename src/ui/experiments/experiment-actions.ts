@@ -26,8 +26,24 @@ export async function runExperiments(experiments: ExperimentName[], intervention
     await api().runExperiment({ experiments, ...(experiments.includes('wd-intervention') && { interventionSteps }) });
     settle(null);
   } catch (error) {
+    if (experimentsStore.getState().cancelling) {
+      // A cancelled request ends with the worker's ExperimentCancelledError: not a failure.
+      settle(null);
+      labStore.getState().setNotice({ kind: 'info', text: 'Experiments cancelled: the model is as it was, and nothing of that request was kept.' });
+      return;
+    }
     console.error(error);
     settle(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Asks the worker to stop the running experiments at their next experiment or branch step. */
+export async function cancelExperiments(): Promise<void> {
+  experimentsStore.getState().cancel();
+  try {
+    await api().cancelExperiment();
+  } catch (error) {
+    reportExperimentError(`Could not cancel the experiments: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

@@ -8,7 +8,7 @@ import type { DecayInterventionResult, DecayRow } from '../../analysis/decay-int
 import type { FieldBasis, FunctionalModesResult } from '../../analysis/edge-modes';
 import type { PerturbationResult } from '../../analysis/perturbation';
 import type { ProbeExperimentResult } from '../../analysis/probe-run';
-import { EXPERIMENTS, INTERVENTION_DEFAULTS, type ExperimentName } from '../../analysis/experiments';
+import { EXPERIMENTS, INTERVENTION_DEFAULTS, notForTask, type ExperimentName, type TaskKind } from '../../analysis/experiments';
 import type { ExperimentProgress, RunPhase } from '../../worker/protocol';
 
 // ---- The experiments ---------------------------------------------------------------------------------------
@@ -25,12 +25,45 @@ export const EXPERIMENT_INFO: Record<ExperimentName, { label: string; what: stri
 
 export type Selection = Record<ExperimentName, boolean>;
 
-/** Everything but the weight-decay intervention, which trains. */
-export function defaultSelection(): Selection {
-  return Object.fromEntries(EXPERIMENTS.map((name) => [name, name !== 'wd-intervention'])) as Selection;
+/** Everything that applies to the task (null: no run yet) but the weight-decay intervention, which trains. */
+export function defaultSelection(kind: TaskKind | null = null): Selection {
+  return Object.fromEntries(EXPERIMENTS.map((name) => [name, name !== 'wd-intervention' && (kind === null || notForTask(name, kind) === null)])) as Selection;
 }
 
-export const selectedExperiments = (selection: Selection): ExperimentName[] => EXPERIMENTS.filter((name) => selection[name]);
+/** The ticked experiments that apply to the task (one that does not is never sent, whatever its box says). */
+export const selectedExperiments = (selection: Selection, kind: TaskKind | null = null): ExperimentName[] =>
+  EXPERIMENTS.filter((name) => selection[name] && (kind === null || notForTask(name, kind) === null));
+
+/** The weight-decay intervention's branch length in the page: long enough to see the decays part, short enough to wait for. */
+export const PAGE_INTERVENTION_STEPS = 1000;
+
+const duration = (seconds: number): string => {
+  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+};
+
+/**
+ * How long the weight-decay intervention will train: `branches` x `steps`, at the step rate this run was measured
+ * at on this machine (null: not measured here, e.g. a reopened run that has not trained since).
+ */
+export function interventionEstimate(steps: number, branches: number, stepsPerSecond: number | null): string {
+  const total = steps * branches;
+  const work = `${branches} branches × ${steps.toLocaleString('en')} steps = ${total.toLocaleString('en')} training steps`;
+  if (stepsPerSecond === null || !(stepsPerSecond > 0)) return `${work}; the time is estimated once this run has trained here.`;
+  const rate = stepsPerSecond >= 10 ? Math.round(stepsPerSecond).toString() : stepsPerSecond.toPrecision(2);
+  return `${work}: about ${duration(total / stepsPerSecond)} at the ${rate} steps/s this run trained at.`;
+}
+
+/** What a card says while a request runs: computing now, waiting its turn, or done and shown with the rest (null: not part of it). */
+export function pendingText(name: ExperimentName, planned: readonly ExperimentName[], current: ExperimentProgress | null): string | null {
+  const state = plannedProgress(planned, current).find((p) => p.name === name)?.state;
+  if (!state) return null;
+  if (state === 'running' && current) return `Computing now: ${current.what} (${current.done} of ${current.total}).`;
+  if (state === 'done') return 'Computed: shown when the other experiments have finished.';
+  const i = planned.indexOf(name);
+  return i === 0 ? 'Starting…' : `Waiting: runs after ${EXPERIMENT_INFO[planned[i - 1]].label.toLowerCase()}.`;
+}
 
 export const MAX_INTERVENTION_STEPS = 100_000;
 
