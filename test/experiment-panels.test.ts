@@ -115,12 +115,22 @@ describe('figures from results', () => {
     expect(ablationRatioText(loud)).toMatch(/^Edge\/random ratio = 90: \|Δ edge\| = 0\.9 against a mean \|Δ\| of 0\.01 over 20 random pairs \(4 token flips/);
   });
 
-  it('puts the top Hessian eigenvalue beside the curvatures for scale', () => {
-    const r = { edge: [2, -0.5], edgeGradientProjection: [0.1, 0], random: [0.01, 0.02], curvatureResolution: 0.05, hessian: { eigenvalues: [7, 3] } } as unknown as CurvatureResult;
+  it('puts the top Hessian eigenvalue beside the curvatures for scale when it is of their size', () => {
+    const r = { edge: [2, -0.5], edgeGradientProjection: [0.1, 0], random: [0.01, 0.02], curvatureResolution: 0.05, hessian: { eigenvalues: [5, 3] } } as unknown as CurvatureResult;
     const layout = curvatureBars(r);
     expect(layout.rows.map((row) => row.value)).toEqual([2, -0.5]);
-    expect(layout.refs).toEqual([{ x: 7, label: 'λ₁ = 7' }]);
-    expect(layout.domain[1]).toBeGreaterThan(7);
+    expect(layout.refs).toEqual([{ x: 5, label: 'top Hessian eigenvalue λ₁ = 5' }]);
+    expect(layout.domain[1]).toBeGreaterThan(5);
+  });
+
+  it('leaves a top eigenvalue far beyond the bars off their scale, so they stay readable', () => {
+    // The page's case: λ1 = 22.4 against curvatures of about -0.03 (the bars vanished at λ1's scale).
+    const r = { edge: [-0.03, -0.028], edgeGradientProjection: [0, 0], random: [-0.031, -0.027, -0.029, -0.03], curvatureResolution: 0.002, hessian: { eigenvalues: [22.4, 8] } } as unknown as CurvatureResult;
+    const layout = curvatureBars(r);
+    expect(layout.refs).toEqual([{ x: 22.4, label: 'top Hessian eigenvalue λ₁ = 22.4 (off this scale)', offScale: true }]);
+    expect(layout.domain[1] - layout.domain[0]).toBeLessThan(0.1);
+    // A bar of -0.03 fills at least a quarter of the axis.
+    expect(0.03 / (layout.domain[1] - layout.domain[0])).toBeGreaterThan(0.25);
   });
 
   it('centres the 2-D spectrum on frequency 0, each cell where its (k1, k2) lands', () => {

@@ -1,7 +1,8 @@
 // Everything a chart draws, computed once per redraw and shared by the screen (SVG axes + canvas lines), the SVG
 // export and the 2x PNG export: the figure's size and margins, d3 scales fitted to the data (and to the markers,
 // so a change made after the latest evaluation is already visible), each line's min/max-per-pixel polyline in
-// figure pixels, and the markers' positions. Pure: no DOM.
+// figure pixels, and the markers' positions with their labels and badges in a band above the plot (where no data
+// line can cross them, on screen or in an export). Pure: no DOM.
 import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from 'd3';
 import type { ChartSpec, LineSpec } from './chart-spec';
 import { minMaxPolyline } from './downsample';
@@ -11,6 +12,11 @@ export interface ChartData {
   /** Steps. */
   x: Float64Array;
   y(key: string): Float64Array;
+  /**
+   * The steps the run's evaluations span (first, latest): charts whose own points start later (the spectral records,
+   * from the first full window on) take the same x axis as the training charts, so they line up.
+   */
+  span?: readonly [number, number];
 }
 
 /** Run events (hyperparameter changes, the grok step, divergences) and the classroom's key moments (drawn as callouts). */
@@ -41,24 +47,37 @@ export interface Callout {
 /** Bold text runs wider than textWidth's average. */
 const calloutWidth = (label: string) => textWidth(label, CALLOUT_FONT_SIZE) * 1.15 + 14;
 
+/** The other markers' labels (hyperparameter changes, the grok step, divergences): bold 10 px text, one row each. */
+export const MARKER_LABEL_FONT_SIZE = 10;
+export const MARKER_LABEL_HEIGHT = 13;
+const markerLabelWidth = (label: string) => textWidth(label, MARKER_LABEL_FONT_SIZE) * 1.1 + 6;
+
 /**
- * Badges for the callouts at their x positions, each starting at its line (or ending there, near the right edge),
- * flowed into as few rows as keep them from overlapping. Returns the rows used (0: no callouts).
+ * Boxes of `widthOf(label)` at the markers' x positions, each starting at its line (or ending there, near the right
+ * edge), flowed into as few rows of `rowHeight` as keep them from overlapping. Returns the rows used (0: none).
  */
-export function layoutCallouts(callouts: readonly { marker: Marker; px: number }[], width: number, top: number): { items: Callout[]; rows: number } {
+function layoutBadges(markers: readonly { marker: Marker; px: number }[], width: number, top: number, widthOf: (label: string) => number, rowHeight: number): { items: Callout[]; rows: number } {
   const rowEnds: number[] = [];
-  const items = [...callouts]
+  const items = [...markers]
     .sort((a, b) => a.px - b.px)
     .map(({ marker, px }) => {
-      const w = calloutWidth(marker.label);
+      const w = widthOf(marker.label);
       const x = px + w <= width - LEGEND_EDGE_PX ? px : Math.max(LEGEND_EDGE_PX, px - w);
       let row = rowEnds.findIndex((end) => end + 4 <= x);
       if (row < 0) row = rowEnds.push(0) - 1;
       rowEnds[row] = x + w;
-      return { marker, px, x, y: top + row * (CALLOUT_HEIGHT + CALLOUT_GAP), width: w };
+      return { marker, px, x, y: top + row * rowHeight, width: w };
     });
   return { items, rows: rowEnds.length };
 }
+
+/** Badges for the callouts (the key moments), flowed into rows above the plot. */
+export const layoutCallouts = (callouts: readonly { marker: Marker; px: number }[], width: number, top: number) =>
+  layoutBadges(callouts, width, top, calloutWidth, CALLOUT_HEIGHT + CALLOUT_GAP);
+
+/** Labels of the other markers, flowed into rows above the plot (y: the row's top). */
+export const layoutMarkerLabels = (markers: readonly { marker: Marker; px: number }[], width: number, top: number) =>
+  layoutBadges(markers, width, top, markerLabelWidth, MARKER_LABEL_HEIGHT);
 
 export interface PlotOptions {
   width: number;
@@ -129,6 +148,8 @@ export interface PlotModel {
   markers: { marker: Marker; px: number }[];
   /** The markers of CALLOUT_KINDS (also in `markers`), with their badges. */
   callouts: Callout[];
+  /** The other markers (also in `markers`), with their labels' boxes above the plot. */
+  labels: Callout[];
 }
 
 /** [min, max] of the finite values (positive only, for a log axis) of some arrays; null when there are none. */
@@ -161,7 +182,7 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
   const logY = spec.yScale === 'log';
   const ys = spec.lines.map((l) => data.y(l.key));
   const yRange = spec.yDomain ?? extent(ys, logY);
-  const xRange = extent([data.x, markers.map((m) => m.step)], opts.logX);
+  const xRange = extent([data.x, markers.map((m) => m.step), data.span ?? []], opts.logX);
   if (data.length === 0 || !extent(ys, logY) || !yRange || !xRange) return null;
 
   const legend = layoutLegend(spec.lines, opts.width, opts.title);
@@ -176,7 +197,9 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
     return Number.isFinite(px) ? [{ marker, px }] : [];
   });
   const callouts = layoutCallouts(placed.filter((m) => CALLOUT_KINDS.includes(m.marker.kind)), opts.width, legendBottom - 2);
-  const top = legendBottom + (callouts.rows > 0 ? callouts.rows * (CALLOUT_HEIGHT + CALLOUT_GAP) + 2 : 0);
+  const labelsTop = legendBottom + (callouts.rows > 0 ? callouts.rows * (CALLOUT_HEIGHT + CALLOUT_GAP) + 2 : 0);
+  const labels = layoutMarkerLabels(placed.filter((m) => !CALLOUT_KINDS.includes(m.marker.kind)), opts.width, labelsTop);
+  const top = labelsTop + (labels.rows > 0 ? labels.rows * MARKER_LABEL_HEIGHT + 3 : 0);
   const inner = { left: MARGIN.left, top, width: innerWidth, height: Math.max(10, opts.height - top - MARGIN.bottom) };
   const y = (logY ? scaleLog() : scaleLinear()).domain(padded(yRange, logY)).range([inner.top + inner.height, inner.top]);
   if (!spec.yDomain) y.nice();
@@ -194,5 +217,6 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
     dots: data.length <= inner.width / DOT_SPACING_PX,
     markers: placed,
     callouts: callouts.items,
+    labels: labels.items,
   };
 }

@@ -346,9 +346,16 @@ export interface BarLayout {
   /** A shaded interval around 0 (what the measurement cannot resolve). */
   shade: { from: number; to: number; label: string } | null;
   /** Vertical reference values. */
-  refs: { x: number; label: string }[];
+  /**
+   * Reference values drawn as dashed lines; one far outside the bars (`offScale`) would squash them to nothing, so it
+   * is left off the scale and drawn as an arrow at the plot's edge with its value.
+   */
+  refs: { x: number; label: string; offScale?: boolean }[];
   domain: [number, number];
 }
+
+/** A reference further out than this many times the bars' own extent is drawn off scale. */
+export const OFF_SCALE_FACTOR = 3;
 
 const dotsOf = (key: string, label: string, values: number[]): DotsRow | null => {
   const finite = values.filter(Number.isFinite);
@@ -390,8 +397,11 @@ export function curvatureBars(r: CurvatureResult): BarLayout {
   const res = r.curvatureResolution;
   const shade = { from: -res, to: res, label: `float32 noise (|vᵀHv| < ${formatNumber(res)})` };
   const top = r.hessian?.eigenvalues[0];
-  const refs = top !== undefined && Number.isFinite(top) ? [{ x: top, label: `λ₁ = ${formatNumber(top)}` }] : [];
-  const domain = valueDomain([rows.map((b) => b.value), dots?.values ?? [], [shade.from, shade.to], refs.map((ref) => ref.x)], { includeZero: true, pad: 0.08 });
+  const data = [rows.map((b) => b.value), dots?.values ?? [], [shade.from, shade.to]];
+  const [lo, hi] = valueDomain(data, { includeZero: true });
+  const within = top !== undefined && top >= lo * OFF_SCALE_FACTOR && top <= hi * OFF_SCALE_FACTOR;
+  const refs = top !== undefined && Number.isFinite(top) ? [{ x: top, label: `top Hessian eigenvalue λ₁ = ${formatNumber(top)}${within ? '' : ' (off this scale)'}`, ...(!within && { offScale: true }) }] : [];
+  const domain = valueDomain([...data, refs.filter((r) => !r.offScale).map((ref) => ref.x)], { includeZero: true, pad: 0.08 });
   return { rows, dots, shade, refs, domain };
 }
 
