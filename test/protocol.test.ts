@@ -12,6 +12,8 @@ import {
 } from '../src/worker/protocol';
 import { METRIC_KEYS, emptyMetrics, type MetricSeries } from '../src/train/metrics';
 import { parseRunFile, type RunFile } from '../src/train/run';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
+import { GROKKED_STEPS, grokkedQuickAdd } from './helpers/grokked';
 
 /** quick-add, 20 steps, an evaluation every 5, spectral windows of 2 snapshots 5 steps apart. */
 const REQUEST: StartRequest = { preset: 'quick-add', seed: 7, overrides: { steps: 20, evalEvery: 5, spectral: { window: 2, snapshotEvery: 5 } } };
@@ -21,6 +23,7 @@ interface Saved {
   summary: SavedRunSummary;
   runFile: RunFile;
   checkpoint: Uint8Array;
+  grokCheckpoint?: Uint8Array;
 }
 
 /** A LabApi with a recording listener and an in-memory run store; `devices` collects every device it acquired. */
@@ -29,7 +32,8 @@ function lab() {
   const saves: Saved[] = [];
   const devices: AcquiredDevice[] = [];
   const store: RunSink = {
-    save: async (summary, runFile, checkpoint) => void saves.push({ summary: structuredClone(summary), runFile: structuredClone(runFile), checkpoint: checkpoint.slice() }),
+    save: async (summary, runFile, checkpoint, grokCheckpoint) =>
+      void saves.push({ summary: structuredClone(summary), runFile: structuredClone(runFile), checkpoint: checkpoint.slice(), ...(grokCheckpoint && { grokCheckpoint: grokCheckpoint.slice() }) }),
   };
   let n = 0;
   const api = new LabApi({
@@ -166,6 +170,41 @@ describe('the lab worker API on the GPU', () => {
     expect(resumed.series).toEqual(reference.series);
     expect(resumed.events).toEqual(reference.events);
     expect(resumed.spectral).toEqual(reference.spectral);
+  });
+});
+
+describe('the grok step\'s checkpoint', () => {
+  it('is kept when the run groks, saved once, reloaded with the run, and analysed while the run stays at its end', async () => {
+    // The grokked fixture (quick-add seed 1, step 500, test accuracy >= 0.95) with its grok forgotten and 40 more
+    // steps to go: the lab's first evaluation (step 520) is then the grok.
+    const fixture = await grokkedQuickAdd();
+    const checkpoint = await fixture.checkpoint();
+    checkpoint.metrics.events = checkpoint.metrics.events.filter((e) => e.type !== 'grok');
+    const config = { ...fixture.config, steps: GROKKED_STEPS + 40 };
+    const file = fixture.toRunFile();
+    const runFile: RunFile = { ...file, config, events: checkpoint.metrics.events, summary: { ...file.summary, grokStep: null, stopReason: 'interrupted' } };
+    const { api, status, saves } = lab();
+    expect(await api.loadRun({ runFile, checkpoint: encodeCheckpoint(checkpoint, config), runId: 'grok-run' })).toMatchObject({ phase: 'paused', grokCheckpointStep: null });
+    await expect(api.runExperiment({ experiments: ['ablate'], at: 'grok' })).rejects.toThrow(/no checkpoint of its grok step/);
+    await api.resume();
+    await until('the run to finish', () => finished(status()));
+    expect(status()).toMatchObject({ step: GROKKED_STEPS + 40, grokCheckpointStep: GROKKED_STEPS + 20 });
+    const withGrok = saves.filter((s) => s.grokCheckpoint);
+    expect(withGrok).toHaveLength(1); // written once
+    expect(decodeCheckpoint(withGrok[0].grokCheckpoint!).checkpoint.step).toBe(GROKKED_STEPS + 20);
+    const last = saves.at(-1)!;
+    expect(last.summary).toMatchObject({ finished: true, grokCheckpointStep: GROKKED_STEPS + 20, checkpointStep: GROKKED_STEPS + 40 });
+
+    // Reopened from the store, finished: its model takes experiments, at the end and at the grok.
+    const reopened = lab();
+    expect(await reopened.api.loadRun({ runFile: last.runFile, checkpoint: last.checkpoint, grokCheckpoint: withGrok[0].grokCheckpoint!, runId: 'grok-run' })).toMatchObject({
+      phase: 'finished', step: GROKKED_STEPS + 40, grokCheckpointStep: GROKKED_STEPS + 20,
+    });
+    const atGrok = await reopened.api.runExperiment({ experiments: ['ablate'], at: 'grok' });
+    expect(atGrok.at).toMatchObject({ requested: 'grok', step: GROKKED_STEPS + 20 });
+    const atEnd = await reopened.api.runExperiment({ experiments: ['ablate'] });
+    expect(atEnd.at.step).toBe(GROKKED_STEPS + 40);
+    expect((await reopened.api.exportRun()).analyses?.map((a) => a.at.step)).toEqual([GROKKED_STEPS + 20, GROKKED_STEPS + 40]);
   });
 });
 

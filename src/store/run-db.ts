@@ -1,21 +1,25 @@
 // Saved runs in IndexedDB (plain API, no wrapper library): the worker saves each run's summary, run file and
-// latest checkpoint bytes at the evaluation cadence; the page lists, reopens and deletes them. Three object stores
-// keyed by run id, so the run list reads only the small summaries.
+// latest checkpoint bytes at the evaluation cadence, and the checkpoint of its grok step once; the page lists,
+// reopens and deletes them. Four object stores keyed by run id, so the run list reads only the small summaries.
 import type { RunFile } from '../train/run';
 import type { RunSink, SavedRunSummary } from '../worker/protocol';
 
 const DB_NAME = 'spectral-edge-lab';
-const DB_VERSION = 1;
+/** Version 2 added the grok checkpoints (a version-1 database is upgraded in place: its runs simply have none). */
+const DB_VERSION = 2;
 const SUMMARIES = 'summaries';
 const RUN_FILES = 'runFiles';
 const CHECKPOINTS = 'checkpoints';
-const STORES = [SUMMARIES, RUN_FILES, CHECKPOINTS] as const;
+const GROK_CHECKPOINTS = 'grokCheckpoints';
+const STORES = [SUMMARIES, RUN_FILES, CHECKPOINTS, GROK_CHECKPOINTS] as const;
 
 export interface SavedRun {
   summary: SavedRunSummary;
   runFile: RunFile;
   /** The checkpoint file bytes (src/train/checkpoint-file.ts), or null if none was saved. */
   checkpoint: Uint8Array | null;
+  /** The grok step's checkpoint bytes, or null if none was saved. */
+  grokCheckpoint: Uint8Array | null;
 }
 
 const done = <T>(request: IDBRequest<T>): Promise<T> =>
@@ -50,12 +54,13 @@ export class RunDb implements RunSink {
     return this.db;
   }
 
-  async save(summary: SavedRunSummary, runFile: RunFile, checkpoint: Uint8Array): Promise<void> {
+  async save(summary: SavedRunSummary, runFile: RunFile, checkpoint: Uint8Array, grokCheckpoint?: Uint8Array): Promise<void> {
     const db = await this.open();
     const tx = db.transaction([...STORES], 'readwrite');
     tx.objectStore(SUMMARIES).put(summary, summary.id);
     tx.objectStore(RUN_FILES).put(runFile, summary.id);
     tx.objectStore(CHECKPOINTS).put(checkpoint, summary.id);
+    if (grokCheckpoint) tx.objectStore(GROK_CHECKPOINTS).put(grokCheckpoint, summary.id);
     await committed(tx);
   }
 
@@ -69,9 +74,14 @@ export class RunDb implements RunSink {
   async get(id: string): Promise<SavedRun> {
     const db = await this.open();
     const tx = db.transaction([...STORES]);
-    const [summary, runFile, checkpoint] = await Promise.all(STORES.map((name) => done(tx.objectStore(name).get(id))));
+    const [summary, runFile, checkpoint, grokCheckpoint] = await Promise.all(STORES.map((name) => done(tx.objectStore(name).get(id))));
     if (!summary || !runFile) throw new Error(`no saved run with id ${id} (it may have been deleted in another tab)`);
-    return { summary: summary as SavedRunSummary, runFile: runFile as RunFile, checkpoint: (checkpoint as Uint8Array | undefined) ?? null };
+    return {
+      summary: summary as SavedRunSummary,
+      runFile: runFile as RunFile,
+      checkpoint: (checkpoint as Uint8Array | undefined) ?? null,
+      grokCheckpoint: (grokCheckpoint as Uint8Array | undefined) ?? null,
+    };
   }
 
   async delete(id: string): Promise<void> {

@@ -9,6 +9,7 @@ import type { ChartSpec } from './charts/chart-spec';
 import type { Marker } from './charts/plot-model';
 import { fileBase, labStore, tables, useLab } from './lab';
 import { ExperimentsPanel } from './experiments/ExperimentsPanel';
+import { ComparePanel } from './ComparePanel';
 
 const sources = chartSources(tables);
 const currentFileBase = () => {
@@ -40,6 +41,7 @@ export function ChartPanels() {
   const window = config?.spectral;
   return (
     <>
+      <ComparePanel />
       <section className="panel-group" aria-labelledby="training-title">
         <h2 id="training-title">Training</h2>
         <ChartGrid charts={training} markers={markers} />

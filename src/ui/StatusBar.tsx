@@ -11,6 +11,7 @@ const PHASE_TEXT: Record<RunPhase, string> = {
   paused: 'Paused',
   finished: 'Finished',
   viewing: 'Viewing a saved run',
+  playing: 'Playing a recording',
   recovering: 'Recovering from a GPU loss…',
   failed: 'Failed',
 };
@@ -26,7 +27,7 @@ export function StatusBar({ adapter }: { adapter: string }) {
   return (
     <div className="status-bar" role="status" aria-live="polite" aria-atomic="false">
       <span className={`phase phase-${status.phase}`} data-testid="run-phase" data-phase={status.phase}>
-        {PHASE_TEXT[status.phase]}
+        {status.recording && status.phase === 'viewing' ? 'Viewing a recording' : PHASE_TEXT[status.phase]}
         {stopped}
       </span>
       <span className="stat">

@@ -93,6 +93,10 @@ export function Walkthrough({ canTrain }: { canTrain: boolean }) {
     void actions.startWalkthroughRun();
     goTo(1);
   };
+  const playDemo = () => {
+    void actions.playDemo();
+    goTo(1);
+  };
   const runWithoutDecay = () => {
     labStore.getState().setField('weightDecay', '0');
     void actions.startWalkthroughRun();
@@ -131,9 +135,14 @@ export function Walkthrough({ canTrain }: { canTrain: boolean }) {
         {step.id === 'task' && (
           <>
             <RunSettings />
-            <button type="button" className="primary" onClick={startRun} disabled={busy || !canTrain} data-testid="walkthrough-start">
-              Start the run
-            </button>
+            <div className="button-row">
+              <button type="button" className="primary" onClick={startRun} disabled={busy || !canTrain} data-testid="walkthrough-start">
+                Start the run
+              </button>
+              <button type="button" className={canTrain ? undefined : 'primary'} onClick={playDemo} disabled={busy} data-testid="walkthrough-demo" title="A run recorded by this lab's engine, played back: for a computer without WebGPU or with a slow GPU">
+                Play the recorded demo
+              </button>
+            </div>
           </>
         )}
         {step.id === 'try' && (

@@ -44,6 +44,9 @@ async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undef
 /** The preset the classroom walkthrough narrates. */
 export const WALKTHROUGH_PRESET = 'quick-add';
 
+/** The recorded demo (a run file the real engine wrote, in public/): the classroom run, played back without a GPU. */
+export const DEMO_RUN_URL = `${import.meta.env.BASE_URL}demo/classroom.run.json`;
+
 const info = (text: string) => labStore.getState().setNotice({ kind: 'info', text });
 
 /** A file name for a run's exports: preset, seed and step. */
@@ -103,18 +106,24 @@ export const actions = {
   },
 
   /**
-   * Reopens a saved run: its charts, and (with its checkpoint and a GPU) training from where it was saved. Without
-   * a usable GPU the run is still shown, for viewing and export.
+   * Reopens a saved run: its charts, and (with its checkpoint and a GPU) its model: a finished run takes experiments
+   * (at its end, or at its grok step when that checkpoint was kept), an unfinished one also continues training from
+   * where it was saved. Without a usable GPU the run is still shown, for viewing and export.
    */
   async openSavedRun(id: string): Promise<void> {
     const saved = await attempt('Could not read the saved run', () => runDb.get(id));
     if (!saved) return;
-    const { summary, runFile, checkpoint } = saved;
+    const { summary, runFile, checkpoint, grokCheckpoint } = saved;
     const view = { runFile, runId: id, schedule: summary.schedule };
-    if (checkpoint && !summary.finished) {
+    if (checkpoint) {
       try {
-        const status = await api().loadRun({ ...view, checkpoint });
-        info(`Reopened “${summary.title}” at step ${status.step}: press Resume to continue training.`);
+        const status = await api().loadRun({ ...view, checkpoint, ...(grokCheckpoint && { grokCheckpoint }) });
+        const grok = status.grokCheckpointStep === null ? '' : ` or at its grok (step ${status.grokCheckpointStep.toLocaleString('en')})`;
+        info(
+          status.phase === 'finished'
+            ? `Reopened “${summary.title}” (step ${status.step}): run experiments on its model at the end${grok}.`
+            : `Reopened “${summary.title}” at step ${status.step}: press Resume to continue training, or run experiments on its model${grok}.`,
+        );
         return;
       } catch (error) {
         const status = await attempt(`Could not open “${summary.title}”`, () => api().loadRun(view));
@@ -134,6 +143,18 @@ export const actions = {
     const state = labStore.getState();
     if (state.form.preset !== WALKTHROUGH_PRESET) state.setPreset(WALKTHROUGH_PRESET);
     await actions.start();
+  },
+
+  /** Plays the recorded demo back through the charts and the walkthrough (no GPU needed). */
+  async playDemo(): Promise<void> {
+    const status = await attempt('Could not play the recorded demo', async () => {
+      const response = await fetch(DEMO_RUN_URL);
+      if (!response.ok) throw new Error(`${DEMO_RUN_URL}: HTTP ${response.status}`);
+      const runFile = await response.text();
+      const { config } = JSON.parse(runFile) as { config: RunConfig };
+      return api().playRun({ runFile, title: `the classroom run (${config.preset}, seed ${config.seed}, ${config.steps.toLocaleString('en')} steps)` });
+    });
+    if (status) labStore.getState().setNotice(null);
   },
 
   toggleClassroom(): void {

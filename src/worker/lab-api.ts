@@ -16,14 +16,18 @@ import { Trainer } from '../train/trainer';
 import { parseRunFile, resolveRunConfig, type RunConfig, type RunFile, type StopReason } from '../train/run';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
-import { grokStep, type HyperParams, type RunEvent } from '../train/metrics';
+import { emptyMetrics, grokStep, type HyperParams, type RunEvent } from '../train/metrics';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseAnalysisFile, type AnalysisFile } from '../analysis/analysis-file';
 import {
   IDLE_STATUS, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
   type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink,
-  type SavedRunSummary, type StartRequest, type WorkerStatus,
+  type PlayRequest, type SavedRunSummary, type StartRequest, type WorkerStatus,
 } from './protocol';
+import { PLAYBACK_MS, PLAYBACK_START, playbackEnd, playbackSlice, playbackStep, type PlaybackCursor } from './playback';
+
+/** How often a playback releases what its clock has passed. */
+const PLAYBACK_TICK_MS = 100;
 
 /** GPU work per chunk: small enough that a command waits at most about this long, large enough to keep the GPU busy. */
 const CHUNK_TARGET_MS = 30;
@@ -76,6 +80,8 @@ interface LiveRun {
   /** Evaluations (new checkpoints) or events since the last save. */
   dirty: boolean;
   saving: boolean;
+  /** The checkpoint of the run's grok evaluation (null: it has not grokked, or it was not kept), and whether it is in the store. */
+  grok: { checkpoint: Checkpoint; saved: boolean } | null;
 }
 
 const macrotask = (): Promise<void> =>
@@ -117,6 +123,8 @@ export class LabApi implements LabWorkerApi {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Commands run one at a time, in the order they arrive. */
   private commands: Promise<unknown> = Promise.resolve();
+  /** The recording being played back (null: none). */
+  private playback: { file: RunFile; started: number; durationMs: number; cursor: PlaybackCursor; timer: ReturnType<typeof setTimeout> | null } | null = null;
   /** The experiments running now (null: none), and whether the page asked to cancel them. */
   private experiment: { cancelled: boolean } | null = null;
 
@@ -222,6 +230,7 @@ export class LabApi implements LabWorkerApi {
         }
       });
       const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
+      const grok = request.grokCheckpoint ? decodeCheckpoint(request.grokCheckpoint).checkpoint : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
       await this.retireCurrent();
@@ -242,7 +251,10 @@ export class LabApi implements LabWorkerApi {
       for (const analysis of analyses) trainer.addAnalysis(analysis);
       const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
       run.applied = hyperCount(decoded.checkpoint.metrics.events);
-      if (trainer.step >= decoded.config.steps) {
+      if (grok && grok.step <= trainer.step) run.grok = { checkpoint: grok, saved: true };
+      // A run that ended (its length, an early stop, a divergence) at this checkpoint stays ended: it is analysed, not continued.
+      const { stopReason } = file.summary;
+      if (trainer.step >= decoded.config.steps || stopReason === 'diverged' || (stopReason === 'early-stop' && trainer.step >= file.summary.steps)) {
         run.mode = 'finished';
         run.stopReason = file.summary.stopReason;
       }
@@ -252,19 +264,74 @@ export class LabApi implements LabWorkerApi {
     });
   }
 
+  playRun(request: PlayRequest): Promise<WorkerStatus> {
+    return this.command(async () => {
+      const file = parseRunFile(request.runFile);
+      const durationMs = request.durationMs ?? PLAYBACK_MS;
+      if (!(Number.isFinite(durationMs) && durationMs >= 0)) throw new RangeError(`playRun: durationMs must be a finite number >= 0, got ${durationMs}`);
+      await this.retireCurrent();
+      this.viewed = file;
+      const recording = { title: request.title, adapter: file.summary.adapter };
+      this.setStatus({
+        ...IDLE_STATUS, phase: 'playing', totalSteps: file.config.steps, optim: { lr: file.config.optim.lr, weightDecay: file.config.optim.weightDecay },
+        adapter: this.status.adapter, schedule: scheduleOfEvents(file.events), recording,
+      });
+      this.outbox = { reset: batchOfMetrics(file.config, emptyMetrics(), this.status).reset! };
+      this.playback = { file, started: performance.now(), durationMs, cursor: PLAYBACK_START, timer: null };
+      this.playbackTick();
+      return this.status;
+    });
+  }
+
+  /** Releases what the playback clock has passed; at the end, the run stays on show (phase 'viewing'). */
+  private playbackTick(): void {
+    const playback = this.playback;
+    if (!playback) return;
+    const { file } = playback;
+    const step = playbackStep(file, performance.now() - playback.started, playback.durationMs);
+    const { batch, cursor } = playbackSlice(file, playback.cursor, step);
+    playback.cursor = cursor;
+    // Rows not flushed yet (no listener) are kept: the new ones go after them.
+    for (const key of ['metrics', 'heads'] as const) {
+      const rows = batch[key];
+      const queued = this.outbox[key];
+      if (rows) this.outbox[key] = queued ? { rows: queued.rows + rows.rows, data: Float64Array.of(...queued.data, ...rows.data) } : rows;
+    }
+    for (const event of batch.events ?? []) this.queue('events', event);
+    for (const record of batch.spectral ?? []) this.queue('spectral', record);
+    const done = step >= playbackEnd(file);
+    const optim = lastHyper({ ...file, events: file.events.slice(0, cursor.events) });
+    this.setStatus({ ...this.status, step, optim, ...(done && { phase: 'viewing', step: file.summary.steps, stopReason: file.summary.stopReason }) });
+    if (done) {
+      this.playback = null;
+      for (const analysis of file.analyses ?? []) this.queue('analyses', analysis);
+      return;
+    }
+    playback.timer = setTimeout(() => this.playbackTick(), PLAYBACK_TICK_MS);
+  }
+
+  private stopPlayback(): void {
+    if (this.playback?.timer) clearTimeout(this.playback.timer);
+    this.playback = null;
+  }
+
   runExperiment(request: ExperimentRequest): Promise<AnalysisFile> {
     return this.command(async () => {
       const run = this.requireRun('analyse');
       if (run.mode === 'running') throw new Error('pause the run first: the experiments run on the model as it is now');
       await this.loop;
       const { trainer } = run;
+      const atGrok = request.at === 'grok';
+      if (atGrok && !run.grok) throw new Error('this run has no checkpoint of its grok step (it has not grokked, or it grokked before this page kept one)');
       const experiment = { cancelled: false };
       this.experiment = experiment;
+      // At the grok: a second model, restored from the grok's checkpoint, freed when the experiments end.
+      const analysed = atGrok ? await this.trainerAt(trainer.config, run.grok!.checkpoint) : trainer;
       try {
-        const analysis = await runAnalysis(trainer, trainer.toRunFile(), {
+        const analysis = await runAnalysis(analysed, trainer.toRunFile(), {
           shouldStop: () => experiment.cancelled,
           experiments: request.experiments,
-          requested: String(trainer.step),
+          requested: atGrok ? 'grok' : String(trainer.step),
           ...(request.seed !== undefined && { seed: request.seed }),
           ...(request.interventionSteps !== undefined && { interventionSteps: request.interventionSteps }),
           ...(request.interventionDecays && { interventionDecays: request.interventionDecays }),
@@ -275,6 +342,7 @@ export class LabApi implements LabWorkerApi {
         this.markDirty(run);
         return analysis;
       } finally {
+        if (analysed !== trainer) analysed.destroy();
         this.experiment = null;
         this.setStatus({ ...this.status, experiment: null });
       }
@@ -331,10 +399,17 @@ export class LabApi implements LabWorkerApi {
     }
   }
 
+  /** A trainer of `config` restored to `checkpoint` (the caller destroys it). */
+  private async trainerAt(config: RunConfig, checkpoint: Checkpoint): Promise<Trainer> {
+    const trainer = await Trainer.create(await this.runtime(), config);
+    trainer.restore(checkpoint);
+    return trainer;
+  }
+
   private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number): LiveRun {
     const run: LiveRun = {
       id, createdAt, trainer, schedule, applied: 0, mode: 'paused', stopReason: null, stepTarget: null, hyperRequests: [], sentRows: 0,
-      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false,
+      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, grok: null,
     };
     this.run = run;
     return run;
@@ -342,6 +417,7 @@ export class LabApi implements LabWorkerApi {
 
   /** Stops the loop of the current run (if any) at its next step, saves the run and frees its GPU buffers; then there is no current run. */
   private async retireCurrent(): Promise<void> {
+    this.stopPlayback();
     const run = this.run;
     if (!run) return;
     if (run.mode === 'running') run.mode = 'paused';
@@ -376,7 +452,11 @@ export class LabApi implements LabWorkerApi {
             evaluated = true;
             run.dirty = true;
           },
-          onEvent: (event) => this.queue('events', event),
+          onEvent: (event) => {
+            // The trainer has just made this evaluation its last good checkpoint: keep it as the grok's.
+            if (event.type === 'grok' && event.head === undefined) run.grok = { checkpoint: trainer.lastGoodCheckpoint, saved: false };
+            this.queue('events', event);
+          },
           onSpectral: (record) => this.queue('spectral', record),
         });
         const { device } = trainer.engine.runtime;
@@ -470,6 +550,7 @@ export class LabApi implements LabWorkerApi {
       const file = trainer.toRunFile();
       const checkpoint: Checkpoint = trainer.lastGoodCheckpoint;
       const bytes = encodeCheckpoint(checkpoint, trainer.config);
+      const grok = run.grok && !run.grok.saved ? run.grok : null;
       const summary: SavedRunSummary = {
         id: run.id,
         title: runTitle(trainer.config),
@@ -480,12 +561,14 @@ export class LabApi implements LabWorkerApi {
         step: trainer.step,
         totalSteps: trainer.config.steps,
         checkpointStep: checkpoint.step,
+        grokCheckpointStep: run.grok?.checkpoint.step ?? null,
         grokStep: grokStep(file.events),
         finished: run.mode === 'finished',
         stopReason: run.stopReason,
         schedule: structuredClone(run.schedule),
       };
-      await store.save(summary, file, bytes);
+      await store.save(summary, file, bytes, grok ? encodeCheckpoint(grok.checkpoint, trainer.config) : undefined);
+      if (grok) grok.saved = true;
     } catch (error) {
       run.notice = `could not save the run: ${describe(error)}`;
     } finally {
@@ -517,6 +600,7 @@ export class LabApi implements LabWorkerApi {
         const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
         run.trainer.destroy();
         next.applied = hyperCount(checkpoint.metrics.events);
+        if (run.grok && run.grok.checkpoint.step <= checkpoint.step) next.grok = run.grok;
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
         this.emitReset(next, checkpoint);
         this.applySchedule(next);
@@ -579,6 +663,8 @@ export class LabApi implements LabWorkerApi {
       schedule: run.schedule.map((c) => ({ ...c })),
       webGpuUnavailable: false,
       experiment: this.status.experiment,
+      grokCheckpointStep: run.grok?.checkpoint.step ?? null,
+      recording: null,
     };
   }
 

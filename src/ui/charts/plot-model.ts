@@ -177,6 +177,12 @@ function padded([lo, hi]: [number, number], log: boolean): [number, number] {
 
 const guard = (scale: ScaleContinuousNumeric<number, number>, log: boolean) => (v: number) => (log && !(v > 0) ? NaN : scale(v));
 
+/** A line through the finite points only (their gaps joined). */
+function joined(xs: Float64Array, ys: Float64Array, toPx: (v: number) => number, toPy: (v: number) => number): Float64Array {
+  const keep = Array.from(ys, (_, i) => i).filter((i) => Number.isFinite(ys[i]));
+  return minMaxPolyline(Float64Array.from(keep, (i) => xs[i]), Float64Array.from(keep, (i) => ys[i]), toPx, toPy);
+}
+
 /** The plot of `data` as `spec` describes it; null when no line has a plottable point (the chart shows its empty text). */
 export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readonly Marker[], opts: PlotOptions): PlotModel | null {
   const logY = spec.yScale === 'log';
@@ -212,7 +218,7 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
     y,
     logX: opts.logX,
     logY,
-    lines: spec.lines.map((line, i) => ({ spec: line, polyline: minMaxPolyline(data.x, ys[i], toPx, toPy) })),
+    lines: spec.lines.map((line, i) => ({ spec: line, polyline: spec.joinGaps ? joined(data.x, ys[i], toPx, toPy) : minMaxPolyline(data.x, ys[i], toPx, toPy) })),
     legend: legend.items,
     dots: data.length <= inner.width / DOT_SPACING_PX,
     markers: placed,

@@ -30,6 +30,10 @@ function ExperimentControls() {
     setSelection(defaultSelection(kind));
   }
   const [stepsText, setStepsText] = useState(String(PAGE_INTERVENTION_STEPS));
+  const [chosenAt, setAt] = useState<'current' | 'grok'>('current');
+  const grokStep = status.grokCheckpointStep;
+  const at = grokStep === null ? 'current' : chosenAt;
+  const atStep = at === 'grok' && grokStep !== null ? grokStep : status.step;
   const steps = checkInterventionSteps(stepsText);
   const chosen = selectedExperiments(selection, kind);
   const blocker = runBlocker({
@@ -42,11 +46,23 @@ function ExperimentControls() {
     selected: chosen.length,
     stepsOk: !selection['wd-intervention'] || steps.ok,
   });
-  const run = () => void runExperiments(chosen, steps.ok ? steps.value : PAGE_INTERVENTION_STEPS);
+  const run = () => void runExperiments(chosen, steps.ok ? steps.value : PAGE_INTERVENTION_STEPS, at);
   return (
     <div className="experiment-controls">
+      {grokStep !== null && (
+        <fieldset className="experiment-at" disabled={request !== null}>
+          <legend>Which model</legend>
+          <label>
+            <input type="radio" name="experiment-at" checked={at === 'current'} onChange={() => setAt('current')} /> as it is now (step {status.step.toLocaleString('en')})
+          </label>
+          <label>
+            <input type="radio" name="experiment-at" checked={at === 'grok'} onChange={() => setAt('grok')} data-testid="experiment-at-grok" /> as it was at the grok (step{' '}
+            {grokStep.toLocaleString('en')})
+          </label>
+        </fieldset>
+      )}
       <fieldset disabled={request !== null}>
-        <legend>Experiments to run on the model at step {status.step.toLocaleString('en')}</legend>
+        <legend>Experiments to run on the model at step {atStep.toLocaleString('en')}</legend>
         <ul className="experiment-choices">
           {EXPERIMENTS.map((name) => {
             const why = kind === null ? null : notForTask(name, kind);

@@ -18,12 +18,16 @@ export function reportExperimentError(text: string): void {
   labStore.getState().setNotice({ kind: 'error', text });
 }
 
-/** Runs `experiments` on the paused or finished run's model; `interventionSteps` for the weight-decay intervention. */
-export async function runExperiments(experiments: ExperimentName[], interventionSteps: number): Promise<void> {
+/**
+ * Runs `experiments` on the paused or finished run's model, as it is or (`at` 'grok') as it was at its grok step;
+ * `interventionSteps` for the weight-decay intervention.
+ */
+export async function runExperiments(experiments: ExperimentName[], interventionSteps: number, at: 'current' | 'grok' = 'current'): Promise<void> {
   const { begin, settle } = experimentsStore.getState();
-  begin({ planned: plannedExperiments(experiments), step: labStore.getState().status.step });
+  const { status } = labStore.getState();
+  begin({ planned: plannedExperiments(experiments), step: at === 'grok' && status.grokCheckpointStep !== null ? status.grokCheckpointStep : status.step });
   try {
-    await api().runExperiment({ experiments, ...(experiments.includes('wd-intervention') && { interventionSteps }) });
+    await api().runExperiment({ experiments, at, ...(experiments.includes('wd-intervention') && { interventionSteps }) });
     settle(null);
   } catch (error) {
     if (experimentsStore.getState().cancelling) {

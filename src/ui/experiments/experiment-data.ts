@@ -101,8 +101,10 @@ export function runBlocker(g: RunGate): string | null {
       return 'Wait until the run is ready.';
     case 'running':
       return 'Pause the run first: the experiments run on the model as it is at one step.';
+    case 'playing':
+      return 'This is a recording playing back: it holds no model to experiment on. Train the run here (Start) to analyse it.';
     case 'viewing':
-      return 'This run was opened without a checkpoint, so there is no model to experiment on: open it from Saved runs (if it is saved here) or start it again.';
+      return 'This run was opened from a file, which holds no model to experiment on: open it from Saved runs if it trained in this browser, or press Start to train it again with the same settings.';
     case 'paused':
     case 'finished':
       break;
