@@ -1,6 +1,6 @@
 // The page's one message line: errors (what failed and why, in words) and notes (what just happened), dismissable;
 // and, while a recording is on show, a line that says so (it is never mistaken for a run training here).
-import { labStore, useLab } from './lab';
+import { actions, labStore, useLab } from './lab';
 
 function RecordingBanner() {
   const recording = useLab((s) => s.status.recording);
@@ -9,7 +9,12 @@ function RecordingBanner() {
   return (
     <p className="notice notice-recording" role="status" data-testid="recording-banner">
       <strong>{playing ? '▶ Playing a recording' : 'A recording'}:</strong> {recording.title}, recorded by this lab’s engine on {recording.adapter || 'an unnamed adapter'}. Nothing
-      trains on this computer; press Start to train the run here.
+      trains on this computer; press Start to train the run here.{' '}
+      {playing && (
+        <button type="button" className="link" onClick={() => void actions.skipPlayback()} data-testid="skip-playback">
+          Skip to the end
+        </button>
+      )}
     </p>
   );
 }

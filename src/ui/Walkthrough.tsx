@@ -1,12 +1,13 @@
-// The classroom's guided "watch it grok" walkthrough on quick-add: one step at a time (Back / Next, or the arrow and
+// The classroom's guided "watch it grok" walkthrough on its run (CLASSROOM_RUN, quick-dyck): one step at a time (Back / Next, or the arrow and
 // Page keys a presentation clicker sends), a running commentary on the run, and a line for each key moment that
 // says when it happened, what it is waiting for, or that the run ended without it. Everything shown comes from the
 // store (the worker's batches -> key moments); the buttons only send commands.
 import { useEffect, useId, useRef } from 'react';
 import { CHART_INK } from './charts/palette';
-import { WALKTHROUGH_STEPS, momentLines, narration, type MomentLine, type RunContext } from './walkthrough';
+import { WALKTHROUGH_STEPS, followRun, momentLines, narration, settingsText, type MomentLine, type RunContext } from './walkthrough';
 import { WALKTHROUGH_PRESET, actions, labStore, useLab } from './lab';
 import type { KeyMomentKind } from '../store/key-moments';
+import { presetDefaults } from '../store/run-form';
 
 const SWATCH: Record<KeyMomentKind, string> = {
   memorisation: CHART_INK.memorisation,
@@ -31,17 +32,29 @@ function MomentItem({ line }: { line: MomentLine }) {
 function useRunContext(): RunContext {
   const phase = useLab((s) => s.status.phase);
   const spectral = useLab((s) => (s.config ? s.config.spectral.enabled : null));
-  return { phase, spectral };
+  const recording = useLab((s) => s.status.recording !== null);
+  return { phase, spectral, recording };
 }
 
-/** The settings the walkthrough's run uses (the form's, on quick-add). */
+/** The settings of the walkthrough's run: the run on show (its weight decay as the engine has it now), else the form's. */
 function RunSettings() {
   const form = useLab((s) => s.form);
-  const values = form.preset === WALKTHROUGH_PRESET ? form.values : null;
-  if (!values) return <p className="walkthrough-settings">This run: {WALKTHROUGH_PRESET} with its own settings.</p>;
+  const config = useLab((s) => s.config);
+  const nowWd = useLab((s) => s.status.optim?.weightDecay ?? null);
+  if (config && config.preset === WALKTHROUGH_PRESET) {
+    const run = { preset: config.preset, seed: config.seed, steps: config.steps, weightDecay: config.optim.weightDecay };
+    return (
+      <p className="walkthrough-settings" data-testid="walkthrough-settings">
+        {settingsText(run, nowWd)}
+      </p>
+    );
+  }
+  // What Start will run: the form when it is on the classroom preset, else that preset's own settings (and the form's seed).
+  const values = form.preset === WALKTHROUGH_PRESET ? form.values : { ...presetDefaults(WALKTHROUGH_PRESET), seed: form.values.seed };
+  const run = { preset: WALKTHROUGH_PRESET, seed: Number(values.seed), steps: Number(values.steps), weightDecay: Number(values.weightDecay) };
   return (
     <p className="walkthrough-settings" data-testid="walkthrough-settings">
-      This run: {WALKTHROUGH_PRESET}, seed {values.seed}, weight decay {values.weightDecay}, {Number(values.steps).toLocaleString('en')} steps.
+      {settingsText(run, null)}
     </p>
   );
 }
@@ -79,6 +92,16 @@ export function Walkthrough({ canTrain }: { canTrain: boolean }) {
     if (focusStep.current) heading.current?.focus();
     focusStep.current = false;
   }, [index]);
+
+  // Follow the run: a new moment moves the walkthrough on to what to watch next.
+  const seenBefore = useRef(moments);
+  useEffect(() => {
+    const before = seenBefore.current;
+    seenBefore.current = moments;
+    const { walkthroughStep, setWalkthroughStep, status } = labStore.getState();
+    const next = followRun(walkthroughStep, before, moments, status.phase);
+    if (next !== walkthroughStep) setWalkthroughStep(next);
+  }, [moments]);
 
   const step = WALKTHROUGH_STEPS[index];
   const lines = momentLines(moments, run);

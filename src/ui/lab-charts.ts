@@ -216,11 +216,14 @@ export function classroomCharts(config: RunConfig | null): ChartSpec[] {
     },
     {
       ...spec(training, 'accuracy'),
-      description: 'Share of sums it gets right. Train reaches 1 first (memorised), test much later (grokked).',
+      description:
+        config?.task.kind === 'dyck'
+          ? 'Share of positions whose depth it gets right, on its 50 training strings (train) and 5,000 others (test).'
+          : 'Share of answers it gets right. Train reaches 1 first (memorised), test much later (grokked).',
     },
     {
       ...spec(SPECTRAL_CHARTS, 'g23'),
-      description: 'Gap between the 2nd and 3rd directions of recent updates: it closes as weight decay takes over.',
+      description: 'Gap between the 2nd and 3rd directions of recent updates: it shrinks as weight decay takes over.',
     },
     {
       ...energy,

@@ -4,13 +4,13 @@
 import { useStore } from 'zustand';
 import { createLabStore, createTables, type LabState } from '../store/lab-store';
 import { RunDb } from '../store/run-db';
-import { validateForm } from '../store/run-form';
+import { validateForm, type FormField } from '../store/run-form';
 import { decodeHash, encodeHash } from '../store/url-hash';
 import { connectLab, type LabClient } from '../worker/client';
 import type { HyperParams } from '../train/metrics';
 import type { RunConfig, RunFile } from '../train/run';
 import { download } from './charts/chart-export';
-import { WALKTHROUGH_STEPS } from './walkthrough';
+import { CLASSROOM_RUN, WALKTHROUGH_STEPS } from './walkthrough';
 
 export const tables = createTables();
 export const labStore = createLabStore(tables);
@@ -41,8 +41,8 @@ async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undef
   }
 }
 
-/** The preset the classroom walkthrough narrates. */
-export const WALKTHROUGH_PRESET = 'quick-add';
+/** The preset the classroom walkthrough narrates (its run: CLASSROOM_RUN). */
+export const WALKTHROUGH_PRESET = CLASSROOM_RUN.preset;
 
 /** The recorded demo (a run file the real engine wrote, in public/): the classroom run, played back without a GPU. */
 export const DEMO_RUN_URL = `${import.meta.env.BASE_URL}demo/classroom.run.json`;
@@ -136,12 +136,15 @@ export const actions = {
   },
 
   /**
-   * The classroom walkthrough's run: quick-add (keeping the form's settings when it is already quick-add, so a
-   * link's shorter run or other seed applies), started from step 0.
+   * The classroom walkthrough's run (CLASSROOM_RUN), started from step 0: keeping the form's settings when it is
+   * already on that preset, so a link's shorter run or other seed applies.
    */
   async startWalkthroughRun(): Promise<void> {
     const state = labStore.getState();
-    if (state.form.preset !== WALKTHROUGH_PRESET) state.setPreset(WALKTHROUGH_PRESET);
+    if (state.form.preset !== WALKTHROUGH_PRESET) {
+      state.setPreset(WALKTHROUGH_PRESET);
+      for (const [field, value] of Object.entries(CLASSROOM_RUN.values)) state.setField(field as FormField, value);
+    }
     await actions.start();
   },
 
@@ -156,6 +159,8 @@ export const actions = {
     });
     if (status) labStore.getState().setNotice(null);
   },
+
+  skipPlayback: () => attempt('Could not skip to the end of the recording', () => api().skipPlayback()),
 
   toggleClassroom(): void {
     const { classroom, setClassroom } = labStore.getState();

@@ -310,6 +310,18 @@ export class LabApi implements LabWorkerApi {
     playback.timer = setTimeout(() => this.playbackTick(), PLAYBACK_TICK_MS);
   }
 
+  skipPlayback(): Promise<WorkerStatus> {
+    return this.command(async () => {
+      const playback = this.playback;
+      if (playback) {
+        if (playback.timer) clearTimeout(playback.timer);
+        playback.durationMs = 0;
+        this.playbackTick();
+      }
+      return this.status;
+    });
+  }
+
   private stopPlayback(): void {
     if (this.playback?.timer) clearTimeout(this.playback.timer);
     this.playback = null;

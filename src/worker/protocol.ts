@@ -175,6 +175,8 @@ export interface LabWorkerApi {
   loadRun(request: LoadRequest): Promise<WorkerStatus>;
   /** Plays a recorded run back through the page's charts (no GPU needed): phase 'playing', then 'viewing'. */
   playRun(request: PlayRequest): Promise<WorkerStatus>;
+  /** Plays the rest of the recording at once (resolves with the status, 'viewing'; a no-op when none is playing). */
+  skipPlayback(): Promise<WorkerStatus>;
   /** Runs causal experiments (SPEC §3) on the paused or finished run's model; progress in status.experiment. */
   runExperiment(request: ExperimentRequest): Promise<AnalysisFile>;
   /**
