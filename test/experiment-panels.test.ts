@@ -27,7 +27,8 @@ describe('the Run button', () => {
     expect(runBlocker(gate({ phase: 'finished' }))).toBeNull();
     expect(runBlocker(gate({ phase: 'running' }))).toMatch(/^Pause the run first/);
     expect(runBlocker(gate({ phase: 'idle', hasRun: false }))).toMatch(/^Start a run, or open a saved one/);
-    expect(runBlocker(gate({ phase: 'viewing' }))).toMatch(/opened without a checkpoint/);
+    expect(runBlocker(gate({ phase: 'viewing' }))).toMatch(/opened from a file, which holds no model/);
+    expect(runBlocker(gate({ phase: 'playing' }))).toMatch(/^This is a recording playing back/);
     expect(runBlocker(gate({ spectralCount: 0, step: 120 }))).toContain('the first is at step 200 (now 120)');
     expect(runBlocker(gate({ spectral: { enabled: false, window: 10, snapshotEvery: 20 } }))).toMatch(/does not track the spectral edge/);
     expect(runBlocker(gate({ selected: 0 }))).toBe('Tick at least one experiment.');
