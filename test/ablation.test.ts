@@ -10,7 +10,8 @@ import Ajv from 'ajv';
 import { testRuntime } from './helpers/gpu';
 import { grokkedQuickAdd } from './helpers/grokked';
 import { TINY_CASES } from './helpers/tiny-models';
-import { ABLATION_SCHEMA, ablateEdge, randomAblationDirections, type AblationEffect } from '../src/analysis/ablation';
+import { ablateEdge, randomAblationDirections } from '../src/analysis/ablation';
+import { ABLATION_SCHEMA, type AblationEffect } from '../src/formats/experiments';
 import { contextOfTrainer, type AnalysisContext } from '../src/analysis/context';
 import { IGNORE_TARGET, type Batch } from '../src/model/batch';
 import { buildParamTable } from '../src/model/params';
@@ -18,7 +19,7 @@ import { referenceForward } from '../src/reference/model';
 import { SpectralMonitor } from '../src/spectral/monitor';
 import { spectralDefaults } from '../src/spectral/options';
 import { syntheticBatch } from '../src/tasks/synthetic';
-import { TrainingEngine } from '../src/train/engine';
+import { TrainingEngine } from '../src/model/engine';
 
 /** The bits of every buffer the optimiser or a probe could touch. */
 async function engineBits(engine: TrainingEngine): Promise<Uint32Array[]> {

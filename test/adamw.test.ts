@@ -4,8 +4,7 @@ import { expectClose, type Tolerance } from './helpers/close';
 import { at } from '../src/gpu/runtime';
 import { adamw } from '../src/model/ops/adamw';
 import { clipAndAdamW } from '../src/reference/adamw';
-import type { OptimConfig } from '../src/train/optim-config';
-import { decays, type DecayMask } from '../src/train/decay';
+import { decays, type OptimConfig, type DecayMask } from '../src/formats/optim';
 import { Rng } from '../src/util/random';
 
 const defaults = { beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };

@@ -5,13 +5,14 @@
 // the recorded demo in public/ is one of these runs, played back by the worker through the same batches. No GPU.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseRunFile, type RunFile } from '../src/train/run';
+import { parseRunFile } from '../src/train/run';
+import type { RunFile } from '../src/formats/run-file';
 import { PRESETS } from '../src/train/presets';
 import { DECAY_DRIVEN_ENERGY, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, MOMENT_PERSISTENCE, NO_KEY_MOMENTS, detectKeyMoments, type KeyMoments } from '../src/store/key-moments';
 import { CLASSROOM_RUN, WALKTHROUGH_STEPS, followRun, momentLines } from '../src/ui/walkthrough';
 import { createLabStore, createTables } from '../src/store/lab-store';
 import { LabApi } from '../src/worker/lab-api';
-import type { LabBatch } from '../src/worker/protocol';
+import type { LabBatch } from '../src/formats/worker';
 
 const CLASSROOM_SEEDS = [1, 2, 3, 42];
 const fixture = (seed: number): RunFile => parseRunFile(readFileSync(`test/fixtures/classroom-seed${seed}.run.json`, 'utf8'));

@@ -6,9 +6,11 @@ import { comparisonCharts, comparisonLabels, comparisonMarkers } from '../src/ui
 import { buildPlotModel } from '../src/ui/charts/plot-model';
 import { subPaths } from '../src/ui/charts/downsample';
 import { chartDataCsv, chartDataJson } from '../src/ui/charts/chart-data';
-import { resolveRunConfig, type RunFile } from '../src/train/run';
-import { emptyMetrics, type RunEvent } from '../src/train/metrics';
-import type { SpectralRecord } from '../src/spectral/record';
+import { resolveRunConfig } from '../src/train/run';
+import type { RunFile } from '../src/formats/run-file';
+import { emptyMetrics } from '../src/train/metrics';
+import type { RunEvent } from '../src/formats/metrics';
+import type { SpectralRecord } from '../src/formats/spectral';
 
 function run(seed: number, wd: number, steps: number[], testAcc: number[], extra: { events?: RunEvent[]; spectral?: SpectralRecord[]; preset?: 'quick-add' | 'quick-dyck' } = {}): RunFile {
   const config = resolveRunConfig(extra.preset ?? 'quick-add', seed, { weightDecay: wd });

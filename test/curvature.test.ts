@@ -15,17 +15,19 @@
 //   without the Hessian part) and survives a JSON round trip; bad input is rejected with errors that name it.
 import { describe, expect, it } from 'vitest';
 import { hessianPairQuality } from '../src/analysis/experiments';
-import type { AnalysisFile } from '../src/analysis/analysis-file';
+import type { AnalysisFile } from '../src/formats/analysis-file';
 import { describeAnalysis } from '../src/cli/analysis-summary';
 import Ajv from 'ajv';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { analysedModel } from './helpers/analysed-model';
 import { TINY_CASES, type TinyCase } from './helpers/tiny-models';
-import type { Batch, BatchShape } from '../src/model/batch';
+import type { Batch } from '../src/model/batch';
+import type { BatchShape } from '../src/formats/model-config';
 import type { ParamTable } from '../src/model/params';
 import { referenceLossAndGrad } from '../src/reference/model';
 import { firstSequences } from '../src/analysis/context';
-import { CURVATURE_SCHEMA, edgeCurvature, hessianTop } from '../src/analysis/curvature';
+import { edgeCurvature, hessianTop } from '../src/analysis/curvature';
+import { CURVATURE_SCHEMA } from '../src/formats/experiments';
 import { randomUnitDirection } from '../src/analysis/perturbation';
 
 const c: TinyCase = TINY_CASES[3];

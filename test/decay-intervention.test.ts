@@ -9,13 +9,14 @@
 import { describe, expect, it } from 'vitest';
 import Ajv from 'ajv';
 import { testRuntime } from './helpers/gpu';
-import { DECAY_INTERVENTION_SCHEMA, branchTrainer, decayIntervention } from '../src/analysis/decay-intervention';
+import { branchTrainer, decayIntervention } from '../src/analysis/decay-intervention';
+import { DECAY_INTERVENTION_SCHEMA } from '../src/formats/experiments';
 import { scoredPositions } from '../src/analysis/probe-run';
 import { probeR2 } from '../src/analysis/probes';
 import { ResidualStreamReader } from '../src/analysis/residual-stream';
 import { IGNORE_TARGET } from '../src/model/batch';
 import { dyckBatch, dyckSplit } from '../src/tasks/dyck';
-import { TrainingEngine } from '../src/train/engine';
+import { TrainingEngine } from '../src/model/engine';
 import { resolveRunConfig } from '../src/train/run';
 import { Trainer } from '../src/train/trainer';
 

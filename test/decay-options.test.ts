@@ -5,8 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { decayOverrides, DECAY_DEFAULTS, type DecayArgs } from '../src/cli/decay-options';
 import { UsageError } from '../src/cli/args';
-import { RUN_SCHEMA, resolveRunConfig, type RunOverrides } from '../src/train/run';
-import { decayMask, decays, lowRankDecaySlices } from '../src/train/decay';
+import { resolveRunConfig } from '../src/train/run';
+import { RUN_SCHEMA, type RunOverrides } from '../src/formats/run-file';
+import { decayMask, lowRankDecaySlices } from '../src/model/decay-mask';
+import { decays } from '../src/formats/optim';
 import { buildParamTable } from '../src/model/params';
 import { PRESETS } from '../src/train/presets';
 import Ajv from 'ajv';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DYCK, DYCK_DATA_SEED, dyckBatch, dyckDepthLabels, dyckSplit, generateDyck } from '../src/tasks/dyck';
-import { dyckLines } from '../src/tasks/text';
+import { dyckLines } from '../src/cli/task-text';
 import { IGNORE_TARGET } from '../src/model/batch';
 import { PRESET_SHAPES } from '../src/train/presets';
 

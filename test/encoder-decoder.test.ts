@@ -5,10 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { TINY_ENCODER_DECODER_CASES } from './helpers/tiny-models';
 import { syntheticBatch } from '../src/tasks/synthetic';
-import { TrainingEngine } from '../src/train/engine';
+import { TrainingEngine } from '../src/model/engine';
 import { buildParamTable } from '../src/model/params';
-import { ConfigError, validateShape } from '../src/model/config';
-import type { OptimConfig } from '../src/train/optim-config';
+import { validateShape } from '../src/model/config';
+import { ConfigError } from '../src/formats/model-config';
+import type { OptimConfig } from '../src/formats/optim';
 
 const optim: OptimConfig = { lr: 1e-2, weightDecay: 0.5, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
 

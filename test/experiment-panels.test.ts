@@ -7,15 +7,12 @@ import {
   ablationBars, ablationRatioText, checkInterventionSteps, curvatureBars, defaultSelection, formatNumber, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot,
   interventionEstimate, outcomeView, pendingText, perturbationPlot, plannedProgress, runBlocker, selectedExperiments, type RunGate,
 } from '../src/ui/experiments/experiment-data';
-import { EXPERIMENTS, notForTask } from '../src/analysis/experiments';
-import type { AblationEffect, AblationResult } from '../src/analysis/ablation';
-import type { PerturbationResult } from '../src/analysis/perturbation';
-import type { CurvatureResult } from '../src/analysis/curvature';
-import type { FunctionalModesResult } from '../src/analysis/edge-modes';
-import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, parseAnalysisFile, type AnalysisFile } from '../src/analysis/analysis-file';
+import { notForTask } from '../src/analysis/experiments';
+import { EXPERIMENTS, type AblationEffect, type AblationResult, type PerturbationResult, type CurvatureResult, type FunctionalModesResult } from '../src/formats/experiments';
+import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, parseAnalysisFile, type AnalysisFile } from '../src/formats/analysis-file';
 import { createExperimentsStore, shownAnalysisIndex } from '../src/store/experiments-store';
 import { createLabStore, createTables } from '../src/store/lab-store';
-import { IDLE_STATUS } from '../src/worker/protocol';
+import { IDLE_STATUS } from '../src/formats/worker';
 
 const gate = (over: Partial<RunGate>): RunGate => ({
   phase: 'paused', hasRun: true, spectral: { enabled: true, window: 10, snapshotEvery: 20 }, spectralCount: 1, step: 200, busy: false, selected: 2, stepsOk: true, ...over,

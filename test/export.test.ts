@@ -4,9 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../src/gpu/node-gpu';
 import { LabApi } from '../src/worker/lab-api';
-import type { LabBatch } from '../src/worker/protocol';
+import type { LabBatch } from '../src/formats/worker';
 import { createLabStore, createTables } from '../src/store/lab-store';
-import { parseRunFile, type RunFile } from '../src/train/run';
+import { parseRunFile } from '../src/train/run';
+import type { RunFile } from '../src/formats/run-file';
 import { chartDataCsv, chartDataJson } from '../src/ui/charts/chart-data';
 import { minMaxPolyline, subPaths, svgPathData } from '../src/ui/charts/downsample';
 import { MARKER_LABEL_HEIGHT, buildPlotModel, layoutLegend, textWidth, type ChartData } from '../src/ui/charts/plot-model';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { NO_KEY_MOMENTS, detectKeyMoments, momentsInOrder, sameKeyMoments, type KeyMomentInputs } from '../src/store/key-moments';
 import { WALKTHROUGH_STEPS, followRun, momentLine, narration, settingsText } from '../src/ui/walkthrough';
 import { classroomCharts, classroomMarkers } from '../src/ui/lab-charts';
-import type { RunEvent } from '../src/train/metrics';
+import type { RunEvent } from '../src/formats/metrics';
 import { buildPlotModel } from '../src/ui/charts/plot-model';
 
 const f = (values: number[]) => Float64Array.from(values);

@@ -9,10 +9,9 @@ import { buildParamTable } from '../src/model/params';
 import { PRESETS, PRESET_SHAPES, grokMetric } from '../src/train/presets';
 import { parseRunFile, resolveRunConfig } from '../src/train/run';
 import { Trainer } from '../src/train/trainer';
-import {
-  HEAD_METRIC_KEYS, METRIC_KEYS, appendHeadPoint, appendPoint, emptyMetrics, grokEvent, headGrokEvents, shouldStopEarly, type MetricPoint,
-} from '../src/train/metrics';
-import { datasetLines } from '../src/tasks/text';
+import { appendHeadPoint, appendPoint, emptyMetrics, grokEvent, headGrokEvents, shouldStopEarly } from '../src/train/metrics';
+import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricPoint } from '../src/formats/metrics';
+import { datasetLines } from '../src/cli/task-text';
 
 describe('multitask modular arithmetic', () => {
   it('splits the pairs a, b in 1..p-1 once for all heads, with one label per op', () => {

@@ -21,15 +21,17 @@ import Ajv from 'ajv';
 import { testRuntime } from './helpers/gpu';
 import { analysedModel, ANALYSED_OPTIM as optim } from './helpers/analysed-model';
 import { TINY_CASES, TINY_ENCODER_DECODER_CASES, type TinyCase } from './helpers/tiny-models';
-import { IGNORE_TARGET, type Batch, type BatchShape } from '../src/model/batch';
+import { IGNORE_TARGET, type Batch } from '../src/model/batch';
+import type { BatchShape } from '../src/formats/model-config';
 import { taskHeadCount } from '../src/model/config';
 import type { ParamTable } from '../src/model/params';
 import { buildTransformerGraph } from '../src/model/transformer';
 import { referenceForward } from '../src/reference/model';
 import { syntheticBatch } from '../src/tasks/synthetic';
-import { TrainingEngine } from '../src/train/engine';
+import { TrainingEngine } from '../src/model/engine';
 import { meanAttentionEntropy } from '../src/analysis/attention-entropy';
-import { epsGrid, PERTURBATION_SCHEMA, perturbationSweep, randomUnitDirection, type PerturbationCurve } from '../src/analysis/perturbation';
+import { epsGrid, perturbationSweep, randomUnitDirection } from '../src/analysis/perturbation';
+import { PERTURBATION_SCHEMA, type PerturbationCurve } from '../src/formats/experiments';
 
 // WGSL's exp and log are accurate to a few ULP (relative ~1e-6 at most here), so each row's |error| <= ~1e-6 (1 + ln 7).
 const ENTROPY_TOL = 5e-6;

@@ -7,9 +7,8 @@ import { testRuntime } from './helpers/gpu';
 import { runScript } from './helpers/cli';
 import { PRESETS } from '../src/train/presets';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
-import {
-  cellConfig, parsePhaseDiagramFile, phaseDiagramCells, runPhaseDiagram, validatePlan, type PhaseCellResult, type PhaseDiagramPlan,
-} from '../src/train/phase-diagram';
+import { cellConfig, runPhaseDiagram, validatePlan } from '../src/train/phase-diagram';
+import { parsePhaseDiagramFile, phaseDiagramCells, type PhaseCellResult, type PhaseDiagramPlan } from '../src/formats/phase-diagram-file';
 
 const plan: PhaseDiagramPlan = { preset: 'quick-add', seed: 3, steps: 20, evalEvery: 10, trainFractions: [0.5], l2: [1], lrd: [0.01], earlyStop: null };
 

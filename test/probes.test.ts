@@ -8,7 +8,8 @@
 // - the same seed gives bit-identical results, another seed another split;
 // - bad input is rejected with a message that says what is wrong.
 import { describe, expect, it } from 'vitest';
-import { probeR2, probeSplit, r2Score, ProbeInputError, PROBE_PROTOCOL, type ProbeKind } from '../src/analysis/probes';
+import { probeR2, probeSplit, r2Score, ProbeInputError, PROBE_PROTOCOL } from '../src/analysis/probes';
+import type { ProbeKind } from '../src/formats/experiments';
 import { Rng } from '../src/util/random';
 
 /** n rows of d standard normal features (row-major), each column scaled and shifted differently. */

@@ -6,12 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../src/gpu/node-gpu';
 import type { AcquiredDevice } from '../src/gpu/device';
 import { LabApi } from '../src/worker/lab-api';
-import {
-  batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSchedule, IDLE_STATUS,
-  type LabBatch, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus,
-} from '../src/worker/protocol';
-import { METRIC_KEYS, emptyMetrics, type MetricSeries } from '../src/train/metrics';
-import { parseRunFile, type RunFile } from '../src/train/run';
+import { batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSchedule } from '../src/worker/protocol';
+import { IDLE_STATUS, type LabBatch, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus } from '../src/formats/worker';
+import { emptyMetrics } from '../src/train/metrics';
+import { METRIC_KEYS, type MetricSeries } from '../src/formats/metrics';
+import { parseRunFile } from '../src/train/run';
+import type { RunFile } from '../src/formats/run-file';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
 import { GROKKED_STEPS, grokkedQuickAdd } from './helpers/grokked';
 

@@ -7,7 +7,7 @@ import { Trainer } from '../src/train/trainer';
 import { resolveRunConfig } from '../src/train/run';
 import { plannedExperiments } from '../src/analysis/experiments';
 import { runAnalysis } from '../src/analysis/run-analysis';
-import { parseAnalysisFile } from '../src/analysis/analysis-file';
+import { parseAnalysisFile } from '../src/formats/analysis-file';
 import { ExperimentCancelledError } from '../src/analysis/context';
 
 const CONFIG = resolveRunConfig('quick-add', 4, { steps: 30, evalEvery: 10, spectral: { window: 3, snapshotEvery: 5 } });

@@ -1,11 +1,11 @@
 // Run configuration (presets + overrides), metric rules, and the run file: round trip through JSON and the
 // schema's errors, which must name the offending path. No GPU needed.
 import { describe, expect, it } from 'vitest';
-import { RUN_FILE_KIND, RUN_FILE_VERSION, RUN_SCHEMA, parseRunFile, resolveRunConfig, type RunFile } from '../src/train/run';
+import { parseRunFile, resolveRunConfig } from '../src/train/run';
+import { RUN_SCHEMA, RUN_FILE_KIND, RUN_FILE_VERSION, type RunFile } from '../src/formats/run-file';
 import { PRESETS, buildTaskData, grokMetric } from '../src/train/presets';
-import {
-  GROK_TEST_ACCURACY, appendPoint, emptyMetrics, grokEvent, grokStep, paramNorms, pointAt, shouldStopEarly, METRIC_KEYS, type MetricPoint, type RunEvent,
-} from '../src/train/metrics';
+import { GROK_TEST_ACCURACY, appendPoint, emptyMetrics, grokEvent, grokStep, paramNorms, pointAt, shouldStopEarly } from '../src/train/metrics';
+import { METRIC_KEYS, type MetricPoint, type RunEvent } from '../src/formats/metrics';
 import { Rng } from '../src/util/random';
 
 describe('resolveRunConfig', () => {
@@ -39,8 +39,8 @@ describe('resolveRunConfig', () => {
     expect(() => resolveRunConfig('modarith', 1, { op: 'div' as never })).toThrow(/unknown op "div"/);
     expect(() => resolveRunConfig('dyck', 1, { trainFraction: 0.5 })).toThrow(/trainFraction applies to modular-arithmetic and multitask presets only/);
     expect(() => resolveRunConfig('quick-add', 1, { trainFraction: 1 })).toThrow(/trainFraction must be in \(0, 1\), got 1/);
-    expect(() => resolveRunConfig('modarith', 1, { steps: 2.5 })).toThrow(/steps must be a positive integer/);
-    expect(() => resolveRunConfig('modarith', 1, { evalEvery: 0 })).toThrow(/evalEvery must be a positive integer/);
+    expect(() => resolveRunConfig('modarith', 1, { steps: 2.5 })).toThrow(/steps must be an integer in \[1, 10000000\], got 2.5/);
+    expect(() => resolveRunConfig('modarith', 1, { evalEvery: 0 })).toThrow(/evalEvery must be an integer in \[1, 10000000\], got 0/);
     expect(() => resolveRunConfig('modarith', 1, { weightDecay: -1 })).toThrow(/weightDecay/);
     expect(() => resolveRunConfig('modarith', -3, {})).toThrow(/seed/);
     expect(() => resolveRunConfig('modarith', 1, { earlyStop: { testAccuracy: 2, evaluations: 1 } })).toThrow(/earlyStop.testAccuracy/);
@@ -130,6 +130,31 @@ describe('run file', () => {
     expect(RUN_SCHEMA.properties.series.required).toEqual(METRIC_KEYS);
   });
 
+  it('accepts only a configuration the lab makes from its preset, seed and overrides', () => {
+    const fail = (change: (run: Record<string, any>) => void) => {
+      try {
+        parseRunFile(edited(change));
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error('the run file was accepted');
+    };
+    // Schema-valid, but not a run this lab could have made: refused before anything is built from it.
+    expect(fail((r) => (r.config.task.p = 30011))).toBe('invalid run file: config.task.p is 30011; preset quick-add with seed 5 and the file\'s overrides gives 31');
+    expect(fail((r) => (r.config.optim.lr = -1))).toBe('invalid run file: config.optim.lr is -1; preset quick-add with seed 5 and the file\'s overrides gives 0.01');
+    expect(fail((r) => (r.config.overrides.lr = -1))).toBe('invalid run file: config.overrides: lr: must be >= 0, got -1');
+    expect(fail((r) => (r.config.model.dModel = 4096))).toMatch(/^invalid run file: config\.model\.dModel is 4096; preset quick-add .* gives 64$/);
+    expect(fail((r) => (r.config.shape.batch = 1e9))).toMatch(/^invalid run file: config\.shape\.batch is 1000000000; .* gives 576$/);
+    expect(fail((r) => (r.config.overrides.spectral = { window: 1e6 }))).toBe('invalid run file: config.overrides: spectral.window must be an integer in [2, 256], got 1000000');
+    expect(fail((r) => (r.config.overrides.steps = 1e12))).toBe('invalid run file: config.overrides: steps must be an integer in [1, 10000000], got 1000000000000');
+    // Overrides and configuration changed together are a run the lab makes.
+    const wd = JSON.parse(edited((r) => ((r.config.overrides.weightDecay = 0.25), (r.config.optim.weightDecay = 0.25))));
+    expect(parseRunFile(wd).config.optim.weightDecay).toBe(0.25);
+    // Files written before the decay and gap-flow fields existed still load.
+    const older = JSON.parse(edited((r) => (delete r.config.decay, delete r.config.spectral.gapFlow)));
+    expect(parseRunFile(older).config.decay).toBeUndefined();
+  });
+
   it('reports schema errors by path', () => {
     const fail = (json: string) => {
       try {
@@ -139,16 +164,17 @@ describe('run file', () => {
       }
       throw new Error('the run file was accepted');
     };
-    expect(fail(edited((r) => (r.series.testAcc[3] = 'high')))).toContain('series.testAcc[3]: must be number');
-    expect(fail(edited((r) => delete r.config.seed))).toContain("config: must have required property 'seed'");
-    expect(fail(edited((r) => (r.config.preset = 'huge')))).toMatch(/config\.preset: must be equal to one of the allowed values \(modarith, dyck/);
-    expect(fail(edited((r) => (r.events[1].step = -4)))).toContain('events[1].step: must be >= 0');
-    expect(fail(edited((r) => (r.events[0].type = 'party')))).toBe('invalid run file: events[0].type: must be one of grok, hyper, divergence, got "party"');
-    expect(fail(edited((r) => (r.summary.colour = 'red')))).toContain('summary: must NOT have additional properties (colour)');
-    expect(fail(edited((r) => r.series.gradNorm.pop()))).toContain('series.gradNorm has 3 values, series.step 4');
-    expect(fail(edited((r) => (r.version = 1)))).toBe(`unsupported run file version 1; this lab reads version ${RUN_FILE_VERSION}`);
-    expect(fail(edited((r) => (r.kind = 'something.else')))).toMatch(/not a Spectral Edge Lab run file/);
-    expect(fail('{"version": 1,')).toMatch(/^not JSON/);
-    expect(fail('[]')).toMatch(/JSON object/);
+    expect(fail(edited((r) => (r.series.testAcc[3] = 'high')))).toBe('invalid run file: series.testAcc[3] is "high"; must be number');
+    expect(fail(edited((r) => delete r.config.seed))).toBe('invalid run file: config: the field "seed" is missing');
+    expect(fail(edited((r) => (r.config.preset = 'huge')))).toMatch(/^invalid run file: config\.preset is "huge"; must be one of "modarith", "dyck"/);
+    expect(fail(edited((r) => (r.events[1].step = -4)))).toBe('invalid run file: events[1].step is -4; must be >= 0');
+    expect(fail(edited((r) => (r.events[0].type = 'party')))).toBe('invalid run file: events[0].type is "party"; must be one of "grok", "hyper", "divergence"');
+    expect(fail(edited((r) => (r.summary.colour = 'red')))).toBe('invalid run file: summary: unknown field "colour"');
+    expect(fail(edited((r) => r.series.gradNorm.pop()))).toMatch(/^invalid run file: series\.gradNorm is \[.*; must hold one value per evaluation \(series\.step has 4\)$/);
+    expect(fail(edited((r) => (r.series.step[2] = 10)))).toBe('invalid run file: series.step[2] is 10; must come after series.step[1] (20)');
+    expect(fail(edited((r) => (r.version = 1)))).toBe('unsupported run file version 1; this lab reads versions 2, 3');
+    expect(fail(edited((r) => (r.kind = 'something.else')))).toBe('not a run file: kind is "something.else", expected "spectral-edge-lab.run"');
+    expect(fail('{"version": 1,')).toMatch(/^not a run file: not JSON \(/);
+    expect(fail('[]')).toBe('not a run file: a run file is a JSON object, got []');
   });
 });

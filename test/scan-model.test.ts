@@ -6,16 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { buildParamTable } from '../src/model/params';
 import { IGNORE_TARGET } from '../src/model/batch';
-import type { EncoderDecoderConfig } from '../src/model/config';
+import type { EncoderDecoderConfig } from '../src/formats/model-config';
 import { PRESETS, PRESET_SHAPES, buildTaskData, grokMetric } from '../src/train/presets';
 import { Trainer } from '../src/train/trainer';
-import { METRIC_KEYS } from '../src/train/metrics';
-import { parseRunFile, resolveRunConfig, RUN_FILE_KIND, RUN_FILE_VERSION, type RunFile } from '../src/train/run';
-import {
-  SCAN_ACTION_VOCAB, SCAN_COMMAND_VOCAB, SCAN_DECODER_LEN, SCAN_MAX_ACTIONS, SCAN_SOURCE_LEN, SCAN_SPECIAL,
-  scanBatch, scanCommands, type ScanPair,
-} from '../src/tasks/scan';
-import { TrainingEngine } from '../src/train/engine';
+import { METRIC_KEYS } from '../src/formats/metrics';
+import { parseRunFile, resolveRunConfig } from '../src/train/run';
+import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunFile } from '../src/formats/run-file';
+import { SCAN_ACTION_VOCAB, SCAN_COMMAND_VOCAB, SCAN_DECODER_LEN, SCAN_MAX_ACTIONS, SCAN_SOURCE_LEN, SCAN_SPECIAL, scanBatch, scanCommands, type ScanPair } from '../src/tasks/scan';
+import { TrainingEngine } from '../src/model/engine';
 import { Evaluator } from '../src/train/evaluator';
 import { referenceForward } from '../src/reference/model';
 import { greedyDecode, NOT_DECODED } from '../src/train/predictions';

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  SCAN_ACTION_VOCAB,
-  SCAN_COMMAND_VOCAB,
-  SCAN_SPECIAL,
-  decodeScanActions,
-  decodeScanCommand,
-  encodeScanActions,
-  encodeScanCommand,
-  scanCommands,
-  scanPaperSubset,
-  scanSplit,
-  type ScanPair,
-} from '../src/tasks/scan';
-import { datasetLines } from '../src/tasks/text';
+import { SCAN_ACTION_VOCAB, SCAN_COMMAND_VOCAB, SCAN_SPECIAL, decodeScanActions, decodeScanCommand, encodeScanActions, encodeScanCommand, scanCommands, scanPaperSubset, scanSplit, type ScanPair } from '../src/tasks/scan';
+import { datasetLines } from '../src/cli/task-text';
 
 // Facts from Lake and Baroni (2018): 20,910 commands, at most 9 words and 48 actions; the length split trains on
 // 16,990 commands (<= 22 actions) and tests on 3,920; the add-primitive "jump" test set has 7,706 commands.

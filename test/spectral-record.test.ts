@@ -1,9 +1,10 @@
 // Spectral records and options in the run file (no GPU): a record with gap-flow terms round-trips, a file from
 // before the gapFlow option existed still loads, bad fields are named by path, and bad options are refused.
 import { describe, expect, it } from 'vitest';
-import { RUN_FILE_KIND, RUN_FILE_VERSION, parseRunFile, resolveRunConfig, type RunFile } from '../src/train/run';
+import { parseRunFile, resolveRunConfig } from '../src/train/run';
+import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunFile } from '../src/formats/run-file';
 import { emptyMetrics } from '../src/train/metrics';
-import type { SpectralRecord } from '../src/spectral/record';
+import type { SpectralRecord } from '../src/formats/spectral';
 
 const record: SpectralRecord = {
   step: 200,

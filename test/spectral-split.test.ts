@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { expectClose } from './helpers/close';
 import { clipAndAdamW } from '../src/reference/adamw';
-import { TrainingEngine } from '../src/train/engine';
+import { TrainingEngine } from '../src/model/engine';
 import { syntheticBatch } from '../src/tasks/synthetic';
 import { TINY_CASES } from './helpers/tiny-models';
 

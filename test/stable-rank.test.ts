@@ -2,7 +2,7 @@
 // low-rank, near-degenerate and equal-singular-value matrices.
 import { Matrix, QrDecomposition, SingularValueDecomposition } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { spectralNorm, stableRank, stableRankOrNaN } from '../src/analysis/stable-rank';
+import { spectralNorm, stableRank, stableRankOrNaN } from '../src/spectral/stable-rank';
 import { Rng } from '../src/util/random';
 
 const random = (rng: Rng, rows: number, cols: number) => Float64Array.from({ length: rows * cols }, () => rng.normal());

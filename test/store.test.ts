@@ -6,10 +6,12 @@ import { SeriesTable } from '../src/store/series-table';
 import { createLabStore, createTables, headColumn } from '../src/store/lab-store';
 import { chartSources, stableRankChart, trainingCharts } from '../src/ui/lab-charts';
 import { STABLE_RANK_MODULES, spectralRow } from '../src/store/spectral-columns';
-import { IDLE_STATUS, batchOfMetrics, packMetricRows, type LabBatch, type WorkerStatus } from '../src/worker/protocol';
-import { METRIC_KEYS, emptyMetrics } from '../src/train/metrics';
+import { batchOfMetrics, packMetricRows } from '../src/worker/protocol';
+import { IDLE_STATUS, type LabBatch, type WorkerStatus } from '../src/formats/worker';
+import { emptyMetrics } from '../src/train/metrics';
+import { METRIC_KEYS } from '../src/formats/metrics';
 import { resolveRunConfig } from '../src/train/run';
-import type { SpectralRecord } from '../src/spectral/record';
+import type { SpectralRecord } from '../src/formats/spectral';
 
 describe('SeriesTable', () => {
   it('grows past its capacity, keeps every row, and changes its version on every write', () => {

@@ -3,8 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { Trainer, type TrainerProgress } from '../src/train/trainer';
-import { parseRunFile, resolveRunConfig, type RunConfig, type RunOverrides } from '../src/train/run';
-import { buildTaskData, type TaskSpec } from '../src/train/presets';
+import { parseRunFile, resolveRunConfig } from '../src/train/run';
+import type { RunConfig, RunOverrides } from '../src/formats/run-file';
+import { buildTaskData } from '../src/train/presets';
+import type { TaskSpec } from '../src/formats/task';
 import { GROK_TEST_ACCURACY, paramNorms, pointAt } from '../src/train/metrics';
 
 const p = 11;

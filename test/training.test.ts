@@ -2,10 +2,10 @@
 // reproduces every loss bit for bit.
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
-import { TrainingEngine } from '../src/train/engine';
+import { TrainingEngine } from '../src/model/engine';
 import { Evaluator } from '../src/train/evaluator';
 import { modArithBatch, modArithSplit } from '../src/tasks/modarith';
-import type { ModelConfig } from '../src/model/config';
+import type { ModelConfig } from '../src/formats/model-config';
 
 const p = 13;
 const config: ModelConfig = { nLayers: 1, dModel: 32, nHeads: 4, dFF: 64, vocabSize: p, maxPositions: 2, nClasses: p, causal: false, posInitStd: 1 / Math.sqrt(32) };

@@ -11,11 +11,11 @@ import { testRuntime } from './helpers/gpu';
 import { expectClose } from './helpers/close';
 import { TINY_ARCHITECTURE_CASES, TINY_CASES, TINY_ENCODER_DECODER_CASES } from './helpers/tiny-models';
 import { syntheticBatch } from '../src/tasks/synthetic';
-import { TrainingEngine } from '../src/train/engine';
+import { TrainingEngine } from '../src/model/engine';
 import { referenceLossAndGrad } from '../src/reference/model';
 import { clipAndAdamW } from '../src/reference/adamw';
 import { paramView } from '../src/model/params';
-import type { OptimConfig } from '../src/train/optim-config';
+import type { OptimConfig } from '../src/formats/optim';
 
 const optim: OptimConfig = { lr: 1e-2, weightDecay: 0.5, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
 

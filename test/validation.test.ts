@@ -1,9 +1,9 @@
 // Invalid configurations are rejected before any GPU work, with the field and the limit in the message.
 import { describe, expect, it, vi } from 'vitest';
 import { testRuntime } from './helpers/gpu';
-import { ConfigError, type ModelConfig } from '../src/model/config';
+import { ConfigError, type ModelConfig } from '../src/formats/model-config';
 import { GpuLimitError } from '../src/gpu/runtime';
-import { TrainingEngine } from '../src/train/engine';
+import { TrainingEngine } from '../src/model/engine';
 import { PRESET_SHAPES } from '../src/train/presets';
 
 const base = PRESET_SHAPES['quick-add'];

@@ -3,7 +3,7 @@
 // and the evidence it reports.
 import { describe, expect, it } from 'vitest';
 import { lowAccuracyCaveat, universalityVerdict, VERDICT_THRESHOLDS, type VerdictInputs } from '../src/analysis/verdict';
-import type { SpectralRecord } from '../src/spectral/record';
+import type { SpectralRecord } from '../src/formats/spectral';
 
 const record = (step: number, gef: number, rotation: number | null): SpectralRecord => ({
   step, sigma: [3, 2, 1], g23: 3, kStar: 1, gapRatio: 1.5, rotationDeg: rotation === null ? [] : [rotation],

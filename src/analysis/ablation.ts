@@ -17,70 +17,18 @@ import { Rng } from '../util/random';
 import { combineCall, dotsCall, partsFor, scheduleSums, VectorOp } from '../spectral/vector-ops';
 import { Evaluator, type EvalResult } from '../train/evaluator';
 import { NotApplicableError, type AnalysisContext } from './context';
+import { AblationEffect, AblationResult } from '../formats/experiments';
 
 export interface AblationOptions {
   /** Random control trials, each removing 2 random orthonormal directions (SPEC: 20). */
   randomTrials?: number;
   /** Test sequences per evaluation forward pass (default min(512, test sequences)). */
   chunk?: number;
+  /** Also remove each single v_k (default true; the live probes leave them out). */
+  single?: boolean;
 }
 
 export const ABLATION_DEFAULTS = { randomTrials: 20, chunkMax: 512 } as const;
-
-/** One ablated model against the base. */
-export interface AblationEffect {
-  /** The removed edge vectors, 1-based (v1 = 1); empty for random directions. */
-  vectors: number[];
-  /** <theta, d> for each removed direction d (float64 sums of float32 partial dot products). */
-  projections: number[];
-  /** sum_k <theta, d_k>^2 / ||theta||^2: the fraction of the slice's squared norm removed. */
-  removedFraction: number;
-  accuracy: number;
-  loss: number;
-  /** accuracy - base accuracy. */
-  deltaAccuracy: number;
-  /** loss - base loss. */
-  deltaLoss: number;
-  /** Correctly predicted scored targets minus the base's (the net number of token flips). */
-  deltaCorrect: number;
-}
-
-export interface AblationResult {
-  /** Where the ablated slice starts in the flat parameters, and its length (theta_attn: the edge's slice). */
-  paramOffset: number;
-  P: number;
-  /** Edge vectors available (K). */
-  K: number;
-  /** ||theta|| over the slice (before any ablation). */
-  sliceNorm: number;
-  /** Scored test targets and test sequences. */
-  scored: number;
-  sequences: number;
-  base: { accuracy: number; loss: number };
-  /** One token flip: 1 / scored. */
-  resolution: number;
-  edge: AblationEffect;
-  /** {v3, v4}; null when K < 4. */
-  bulk: AblationEffect | null;
-  /** Each v_k alone, k = 1..K. */
-  single: AblationEffect[];
-  random: {
-    trials: number;
-    seed: number;
-    effects: AblationEffect[];
-    /** Mean, sample standard deviation (n - 1; 0 for one trial) and max of |deltaAccuracy| over the trials. */
-    meanAbsDelta: number;
-    stdAbsDelta: number;
-    maxAbsDelta: number;
-    /** Mean |deltaLoss| over the trials. */
-    meanAbsDeltaLoss: number;
-  };
-  /**
-   * |edge deltaAccuracy| / random meanAbsDelta; when the random mean is below one token flip, |edge deltaAccuracy| /
-   * resolution instead, with lowerBound true (the true ratio is at least this).
-   */
-  ratio: { value: number; lowerBound: boolean; resolution: number };
-}
 
 /**
  * `count` orthonormal directions of length P: standard normal vectors, Gram-Schmidt in float64 (twice, so they are
@@ -215,7 +163,7 @@ export async function ablateEdge(ctx: AnalysisContext, options: AblationOptions 
   const sets: { name: string; vectors: number[] }[] = [
     { name: 'edge {v1, v2}', vectors: [1, 2] },
     ...(K >= 4 ? [{ name: 'bulk {v3, v4}', vectors: [3, 4] }] : []),
-    ...Array.from({ length: K }, (_, k) => ({ name: `v${k + 1}`, vectors: [k + 1] })),
+    ...(options.single ?? true ? Array.from({ length: K }, (_, k) => ({ name: `v${k + 1}`, vectors: [k + 1] })) : []),
   ];
   const total = 1 + sets.length + trials;
   let done = 0;
@@ -285,7 +233,7 @@ export async function ablateEdge(ctx: AnalysisContext, options: AblationOptions 
     resolution,
     edge,
     bulk: effects.get('bulk {v3, v4}') ?? null,
-    single: Array.from({ length: K }, (_, k) => effects.get(`v${k + 1}`)!),
+    single: Array.from({ length: K }, (_, k) => effects.get(`v${k + 1}`)).filter((e) => e !== undefined),
     random: {
       trials,
       seed,
@@ -298,61 +246,3 @@ export async function ablateEdge(ctx: AnalysisContext, options: AblationOptions 
     ratio: { value: Math.abs(edge.deltaAccuracy) / (lowerBound ? resolution : meanAbsDelta), lowerBound, resolution },
   };
 }
-
-const number = { type: 'number' } as const;
-const integer = { type: 'integer' } as const;
-const ablationEffect = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['vectors', 'projections', 'removedFraction', 'accuracy', 'loss', 'deltaAccuracy', 'deltaLoss', 'deltaCorrect'],
-  properties: {
-    vectors: { type: 'array', items: { type: 'integer', minimum: 1 } },
-    projections: { type: 'array', items: number },
-    removedFraction: number,
-    accuracy: number,
-    loss: number,
-    deltaAccuracy: number,
-    deltaLoss: number,
-    deltaCorrect: integer,
-  },
-} as const;
-
-/** JSON schema (draft 7) fragment of an AblationResult. */
-export const ABLATION_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['paramOffset', 'P', 'K', 'sliceNorm', 'scored', 'sequences', 'base', 'resolution', 'edge', 'bulk', 'single', 'random', 'ratio'],
-  properties: {
-    paramOffset: integer,
-    P: integer,
-    K: integer,
-    sliceNorm: number,
-    scored: integer,
-    sequences: integer,
-    base: { type: 'object', additionalProperties: false, required: ['accuracy', 'loss'], properties: { accuracy: number, loss: number } },
-    resolution: number,
-    edge: ablationEffect,
-    bulk: { oneOf: [{ type: 'null' }, ablationEffect] },
-    single: { type: 'array', items: ablationEffect },
-    random: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['trials', 'seed', 'effects', 'meanAbsDelta', 'stdAbsDelta', 'maxAbsDelta', 'meanAbsDeltaLoss'],
-      properties: {
-        trials: integer,
-        seed: integer,
-        effects: { type: 'array', items: ablationEffect },
-        meanAbsDelta: number,
-        stdAbsDelta: number,
-        maxAbsDelta: number,
-        meanAbsDeltaLoss: number,
-      },
-    },
-    ratio: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['value', 'lowerBound', 'resolution'],
-      properties: { value: number, lowerBound: { type: 'boolean' }, resolution: number },
-    },
-  },
-} as const;

@@ -6,8 +6,10 @@
 // apart; the comparison is reported, not enforced).
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Checkpoint } from '../train/checkpoint';
-import type { RunConfig, RunFile } from '../train/run';
+import type { RunConfig, RunFile } from '../formats/run-file';
+import { configDifference } from '../train/checkpoint-file';
 import { Trainer, type TrainerProgress } from '../train/trainer';
+import { ReplayCheck } from '../formats/analysis-file';
 
 export type AnalysisStep = number | 'grok' | 'late';
 
@@ -31,21 +33,6 @@ export function resolveAnalysisStep(run: RunFile, at: AnalysisStep): number {
   return at;
 }
 
-export interface ReplayCheck {
-  /** The run's recorded test loss at the analysed step (null: no evaluation there). */
-  recordedTestLoss: number | null;
-  /** The rebuilt model's test loss at that step (null where the run recorded none to compare with). */
-  replayedTestLoss: number | null;
-  /** Where the rebuild started: a checkpoint's step, or 0. */
-  fromStep: number;
-}
-
-/** Whether two configurations describe the same run (the step count aside). */
-function sameRun(a: RunConfig, b: RunConfig): boolean {
-  const strip = (c: RunConfig) => JSON.stringify({ ...c, steps: 0, earlyStop: null, overrides: { ...c.overrides, steps: undefined, earlyStop: undefined } });
-  return strip(a) === strip(b);
-}
-
 /**
  * A trainer holding `run`'s model at `step`, with its spectral edge (the last window at or before it). `checkpoints`:
  * any of the run's checkpoints (decoded), in any order; those of another run are rejected.
@@ -58,7 +45,8 @@ export async function trainerAt(
 ): Promise<{ trainer: Trainer; replay: ReplayCheck }> {
   const config: RunConfig = { ...run.config, steps: step, earlyStop: null };
   for (const c of options.checkpoints ?? []) {
-    if (!sameRun(c.config, run.config)) throw new Error(`the checkpoint at step ${c.checkpoint.step} belongs to another run (${c.config.preset} seed ${c.config.seed}), not this ${run.config.preset} seed ${run.config.seed} run`);
+    const difference = configDifference(c.config, run.config);
+    if (difference) throw new Error(`the checkpoint at step ${c.checkpoint.step} belongs to another run (${difference})`);
   }
   const start = (options.checkpoints ?? []).map((c) => c.checkpoint).filter((c) => c.step <= step).sort((x, y) => y.step - x.step)[0];
   const trainer = await Trainer.create(rt, config);

@@ -1,10 +1,11 @@
 // What every causal experiment (SPEC §3) runs on: a trained model on the GPU, the spectral edge at the analysed
 // step, the held-out set and a seed. The experiments read and perturb `engine.state` through the parameter probe
 // (src/spectral/param-probe.ts) and leave the parameters, Adam moments and gradients exactly as they found them.
-import type { Batch, BatchShape } from '../model/batch';
+import type { Batch } from '../model/batch';
+import type { BatchShape } from '../formats/model-config';
 import { taskHeadCount } from '../model/config';
 import type { EdgeVectors } from '../spectral/monitor';
-import type { TrainingEngine } from '../train/engine';
+import type { TrainingEngine } from '../model/engine';
 import type { Trainer } from '../train/trainer';
 
 /** An experiment that does not apply to this task or model (the analysis records the reason instead of a result). */
@@ -35,16 +36,29 @@ export interface AnalysisContext {
   progress?: Progress;
 }
 
+/** The sequences of `data` at `indices` (in that order), as a batch of the same layout. */
+export function sequencesAt(data: Batch, shape: Pick<BatchShape, 'seqLen' | 'readout' | 'sourceLen'>, heads: number, indices: readonly number[]): Batch {
+  const available = data.tokens.length / shape.seqLen;
+  const perSequence = shape.readout.count * heads;
+  const gather = <T extends Int32Array | Uint32Array>(from: T, width: number): T => {
+    const out = from.slice(0, indices.length * width) as T;
+    indices.forEach((s, i) => {
+      if (!(Number.isInteger(s) && s >= 0 && s < available)) throw new Error(`sequence ${s} is not in a batch of ${available}`);
+      out.set(from.subarray(s * width, (s + 1) * width), i * width);
+    });
+    return out;
+  };
+  return {
+    tokens: gather(data.tokens, shape.seqLen),
+    targets: gather(data.targets, perSequence),
+    ...(data.source && shape.sourceLen !== undefined && { source: gather(data.source, shape.sourceLen) }),
+  };
+}
+
 /** The first `count` sequences of `data` (every sequence when it holds fewer), as a batch of the same layout. */
 export function firstSequences(data: Batch, shape: Pick<BatchShape, 'seqLen' | 'readout' | 'sourceLen'>, heads: number, count: number): Batch {
   const available = data.tokens.length / shape.seqLen;
-  const n = Math.min(count, available);
-  const perSequence = shape.readout.count * heads;
-  return {
-    tokens: data.tokens.slice(0, n * shape.seqLen),
-    targets: data.targets.slice(0, n * perSequence),
-    ...(data.source && shape.sourceLen !== undefined && { source: data.source.slice(0, n * shape.sourceLen) }),
-  };
+  return sequencesAt(data, shape, heads, Array.from({ length: Math.min(count, available) }, (_, i) => i));
 }
 
 /** The context's first `count` test sequences (SPEC §3: 200 for the perturbation sweep). */

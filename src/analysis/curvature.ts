@@ -16,6 +16,7 @@ import { hessianOperator, probeModes } from '../spectral/hessian';
 import { LanczosSolver } from '../spectral/lanczos';
 import type { AnalysisContext } from './context';
 import { analysedSequences, edgeCount, positiveInteger, randomUnitDirection } from './perturbation';
+import { HessianTopResult, CurvatureResult } from '../formats/experiments';
 
 export interface HessianTopOptions {
   /** Eigenvalues wanted (the algebraically largest). Default 3. */
@@ -30,20 +31,6 @@ export interface HessianTopOptions {
   tolerance?: number;
 }
 
-export interface HessianTopResult {
-  /** The top k, largest first. */
-  eigenvalues: number[];
-  /** ||H y - lambda y|| measured with one more Hessian-vector product per Ritz vector y. */
-  residuals: number[];
-  /** The Lanczos residual bounds (src/spectral/lanczos.ts). */
-  residualBounds: number[];
-  converged: boolean[];
-  /** Hessian-vector products of the Krylov process (the residual checks not counted). */
-  iterations: number;
-  /** The finite-difference step e. */
-  step: number;
-}
-
 export interface CurvatureOptions {
   /** Edge directions v_1..v_k; default every one the context holds. */
   k?: number;
@@ -55,28 +42,6 @@ export interface CurvatureOptions {
   relativeStep?: number;
   /** The top Hessian eigenvalues too (default on, k 3); false to skip them. */
   hessian?: boolean | Omit<HessianTopOptions, 'sequences' | 'relativeStep'>;
-}
-
-export interface CurvatureResult {
-  sequences: number;
-  scoredTargets: number;
-  /** L(theta) on the sequences (as the engine reports it). */
-  loss: number;
-  /** The finite-difference step e, and e / ||theta_slice||. */
-  step: number;
-  relativeStep: number;
-  /** 8 * 2^-24 * L / e^2: curvatures below this are float32 noise. */
-  curvatureResolution: number;
-  /** v^T H v along v_1..v_k (edge[j]: along v_{j+1}), by the second difference of the loss. */
-  edge: number[];
-  /** <v_j, grad L(theta)> along the same directions. */
-  edgeGradientProjection: number[];
-  /** v^T H v along the random unit directions (seeded by `randomSeed`: randomUnitDirection(seed, 'curvature', j, P)). */
-  random: number[];
-  randomGradientProjection: number[];
-  randomSeed: number;
-  /** The top Hessian eigenvalues; null when not asked for. */
-  hessian: HessianTopResult | null;
 }
 
 /** The analysed sequences and a graph with a backward pass of that batch on engine.state. */
@@ -179,44 +144,3 @@ export async function edgeCurvature(ctx: AnalysisContext, options: CurvatureOpti
     hessian: top,
   };
 }
-
-const numbers = { type: 'array', items: { type: 'number' } } as const;
-
-/** JSON schema (draft 7) of a HessianTopResult. */
-export const HESSIAN_TOP_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['eigenvalues', 'residuals', 'residualBounds', 'converged', 'iterations', 'step'],
-  properties: {
-    eigenvalues: numbers,
-    residuals: numbers,
-    residualBounds: numbers,
-    converged: { type: 'array', items: { type: 'boolean' } },
-    iterations: { type: 'integer' },
-    step: { type: 'number' },
-  },
-} as const;
-
-/** JSON schema (draft 7) of a CurvatureResult. */
-export const CURVATURE_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: [
-    'sequences', 'scoredTargets', 'loss', 'step', 'relativeStep', 'curvatureResolution',
-    'edge', 'edgeGradientProjection', 'random', 'randomGradientProjection', 'randomSeed', 'hessian',
-  ],
-  properties: {
-    sequences: { type: 'integer' },
-    scoredTargets: { type: 'integer' },
-    loss: { type: 'number' },
-    step: { type: 'number' },
-    relativeStep: { type: 'number' },
-    curvatureResolution: { type: 'number' },
-    edge: numbers,
-    edgeGradientProjection: numbers,
-    random: numbers,
-    randomGradientProjection: numbers,
-    randomSeed: { type: 'integer' },
-    hessian: { oneOf: [{ type: 'null' }, HESSIAN_TOP_SCHEMA] },
-  },
-} as const;

@@ -15,7 +15,7 @@ import type { Checkpoint } from '../train/checkpoint';
 import { Evaluator } from '../train/evaluator';
 import { emptyMetrics, paramNorms } from '../train/metrics';
 import { PRESETS, taskHeadNames } from '../train/presets';
-import type { RunConfig, StopReason } from '../train/run';
+import type { RunConfig } from '../formats/run-file';
 import { Trainer } from '../train/trainer';
 import { meanAttentionEntropy } from './attention-entropy';
 import { ExperimentCancelledError, firstSequences, type Progress } from './context';
@@ -23,6 +23,7 @@ import { scoredPositions } from './probe-run';
 import { probeR2 } from './probes';
 import { ResidualStreamReader } from './residual-stream';
 import { INTERVENTION_DEFAULTS, notForTask } from './experiments';
+import { DecayRow, DecayProbe, DecayInterventionResult } from '../formats/experiments';
 
 export const DECAY_INTERVENTION_DEFAULTS = {
   weightDecays: [...INTERVENTION_DEFAULTS.weightDecays],
@@ -42,42 +43,6 @@ export interface DecayInterventionOptions {
   progress?: Progress;
   /** Polled at every branch step: true ends the experiment with ExperimentCancelledError. */
   shouldStop?: () => boolean;
-}
-
-/** One row of the table: a branch at its end, or the checkpoint itself. */
-export interface DecayRow {
-  /** The branch's weight decay (the base row: the checkpoint's). */
-  weightDecay: number;
-  /** Steps trained from the checkpoint: 0 for the base row; fewer than asked when a branch diverged. */
-  steps: number;
-  /** 'base' for the checkpoint itself; how the branch ended ('diverged': back at its last good evaluation). */
-  stopReason: 'base' | StopReason;
-  testAccuracy: number;
-  testLoss: number;
-  /** Teacher-forced test sequence accuracy. */
-  testSequenceAccuracy: number;
-  /** Linear-probe R^2 (null: the task has no probe target, see DecayInterventionResult.probe). */
-  probeR2: number | null;
-  /** Mean attention entropy in nats. */
-  attentionEntropy: number;
-  thetaNorm: number;
-  attnNorm: number;
-}
-
-export type DecayProbe =
-  | { target: 'dyck-depth' | 'decoder-token'; sequences: number; positions: number }
-  | { target: null; reason: string };
-
-export interface DecayInterventionResult {
-  /** The checkpoint's step: where every branch starts. */
-  fromStep: number;
-  /** Steps per branch, and the learning rate every branch keeps. */
-  steps: number;
-  lr: number;
-  probe: DecayProbe;
-  entropySequences: number;
-  base: DecayRow;
-  branches: DecayRow[];
 }
 
 /** The RunConfig of a branch: the run's, with this weight decay, `steps` steps, no early stop and no spectral edge. */
@@ -107,6 +72,7 @@ export async function branchTrainer(rt: GpuRuntime, config: RunConfig, checkpoin
     engine: { step: 0, optim: branch.optim, params: checkpoint.engine.params, m: new Float32Array(n), v: new Float32Array(n) },
     sampler: checkpoint.sampler,
     metrics: emptyMetrics(taskHeadNames(branch.task), false),
+    mark: { evaluations: 0, events: 0, spectral: 0, causal: 0 },
   });
   return trainer;
 }
@@ -208,49 +174,3 @@ export async function decayIntervention(rt: GpuRuntime, config: RunConfig, check
   };
   return { fromStep: checkpoint.step, steps, lr: checkpoint.engine.optim.lr, probe, entropySequences: measured.entropySequences, base: measured.row, branches };
 }
-
-const number = { type: 'number' } as const;
-const integer = { type: 'integer' } as const;
-const decayRow = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['weightDecay', 'steps', 'stopReason', 'testAccuracy', 'testLoss', 'testSequenceAccuracy', 'probeR2', 'attentionEntropy', 'thetaNorm', 'attnNorm'],
-  properties: {
-    weightDecay: number,
-    steps: integer,
-    stopReason: { enum: ['base', 'completed', 'early-stop', 'diverged', 'interrupted'] },
-    testAccuracy: number,
-    testLoss: number,
-    testSequenceAccuracy: number,
-    probeR2: { type: ['number', 'null'] },
-    attentionEntropy: number,
-    thetaNorm: number,
-    attnNorm: number,
-  },
-} as const;
-
-/** JSON schema (draft 7) fragment of a DecayInterventionResult. */
-export const DECAY_INTERVENTION_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['fromStep', 'steps', 'lr', 'probe', 'entropySequences', 'base', 'branches'],
-  properties: {
-    fromStep: integer,
-    steps: integer,
-    lr: number,
-    probe: {
-      oneOf: [
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['target', 'sequences', 'positions'],
-          properties: { target: { enum: ['dyck-depth', 'decoder-token'] }, sequences: integer, positions: integer },
-        },
-        { type: 'object', additionalProperties: false, required: ['target', 'reason'], properties: { target: { type: 'null' }, reason: { type: 'string' } } },
-      ],
-    },
-    entropySequences: integer,
-    base: decayRow,
-    branches: { type: 'array', items: decayRow },
-  },
-} as const;

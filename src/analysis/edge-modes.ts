@@ -36,14 +36,15 @@
 import { at, type TensorRef } from '../gpu/runtime';
 import { IGNORE_TARGET, type Batch } from '../model/batch';
 import { isEncoderDecoder, taskHeadCount } from '../model/config';
-import type { ParamSlice } from '../spectral/param-probe';
-import { ParamProbe } from '../spectral/param-probe';
-import type { TrainingEngine } from '../train/engine';
+import { ParamProbe, type ParamSlice } from '../spectral/param-probe';
+import type { TrainingEngine } from '../model/engine';
 import { DYCK } from '../tasks/dyck';
-import { isPrime, MOD_OPS, type ModOp } from '../tasks/modarith';
+import { isPrime, MOD_OPS } from '../tasks/modarith';
+import type { ModOp } from '../formats/task';
 import { Rng } from '../util/random';
 import { firstSequences, NotApplicableError, type AnalysisContext } from './context';
-import { allBasisSpectra, basisVariable, depthSpectrum, gridSpectrum, groupedSpectrum, MOD_BASES, type GroupedSpectrum, type ModBasis, type ResponseField } from './functional-modes';
+import { allBasisSpectra, basisVariable, depthSpectrum, gridSpectrum, groupedSpectrum, type GroupedSpectrum, type ResponseField } from './functional-modes';
+import { MOD_BASES, BasisModes, HeadBases, FunctionalModesResult, PermutationNull, type ModBasis } from '../formats/experiments';
 import { DEPTH_PROBE_SEQUENCES, scoredPositions } from './probe-run';
 import { ResidualStreamReader } from './residual-stream';
 
@@ -196,79 +197,6 @@ export interface EdgeModesOptions {
   permutations?: number;
 }
 
-export type FieldBasis = ModBasis | 'depth';
-
-export interface BasisModes {
-  /** Groups M (the period of q); power has floor(M/2) entries, frequencies 1..floor(M/2). */
-  modulus: number;
-  power: number[];
-  concentration: number;
-  peakFrequency: number | null;
-  /** 1 / floor(M/2). */
-  uniformLevel: number;
-  /** Mean f per group q = 0..M-1 (empty groups filled with the mean of the others). */
-  groupMeans: number[];
-  missingGroups: number;
-  excludedPoints: number;
-  /** Permutation null (see the header): mean F of the shuffled fields, and the share of shuffles with F >= F observed. */
-  nullConcentration: number | null;
-  nullExceedance: number | null;
-}
-
-export interface GridModes {
-  /** The strongest frequency pairs (k1 pairs with a, k2 with b; one of each {k, -k}), strongest first. */
-  peaks: { k1: number; k2: number; power: number }[];
-  concentration: number;
-  uniformLevel: number;
-  /** Cells of the p x p grid holding a held-out pair (the others were filled). */
-  observedCells: number;
-}
-
-export interface DirectionModes {
-  /** 'v1'.. for edge directions, 'random1'.. for the controls. */
-  label: string;
-  kind: 'edge' | 'random';
-  /** Mean of f over the points (how strongly the direction moves the stream at all). */
-  meanResponse: number;
-  bases: Partial<Record<FieldBasis, BasisModes>>;
-  /**
-   * Modular arithmetic: the same bases over the pairs with a != b (see the header: pairs a = b respond several
-   * times more than the rest and all fall in quadratic-residue groups); null for Dyck. Absent in files written
-   * before it was added.
-   */
-  offDiagonal?: { bases: Partial<Record<ModBasis, BasisModes>>; diagonalPairs: number; diagonalResponseRatio: number | null } | null;
-  /** Modular arithmetic: the 2-D spectrum over (a, b); null for Dyck. */
-  grid: GridModes | null;
-}
-
-export interface HeadBases {
-  head: number;
-  /** The op the head's test labels follow (null: none of MOD_OPS). */
-  op: ModOp | null;
-  /** The bases that op lives in. */
-  bases: ModBasis[];
-}
-
-export interface FunctionalModesResult {
-  task: 'modarith' | 'multitask' | 'dyck';
-  /** The modulus p (modular arithmetic), null for Dyck. */
-  p: number | null;
-  scale: number;
-  eps: number;
-  thetaAttnNorm: number;
-  /** Test sequences used and points of the field (pairs, or Dyck's scored positions). */
-  sequences: number;
-  points: number;
-  /** Modular arithmetic: each task head's op and bases (one entry for a single-head model); null for Dyck. */
-  heads: HeadBases[] | null;
-  directions: DirectionModes[];
-  /**
-   * v_1's 2-D power on the full p x p frequency grid, power[(k1 mod p) p + (k2 mod p)] = |F_{k1,k2}|^2 over the
-   * total non-DC power (sums to 1; cells k and -k are equal, each half of its pair's share in `peaks`); null for Dyck.
-   */
-  gridV1: { p: number; power: number[] } | null;
-}
-
 const OP_BASES: Partial<Record<ModOp, ModBasis[]>> = { add: ['add'], sub: ['sub'], mul: ['mulRaw', 'mulLog'] };
 
 type Task = { kind: 'modarith' | 'multitask'; p: number } | { kind: 'dyck' };
@@ -292,13 +220,6 @@ function headOps(a: Uint32Array, b: Uint32Array, targets: Int32Array, heads: num
     const op = (Object.keys(MOD_OPS) as ModOp[]).find((name) => a.every((x, i) => MOD_OPS[name](x, b[i], p) === targets[i * heads + head])) ?? null;
     return { head, op, bases: op ? [...(OP_BASES[op] ?? [])] : [] };
   });
-}
-
-export interface PermutationNull {
-  /** Mean F over the shuffles. */
-  mean: number;
-  /** Share of shuffles whose F is at least the observed F. */
-  exceedance: number;
 }
 
 /**
@@ -450,89 +371,3 @@ export async function edgeFunctionalModes(ctx: AnalysisContext, options: EdgeMod
   ctx.progress?.(chunks + 1, chunks + 1, 'spectra done');
   return result;
 }
-
-// ---- Schema --------------------------------------------------------------------------------------------------
-
-const num = { type: 'number' } as const;
-const int = { type: 'integer' } as const;
-const numbers = { type: 'array', items: num } as const;
-
-const BASIS_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['modulus', 'power', 'concentration', 'peakFrequency', 'uniformLevel', 'groupMeans', 'missingGroups', 'excludedPoints', 'nullConcentration', 'nullExceedance'],
-  properties: {
-    modulus: int, power: numbers, concentration: num, peakFrequency: { type: ['integer', 'null'] }, uniformLevel: num, groupMeans: numbers,
-    missingGroups: int, excludedPoints: int, nullConcentration: { type: ['number', 'null'] }, nullExceedance: { type: ['number', 'null'] },
-  },
-} as const;
-
-const GRID_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['peaks', 'concentration', 'uniformLevel', 'observedCells'],
-  properties: {
-    peaks: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['k1', 'k2', 'power'], properties: { k1: int, k2: int, power: num } } },
-    concentration: num, uniformLevel: num, observedCells: int,
-  },
-} as const;
-
-/** JSON schema (draft 7) of a FunctionalModesResult. */
-export const FUNCTIONAL_MODES_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['task', 'p', 'scale', 'eps', 'thetaAttnNorm', 'sequences', 'points', 'heads', 'directions', 'gridV1'],
-  properties: {
-    task: { enum: ['modarith', 'multitask', 'dyck'] },
-    p: { type: ['integer', 'null'] },
-    scale: num, eps: num, thetaAttnNorm: num, sequences: int, points: int,
-    heads: {
-      oneOf: [
-        { type: 'null' },
-        {
-          type: 'array',
-          items: {
-            type: 'object', additionalProperties: false, required: ['head', 'op', 'bases'],
-            properties: { head: int, op: { enum: [...(Object.keys(MOD_OPS) as ModOp[]), null] }, bases: { type: 'array', items: { enum: MOD_BASES } } },
-          },
-        },
-      ],
-    },
-    directions: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['label', 'kind', 'meanResponse', 'bases', 'grid'],
-        properties: {
-          label: { type: 'string' },
-          kind: { enum: ['edge', 'random'] },
-          meanResponse: num,
-          bases: {
-            type: 'object', additionalProperties: false,
-            properties: { add: BASIS_SCHEMA, sub: BASIS_SCHEMA, mulRaw: BASIS_SCHEMA, mulLog: BASIS_SCHEMA, depth: BASIS_SCHEMA },
-          },
-          offDiagonal: {
-            oneOf: [
-              { type: 'null' },
-              {
-                type: 'object', additionalProperties: false, required: ['bases', 'diagonalPairs', 'diagonalResponseRatio'],
-                properties: {
-                  bases: { type: 'object', additionalProperties: false, properties: { add: BASIS_SCHEMA, sub: BASIS_SCHEMA, mulRaw: BASIS_SCHEMA, mulLog: BASIS_SCHEMA } },
-                  diagonalPairs: int, diagonalResponseRatio: { type: ['number', 'null'] },
-                },
-              },
-            ],
-          },
-          grid: { oneOf: [{ type: 'null' }, GRID_SCHEMA] },
-        },
-      },
-    },
-    gridV1: {
-      oneOf: [
-        { type: 'null' },
-        { type: 'object', additionalProperties: false, required: ['p', 'power'], properties: { p: int, power: numbers } },
-      ],
-    },
-  },
-} as const;

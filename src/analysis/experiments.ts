@@ -1,9 +1,7 @@
 // The names of the causal experiments (SPEC §3) and which run for a request: no GPU code, so the page's bundle
 // (the experiment panels) and the CLI share them with the runner (run-analysis.ts).
-
-/** The experiments, in the order they run (the verdict last: it reads the perturbation and ablation results). */
-export const EXPERIMENTS = ['perturb', 'curvature', 'ablate', 'probe', 'fourier', 'wd-intervention', 'verdict'] as const;
-export type ExperimentName = (typeof EXPERIMENTS)[number];
+import { EXPERIMENTS, ExperimentName } from '../formats/experiments';
+import type { TaskSpec } from '../formats/task';
 
 export function isExperimentName(name: string): name is ExperimentName {
   return (EXPERIMENTS as readonly string[]).includes(name);
@@ -19,8 +17,7 @@ export function plannedExperiments(asked: readonly ExperimentName[]): Experiment
   return EXPERIMENTS.filter((name) => wanted.has(name));
 }
 
-/** The task kinds (src/train/presets.ts TaskSpec) the experiments know about. */
-export type TaskKind = 'modarith' | 'multitask' | 'dyck' | 'scan';
+export type TaskKind = TaskSpec['kind'];
 
 /**
  * Why experiment `name` cannot run on a task of this kind (null: it can): probes need a Dyck depth or SCAN token

@@ -16,9 +16,7 @@
 // reported (missingGroups, observedCells) so that a reader can judge the spectrum.
 import { discreteLogTable } from '../tasks/discrete-log';
 import { oneSidedSpectrum, spectrum2d, type Spectrum, type Spectrum2d } from './fourier';
-
-export type ModBasis = 'add' | 'sub' | 'mulRaw' | 'mulLog';
-export const MOD_BASES: readonly ModBasis[] = ['add', 'sub', 'mulRaw', 'mulLog'];
+import { ModBasis, MOD_BASES } from '../formats/experiments';
 
 /** f(a_i, b_i) = values[i] over pairs (a_i, b_i) of residues mod the prime p. */
 export interface ResponseField {

@@ -23,6 +23,7 @@ import { argmax } from '../train/predictions';
 import { Rng } from '../util/random';
 import { AttentionEntropy, meanCounted } from './attention-entropy';
 import { testSubset, type AnalysisContext } from './context';
+import { PerturbationCurve, BandStats, PerturbationResult } from '../formats/experiments';
 
 export interface PerturbationOptions {
   /** The eps grid (absolute steps along unit directions); default `epsGrid(0.03, 25)`. */
@@ -31,53 +32,10 @@ export interface PerturbationOptions {
   k?: number;
   /** Seeded random unit directions for the control band; default 8 (at least 1). */
   randomCount?: number;
+  /** The control band's directions themselves (unit vectors over the slice), instead of `randomCount` seeded ones. */
+  randomDirections?: Float32Array[];
   /** The first `sequences` test sequences; default 200. */
   sequences?: number;
-}
-
-export interface BaseMetrics {
-  loss: number;
-  accuracy: number;
-  attentionEntropy: number;
-}
-
-/** One metric per eps point, in the order of the grid. */
-export interface PerturbationCurve {
-  loss: number[];
-  accuracy: number[];
-  kl: number[];
-  attentionEntropy: number[];
-}
-
-/** Per eps point: the min, mean and max over the random directions. */
-export interface BandStats {
-  min: number[];
-  mean: number[];
-  max: number[];
-}
-
-export interface PerturbationResult {
-  eps: number[];
-  /** Sequences swept and the scored targets among them (KL and accuracy are averaged over these). */
-  sequences: number;
-  scoredTargets: number;
-  /** The unperturbed model on the swept sequences. */
-  base: BaseMetrics;
-  /** edge[j]: the curve along v_{j+1}. */
-  edge: PerturbationCurve[];
-  /**
-   * The control: each random direction's curve (direction j is randomUnitDirection(seed, 'perturbation', j, P)) and
-   * per eps the band over them.
-   */
-  random: { count: number; seed: number; curves: PerturbationCurve[]; loss: BandStats; accuracy: BandStats; kl: BandStats; attentionEntropy: BandStats };
-  summary: {
-    /** Max over eps of the KL along each edge direction. */
-    edgeMaxKl: number[];
-    /** Max over eps and over the random directions. */
-    randomMaxKl: number;
-    /** Mean over the random directions of each one's max over eps. */
-    randomMeanMaxKl: number;
-  };
 }
 
 /** `points` equally spaced values over [-max, max] (both ends included). */
@@ -165,7 +123,14 @@ export async function perturbationSweep(ctx: AnalysisContext, options: Perturbat
     if (typeof e !== 'number' || !Number.isFinite(e)) throw new Error(`${what}: eps[${i}] must be a finite number, got ${e}`);
   });
   const k = edgeCount(what, ctx, options.k);
-  const randomCount = positiveInteger(what, 'randomCount', options.randomCount, 8);
+  const given = options.randomDirections;
+  if (given && options.randomCount !== undefined) throw new Error(`${what}: give randomCount or randomDirections, not both`);
+  given?.forEach((d, j) => {
+    if (d.length !== edges.P) throw new Error(`${what}: randomDirections[${j}] has ${d.length} entries, the slice ${edges.P}`);
+  });
+  const randomCount = given ? given.length : positiveInteger(what, 'randomCount', options.randomCount, 8);
+  if (randomCount < 1) throw new Error(`${what}: the control band needs at least one random direction`);
+  const randomDirection = (j: number) => given?.[j] ?? randomUnitDirection(ctx.seed, 'perturbation', j, edges.P);
   const { data, n, scored } = analysedSequences(what, ctx, positiveInteger(what, 'sequences', options.sequences, 200));
 
   const { config } = engine;
@@ -228,7 +193,7 @@ export async function perturbationSweep(ctx: AnalysisContext, options: Perturbat
     const sweep = async (j: number): Promise<PerturbationCurve> => {
       encoder = rt.device.createCommandEncoder({ label: `perturbation.${j}` });
       if (j < k) encoder.copyBufferToBuffer(edges.buffer, edges.vectorOffset(j) * 4, scratch, 0, P * 4);
-      else rt.write(scratch, randomUnitDirection(ctx.seed, 'perturbation', j - k, P));
+      else rt.write(scratch, randomDirection(j - k));
       probe.encodeSave(encoder);
       const reads = new Map<number, () => Promise<Readout>>();
       magnitudes.forEach((m, i) => {
@@ -277,43 +242,3 @@ export async function perturbationSweep(ctx: AnalysisContext, options: Perturbat
     scratch.destroy();
   }
 }
-
-const numbers = { type: 'array', items: { type: 'number' } } as const;
-const bandSchema = { type: 'object', additionalProperties: false, required: ['min', 'mean', 'max'], properties: { min: numbers, mean: numbers, max: numbers } } as const;
-const curveSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['loss', 'accuracy', 'kl', 'attentionEntropy'],
-  properties: { loss: numbers, accuracy: numbers, kl: numbers, attentionEntropy: numbers },
-} as const;
-
-/** JSON schema (draft 7) of a PerturbationResult. */
-export const PERTURBATION_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['eps', 'sequences', 'scoredTargets', 'base', 'edge', 'random', 'summary'],
-  properties: {
-    eps: numbers,
-    sequences: { type: 'integer' },
-    scoredTargets: { type: 'integer' },
-    base: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['loss', 'accuracy', 'attentionEntropy'],
-      properties: { loss: { type: 'number' }, accuracy: { type: 'number' }, attentionEntropy: { type: 'number' } },
-    },
-    edge: { type: 'array', items: curveSchema },
-    random: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['count', 'seed', 'curves', 'loss', 'accuracy', 'kl', 'attentionEntropy'],
-      properties: { count: { type: 'integer' }, seed: { type: 'integer' }, curves: { type: 'array', items: curveSchema }, loss: bandSchema, accuracy: bandSchema, kl: bandSchema, attentionEntropy: bandSchema },
-    },
-    summary: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['edgeMaxKl', 'randomMaxKl', 'randomMeanMaxKl'],
-      properties: { edgeMaxKl: numbers, randomMaxKl: { type: 'number' }, randomMeanMaxKl: { type: 'number' } },
-    },
-  },
-} as const;

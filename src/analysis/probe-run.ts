@@ -5,20 +5,15 @@
 // Dyck depth: the first 300 sequences of the fixed Dyck test set (src/tasks/dyck.ts), every non-PAD position,
 // target = the depth after that token (its label). The same function takes any task's batch: for SCAN the
 // targets are the decoder's target token ids at its non-PAD positions.
-import type { Batch } from '../model/batch';
-import { IGNORE_TARGET } from '../model/batch';
+import { IGNORE_TARGET, type Batch } from '../model/batch';
 import { isEncoderDecoder, taskHeadCount } from '../model/config';
 import { DYCK, dyckBatch, dyckSplit } from '../tasks/dyck';
-import { probeR2, type ProbeKind } from './probes';
+import { probeR2 } from './probes';
+import { ProbeScores, ProbeExperimentResult, type ProbeKind } from '../formats/experiments';
 import { ResidualStreamReader } from './residual-stream';
 import { initParams } from '../model/params';
 import { createParamState } from '../model/state';
 import { firstSequences, NotApplicableError, type AnalysisContext } from './context';
-
-export type ProbeScores = Record<ProbeKind, number> & {
-  /** Scored positions the probes were fitted and tested on (70% / 30%). */
-  positions: number;
-};
 
 export const DEPTH_PROBE_SEQUENCES = 300;
 
@@ -71,19 +66,6 @@ export async function depthProbe(reader: ResidualStreamReader, opts: { seed: num
   return residualProbes(reader, dyckBatch(test, Array.from({ length: sequences }, (_, i) => i)), opts.seed);
 }
 
-export interface ProbeExperimentResult {
-  /** What the probes predict: Dyck depth after each token, or the SCAN decoder's target token id. */
-  target: 'dyck-depth' | 'decoder-token';
-  sequences: number;
-  /** The probes on the analysed model. */
-  trained: ProbeScores;
-  /**
-   * The same probes on the untrained model (the run's initial parameters): what the architecture and the token
-   * embeddings alone give, the baseline the trained scores are read against.
-   */
-  untrained: ProbeScores;
-}
-
 /**
  * The probe experiment of SPEC §3 on the analysed model and, as a baseline, on the run's initial parameters (`seed`:
  * the run's seed): Dyck depth probes, or SCAN decoder-token probes on the first `sequences` test sequences. Other
@@ -112,18 +94,3 @@ export async function probeExperiment(ctx: AnalysisContext, seed: number, sequen
     for (const buffer of [initial.params, initial.grads, initial.m, initial.v]) buffer.destroy();
   }
 }
-
-const probeScoresSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['linear', 'quadratic', 'mlp', 'positions'],
-  properties: { linear: { type: 'number' }, quadratic: { type: 'number' }, mlp: { type: 'number' }, positions: { type: 'integer' } },
-} as const;
-
-/** JSON schema (draft 7) of a ProbeExperimentResult. */
-export const PROBE_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['target', 'sequences', 'trained', 'untrained'],
-  properties: { target: { enum: ['dyck-depth', 'decoder-token'] }, sequences: { type: 'integer' }, trained: probeScoresSchema, untrained: probeScoresSchema },
-} as const;

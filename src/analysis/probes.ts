@@ -25,8 +25,7 @@
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
 import { Rng } from '../util/random';
 import { fitMlpProbe, type Rows } from './mlp-probe';
-
-export type ProbeKind = 'linear' | 'quadratic' | 'mlp';
+import { ProbeKind } from '../formats/experiments';
 
 export const PROBE_PROTOCOL = {
   testFraction: 0.3,

@@ -5,8 +5,9 @@
 // checkpoints) and can be created once and reused. The graph's residual buffer (TransformerGraph.residual) is
 // read back after each chunk's forward pass.
 import type { GpuRuntime } from '../gpu/runtime';
-import { type AnyModelConfig, taskHeadCount } from '../model/config';
-import { IGNORE_TARGET, type Batch, type BatchShape } from '../model/batch';
+import { taskHeadCount } from '../model/config';
+import type { AnyModelConfig, BatchShape } from '../formats/model-config';
+import { IGNORE_TARGET, type Batch } from '../model/batch';
 import type { ParamState } from '../model/state';
 import { buildTransformerGraph, type TransformerGraph } from '../model/transformer';
 

@@ -1,11 +1,11 @@
 // One analysis of a run at one step (SPEC §3): the experiments asked for, run in a fixed order on the model the
 // trainer holds, each with its wall time, or the reason it does not apply; and the universality-class verdict
-// from their results. The result is an analysis file (src/analysis/analysis-file.ts). The CLI (`npm run analyze`)
+// from their results. The result is an analysis file (src/formats/analysis-file.ts). The CLI (`npm run analyze`)
 // and the lab's worker both call `runAnalysis`.
 import type { Trainer } from '../train/trainer';
-import type { RunFile } from '../train/run';
+import type { RunFile } from '../formats/run-file';
 import { contextOfTrainer, ExperimentCancelledError, NotApplicableError, type AnalysisContext } from './context';
-import type { ReplayCheck } from './at-step';
+import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, type ReplayCheck, type AnalysisFile, type ExperimentResults, type ResultOf } from '../formats/analysis-file';
 import { perturbationSweep } from './perturbation';
 import { edgeCurvature } from './curvature';
 import { ablateEdge } from './ablation';
@@ -13,8 +13,8 @@ import { probeExperiment } from './probe-run';
 import { decayIntervention } from './decay-intervention';
 import { edgeFunctionalModes } from './edge-modes';
 import { universalityVerdict } from './verdict';
-import { plannedExperiments, type ExperimentName } from './experiments';
-import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, type AnalysisFile, type ExperimentResults, type ResultOf } from './analysis-file';
+import { plannedExperiments } from './experiments';
+import type { ExperimentName } from '../formats/experiments';
 
 export interface AnalysisRequest {
   experiments: readonly ExperimentName[];

@@ -7,7 +7,9 @@
 //   mixed        anything else: some but not all of the compression signs, or structure below the functional bar.
 // The spectral quantities are medians over the last lateWindows windows at or before the analysed step. The
 // verdict lists every quantity with its value and threshold, so a reader can disagree with the thresholds.
-import type { SpectralRecord } from '../spectral/record';
+import type { SpectralRecord } from '../formats/spectral';
+import type { Evidence, Verdict } from '../formats/experiments';
+import type { UniversalityClass } from '../formats/live-causal';
 
 export const VERDICT_THRESHOLDS = {
   /** Windows (at or before the analysed step) the spectral medians are taken over. */
@@ -24,8 +26,6 @@ export const VERDICT_THRESHOLDS = {
   minBaseAccuracy: 0.5,
 } as const;
 
-export type UniversalityClass = 'functional' | 'mixed' | 'compression';
-
 export interface VerdictInputs {
   /** The run's spectral records up to the analysed step. */
   records: readonly SpectralRecord[];
@@ -36,31 +36,6 @@ export interface VerdictInputs {
   ablation: { edge: number; randomMean: number; resolution: number; baseAccuracy?: number };
   /** Perturbation sweep: the largest KL(base || perturbed) along the edge {v_1, v_2} and along the random directions. */
   perturbation: { edgeMaxKl: number; randomMaxKl: number };
-}
-
-/** The signs a verdict weighs; each evidence row tests exactly one. */
-export type VerdictSign = 'decay-dominated' | 'nearly frozen' | 'functional' | 'functionally empty';
-
-export interface Evidence {
-  quantity: string;
-  value: number | null;
-  /** The test this row applies, e.g. "< 0.5". */
-  threshold: string;
-  /** The sign the row tests (older files lack it). */
-  sign?: VerdictSign;
-  /** Whether the value passes the threshold, i.e. shows its sign (null: not measurable, e.g. no rotation before the second window). */
-  met: boolean | null;
-}
-
-export interface Verdict {
-  class: UniversalityClass;
-  /** One sentence: why this class (it names exactly the signs whose evidence rows are met). */
-  reason: string;
-  evidence: Evidence[];
-  /** Whether each sign holds, from its evidence rows (functionally empty: both ratio rows, or the flip row). Older files lack it. */
-  signs?: { sign: VerdictSign; holds: boolean | null }[];
-  /** What limits the verdict (a model that gets almost nothing right cannot lose accuracy to an ablation). */
-  caveat?: string;
 }
 
 const median = (xs: number[]): number | null => {

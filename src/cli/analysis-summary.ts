@@ -1,6 +1,6 @@
 // The few lines `npm run analyze` prints about each experiment's result (the analysis file has everything).
 import { HESSIAN_RELATIVE_RESIDUAL_LIMIT, hessianPairQuality } from '../analysis/experiments';
-import type { AnalysisFile, ExperimentResults, Outcome, ResultOf } from '../analysis/analysis-file';
+import type { AnalysisFile, ExperimentResults, Outcome, ResultOf } from '../formats/analysis-file';
 
 const f = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '-' : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : x.toFixed(digits));
 const list = (xs: readonly number[], digits = 3) => xs.map((x) => f(x, digits)).join(' ');

@@ -2,15 +2,17 @@
 // experiments of SPEC §3 on a recorded run at one step. The model there is rebuilt from the run file (from the
 // latest of its checkpoint files at or before the step, else from step 0: training is deterministic), then each
 // experiment runs on this machine's WebGPU adapter with progress, and the analysis file
-// (src/analysis/analysis-file.ts) is written.
+// (src/formats/analysis-file.ts) is written.
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { parseRunFile, type RunFile } from '../train/run';
+import { parseRunFile } from '../train/run';
+import type { RunFile } from '../formats/run-file';
 import { decodeCheckpoint } from '../train/checkpoint-file';
 import { parseAnalysisStep, resolveAnalysisStep, trainerAt } from '../analysis/at-step';
-import { EXPERIMENTS, isExperimentName, plannedExperiments, type ExperimentName } from '../analysis/experiments';
+import { isExperimentName, plannedExperiments } from '../analysis/experiments';
+import { EXPERIMENTS, type ExperimentName } from '../formats/experiments';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseArgs, integerOption, UsageError, runCli } from './args';
 import { formatDuration, ProgressPrinter } from './progress';
@@ -80,7 +82,7 @@ function parseAnalyzeArgs(argv: string[]): AnalyzePlan | 'help' {
 }
 
 /** The latest `step-N.ckpt` at or before `step` in `dir` (as npm run experiment names them), decoded; or none. */
-function checkpointBefore(dir: string, step: number) {
+function checkpointBefore(dir: string, step: number, run: RunFile) {
   if (!existsSync(dir)) return [];
   const steps = readdirSync(dir).flatMap((f) => {
     const m = /^step-(\d+)\.ckpt$/.exec(f);
@@ -89,7 +91,7 @@ function checkpointBefore(dir: string, step: number) {
   if (steps.length === 0) return [];
   const best = Math.max(...steps);
   const file = join(dir, `step-${String(best).padStart(6, '0')}.ckpt`);
-  return [decodeCheckpoint(readFileSync(file))];
+  return [decodeCheckpoint(readFileSync(file), { run: { config: run.config, metrics: run } })];
 }
 
 async function main(): Promise<number> {
@@ -108,7 +110,7 @@ async function main(): Promise<number> {
   const { run, step } = plan;
   const rt = new GpuRuntime(await acquireNodeDevice());
   const progress = new ProgressPrinter(process.stdout);
-  const checkpoints = checkpointBefore(plan.checkpointDir, step);
+  const checkpoints = checkpointBefore(plan.checkpointDir, step, plan.run);
   progress.message(
     `${run.config.preset} seed ${run.config.seed} at step ${step} (${plan.requested}): rebuilding the model from ` +
       `${checkpoints.length ? `the checkpoint at step ${checkpoints[0].checkpoint.step}` : 'step 0'} on ${rt.adapter.description}`,

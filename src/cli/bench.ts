@@ -1,20 +1,24 @@
-// `npm run bench [-- --presets modarith,dyck]`: training-step throughput of the paper presets on this machine's
+// `npm run bench [-- --presets modarith,dyck|all]`: training-step throughput of the paper presets on this machine's
 // WebGPU adapter, printed as one JSON document (keep it comparable between commits).
 //
 // For each preset: median ms per training step (steps submitted back to back, no readback), dispatches and
 // readbacks per step, model GFLOP per step (matmuls and attention, forward and backward) and achieved GFLOP/s;
 // then every matmul dispatch of the step timed on its own, so step throughput can be compared with what the
-// matmul kernels reach on the same shapes; and the spectral edge's cost at the preset's default cadence.
+// matmul kernels reach on the same shapes; the spectral edge's cost at the preset's default cadence; and the live
+// causal probes' cost at theirs (liveCausalOverhead).
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
 import { median, timeDispatches, timeSubmissions } from '../gpu/timing';
-import { TrainingEngine } from '../train/engine';
-import { PRESETS, PRESET_SHAPES, type PresetName } from '../train/presets';
+import { TrainingEngine } from '../model/engine';
+import { PRESETS, PRESET_SHAPES } from '../train/presets';
+import type { PresetName } from '../formats/task';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor } from '../spectral/monitor';
 import { spectralDefaults } from '../spectral/options';
 import { syntheticBatch } from '../tasks/synthetic';
 import { parseArgs } from './args';
+import { resolveRunConfig } from '../train/run';
+import { createTrainer, liveCausalProbe } from '../analysis/live-causal';
 
 async function benchPreset(rt: GpuRuntime, name: PresetName) {
   const preset = PRESET_SHAPES[name];
@@ -62,7 +66,39 @@ async function benchPreset(rt: GpuRuntime, name: PresetName) {
     matmul: { gflops: round(matmulGflops), msPerStep: round(matmulMs), dispatches: matmulShapes.map(roundAll) },
     stepToMatmulThroughput: round(stepGflops / matmulGflops),
     ...(await benchSpectral(rt, name, engine, step.ms)),
+    ...(await benchLiveCausal(rt, name, step.ms)),
   };
+}
+
+/**
+ * What the live causal probes add per step at the preset's default cadence: one probe timed end to end (its
+ * ablations, perturbation curves and curvature, with their readbacks and CPU work; the median of 3) divided by the
+ * steps between probes, as a fraction of the plain step. The probe runs on the edge of a real window of the preset's
+ * run (W snapshots one step apart, so the window fills in W steps); its cost does not depend on the edge.
+ */
+async function benchLiveCausal(rt: GpuRuntime, name: PresetName, plainMs: number) {
+  const defaults = resolveRunConfig(name, 1, { causal: { enabled: true } });
+  const options = defaults.causal!;
+  const W = defaults.spectral.window;
+  const trainer = await createTrainer(rt, resolveRunConfig(name, 1, { steps: W, evalEvery: W, spectral: { snapshotEvery: 1 }, causal: { ...options, every: W } }));
+  try {
+    await trainer.run();
+    const probe = liveCausalProbe(trainer, options);
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await probe(W);
+      times.push(performance.now() - t0);
+    }
+    const probeMs = median(times);
+    return {
+      /** Extra time per step with the live causal probes on at the default cadence, as a fraction of the plain step. */
+      liveCausalOverhead: round(probeMs / options.every / plainMs),
+      liveCausal: { every: options.every, sequences: options.sequences, randomPairs: options.randomPairs, msPerProbe: round(probeMs) },
+    };
+  } finally {
+    trainer.destroy();
+  }
 }
 
 /**
@@ -119,6 +155,7 @@ function roundAll<T extends Record<string, unknown>>(o: T): T {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), { presets: 'modarith,dyck' });
+  if (args.presets === 'all') args.presets = Object.keys(PRESET_SHAPES).join(',');
   const names = args.presets.split(',').map((n) => n.trim()) as PresetName[];
   for (const n of names) if (!(n in PRESET_SHAPES)) throw new Error(`unknown preset ${n}; choose from ${Object.keys(PRESET_SHAPES).join(', ')}`);
   const rt = new GpuRuntime(await acquireNodeDevice());

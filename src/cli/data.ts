@@ -1,6 +1,6 @@
 // `npm run data -- <scan|dyck|modarith|multitask> [options]`: print a task's data set as `input<TAB>target` lines
-// (see DATA_USAGE in src/tasks/text.ts).
-import { DATA_USAGE, datasetLines } from '../tasks/text';
+// (see DATA_USAGE in src/cli/task-text.ts).
+import { DATA_USAGE, datasetLines } from './task-text';
 
 // A reader that stops early (`| head`) closes the pipe; that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

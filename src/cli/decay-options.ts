@@ -1,7 +1,7 @@
 // The weight-decay options of `npm run experiment` (--decay, --lrd-rate, --lrd-params): checked here with messages
 // that name the flags, then handed to resolveRunConfig as the run's decay, lrdRate and lrdParams overrides.
-import { DEFAULT_LRD_PARAMS, LRD_PARAMS, type DecayConfig, type LrdParam } from '../train/decay';
-import type { RunOverrides } from '../train/run';
+import { DEFAULT_LRD_PARAMS, LRD_PARAMS, type DecayConfig, type LrdParam } from '../formats/optim';
+import type { RunOverrides } from '../formats/run-file';
 import { numberOption, UsageError } from './args';
 
 export const DECAY_USAGE = `weight decay (SPEC §4):

@@ -7,18 +7,22 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { MOD_OPS, type ModOp } from '../tasks/modarith';
+import { MOD_OPS } from '../tasks/modarith';
+import type { ModOp } from '../formats/task';
 import { PRESETS } from '../train/presets';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
-import { resolveRunConfig, type RunConfig, type RunOverrides } from '../train/run';
-import { Trainer } from '../train/trainer';
+import { resolveRunConfig } from '../train/run';
+import type { RunConfig, RunOverrides } from '../formats/run-file';
+import { createTrainer } from '../analysis/live-causal';
 import type { Checkpoint } from '../train/checkpoint';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
-import type { SpectralSolver } from '../spectral/options';
-import type { NormKind } from '../model/config';
+import { decodeContainer } from '../formats/checkpoint-file';
+import { HistoryLogWriter, readHistoryLog } from './history-log';
+import type { SpectralSolver } from '../formats/spectral';
+import type { NormKind } from '../formats/model-config';
 import { integerOption, numberOption, parseArgs, UsageError, runCli } from './args';
 import { DECAY_DEFAULTS, DECAY_USAGE, decayOverrides, describeDecay } from './decay-options';
-import { decayOf } from '../train/decay';
+import { decayOf } from '../formats/optim';
 import { ProgressPrinter, formatDuration } from './progress';
 
 const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).join('|')}> [options]
@@ -50,6 +54,13 @@ spectral edge (on by default; records go into the run file's "spectral" array):
   --gap-flow             also measure the gap-flow terms at each window (curvature and gradient along v_k*, v_k*+1)
   --solver gram|lanczos  spectrum by the W x W Gram matrix (default, all W singular values) or by matrix-free
                          Lanczos on X^T X on the GPU (the top min(W, K+1), with residuals in each record)
+live causal probes (off by default; records go into the run file's "causal" array, the latest on the progress line):
+  --live-causal          ablate and perturb the edge, and measure its curvature, while the run trains
+  --causal-every N       steps between probes, a multiple of --snapshot-every (default: the preset's, chosen to
+                         cost at most 10% of the training time on SwiftShader; larger is cheaper)
+  --causal-subset M      test sequences the probes score (a fixed seeded subset; default 256, Dyck and SCAN 64)
+  --causal-random R      random 2-direction pairs per probe, the control (default 4)
+  --causal-eps X         perturbation size relative to ||theta_attn|| (default 0.005)
 exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl-C; the partial run is written)`;
 
 const DEFAULTS = {
@@ -57,6 +68,7 @@ const DEFAULTS = {
   'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false, ...DECAY_DEFAULTS,
   'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false, solver: '',
   norm: '', 'qk-norm': false,
+  'live-causal': false, 'causal-every': '', 'causal-subset': '', 'causal-random': '', 'causal-eps': '',
 };
 
 interface ExperimentPlan {
@@ -87,6 +99,7 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
     spectral: spectralOverrides(args),
     norm: args.norm === '' ? undefined : (args.norm as NormKind),
     qkNorm: args['qk-norm'] || undefined,
+    causal: causalOverrides(args),
   };
   // Only the options given are recorded as overrides.
   for (const key of Object.keys(overrides) as (keyof RunOverrides)[]) if (overrides[key] === undefined) delete overrides[key];
@@ -122,6 +135,22 @@ function spectralOverrides(args: typeof DEFAULTS): RunOverrides['spectral'] {
   return Object.keys(given).length > 0 ? given : undefined;
 }
 
+/** The live causal options given on the command line (undefined without --live-causal; its options need it). */
+function causalOverrides(args: typeof DEFAULTS): RunOverrides['causal'] {
+  const given = {
+    every: integerOption('causal-every', args['causal-every']),
+    sequences: integerOption('causal-subset', args['causal-subset']),
+    randomPairs: integerOption('causal-random', args['causal-random']),
+    epsRelative: numberOption('causal-eps', args['causal-eps']),
+  };
+  const named = (Object.keys(given) as (keyof typeof given)[]).filter((k) => given[k] !== undefined);
+  if (!args['live-causal']) {
+    if (named.length > 0) throw new UsageError('--causal-every, --causal-subset, --causal-random and --causal-eps need --live-causal');
+    return undefined;
+  }
+  return { enabled: true, ...Object.fromEntries(named.map((k) => [k, given[k]])) };
+}
+
 function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: string, resumeFrom?: DecodedCheckpoint): ExperimentPlan {
   const checkpointEvery = integerOption('checkpoint-every', args['checkpoint-every']);
   if (checkpointEvery !== undefined && !(checkpointEvery > 0 && checkpointEvery % config.evalEvery === 0)) {
@@ -135,18 +164,22 @@ function withCheckpointOptions(args: typeof DEFAULTS, config: RunConfig, out: st
  * the grok) and the output options apply.
  */
 function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
-  const values = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm'] as const).filter((k) => args[k] !== '');
-  const flags = (['no-spectral', 'centred', 'gap-flow', 'qk-norm'] as const).filter((k) => args[k]);
+  const values = (['preset', 'wd', 'lr', 'eval-every', 'op', 'train-fraction', 'window', 'snapshot-every', 'subset', 'edge-k', 'solver', 'decay', 'lrd-rate', 'lrd-params', 'norm', 'causal-every', 'causal-subset', 'causal-random', 'causal-eps'] as const).filter((k) => args[k] !== '');
+  const flags = (['no-spectral', 'centred', 'gap-flow', 'qk-norm', 'live-causal'] as const).filter((k) => args[k]);
   const ignored = [...values, ...flags];
   if (ignored.length > 0) throw new UsageError(`--resume continues the saved configuration; drop ${ignored.map((k) => `--${k}`).join(', ')}`);
   let decoded: DecodedCheckpoint;
   try {
-    decoded = decodeCheckpoint(readFileSync(args.resume));
+    // A checkpoint written every N steps takes its history from the log beside it; a standalone one carries it.
+    const bytes = readFileSync(args.resume);
+    const history = readHistoryLog(dirname(args.resume));
+    decoded = decodeCheckpoint(bytes, history ? { run: { config: decodeContainer(bytes).header.config, metrics: history } } : {});
+    if (decoded.warning) process.stderr.write(`experiment: warning: ${args.resume}: ${decoded.warning}\n`);
   } catch (err) {
     throw new UsageError(`--resume ${args.resume}: ${(err as Error).message}`);
   }
   const steps = integerOption('steps', args.steps);
-  let config = steps === undefined ? decoded.config : { ...decoded.config, steps };
+  let config = steps === undefined ? decoded.config : { ...decoded.config, steps, overrides: { ...decoded.config.overrides, steps } };
   const earlyStopK = earlyStopOption(args);
   if (earlyStopK !== undefined) {
     const earlyStop = earlyStopRule(earlyStopK);
@@ -178,15 +211,22 @@ async function main(): Promise<number> {
     `${config.preset} seed ${config.seed}: ${config.steps} steps, lr ${optim.lr}, ${describeDecay(decayOf(config), optim.weightDecay)}, ` +
       `batch ${shape.batch} (${config.batchMode}), evaluating every ${config.evalEvery} on ${rt.adapter.description}`,
   );
-  const trainer = await Trainer.create(rt, config);
+  const trainer = await createTrainer(rt, config);
   if (resumeFrom) {
     trainer.restore(resumeFrom.checkpoint);
     progress.message(`resumed at step ${trainer.step}`);
   }
-  const writeCheckpoint = (checkpoint: Checkpoint, name: string) => {
+  // Checkpoints every N steps: the history since the last one goes into the folder's log, the checkpoint names its
+  // place in it (a save costs what changed). The last good checkpoint of a diverged run carries its own history.
+  let log: HistoryLogWriter | null = null;
+  const writeCheckpoint = (checkpoint: Checkpoint, name: string, withHistory = false) => {
     mkdirSync(checkpointDir, { recursive: true });
+    if (!withHistory) {
+      log ??= new HistoryLogWriter(checkpointDir, resumeFrom?.checkpoint.mark);
+      log.append(checkpoint.metrics, checkpoint.mark);
+    }
     const file = join(checkpointDir, name);
-    writeFileSync(file, encodeCheckpoint(checkpoint, config));
+    writeFileSync(file, encodeCheckpoint(checkpoint, config, { withHistory }));
     return file;
   };
 
@@ -205,7 +245,7 @@ async function main(): Promise<number> {
     shouldStop: () => interrupted,
   });
   progress.endLine();
-  if (reason === 'diverged') progress.message(`last good checkpoint written to ${writeCheckpoint(trainer.lastGoodCheckpoint, 'last-good.ckpt')}`);
+  if (reason === 'diverged') progress.message(`last good checkpoint written to ${writeCheckpoint(trainer.lastGoodCheckpoint, 'last-good.ckpt', true)}`);
 
   const run = trainer.toRunFile();
   mkdirSync(dirname(out), { recursive: true });

@@ -6,12 +6,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { dirname } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { PRESETS, type PresetName } from '../train/presets';
+import { PRESETS } from '../train/presets';
+import type { PresetName } from '../formats/task';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
-import {
-  checkContinues, describeCell, parsePhaseDiagramFile, phaseDiagramCells, runPhaseDiagram, validatePlan, type PhaseCellResult, type PhaseDiagramFile, type PhaseDiagramPlan,
-} from '../train/phase-diagram';
+import { checkContinues, describeCell, runPhaseDiagram, validatePlan } from '../train/phase-diagram';
+import { parsePhaseDiagramFile, phaseDiagramCells, type PhaseCellResult, type PhaseDiagramFile, type PhaseDiagramPlan } from '../formats/phase-diagram-file';
 import { integerOption, parseArgs, UsageError, runCli } from './args';
 import { formatDuration, ProgressPrinter } from './progress';
 
@@ -167,7 +167,7 @@ async function main(): Promise<number> {
   );
   if (outcome.interrupted) {
     writeAtomically(out, JSON.stringify(outcome.file));
-    writeAtomically(partialPath, encodeCheckpoint(outcome.interrupted.checkpoint, outcome.interrupted.config));
+    writeAtomically(partialPath, encodeCheckpoint(outcome.interrupted.checkpoint, outcome.interrupted.config, { withHistory: true }));
     progress.message(`stopped after ${formatDuration(performance.now() - start)}: ${outcome.file.cells.length}/${total} cells in ${out}; run the same command to continue`);
     rt.destroy();
     return 130;

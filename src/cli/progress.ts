@@ -1,7 +1,7 @@
 // Terminal progress for training runs, fed by the trainer's callbacks: on a TTY one line redrawn in place (bar,
 // step, losses, accuracies, ETA); otherwise (a pipe, a CI log) one plain line per evaluation.
 import type { TrainerProgress } from '../train/trainer';
-import type { RunEvent } from '../train/metrics';
+import type { RunEvent } from '../formats/metrics';
 
 /** 42s, 3m05s, 1h02m. */
 export function formatDuration(ms: number): string {
@@ -26,7 +26,23 @@ export function progressLine(p: TrainerProgress, barWidth = 20): string {
   return (
     `${bar} ${point.step}/${totalSteps}  batch loss ${f(point.batchLoss)}  ` +
     `train loss ${f(point.trainLoss)} acc ${point.trainAcc.toFixed(3)}  test loss ${f(point.testLoss)} acc ${point.testAcc.toFixed(3)} seq ${point.testSeqAcc.toFixed(3)}  ` +
-    `${edgeSummary(p)}ETA ${eta(p)}`
+    `${edgeSummary(p)}${causalSummary(p)}ETA ${eta(p)}`
+  );
+}
+
+/**
+ * "ablate edge -0.412 bulk -0.004 rand<=0.008 (±0.004) KL v1 2e-1 rand 3e-3 v1Hv1 4.1 functional  " from the latest
+ * live causal record (step it was taken at in brackets when older than the evaluation), or nothing.
+ */
+function causalSummary(p: TrainerProgress): string {
+  const c = p.causal;
+  if (!c) return '';
+  const { ablation: a, perturbation: q } = c;
+  const maxKl = (curves: { kl: number[] }[]) => Math.max(...curves.flatMap((x) => x.kl));
+  const at = c.step === p.point.step ? '' : ` @${c.step}`;
+  return (
+    `ablate${at} edge ${a.edge.deltaAccuracy.toFixed(3)} bulk ${a.bulk ? a.bulk.deltaAccuracy.toFixed(3) : '-'} rand<=${a.randomMaxAbsDelta.toFixed(3)} (±${c.resolution.toPrecision(1)})  ` +
+    `KL v1 ${maxKl(q.edge.slice(0, 1)).toExponential(0)} rand ${maxKl(q.random).toExponential(0)}  v1Hv1 ${c.curvature.v1.toPrecision(2)}  ${c.verdict.class}  `
   );
 }
 

@@ -1,4 +1,4 @@
-// The live causal probes' settings and records (docs: the causal experiments, run live): what the trainer
+// The live causal probes' settings and records (docs/science.md §3.9): what the trainer
 // measures on the spectral edge while a run trains, every `every` steps at a window step, and keeps in the run
 // file's `causal` series, in checkpoints (inside the metrics) and in the worker's stream to the page. No imports
 // from the rest of src/: the engine, the CLI, the store and the charts all read these types from here.
@@ -98,7 +98,7 @@ export const CAUSAL_RECORD_VERSION = 1;
 
 /** Where the live probes' defaults and limits come from; the trainer picks `every` per preset. */
 export const LIVE_CAUSAL_LIMITS = {
-  sequences: { min: 1, default: 256 },
+  sequences: { min: 1 },
   randomPairs: { min: 1, max: 64, default: 4 },
   epsRelative: { default: 0.005 },
 } as const;

@@ -13,8 +13,7 @@
 //   the accessors
 // A family file may hold several kernels: everything before the first `//!kernel <name>` line is shared,
 // and only the named section is kept. `{{KEY}}` placeholders are replaced from `fills`.
-import type { Kernel, Scalar, TensorRef } from './runtime';
-import { u32 } from './runtime';
+import { u32, type Kernel, type Scalar, type TensorRef } from './runtime';
 
 export interface TensorArg {
   ref: TensorRef;

@@ -1,6 +1,7 @@
 // A batch as the engine consumes it: token ids for every position and class targets for the readout positions;
 // for the encoder-decoder model also the source sequence the encoder reads.
-import { type AnyModelConfig, isEncoderDecoder, modelStacks, taskHeadCount, type Readout } from './config';
+import { isEncoderDecoder, modelStacks, taskHeadCount } from './config';
+import { BatchShape, type AnyModelConfig } from '../formats/model-config';
 
 export const IGNORE_TARGET = -1;
 
@@ -14,16 +15,6 @@ export interface Batch {
   targets: Int32Array;
   /** Encoder-decoder model only: source token ids, [batch * sourceLen] row-major. */
   source?: Uint32Array;
-}
-
-/** The shape every batch of a run shares; the GPU buffers are sized for it once. */
-export interface BatchShape {
-  batch: number;
-  /** Length of `tokens` per sequence (the decoder's length in the encoder-decoder model). */
-  seqLen: number;
-  readout: Readout;
-  /** Encoder-decoder model only: length of `source` per sequence. */
-  sourceLen?: number;
 }
 
 /** Each stack's sequence length, in modelStacks order. */

@@ -6,83 +6,7 @@
 // reference and the GPU graph as a list of stacks (modelStacks): embeddings, pre-LN blocks and a final LayerNorm,
 // where the decoder's blocks also cross-attend to the encoder stack's output. The head reads the last stack.
 // Both take the architecture options of SPEC §4 (ArchitectureOptions); their defaults are the paper models.
-
-/** LayerNorm (y = (x - mean) rstd g + b) or RMSNorm (y = x rstd g, rstd = 1 / sqrt(mean(x^2) + eps), no bias). */
-export type NormKind = 'layer' | 'rms';
-export const NORM_KINDS: readonly NormKind[] = ['layer', 'rms'];
-
-/** SPEC §4's scale-invariant architecture options; absent fields are the defaults (the paper models). */
-export interface ArchitectureOptions {
-  /**
-   * 'rms' turns every LayerNorm of the model (each block's pre-norms, the decoder's cross-attention pre-norm and
-   * each stack's final norm) into an RMSNorm: same `.g` gain, no `.b` bias. Default 'layer'.
-   */
-  norm?: NormKind;
-  /**
-   * QK-norm: q and k are RMS-normalised per head, over the head dimension, before the scaled dot product (scale
-   * still 1/sqrt(headDim)), each with a learned gain of headDim values shared by the heads and initialised to 1
-   * (`attn.q_norm.g`, `attn.k_norm.g`; the decoder's cross-attention has its own), as Qwen3 and Gemma 3 do
-   * (nn.RMSNorm(head_dim) on q and k). The gains are not part of theta_attn. Default false.
-   */
-  qkNorm?: boolean;
-}
-
-export interface ModelConfig extends ArchitectureOptions {
-  nLayers: number;
-  dModel: number;
-  nHeads: number;
-  dFF: number;
-  /** Number of input token ids (including PAD when the task has one). */
-  vocabSize: number;
-  /** Rows of the learned positional embedding (may exceed the sequence length, as in the Dyck model). */
-  maxPositions: number;
-  /** Output classes of the linear head (of each task head). */
-  nClasses: number;
-  /**
-   * Task heads reading the same trunk (multitask: one per operation), each a linear map to nClasses logits, stored
-   * stacked as one head of taskHeads * nClasses outputs; the loss is the sum of the heads' mean cross-entropies.
-   * Default 1.
-   */
-  taskHeads?: number;
-  /** Causal (decoder-style) attention, otherwise bidirectional. */
-  causal: boolean;
-  /** Token id that marks padding: padded keys are masked out of attention. */
-  padToken?: number;
-  /**
-   * Std of the positional-embedding initialisation: 1 for N(0,1) (Dyck/SCAN), 1/sqrt(dModel) for the
-   * modular-arithmetic positional parameter N(0, 1/dModel).
-   */
-  posInitStd: number;
-}
-
-/** The token side of one stack of the encoder-decoder model. */
-export interface StackSize {
-  nLayers: number;
-  vocabSize: number;
-  maxPositions: number;
-}
-
-/**
- * The encoder-decoder transformer (SCAN): a bidirectional encoder over the source and a causal decoder over the
- * target whose blocks are self-attention, cross-attention over the encoder output, MLP. Teacher forcing: the
- * decoder reads SOS + target[:-1] and predicts the target. Source and target share `padToken`; PAD keys are
- * hidden in all three attentions (encoder self, decoder self, cross).
- */
-export interface EncoderDecoderConfig extends ArchitectureOptions {
-  kind: 'encoder-decoder';
-  dModel: number;
-  nHeads: number;
-  dFF: number;
-  encoder: StackSize;
-  decoder: StackSize;
-  /** Output classes of the linear head (the target vocabulary). */
-  nClasses: number;
-  padToken: number;
-  /** Std of both positional embeddings' initialisation. */
-  posInitStd: number;
-}
-
-export type AnyModelConfig = ModelConfig | EncoderDecoderConfig;
+import { NormKind, NORM_KINDS, StackSize, EncoderDecoderConfig, AnyModelConfig, Readout, ConfigError } from '../formats/model-config';
 
 export function isEncoderDecoder(c: AnyModelConfig): c is EncoderDecoderConfig {
   return 'kind' in c && c.kind === 'encoder-decoder';
@@ -110,12 +34,6 @@ export function modelStacks(c: AnyModelConfig): StackSpec[] {
   ];
 }
 
-/** The positions whose logits the head computes: [start, start + count) of every sequence. */
-export interface Readout {
-  start: number;
-  count: number;
-}
-
 /** eps of every LayerNorm, RMSNorm and QK-norm (inside the square root), PyTorch's LayerNorm default. */
 export const NORM_EPS = 1e-5;
 
@@ -127,16 +45,6 @@ export function normKind(c: AnyModelConfig): NormKind {
 /** Whether the model RMS-normalises q and k per head (QK-norm). */
 export function hasQkNorm(c: AnyModelConfig): boolean {
   return c.qkNorm ?? false;
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-  }
 }
 
 function positiveInt(field: string, v: number): void {

@@ -20,7 +20,8 @@
 // with norm 'rms' there is no `.b` of any norm (ln1, ln_cross, ln2, lnf); with qkNorm each attention module has
 // its q and k gains [headDim] (ones) after its `bo`, adjacent, so q_norm.g with 2 headDim floats is the gain
 // vector pair the QK-norm kernel reads.
-import { type AnyModelConfig, hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateModelConfig } from './config';
+import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateModelConfig } from './config';
+import type { AnyModelConfig } from '../formats/model-config';
 import { Rng } from '../util/random';
 
 export type Init =

@@ -26,11 +26,11 @@
 //   cross:  qn = per-head RMSNorm of q, [rows, d];  kn = per-head RMSNorm of kv's K columns, [memRows, d]
 // and in the backward the attention kernels write dQ, dK for the normalised tensors to scratch (dQk, dKn) and dV
 // in place, and the norm's backward takes dQ, dK through it into the projection's gradient (dQkv, dQ, dKv).
-import type { Dispatch, GpuRuntime, TensorRef } from '../gpu/runtime';
-import { type Allocated, allocate } from '../gpu/plan';
-import { at } from '../gpu/runtime';
-import { type AnyModelConfig, hasQkNorm, headDim, modelStacks, normKind, type NormKind, type StackSpec, taskHeadCount, validateShape } from './config';
-import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch, type BatchShape } from './batch';
+import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
+import { allocate, type Allocated } from '../gpu/plan';
+import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
+import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
+import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
 import { matmul } from './ops/matmul';
 import { normBackward, normForward, type NormLayout } from './ops/layernorm';

@@ -2,12 +2,11 @@
 // parameters, then torch.optim.AdamW (decoupled decay on every parameter, or on those a decay mask selects, as
 // with Low-Rank Decay; bias-corrected moments).
 // Oracle for shaders/reduce.wgsl + shaders/adamw.wgsl, and the optimiser of the float64 reference model.
-import type { OptimConfig } from '../train/optim-config';
-import { decays, type DecayMask } from '../train/decay';
+import { decays, type OptimConfig, type DecayMask } from '../formats/optim';
 
 /**
  * One step t (t = 1 for the first step), in place on `params`, `m` and `v`; `grads` is not modified. With a
- * `decayMask` (src/train/decay.ts) only the parameters whose bit is set are decayed; the others get no decay.
+ * `decayMask` (src/formats/optim.ts) only the parameters whose bit is set are decayed; the others get no decay.
  * Returns the pre-clip global gradient norm. A NaN gradient makes the norm, the clip coefficient and
  * hence every parameter NaN, exactly as in PyTorch (whose clip_grad_norm_ does not skip non-finite norms).
  */

@@ -11,8 +11,9 @@
 //   (multitask: the sum over task heads of each head's mean)
 // Architecture options (src/model/config.ts): with norm 'rms' every LN above is an RMSNorm; with qkNorm every
 // attention RMS-normalises each head of q (and of k) with the gain q_norm.g (k_norm.g) before its dot products.
-import { type AnyModelConfig, hasQkNorm, headDim, modelStacks, normKind, type StackSpec, taskHeadCount } from '../model/config';
-import { keyValidMask, stackLengths, stackTokens, type Batch, type BatchShape } from '../model/batch';
+import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, type StackSpec } from '../model/config';
+import type { AnyModelConfig, BatchShape } from '../formats/model-config';
+import { keyValidMask, stackLengths, stackTokens, type Batch } from '../model/batch';
 import { paramView, type ParamTable } from '../model/params';
 import { embeddingBackward, embeddingForward } from './embedding';
 import { headRmsNormBackward, headRmsNormForward, layerNormBackward, layerNormForward, rmsNormBackward, rmsNormForward, type HeadColumns } from './layernorm';

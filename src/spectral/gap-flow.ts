@@ -9,6 +9,7 @@
 // src/spectral/hessian.ts: probeModes), dbar and hbar the means over the two modes, omega the weight decay, eta the
 // learning rate and W the window size; and the observed rate from two consecutive windows' gaps, to compare with.
 // Pure float64 arithmetic; bad input is an error, never a NaN.
+import { GapFlowTerms } from '../formats/spectral';
 
 export interface GapFlowInput {
   /** The window's singular values, descending: d_j = sigma[j - 1]. */
@@ -23,16 +24,6 @@ export interface GapFlowInput {
   weightDecay: number;
   /** Window size W (number of deltas). */
   window: number;
-}
-
-export interface GapFlowTerms {
-  /** g = d_{k*} - d_{k*+1}. */
-  gap: number;
-  curvatureAsymmetry: number;
-  damping: number;
-  gradientDriving: number;
-  /** The sum of the three terms: the predicted dg/dt per step. */
-  predicted: number;
 }
 
 function finite(name: string, x: number | undefined): number {

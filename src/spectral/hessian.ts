@@ -18,7 +18,7 @@
 // models' e ~ 0.02). Hessian-vector products divide gradient noise by e only.
 import { at, type TensorRef } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
-import type { TrainingEngine } from '../train/engine';
+import type { TrainingEngine } from '../model/engine';
 import type { GpuOperator } from './lanczos';
 import { ParamProbe, type ProbeOptions } from './param-probe';
 import { axpyCall, dotsCall, partsFor, scheduleSums, VectorOp } from './vector-ops';

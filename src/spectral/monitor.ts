@@ -27,7 +27,7 @@
 // (src/spectral/gap-flow.ts); the observed rate's previous gap comes from the previous window's Gram matrix (the
 // checkpointed state), which with solver 'lanczos' agrees with that window's recorded sigma to rounding.
 // Each record also holds the stable ranks of every attention module's W_Q and W_K (SPEC §4), from those matrices
-// read back at the window's step (2 d^2 floats per module) and computed in float64 (src/analysis/stable-rank.ts).
+// read back at the window's step (2 d^2 floats per module) and computed in float64 (src/spectral/stable-rank.ts).
 //
 // The edge vectors stay on the GPU for other code (`edgeVectors`): vector k (0-based) is P floats from element
 // k * P of one buffer, over the parameter slice that starts at element `paramOffset` of the flat parameters.
@@ -37,19 +37,16 @@ import { instantiateKernel, read, write } from '../gpu/kernel-template';
 import { VectorOp, combineCall } from './vector-ops';
 import { LanczosSolver, type GpuOperator } from './lanczos';
 import { windowGramOperator } from './operators';
-import type { TrainingEngine } from '../train/engine';
-import type { OptimConfig } from '../train/optim-config';
+import type { TrainingEngine } from '../model/engine';
+import type { OptimConfig } from '../formats/optim';
 import type { Batch } from '../model/batch';
-import { solverOf, type SpectralOptions } from './options';
-import type { GapFlowRecord, LanczosRecord, SpectralRecord, StableRankRecord } from './record';
-import { stableRankOrNaN } from '../analysis/stable-rank';
+import { solverOf } from './options';
+import type { SpectralOptions, GapFlowRecord, LanczosRecord, SpectralRecord, StableRankRecord } from '../formats/spectral';
+import { stableRankOrNaN } from './stable-rank';
 import { attentionModules } from '../model/params';
 import { probeModes, type DirectionSet } from './hessian';
 import { gapFlowTerms, observedGapRate } from './gap-flow';
-import {
-  centreBoth, centreRows, davisKahan, edgeCoefficients, edgeGap, energySplit, frobenius, g23, numericalRank, projections, signOfLargest,
-  trapezoidDecay, windowSpectrum, type Square,
-} from './window-math';
+import { centreBoth, centreRows, davisKahan, edgeCoefficients, edgeGap, energySplit, frobenius, g23, numericalRank, projections, signOfLargest, trapezoidDecay, windowSpectrum, type Square } from './window-math';
 
 const WG = 64;
 /** Elements per partial dot product: each partial is an f32 sum of this many products. */

@@ -1,36 +1,6 @@
-// Settings of the spectral edge (SPEC §2): window size W, snapshot cadence, centring, the tracked parameter
-// subset, the number of edge vectors kept, whether each window also measures the gap-flow terms, and the solver
-// of the window's spectrum (the W x W Gram matrix, or matrix-free Lanczos on X^T X; src/spectral/monitor.ts).
-
-export interface SpectralOptions {
-  enabled: boolean;
-  /** Deltas per window. */
-  window: number;
-  /** Steps per delta. */
-  snapshotEvery: number;
-  /** Subtract the window's mean delta before the spectrum (the functional-modes analysis uses W = 20 centred). */
-  centred: boolean;
-  /** theta_attn (every W_Q, W_K, W_V, W_O) or every parameter. */
-  subset: 'attn' | 'all';
-  /** Edge vectors v_1..v_k computed per window (k <= W). */
-  k: number;
-  /**
-   * Also measure the gap-flow terms at each window (curvature and gradient along v_k*, v_k*+1 on the step's batch:
-   * 2(k*+1)+1 forward passes and one backward pass per window). Off by default; absent in older run files.
-   */
-  gapFlow?: boolean;
-  /**
-   * How each window's spectrum is computed: 'gram' (default) eigen-decomposes the W x W Gram matrix in float64 on the
-   * CPU (all W singular values); 'lanczos' finds the top min(W, k + 1) singular values and the edge vectors directly
-   * on the GPU by block Lanczos on X^T X (sigma then has those min(W, k + 1)
-   * entries, and k* and R are taken over j <= k). Absent in
-   * older run files and left out of the defaults: absent reads as 'gram'.
-   */
-  solver?: SpectralSolver;
-}
-
-export type SpectralSolver = 'gram' | 'lanczos';
-export const SPECTRAL_SOLVERS: readonly SpectralSolver[] = ['gram', 'lanczos'];
+// The spectral edge's settings (SPEC §2; the type is src/formats/spectral.ts): the defaults a preset's window
+// gets, and their checks.
+import { SPECTRAL_LIMITS, SPECTRAL_SOLVERS, SPECTRAL_SUBSETS, type SpectralOptions, type SpectralSolver } from '../formats/spectral';
 
 export const spectralDefaults = (window: number, snapshotEvery: number): SpectralOptions => ({
   enabled: true,
@@ -52,16 +22,17 @@ export class SpectralOptionsError extends Error {
 }
 
 export function validateSpectralOptions(o: SpectralOptions): void {
-  const int = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new SpectralOptionsError(`spectral.${name} must be an integer >= ${min}, got ${v}`);
+  const int = (name: keyof typeof SPECTRAL_LIMITS, v: number) => {
+    const { min, max } = SPECTRAL_LIMITS[name];
+    if (!Number.isInteger(v) || v < min || v > max) throw new SpectralOptionsError(`spectral.${name} must be an integer in [${min}, ${max}], got ${v}`);
   };
-  int('window', o.window, 2);
-  int('snapshotEvery', o.snapshotEvery, 1);
-  int('k', o.k, 1);
+  int('window', o.window);
+  int('snapshotEvery', o.snapshotEvery);
+  int('k', o.k);
   if (o.k > o.window) throw new SpectralOptionsError(`spectral.k (${o.k}) must not exceed the window (${o.window})`);
   if (o.gapFlow !== undefined && typeof o.gapFlow !== 'boolean') throw new SpectralOptionsError(`spectral.gapFlow must be true or false, got ${String(o.gapFlow)}`);
   if (o.solver !== undefined && !SPECTRAL_SOLVERS.includes(o.solver)) {
     throw new SpectralOptionsError(`spectral.solver must be "gram" or "lanczos", got ${String(o.solver)}`);
   }
-  if (o.subset !== 'attn' && o.subset !== 'all') throw new SpectralOptionsError(`spectral.subset must be "attn" or "all", got ${String(o.subset)}`);
+  if (!SPECTRAL_SUBSETS.includes(o.subset)) throw new SpectralOptionsError(`spectral.subset must be "attn" or "all", got ${String(o.subset)}`);
 }

@@ -14,7 +14,7 @@ import { at, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { taskHeadCount } from '../model/config';
 import type { TransformerGraph } from '../model/transformer';
-import { meanScoredLoss, type TrainingEngine } from '../train/engine';
+import { meanScoredLoss, type TrainingEngine } from '../model/engine';
 import { axpyCall, dotsCall, partsFor, scheduleSums, VectorOp } from './vector-ops';
 
 export interface ParamSlice {

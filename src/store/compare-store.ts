@@ -1,7 +1,7 @@
 // Which saved runs the page compares: the ticks in the saved-run list, and the runs on show in the compare panel
 // (their run files, read from the run store when Compare is pressed).
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { RunFile } from '../train/run';
+import type { RunFile } from '../formats/run-file';
 
 export interface ComparedRun {
   /** The saved run's id. */

@@ -1,7 +1,7 @@
 // The experiment panels' own state, beside the lab store (whose `analyses` hold the results the worker sent): the
 // request in progress, its failure, and which of the run's analyses is on show.
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { ExperimentName } from '../analysis/experiments';
+import type { ExperimentName } from '../formats/experiments';
 
 export interface ExperimentRequestState {
   /** What the worker will run (the verdict brings the sweep and the ablation). */

@@ -14,7 +14,8 @@
 // A moment that has not happened (yet) is null; NaN values never trigger one (NaN >= x is false). Besides the
 // moments it reports where the run stands (the latest evaluation, and v1's energy fraction since memorisation, its
 // lowest value included), so the walkthrough can say plainly that a moment has not come rather than invent it.
-import { GROK_TEST_ACCURACY, grokStep, type RunEvent } from '../train/metrics';
+import { GROK_TEST_ACCURACY, grokStep } from '../train/metrics';
+import type { RunEvent } from '../formats/metrics';
 
 export const MEMORISATION_TRAIN_ACCURACY = 0.99;
 export { GROK_TEST_ACCURACY };

@@ -2,15 +2,16 @@
 // changes, the worker's status line, events, the run's analyses, saved-run summaries, notices); the metric series outside it, in
 // SeriesTables that batches append to without re-rendering React (charts poll their version on animation frames).
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricKey, type RunEvent } from '../train/metrics';
-import type { RunConfig } from '../train/run';
-import type { SpectralRecord } from '../spectral/record';
-import type { AnalysisFile } from '../analysis/analysis-file';
-import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../worker/protocol';
+import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricKey, type RunEvent } from '../formats/metrics';
+import type { RunConfig } from '../formats/run-file';
+import type { SpectralRecord } from '../formats/spectral';
+import type { AnalysisFile } from '../formats/analysis-file';
+import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../formats/worker';
 import { SeriesTable } from './series-table';
 import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-columns';
 import { defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
-import { grokMetric, type PresetName } from '../train/presets';
+import { grokMetric } from '../train/presets';
+import type { PresetName } from '../formats/task';
 import { NO_KEY_MOMENTS, detectKeyMoments, sameKeyMoments, type KeyMoments } from './key-moments';
 
 /** The series of the run on show. */

@@ -1,10 +1,11 @@
 // The run form as plain strings (what the inputs hold), its defaults for each preset, and its validation into a
 // start request: every field gets its own message, in words, before anything reaches the worker. Only values
 // that differ from the preset's become overrides, so a link or a run file names just what was changed.
-import { PRESETS, isPresetName, type PresetName } from '../train/presets';
-import { MOD_OPS, type ModOp } from '../tasks/modarith';
-import type { RunOverrides } from '../train/run';
-import { DECAY_KINDS, DEFAULT_LRD_PARAMS, LRD_PARAMS, type LrdParam } from '../train/decay';
+import { PRESETS } from '../train/presets';
+import { isPresetName, type PresetName, type ModOp } from '../formats/task';
+import { MOD_OPS } from '../tasks/modarith';
+import type { RunOverrides } from '../formats/run-file';
+import { DECAY_KINDS, DEFAULT_LRD_PARAMS, LRD_PARAMS, type LrdParam } from '../formats/optim';
 
 export const FORM_FIELDS = ['seed', 'lr', 'weightDecay', 'decay', 'lrdRate', 'lrdParams', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow'] as const;
 export type FormField = (typeof FORM_FIELDS)[number];

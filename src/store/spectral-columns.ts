@@ -1,8 +1,8 @@
-// The spectral records (src/spectral/record.ts) as chart columns: one row per analysed window, one column per
+// The spectral records (src/formats/spectral.ts) as chart columns: one row per analysed window, one column per
 // plotted scalar (sigma_1..sigma_5, g23, R and k*, each edge direction's gradient energy fraction and alignment,
 // rotations, the gap-flow terms, the stable ranks of each attention module's W_Q and W_K). A value a record lacks (an
 // early window, a small W, a model with fewer attention modules) is NaN: a gap in the line, never a zero.
-import type { SpectralRecord } from '../spectral/record';
+import type { SpectralRecord } from '../formats/spectral';
 import { PRESETS } from '../train/presets';
 import { attentionModules, buildParamTable } from '../model/params';
 

@@ -8,8 +8,10 @@
 // step:lr:weightDecay, applied after that many steps. `classroom=on` opens the page in classroom mode (it is
 // how the page looks, not part of the run: it is written only when on). Reading is strict: an unknown key, a preset that does not
 // exist or a malformed change is reported (and the rest of the link still applies), never silently dropped.
-import { isPresetName, PRESETS } from '../train/presets';
-import { validateSchedule, type HyperChange } from '../worker/protocol';
+import { PRESETS } from '../train/presets';
+import { isPresetName } from '../formats/task';
+import { validateSchedule } from '../worker/protocol';
+import type { HyperChange } from '../formats/worker';
 import { DEFAULT_PRESET, defaultForm, FORM_FIELDS, presetDefaults, type FormField, type RunForm } from './run-form';
 
 /** The hash key of each form field (short, readable). */

@@ -1,6 +1,7 @@
 // Modular arithmetic (SPEC §1): (a op b) mod p from the input [a, b], read out at position 0.
 import { Rng } from '../util/random';
 import type { Batch } from '../model/batch';
+import type { ModOp } from '../formats/task';
 
 export const MOD_OPS = {
   add: (a: number, b: number, p: number) => (a + b) % p,
@@ -9,8 +10,7 @@ export const MOD_OPS = {
   x2y2: (a: number, b: number, p: number) => (a * a + b * b) % p,
   x2xyy2: (a: number, b: number, p: number) => (a * a + a * b + b * b) % p,
   x3xy: (a: number, b: number, p: number) => (((a * a) % p) * a + a * b) % p,
-} as const;
-export type ModOp = keyof typeof MOD_OPS;
+} as const satisfies Record<ModOp, (a: number, b: number, p: number) => number>;
 
 /** Operand pairs and their labels, as parallel arrays. */
 export interface Pairs {

@@ -2,7 +2,8 @@
 // (a op b) mod p. Pairs a, b in 1..p-1 for every op, one seeded train/test split shared by all heads.
 import { Rng } from '../util/random';
 import type { Batch } from '../model/batch';
-import { MOD_OPS, isPrime, type ModOp } from './modarith';
+import { MOD_OPS, isPrime } from './modarith';
+import type { ModOp } from '../formats/task';
 
 /** The default heads: the four operations of SPEC §1 that grok. */
 export const MULTITASK_OPS: readonly ModOp[] = ['add', 'sub', 'mul', 'x2y2'];

@@ -1,8 +1,9 @@
 // Random batches of the right shape for benchmarks and model tests, where timing does not depend on the data:
 // uniform tokens (with a random-length PAD tail when the model has a PAD token) and uniform targets; for the
 // encoder-decoder model also a source sequence with its own PAD tail.
-import { type AnyModelConfig, isEncoderDecoder, taskHeadCount } from '../model/config';
-import { IGNORE_TARGET, type Batch, type BatchShape } from '../model/batch';
+import { isEncoderDecoder, taskHeadCount } from '../model/config';
+import type { AnyModelConfig, BatchShape } from '../formats/model-config';
+import { IGNORE_TARGET, type Batch } from '../model/batch';
 import { Rng } from '../util/random';
 
 /** `batch` sequences of `seqLen` tokens below `vocab`, each with a random length >= 1 when there is a PAD token. */

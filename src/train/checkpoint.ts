@@ -1,9 +1,13 @@
 // A run's whole resumable state: the engine's (parameters, Adam moments, step, hyperparameters), the batch
-// sampler's generator, the spectral edge's window ring (when the run tracks it) and the metrics so far. Restoring one and training on gives bit-identical losses,
-// because every batch and every update then repeats exactly.
-import type { EngineState, TrainingEngine } from './engine';
+// sampler's generator, the spectral edge's window ring (when the run tracks it) and its place in the run's history.
+// Restoring one and training on gives bit-identical losses, because every batch and every update then repeats exactly.
+// Taking one copies no history: the run's metric lists only ever grow, so a checkpoint keeps the run's metrics object
+// and the lengths they had (`mark`); restoring copies that prefix.
+import type { EngineState, TrainingEngine } from '../model/engine';
 import type { RngState } from '../util/random';
-import { copyMetrics, type RunMetrics } from './metrics';
+import { markOf } from './metrics';
+import type { HistoryMark } from '../formats/checkpoint-file';
+import type { RunMetrics } from '../formats/metrics';
 import type { SpectralMonitor, SpectralState } from '../spectral/monitor';
 
 export interface Checkpoint {
@@ -14,7 +18,9 @@ export interface Checkpoint {
   sampler: RngState | null;
   /** The spectral edge's ring and previous window (runs that track it). */
   spectral?: SpectralState;
+  /** The run's metrics (shared with the run, append-only): the checkpoint's history is their first `mark` entries. */
   metrics: RunMetrics;
+  mark: HistoryMark;
 }
 
 /** Anything that draws batches from a generator whose state can be saved and put back. */
@@ -23,9 +29,9 @@ export interface ResumableSampler {
   restore(state: RngState | null): void;
 }
 
-/** A checkpoint of an engine state already read back, with the sampler and (a copy of) the metrics as they are now. */
+/** A checkpoint of an engine state already read back, with the sampler, at the metrics' present length (nothing copied). */
 export function checkpointOf(engine: EngineState, sampler: ResumableSampler, metrics: RunMetrics, spectral?: SpectralState): Checkpoint {
-  return { step: engine.step, engine, sampler: sampler.state(), ...(spectral && { spectral }), metrics: copyMetrics(metrics) };
+  return { step: engine.step, engine, sampler: sampler.state(), ...(spectral && { spectral }), metrics, mark: markOf(metrics) };
 }
 
 /**

@@ -3,8 +3,9 @@
 // (evaluation runs at the log cadence, not every step). Teacher-forced metrics come from one forward pass per
 // chunk; greedy decoding (encoder-decoder model) runs the forward pass once per decoded position.
 import type { GpuRuntime } from '../gpu/runtime';
-import { type AnyModelConfig, modelStacks, taskHeadCount } from '../model/config';
-import { IGNORE_TARGET, type Batch, type BatchShape } from '../model/batch';
+import { modelStacks, taskHeadCount } from '../model/config';
+import type { AnyModelConfig, BatchShape } from '../formats/model-config';
+import { IGNORE_TARGET, type Batch } from '../model/batch';
 import type { ParamState } from '../model/state';
 import { buildTransformerGraph, type TransformerGraph } from '../model/transformer';
 import { argmaxRows, greedyDecode, scoreSequences, type DecoderTokens } from './predictions';

@@ -1,87 +1,19 @@
 // What a run records at its evaluation cadence: metric series (parallel arrays, one entry per evaluation),
 // events (grokking, hyperparameter changes, divergence), and the rules that read them (grok step, early stop).
-import type { OptimConfig } from './optim-config';
-import type { SpectralRecord } from '../spectral/record';
-
-/** One evaluation, taken after the optimiser step `step`. */
-export interface MetricPoint {
-  step: number;
-  /** Loss of the minibatch of step `step` (before its update), from the step's own readback. */
-  batchLoss: number;
-  /** Global gradient norm of step `step`, before clipping. */
-  gradNorm: number;
-  /** Whole training set after step `step`: mean cross-entropy and token accuracy. */
-  trainLoss: number;
-  trainAcc: number;
-  /** Whole test set after step `step`. */
-  testLoss: number;
-  testAcc: number;
-  /** Teacher-forced sequence accuracy: the fraction of sequences whose scored targets are all right. */
-  trainSeqAcc: number;
-  testSeqAcc: number;
-  /**
-   * Test sequence accuracy of greedy decoding (encoder-decoder models: each predicted token is fed back). For
-   * models whose predictions are never fed back as inputs (modular arithmetic, Dyck) it equals testSeqAcc.
-   */
-  testGreedyAcc: number;
-  /** ||theta|| over all parameters and ||theta_attn||, summed in float64 from the parameters read back. */
-  thetaNorm: number;
-  attnNorm: number;
-}
-
-export type MetricKey = keyof MetricPoint;
-
-/** The order in which series are listed (and checked) everywhere. */
-export const METRIC_KEYS: readonly MetricKey[] = [
-  'step', 'batchLoss', 'gradNorm', 'trainLoss', 'trainAcc', 'testLoss', 'testAcc', 'trainSeqAcc', 'testSeqAcc', 'testGreedyAcc', 'thetaNorm', 'attnNorm',
-];
-
-export type MetricSeries = { [K in MetricKey]: number[] };
-
-export type HyperParams = Pick<OptimConfig, 'lr' | 'weightDecay'>;
+import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type GrokMetric, type HeadMetricKey, type HeadSeries, type MetricKey, type MetricPoint, type MetricSeries, type RunEvent, type RunMetrics } from '../formats/metrics';
+import type { HistoryMark } from '../formats/checkpoint-file';
 
 /** Test accuracy at which a run counts as grokked (SPEC §1). */
 export const GROK_TEST_ACCURACY = 0.95;
 
-/**
- * What grokking is read from (SPEC §1): test token accuracy; SCAN: test sequence accuracy; multitask: the lowest
- * task head's test accuracy (the run groks when every head has).
- */
-export type GrokMetric = 'testAcc' | 'testSeqAcc' | 'minHeadTestAcc';
-
-export type RunEvent =
-  /**
-   * The first evaluation whose grok metric (`metric`, at `value`) is >= GROK_TEST_ACCURACY; with `head`, that
-   * task head's own test accuracy (multitask), without it the run's.
-   */
-  | { type: 'grok'; step: number; metric: GrokMetric; value: number; head?: string }
-  /** Hyperparameters changed after step `step`: steps up to `step` used `before`, later steps `after`. */
-  | { type: 'hyper'; step: number; before: HyperParams; after: HyperParams }
-  /** A non-finite value at the evaluation of step `step`; the run stopped and went back to `restoredStep`. */
-  | { type: 'divergence'; step: number; restoredStep: number; message: string };
-
-/** What multitask runs record per task head at every evaluation. */
-export const HEAD_METRIC_KEYS = ['trainLoss', 'trainAcc', 'testLoss', 'testAcc'] as const;
-export type HeadMetricKey = (typeof HEAD_METRIC_KEYS)[number];
-
-/** Multitask runs: each task head's train/test loss and accuracy at every evaluation, e.g. testAcc[head][evaluation]. */
-export type HeadSeries = { names: string[] } & { [K in HeadMetricKey]: number[][] };
-
-export interface RunMetrics {
-  series: MetricSeries;
-  events: RunEvent[];
-  heads?: HeadSeries;
-  /** One record per analysed window, for runs that track the spectral edge. */
-  spectral?: SpectralRecord[];
-}
-
-export function emptyMetrics(headNames: string[] | null = null, spectral = false): RunMetrics {
+export function emptyMetrics(headNames: string[] | null = null, spectral = false, causal = false): RunMetrics {
   const series = Object.fromEntries(METRIC_KEYS.map((k) => [k, []])) as unknown as MetricSeries;
   return {
     series,
     events: [],
     ...(headNames && { heads: emptyHeadSeries(headNames) }),
     ...(spectral && { spectral: [] }),
+    ...(causal && { causal: [] }),
   };
 }
 
@@ -102,8 +34,30 @@ export function copyMetrics(m: RunMetrics): RunMetrics {
     events: m.events.map((e) => structuredClone(e)),
     ...(m.heads && { heads: structuredClone(m.heads) }),
     ...(m.spectral && { spectral: structuredClone(m.spectral) }),
+    ...(m.causal && { causal: structuredClone(m.causal) }),
   };
 }
+
+/** The lengths of a run's history lists now (a checkpoint's place in it). */
+export function markOf(m: RunMetrics): HistoryMark {
+  return { evaluations: m.series.step.length, events: m.events.length, spectral: m.spectral?.length ?? 0, causal: m.causal?.length ?? 0 };
+}
+
+/** A copy of the first `mark` entries of a run's history (the lists grow only by appending, so this is its state then). */
+export function historyUpTo(m: RunMetrics, mark: HistoryMark): RunMetrics {
+  const n = mark.evaluations;
+  return {
+    series: Object.fromEntries(METRIC_KEYS.map((k) => [k, m.series[k].slice(0, n)])) as unknown as MetricSeries,
+    events: m.events.slice(0, mark.events).map((e) => structuredClone(e)),
+    ...(m.heads && { heads: { names: [...m.heads.names], ...Object.fromEntries(HEAD_METRIC_KEYS.map((k) => [k, m.heads![k].map((s) => s.slice(0, n))])) } as HeadSeries }),
+    ...(m.spectral && { spectral: structuredClone(m.spectral.slice(0, mark.spectral)) }),
+    ...(m.causal && { causal: structuredClone(m.causal.slice(0, mark.causal)) }),
+  };
+}
+
+/** Whether `m` holds at least the history `mark` counts. */
+export const covers = (m: RunMetrics, mark: HistoryMark): boolean =>
+  m.series.step.length >= mark.evaluations && m.events.length >= mark.events && (m.spectral?.length ?? 0) >= mark.spectral && (m.causal?.length ?? 0) >= mark.causal;
 
 export function appendPoint(series: MetricSeries, point: MetricPoint): void {
   for (const k of METRIC_KEYS) series[k].push(point[k]);
@@ -161,17 +115,6 @@ export function headGrokEvents(step: number, names: readonly string[], headTestA
 
 /** Test accuracy at which the lab's early-stopping rule counts a run as solved. */
 export const SOLVED_TEST_ACCURACY = 0.99;
-
-/**
- * Early stopping: stop once the run's grok metric (test accuracy; SCAN: test sequence accuracy; multitask: every
- * head's test accuracy) has been >= `testAccuracy` for the last `evaluations` evaluations in a row. The lab's rule
- * is { SOLVED_TEST_ACCURACY, K } (off unless asked for: the edge's interesting phases continue after grokking);
- * { GROK_TEST_ACCURACY, 1 } stops at the grok step.
- */
-export interface EarlyStopRule {
-  testAccuracy: number;
-  evaluations: number;
-}
 
 export function shouldStopEarly(metrics: Pick<RunMetrics, 'series' | 'heads'>, rule: EarlyStopRule, metric: GrokMetric): boolean {
   const acc = grokSeries(metrics, metric);

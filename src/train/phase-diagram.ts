@@ -7,76 +7,17 @@
 // JSON Schema) holds the plan and the finished cells; runPhaseDiagram continues a file of the same plan by skipping
 // its finished cells, and continues an interrupted cell bit for bit from that cell's checkpoint. The spectral edge
 // is off in the cells: the diagram needs none of it, and the stable ranks are computed from the final parameters.
-import Ajv from 'ajv';
 import { attentionModules } from '../model/params';
-import { stableRankOrNaN } from '../analysis/stable-rank';
+import { stableRankOrNaN } from '../spectral/stable-rank';
 import type { GpuRuntime } from '../gpu/runtime';
 import type { Checkpoint } from './checkpoint';
 import type { DecodedCheckpoint } from './checkpoint-file';
 import { SOLVED_TEST_ACCURACY } from './metrics';
-import { PRESETS, type PresetName } from './presets';
-import { resolveRunConfig, RunConfigError, type RunConfig, type StopReason } from './run';
+import { PRESETS } from './presets';
+import { resolveRunConfig, RunConfigError } from './run';
+import type { RunConfig } from '../formats/run-file';
 import { Trainer, type TrainerProgress } from './trainer';
-
-export const PHASE_DIAGRAM_KIND = 'spectral-edge-lab.phase-diagram';
-export const PHASE_DIAGRAM_VERSION = 1;
-
-export type PhaseDecay = 'l2' | 'lrd';
-
-export interface PhaseDiagramPlan {
-  /** A modular-arithmetic or multitask preset (the ones with a train fraction). */
-  preset: PresetName;
-  seed: number;
-  /** Steps per cell (a cell may stop early, see earlyStop). */
-  steps: number;
-  evalEvery: number;
-  trainFractions: number[];
-  /** The weight decays of the L2 cells (empty: no L2 cells). */
-  l2: number[];
-  /** The Low-Rank Decay rates of the LRD cells (empty: none). */
-  lrd: number[];
-  /** Stop a cell once test accuracy has been >= SOLVED_TEST_ACCURACY for this many evaluations in a row; null: never. */
-  earlyStop: number | null;
-}
-
-export interface PhaseCell {
-  decay: PhaseDecay;
-  trainFraction: number;
-  /** The weight decay (l2) or the Low-Rank Decay rate (lrd). */
-  strength: number;
-}
-
-export interface PhaseCellResult extends PhaseCell {
-  /** The highest test accuracy of the cell's evaluations, and the first step it was reached. */
-  maxTestAcc: number;
-  maxTestAccStep: number;
-  finalTrainAcc: number;
-  finalTestAcc: number;
-  grokStep: number | null;
-  steps: number;
-  stopReason: StopReason;
-  /** The stable ranks of each attention module's W_Q and W_K after the last step (null: a zero matrix). */
-  stableRank: { q: (number | null)[]; k: (number | null)[] };
-  /** Train and test accuracy at every evaluation. */
-  series: { step: number[]; trainAcc: number[]; testAcc: number[] };
-  wallMs: number;
-  adapter: string;
-}
-
-export interface PhaseDiagramFile {
-  kind: typeof PHASE_DIAGRAM_KIND;
-  version: typeof PHASE_DIAGRAM_VERSION;
-  plan: PhaseDiagramPlan;
-  /** The finished cells, in the order of phaseDiagramCells. */
-  cells: PhaseCellResult[];
-}
-
-/** Every cell of the plan: the L2 cells, then the LRD cells, each by train fraction then strength. */
-export function phaseDiagramCells(plan: PhaseDiagramPlan): PhaseCell[] {
-  const grid = (decay: PhaseDecay, strengths: number[]) =>
-    plan.trainFractions.flatMap((trainFraction) => strengths.map((strength) => ({ decay, trainFraction, strength })));
-  return [...grid('l2', plan.l2), ...grid('lrd', plan.lrd)];
-}
+import { PHASE_DIAGRAM_KIND, PHASE_DIAGRAM_VERSION, PhaseDiagramPlan, PhaseCell, PhaseCellResult, PhaseDiagramFile, phaseDiagramCells } from '../formats/phase-diagram-file';
 
 /** The run configuration of one cell (throws RunConfigError for a setting the preset refuses). */
 export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell): RunConfig {
@@ -199,101 +140,4 @@ async function cellResult(cell: PhaseCell, trainer: Trainer): Promise<PhaseCellR
 /** "L2 wd 1, train fraction 0.45" or "LRD rate 0.01, train fraction 0.45". */
 export function describeCell(cell: PhaseCell): string {
   return `${cell.decay === 'l2' ? `L2 wd ${cell.strength}` : `LRD rate ${cell.strength}`}, train fraction ${cell.trainFraction}`;
-}
-
-// ---- The file ----------------------------------------------------------------------------------------------
-
-const number = { type: 'number' } as const;
-const numbers = { type: 'array', items: number } as const;
-const integer = { type: 'integer', minimum: 0 } as const;
-const strengths = { type: 'array', items: { type: 'number', minimum: 0 } } as const;
-const ranks = { type: 'array', items: { type: ['number', 'null'] } } as const;
-
-/** JSON Schema (draft 7) of a phase-diagram file of version PHASE_DIAGRAM_VERSION. */
-export const PHASE_DIAGRAM_SCHEMA = {
-  $schema: 'http://json-schema.org/draft-07/schema#',
-  title: 'Spectral Edge Lab phase diagram',
-  type: 'object',
-  additionalProperties: false,
-  required: ['kind', 'version', 'plan', 'cells'],
-  properties: {
-    kind: { const: PHASE_DIAGRAM_KIND },
-    version: { const: PHASE_DIAGRAM_VERSION },
-    plan: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['preset', 'seed', 'steps', 'evalEvery', 'trainFractions', 'l2', 'lrd', 'earlyStop'],
-      properties: {
-        preset: { enum: Object.keys(PRESETS) },
-        seed: integer,
-        steps: integer,
-        evalEvery: integer,
-        trainFractions: numbers,
-        l2: strengths,
-        lrd: strengths,
-        earlyStop: { type: ['integer', 'null'] },
-      },
-    },
-    cells: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: [
-          'decay', 'trainFraction', 'strength', 'maxTestAcc', 'maxTestAccStep', 'finalTrainAcc', 'finalTestAcc', 'grokStep', 'steps',
-          'stopReason', 'stableRank', 'series', 'wallMs', 'adapter',
-        ],
-        properties: {
-          decay: { enum: ['l2', 'lrd'] },
-          trainFraction: number,
-          strength: number,
-          maxTestAcc: number,
-          maxTestAccStep: integer,
-          finalTrainAcc: number,
-          finalTestAcc: number,
-          grokStep: { type: ['integer', 'null'] },
-          steps: integer,
-          stopReason: { enum: ['completed', 'early-stop', 'diverged', 'interrupted'] },
-          stableRank: { type: 'object', additionalProperties: false, required: ['q', 'k'], properties: { q: ranks, k: ranks } },
-          series: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['step', 'trainAcc', 'testAcc'],
-            properties: { step: { type: 'array', items: integer }, trainAcc: numbers, testAcc: numbers },
-          },
-          wallMs: number,
-          adapter: { type: 'string' },
-        },
-      },
-    },
-  },
-} as const;
-
-export class PhaseDiagramFileError extends Error {
-  override name = 'PhaseDiagramFileError';
-}
-
-let validator: ReturnType<Ajv['compile']> | undefined;
-
-/** Parses and validates a phase-diagram file (JSON text or a parsed value); the error names the first problems. */
-export function parsePhaseDiagramFile(input: string | unknown): PhaseDiagramFile {
-  let data: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      data = JSON.parse(input);
-    } catch (err) {
-      throw new PhaseDiagramFileError(`not JSON: ${(err as Error).message}`);
-    }
-  }
-  const { kind, version } = (data ?? {}) as { kind?: unknown; version?: unknown };
-  if (kind !== PHASE_DIAGRAM_KIND) throw new PhaseDiagramFileError(`not a phase-diagram file: kind is ${JSON.stringify(kind)}, expected "${PHASE_DIAGRAM_KIND}"`);
-  if (version !== PHASE_DIAGRAM_VERSION) throw new PhaseDiagramFileError(`unsupported phase-diagram version ${JSON.stringify(version)}; this lab reads ${PHASE_DIAGRAM_VERSION}`);
-  validator ??= new Ajv({ allErrors: true }).compile(PHASE_DIAGRAM_SCHEMA);
-  if (!validator(data)) {
-    const errors = (validator.errors ?? []).slice(0, 5).map((e) => `${e.instancePath || '(root)'}: ${e.message ?? e.keyword}`);
-    throw new PhaseDiagramFileError(`invalid phase-diagram file: ${errors.join('; ')}`);
-  }
-  const file = data as PhaseDiagramFile;
-  if (file.cells.length > phaseDiagramCells(file.plan).length) throw new PhaseDiagramFileError(`invalid phase-diagram file: ${file.cells.length} cells for a plan of ${phaseDiagramCells(file.plan).length}`);
-  return file;
 }

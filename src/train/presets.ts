@@ -1,16 +1,16 @@
 // The SPEC §1 presets: model and optimiser settings (PRESET_SHAPES), and the same wired to their tasks,
 // batching and run defaults (PRESETS). The task generators themselves live in src/tasks/.
-import type { AnyModelConfig, EncoderDecoderConfig, ModelConfig } from '../model/config';
-import type { Batch, BatchShape } from '../model/batch';
-import type { OptimConfig } from './optim-config';
-import type { GrokMetric } from './metrics';
+import type { AnyModelConfig, EncoderDecoderConfig, ModelConfig, BatchShape } from '../formats/model-config';
+import type { Batch } from '../model/batch';
+import type { OptimConfig } from '../formats/optim';
+import type { GrokMetric } from '../formats/metrics';
 import type { DecoderTokens } from './predictions';
-import { modArithBatch, modArithSplit, type ModOp } from '../tasks/modarith';
+import { modArithBatch, modArithSplit } from '../tasks/modarith';
+import type { PresetName, TaskSpec } from '../formats/task';
 import { dyckBatch, dyckSplit } from '../tasks/dyck';
 import { MULTITASK_OPS, multitaskBatch, multitaskSplit } from '../tasks/multitask';
 import { SCAN_ACTION_VOCAB, SCAN_COMMAND_VOCAB, SCAN_DECODER_LEN, SCAN_SOURCE_LEN, SCAN_SPECIAL, scanBatch, scanPaperSubset } from '../tasks/scan';
 
-export type { OptimConfig };
 
 export interface PresetShape {
   model: AnyModelConfig;
@@ -64,18 +64,9 @@ export const PRESET_SHAPES = {
   'quick-multitask': {
     model: multitaskModel(31, 1, 64, 128, MULTITASK_OPS.length), optim: adamw(1e-2, 1), shape: { batch: 720, seqLen: 2, readout: { start: 0, count: 1 } },
   },
-} satisfies Record<string, PresetShape>;
-
-export type PresetName = keyof typeof PRESET_SHAPES;
+} satisfies Record<PresetName, PresetShape>;
 
 // ---- Presets wired to their tasks ------------------------------------------------------------------------
-
-/** The data a preset trains on, as plain data (it goes into the run file); everything else here is task-agnostic. */
-export type TaskSpec =
-  | { kind: 'modarith'; p: number; op: ModOp; trainFraction: number }
-  | { kind: 'multitask'; p: number; ops: ModOp[]; trainFraction: number }
-  | { kind: 'dyck' }
-  | { kind: 'scan' };
 
 /** A task's training and test sets, ready for the engine and the evaluator. */
 export interface TaskData {
@@ -151,10 +142,6 @@ export function taskHeadNames(task: TaskSpec): string[] | null {
 /** What a task groks on (SPEC §1): test token accuracy; SCAN: test sequence accuracy; multitask: every head's. */
 export function grokMetric(task: TaskSpec): GrokMetric {
   return task.kind === 'scan' ? 'testSeqAcc' : task.kind === 'multitask' ? 'minHeadTestAcc' : 'testAcc';
-}
-
-export function isPresetName(name: string): name is PresetName {
-  return Object.hasOwn(PRESETS, name);
 }
 
 /**

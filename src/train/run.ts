@@ -1,107 +1,20 @@
-// The run: its configuration (a preset plus overrides, resolved into the exact settings trained with), and the
-// run file that records it (config, metric series, events, summary) as JSON, with a JSON Schema that every
-// loaded file is validated against. Fields added after version 2 are optional, so older files still load: the
-// spectral options' gapFlow (off) and solver ('gram'), a window record's gapFlow and lanczos residuals, the
-// architecture options norm ('layer') and qkNorm (off) of the overrides and the model, the trainFraction override.
-import Ajv, { type ErrorObject } from 'ajv';
-import { NORM_KINDS, validateModelConfig, type AnyModelConfig, type NormKind } from '../model/config';
-import type { BatchShape } from '../model/batch';
-import { MOD_OPS, type ModOp } from '../tasks/modarith';
-import { validateOptimConfig, type OptimConfig } from './optim-config';
-import { DECAY_KINDS, DEFAULT_LRD_PARAMS, L2_DECAY, LRD_PARAMS, validateDecayConfig, type DecayConfig, type DecayKind, type LrdParam } from './decay';
-import { PRESETS, buildTaskData, isPresetName, type PresetName, type TaskSpec } from './presets';
-import { spectralDefaults, validateSpectralOptions, type SpectralOptions } from '../spectral/options';
-import type { SpectralRecord } from '../spectral/record';
-import type { AnalysisFile, ANALYSIS_FILE_KIND } from '../analysis/analysis-file';
-import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type HeadSeries, type MetricPoint, type MetricSeries, type RunEvent } from './metrics';
-
-/** What a run may change relative to its preset (all optional: a missing field keeps the preset's value). */
-export interface RunOverrides {
-  lr?: number;
-  weightDecay?: number;
-  /**
-   * 'l2' (default): AdamW decay on every parameter; 'lrd': Low-Rank Decay of the lrdParams matrices (default W_Q and
-   * W_K) at lrdRate per step (required with 'lrd'), the other parameters keeping AdamW decay (src/train/decay.ts).
-   */
-  decay?: DecayKind;
-  lrdRate?: number;
-  lrdParams?: LrdParam[];
-  steps?: number;
-  evalEvery?: number;
-  /** Modular-arithmetic presets only. */
-  op?: ModOp;
-  /** Modular-arithmetic and multitask presets only: the fraction of all pairs that trains, in (0, 1). */
-  trainFraction?: number;
-  /** Off (null) unless given. */
-  earlyStop?: EarlyStopRule | null;
-  /** Spectral-edge settings (the preset's window, on, theta_attn, not centred, k = min(4, W) unless given). */
-  spectral?: Partial<SpectralOptions>;
-  /** Architecture options (SPEC §4, src/model/config.ts) set on the preset's model: RMSNorm, QK-norm. */
-  norm?: NormKind;
-  qkNorm?: boolean;
-}
-
-/** The exact settings of a run: the preset resolved with the overrides. */
-export interface RunConfig {
-  preset: PresetName;
-  /** Drives initialisation, the modular-arithmetic split and minibatch sampling. */
-  seed: number;
-  overrides: RunOverrides;
-  task: TaskSpec;
-  model: AnyModelConfig;
-  /** Hyperparameters at step 0 (later changes are 'hyper' events). */
-  optim: OptimConfig;
-  /** The weight decay (fixed for the run); absent in files written before the option existed, which read as L2. */
-  decay?: DecayConfig;
-  shape: BatchShape;
-  batchMode: 'full' | 'minibatch';
-  steps: number;
-  evalEvery: number;
-  earlyStop: EarlyStopRule | null;
-  spectral: SpectralOptions;
-}
-
-export type StopReason = 'completed' | 'early-stop' | 'diverged' | 'interrupted';
-
-export interface RunSummary {
-  /** Optimiser steps taken. */
-  steps: number;
-  grokStep: number | null;
-  stopReason: StopReason;
-  /** The last evaluation (null when the run stopped before its first). */
-  final: MetricPoint | null;
-  /** Wall time spent training (including evaluations), in ms. */
-  wallMs: number;
-  /** The WebGPU adapter that ran it. */
-  adapter: string;
-}
-
-export const RUN_FILE_KIND = 'spectral-edge-lab.run';
-/**
- * 2: sequence-accuracy and greedy series; the grok event names its metric (and task head); multitask head series
- * (train/test loss and accuracy per head);
- * spectral-edge options and records.
- */
-export const RUN_FILE_VERSION = 2;
-
-export interface RunFile {
-  version: typeof RUN_FILE_VERSION;
-  kind: typeof RUN_FILE_KIND;
-  config: RunConfig;
-  series: MetricSeries;
-  events: RunEvent[];
-  /** Multitask runs only: each task head's train/test loss and accuracy series. */
-  heads?: HeadSeries;
-  /** Runs that track the spectral edge: one record per analysed window (src/spectral/record.ts). */
-  spectral?: SpectralRecord[];
-  /**
-   * Causal experiments run on this run's model (src/analysis/analysis-file.ts), oldest first. The run schema checks
-   * only their kind; whoever shows them validates each with parseAnalysisFile (that module depends on the trainer,
-   * which depends on this one).
-   */
-  analyses?: AnalysisFile[];
-  summary: RunSummary;
-}
+// The run's configuration: a preset plus overrides, resolved into the exact settings trained with
+// (resolveRunConfig, the one path the CLI, the page's form and a shared link all take), and the run file's loader,
+// which accepts a configuration only if it is the one that path makes from the file's preset, seed and overrides
+// (so a file cannot ask for a model, task or optimiser the lab would not build: p = 30,011, lr = -1, ...). The file
+// format itself (types, schema, versions) is src/formats/run-file.ts.
+import { validateModelConfig } from '../model/config';
+import type { AnyModelConfig } from '../formats/model-config';
+import { MOD_OPS } from '../tasks/modarith';
+import { validateOptimConfig, DECAY_KINDS, DEFAULT_LRD_PARAMS, L2_DECAY, validateDecayConfig, type DecayConfig } from '../formats/optim';
+import { PRESETS, buildTaskData, type TaskData } from './presets';
+import { isPresetName, PRESET_NAMES, type PresetName, type TaskSpec } from '../formats/task';
+import { spectralDefaults, validateSpectralOptions } from '../spectral/options';
+import type { SpectralOptions } from '../formats/spectral';
+import { RUN_FILE, RUN_FILE_VERSION, RUN_LIMITS, type RunConfig, type RunFile, type RunOverrides } from '../formats/run-file';
+import { LiveCausalOptionsError, validateLiveCausalOptions, type LiveCausalOptions } from '../formats/live-causal';
+import { liveCausalDefaults } from './live-causal-defaults';
+import { FormatError, firstDifference, invalid } from '../formats/versioned';
 
 export class RunConfigError extends Error {
   override name = 'RunConfigError';
@@ -113,11 +26,11 @@ export class RunConfigError extends Error {
  * depends on the task (e.g. on `op`).
  */
 export function resolveRunConfig(preset: string, seed: number, overrides: RunOverrides): RunConfig {
-  if (!isPresetName(preset)) throw new RunConfigError(`unknown preset "${preset}"; choose from ${Object.keys(PRESETS).join(', ')}`);
+  if (!isPresetName(preset)) throw new RunConfigError(`unknown preset "${preset}"; choose from ${PRESET_NAMES.join(', ')}`);
   const p = PRESETS[preset];
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RunConfigError(`seed must be an integer in [0, 2^32), got ${seed}`);
-  const positiveInt = (name: string, v: number | undefined) => {
-    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new RunConfigError(`${name} must be a positive integer, got ${v}`);
+  const positiveInt = (name: string, v: number | undefined, max: number = RUN_LIMITS.steps) => {
+    if (v !== undefined && !(Number.isInteger(v) && v > 0 && v <= max)) throw new RunConfigError(`${name} must be an integer in [1, ${max}], got ${v}`);
   };
   positiveInt('steps', overrides.steps);
   positiveInt('evalEvery', overrides.evalEvery);
@@ -150,6 +63,11 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   }
   const decay = resolveDecay(overrides);
 
+  const spectral = resolveSpectral(p.spectral, overrides.spectral);
+  let data: TaskData | undefined;
+  const taskData = () => (data ??= buildTaskData(task, seed));
+  const shape = p.batchMode === 'full' ? { ...p.shape, batch: taskData().trainCount } : p.shape;
+  const causal = overrides.causal && resolveCausal(preset, testSequenceCount(taskData(), task, p.shape.readout.count), spectral, overrides.causal);
   return {
     preset,
     seed,
@@ -158,13 +76,31 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     model: withArchitecture(p.model, overrides),
     optim,
     decay,
-    shape: p.batchMode === 'full' ? { ...p.shape, batch: buildTaskData(task, seed).trainCount } : p.shape,
+    shape,
     batchMode: p.batchMode,
     steps: overrides.steps ?? p.steps,
     evalEvery: overrides.evalEvery ?? p.evalEvery,
     earlyStop: earlyStop ?? null,
-    spectral: resolveSpectral(p.spectral, overrides.spectral),
+    spectral,
+    ...(causal && { causal }),
   };
+}
+
+/** Test sequences of a task's data: targets per sequence are the readout positions times the task heads. */
+function testSequenceCount(data: TaskData, task: TaskSpec, readoutCount: number): number {
+  return data.test.targets.length / readoutCount / (task.kind === 'multitask' ? task.ops.length : 1);
+}
+
+/** The live causal options: the preset's defaults under the given fields, checked against the run's window and test set. */
+function resolveCausal(preset: PresetName, testSequences: number, spectral: SpectralOptions, given: Partial<LiveCausalOptions>): LiveCausalOptions {
+  const options = { ...liveCausalDefaults(preset, spectral.snapshotEvery, testSequences), enabled: true, ...given };
+  try {
+    validateLiveCausalOptions(options, { snapshotEvery: spectral.snapshotEvery, testSequences, spectralEnabled: spectral.enabled, edgeVectors: spectral.k });
+  } catch (err) {
+    if (err instanceof LiveCausalOptionsError) throw new RunConfigError(err.message);
+    throw err;
+  }
+  return options;
 }
 
 /** The preset's model with the architecture options the overrides give (the model itself when they give none). */
@@ -208,333 +144,37 @@ function resolveSpectral(preset: { window: number; snapshotEvery: number }, over
   return options;
 }
 
-// ---- JSON Schema -------------------------------------------------------------------------------------------
-
-const integer = { type: 'integer' } as const;
-const stepNumber = { type: 'integer', minimum: 0 } as const;
-const number = { type: 'number' } as const;
-const numbers = { type: 'array', items: number } as const;
-const nullableNumber = { type: ['number', 'null'] } as const;
-const hyperParams = { type: 'object', required: ['lr', 'weightDecay'], properties: { lr: number, weightDecay: number } } as const;
-/** One stack of the encoder-decoder model (src/model/config.ts: StackSize). */
-const stackSize = {
-  type: 'object',
-  required: ['nLayers', 'vocabSize', 'maxPositions'],
-  properties: { nLayers: integer, vocabSize: integer, maxPositions: integer },
-} as const;
-const lrdParams = { type: 'array', minItems: 1, items: { enum: LRD_PARAMS } } as const;
-/** A DecayConfig (src/train/decay.ts). */
-const decayConfig = {
-  oneOf: [
-    { type: 'object', additionalProperties: false, required: ['kind'], properties: { kind: { const: 'l2' } } },
-    { type: 'object', additionalProperties: false, required: ['kind', 'rate', 'params'], properties: { kind: { const: 'lrd' }, rate: number, params: lrdParams } },
-  ],
-} as const;
-const earlyStopRule = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['testAccuracy', 'evaluations'],
-  properties: { testAccuracy: number, evaluations: integer },
-} as const;
-const spectralOptionFields = {
-  enabled: { type: 'boolean' },
-  window: integer,
-  snapshotEvery: integer,
-  centred: { type: 'boolean' },
-  subset: { enum: ['attn', 'all'] },
-  k: integer,
-  gapFlow: { type: 'boolean' },
-  solver: { enum: ['gram', 'lanczos'] },
-} as const;
-/** gapFlow and solver came later: files without them read as off and 'gram'. */
-const requiredSpectralOptions = ['enabled', 'window', 'snapshotEvery', 'centred', 'subset', 'k'];
-/** The gap-flow terms of a window (SpectralRecord.gapFlow). */
-const gapFlowRecord = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['gap', 'curvatureAsymmetry', 'damping', 'gradientDriving', 'predicted', 'curvature', 'gradientProjection', 'observed'],
-  properties: {
-    gap: number,
-    curvatureAsymmetry: number,
-    damping: number,
-    gradientDriving: number,
-    predicted: number,
-    curvature: numbers,
-    gradientProjection: numbers,
-    observed: nullableNumber,
-  },
-} as const;
-/** The Lanczos solve of a window (SpectralRecord.lanczos, solver 'lanczos' only). */
-const lanczosRecord = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['residual', 'iterations', 'converged'],
-  properties: { residual: numbers, iterations: integer, converged: { type: 'boolean' } },
-} as const;
-/** The stable ranks of W_Q and W_K of each attention module (SpectralRecord.stableRank). */
-const stableRankRecord = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['q', 'k'],
-  properties: { q: numbers, k: numbers },
-} as const;
-/** A SpectralRecord (src/spectral/record.ts). */
-const spectralRecord = {
-  type: 'object',
-  additionalProperties: false,
-  required: [
-    'step', 'sigma', 'g23', 'kStar', 'gapRatio', 'rotationDeg', 'gradEnergyFraction', 'alignment', 'trapezoidGradEnergyFraction',
-    'deltaGramNorm', 'davisKahanAlpha', 'adiabatic',
-  ],
-  properties: {
-    step: stepNumber,
-    sigma: numbers,
-    g23: nullableNumber,
-    kStar: { type: ['integer', 'null'] },
-    gapRatio: nullableNumber,
-    rotationDeg: numbers,
-    gradEnergyFraction: numbers,
-    alignment: numbers,
-    trapezoidGradEnergyFraction: numbers,
-    deltaGramNorm: nullableNumber,
-    davisKahanAlpha: numbers,
-    adiabatic: nullableNumber,
-    gapFlow: gapFlowRecord,
-    lanczos: lanczosRecord,
-    stableRank: stableRankRecord,
-  },
-} as const;
-const metricPoint = {
-  type: 'object',
-  additionalProperties: false,
-  required: [...METRIC_KEYS],
-  properties: Object.fromEntries(METRIC_KEYS.map((k) => [k, k === 'step' ? stepNumber : number])),
-} as const;
-
-const ANALYSIS_KIND: typeof ANALYSIS_FILE_KIND = 'spectral-edge-lab.analysis';
-
-/** JSON Schema (draft 7) of a run file of version RUN_FILE_VERSION. */
-export const RUN_SCHEMA = {
-  $schema: 'http://json-schema.org/draft-07/schema#',
-  title: 'Spectral Edge Lab run file',
-  type: 'object',
-  additionalProperties: false,
-  required: ['version', 'kind', 'config', 'series', 'events', 'summary'],
-  properties: {
-    version: { const: RUN_FILE_VERSION },
-    kind: { const: RUN_FILE_KIND },
-    config: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['preset', 'seed', 'overrides', 'task', 'model', 'optim', 'shape', 'batchMode', 'steps', 'evalEvery', 'earlyStop', 'spectral'],
-      properties: {
-        preset: { enum: Object.keys(PRESETS) },
-        seed: integer,
-        overrides: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            lr: number,
-            weightDecay: number,
-            decay: { enum: DECAY_KINDS },
-            lrdRate: number,
-            lrdParams,
-            steps: integer,
-            evalEvery: integer,
-            op: { enum: Object.keys(MOD_OPS) },
-            trainFraction: number,
-            earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
-            spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
-            norm: { enum: NORM_KINDS },
-            qkNorm: { type: 'boolean' },
-          },
-        },
-        task: {
-          type: 'object',
-          required: ['kind'],
-          properties: {
-            kind: { enum: ['modarith', 'multitask', 'dyck', 'scan'] },
-            p: integer,
-            op: { enum: Object.keys(MOD_OPS) },
-            ops: { type: 'array', minItems: 1, items: { enum: Object.keys(MOD_OPS) } },
-            trainFraction: number,
-          },
-        },
-        // Model and optimiser configs are owned by the engine and may gain fields; the ones below are required.
-        // Either model kind: encoder-only, or encoder-decoder (kind 'encoder-decoder', one size block per stack).
-        model: {
-          type: 'object',
-          required: ['dModel', 'nHeads', 'dFF', 'nClasses', 'posInitStd'],
-          properties: {
-            dModel: integer, nHeads: integer, dFF: integer, nClasses: integer, padToken: integer, posInitStd: number,
-            norm: { enum: NORM_KINDS }, qkNorm: { type: 'boolean' },
-          },
-          oneOf: [
-            {
-              required: ['nLayers', 'vocabSize', 'maxPositions', 'causal'],
-              properties: { kind: false, nLayers: integer, vocabSize: integer, maxPositions: integer, causal: { type: 'boolean' }, taskHeads: integer },
-            },
-            {
-              required: ['kind', 'encoder', 'decoder', 'padToken'],
-              properties: { kind: { const: 'encoder-decoder' }, encoder: stackSize, decoder: stackSize },
-            },
-          ],
-        },
-        optim: {
-          type: 'object',
-          required: ['lr', 'weightDecay', 'beta1', 'beta2', 'eps', 'clipNorm'],
-          properties: { lr: number, weightDecay: number, beta1: number, beta2: number, eps: number, clipNorm: number },
-        },
-        shape: {
-          type: 'object',
-          required: ['batch', 'seqLen', 'readout'],
-          properties: {
-            batch: integer,
-            seqLen: integer,
-            sourceLen: integer,
-            readout: { type: 'object', required: ['start', 'count'], properties: { start: integer, count: integer } },
-          },
-        },
-        decay: decayConfig,
-        batchMode: { enum: ['full', 'minibatch'] },
-        steps: integer,
-        evalEvery: integer,
-        earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
-        spectral: { type: 'object', additionalProperties: false, required: requiredSpectralOptions, properties: spectralOptionFields },
-      },
-    },
-    series: {
-      type: 'object',
-      additionalProperties: false,
-      required: [...METRIC_KEYS],
-      properties: Object.fromEntries(METRIC_KEYS.map((k) => [k, k === 'step' ? { type: 'array', items: stepNumber } : numbers])),
-    },
-    events: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['type'],
-        discriminator: { propertyName: 'type' },
-        oneOf: [
-          {
-            additionalProperties: false,
-            required: ['type', 'step', 'metric', 'value'],
-            properties: { type: { const: 'grok' }, step: stepNumber, metric: { enum: ['testAcc', 'testSeqAcc', 'minHeadTestAcc'] }, value: number, head: { type: 'string' } },
-          },
-          {
-            additionalProperties: false,
-            required: ['type', 'step', 'before', 'after'],
-            properties: { type: { const: 'hyper' }, step: stepNumber, before: hyperParams, after: hyperParams },
-          },
-          {
-            additionalProperties: false,
-            required: ['type', 'step', 'restoredStep', 'message'],
-            properties: { type: { const: 'divergence' }, step: stepNumber, restoredStep: stepNumber, message: { type: 'string' } },
-          },
-        ],
-      },
-    },
-    spectral: { type: 'array', items: spectralRecord },
-    analyses: { type: 'array', items: { type: 'object', required: ['kind'], properties: { kind: { const: ANALYSIS_KIND } } } },
-    heads: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['names', ...HEAD_METRIC_KEYS],
-      properties: {
-        names: { type: 'array', items: { type: 'string' } },
-        ...Object.fromEntries(HEAD_METRIC_KEYS.map((k) => [k, { type: 'array', items: numbers }])),
-      },
-    },
-    summary: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['steps', 'grokStep', 'stopReason', 'final', 'wallMs', 'adapter'],
-      properties: {
-        steps: stepNumber,
-        grokStep: { oneOf: [{ type: 'null' }, stepNumber] },
-        stopReason: { enum: ['completed', 'early-stop', 'diverged', 'interrupted'] },
-        final: { oneOf: [{ type: 'null' }, metricPoint] },
-        wallMs: number,
-        adapter: { type: 'string' },
-      },
-    },
-  },
-} as const;
-
-// ---- Loading -----------------------------------------------------------------------------------------------
-
-export class RunFileError extends Error {
-  override name = 'RunFileError';
-}
-
-let validator: ReturnType<Ajv['compile']> | undefined;
-function validateSchema(data: unknown): ErrorObject[] {
-  validator ??= new Ajv({ allErrors: true, discriminator: true }).compile(RUN_SCHEMA);
-  return validator(data) ? [] : (validator.errors ?? []);
-}
-
-/** "/series/testAcc/3" -> "series.testAcc[3]" (the root is "(root)"). */
-function readablePath(instancePath: string): string {
-  const parts = instancePath.split('/').slice(1);
-  const path = parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-  return path || '(root)';
-}
-
-const EVENT_TYPES = RUN_SCHEMA.properties.events.items.oneOf.map((branch) => branch.properties.type.const);
-
-function describeError(e: ErrorObject): string {
-  const path = readablePath(e.instancePath);
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return `${path}: ${e.message} (${String(e.params.additionalProperty)})`;
-    case 'enum':
-      return `${path}: ${e.message} (${(e.params.allowedValues as unknown[]).join(', ')})`;
-    case 'discriminator':
-      // Ajv says 'value of tag "type" must be in oneOf'; name the field and the allowed values instead.
-      return `${path}.${String(e.params.tag)}: must be one of ${EVENT_TYPES.join(', ')}, got ${JSON.stringify(e.params.tagValue)}`;
-    default:
-      return `${path}: ${e.message ?? e.keyword}`;
-  }
-}
-
 /**
- * Parses and validates a run file (JSON text or an already parsed value). Throws a RunFileError naming the
- * first few problems by path, e.g. "series.testAcc[3]: must be number".
+ * Parses and checks a run file (JSON text or a parsed value): kind, version, schema and lengths
+ * (src/formats/run-file.ts), then its configuration, which must be the one resolveRunConfig makes from the file's
+ * preset, seed and overrides. Throws a one-line FormatError naming the first bad path, its value and what is allowed.
  */
 export function parseRunFile(input: string | unknown): RunFile {
-  let data: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      data = JSON.parse(input);
-    } catch (err) {
-      throw new RunFileError(`not JSON: ${(err as Error).message}`);
-    }
+  const run = RUN_FILE.parse(input);
+  try {
+    checkRunConfig(run.config);
+  } catch (err) {
+    if (err instanceof FormatError) throw new FormatError(`invalid run file: ${err.message}`);
+    throw err;
   }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new RunFileError('a run file is a JSON object');
-  const { kind, version } = data as { kind?: unknown; version?: unknown };
-  if (kind !== RUN_FILE_KIND) throw new RunFileError(`not a Spectral Edge Lab run file: kind is ${JSON.stringify(kind)}, expected "${RUN_FILE_KIND}"`);
-  if (version !== RUN_FILE_VERSION) {
-    throw new RunFileError(`unsupported run file version ${JSON.stringify(version)}; this lab reads version ${RUN_FILE_VERSION}`);
+  // A version 2 file is a version 3 file without live causal probes.
+  return { ...run, version: RUN_FILE_VERSION };
+}
+
+/** Throws a FormatError unless `config` is what resolveRunConfig makes of its preset, seed and overrides. */
+export function checkRunConfig(config: RunConfig): void {
+  let made: RunConfig;
+  try {
+    made = resolveRunConfig(config.preset, config.seed, config.overrides);
+  } catch (err) {
+    if (err instanceof RunConfigError) throw new FormatError(`config.overrides: ${err.message}`);
+    throw err;
   }
-  const errors = validateSchema(data);
-  if (errors.length > 0) {
-    const shown = errors.slice(0, 5).map(describeError);
-    if (errors.length > shown.length) shown.push(`... and ${errors.length - shown.length} more`);
-    throw new RunFileError(`invalid run file: ${shown.join('; ')}`);
-  }
-  const run = data as RunFile;
-  const n = run.series.step.length;
-  for (const k of METRIC_KEYS) {
-    if (run.series[k].length !== n) throw new RunFileError(`invalid run file: series.${k} has ${run.series[k].length} values, series.step ${n}`);
-  }
-  const { heads } = run;
-  if (heads) {
-    for (const k of HEAD_METRIC_KEYS) {
-      if (heads[k].length !== heads.names.length) throw new RunFileError(`invalid run file: heads.${k} has ${heads[k].length} series for ${heads.names.length} heads`);
-      heads[k].forEach((series, h) => {
-        if (series.length !== n) throw new RunFileError(`invalid run file: heads.${k}[${h}] has ${series.length} values, series.step ${n}`);
-      });
-    }
-  }
-  return run;
+  const difference = firstDifference(withDefaults(config), withDefaults(made), 'config');
+  if (difference) throw invalid(difference.path, difference.found, `preset ${config.preset} with seed ${config.seed} and the file's overrides gives ${JSON.stringify(difference.expected)}`);
+}
+
+/** Fields older files leave out, filled with what they meant (so those files still compare equal). */
+function withDefaults(config: RunConfig): RunConfig {
+  return { ...config, decay: config.decay ?? { ...L2_DECAY }, spectral: { gapFlow: false, solver: 'gram', ...config.spectral } };
 }

@@ -11,33 +11,19 @@
 import type { AllocationScope, GpuRuntime } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
-import { TrainingEngine, type StepStats } from './engine';
-import { decayOf } from './decay';
+import { TrainingEngine, type StepStats } from '../model/engine';
+import { decayOf, type HyperParams } from '../formats/optim';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor, sliceOf, type EdgeVectors } from '../spectral/monitor';
-import type { SpectralRecord } from '../spectral/record';
-import type { AnalysisFile } from '../analysis/analysis-file';
+import type { SpectralRecord } from '../formats/spectral';
+import type { AnalysisFile } from '../formats/analysis-file';
+import type { CausalRecord } from '../formats/live-causal';
 import { Evaluator } from './evaluator';
 import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from './presets';
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
-import {
-  appendHeadPoint,
-  appendPoint,
-  copyMetrics,
-  emptyMetrics,
-  grokEvent,
-  grokStep,
-  headGrokEvents,
-  nonFiniteKeys,
-  paramNorms,
-  pointAt,
-  shouldStopEarly,
-  type HyperParams,
-  type MetricPoint,
-  type RunEvent,
-  type RunMetrics,
-} from './metrics';
-import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile, type StopReason } from './run';
+import { appendHeadPoint, appendPoint, copyMetrics, historyUpTo, emptyMetrics, grokEvent, grokStep, headGrokEvents, nonFiniteKeys, paramNorms, pointAt, shouldStopEarly } from './metrics';
+import type { MetricPoint, RunEvent, RunMetrics, StopReason } from '../formats/metrics';
+import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile } from '../formats/run-file';
 
 export interface TrainerProgress {
   /** The evaluation just taken. */
@@ -49,6 +35,8 @@ export interface TrainerProgress {
   elapsedMs: number;
   /** The latest spectral record (null before the first full window, or when the edge is not tracked). */
   edge: SpectralRecord | null;
+  /** The latest live causal record (null before the first probe, or when the run takes none). */
+  causal: CausalRecord | null;
 }
 
 export interface RunCallbacks {
@@ -58,6 +46,8 @@ export interface RunCallbacks {
   onEvent?(event: RunEvent): void;
   /** For each analysed window of the spectral edge. */
   onSpectral?(record: SpectralRecord): void;
+  /** For each live causal probe (runs with config.causal enabled). */
+  onCausal?(record: CausalRecord): void;
   /**
    * Checked before every step; true ends the call with stopReason 'interrupted' (a later `run` continues). In a
    * worker, messages are only handled while the trainer waits on the GPU, i.e. at the evaluation cadence.
@@ -99,12 +89,20 @@ function minibatchSampler(data: TaskData, size: number, seed: number): BatchSamp
 
 const now = () => performance.now();
 
+/**
+ * Measures the edge's function at a window step (src/analysis/live-causal.ts builds it; the trainer only calls it).
+ * It must leave the parameters, moments, gradients and every generator exactly as it found them.
+ */
+export type CausalProbe = (step: number) => Promise<CausalRecord>;
+
 export class Trainer {
   private metrics: RunMetrics;
   private wallMs = 0;
   private stopReason: StopReason = 'interrupted';
   /** Causal experiments run on this run's model (kept in its run file). */
   private readonly analyses: AnalysisFile[] = [];
+  /** The live causal probe (runs whose config enables it; attached by src/analysis/live-causal.ts). */
+  private causalProbe: CausalProbe | null = null;
 
   private constructor(
     private readonly rt: GpuRuntime,
@@ -121,7 +119,7 @@ export class Trainer {
     /** The buffers of the engine, evaluators and monitor, allocated in create(). */
     private readonly allocations: AllocationScope,
   ) {
-    this.metrics = copyMetrics(lastGood.metrics);
+    this.metrics = historyUpTo(lastGood.metrics, lastGood.mark);
   }
 
   /** Builds the data, engine and evaluators of a run (`resolveRunConfig` makes the config from a preset). */
@@ -156,7 +154,7 @@ export class Trainer {
     const trainEval = await evaluator(data.train);
     const testEval = await evaluator(data.test);
     const sampler = config.batchMode === 'full' ? fullBatchSampler(data) : minibatchSampler(data, config.shape.batch, config.seed);
-    const initial = await captureCheckpoint(engine, sampler, emptyMetrics(taskHeadNames(config.task), tracksEdge), monitor);
+    const initial = await captureCheckpoint(engine, sampler, emptyMetrics(taskHeadNames(config.task), tracksEdge, !!config.causal?.enabled), monitor);
     return new Trainer(rt, config, engine, data, trainEval, testEval, sampler, monitor, initial, allocations);
   }
 
@@ -190,6 +188,17 @@ export class Trainer {
   /** The spectral records so far (empty when the run does not track the edge). */
   get spectralRecords(): readonly SpectralRecord[] {
     return this.metrics.spectral ?? [];
+  }
+
+  /** The live causal records so far (empty when the run takes none). */
+  get causalRecords(): readonly CausalRecord[] {
+    return this.metrics.causal ?? [];
+  }
+
+  /** Attaches the live causal probe of a run whose config enables the probes (createTrainer does this). */
+  attachCausalProbe(probe: CausalProbe): void {
+    if (!this.config.causal?.enabled) throw new Error('this run does not take live causal probes (config.causal is off)');
+    this.causalProbe = probe;
   }
 
   /** The spectral edge of the last analysed window (v_1..v_K on the GPU); null when the run does not track it. */
@@ -231,6 +240,7 @@ export class Trainer {
     const startStep = this.step;
     const { steps, evalEvery, earlyStop } = this.config;
     let reason: StopReason = 'completed';
+    if (this.config.causal?.enabled && !this.causalProbe) throw new Error('this run takes live causal probes: create it with createTrainer (src/analysis/live-causal.ts), which attaches them');
     try {
       while (this.step < steps) {
         if (callbacks.shouldStop?.()) {
@@ -255,7 +265,8 @@ export class Trainer {
           break;
         }
         const edge = this.metrics.spectral?.at(-1) ?? null;
-        callbacks.onEvaluation?.({ point, totalSteps: steps, stepsThisCall: this.step - startStep, elapsedMs: now() - start, edge });
+        const causal = this.metrics.causal?.at(-1) ?? null;
+        callbacks.onEvaluation?.({ point, totalSteps: steps, stepsThisCall: this.step - startStep, elapsedMs: now() - start, edge, causal });
         if (earlyStop && shouldStopEarly(this.metrics, earlyStop, grokMetric(this.config.task))) {
           reason = 'early-stop';
           break;
@@ -268,12 +279,21 @@ export class Trainer {
     return reason;
   }
 
-  /** After a snapshot step that completes a window: its spectral record (the gap flow, if asked for, on `batch`). */
+  /**
+   * After a snapshot step that completes a window: its spectral record (the gap flow, if asked for, on `batch`), and
+   * at the live causal cadence the probe's record on the window's edge.
+   */
   private async analyseWindow(step: number, batch: Batch, callbacks: RunCallbacks): Promise<void> {
     if (!this.monitor?.windowReady(step)) return;
     const record = await this.monitor.analyse(step, this.engine.optim, batch);
     this.metrics.spectral!.push(record);
     callbacks.onSpectral?.(record);
+    const causal = this.config.causal;
+    if (this.causalProbe && causal?.enabled && step % causal.every === 0) {
+      const measured = await this.causalProbe(step);
+      (this.metrics.causal ??= []).push(measured);
+      callbacks.onCausal?.(measured);
+    }
   }
 
   /**
@@ -337,12 +357,12 @@ export class Trainer {
   /** Goes back (or forward) to a checkpoint of this run: the next `run` continues from it bit for bit. */
   restore(checkpoint: Checkpoint): void {
     restoreCheckpoint(checkpoint, this.engine, this.sampler, this.monitor);
-    this.metrics = copyMetrics(checkpoint.metrics);
-    this.lastGood = checkpoint;
+    this.metrics = historyUpTo(checkpoint.metrics, checkpoint.mark);
+    this.lastGood = checkpointOf(checkpoint.engine, this.sampler, this.metrics, checkpoint.spectral);
   }
 
   toRunFile(): RunFile {
-    const { series, events, heads, spectral } = copyMetrics(this.metrics);
+    const { series, events, heads, spectral, causal } = copyMetrics(this.metrics);
     const n = series.step.length;
     return {
       version: RUN_FILE_VERSION,
@@ -352,6 +372,7 @@ export class Trainer {
       events,
       ...(heads && { heads }),
       ...(spectral && { spectral }),
+      ...(causal && { causal }),
       ...(this.analyses.length > 0 && { analyses: structuredClone(this.analyses) }),
       summary: {
         steps: this.step,

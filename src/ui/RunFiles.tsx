@@ -1,7 +1,7 @@
 // Sharing and keeping runs: the link that replays the configuration (the URL hash), exporting the whole run as a
 // versioned JSON file and opening one, and the runs saved in this browser (IndexedDB), to reopen, compare or delete.
 import { useEffect, useId, useRef, useState } from 'react';
-import type { SavedRunSummary } from '../worker/protocol';
+import type { SavedRunSummary } from '../formats/worker';
 import { encodeHash } from '../store/url-hash';
 import { actions, useLab } from './lab';
 import { compareSelected, compareStore, useCompare } from './ComparePanel';

@@ -4,7 +4,7 @@
 import { useId } from 'react';
 import { MOD_OPS } from '../tasks/modarith';
 import { hasOp, lrdParamsText, validateForm, type FormField } from '../store/run-form';
-import { LRD_PARAMS, type LrdParam } from '../train/decay';
+import { LRD_PARAMS, type LrdParam } from '../formats/optim';
 import { labStore, useLab } from './lab';
 
 interface FieldProps {

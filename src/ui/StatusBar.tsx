@@ -1,7 +1,7 @@
 // The run's status line, straight from the worker: phase, progress, speed, the engine's current learning rate and
 // weight decay (what the next step uses), the grok step and the adapter.
 import { grokStep } from '../train/metrics';
-import type { RunPhase } from '../worker/protocol';
+import type { RunPhase } from '../formats/worker';
 import { useLab } from './lab';
 
 const PHASE_TEXT: Record<RunPhase, string> = {

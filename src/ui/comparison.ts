@@ -8,9 +8,10 @@
 import type { ChartSpec } from './charts/chart-spec';
 import type { ChartData, Marker } from './charts/plot-model';
 import { SERIES_STYLES } from './charts/palette';
-import { grokStep, type MetricKey } from '../train/metrics';
-import type { RunFile } from '../train/run';
-import type { SpectralRecord } from '../spectral/record';
+import { grokStep } from '../train/metrics';
+import type { MetricKey } from '../formats/metrics';
+import type { RunFile } from '../formats/run-file';
+import type { SpectralRecord } from '../formats/spectral';
 import type { ComparedRun } from '../store/compare-store';
 
 /** The most runs one comparison overlays (one Okabe-Ito colour and dash each). */

@@ -1,15 +1,13 @@
 // The lab's charts as specs (what each plots, in words too), the sources that feed them from the series tables,
 // and the markers a run's events put on every chart (hyperparameter changes, the grok step, divergences). Classroom
 // mode shows four of the same specs with captions for a room, and its key moments as markers.
-import type { ChartSpec, LineSpec } from './charts/chart-spec';
-import { lines } from './charts/chart-spec';
+import { lines, type ChartSpec, type LineSpec } from './charts/chart-spec';
 import { SERIES_STYLES } from './charts/palette';
 import { attentionModules, buildParamTable } from '../model/params';
 import type { ChartSource } from './charts/TimeSeriesChart';
 import type { Marker } from './charts/plot-model';
-import type { RunEvent } from '../train/metrics';
-import type { RunConfig } from '../train/run';
-import type { MetricKey } from '../train/metrics';
+import type { RunEvent, MetricKey } from '../formats/metrics';
+import type { RunConfig } from '../formats/run-file';
 import { headColumn, type LabTables } from '../store/lab-store';
 import { STABLE_RANK_MODULES, type SpectralColumn } from '../store/spectral-columns';
 import { DECAY_DRIVEN_ENERGY, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';

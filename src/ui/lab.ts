@@ -3,12 +3,12 @@
 // the page (never a silent no-op), and every command's answer comes back through the worker's batches.
 import { useStore } from 'zustand';
 import { createLabStore, createTables, type LabState } from '../store/lab-store';
-import { RunDb } from '../store/run-db';
+import { RunDb } from '../worker/run-db';
 import { validateForm, type FormField } from '../store/run-form';
 import { decodeHash, encodeHash } from '../store/url-hash';
 import { connectLab, type LabClient } from '../worker/client';
-import type { HyperParams } from '../train/metrics';
-import type { RunConfig, RunFile } from '../train/run';
+import type { HyperParams } from '../formats/optim';
+import type { RunConfig, RunFile } from '../formats/run-file';
 import { download } from './charts/chart-export';
 import { CLASSROOM_RUN, WALKTHROUGH_STEPS } from './walkthrough';
 

@@ -1,6 +1,7 @@
 // Plain-language descriptions of the presets for the task picker: what the model learns, how big it is and what
 // to expect, so a first-time visitor can pick one without reading SPEC.md.
-import { PRESETS, type PresetName } from '../train/presets';
+import { PRESETS } from '../train/presets';
+import type { PresetName } from '../formats/task';
 import { buildParamTable } from '../model/params';
 
 export interface PresetInfo {

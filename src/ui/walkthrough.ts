@@ -3,7 +3,7 @@
 // on where the run stands. Pure functions of the store's key moments and the run's phase, so they are tested
 // without a page.
 import { DECAY_DRIVEN_ENERGY, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
-import type { RunPhase } from '../worker/protocol';
+import type { RunPhase } from '../formats/worker';
 
 export interface WalkthroughStep {
   id: string;

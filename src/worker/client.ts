@@ -1,8 +1,7 @@
 // The page's side of the training worker: starts the module worker, wraps it with Comlink, and registers the one
 // long-lived callback (Comlink.proxy) through which every batch arrives.
 import * as Comlink from 'comlink';
-import type { LabListener, LabWorkerApi, WorkerStatus } from './protocol';
-import { IDLE_STATUS } from './protocol';
+import { IDLE_STATUS, type LabListener, type LabWorkerApi, type WorkerStatus } from '../formats/worker';
 
 export interface LabClient {
   api: Comlink.Remote<LabWorkerApi>;

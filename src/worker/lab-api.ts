@@ -13,17 +13,20 @@
 import { GpuRuntime } from '../gpu/runtime';
 import { WebGpuUnavailableError, type AcquiredDevice } from '../gpu/device';
 import { Trainer } from '../train/trainer';
-import { parseRunFile, resolveRunConfig, type RunConfig, type RunFile, type StopReason } from '../train/run';
+import { parseRunFile, resolveRunConfig } from '../train/run';
+import type { RunConfig, RunFile } from '../formats/run-file';
+import type { StopReason, RunEvent } from '../formats/metrics';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
-import { emptyMetrics, grokStep, type HyperParams, type RunEvent } from '../train/metrics';
+import { emptyMetrics, grokStep } from '../train/metrics';
+import type { HyperParams } from '../formats/optim';
 import { runAnalysis } from '../analysis/run-analysis';
-import { parseAnalysisFile, type AnalysisFile } from '../analysis/analysis-file';
+import { parseAnalysisFile, type AnalysisFile } from '../formats/analysis-file';
+import { batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule } from './protocol';
 import {
-  IDLE_STATUS, batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule,
-  type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink,
-  type PlayRequest, type SavedRunSummary, type StartRequest, type WorkerStatus,
-} from './protocol';
+  IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type PlayRequest, type RunSink,
+  type SavedRunSummary, type StartRequest, type WorkerStatus,
+} from '../formats/worker';
 import { PLAYBACK_MS, PLAYBACK_START, playbackEnd, playbackSlice, playbackStep, type PlaybackCursor } from './playback';
 
 /** How often a playback releases what its clock has passed. */
@@ -229,8 +232,10 @@ export class LabApi implements LabWorkerApi {
           throw new Error(`analyses[${i}]: ${(error as Error).message}`);
         }
       });
-      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint) : null;
-      const grok = request.grokCheckpoint ? decodeCheckpoint(request.grokCheckpoint).checkpoint : null;
+      // The checkpoints must be this run's (its configuration and history); they take their history from the run file.
+      const history = { run: { config: file.config, metrics: file } };
+      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint, history) : null;
+      const grok = request.grokCheckpoint ? decodeCheckpoint(request.grokCheckpoint, history).checkpoint : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
       await this.retireCurrent();
@@ -250,7 +255,7 @@ export class LabApi implements LabWorkerApi {
       trainer.restore(decoded.checkpoint);
       for (const analysis of analyses) trainer.addAnalysis(analysis);
       const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
-      run.applied = hyperCount(decoded.checkpoint.metrics.events);
+      run.applied = hyperCount(trainer.events);
       if (grok && grok.step <= trainer.step) run.grok = { checkpoint: grok, saved: true };
       // A run that ended (its length, an early stop, a divergence) at this checkpoint stays ended: it is analysed, not continued.
       const { stopReason } = file.summary;
@@ -611,7 +616,7 @@ export class LabApi implements LabWorkerApi {
         trainer.restore(checkpoint);
         const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
         run.trainer.destroy();
-        next.applied = hyperCount(checkpoint.metrics.events);
+        next.applied = hyperCount(trainer.events);
         if (run.grok && run.grok.checkpoint.step <= checkpoint.step) next.grok = run.grok;
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
         this.emitReset(next, checkpoint);
@@ -634,8 +639,9 @@ export class LabApi implements LabWorkerApi {
   /** Replaces the page's view with this run (from step 0, or from a restored checkpoint's metrics). */
   private emitReset(run: LiveRun, from: Checkpoint | null): void {
     const { config } = run.trainer;
-    const metrics = from?.metrics ?? { series: run.trainer.series, events: [...run.trainer.events] };
-    this.outbox = batchOfMetrics(config, { ...metrics, spectral: from?.metrics.spectral ?? [] }, this.computeStatus(), run.trainer.analysisFiles);
+    // After a restore the trainer's metrics are the checkpoint's history.
+    const metrics = from ? run.trainer.toRunFile() : { series: run.trainer.series, events: [...run.trainer.events] };
+    this.outbox = batchOfMetrics(config, { ...metrics, spectral: [...run.trainer.spectralRecords] }, this.computeStatus(), run.trainer.analysisFiles);
     run.sentRows = metrics.series.step.length;
     this.scheduleFlush();
   }

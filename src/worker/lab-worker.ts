@@ -5,8 +5,9 @@
 import * as Comlink from 'comlink';
 import { acquireDevice } from '../gpu/device';
 import { LabApi } from './lab-api';
-import { transferables, type LabListener } from './protocol';
-import { RunDb } from '../store/run-db';
+import { transferables } from './protocol';
+import type { LabListener } from '../formats/worker';
+import { RunDb } from './run-db';
 
 class WorkerLabApi extends LabApi {
   override subscribe(listener: LabListener): void {

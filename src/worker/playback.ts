@@ -2,8 +2,9 @@
 // file's evaluations, spectral records and events are released in step order as the playback clock passes their
 // steps, as the same batches a live run streams, so the charts and the walkthrough show it exactly as they show a
 // run training. Pure: the worker (lab-api.ts) owns the clock.
-import type { RunFile } from '../train/run';
-import { packHeadRows, packMetricRows, type LabBatch } from './protocol';
+import type { RunFile } from '../formats/run-file';
+import { packHeadRows, packMetricRows } from './protocol';
+import type { LabBatch } from '../formats/worker';
 
 /** How long a recording takes to play by default (then the charts hold the whole run). */
 export const PLAYBACK_MS = 45_000;

@@ -7,8 +7,8 @@ import { buildParamTable } from '../../src/model/params';
 import { SpectralMonitor } from '../../src/spectral/monitor';
 import { spectralDefaults } from '../../src/spectral/options';
 import { syntheticBatch } from '../../src/tasks/synthetic';
-import { TrainingEngine } from '../../src/train/engine';
-import type { OptimConfig } from '../../src/train/optim-config';
+import { TrainingEngine } from '../../src/model/engine';
+import type { OptimConfig } from '../../src/formats/optim';
 import type { AnalysisContext } from '../../src/analysis/context';
 
 export const ANALYSED_OPTIM: OptimConfig = { lr: 3e-2, weightDecay: 0.5, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };

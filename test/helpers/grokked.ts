@@ -1,6 +1,6 @@
 // A quick-add model that has grokked, for the experiments' acceptance tests: seed 1, weight decay 1, trained to
 // step 500 (it groks at 440 on SwiftShader; SPEC: 440-540), tracking the spectral edge at the preset's cadence
-// (a window of 10 snapshots every 20 steps). Training takes about 3 minutes on SwiftShader, so the first test file
+// (a window of 10 snapshots every 20 steps) and taking the live causal probes at theirs (every 100 steps). Training takes about 3 minutes on SwiftShader, so the first test file
 // that needs it keeps its checkpoint in node_modules/.cache, keyed by a hash of the engine's sources (src/,
 // shaders/), the run's config and the adapter: the other files restore it (bit for bit, test/at-step.test.ts)
 // instead of training again, and any change to the engine trains afresh.
@@ -8,8 +8,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { testRuntime } from './gpu';
-import { Trainer } from '../../src/train/trainer';
-import { resolveRunConfig, type RunConfig } from '../../src/train/run';
+import type { Trainer } from '../../src/train/trainer';
+import { createTrainer } from '../../src/analysis/live-causal';
+import { resolveRunConfig } from '../../src/train/run';
+import type { RunConfig } from '../../src/formats/run-file';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint-file';
 import type { GpuRuntime } from '../../src/gpu/runtime';
 
@@ -32,8 +34,9 @@ let trained: Promise<Trainer> | undefined;
 export function grokkedQuickAdd(): Promise<Trainer> {
   trained ??= (async () => {
     const rt = await testRuntime();
-    const config = resolveRunConfig('quick-add', 1, { steps: GROKKED_STEPS, evalEvery: 20 });
-    const trainer = await Trainer.create(rt, config);
+    // With the live causal probes at their default cadence (every 100 steps, from the first window at 200).
+    const config = resolveRunConfig('quick-add', 1, { steps: GROKKED_STEPS, evalEvery: 20, causal: { enabled: true } });
+    const trainer = await createTrainer(rt, config);
     const path = await cachePath(rt, config);
     const cached = await readFile(path).catch(() => null);
     if (cached) {
@@ -41,7 +44,7 @@ export function grokkedQuickAdd(): Promise<Trainer> {
     } else {
       await trainer.run();
       await mkdir(CACHE_DIR, { recursive: true });
-      await writeFile(path, encodeCheckpoint(await trainer.checkpoint(), config));
+      await writeFile(path, encodeCheckpoint(await trainer.checkpoint(), config, { withHistory: true }));
     }
     if (trainer.step !== GROKKED_STEPS) throw new Error(`the grokked fixture is at step ${trainer.step}, expected ${GROKKED_STEPS}`);
     if (trainer.grokStep === null) throw new Error(`quick-add seed 1 did not grok in ${GROKKED_STEPS} steps: an engine bug, not a fixture to loosen`);

@@ -3,8 +3,7 @@
 // heads; and
 // encoder-decoder models with source and target padding, source longer and shorter than the target; and some of
 // both with SPEC §4's architecture options (RMSNorm, QK-norm, both).
-import type { AnyModelConfig, EncoderDecoderConfig } from '../../src/model/config';
-import type { BatchShape } from '../../src/model/batch';
+import type { AnyModelConfig, EncoderDecoderConfig, BatchShape } from '../../src/formats/model-config';
 
 export interface TinyCase<C extends AnyModelConfig = AnyModelConfig> {
   name: string;

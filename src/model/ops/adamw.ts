@@ -2,12 +2,11 @@
 // shaders/adamw.wgsl adds them into the global norm, clips, and applies AdamW to params, m and v in place.
 // Both are built once; `setStep` rewrites the AdamW uniform each step (bias corrections, and lr / wd,
 // which the user may change mid-run), so nothing is rebuilt. Which parameters are decayed is a bit mask fixed
-// at creation (src/train/decay.ts: every parameter unless Low-Rank Decay takes some matrices over).
+// at creation (src/formats/optim.ts: every parameter unless Low-Rank Decay takes some matrices over).
 import reduceSource from '../../../shaders/reduce.wgsl?raw';
 import adamwSource from '../../../shaders/adamw.wgsl?raw';
 import { f32, groups, u32, type Dispatch, type GpuRuntime, type Scalar, type TensorRef } from '../../gpu/runtime';
-import type { OptimConfig } from '../../train/optim-config';
-import type { DecayMask } from '../../train/decay';
+import type { OptimConfig, DecayMask } from '../../formats/optim';
 
 const sumOfSquaresKernel = { label: 'reduce.sum_of_squares', code: reduceSource };
 
@@ -47,7 +46,7 @@ export async function adamw(
   rt: GpuRuntime,
   a: {
     params: GPUBuffer; grads: GPUBuffer; m: GPUBuffer; v: GPUBuffer; gradNorm: TensorRef; n: number; split?: SplitAccumulator;
-    /** Which parameters AdamW decays (src/train/decay.ts); every one unless given. */
+    /** Which parameters AdamW decays (src/formats/optim.ts); every one unless given. */
     decayMask?: DecayMask;
   },
 ): Promise<OptimizerOp> {

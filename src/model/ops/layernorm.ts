@@ -6,7 +6,8 @@
 import source from '../../../shaders/layernorm.wgsl?raw';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
-import { NORM_EPS, type NormKind } from '../config';
+import { NORM_EPS } from '../config';
+import type { NormKind } from '../../formats/model-config';
 
 export type LayerNormKernel =
   /** One workgroup of 64 invocations per row, tree reductions in workgroup memory (GPUs). */

@@ -2,10 +2,10 @@
 // (and how to compute it) or why the experiment does not apply, until there is a result to draw. Figures are
 // ExperimentFigures (exportable as PNG, SVG and JSON); tables are plain HTML tables.
 import { useMemo, useState, type ReactNode } from 'react';
-import type { AnalysisFile, ExperimentResults, ResultOf } from '../../analysis/analysis-file';
-import { HESSIAN_RELATIVE_RESIDUAL_LIMIT, hessianPairQuality, type ExperimentName } from '../../analysis/experiments';
-import type { ExperimentProgress } from '../../worker/protocol';
-import type { FieldBasis } from '../../analysis/edge-modes';
+import type { AnalysisFile, ExperimentResults, ResultOf } from '../../formats/analysis-file';
+import { HESSIAN_RELATIVE_RESIDUAL_LIMIT, hessianPairQuality } from '../../analysis/experiments';
+import type { ExperimentName, FieldBasis } from '../../formats/experiments';
+import type { ExperimentProgress } from '../../formats/worker';
 import { lowAccuracyCaveat } from '../../analysis/verdict';
 import { ExperimentFigure } from './ExperimentFigure';
 import {

@@ -2,8 +2,9 @@
 // button (disabled with the reason when it cannot run), progress while the worker runs them, the analysis on show
 // (a run can hold several, from different steps) with its JSON export, and the result cards.
 import { useState } from 'react';
-import { EXPERIMENTS, INTERVENTION_DEFAULTS, notForTask } from '../../analysis/experiments';
-import type { AnalysisFile } from '../../analysis/analysis-file';
+import { INTERVENTION_DEFAULTS, notForTask } from '../../analysis/experiments';
+import { EXPERIMENTS } from '../../formats/experiments';
+import type { AnalysisFile } from '../../formats/analysis-file';
 import { shownAnalysisIndex } from '../../store/experiments-store';
 import { useLab } from '../lab';
 import { ExperimentCards } from './ExperimentCards';

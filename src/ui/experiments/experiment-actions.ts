@@ -2,8 +2,9 @@
 // the lab store's `analyses`), export an analysis, and report a failure as a notice on the page.
 import { useStore } from 'zustand';
 import { createExperimentsStore, type ExperimentsState } from '../../store/experiments-store';
-import { plannedExperiments, type ExperimentName } from '../../analysis/experiments';
-import type { AnalysisFile } from '../../analysis/analysis-file';
+import { plannedExperiments } from '../../analysis/experiments';
+import type { ExperimentName } from '../../formats/experiments';
+import type { AnalysisFile } from '../../formats/analysis-file';
 import { downloadJson } from '../charts/chart-export';
 import { api, labStore } from '../lab';
 import { analysisFileBase } from './experiment-data';

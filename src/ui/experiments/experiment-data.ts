@@ -1,15 +1,10 @@
 // What the experiment panels draw, shaped from the analysis results (src/analysis/): pure functions, no DOM, so
 // the layouts are tested on their own (test/experiment-panels.test.ts). Also the panel's gating (when the Run
 // button works and why not), its selection of experiments and the words for numbers.
-import type { AblationResult } from '../../analysis/ablation';
-import type { AnalysisFile, ExperimentResults, ResultOf } from '../../analysis/analysis-file';
-import type { CurvatureResult } from '../../analysis/curvature';
-import type { DecayInterventionResult, DecayRow } from '../../analysis/decay-intervention';
-import type { FieldBasis, FunctionalModesResult } from '../../analysis/edge-modes';
-import type { PerturbationResult } from '../../analysis/perturbation';
-import type { ProbeExperimentResult } from '../../analysis/probe-run';
-import { EXPERIMENTS, INTERVENTION_DEFAULTS, notForTask, type ExperimentName, type TaskKind } from '../../analysis/experiments';
-import type { ExperimentProgress, RunPhase } from '../../worker/protocol';
+import { EXPERIMENTS, type AblationResult, type CurvatureResult, type DecayInterventionResult, type DecayRow, type FieldBasis, type FunctionalModesResult, type PerturbationResult, type ProbeExperimentResult, type ExperimentName } from '../../formats/experiments';
+import type { AnalysisFile, ExperimentResults, ResultOf } from '../../formats/analysis-file';
+import { INTERVENTION_DEFAULTS, notForTask, type TaskKind } from '../../analysis/experiments';
+import type { ExperimentProgress, RunPhase } from '../../formats/worker';
 
 // ---- The experiments ---------------------------------------------------------------------------------------
 

@@ -6,8 +6,7 @@
 import { area, axisBottom, axisLeft, interpolateViridis, line, scaleBand, scaleLinear, scaleSequentialSqrt, select, type NumberValue, type ScaleLinear, type Selection } from 'd3';
 import { CHART_INK, OKABE_ITO, SERIES_STYLES } from '../charts/palette';
 import { FONT_SIZE, LEGEND_SAMPLE_PX, TITLE_FONT_SIZE, textWidth } from '../charts/plot-model';
-import type { BarKind, BarLayout, HeatmapData, LinePlotData } from './experiment-data';
-import { formatNumber } from './experiment-data';
+import { formatNumber, type BarKind, type BarLayout, type HeatmapData, type LinePlotData } from './experiment-data';
 
 export interface FigureSize {
   width: number;

@@ -1,8 +1,8 @@
 // Saved runs in IndexedDB (plain API, no wrapper library): the worker saves each run's summary, run file and
 // latest checkpoint bytes at the evaluation cadence, and the checkpoint of its grok step once; the page lists,
 // reopens and deletes them. Four object stores keyed by run id, so the run list reads only the small summaries.
-import type { RunFile } from '../train/run';
-import type { RunSink, SavedRunSummary } from '../worker/protocol';
+import type { RunFile } from '../formats/run-file';
+import type { RunSink, SavedRunSummary } from '../formats/worker';
 
 const DB_NAME = 'spectral-edge-lab';
 /** Version 2 added the grok checkpoints (a version-1 database is upgraded in place: its runs simply have none). */

@@ -1,9 +1,60 @@
-// What the spectral edge records for each analysed window (SPEC §2): the typed record the trainer appends to
-// the run file and the worker streams to the page. The same record for both solvers of the window's spectrum
-// (SpectralOptions.solver); with 'lanczos' sigma and davisKahanAlpha cover only the computed top min(W, K + 1)
-// singular values, and `lanczos` holds the solver's residuals.
+// The spectral edge's settings and records (SPEC §2) as plain data: window size W, snapshot cadence, centring,
+// the tracked parameter subset, the number of edge vectors kept, the gap-flow terms and the solver of the window's
+// spectrum (src/spectral/monitor.ts); and the typed record the trainer appends to the run file and the worker
+// streams to the page for each analysed window. The same record for both solvers (SpectralOptions.solver); with
+// 'lanczos' sigma and davisKahanAlpha cover only the computed top min(W, K + 1) singular values, and `lanczos`
+// holds the solver's residuals.
 
-import type { GapFlowTerms } from './gap-flow';
+export interface SpectralOptions {
+  enabled: boolean;
+  /** Deltas per window. */
+  window: number;
+  /** Steps per delta. */
+  snapshotEvery: number;
+  /** Subtract the window's mean delta before the spectrum (the functional-modes analysis uses W = 20 centred). */
+  centred: boolean;
+  /** theta_attn (every W_Q, W_K, W_V, W_O) or every parameter. */
+  subset: SpectralSubset;
+  /** Edge vectors v_1..v_k computed per window (k <= W). */
+  k: number;
+  /**
+   * Also measure the gap-flow terms at each window (curvature and gradient along v_k*, v_k*+1 on the step's batch:
+   * 2(k*+1)+1 forward passes and one backward pass per window). Off by default; absent in older run files.
+   */
+  gapFlow?: boolean;
+  /**
+   * How each window's spectrum is computed: 'gram' (default) eigen-decomposes the W x W Gram matrix in float64 on the
+   * CPU (all W singular values); 'lanczos' finds the top min(W, k + 1) singular values and the edge vectors directly
+   * on the GPU by block Lanczos on X^T X (sigma then has those min(W, k + 1)
+   * entries, and k* and R are taken over j <= k). Absent in
+   * older run files and left out of the defaults: absent reads as 'gram'.
+   */
+  solver?: SpectralSolver;
+}
+
+export type SpectralSolver = 'gram' | 'lanczos';
+
+/**
+ * Limits of the spectral options: W and K bound the window's matrices (W x W Grams, K edge vectors of P floats on
+ * the GPU), the snapshot cadence a run's length.
+ */
+export const SPECTRAL_LIMITS = { window: { min: 2, max: 256 }, k: { min: 1, max: 64 }, snapshotEvery: { min: 1, max: 10_000_000 } } as const;
+
+/** theta_attn (every W_Q, W_K, W_V, W_O) or every parameter. */
+export const SPECTRAL_SUBSETS = ['attn', 'all'] as const;
+export type SpectralSubset = (typeof SPECTRAL_SUBSETS)[number];
+
+export const SPECTRAL_SOLVERS: readonly SpectralSolver[] = ['gram', 'lanczos'];
+
+export interface GapFlowTerms {
+  /** g = d_{k*} - d_{k*+1}. */
+  gap: number;
+  curvatureAsymmetry: number;
+  damping: number;
+  gradientDriving: number;
+  /** The sum of the three terms: the predicted dg/dt per step. */
+  predicted: number;
+}
 
 /** Bumped when a field changes meaning or is removed (new optional fields keep it). */
 export const SPECTRAL_RECORD_VERSION = 1;
@@ -41,7 +92,7 @@ export interface SpectralRecord {
 }
 
 /**
- * ||W||_F^2 / ||W||_2^2 (src/analysis/stable-rank.ts) of W_Q (q[i]) and W_K (k[i]) of attention module i, in
+ * ||W||_F^2 / ||W||_2^2 (src/spectral/stable-rank.ts) of W_Q (q[i]) and W_K (k[i]) of attention module i, in
  * theta_attn's order (src/model/params.ts: attentionModules; one module per layer, and in a decoder each layer's
  * cross-attention after its self-attention), in float64 from the float32 parameters after the window's last step.
  * NaN where the matrix is zero or not finite (a diverging run), which has no stable rank.

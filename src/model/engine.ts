@@ -1,19 +1,19 @@
 // One model being trained on the GPU (either model kind: encoder-only or encoder-decoder): parameter state,
 // the training graph and the optimiser, stepped with one command buffer per step. Nothing here waits on the GPU unless the caller asks for a readback.
-// With Low-Rank Decay (src/train/decay.ts) the step also runs, after AdamW (which then does not decay those
+// With Low-Rank Decay (src/formats/optim.ts) the step also runs, after AdamW (which then does not decay those
 // matrices), the Newton-Schulz update W <- W - rate polar(W) of each chosen matrix, in the same command buffer.
-import type { Dispatch, GpuRuntime } from '../gpu/runtime';
-import { at } from '../gpu/runtime';
-import { type AnyModelConfig, taskHeadCount, validateModelConfig } from '../model/config';
-import { IGNORE_TARGET, type Batch, type BatchShape } from '../model/batch';
-import { buildParamTable, initParams, type ParamTable } from '../model/params';
-import { createParamState, type ParamState } from '../model/state';
-import { buildTransformerGraph, planActivations, type TransformerGraph } from '../model/transformer';
+import { at, type Dispatch, type GpuRuntime } from '../gpu/runtime';
+import { taskHeadCount, validateModelConfig } from './config';
+import type { AnyModelConfig, BatchShape } from '../formats/model-config';
+import { IGNORE_TARGET, type Batch } from './batch';
+import { buildParamTable, initParams, type ParamTable } from './params';
+import { createParamState, type ParamState } from './state';
+import { buildTransformerGraph, planActivations, type TransformerGraph } from './transformer';
 import { checkPlan } from '../gpu/plan';
-import { adamw, type OptimizerOp, type SplitAccumulator } from '../model/ops/adamw';
-import { type OptimConfig, validateOptimConfig } from './optim-config';
-import { decayMask, L2_DECAY, lowRankDecaySlices, validateDecayConfig, type DecayConfig } from './decay';
-import { lowRankDecay } from '../model/ops/polar';
+import { adamw, type OptimizerOp, type SplitAccumulator } from './ops/adamw';
+import { validateOptimConfig, L2_DECAY, validateDecayConfig, type OptimConfig, type DecayConfig } from '../formats/optim';
+import { decayMask, lowRankDecaySlices } from './decay-mask';
+import { lowRankDecay } from './ops/polar';
 
 export interface StepStats {
   step: number;

@@ -1,10 +1,11 @@
 // The task data sets as text lines, `input<TAB>target` with single spaces inside each field, for `npm run data`
 // (inspecting the data, diffing it against other implementations, feeding it to other tools).
-import { parseArgs } from '../cli/args';
-import { DYCK, dyckSplit, type DyckSet } from './dyck';
-import { MOD_OPS, modArithSplit, type ModOp, type Pairs } from './modarith';
-import { MULTITASK_OPS, multitaskSplit, type MultitaskPairs } from './multitask';
-import { SCAN_SPLITS, scanCommands, scanPaperSubset, scanSplit, type ScanPair, type ScanSplitName } from './scan';
+import { parseArgs } from './args';
+import { DYCK, dyckSplit, type DyckSet } from '../tasks/dyck';
+import { MOD_OPS, modArithSplit, type Pairs } from '../tasks/modarith';
+import type { ModOp } from '../formats/task';
+import { MULTITASK_OPS, multitaskSplit, type MultitaskPairs } from '../tasks/multitask';
+import { SCAN_SPLITS, scanCommands, scanPaperSubset, scanSplit, type ScanPair, type ScanSplitName } from '../tasks/scan';
 
 const PARTS = ['train', 'test'] as const;
 type Part = (typeof PARTS)[number];

@@ -1,18 +1,22 @@
 // The analysis file: what `npm run analyze` writes and the lab's experiment panels read. One run, one analysed
 // step, every experiment's result (or the reason it does not apply) with its wall time. Versioned, and validated
-// against its JSON schema when read; each experiment's result schema lives beside the experiment.
-import Ajv from 'ajv';
-import { PERTURBATION_SCHEMA, type PerturbationResult } from './perturbation';
-import { CURVATURE_SCHEMA, type CurvatureResult } from './curvature';
-import { ABLATION_SCHEMA, type AblationResult } from './ablation';
-import { PROBE_SCHEMA, type ProbeExperimentResult } from './probe-run';
-import { DECAY_INTERVENTION_SCHEMA, type DecayInterventionResult } from './decay-intervention';
-import { FUNCTIONAL_MODES_SCHEMA, type FunctionalModesResult } from './edge-modes';
-import type { Verdict } from './verdict';
-import type { ReplayCheck } from './at-step';
+// against its JSON schema when read (src/formats/versioned.ts); each experiment's result schema is in
+// src/formats/experiments.ts.
+import { PERTURBATION_SCHEMA, CURVATURE_SCHEMA, ABLATION_SCHEMA, PROBE_SCHEMA, DECAY_INTERVENTION_SCHEMA, FUNCTIONAL_MODES_SCHEMA, VERDICT_SCHEMA, type PerturbationResult, type CurvatureResult, type AblationResult, type ProbeExperimentResult, type DecayInterventionResult, type FunctionalModesResult, type Verdict } from './experiments';
+import { versionedLoader } from './versioned';
 
 export const ANALYSIS_FILE_KIND = 'spectral-edge-lab.analysis';
 export const ANALYSIS_FILE_VERSION = 1;
+
+/** How the analysed model was rebuilt (src/analysis/at-step.ts) and how its test loss compares with the run's. */
+export interface ReplayCheck {
+  /** The run's recorded test loss at the analysed step (null: no evaluation there). */
+  recordedTestLoss: number | null;
+  /** The rebuilt model's test loss at that step (null where the run recorded none to compare with). */
+  replayedTestLoss: number | null;
+  /** Where the rebuild started: a checkpoint's step, or 0. */
+  fromStep: number;
+}
 
 /** An experiment's result and wall time, or why it does not apply to this run. */
 export type Outcome<T> = { result: T; wallMs: number } | { notApplicable: string };
@@ -53,35 +57,6 @@ const outcome = (result: object) => ({
   ],
 });
 
-const SIGNS = ['decay-dominated', 'nearly frozen', 'functional', 'functionally empty'];
-const VERDICT_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['class', 'reason', 'evidence'],
-  properties: {
-    class: { enum: ['functional', 'mixed', 'compression'] },
-    reason: { type: 'string' },
-    evidence: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['quantity', 'value', 'threshold', 'met'],
-        properties: { quantity: { type: 'string' }, value: nullableNumber, threshold: { type: 'string' }, sign: { enum: SIGNS }, met: { type: ['boolean', 'null'] } },
-      },
-    },
-    signs: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['sign', 'holds'],
-        properties: { sign: { enum: SIGNS }, holds: { type: ['boolean', 'null'] } },
-      },
-    },
-    caveat: { type: 'string' },
-  },
-} as const;
 
 /** JSON Schema (draft 7) of an analysis file of version ANALYSIS_FILE_VERSION. */
 export const ANALYSIS_SCHEMA = {
@@ -133,15 +108,8 @@ export const ANALYSIS_SCHEMA = {
   },
 } as const;
 
-let validator: ReturnType<Ajv['compile']> | undefined;
+/** Parses and checks an analysis file (JSON text or a parsed value); throws a one-line FormatError. */
+export const parseAnalysisFile = (input: string | unknown): AnalysisFile => ANALYSIS_FILE.parse(input);
 
-/** Parses and validates an analysis file (JSON text or a parsed value); the error names the first bad path. */
-export function parseAnalysisFile(input: string | unknown): AnalysisFile {
-  const value: unknown = typeof input === 'string' ? JSON.parse(input) : input;
-  validator ??= new Ajv({ allErrors: false, strict: false }).compile(ANALYSIS_SCHEMA);
-  if (!validator(value)) {
-    const [e] = validator.errors ?? [];
-    throw new Error(`not a valid analysis file: ${e ? `${e.instancePath || '/'} ${e.message}` : 'unknown error'}`);
-  }
-  return value as AnalysisFile;
-}
+/** The analysis file's loader. */
+export const ANALYSIS_FILE = versionedLoader<AnalysisFile>({ name: 'analysis file', kind: ANALYSIS_FILE_KIND, versions: [ANALYSIS_FILE_VERSION], schema: ANALYSIS_SCHEMA });

@@ -1,19 +1,51 @@
-// Which weight decay a run applies (SPEC §4), and what that means for the flat parameter buffer:
+// The optimiser's settings as plain data, with their ranges: AdamW's hyperparameters (PyTorch semantics) and the
+// weight decay a run applies (SPEC §4):
 //   'l2'  (default): AdamW's decoupled decay theta <- theta (1 - lr wd) on every parameter (SPEC §1).
 //   'lrd' Low-Rank Decay: after each optimiser step, W <- W - rate * polar(W) for the chosen matrices of every
 //         attention module (W_Q and W_K unless told otherwise; polar by five Newton-Schulz iterations,
 //         src/model/ops/polar.ts); those matrices get no AdamW decay, every other parameter keeps it at the run's
 //         weight decay. The rate is absolute (not multiplied by the learning rate) and fixed for the run.
-// The AdamW kernel takes the "which elements decay" part as a bit mask over the flat buffer (`decayMask`).
-import { ConfigError } from '../model/config';
-import { attentionModules, type ParamSlice, type ParamTable } from '../model/params';
+// The AdamW kernel takes the "which elements decay" part as a bit mask over the flat buffer (DecayMask, built by
+// src/model/decay-mask.ts).
+import { ConfigError } from './model-config';
+
+export interface OptimConfig {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Global grad-norm clipping threshold (PyTorch clip_grad_norm_). */
+  clipNorm: number;
+}
+
+export function validateOptimConfig(o: OptimConfig): void {
+  const finite = (field: keyof OptimConfig, min: number, minInclusive: boolean) => {
+    const v = o[field];
+    if (!Number.isFinite(v)) throw new ConfigError(field, `must be a finite number, got ${v}`);
+    if (minInclusive ? v < min : v <= min) throw new ConfigError(field, `must be ${minInclusive ? '>=' : '>'} ${min}, got ${v}`);
+  };
+  finite('lr', 0, true);
+  finite('weightDecay', 0, true);
+  finite('eps', 0, false);
+  finite('clipNorm', 0, false);
+  for (const field of ['beta1', 'beta2'] as const) {
+    finite(field, 0, true);
+    if (o[field] >= 1) throw new ConfigError(field, `must be < 1, got ${o[field]}`);
+  }
+}
+
+export type HyperParams = Pick<OptimConfig, 'lr' | 'weightDecay'>;
 
 export type DecayKind = 'l2' | 'lrd';
+
 export const DECAY_KINDS: readonly DecayKind[] = ['l2', 'lrd'];
 
 /** The attention matrices Low-Rank Decay can act on, by their name in the parameter table (in every module). */
 export type LrdParam = 'wq' | 'wk' | 'wv' | 'wo';
+
 export const LRD_PARAMS: readonly LrdParam[] = ['wq', 'wk', 'wv', 'wo'];
+
 export const DEFAULT_LRD_PARAMS: readonly LrdParam[] = ['wq', 'wk'];
 
 export type DecayConfig = { kind: 'l2' } | { kind: 'lrd'; rate: number; params: LrdParam[] };
@@ -34,28 +66,8 @@ export function validateDecayConfig(d: DecayConfig): void {
   if (new Set(d.params).size !== d.params.length) throw new ConfigError('lrdParams', `names a matrix twice: ${d.params.join(', ')}`);
 }
 
-/**
- * The matrices Low-Rank Decay updates, in table order: the chosen W_* of every attention module (self-attention
- * and, in a decoder, cross-attention). None under L2 decay.
- */
-export function lowRankDecaySlices(table: ParamTable, decay: DecayConfig): ParamSlice[] {
-  if (decay.kind === 'l2') return [];
-  return attentionModules(table)
-    .flatMap((module) => decay.params.map((p) => table.get(`${module}.${p}`)))
-    .sort((a, b) => a.offset - b.offset);
-}
-
 /** Bit i of the mask (word i >> 5, bit i & 31) is set when AdamW decays parameter i (bits past the last parameter are unused). */
 export type DecayMask = Uint32Array;
-
-/** The AdamW decay mask of a decay config: every parameter but the matrices Low-Rank Decay takes over. */
-export function decayMask(table: ParamTable, decay: DecayConfig): DecayMask {
-  const mask = new Uint32Array(Math.ceil(table.total / 32)).fill(0xffffffff);
-  for (const s of lowRankDecaySlices(table, decay)) {
-    for (let i = s.offset; i < s.offset + s.size; i++) mask[i >>> 5] &= ~(1 << (i & 31));
-  }
-  return mask;
-}
 
 /** Whether the mask decays parameter i. */
 export const decays = (mask: DecayMask, i: number): boolean => ((mask[i >>> 5] >>> (i & 31)) & 1) === 1;
