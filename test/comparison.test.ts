@@ -61,6 +61,10 @@ describe('comparing runs', () => {
     const charts = comparisonCharts([{ id: 'a', file: a }, { id: 'b', file: run(2, 0, [20, 40], [0, 0]) }]);
     const g23 = charts.find((c) => c.spec.id === 'compare-g23')!;
     expect(Array.from(g23.data.x)).toEqual([200, 220]);
+    expect(g23.data.span).toEqual([20, 40]); // the evaluations' span: the same x axis as the other overlays
+    // A quantity no run has a value of (g23 of windows of two) is left out.
+    const noG23 = run(1, 1, [20, 40], [0, 0], { spectral: [record(200, NaN, 0.9)] });
+    expect(comparisonCharts([{ id: 'a', file: noG23 }, { id: 'b', file: run(2, 0, [20, 40], [0, 0]) }]).map((c) => c.spec.id)).not.toContain('compare-g23');
     expect(Array.from(g23.data.y('a'))).toEqual([3, 0.5]);
     expect(Array.from(charts.find((c) => c.spec.id === 'compare-energy-v1')!.data.y('a'))).toEqual([0.9, 0.3]);
   });

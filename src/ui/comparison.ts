@@ -81,12 +81,17 @@ export interface ComparisonChart {
   data: ChartData;
 }
 
-/** The overlay charts of the runs (a quantity none of them recorded is left out), each with its data. */
+/**
+ * The overlay charts of the runs (a quantity none of them has a value of is left out), each with its data; every
+ * chart spans the runs' evaluations, so the spectral overlays line up with the others.
+ */
 export function comparisonCharts(runs: readonly ComparedRun[]): ComparisonChart[] {
   const labels = comparisonLabels(runs.map((r) => r.file));
+  const evaluated = runs.flatMap((r) => r.file.series.step);
+  const span = evaluated.length > 0 ? ([Math.min(...evaluated), Math.max(...evaluated)] as const) : undefined;
   return QUANTITIES.flatMap((q): ComparisonChart[] => {
     const columns = runs.map((r) => q.points(r.file));
-    if (columns.every((c) => c === null)) return [];
+    if (!columns.some((c) => c?.value.some((v) => Number.isFinite(v)))) return [];
     const x = unionSteps(columns);
     const index = new Map(Array.from(x, (s, i) => [s, i] as const));
     const ys = columns.map((c) => {
@@ -107,7 +112,7 @@ export function comparisonCharts(runs: readonly ComparedRun[]): ComparisonChart[
       lines: runs.map((r, i) => ({ key: r.id, label: labels[i], ...SERIES_STYLES[i % SERIES_STYLES.length] })),
     };
     const byKey = new Map(runs.map((r, i) => [r.id, ys[i]]));
-    return [{ spec, data: { length: x.length, x, y: (key) => byKey.get(key) ?? new Float64Array(x.length).fill(NaN) } }];
+    return [{ spec, data: { length: x.length, x, y: (key) => byKey.get(key) ?? new Float64Array(x.length).fill(NaN), ...(span && { span }) } }];
   });
 }
 
