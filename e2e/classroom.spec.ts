@@ -1,5 +1,5 @@
 // Classroom mode end to end, in headless Chromium on SwiftShader: a link with classroom=on opens the projector
-// layout (large type, the four key charts with captions, the walkthrough), the walkthrough is driven by keyboard
+// layout (large type, the five key charts with captions, the walkthrough), the walkthrough is driven by keyboard
 // and starts quick-add, and the memorisation moment is called out on the charts (a labelled marker) and in the
 // walkthrough as it happens. The run is cut to 60 steps (grokking takes ~440, too slow on SwiftShader), so once it
 // ends the walkthrough must say plainly that grokking did not happen. Screenshots at projector sizes go to
@@ -10,7 +10,7 @@ const STEPS = 60;
 const EVAL_EVERY = 5;
 const TRAINING_TIMEOUT = 240_000;
 const LINK = `/#preset=quick-add&seed=1&steps=${STEPS}&eval=${EVAL_EVERY}&window=3&snap=5&classroom=on`;
-const CLASSROOM_CHARTS = ['loss', 'accuracy', 'g23', 'energy-v1'];
+const CLASSROOM_CHARTS = ['loss', 'accuracy', 'g23', 'energy-v1', 'causal-ablation'];
 
 const points = async (page: Page, chart: string) => Number(await page.getByTestId(`chart-${chart}`).getAttribute('data-points'));
 const moment = (page: Page, kind: string) => page.getByTestId('moment-log').locator(`[data-moment="${kind}"]`);
@@ -22,7 +22,7 @@ test('classroom mode: the walkthrough starts quick-add and calls out memorisatio
   await page.goto(LINK);
   await expect(page.getByTestId('adapter')).not.toContainText(/looking|none/);
 
-  // The projector layout: large type, the four key charts with their captions, no form.
+  // The projector layout: large type, the five key charts (the live ablation among them) with their captions, no form.
   await expect(page.getByTestId('classroom-toggle')).toHaveAttribute('aria-pressed', 'true');
   await expect(page.locator('html')).toHaveClass(/classroom/);
   expect(await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize))).toBeGreaterThanOrEqual(20);

@@ -142,13 +142,18 @@ describe('the classroom walkthrough on the key moments', () => {
 
   it('follows the run: a new moment moves it on to what to watch next, never back, and not on a run opened whole', () => {
     const index = (id: string) => WALKTHROUGH_STEPS.findIndex((s) => s.id === id);
-    const grokked = detectKeyMoments(inputs({ step: [20, 40, 60, 80], train: [0.5, 1, 1, 1], test: [0.04, 0.05, 0.96, 0.97] }));
-    const all = detectKeyMoments(inputs({ step: [20, 40, 60, 80], train: [0.5, 1, 1, 1], test: [0.04, 0.05, 0.96, 0.97] }, { step: [60, 80], energy1: [0.3, 0.2] }));
-    // Started: on "It memorises"; memorised -> "It groks"; grokked -> the edge; the edge -> "Try it yourself".
+    const evals = { step: [20, 40, 60, 80], train: [0.5, 1, 1, 1], test: [0.04, 0.05, 0.96, 0.97] };
+    const grokked = detectKeyMoments(inputs(evals));
+    const decayed = detectKeyMoments(inputs(evals, { step: [60, 80], energy1: [0.3, 0.2] }));
+    const necessary = { step: f([60, 80]), edgeDeltaAcc: f([-0.2, -0.3]), randomMaxAbsDelta: f([0, 0]), resolution: f([0.001, 0.001]) };
+    const all = detectKeyMoments({ ...inputs(evals, { step: [60, 80], energy1: [0.3, 0.2] }), causal: necessary });
+    // Started: on "It memorises"; memorised -> "It groks"; grokked -> the next moment's step; all seen -> "Try it yourself".
     expect(followRun(index('memorise'), NO_KEY_MOMENTS, memorised, 'running')).toBe(index('grok'));
-    expect(followRun(index('grok'), memorised, grokked, 'running')).toBe(index('edge'));
-    expect(followRun(index('memorise'), memorised, grokked, 'playing')).toBe(index('edge')); // not left on "It memorises" after the grok
-    expect(followRun(index('edge'), grokked, all, 'running')).toBe(index('try'));
+    expect(followRun(index('grok'), memorised, grokked, 'running')).toBe(index('necessary'));
+    expect(followRun(index('memorise'), memorised, grokked, 'playing')).toBe(index('necessary')); // not left on "It memorises" after the grok
+    // The edge turned decay-driven before it became necessary: the walkthrough waits on the step still to come.
+    expect(followRun(index('necessary'), grokked, decayed, 'running')).toBe(index('necessary'));
+    expect(followRun(index('necessary'), decayed, all, 'running')).toBe(index('try'));
     // No new moment, a reader who moved ahead, or a run that is not going: it stays.
     expect(followRun(index('task'), memorised, memorised, 'running')).toBe(index('task'));
     expect(followRun(index('try'), memorised, grokked, 'running')).toBe(index('try'));
@@ -176,6 +181,7 @@ describe('the classroom walkthrough on the key moments', () => {
       ['accuracy', ['trainAcc', 'testAcc']],
       ['g23', ['g23']],
       ['energy-v1', ['energy1']],
+      ['causal-ablation', ['edgeDeltaAcc', 'bulkDeltaAcc', 'randomDeltaAccMean']],
     ]);
   });
 

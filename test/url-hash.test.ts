@@ -72,7 +72,7 @@ describe('URL hash', () => {
     expect(decoded.form.values.seed).toBe('4');
     expect(decoded.schedule).toEqual([]);
     expect(decoded.problems).toEqual([
-      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, decay, lrd, lrdp, steps, eval, op, window, snap, gapflow, hyper, classroom)',
+      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, decay, lrd, lrdp, steps, eval, op, window, snap, gapflow, causal, cevery, cseq, crandom, ceps, hyper, classroom)',
       'the link\'s hyperparameter changes were not applied: hyper change 1 "10:0.1" is not step:lr:weightDecay (e.g. 120:0.01:0.5)',
     ]);
     expect(decodeHash('#preset=nope').problems[0]).toContain('the link names the preset "nope", which does not exist');
@@ -83,9 +83,13 @@ describe('URL hash', () => {
   it('keeps classroom mode in the link (written only when on) without touching the run', () => {
     const state = { form: form('quick-add', { steps: '60', evalEvery: '5' }), schedule: [{ step: 20, lr: 0.01, weightDecay: 0.5 }] };
     expect(encodeHash({ ...state, classroom: false })).toBe(encodeHash(state));
-    const hash = encodeHash({ ...state, classroom: true });
+    // In classroom mode the live causal probes are on by default: a form with them off says so.
+    expect(encodeHash({ ...state, classroom: true })).toBe('#preset=quick-add&seed=1&steps=60&eval=5&causal=off&hyper=20:0.01:0.5&classroom=on');
+    const probing = { ...state, form: { ...state.form, values: { ...state.form.values, causal: 'on' } } };
+    const hash = encodeHash({ ...probing, classroom: true });
     expect(hash).toBe('#preset=quick-add&seed=1&steps=60&eval=5&hyper=20:0.01:0.5&classroom=on');
-    expect(decodeHash(hash)).toEqual({ ...state, classroom: true, problems: [] });
+    expect(decodeHash(hash)).toEqual({ ...probing, classroom: true, problems: [] });
+    expect(decodeHash('#preset=quick-add&classroom=on&causal=off').form.values.causal).toBe('off');
     expect(decodeHash('#classroom=off').classroom).toBe(false);
     const bad = decodeHash('#preset=quick-add&classroom=yes');
     expect(bad.classroom).toBe(false);
@@ -128,5 +132,48 @@ describe('run form', () => {
     const f = formOf('modarith', 11, overrides);
     expect(validateForm(f)).toEqual({ ok: true, request: { preset: 'modarith', seed: 11, overrides } });
     expect(() => formOf('nope', 1, {})).toThrow('unknown preset "nope"');
+  });
+});
+
+describe('the live causal probes in the form and the link', () => {
+  it('are off by default; on, blank options are the engine’s defaults and only the given ones become overrides', () => {
+    expect(defaultForm().values.causal).toBe('off');
+    expect(defaultForm('quick-add', true).values.causal).toBe('on');
+    expect(validateForm(form('quick-add', { causal: 'on' }))).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: { causal: { enabled: true } } } });
+    const result = validateForm(form('quick-add', { causal: 'on', causalEvery: '40', causalSequences: '64', causalRandom: '2', causalEps: '0.01' }));
+    expect(result).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: { causal: { enabled: true, every: 40, sequences: 64, randomPairs: 2, epsRelative: 0.01 } } } });
+    if (!result.ok) return;
+    // The engine resolves them as asked: the form's checks are its checks.
+    expect(resolveRunConfig('quick-add', 1, result.request.overrides).causal).toEqual({ enabled: true, every: 40, sequences: 64, randomPairs: 2, epsRelative: 0.01 });
+    expect(resolveRunConfig('quick-add', 1, { causal: { enabled: true } }).causal).toMatchObject({ enabled: true, every: 100, sequences: 256 });
+    // Off, whatever the options hold is ignored.
+    expect(validateForm(form('quick-add', { causal: 'off', causalEvery: 'often' }))).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides: {} } });
+  });
+
+  it('gives each bad option its own one-line message, with its allowed range', () => {
+    const result = validateForm(form('quick-add', { causal: 'on', causalEvery: '30', causalSequences: '500', causalRandom: '0', causalEps: '0' }));
+    expect(result).toEqual({
+      ok: false,
+      errors: {
+        causalEvery: 'must be a multiple of the snapshot interval (20 steps), got 30',
+        causalSequences: 'must be between 1 and 385 (the test set’s size), got 500',
+        causalRandom: 'must be between 1 and 64, got 0',
+        causalEps: 'must be greater than 0, got 0',
+      },
+    });
+    expect(validateForm(form('quick-add', { causal: 'on', causalEps: 'NaN' }))).toEqual({ ok: false, errors: { causalEps: 'must be a number (e.g. 0.001 or 1e-3), got "NaN"' } });
+    expect(validateForm(form('quick-add', { causal: 'on', snapshotEvery: '5', causalEvery: '15' })).ok).toBe(true);
+    expect(validateForm(form('quick-add', { causal: 'maybe' }))).toEqual({ ok: false, errors: { causal: 'choose on or off, got "maybe"' } });
+  });
+
+  it('travel in the link and come back from a run’s overrides', () => {
+    const f = form('quick-add', { causal: 'on', causalEvery: '40', causalSequences: '64' });
+    const hash = encodeHash({ form: f, schedule: [] });
+    expect(hash).toBe('#preset=quick-add&seed=1&causal=on&cevery=40&cseq=64');
+    expect(decodeHash(hash).form).toEqual(f);
+    const overrides = { causal: { enabled: true, every: 40, sequences: 64 } };
+    expect(formOf('quick-add', 1, overrides).values).toMatchObject({ causal: 'on', causalEvery: '40', causalSequences: '64', causalRandom: '', causalEps: '' });
+    expect(formOf('quick-add', 1, { causal: { enabled: false } }).values.causal).toBe('off');
+    expect(formOf('quick-add', 1, {}).values.causal).toBe('off');
   });
 });

@@ -8,6 +8,7 @@ import type { RunConfig, RunFile, RunOverrides } from './run-file';
 import type { SpectralRecord } from './spectral';
 import type { ExperimentName } from './experiments';
 import type { AnalysisFile } from './analysis-file';
+import type { CausalRecord } from './live-causal';
 
 /** A hyperparameter change applied after `step` optimiser steps (the 'hyper' event's step): replayable from a URL. */
 export interface HyperChange {
@@ -124,6 +125,8 @@ export interface LabBatch {
   heads?: HeadRows;
   events?: RunEvent[];
   spectral?: SpectralRecord[];
+  /** Live causal probes' records (runs with them on): new ones, or (with `reset`) all of the run's, oldest first. */
+  causal?: CausalRecord[];
   /** Causal-experiment results of the run on show: new ones, or (with `reset`) all of the run's, oldest first. */
   analyses?: AnalysisFile[];
 }

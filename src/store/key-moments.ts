@@ -5,10 +5,13 @@
 //   grokking      test accuracy (SCAN: test sequence accuracy) >= 0.95; a multitask run, whose accuracy is every
 //                 head's, groks at its grok event (the trainer's rule, src/train/metrics.ts);
 //   decay-driven  from memorisation on, v1's gradient energy fraction below 0.5: weight decay moves the edge's top
-//                 direction more than the gradient does.
+//                 direction more than the gradient does;
+//   edge-necessary  a live causal probe (runs with the probes on) in which removing the edge pair {v1, v2} costs at
+//                 least 0.1 test accuracy while no random pair flips a single token (their largest |Δacc| below the
+//                 probe's resolution): the model now needs its edge, and only its edge.
 //
-// A moment counts only once it has held for MOMENT_PERSISTENCE consecutive points (evaluations, or spectral
-// windows), and is placed at the first of them: one noisy window (v1's energy fraction at 0.06, back at 0.93 a
+// A moment counts only once it has held for MOMENT_PERSISTENCE consecutive points (evaluations, spectral windows
+// or probes), and is placed at the first of them: one noisy window (v1's energy fraction at 0.06, back at 0.93 a
 // window later) or one lucky evaluation is not a moment. So a moment is seen one point after it happens.
 //
 // A moment that has not happened (yet) is null; NaN values never trigger one (NaN >= x is false). Besides the
@@ -21,15 +24,17 @@ export const MEMORISATION_TRAIN_ACCURACY = 0.99;
 export { GROK_TEST_ACCURACY };
 /** Below this gradient energy fraction of v1, the edge's top direction is decay-driven. */
 export const DECAY_DRIVEN_ENERGY = 0.5;
-/** Consecutive points (evaluations or spectral windows) a threshold must hold for to be a moment. */
+/** Removing the edge pair costs at least this much test accuracy (Δacc <= -0.1) when the edge is necessary. */
+export const EDGE_NECESSARY_COST = 0.1;
+/** Consecutive points (evaluations, spectral windows or probes) a threshold must hold for to be a moment. */
 export const MOMENT_PERSISTENCE = 2;
 
-export type KeyMomentKind = 'memorisation' | 'grokking' | 'decay-driven';
+export type KeyMomentKind = 'memorisation' | 'grokking' | 'decay-driven' | 'edge-necessary';
 
 export interface KeyMoment {
   kind: KeyMomentKind;
   step: number;
-  /** What crossed its threshold: train accuracy, test (grok) accuracy, or v1's gradient energy fraction. */
+  /** What crossed its threshold: train accuracy, test (grok) accuracy, v1's gradient energy fraction, or the edge's Δacc. */
   value: number;
 }
 
@@ -42,6 +47,7 @@ export interface KeyMoments {
   memorisation: KeyMoment | null;
   grokking: KeyMoment | null;
   decayDriven: KeyMoment | null;
+  edgeNecessary: KeyMoment | null;
   /** The latest evaluation (null before the first). */
   latest: { step: number; trainAcc: number; testAcc: number } | null;
   /** v1's gradient energy fraction in the spectral records from memorisation on (empty before memorisation). */
@@ -52,6 +58,16 @@ export interface KeyMoments {
     latest: StepValue | null;
     lowest: StepValue | null;
   };
+  /** The latest live causal probe (null: none, or the run has the probes off). */
+  latestProbe: ProbeStanding | null;
+}
+
+/** Where the edge stands in one live causal probe. */
+export interface ProbeStanding {
+  step: number;
+  edgeDeltaAcc: number;
+  randomMaxAbsDelta: number;
+  resolution: number;
 }
 
 export interface KeyMomentInputs {
@@ -59,6 +75,8 @@ export interface KeyMomentInputs {
   evaluations: { step: ArrayLike<number>; trainAcc: ArrayLike<number>; testAcc: ArrayLike<number> };
   /** The spectral records: step and v1's gradient energy fraction, row-aligned. */
   spectral: { step: ArrayLike<number>; energy1: ArrayLike<number> };
+  /** The live causal probes (absent or empty: none): step, the edge's Δacc, the random pairs' largest |Δacc|, resolution. */
+  causal?: { step: ArrayLike<number>; edgeDeltaAcc: ArrayLike<number>; randomMaxAbsDelta: ArrayLike<number>; resolution: ArrayLike<number> };
   events: readonly RunEvent[];
 }
 
@@ -66,8 +84,10 @@ export const NO_KEY_MOMENTS: KeyMoments = {
   memorisation: null,
   grokking: null,
   decayDriven: null,
+  edgeNecessary: null,
   latest: null,
   edgeSinceMemorisation: { records: 0, latest: null, lowest: null },
+  latestProbe: null,
 };
 
 const rowsOf = (...columns: ArrayLike<number>[]) => Math.min(...columns.map((c) => c.length));
@@ -89,7 +109,32 @@ function firstHeld(kind: KeyMomentKind, step: ArrayLike<number>, values: ArrayLi
   return null;
 }
 
-export function detectKeyMoments({ evaluations, spectral, events }: KeyMomentInputs): KeyMoments {
+/** Whether a probe shows the edge necessary: the edge pair costs >= 0.1 test accuracy, no random pair flips a token. */
+export const edgeIsNecessary = (p: Omit<ProbeStanding, 'step'>): boolean =>
+  p.edgeDeltaAcc <= -EDGE_NECESSARY_COST && p.randomMaxAbsDelta < p.resolution;
+
+function probes(causal: KeyMomentInputs['causal']): { edgeNecessary: KeyMoment | null; latestProbe: ProbeStanding | null } {
+  if (!causal) return { edgeNecessary: null, latestProbe: null };
+  const n = rowsOf(causal.step, causal.edgeDeltaAcc, causal.randomMaxAbsDelta, causal.resolution);
+  const at = (i: number): ProbeStanding => ({
+    step: causal.step[i],
+    edgeDeltaAcc: causal.edgeDeltaAcc[i],
+    randomMaxAbsDelta: causal.randomMaxAbsDelta[i],
+    resolution: causal.resolution[i],
+  });
+  let edgeNecessary: KeyMoment | null = null;
+  let held = 0;
+  for (let i = 0; i < n && !edgeNecessary; i++) {
+    held = edgeIsNecessary(at(i)) ? held + 1 : 0;
+    if (held === MOMENT_PERSISTENCE) {
+      const first = at(i - MOMENT_PERSISTENCE + 1);
+      edgeNecessary = { kind: 'edge-necessary', step: first.step, value: first.edgeDeltaAcc };
+    }
+  }
+  return { edgeNecessary, latestProbe: n > 0 ? at(n - 1) : null };
+}
+
+export function detectKeyMoments({ evaluations, spectral, causal, events }: KeyMomentInputs): KeyMoments {
   const evalRows = rowsOf(evaluations.step, evaluations.trainAcc, evaluations.testAcc);
   const memorisation = firstHeld('memorisation', evaluations.step, evaluations.trainAcc, (v) => v >= MEMORISATION_TRAIN_ACCURACY);
 
@@ -121,15 +166,18 @@ export function detectKeyMoments({ evaluations, spectral, events }: KeyMomentInp
 
   const last = evalRows - 1;
   const latest = last >= 0 ? { step: evaluations.step[last], trainAcc: evaluations.trainAcc[last], testAcc: evaluations.testAcc[last] } : null;
-  return { memorisation, grokking, decayDriven, latest, edgeSinceMemorisation };
+  return { memorisation, grokking, decayDriven, latest, edgeSinceMemorisation, ...probes(causal) };
 }
 
 /** The moments in the order they happened (steps), for markers and the walkthrough's log. */
 export function momentsInOrder(moments: KeyMoments): KeyMoment[] {
-  return [moments.memorisation, moments.grokking, moments.decayDriven].filter((m): m is KeyMoment => m !== null).sort((a, b) => a.step - b.step);
+  return [moments.memorisation, moments.grokking, moments.decayDriven, moments.edgeNecessary].filter((m): m is KeyMoment => m !== null).sort((a, b) => a.step - b.step);
 }
 
 const sameStepValue = (a: StepValue | null, b: StepValue | null) => a === b || (a !== null && b !== null && a.step === b.step && Object.is(a.value, b.value));
+const sameProbe = (a: ProbeStanding | null, b: ProbeStanding | null) =>
+  a === b ||
+  (a !== null && b !== null && a.step === b.step && Object.is(a.edgeDeltaAcc, b.edgeDeltaAcc) && Object.is(a.randomMaxAbsDelta, b.randomMaxAbsDelta) && Object.is(a.resolution, b.resolution));
 const sameMoment = (a: KeyMoment | null, b: KeyMoment | null) => a === b || (a !== null && b !== null && a.kind === b.kind && a.step === b.step && Object.is(a.value, b.value));
 
 /** Whether two results say the same (the store keeps the old object then, so nothing re-renders). */
@@ -140,6 +188,8 @@ export function sameKeyMoments(a: KeyMoments, b: KeyMoments): boolean {
     sameMoment(a.memorisation, b.memorisation) &&
     sameMoment(a.grokking, b.grokking) &&
     sameMoment(a.decayDriven, b.decayDriven) &&
+    sameMoment(a.edgeNecessary, b.edgeNecessary) &&
+    sameProbe(a.latestProbe, b.latestProbe) &&
     (la === lb || (la !== null && lb !== null && la.step === lb.step && Object.is(la.trainAcc, lb.trainAcc) && Object.is(la.testAcc, lb.testAcc))) &&
     a.edgeSinceMemorisation.records === b.edgeSinceMemorisation.records &&
     sameStepValue(a.edgeSinceMemorisation.latest, b.edgeSinceMemorisation.latest) &&

@@ -1,15 +1,18 @@
 // The page's state. Small and serialisable in the zustand store (the run form, the schedule of hyperparameter
-// changes, the worker's status line, events, the run's analyses, saved-run summaries, notices); the metric series outside it, in
-// SeriesTables that batches append to without re-rendering React (charts poll their version on animation frames).
+// changes, the worker's status line, events, the run's analyses, saved-run summaries, notices); the metric series
+// (evaluations, spectral and live causal records) outside it, in SeriesTables that batches append to without
+// re-rendering React (charts poll their version on animation frames).
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { HEAD_METRIC_KEYS, METRIC_KEYS, type MetricKey, type RunEvent } from '../formats/metrics';
 import type { RunConfig } from '../formats/run-file';
 import type { SpectralRecord } from '../formats/spectral';
+import type { CausalRecord } from '../formats/live-causal';
+import { CAUSAL_COLUMNS, causalRow, type CausalColumn } from './causal-columns';
 import type { AnalysisFile } from '../formats/analysis-file';
 import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../formats/worker';
 import { SeriesTable } from './series-table';
 import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-columns';
-import { defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
+import { causalDefault, defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
 import { grokMetric } from '../train/presets';
 import type { PresetName } from '../formats/task';
 import { NO_KEY_MOMENTS, detectKeyMoments, sameKeyMoments, type KeyMoments } from './key-moments';
@@ -22,10 +25,20 @@ export interface LabTables {
   heads: SeriesTable<string>;
   /** The records themselves, for exports. */
   spectralRecords: SpectralRecord[];
+  /** The live causal probes (runs with them on): one row per probed window, and the records (the curve-at-step figure). */
+  causal: SeriesTable<CausalColumn>;
+  causalRecords: CausalRecord[];
 }
 
 export function createTables(): LabTables {
-  return { metrics: new SeriesTable(METRIC_KEYS), spectral: new SeriesTable(SPECTRAL_COLUMNS), heads: new SeriesTable<string>([]), spectralRecords: [] };
+  return {
+    metrics: new SeriesTable(METRIC_KEYS),
+    spectral: new SeriesTable(SPECTRAL_COLUMNS),
+    heads: new SeriesTable<string>([]),
+    spectralRecords: [],
+    causal: new SeriesTable(CAUSAL_COLUMNS),
+    causalRecords: [],
+  };
 }
 
 export const headColumn = (metric: (typeof HEAD_METRIC_KEYS)[number], head: string) => `${metric}:${head}`;
@@ -36,6 +49,8 @@ export function ingestBatch(tables: LabTables, batch: LabBatch): void {
     tables.metrics.clear();
     tables.spectral.clear();
     tables.spectralRecords.length = 0;
+    tables.causal.clear();
+    tables.causalRecords.length = 0;
     const names = batch.reset.headNames ?? [];
     tables.heads = new SeriesTable(HEAD_METRIC_KEYS.flatMap((k) => names.map((n) => headColumn(k, n))));
   }
@@ -44,6 +59,10 @@ export function ingestBatch(tables: LabTables, batch: LabBatch): void {
   for (const record of batch.spectral ?? []) {
     tables.spectralRecords.push(record);
     tables.spectral.append(spectralRow(record));
+  }
+  for (const record of batch.causal ?? []) {
+    tables.causalRecords.push(record);
+    tables.causal.append(causalRow(record));
   }
 }
 
@@ -55,6 +74,12 @@ export function keyMomentsOf(tables: LabTables, config: RunConfig | null, events
   return detectKeyMoments({
     evaluations: { step: tables.metrics.column('step'), trainAcc: tables.metrics.column('trainAcc'), testAcc },
     spectral: { step: tables.spectral.column('step'), energy1: tables.spectral.column('energy1') },
+    causal: {
+      step: tables.causal.column('step'),
+      edgeDeltaAcc: tables.causal.column('edgeDeltaAcc'),
+      randomMaxAbsDelta: tables.causal.column('randomMaxAbsDelta'),
+      resolution: tables.causal.column('resolution'),
+    },
     events,
   });
 }
@@ -78,6 +103,8 @@ export interface LabState {
   events: RunEvent[];
   /** Spectral records received (0: the spectral panels say "not computed yet"). */
   spectralCount: number;
+  /** Live causal records received (the curve-at-step scrubber's range). */
+  causalCount: number;
   /** The causal experiments run on the run on show, oldest first (the experiment panels show one). */
   analyses: AnalysisFile[];
   savedRuns: SavedRunSummary[];
@@ -86,7 +113,10 @@ export interface LabState {
   moments: KeyMoments;
   /** The latest training speed measured for the run on show (steps/s; null: it has not trained here since it was shown). */
   stepRate: number | null;
-  /** Classroom mode: large type, the key charts only, and the guided walkthrough (in the URL hash as classroom=on). */
+  /**
+   * Classroom mode: large type, the key charts only, and the guided walkthrough (in the URL hash as classroom=on);
+   * the live causal probes are on by default there.
+   */
   classroom: boolean;
   /** The walkthrough's current step (an index into the page's list of steps). */
   walkthroughStep: number;
@@ -114,6 +144,7 @@ export function createLabStore(tables: LabTables): LabStore {
     headNames: null,
     events: [],
     spectralCount: 0,
+    causalCount: 0,
     analyses: [],
     savedRuns: [],
     notice: null,
@@ -122,14 +153,14 @@ export function createLabStore(tables: LabTables): LabStore {
     classroom: false,
     walkthroughStep: 0,
 
-    setPreset: (preset) => set((s) => ({ form: { preset, values: { ...presetDefaults(preset), seed: s.form.values.seed } }, schedule: [] })),
+    setPreset: (preset) => set((s) => ({ form: { preset, values: { ...presetDefaults(preset, s.classroom), seed: s.form.values.seed } }, schedule: [] })),
     setField: (field, value) => set((s) => ({ form: { ...s.form, values: { ...s.form.values, [field]: value } } })),
     setForm: (form, schedule) => set({ form, schedule }),
     setSchedule: (schedule) => set({ schedule }),
     applyBatch: (batch) => {
       ingestBatch(tables, batch);
       set((s) => {
-        const next: Partial<LabState> = { status: batch.status, spectralCount: tables.spectralRecords.length };
+        const next: Partial<LabState> = { status: batch.status, spectralCount: tables.spectralRecords.length, causalCount: tables.causalRecords.length };
         const rate = batch.status.stepsPerSecond;
         if (rate !== null && rate > 0) next.stepRate = rate;
         else if (batch.reset) next.stepRate = null;
@@ -157,7 +188,12 @@ export function createLabStore(tables: LabTables): LabStore {
     },
     setSavedRuns: (savedRuns) => set({ savedRuns }),
     setNotice: (notice) => set({ notice }),
-    setClassroom: (classroom) => set({ classroom }),
+    // The live causal probes follow classroom mode's default unless the form set them otherwise.
+    setClassroom: (classroom) =>
+      set((s) => {
+        if (classroom === s.classroom || s.form.values.causal !== causalDefault(s.classroom)) return { classroom };
+        return { classroom, form: { ...s.form, values: { ...s.form.values, causal: causalDefault(classroom) } } };
+      }),
     setWalkthroughStep: (walkthroughStep) => set({ walkthroughStep: Math.max(0, Math.floor(walkthroughStep)) }),
   }));
 }

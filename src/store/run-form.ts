@@ -1,13 +1,20 @@
 // The run form as plain strings (what the inputs hold), its defaults for each preset, and its validation into a
 // start request: every field gets its own message, in words, before anything reaches the worker. Only values
-// that differ from the preset's become overrides, so a link or a run file names just what was changed.
-import { PRESETS } from '../train/presets';
+// that differ from the preset's become overrides, so a link or a run file names just what was changed. The live
+// causal probes' options are blank unless set: blank is the engine's default for the run (liveCausalDefaults).
+import { PRESETS, buildTaskData } from '../train/presets';
 import { isPresetName, type PresetName, type ModOp } from '../formats/task';
 import { MOD_OPS } from '../tasks/modarith';
 import type { RunOverrides } from '../formats/run-file';
 import { DECAY_KINDS, DEFAULT_LRD_PARAMS, LRD_PARAMS, type LrdParam } from '../formats/optim';
+import { testSequenceCount } from '../train/run';
+import { liveCausalDefaults } from '../train/live-causal-defaults';
+import { LIVE_CAUSAL_LIMITS, type LiveCausalOptions } from '../formats/live-causal';
 
-export const FORM_FIELDS = ['seed', 'lr', 'weightDecay', 'decay', 'lrdRate', 'lrdParams', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow'] as const;
+export const FORM_FIELDS = [
+  'seed', 'lr', 'weightDecay', 'decay', 'lrdRate', 'lrdParams', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow',
+  'causal', 'causalEvery', 'causalSequences', 'causalRandom', 'causalEps',
+] as const;
 export type FormField = (typeof FORM_FIELDS)[number];
 
 export interface RunForm {
@@ -21,8 +28,8 @@ export type FormErrors = Partial<Record<FormField, string>>;
 export const DEFAULT_PRESET: PresetName = 'quick-add';
 export const DEFAULT_SEED = 1;
 
-/** The preset's own values in the form. */
-export function presetDefaults(preset: PresetName): Record<FormField, string> {
+/** The preset's own values in the form (classroom mode: with the live causal probes on). */
+export function presetDefaults(preset: PresetName, classroom = false): Record<FormField, string> {
   const p = PRESETS[preset];
   return {
     seed: String(DEFAULT_SEED),
@@ -37,8 +44,16 @@ export function presetDefaults(preset: PresetName): Record<FormField, string> {
     window: String(p.spectral.window),
     snapshotEvery: String(p.spectral.snapshotEvery),
     gapFlow: 'off',
+    causal: causalDefault(classroom),
+    causalEvery: '',
+    causalSequences: '',
+    causalRandom: '',
+    causalEps: '',
   };
 }
+
+/** The live causal probes are on by default in classroom mode, off otherwise. */
+export const causalDefault = (classroom: boolean) => (classroom ? 'on' : 'off');
 
 /** The Low-Rank Decay rate the form offers when Low-Rank Decay is picked (about L2's lr * wd on quick-add). */
 export const DEFAULT_LRD_RATE = 0.01;
@@ -46,9 +61,26 @@ export const DEFAULT_LRD_RATE = 0.01;
 /** The gap-flow terms (curvature along the edge) cost extra passes per window, so they are off unless asked for. */
 export const GAP_FLOW_VALUES = ['off', 'on'] as const;
 
-export function defaultForm(preset: PresetName = DEFAULT_PRESET): RunForm {
-  return { preset, values: presetDefaults(preset) };
+export function defaultForm(preset: PresetName = DEFAULT_PRESET, classroom = false): RunForm {
+  return { preset, values: presetDefaults(preset, classroom) };
 }
+
+const testSizes = new Map<PresetName, number>();
+
+/** The preset's test set, in sequences (built once per preset: the probe subset is at most this). */
+export function presetTestSequences(preset: PresetName): number {
+  let n = testSizes.get(preset);
+  if (n === undefined) {
+    const p = PRESETS[preset];
+    n = testSequenceCount(buildTaskData(p.task, DEFAULT_SEED), p.task, p.shape.readout.count);
+    testSizes.set(preset, n);
+  }
+  return n;
+}
+
+/** The engine's live causal options for a preset at a snapshot cadence (what a blank field means). */
+export const causalDefaults = (preset: PresetName, snapshotEvery: number): LiveCausalOptions =>
+  liveCausalDefaults(preset, snapshotEvery, presetTestSequences(preset));
 
 /** Whether the preset trains modular arithmetic with a choice of operation. */
 export const hasOp = (preset: PresetName) => PRESETS[preset].task.kind === 'modarith';
@@ -57,12 +89,13 @@ const MAX_STEPS = 1_000_000;
 
 type Check = { ok: true; value: number } | { ok: false; message: string };
 
-function integerIn(text: string, min: number, max: number, what: string): Check {
+/** A whole number in [min, max]; `range` says where the bounds come from (in the message). */
+function integerIn(text: string, min: number, max: number, what: string, range?: string): Check {
   const trimmed = text.trim();
   if (trimmed === '') return { ok: false, message: `enter ${what}` };
   const value = Number(trimmed);
   if (!Number.isInteger(value)) return { ok: false, message: `must be a whole number, got "${text}"` };
-  if (value < min || value > max) return { ok: false, message: `must be between ${min.toLocaleString('en')} and ${max.toLocaleString('en')}, got ${value}` };
+  if (value < min || value > max) return { ok: false, message: `must be between ${min.toLocaleString('en')} and ${max.toLocaleString('en')}${range ? ` (${range})` : ''}, got ${value}` };
   return { ok: true, value };
 }
 
@@ -136,6 +169,7 @@ export function validateForm(form: RunForm): FormResult {
     else errors.op = `choose one of ${Object.keys(MOD_OPS).join(', ')}`;
   }
   if (!(GAP_FLOW_VALUES as readonly string[]).includes(values.gapFlow)) errors.gapFlow = `choose on or off, got "${values.gapFlow}"`;
+  const causal = readCausal(preset, values, snapshotEvery, errors);
   if (Object.keys(errors).length > 0) return { ok: false, errors };
 
   const overrides: RunOverrides = {};
@@ -154,8 +188,51 @@ export function validateForm(form: RunForm): FormResult {
   if (snapshotEvery !== p.spectral.snapshotEvery) spectral.snapshotEvery = snapshotEvery;
   if (values.gapFlow === 'on') spectral.gapFlow = true;
   if (Object.keys(spectral).length > 0) overrides.spectral = spectral;
+  if (causal) overrides.causal = causal;
   return { ok: true, request: { preset, seed: seed!, overrides } };
 }
+
+/**
+ * The live causal overrides the form asks for (null: off), each option checked (blank: the engine's default); an
+ * option's message goes into `errors`. Its ranges are the engine's (validateLiveCausalOptions).
+ */
+function readCausal(preset: PresetName, values: Record<FormField, string>, snapshotEvery: number | undefined, errors: FormErrors): Partial<LiveCausalOptions> | null {
+  if (!(GAP_FLOW_VALUES as readonly string[]).includes(values.causal)) {
+    errors.causal = `choose on or off, got "${values.causal}"`;
+    return null;
+  }
+  if (values.causal !== 'on') return null;
+  const out: Partial<LiveCausalOptions> = { enabled: true };
+  const given = (field: FormField) => values[field].trim() !== '';
+  const read = (field: FormField, check: Check): number | undefined => {
+    if (check.ok) return check.value;
+    errors[field] = check.message;
+    return undefined;
+  };
+  if (given('causalEvery')) {
+    const every = read('causalEvery', integerIn(values.causalEvery, 1, MAX_STEPS, 'how often to probe (in steps)'));
+    if (every !== undefined && snapshotEvery !== undefined && every % snapshotEvery !== 0) {
+      errors.causalEvery = `must be a multiple of the snapshot interval (${snapshotEvery} steps), got ${every}`;
+    } else if (every !== undefined) out.every = every;
+  }
+  if (given('causalSequences')) {
+    const tests = presetTestSequences(preset);
+    const sequences = read('causalSequences', integerIn(values.causalSequences, LIVE_CAUSAL_LIMITS.sequences.min, tests, 'the probe subset', 'the test set’s size'));
+    if (sequences !== undefined) out.sequences = sequences;
+  }
+  if (given('causalRandom')) {
+    const r = LIVE_CAUSAL_LIMITS.randomPairs;
+    const randomPairs = read('causalRandom', integerIn(values.causalRandom, r.min, r.max, 'the number of random pairs'));
+    if (randomPairs !== undefined) out.randomPairs = randomPairs;
+  }
+  if (given('causalEps')) {
+    const epsRelative = read('causalEps', rate(values.causalEps, CAUSAL_EPS_RANGE));
+    if (epsRelative !== undefined) out.epsRelative = epsRelative;
+  }
+  return out;
+}
+
+export const CAUSAL_EPS_RANGE = { min: 0, minInclusive: false, max: 1, what: 'ε as a fraction of ‖θ_attn‖' } as const;
 
 /** The form that starts a given run again (from a run file's or a link's preset, seed and overrides). */
 export function formOf(preset: string, seed: number, overrides: RunOverrides): RunForm {
@@ -176,5 +253,11 @@ export function formOf(preset: string, seed: number, overrides: RunOverrides): R
   set('window', overrides.spectral?.window);
   set('snapshotEvery', overrides.spectral?.snapshotEvery);
   set('gapFlow', overrides.spectral?.gapFlow ? 'on' : undefined);
+  const causal = overrides.causal;
+  values.causal = causal && causal.enabled !== false ? 'on' : 'off';
+  set('causalEvery', causal?.every);
+  set('causalSequences', causal?.sequences);
+  set('causalRandom', causal?.randomPairs);
+  set('causalEps', causal?.epsRelative);
   return { preset, values };
 }

@@ -3,10 +3,12 @@
 //   #preset=quick-add&seed=3&wd=0.5&steps=800&gapflow=on&hyper=120:0.01:0.3,400:0.01:0&classroom=on
 //   #preset=quick-add&seed=1&decay=lrd&lrd=0.02            (Low-Rank Decay at rate 0.02)
 //   #preset=quick-add&seed=1&decay=lrd&lrd=0.02&lrdp=wq,wk,wv   (on W_Q, W_K and W_V)
+//   #preset=quick-add&seed=1&causal=on&cevery=40&cseq=64       (live causal probes every 40 steps on 64 sequences)
 //
 // Only values that differ from the preset's defaults are written. `hyper` lists the mid-run changes as
 // step:lr:weightDecay, applied after that many steps. `classroom=on` opens the page in classroom mode (it is
-// how the page looks, not part of the run: it is written only when on). Reading is strict: an unknown key, a preset that does not
+// how the page looks, not part of the run: it is written only when on); in classroom mode the live causal probes
+// are on by default, so there `causal=off` is what a link says. Reading is strict: an unknown key, a preset that does not
 // exist or a malformed change is reported (and the rest of the link still applies), never silently dropped.
 import { PRESETS } from '../train/presets';
 import { isPresetName } from '../formats/task';
@@ -28,6 +30,11 @@ const KEY_OF: Record<FormField, string> = {
   window: 'window',
   snapshotEvery: 'snap',
   gapFlow: 'gapflow',
+  causal: 'causal',
+  causalEvery: 'cevery',
+  causalSequences: 'cseq',
+  causalRandom: 'crandom',
+  causalEps: 'ceps',
 };
 const FIELD_OF = Object.fromEntries(Object.entries(KEY_OF).map(([field, key]) => [key, field as FormField]));
 
@@ -42,7 +49,7 @@ export interface HashState {
 export function encodeHash({ form, schedule, classroom = false }: HashState): string {
   const params = new URLSearchParams();
   params.set('preset', form.preset);
-  const defaults = presetDefaults(form.preset);
+  const defaults = presetDefaults(form.preset, classroom);
   for (const field of FORM_FIELDS) {
     const value = form.values[field].trim();
     if (field === 'seed' || value !== defaults[field]) params.set(KEY_OF[field], value);
@@ -78,7 +85,8 @@ export function decodeHash(hash: string): DecodedHash {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const problems: string[] = [];
   const preset = params.get('preset') ?? DEFAULT_PRESET;
-  const form = defaultForm(isPresetName(preset) ? preset : DEFAULT_PRESET);
+  // The defaults depend on classroom mode (the live causal probes): read it first.
+  const form = defaultForm(isPresetName(preset) ? preset : DEFAULT_PRESET, params.get('classroom') === 'on');
   if (!isPresetName(preset)) problems.push(`the link names the preset "${preset}", which does not exist (presets: ${Object.keys(PRESETS).join(', ')}); showing ${DEFAULT_PRESET}`);
   let schedule: HyperChange[] = [];
   let classroom = false;

@@ -87,7 +87,7 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
 }
 
 /** Test sequences of a task's data: targets per sequence are the readout positions times the task heads. */
-function testSequenceCount(data: TaskData, task: TaskSpec, readoutCount: number): number {
+export function testSequenceCount(data: TaskData, task: TaskSpec, readoutCount: number): number {
   return data.test.targets.length / readoutCount / (task.kind === 'multitask' ? task.ops.length : 1);
 }
 

@@ -1,5 +1,5 @@
 // The lab page: status line on top; on the left the task, its hyperparameters, the run and live controls, sharing,
-// exports and saved runs; on the right the live charts. Classroom mode swaps both for the walkthrough and the four
+// exports and saved runs; on the right the live charts. Classroom mode swaps both for the walkthrough and the
 // key charts, in large type. Training happens in a worker (src/worker/); this tree only shows its batches and sends
 // commands.
 import { useEffect } from 'react';

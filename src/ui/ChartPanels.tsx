@@ -1,33 +1,17 @@
 // The chart panels: training (loss, accuracy, norms, per-task accuracy for multitask runs), the spectral edge
 // (from the run's SpectralRecords, gap-flow terms included when the run measures them, and the stable ranks of
-// W_Q and W_K, one line each per layer of the run's model) and the causal experiments (src/ui/experiments/). Every
-// time-series chart is the one TimeSeriesChart component, fed by a spec.
+// W_Q and W_K, one line each per layer of the run's model), the live causal probes (src/ui/live-causal/) and the
+// causal experiments (src/ui/experiments/). Every time-series chart is the one TimeSeriesChart component, fed by a
+// spec (ChartGrid.tsx).
 import { useMemo } from 'react';
-import { SPECTRAL_CHARTS, chartSources, markersOf, stableRankChart, trainingCharts } from './lab-charts';
-import { TimeSeriesChart } from './charts/TimeSeriesChart';
-import type { ChartSpec } from './charts/chart-spec';
-import type { Marker } from './charts/plot-model';
-import { fileBase, labStore, tables, useLab } from './lab';
+import { SPECTRAL_CHARTS, markersOf, stableRankChart, trainingCharts } from './lab-charts';
+import { ChartGrid } from './ChartGrid';
+import { useLab } from './lab';
 import { ExperimentsPanel } from './experiments/ExperimentsPanel';
 import { ComparePanel } from './ComparePanel';
+import { LiveCausalPanel } from './live-causal/LiveCausalPanel';
 
-const sources = chartSources(tables);
-const currentFileBase = () => {
-  const { config, status } = labStore.getState();
-  return fileBase(config, status.step);
-};
-const reportError = (text: string) => labStore.getState().setNotice({ kind: 'error', text });
-
-/** A grid of charts sharing one set of markers (`zoom`: classroom mode's larger drawing). */
-export function ChartGrid({ charts, markers, zoom, className = 'chart-grid' }: { charts: ChartSpec[]; markers: readonly Marker[]; zoom?: number; className?: string }) {
-  return (
-    <div className={className}>
-      {charts.map((spec) => (
-        <TimeSeriesChart key={spec.id} spec={spec} source={sources[spec.source]} markers={markers} fileBase={currentFileBase} onError={reportError} zoom={zoom} />
-      ))}
-    </div>
-  );
-}
+export { ChartGrid };
 
 export function ChartPanels() {
   const config = useLab((s) => s.config);
@@ -57,6 +41,7 @@ export function ChartPanels() {
         </p>
         <ChartGrid charts={spectral} markers={markers} />
       </section>
+      <LiveCausalPanel markers={markers} />
       <ExperimentsPanel />
     </>
   );

@@ -1,6 +1,6 @@
 // Classroom mode: the toggle (top bar, C, classroom=on in the link), and the reduced layout for a projector: the
-// walkthrough beside the four key charts (loss, accuracy, g23, v1's gradient energy fraction), drawn larger, with
-// the run's key moments marked on every one of them as they happen.
+// walkthrough beside the key charts (loss, accuracy, g23, v1's gradient energy fraction, the live ablation of the
+// edge), drawn larger, with the run's key moments marked on every one of them as they happen.
 import { useEffect, useMemo } from 'react';
 import { ChartGrid } from './ChartPanels';
 import { ShortcutHelp } from './Shortcuts';

@@ -1,11 +1,12 @@
 // The run's settings: seed, learning rate, weight decay (L2, or Low-Rank Decay of W_Q and W_K with its rate), length,
-// evaluation cadence, operation (modular arithmetic) and the spectral edge's window. Each field is checked as it is typed, with its own message; the hyperparameter
+// evaluation cadence, operation (modular arithmetic), the spectral edge's window and the live causal probes. Each field is checked as it is typed, with its own message; the hyperparameter
 // changes a start will replay (from a link or the current run) are listed and can be cleared.
 import { useId } from 'react';
 import { MOD_OPS } from '../tasks/modarith';
 import { hasOp, lrdParamsText, validateForm, type FormField } from '../store/run-form';
 import { LRD_PARAMS, type LrdParam } from '../formats/optim';
 import { labStore, useLab } from './lab';
+import { LiveCausalFields } from './live-causal/LiveCausalFields';
 
 interface FieldProps {
   field: FormField;
@@ -148,6 +149,7 @@ export function RunForm() {
         <Field field="window" label="Window W" hint="updates per spectral window" error={errors.window} inputMode="numeric" />
         <Field field="snapshotEvery" label="Snapshot every" hint="steps per update in the window" error={errors.snapshotEvery} inputMode="numeric" />
         <GapFlowField error={errors.gapFlow} />
+        <LiveCausalFields errors={errors} />
       </div>
       {schedule.length > 0 && (
         <div className="schedule" data-testid="schedule">

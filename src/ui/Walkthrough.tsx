@@ -8,11 +8,13 @@ import { WALKTHROUGH_STEPS, followRun, momentLines, narration, settingsText, typ
 import { WALKTHROUGH_PRESET, actions, labStore, useLab } from './lab';
 import type { KeyMomentKind } from '../store/key-moments';
 import { presetDefaults } from '../store/run-form';
+import { causalOn } from './live-causal/causal-charts';
 
 const SWATCH: Record<KeyMomentKind, string> = {
   memorisation: CHART_INK.memorisation,
   grokking: CHART_INK.grokking,
   'decay-driven': CHART_INK.decayDriven,
+  'edge-necessary': CHART_INK.edgeNecessary,
 };
 const STATE_ICON: Record<MomentLine['state'], string> = { seen: '✓', waiting: '…', missed: '✗' };
 
@@ -33,7 +35,8 @@ function useRunContext(): RunContext {
   const phase = useLab((s) => s.status.phase);
   const spectral = useLab((s) => (s.config ? s.config.spectral.enabled : null));
   const recording = useLab((s) => s.status.recording !== null);
-  return { phase, spectral, recording };
+  const causal = useLab((s) => causalOn(s.config));
+  return { phase, spectral, causal, recording };
 }
 
 /** The settings of the walkthrough's run: the run on show (its weight decay as the engine has it now), else the form's. */

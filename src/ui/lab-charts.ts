@@ -1,6 +1,6 @@
 // The lab's charts as specs (what each plots, in words too), the sources that feed them from the series tables,
 // and the markers a run's events put on every chart (hyperparameter changes, the grok step, divergences). Classroom
-// mode shows four of the same specs with captions for a room, and its key moments as markers.
+// mode shows five of the same specs with captions for a room, and its key moments as markers.
 import { lines, type ChartSpec, type LineSpec } from './charts/chart-spec';
 import { SERIES_STYLES } from './charts/palette';
 import { attentionModules, buildParamTable } from '../model/params';
@@ -10,7 +10,9 @@ import type { RunEvent, MetricKey } from '../formats/metrics';
 import type { RunConfig } from '../formats/run-file';
 import { headColumn, type LabTables } from '../store/lab-store';
 import { STABLE_RANK_MODULES, type SpectralColumn } from '../store/spectral-columns';
-import { DECAY_DRIVEN_ENERGY, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
+import type { CausalColumn } from '../store/causal-columns';
+import { DECAY_DRIVEN_ENERGY, EDGE_NECESSARY_COST, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
+import { causalCharts } from './live-causal/causal-charts';
 
 const NO_EVALUATIONS = 'No evaluations yet: start a run, or open a saved one.';
 const NOT_COMPUTED = 'Not computed yet: the first spectral record arrives when the first window of W snapshots is full.';
@@ -156,6 +158,10 @@ export function chartSources(tables: LabTables): Record<ChartSpec['source'], Cha
         y: (key) => (tables.heads.has(key) ? tables.heads.column(key) : new Float64Array(tables.heads.length).fill(NaN)),
       }),
     },
+    causal: {
+      version: () => tables.causal.version,
+      data: () => ({ length: tables.causal.length, x: tables.causal.column('step'), y: (key) => tables.causal.column(key as CausalColumn) }),
+    },
   };
 }
 
@@ -184,6 +190,7 @@ const MOMENT_LABEL: Record<KeyMomentKind, string> = {
   memorisation: 'memorised',
   grokking: 'grokked',
   'decay-driven': 'edge decay-driven',
+  'edge-necessary': 'edge necessary',
 };
 
 export const momentMarkers = (moments: KeyMoments): Marker[] =>
@@ -201,8 +208,8 @@ const spec = (charts: readonly ChartSpec[], id: string) => {
 };
 
 /**
- * The four charts of classroom mode (loss, accuracy, g23 and v1's gradient energy fraction): the lab's own specs
- * with a caption written for a room.
+ * The charts of classroom mode (loss, accuracy, g23, v1's gradient energy fraction and the live ablation of the edge):
+ * the lab's own specs with a caption written for a room.
  */
 export function classroomCharts(config: RunConfig | null): ChartSpec[] {
   const training = trainingCharts(config, null);
@@ -229,6 +236,10 @@ export function classroomCharts(config: RunConfig | null): ChartSpec[] {
       title: 'Gradient energy fraction of v₁',
       description: `What moves the top update direction: the gradient (1) or weight decay (0). Below ${DECAY_DRIVEN_ENERGY}: decay-driven.`,
       lines: energy.lines.slice(0, 1),
+    },
+    {
+      ...spec(causalCharts(config), 'causal-ablation'),
+      description: `Accuracy lost when the top two directions are removed (edge) vs random pairs (grey). At −${EDGE_NECESSARY_COST} with random pairs flat, the model needs its edge.`,
     },
   ];
 }

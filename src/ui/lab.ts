@@ -183,8 +183,9 @@ export const actions = {
 export function syncUrlHash(): () => void {
   const read = () => {
     const { form, schedule, classroom, problems } = decodeHash(window.location.hash);
-    labStore.getState().setForm(form, schedule);
+    // Classroom mode first: switching it moves the form's default probes, and the link's form is what counts.
     labStore.getState().setClassroom(classroom);
+    labStore.getState().setForm(form, schedule);
     if (problems.length > 0) labStore.getState().setNotice({ kind: 'error', text: `This link could not be read completely: ${problems.join('; ')}` });
     else if (schedule.length > 0) info(`This link replays ${schedule.length} hyperparameter change${schedule.length === 1 ? '' : 's'}: press Start.`);
   };

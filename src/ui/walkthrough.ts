@@ -2,7 +2,7 @@
 // happened, what it is waiting for, or, once the run is over, that it did not happen), and a running commentary
 // on where the run stands. Pure functions of the store's key moments and the run's phase, so they are tested
 // without a page.
-import { DECAY_DRIVEN_ENERGY, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
+import { DECAY_DRIVEN_ENERGY, EDGE_NECESSARY_COST, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, type KeyMoment, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
 import type { RunPhase } from '../formats/worker';
 
 export interface WalkthroughStep {
@@ -30,7 +30,7 @@ export const WALKTHROUGH_STEPS: readonly WalkthroughStep[] = [
     text:
       'A two-layer transformer reads strings of brackets such as ( ( ) ( ) ) and says, after every bracket, how deeply ' +
       'nested the string is. It trains on only 50 strings and is tested on 5,000 others, on this computer’s GPU. Start ' +
-      'the run and watch the four charts.',
+      'the run and watch the charts.',
   },
   {
     id: 'memorise',
@@ -47,6 +47,15 @@ export const WALKTHROUGH_STEPS: readonly WalkthroughStep[] = [
       `The test line passes ${GROK_TEST_ACCURACY}: the model now tracks the depth of strings it has never seen, from only 50 ` +
       'examples. Here that comes soon after the training set is learnt; the change that follows is inside the model.',
     moment: 'grokking',
+  },
+  {
+    id: 'necessary',
+    title: 'The edge becomes necessary',
+    text:
+      'Ablation over training: every few windows the lab removes the top two update directions {v₁, v₂} from the ' +
+      'attention weights and tests again, and does the same with random pairs of directions as a control. When removing ' +
+      `just these two costs at least ${EDGE_NECESSARY_COST} test accuracy while the random pairs change nothing, the model needs its edge.`,
+    moment: 'edge-necessary',
   },
   {
     id: 'edge',
@@ -73,6 +82,8 @@ export interface RunContext {
   phase: RunPhase;
   /** Whether the run on show tracks the spectral edge (null: no run). */
   spectral: boolean | null;
+  /** Whether it runs the live causal probes (null or absent: no run). */
+  causal?: boolean | null;
   /** The run on show is a recording played back. */
   recording?: boolean;
 }
@@ -96,13 +107,34 @@ export const MOMENT_TITLE: Record<KeyMomentKind, string> = {
   memorisation: 'Memorisation',
   grokking: 'Grokking',
   'decay-driven': 'Decay-driven edge',
+  'edge-necessary': 'Necessary edge',
 };
+
+const signed = (v: number) => (Number.isFinite(v) ? (v < 0 ? `−${(-v).toFixed(2)}` : v.toFixed(2)) : 'n/a');
+
+/** What the walkthrough says about the edge becoming necessary (from the live causal probes). */
+function edgeNecessaryLine(moments: KeyMoments, run: RunContext): MomentLine {
+  const line = (state: MomentLine['state'], text: string): MomentLine => ({ kind: 'edge-necessary', title: MOMENT_TITLE['edge-necessary'], state, text });
+  const e = moments.edgeNecessary;
+  if (e) return line('seen', `The edge became necessary at step ${stepText(e.step)}: removing {v₁, v₂} cost ${signed(e.value)} test accuracy, while random pairs flipped no token.`);
+  if (run.causal === false) return line('missed', 'Cannot be seen: this run does not run the live causal probes (switch on “Live causal probes” and start again).');
+  const p = moments.latestProbe;
+  if (!p) {
+    if (ended(run.phase)) return line('missed', 'It did not happen in this run: no live causal probe was recorded.');
+    return line('waiting', noRun(run.phase) ? 'Not yet: start the run.' : 'Not yet: waiting for the first live causal probe.');
+  }
+  const randomNote = p.randomMaxAbsDelta < p.resolution ? 'random pairs flip no token' : `random pairs change up to ${fmt(p.randomMaxAbsDelta)}`;
+  const where = `removing {v₁, v₂} costs ${signed(p.edgeDeltaAcc)} test accuracy at step ${stepText(p.step)}, ${randomNote}`;
+  if (ended(run.phase)) return line('missed', `It did not happen in this run: the edge never cost ${EDGE_NECESSARY_COST} test accuracy with random pairs below one token (latest probe: ${where}).`);
+  return line('waiting', `Not yet: ${where} (necessary at −${EDGE_NECESSARY_COST} with random pairs below one token).`);
+}
 
 /** What the walkthrough says about one key moment now. */
 export function momentLine(kind: KeyMomentKind, moments: KeyMoments, run: RunContext): MomentLine {
   const line = (state: MomentLine['state'], text: string): MomentLine => ({ kind, title: MOMENT_TITLE[kind], state, text });
   const { latest } = moments;
   const over = ended(run.phase);
+  if (kind === 'edge-necessary') return edgeNecessaryLine(moments, run);
   if (kind === 'memorisation') {
     const m = moments.memorisation;
     if (m) return line('seen', `Memorised at step ${stepText(m.step)}: train accuracy ${fmt(m.value)}.`);
@@ -138,8 +170,15 @@ export function momentLine(kind: KeyMomentKind, moments: KeyMoments, run: RunCon
   return line('waiting', `Not yet: v₁’s gradient energy fraction is ${fmt(energy.value)} at step ${stepText(energy.step)} (decay-driven below ${DECAY_DRIVEN_ENERGY}).`);
 }
 
+const MOMENT_OF: Record<KeyMomentKind, (m: KeyMoments) => KeyMoment | null> = {
+  memorisation: (m) => m.memorisation,
+  grokking: (m) => m.grokking,
+  'decay-driven': (m) => m.decayDriven,
+  'edge-necessary': (m) => m.edgeNecessary,
+};
+
 /** Which moments have happened, as a count (they never un-happen within a run). */
-const seenCount = (m: KeyMoments) => [m.memorisation, m.grokking, m.decayDriven].filter((x) => x !== null).length;
+const seenCount = (m: KeyMoments) => Object.values(MOMENT_OF).filter((of) => of(m) !== null).length;
 
 /**
  * The walkthrough follows the run: when a moment happens, it moves on to the step that waits for the first moment
@@ -148,9 +187,7 @@ const seenCount = (m: KeyMoments) => [m.memorisation, m.grokking, m.decayDriven]
  */
 export function followRun(current: number, before: KeyMoments, after: KeyMoments, phase: RunPhase): number {
   if (!(phase === 'running' || phase === 'playing') || seenCount(after) <= seenCount(before)) return current;
-  const seen = (kind: KeyMomentKind) =>
-    kind === 'memorisation' ? after.memorisation !== null : kind === 'grokking' ? after.grokking !== null : after.decayDriven !== null;
-  const waiting = WALKTHROUGH_STEPS.findIndex((s) => s.moment !== undefined && !seen(s.moment));
+  const waiting = WALKTHROUGH_STEPS.findIndex((s) => s.moment !== undefined && MOMENT_OF[s.moment](after) === null);
   return Math.max(current, waiting < 0 ? WALKTHROUGH_STEPS.length - 1 : waiting);
 }
 
@@ -161,7 +198,7 @@ export function settingsText(run: { preset: string; seed: number; steps: number;
 }
 
 export const momentLines = (moments: KeyMoments, run: RunContext): MomentLine[] =>
-  (['memorisation', 'grokking', 'decay-driven'] as const).map((kind) => momentLine(kind, moments, run));
+  (['memorisation', 'grokking', 'edge-necessary', 'decay-driven'] as const).map((kind) => momentLine(kind, moments, run));
 
 /** One sentence on where the run stands, updated at each evaluation. */
 export function narration(moments: KeyMoments, run: RunContext): string {

@@ -5,14 +5,15 @@
 // CHUNK_TARGET_MS of GPU work), the loop then waits for the GPU queue and yields a macrotask, so commands (pause,
 // setHyper) are handled between chunks and the GPU never holds more than one chunk of queued work. Hyperparameter
 // changes and saves happen only between chunks, where the trainer is at rest. Batches for the page are collected
-// and flushed on a timer (FLUSH_MS), metric rows as packed Float64Arrays.
+// and flushed on a timer (FLUSH_MS), metric rows as packed Float64Arrays, spectral and live causal records as they come.
 //
 // A run's hyperparameter schedule (HyperChange[], sorted by step) is the single record of its mid-run changes:
 // live changes are inserted into it, a shared link or a saved run supplies it, and the loop stops chunks at its
 // steps to apply each entry exactly there, so a replay repeats the run bit for bit.
 import { GpuRuntime } from '../gpu/runtime';
 import { WebGpuUnavailableError, type AcquiredDevice } from '../gpu/device';
-import { Trainer } from '../train/trainer';
+import type { Trainer } from '../train/trainer';
+import { createTrainer } from '../analysis/live-causal';
 import { parseRunFile, resolveRunConfig } from '../train/run';
 import type { RunConfig, RunFile } from '../formats/run-file';
 import type { StopReason, RunEvent } from '../formats/metrics';
@@ -304,6 +305,7 @@ export class LabApi implements LabWorkerApi {
     }
     for (const event of batch.events ?? []) this.queue('events', event);
     for (const record of batch.spectral ?? []) this.queue('spectral', record);
+    for (const record of batch.causal ?? []) this.queue('causal', record);
     const done = step >= playbackEnd(file);
     const optim = lastHyper({ ...file, events: file.events.slice(0, cursor.events) });
     this.setStatus({ ...this.status, step, optim, ...(done && { phase: 'viewing', step: file.summary.steps, stopReason: file.summary.stopReason }) });
@@ -406,7 +408,7 @@ export class LabApi implements LabWorkerApi {
     try {
       const rt = await this.runtime();
       this.setStatus({ ...this.status, adapter: rt.adapter.description });
-      return await Trainer.create(rt, config);
+      return await createTrainer(rt, config);
     } catch (error) {
       this.setStatus({
         ...IDLE_STATUS, phase: 'failed', adapter: this.status.adapter, message: describe(error),
@@ -418,7 +420,7 @@ export class LabApi implements LabWorkerApi {
 
   /** A trainer of `config` restored to `checkpoint` (the caller destroys it). */
   private async trainerAt(config: RunConfig, checkpoint: Checkpoint): Promise<Trainer> {
-    const trainer = await Trainer.create(await this.runtime(), config);
+    const trainer = await createTrainer(await this.runtime(), config);
     trainer.restore(checkpoint);
     return trainer;
   }
@@ -475,6 +477,7 @@ export class LabApi implements LabWorkerApi {
             this.queue('events', event);
           },
           onSpectral: (record) => this.queue('spectral', record),
+          onCausal: (record) => this.queue('causal', record),
         });
         const { device } = trainer.engine.runtime;
         await Promise.race([device.queue.onSubmittedWorkDone(), device.lost]);
@@ -641,12 +644,13 @@ export class LabApi implements LabWorkerApi {
     const { config } = run.trainer;
     // After a restore the trainer's metrics are the checkpoint's history.
     const metrics = from ? run.trainer.toRunFile() : { series: run.trainer.series, events: [...run.trainer.events] };
-    this.outbox = batchOfMetrics(config, { ...metrics, spectral: [...run.trainer.spectralRecords] }, this.computeStatus(), run.trainer.analysisFiles);
+    const records = { spectral: [...run.trainer.spectralRecords], ...(config.causal?.enabled && { causal: [...run.trainer.causalRecords] }) };
+    this.outbox = batchOfMetrics(config, { ...metrics, ...records }, this.computeStatus(), run.trainer.analysisFiles);
     run.sentRows = metrics.series.step.length;
     this.scheduleFlush();
   }
 
-  private queue<K extends 'events' | 'spectral' | 'analyses'>(key: K, item: NonNullable<LabBatch[K]>[number]): void {
+  private queue<K extends 'events' | 'spectral' | 'causal' | 'analyses'>(key: K, item: NonNullable<LabBatch[K]>[number]): void {
     const list = (this.outbox[key] ??= []) as unknown[];
     list.push(item);
     this.scheduleFlush();

@@ -39,7 +39,7 @@ export function transferables(batch: LabBatch): ArrayBuffer[] {
   return [batch.metrics?.data.buffer, batch.heads?.data.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
 }
 
-/** The whole of a recorded run as one reset batch (a loaded file, a restored checkpoint), with its analyses. */
+/** The whole of a recorded run as one reset batch (a loaded file, a restored checkpoint), with its records and analyses. */
 export function batchOfMetrics(config: RunConfig | null, metrics: RunMetrics, status: WorkerStatus, analyses: readonly AnalysisFile[] = []): LabBatch {
   const n = metrics.series.step.length;
   return {
@@ -49,6 +49,7 @@ export function batchOfMetrics(config: RunConfig | null, metrics: RunMetrics, st
     ...(metrics.heads && { heads: packHeadRows(metrics.heads, 0, n) }),
     events: metrics.events,
     ...(metrics.spectral && { spectral: metrics.spectral }),
+    ...(metrics.causal && { causal: metrics.causal }),
     ...(analyses.length > 0 && { analyses: [...analyses] }),
   };
 }

@@ -2,7 +2,7 @@
 // (min/max per pixel column, so long series stay cheap), redrawn on an animation frame only when the data's
 // version, the markers, the size or the axis options changed. Every chart exports itself as PNG (2x), SVG, JSON
 // and CSV. Before it has a point to draw it shows its spec's empty text instead of bare axes.
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { ChartSpec } from './chart-spec';
 import { buildPlotModel, type ChartData, type Marker, type PlotModel } from './plot-model';
 import { drawLines, renderSvg } from './plot-render';
@@ -29,6 +29,10 @@ interface Props {
    * figure keeps room to plot. Exports keep the laid-out size.
    */
   zoom?: number;
+  /** More controls in the header, before the export menu (a measure toggle). */
+  tools?: ReactNode;
+  /** Shown under the figure (a scrubber). */
+  children?: ReactNode;
 }
 
 const FORMATS: ExportChoice<ChartExportFormat>[] = [
@@ -42,6 +46,7 @@ function describeLatest(spec: ChartSpec, data: ChartData): string {
   if (data.length === 0) return `${spec.title}: ${spec.emptyText}`;
   const i = data.length - 1;
   const values = spec.lines.map((l) => `${l.label} ${formatValue(data.y(l.key)[i])}`).join(', ');
+  if (spec.xLabel) return `${spec.title}, ${spec.xLabel} ${formatValue(data.x[0])} to ${formatValue(data.x[i])}: at the last point ${values} (${data.length} points)`;
   return `${spec.title} at step ${data.x[i]}: ${values} (${data.length} points)`;
 }
 
@@ -51,7 +56,7 @@ const zoomFor = (most: number, width: number, height: number) => Math.max(1, Mat
 
 const formatValue = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : 'n/a');
 
-export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom = 1 }: Props) {
+export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom = 1, tools, children }: Props) {
   const titleId = useId();
   const figureRef = useRef<HTMLDivElement>(null);
   const svgRef = useRef<SVGSVGElement>(null);
@@ -114,10 +119,13 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom
       <header className="chart-header">
         <h3 id={titleId}>{spec.title}</h3>
         <div className="chart-tools">
-          <label className="toggle" title="Show steps on a logarithmic axis">
-            <input type="checkbox" checked={logX} onChange={(e) => setLogX(e.target.checked)} />
-            log step
-          </label>
+          {spec.xLabel === undefined && (
+            <label className="toggle" title="Show steps on a logarithmic axis">
+              <input type="checkbox" checked={logX} onChange={(e) => setLogX(e.target.checked)} />
+              log step
+            </label>
+          )}
+          {tools}
           <ExportMenu title={spec.title} choices={FORMATS.map((f) => ({ ...f, disabled: empty }))} onChoose={exportAs} />
         </div>
       </header>
@@ -127,6 +135,7 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom
         <canvas ref={canvasRef} aria-hidden="true" />
         {emptyText !== null && <p className="chart-empty">{emptyText}</p>}
       </div>
+      {children}
     </section>
   );
 }

@@ -36,6 +36,7 @@ export const CHART_INK = {
   memorisation: OKABE_ITO.orange,
   grokking: OKABE_ITO.green,
   decayDriven: OKABE_ITO.purple,
+  edgeNecessary: OKABE_ITO.skyBlue,
   calloutText: '#000000',
   font: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
 } as const;

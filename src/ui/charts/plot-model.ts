@@ -1,10 +1,10 @@
 // Everything a chart draws, computed once per redraw and shared by the screen (SVG axes + canvas lines), the SVG
 // export and the 2x PNG export: the figure's size and margins, d3 scales fitted to the data (and to the markers,
 // so a change made after the latest evaluation is already visible), each line's min/max-per-pixel polyline in
-// figure pixels, and the markers' positions with their labels and badges in a band above the plot (where no data
-// line can cross them, on screen or in an export). Pure: no DOM.
+// figure pixels, each band's polygons, the category strip's segments, and the markers' positions with their labels
+// and badges in a band above the plot (where no data line can cross them, on screen or in an export). Pure: no DOM.
 import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from 'd3';
-import type { ChartSpec, LineSpec } from './chart-spec';
+import type { BandSpec, ChartSpec, LineSpec } from './chart-spec';
 import { minMaxPolyline } from './downsample';
 
 export interface ChartData {
@@ -20,7 +20,7 @@ export interface ChartData {
 }
 
 /** Run events (hyperparameter changes, the grok step, divergences) and the classroom's key moments (drawn as callouts). */
-export type MarkerKind = 'hyper' | 'grok' | 'divergence' | 'memorisation' | 'grokking' | 'decay-driven';
+export type MarkerKind = 'hyper' | 'grok' | 'divergence' | 'memorisation' | 'grokking' | 'decay-driven' | 'edge-necessary';
 
 export interface Marker {
   step: number;
@@ -29,7 +29,7 @@ export interface Marker {
 }
 
 /** The markers drawn as callouts (a labelled badge above the plot, over its line): the key moments of a run. */
-export const CALLOUT_KINDS: readonly MarkerKind[] = ['memorisation', 'grokking', 'decay-driven'];
+export const CALLOUT_KINDS: readonly MarkerKind[] = ['memorisation', 'grokking', 'decay-driven', 'edge-necessary'];
 export const CALLOUT_FONT_SIZE = 11;
 export const CALLOUT_HEIGHT = 17;
 const CALLOUT_GAP = 3;
@@ -103,20 +103,35 @@ export const LEGEND_SAMPLE_PX = 22;
 /** Approximate text width, for laying out the legend (an exported SVG has no layout engine to ask). */
 export const textWidth = (text: string, size = FONT_SIZE) => text.length * size * 0.58;
 
+/** A legend entry drawn as a filled swatch: a band (translucent) or a strip's category (solid). */
+export interface LegendFill {
+  label: string;
+  color: string;
+  opacity: number;
+}
+
+/** Fill opacity of bands, on the plot and in the legend. */
+export const BAND_OPACITY = 0.22;
+/** The category strip: its height, and its gap above the x axis. */
+export const STRIP_HEIGHT = 9;
+const STRIP_GAP = 3;
+
 export interface LegendItem {
-  /** The title (exports), or one line's entry. */
+  /** The title (exports: line and fill both absent), one line's entry, or a band's or category's (fill). */
   line: LineSpec | null;
+  fill?: LegendFill;
   text: string;
   /** The item's left edge and text baseline. */
   x: number;
   y: number;
 }
 
-/** Legend entries (after the title, if any) flowed left to right into as many rows as the width needs. */
-export function layoutLegend(lines: readonly LineSpec[], width: number, title?: string): { items: LegendItem[]; rows: number } {
-  const entries = [
+/** Legend entries (after the title, if any; fills after the lines) flowed left to right into as many rows as the width needs. */
+export function layoutLegend(lines: readonly LineSpec[], width: number, title?: string, fills: readonly LegendFill[] = []): { items: LegendItem[]; rows: number } {
+  const entries: { line: LineSpec | null; fill?: LegendFill; text: string; w: number }[] = [
     ...(title ? [{ line: null, text: title, w: textWidth(title, TITLE_FONT_SIZE) + 18 }] : []),
     ...lines.map((line) => ({ line, text: line.label, w: LEGEND_SAMPLE_PX + 5 + textWidth(line.label) + 14 })),
+    ...fills.map((fill) => ({ line: null, fill, text: fill.label, w: LEGEND_SAMPLE_PX + 5 + textWidth(fill.label) + 14 })),
   ];
   const items: LegendItem[] = [];
   let x = LEGEND_EDGE_PX;
@@ -126,7 +141,7 @@ export function layoutLegend(lines: readonly LineSpec[], width: number, title?: 
       row += 1;
       x = LEGEND_EDGE_PX;
     }
-    items.push({ line: e.line, text: e.text, x, y: 13 + row * LEGEND_ROW_PX });
+    items.push({ line: e.line, ...(e.fill && { fill: e.fill }), text: e.text, x, y: 13 + row * LEGEND_ROW_PX });
     x += e.w;
   }
   return { items, rows: row + 1 };
@@ -141,7 +156,14 @@ export interface PlotModel {
   y: ScaleContinuousNumeric<number, number>;
   logX: boolean;
   logY: boolean;
+  /** The x axis's label ('step', or the spec's own), and where the axis is drawn (below the strip, if any). */
+  xLabel: string;
+  xAxisY: number;
   lines: { spec: LineSpec; polyline: Float64Array }[];
+  /** Each band as closed polygons (one per run of rows where both edges are plottable), flat [px, py, ...]. */
+  bands: { spec: BandSpec; polygons: Float64Array[] }[];
+  /** The category strip's segments (null: the spec has none). */
+  strip: { y: number; height: number; segments: StripSegment[] } | null;
   legend: LegendItem[];
   /** Few points for the width: each is drawn as a dot too (a single evaluation is visible at all). */
   dots: boolean;
@@ -151,6 +173,70 @@ export interface PlotModel {
   /** The other markers (also in `markers`), with their labels' boxes above the plot. */
   labels: Callout[];
 }
+
+/** One row's category on the strip, from halfway to the previous row to halfway to the next. */
+export interface StripSegment {
+  x0: number;
+  x1: number;
+  step: number;
+  category: number;
+  color: string;
+}
+
+const LONE_BAND_PX = 6;
+
+/** The polygons of a band: upper edge forward, lower edge back, split where either edge is not plottable. */
+export function bandPolygons(xs: ArrayLike<number>, lower: ArrayLike<number>, upper: ArrayLike<number>, toPx: (x: number) => number, toPy: (y: number) => number): Float64Array[] {
+  const polygons: Float64Array[] = [];
+  let run: [number, number, number][] = [];
+  const close = () => {
+    // A lone row is drawn LONE_BAND_PX wide, so it shows at all.
+    if (run.length === 1) {
+      const [px, lo, hi] = run[0];
+      const w = LONE_BAND_PX / 2;
+      run = [[px - w, lo, hi], [px + w, lo, hi]];
+    }
+    if (run.length > 0) {
+      const pts = [...run.map(([px, , hi]) => [px, hi]), ...run.reverse().map(([px, lo]) => [px, lo])];
+      polygons.push(Float64Array.from(pts.flat()));
+    }
+    run = [];
+  };
+  const n = Math.min(xs.length, lower.length, upper.length);
+  for (let i = 0; i < n; i++) {
+    const px = toPx(xs[i]);
+    const lo = toPy(lower[i]);
+    const hi = toPy(upper[i]);
+    if (Number.isFinite(px) && Number.isFinite(lo) && Number.isFinite(hi)) run.push([px, lo, hi]);
+    else close();
+  }
+  close();
+  return polygons;
+}
+
+/** The strip's segments: each row with a category spans halfway to its neighbours (a lone row: 8 px), within [left, right]. */
+export function stripSegments(xs: ArrayLike<number>, categories: ArrayLike<number>, colors: readonly string[], toPx: (x: number) => number, left: number, right: number): StripSegment[] {
+  const n = Math.min(xs.length, categories.length);
+  const px = Array.from({ length: n }, (_, i) => toPx(xs[i]));
+  const segments: StripSegment[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = categories[i];
+    if (!(Number.isInteger(c) && c >= 0 && c < colors.length) || !Number.isFinite(px[i])) continue;
+    const before = i > 0 && Number.isFinite(px[i - 1]) ? (px[i] - px[i - 1]) / 2 : NaN;
+    const after = i + 1 < n && Number.isFinite(px[i + 1]) ? (px[i + 1] - px[i]) / 2 : NaN;
+    const half = (v: number, other: number) => (Number.isFinite(v) ? v : Number.isFinite(other) ? other : 4);
+    const x0 = Math.max(left, px[i] - half(before, after));
+    const x1 = Math.min(right, px[i] + half(after, before));
+    if (x1 > x0) segments.push({ x0, x1, step: xs[i], category: c, color: colors[c] });
+  }
+  return segments;
+}
+
+/** The legend's fill entries of a spec: its bands, then its strip's categories. */
+export const legendFills = (spec: ChartSpec): LegendFill[] => [
+  ...(spec.bands ?? []).map((b) => ({ label: b.label, color: b.color, opacity: BAND_OPACITY + 0.1 })),
+  ...(spec.strip?.categories ?? []).map((c) => ({ label: c.label, color: c.color, opacity: 1 })),
+];
 
 /** [min, max] of the finite values (positive only, for a log axis) of some arrays; null when there are none. */
 export function extent(arrays: readonly ArrayLike<number>[], positiveOnly: boolean): [number, number] | null {
@@ -186,18 +272,22 @@ function joined(xs: Float64Array, ys: Float64Array, toPx: (v: number) => number,
 /** The plot of `data` as `spec` describes it; null when no line has a plottable point (the chart shows its empty text). */
 export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readonly Marker[], opts: PlotOptions): PlotModel | null {
   const logY = spec.yScale === 'log';
+  // Only a step axis can be logarithmic.
+  const logX = opts.logX && spec.xLabel === undefined;
   const ys = spec.lines.map((l) => data.y(l.key));
-  const yRange = spec.yDomain ?? extent(ys, logY);
-  const xRange = extent([data.x, markers.map((m) => m.step), data.span ?? []], opts.logX);
-  if (data.length === 0 || !extent(ys, logY) || !yRange || !xRange) return null;
+  const bandYs = (spec.bands ?? []).map((b) => [data.y(b.lower), data.y(b.upper)] as const);
+  const plotted = [...ys, ...bandYs.flat()];
+  const yRange = spec.yDomain ?? extent(plotted, logY);
+  const xRange = extent([data.x, markers.map((m) => m.step), data.span ?? []], logX);
+  if (data.length === 0 || !extent(plotted, logY) || !yRange || !xRange) return null;
 
-  const legend = layoutLegend(spec.lines, opts.width, opts.title);
+  const legend = layoutLegend(spec.lines, opts.width, opts.title, legendFills(spec));
   const legendBottom = 14 + legend.rows * LEGEND_ROW_PX;
   // The x scale does not depend on the top margin: place the markers first, then make room for the callouts' badges.
   const innerWidth = Math.max(10, opts.width - MARGIN.left - MARGIN.right);
-  const x = (opts.logX ? scaleLog() : scaleLinear()).domain(padded(xRange, opts.logX)).range([MARGIN.left, MARGIN.left + innerWidth]);
-  if (!opts.logX) x.nice();
-  const toPx = guard(x, opts.logX);
+  const x = (logX ? scaleLog() : scaleLinear()).domain(padded(xRange, logX)).range([MARGIN.left, MARGIN.left + innerWidth]);
+  if (!logX) x.nice();
+  const toPx = guard(x, logX);
   const placed = markers.flatMap((marker) => {
     const px = toPx(marker.step);
     return Number.isFinite(px) ? [{ marker, px }] : [];
@@ -206,7 +296,9 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
   const labelsTop = legendBottom + (callouts.rows > 0 ? callouts.rows * (CALLOUT_HEIGHT + CALLOUT_GAP) + 2 : 0);
   const labels = layoutMarkerLabels(placed.filter((m) => !CALLOUT_KINDS.includes(m.marker.kind)), opts.width, labelsTop);
   const top = labelsTop + (labels.rows > 0 ? labels.rows * MARKER_LABEL_HEIGHT + 3 : 0);
-  const inner = { left: MARGIN.left, top, width: innerWidth, height: Math.max(10, opts.height - top - MARGIN.bottom) };
+  const stripSpace = spec.strip ? STRIP_HEIGHT + STRIP_GAP : 0;
+  const inner = { left: MARGIN.left, top, width: innerWidth, height: Math.max(10, opts.height - top - MARGIN.bottom - stripSpace) };
+  const plotBottom = inner.top + inner.height;
   const y = (logY ? scaleLog() : scaleLinear()).domain(padded(yRange, logY)).range([inner.top + inner.height, inner.top]);
   if (!spec.yDomain) y.nice();
   const toPy = guard(y, logY);
@@ -216,9 +308,19 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
     inner,
     x,
     y,
-    logX: opts.logX,
+    logX,
     logY,
+    xLabel: spec.xLabel ?? 'step',
+    xAxisY: plotBottom + stripSpace,
     lines: spec.lines.map((line, i) => ({ spec: line, polyline: spec.joinGaps ? joined(data.x, ys[i], toPx, toPy) : minMaxPolyline(data.x, ys[i], toPx, toPy) })),
+    bands: (spec.bands ?? []).map((band, i) => ({ spec: band, polygons: bandPolygons(data.x, bandYs[i][0], bandYs[i][1], toPx, toPy) })),
+    strip: spec.strip
+      ? {
+          y: plotBottom + STRIP_GAP,
+          height: STRIP_HEIGHT,
+          segments: stripSegments(data.x, data.y(spec.strip.key), spec.strip.categories.map((c) => c.color), toPx, inner.left, inner.left + inner.width),
+        }
+      : null,
     legend: legend.items,
     dots: data.length <= inner.width / DOT_SPACING_PX,
     markers: placed,

@@ -1,10 +1,10 @@
-// Drawing a PlotModel: the SVG layer (grid, d3 axes, labels, legend, markers; every colour and font an SVG
-// attribute, so a serialised copy renders exactly as on the page) and the canvas layer (the lines, clipped to the
-// plotting area). The exports build on the same two functions.
+// Drawing a PlotModel: the SVG layer (grid, d3 axes, labels, legend, the category strip, markers; every colour and
+// font an SVG attribute, so a serialised copy renders exactly as on the page) and the canvas layer (the bands and
+// the lines, clipped to the plotting area). The exports build on the same two functions.
 import { axisBottom, axisLeft, format, select, type NumberValue, type ScaleContinuousNumeric, type Selection } from 'd3';
 import type { ChartSpec } from './chart-spec';
 import { CHART_INK } from './palette';
-import { CALLOUT_FONT_SIZE, CALLOUT_HEIGHT, FONT_SIZE, LEGEND_SAMPLE_PX, MARKER_LABEL_FONT_SIZE, MARKER_LABEL_HEIGHT, TITLE_FONT_SIZE, type MarkerKind, type PlotModel } from './plot-model';
+import { BAND_OPACITY, CALLOUT_FONT_SIZE, CALLOUT_HEIGHT, FONT_SIZE, LEGEND_SAMPLE_PX, MARKER_LABEL_FONT_SIZE, MARKER_LABEL_HEIGHT, TITLE_FONT_SIZE, type MarkerKind, type PlotModel } from './plot-model';
 import { subPaths, svgPathData } from './downsample';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -23,6 +23,7 @@ const MARKER_COLOR: Record<MarkerKind, string> = {
   memorisation: CHART_INK.memorisation,
   grokking: CHART_INK.grokking,
   'decay-driven': CHART_INK.decayDriven,
+  'edge-necessary': CHART_INK.edgeNecessary,
 };
 
 
@@ -38,7 +39,7 @@ function valueFormat(scale: ScaleContinuousNumeric<number, number>, count: numbe
   // A log scale's own default is SI prefixes ("200m"): plain numbers read better on a value axis.
   const plain = logScale ? scale.tickFormat(count, '~g') : scale.tickFormat(count);
   if (!extreme) return plain;
-  return (v) => (plain(v) === '' ? '' : scientific(v));
+  return (v) => (plain(v) === '' ? '' : Number(v) === 0 ? '0' : scientific(v));
 }
 
 export interface SvgOptions {
@@ -75,8 +76,9 @@ export function renderSvg(svg: SVGSVGElement, model: PlotModel, spec: ChartSpec,
     g.attr('color', CHART_INK.axis).attr('font-family', CHART_INK.font).attr('font-size', FONT_SIZE);
     g.selectAll('text').attr('fill', CHART_INK.muted);
   };
-  const xAxis = root.append<SVGGElement>('g').attr('transform', `translate(0,${inner.top + inner.height})`);
-  xAxis.call(axisBottom(x).ticks(xTicks, '~s').tickSizeOuter(0));
+  const xAxis = root.append<SVGGElement>('g').attr('transform', `translate(0,${model.xAxisY})`);
+  const stepAxis = model.xLabel === 'step';
+  xAxis.call(stepAxis ? axisBottom(x).ticks(xTicks, '~s').tickSizeOuter(0) : axisBottom(x).ticks(xTicks).tickFormat(valueFormat(x, xTicks, false)).tickSizeOuter(0));
   styleAxis(xAxis);
   const yAxis = root.append<SVGGElement>('g').attr('transform', `translate(${inner.left},0)`);
   yAxis.call(axisLeft(y).ticks(yTicks).tickFormat(valueFormat(y, yTicks, model.logY)).tickSizeOuter(0));
@@ -87,7 +89,7 @@ export function renderSvg(svg: SVGSVGElement, model: PlotModel, spec: ChartSpec,
     .attr('y', model.height - 4)
     .attr('text-anchor', 'end')
     .attr('fill', CHART_INK.muted)
-    .text(model.logX ? 'step (log scale)' : 'step');
+    .text(model.logX ? `${model.xLabel} (log scale)` : model.xLabel);
   root
     .append('text')
     .attr('transform', `translate(13,${inner.top + inner.height / 2}) rotate(-90)`)
@@ -97,6 +99,12 @@ export function renderSvg(svg: SVGSVGElement, model: PlotModel, spec: ChartSpec,
 
   // Title (exports) and legend in the top band, as laid out by the model.
   for (const item of model.legend) {
+    if (item.fill) {
+      const g = root.append('g').attr('class', 'legend-fill').attr('transform', `translate(${item.x},${item.y})`);
+      g.append('rect').attr('x', 0).attr('y', -5).attr('width', LEGEND_SAMPLE_PX).attr('height', 10).attr('fill', item.fill.color).attr('fill-opacity', item.fill.opacity);
+      g.append('text').attr('x', LEGEND_SAMPLE_PX + 5).attr('y', 4).attr('fill', CHART_INK.text).text(item.text);
+      continue;
+    }
     if (!item.line) {
       root.append('text').attr('x', item.x).attr('y', item.y + 4).attr('font-weight', 600).attr('font-size', TITLE_FONT_SIZE).attr('fill', CHART_INK.text).text(item.text);
       continue;
@@ -106,11 +114,30 @@ export function renderSvg(svg: SVGSVGElement, model: PlotModel, spec: ChartSpec,
     g.append('text').attr('x', LEGEND_SAMPLE_PX + 5).attr('y', 4).attr('fill', CHART_INK.text).text(item.text);
   }
 
-  // Lines as SVG paths (the SVG export; on screen they go on the canvas).
+  // The category strip along the x axis: one rect per row, its category's colour.
+  if (model.strip) {
+    const strip = root.append('g').attr('class', 'strip');
+    for (const s of model.strip.segments) {
+      strip.append('rect')
+        .attr('class', 'strip-segment')
+        .attr('data-step', s.step)
+        .attr('data-category', spec.strip?.categories[s.category]?.label ?? s.category)
+        .attr('x', s.x0).attr('width', s.x1 - s.x0)
+        .attr('y', model.strip.y).attr('height', model.strip.height)
+        .attr('fill', s.color)
+        .append('title').text(`${spec.strip?.label ?? ''} at step ${s.step}: ${spec.strip?.categories[s.category]?.label ?? s.category}`);
+    }
+  }
+
+  // Bands and lines as SVG paths (the SVG export; on screen they go on the canvas).
   if (options.linesAsPaths) {
     const clipId = `clip-${spec.id}`;
     root.append('clipPath').attr('id', clipId).append('rect')
       .attr('x', inner.left - CLIP_SLACK).attr('y', inner.top - CLIP_SLACK).attr('width', inner.width + 2 * CLIP_SLACK).attr('height', inner.height + 2 * CLIP_SLACK);
+    const bands = root.append('g').attr('clip-path', `url(#${clipId})`).attr('stroke', 'none');
+    for (const { spec: band, polygons } of model.bands) {
+      for (const polygon of polygons) bands.append('path').attr('d', `${svgPathData(polygon)}Z`).attr('fill', band.color).attr('fill-opacity', BAND_OPACITY).attr('data-band', band.lower);
+    }
     const paths = root.append('g').attr('clip-path', `url(#${clipId})`).attr('fill', 'none').attr('stroke-width', 2).attr('stroke-linejoin', 'round');
     for (const { spec: line, polyline } of model.lines) {
       paths.append('path').attr('d', svgPathData(polyline)).attr('stroke', line.color).attr('stroke-dasharray', line.dash.join(' ') || null).attr('data-series', line.key);
@@ -175,6 +202,18 @@ export function drawLines(ctx: CanvasRenderingContext2D, model: PlotModel): void
   ctx.beginPath();
   ctx.rect(inner.left - CLIP_SLACK, inner.top - CLIP_SLACK, inner.width + 2 * CLIP_SLACK, inner.height + 2 * CLIP_SLACK);
   ctx.clip();
+  for (const { spec, polygons } of model.bands) {
+    ctx.fillStyle = spec.color;
+    ctx.globalAlpha = BAND_OPACITY;
+    for (const polygon of polygons) {
+      ctx.beginPath();
+      ctx.moveTo(polygon[0], polygon[1]);
+      for (let i = 2; i < polygon.length; i += 2) ctx.lineTo(polygon[i], polygon[i + 1]);
+      ctx.closePath();
+      ctx.fill();
+    }
+    ctx.globalAlpha = 1;
+  }
   ctx.lineWidth = 2;
   ctx.lineJoin = 'round';
   for (const { spec, polyline } of model.lines) {
