@@ -12,6 +12,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file
 import { parseRunFile, resolveRunConfig, RunConfigError } from '../src/train/run';
 import type { RunOverrides } from '../src/formats/run-file';
 import { EPS_FRACTIONS } from '../src/formats/live-causal';
+import { NonFiniteError } from '../src/util/non-finite';
 import type { Trainer } from '../src/train/trainer';
 import { grokkedQuickAdd } from './helpers/grokked';
 
@@ -138,6 +139,29 @@ describe('live causal probes on a short quick-add run', () => {
     const curvature = await edgeCurvature(ctx, { k: 1, randomCount: 0, hessian: false, sequences: 64 });
     expect(Math.abs(curvature.edge[0] - live.curvature.v1)).toBeLessThanOrEqual(live.curvature.resolution);
     for (const t of [probed, plain, first, resumed, atStep]) t.destroy();
+  });
+});
+
+describe('a probe that meets a non-finite value', () => {
+  it('ends the run as a divergence at that step, back at the last good checkpoint, never as a crash', async () => {
+    const rt = await testRuntime();
+    const trainer = await createTrainer(rt, config(true));
+    // In place of the real probe: one whose loss comes back non-finite at its first step (as from overflowing parameters).
+    trainer.attachCausalProbe(async (step) => {
+      throw new NonFiniteError(`the live causal probe's base loss at step ${step}`, [Number.NaN]);
+    });
+    const seen: unknown[] = [];
+    expect(await trainer.run({ onEvent: (e) => seen.push(e) })).toBe('diverged');
+    expect(seen).toHaveLength(1);
+    const file = trainer.toRunFile();
+    expect(file.summary.stopReason).toBe('diverged');
+    expect(file.events).toEqual(seen);
+    const divergence = file.events.find((e) => e.type === 'divergence');
+    expect(divergence).toMatchObject({ type: 'divergence', step: 40, restoredStep: 20 });
+    expect(divergence && 'message' in divergence && divergence.message).toMatch(/the live causal probe's base loss at step 40 is not finite \(NaN\)/);
+    expect(trainer.lastGoodCheckpoint.step).toBe(20);
+    expect(trainer.step).toBe(20);
+    trainer.destroy();
   });
 });
 

@@ -81,7 +81,7 @@ describe('the lab worker API on the GPU', () => {
     const { api, batches, saves, status } = lab();
     await expect(api.runExperiment({ experiments: ['ablate'] })).rejects.toThrow('there is no run to analyse: start one first');
     await expect(api.pause()).rejects.toThrow('there is no run to pause: start one first');
-    await expect(api.start({ ...REQUEST, overrides: { steps: 0 } })).rejects.toThrow('steps must be a positive integer, got 0');
+    await expect(api.start({ ...REQUEST, overrides: { steps: 0 } })).rejects.toThrow('steps must be an integer in [1, 10000000], got 0');
 
     // Start paused, step exactly 7 steps (one evaluation at 5), change the weight decay while paused.
     let s = await api.start({ ...REQUEST, paused: true });
@@ -141,7 +141,7 @@ describe('the lab worker API on the GPU', () => {
     expect(batches.slice(before).find(({ batch }) => batch.reset)!.batch.analyses).toEqual([analysis]);
     expect((await api.exportRun()).analyses).toEqual([analysis]);
     const broken = JSON.stringify({ ...withAnalysis, analyses: [{ kind: 'spectral-edge-lab.analysis', version: 1 }] });
-    await expect(api.loadRun({ runFile: broken })).rejects.toThrow(/^analyses\[0\]: not a valid analysis file/);
+    await expect(api.loadRun({ runFile: broken })).rejects.toThrow(/^analyses\[0\]: invalid analysis file/);
   });
 
   it('replays a run from its schedule bit for bit, even across a lost GPU device', async () => {
@@ -170,6 +170,37 @@ describe('the lab worker API on the GPU', () => {
     expect(resumed.series).toEqual(reference.series);
     expect(resumed.events).toEqual(reference.events);
     expect(resumed.spectral).toEqual(reference.spectral);
+  });
+
+  it('refuses to continue a saved run another tab holds, before any GPU work', async () => {
+    const acquired: string[] = [];
+    const api = new LabApi({
+      acquire: async () => {
+        acquired.push('device');
+        return acquireNodeDevice();
+      },
+      store: { save: async () => expect.unreachable('nothing is saved'), claim: async () => null },
+    });
+    await expect(api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint, runId: midRunSave.summary.id })).rejects.toThrow(
+      'this run is open in another tab of the lab, which continues and saves it; close it there to continue it here',
+    );
+    expect(acquired).toEqual([]);
+    // Viewing it is fine (a view is never saved).
+    expect(await api.loadRun({ runFile: midRunSave.runFile, runId: midRunSave.summary.id })).toMatchObject({ phase: 'viewing', step: midRunSave.runFile.summary.steps });
+  });
+
+  it('ends a run whose spectral window goes non-finite as diverged, with the message and the last good checkpoint saved', async () => {
+    const { api, status, saves } = lab();
+    // lr 1000: the window of step 4 (2 snapshots, one a step) is the first to see non-finite parameters.
+    await api.start({ preset: 'quick-add', seed: 42, overrides: { lr: 1000, steps: 20, evalEvery: 2, spectral: { window: 2, snapshotEvery: 1 } } });
+    await until('the run to stop', () => finished(status()) || status()?.phase === 'failed');
+    expect(status()).toMatchObject({ phase: 'finished', stopReason: 'diverged', step: 2 });
+    expect(status()!.message).toMatch(/^training diverged at step 4 \(the spectral window's Gram matrix is not finite .*\); stopped and restored the last good checkpoint \(step 2,/);
+    await until('the save', () => saves.at(-1)?.summary.stopReason === 'diverged');
+    const saved = saves.at(-1)!;
+    expect(saved.summary).toMatchObject({ finished: true, checkpointStep: 2 });
+    expect(saved.runFile.events.at(-1)).toMatchObject({ type: 'divergence', step: 4, restoredStep: 2 });
+    expect(decodeCheckpoint(saved.checkpoint, { run: { config: saved.runFile.config, metrics: saved.runFile } }).checkpoint.step).toBe(2);
   });
 });
 

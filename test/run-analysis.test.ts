@@ -1,12 +1,14 @@
 // One analysis of a recorded run (src/analysis/run-analysis.ts): the verdict brings the experiments it reads, an
 // experiment that does not apply records its reason, the file validates against its schema (and a broken one does
-// not), and a step before the first spectral window is refused with what to do instead.
+// not), a step before the first spectral window is refused with what to do instead, and a value that is not finite
+// (in an experiment's computation or its result) is a one-line NonFiniteError naming the experiment and the value.
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { Trainer } from '../src/train/trainer';
 import { resolveRunConfig } from '../src/train/run';
 import { plannedExperiments } from '../src/analysis/experiments';
-import { runAnalysis } from '../src/analysis/run-analysis';
+import { firstNonFinite, runAnalysis } from '../src/analysis/run-analysis';
+import { NonFiniteError } from '../src/util/non-finite';
 import { parseAnalysisFile } from '../src/formats/analysis-file';
 import { ExperimentCancelledError } from '../src/analysis/context';
 
@@ -52,7 +54,21 @@ describe('an analysis of a run', () => {
     expect(parseAnalysisFile(text)).toEqual(analysis);
     const broken = JSON.parse(text);
     delete broken.experiments.ablate.result.ratio;
-    expect(() => parseAnalysisFile(broken)).toThrow(/^not a valid analysis file: \/experiments\/ablate/);
+    expect(() => parseAnalysisFile(broken)).toThrow(/^invalid analysis file: experiments\.ablate/);
+
+    // A stopped run whose parameters are not finite (a damaged model): each experiment says so in one line.
+    rt.write(trainer.engine.state.params, new Float32Array(trainer.engine.table.total).fill(Number.NaN));
+    const failure = (experiment: 'perturb' | 'ablate') => runAnalysis(trainer, trainer.toRunFile(), { experiments: [experiment], requested: 'late' }).catch((e: unknown) => e);
+    const perturb = await failure('perturb');
+    expect(perturb).toBeInstanceOf(NonFiniteError);
+    expect((perturb as Error).message).toBe('the perturb experiment at step 30: the loss at a probed point is not finite (NaN)');
+    expect(((await failure('ablate')) as Error).message).toBe('the ablate experiment at step 30: its result.sliceNorm is not finite (NaN)');
+  });
+
+  it('finds the first value that is not finite in a result, with its path', () => {
+    expect(firstNonFinite({ a: [1, { b: 2 }], c: null, d: 'x', e: Float64Array.of(0, 1) }, 'r')).toBeNull();
+    expect(firstNonFinite({ a: [1, { b: Number.NaN }], c: Infinity }, 'r')).toEqual({ path: 'r.a[1].b', value: Number.NaN });
+    expect(firstNonFinite({ grid: Float32Array.of(0, -Infinity) }, 'r')).toEqual({ path: 'r.grid[1]', value: -Infinity });
   });
 
   it('cancels between experiments and inside a weight-decay branch, leaving the model as it was', async () => {

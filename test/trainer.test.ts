@@ -1,5 +1,6 @@
 // The trainer on a tiny modular-addition model (p = 11, d 16): metrics at the evaluation cadence, events,
-// checkpoints that continue bit for bit, and divergence stopping the run at the last good checkpoint.
+// checkpoints that continue bit for bit, and divergence stopping the run at the last good checkpoint, whether an
+// evaluation or a spectral window finds it.
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { Trainer, type TrainerProgress } from '../src/train/trainer';
@@ -115,7 +116,7 @@ describe('trainer', () => {
     const divergence = trainer.events.at(-1);
     expect(divergence).toMatchObject({ type: 'divergence', step: 30, restoredStep: 20 });
     expect(events).toEqual([divergence]);
-    expect(divergence?.type === 'divergence' && divergence.message).toMatch(/diverged at step 30 \(.*(NaN|Infinity)/);
+    expect(divergence?.type === 'divergence' && divergence.message).toMatch(/diverged at step 30 \(the evaluation's .*(NaN|Infinity)/);
     expect(trainer.step).toBe(20);
     expect(trainer.engine.optim.lr).toBe(config.optim.lr);
     expect(trainer.series.step).toEqual([10, 20]);
@@ -125,5 +126,35 @@ describe('trainer', () => {
     const run = trainer.toRunFile();
     expect(run.summary.stopReason).toBe('diverged');
     expect(parseRunFile(JSON.stringify(run)).events.map((e) => e.type)).toEqual(['hyper', 'divergence']);
+  });
+
+  it('turns non-finite parameters met first by a spectral window into a divergence, not an eigensolver crash', async () => {
+    const rt = await testRuntime();
+    // Windows of 2 snapshots 5 steps apart: analysed at steps 10, 15, 20, 25; evaluations at 10, 20, 30.
+    const config = tinyConfig('quick-add', 4, { steps: 30, evalEvery: 10, spectral: { window: 2, snapshotEvery: 5 } });
+    const trainer = await Trainer.create(rt, config);
+    await trainer.run({ shouldStop: stopAt(() => trainer, 20) });
+    expect(trainer.spectralRecords.map((r) => r.step)).toEqual([10, 15, 20]);
+    const good = trainer.lastGoodCheckpoint;
+    rt.write(trainer.engine.state.params, new Float32Array(trainer.engine.table.total).fill(Number.NaN));
+
+    const events: unknown[] = [];
+    expect(await trainer.run({ onEvent: (e) => events.push(e) })).toBe('diverged');
+    const divergence = trainer.events.at(-1);
+    expect(divergence).toMatchObject({ type: 'divergence', step: 25, restoredStep: 20 });
+    expect(events).toEqual([divergence]);
+    expect(divergence?.type === 'divergence' && divergence.message).toMatch(/^training diverged at step 25 \(the spectral window's Gram matrix is not finite \(NaN/);
+    expect(trainer.step).toBe(20);
+    expect(trainer.spectralRecords.map((r) => r.step)).toEqual([10, 15, 20]);
+    const params = await trainer.engine.readParams();
+    expect(Buffer.from(params.buffer).equals(Buffer.from(good.engine.params.buffer))).toBe(true);
+    const run = trainer.toRunFile();
+    expect(run.summary.stopReason).toBe('diverged');
+    expect(run.events.map((e) => e.type)).toEqual(['divergence']);
+
+    // The restored run trains on from step 20 as if nothing had happened: the next window is finite again.
+    trainer.restore(good);
+    expect(await trainer.run()).toBe('completed');
+    expect(trainer.spectralRecords.map((r) => r.step)).toEqual([10, 15, 20, 25, 30]);
   });
 });

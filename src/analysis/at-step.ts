@@ -8,7 +8,7 @@ import type { GpuRuntime } from '../gpu/runtime';
 import type { Checkpoint } from '../train/checkpoint';
 import type { RunConfig, RunFile } from '../formats/run-file';
 import { configDifference } from '../train/checkpoint-file';
-import { Trainer, type TrainerProgress } from '../train/trainer';
+import { Trainer, type RunCallbacks, type TrainerProgress } from '../train/trainer';
 import { ReplayCheck } from '../formats/analysis-file';
 
 export type AnalysisStep = number | 'grok' | 'late';
@@ -53,12 +53,19 @@ export async function trainerAt(
   if (start) trainer.restore(start);
   const applied = trainer.events.filter((e) => e.type === 'hyper').length;
   const changes = run.events.filter((e) => e.type === 'hyper').slice(applied);
+  // A replay that diverges (a run file edited by hand, or an adapter that rounds differently) has no model at `step`.
+  const replay = async (callbacks: RunCallbacks) => {
+    if ((await trainer.run(callbacks)) !== 'diverged') return;
+    const divergence = trainer.events.at(-1);
+    throw new Error(`rebuilding the model for step ${step} failed: ${divergence?.type === 'divergence' ? divergence.message : 'the replay diverged'}`);
+  };
+  const onEvaluation = options.onProgress;
   for (const change of changes) {
     if (change.step > step) break;
-    await trainer.run({ shouldStop: () => trainer.step >= change.step, ...(options.onProgress && { onEvaluation: options.onProgress }) });
+    await replay({ shouldStop: () => trainer.step >= change.step, ...(onEvaluation && { onEvaluation }) });
     trainer.setHyper(change.after);
   }
-  if (trainer.step < step) await trainer.run(options.onProgress ? { onEvaluation: options.onProgress } : {});
+  if (trainer.step < step) await replay(onEvaluation ? { onEvaluation } : {});
   const recorded = run.series.step.indexOf(step);
   const replayed = trainer.series.step.indexOf(step);
   return {

@@ -33,6 +33,7 @@
 // direction, copying the residual back after each forward pass. The squared distances are formed on the CPU in
 // float64 from the read-back float32 residuals. Parameters and gradients are restored exactly (copied back from
 // the probe's backup, never recomputed).
+import { NonFiniteError } from '../util/non-finite';
 import { at, type TensorRef } from '../gpu/runtime';
 import { IGNORE_TARGET, type Batch } from '../model/batch';
 import { isEncoderDecoder, taskHeadCount } from '../model/config';
@@ -92,6 +93,7 @@ export async function responseFields(engine: TrainingEngine, data: Batch, direct
   const attn = engine.table.attn;
   const theta = await rt.readF32(engine.state.params, attn.offset, attn.size);
   const thetaAttnNorm = Math.sqrt(theta.reduce((s, x) => s + x * x, 0));
+  if (!Number.isFinite(thetaAttnNorm)) throw new NonFiniteError('||theta_attn|| (the response field\'s scale)', [thetaAttnNorm]);
   const eps = scale * thetaAttnNorm;
   if (!(eps > 0 && Number.isFinite(eps))) throw new Error(`response field: e = ${scale} * ||theta_attn|| = ${eps} must be positive and finite`);
 
@@ -142,7 +144,7 @@ export async function responseFields(engine: TrainingEngine, data: Batch, direct
         for (let x = 0; x < base.features.length / d; x++) {
           let sum = 0;
           for (let i = x * d; i < (x + 1) * d; i++) sum += (m.features[i] - base.features[i]) ** 2;
-          if (!Number.isFinite(sum)) throw new Error(`response field: direction ${j} gives a non-finite residual stream`);
+          if (!Number.isFinite(sum)) throw new NonFiniteError(`the response field's residual stream moved along direction ${j}`, [sum]);
           fields[j].push(sum);
         }
       });

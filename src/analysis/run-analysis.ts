@@ -1,11 +1,14 @@
 // One analysis of a run at one step (SPEC §3): the experiments asked for, run in a fixed order on the model the
 // trainer holds, each with its wall time, or the reason it does not apply; and the universality-class verdict
 // from their results. The result is an analysis file (src/formats/analysis-file.ts). The CLI (`npm run analyze`)
-// and the lab's worker both call `runAnalysis`.
+// and the lab's worker both call `runAnalysis`. An experiment whose computation or result holds a value that is not
+// finite (NaN or infinite; a result says null where a value does not exist) ends the analysis with a one-line
+// NonFiniteError that names the experiment and the value's path in its result.
 import type { Trainer } from '../train/trainer';
 import type { RunFile } from '../formats/run-file';
 import { contextOfTrainer, ExperimentCancelledError, NotApplicableError, type AnalysisContext } from './context';
 import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, type ReplayCheck, type AnalysisFile, type ExperimentResults, type ResultOf } from '../formats/analysis-file';
+import { NonFiniteError } from '../util/non-finite';
 import { perturbationSweep } from './perturbation';
 import { edgeCurvature } from './curvature';
 import { ablateEdge } from './ablation';
@@ -86,8 +89,11 @@ export async function runAnalysis(trainer: Trainer, run: RunFile, request: Analy
     try {
       // What an experiment builds on the GPU (graphs, probes, branch trainers) is freed when it ends.
       const result = await trainer.engine.runtime.scoped<unknown>(() => runners[name](ctx));
+      const bad = firstNonFinite(result, 'its result');
+      if (bad) throw new NonFiniteError(bad.path, [bad.value]);
       (experiments as Record<string, unknown>)[name] = { result, wallMs: Math.round(performance.now() - t0) };
     } catch (error) {
+      if (error instanceof NonFiniteError) throw new NonFiniteError(`the ${name} experiment at step ${trainer.step}: ${error.what}`, error.values);
       if (!(error instanceof NotApplicableError)) throw error;
       experiments[name] = { notApplicable: error.message };
     }
@@ -102,3 +108,27 @@ export async function runAnalysis(trainer: Trainer, run: RunFile, request: Analy
     wallMs: Math.round(performance.now() - started),
   };
 }
+
+/** The first number in `value` (an experiment's result: plain objects, arrays, typed arrays) that is NaN or infinite, and its path. */
+export function firstNonFinite(value: unknown, path: string): { path: string; value: number } | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { path, value };
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const i = (value as unknown as number[]).findIndex((x) => !Number.isFinite(x));
+    return i < 0 ? null : { path: `${path}[${i}]`, value: (value as unknown as number[])[i] };
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = firstNonFinite(value[i], `${path}[${i}]`);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const bad = firstNonFinite(item, `${path}.${key}`);
+      if (bad) return bad;
+    }
+  }
+  return null;
+}
+

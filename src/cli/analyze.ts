@@ -3,8 +3,8 @@
 // latest of its checkpoint files at or before the step, else from step 0: training is deterministic), then each
 // experiment runs on this machine's WebGPU adapter with progress, and the analysis file
 // (src/formats/analysis-file.ts) is written.
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
 import { parseRunFile } from '../train/run';
@@ -15,6 +15,7 @@ import { isExperimentName, plannedExperiments } from '../analysis/experiments';
 import { EXPERIMENTS, type ExperimentName } from '../formats/experiments';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseArgs, integerOption, UsageError, runCli } from './args';
+import { checkWritable, writeAtomically } from './outputs';
 import { formatDuration, ProgressPrinter } from './progress';
 import { describeAnalysis } from './analysis-summary';
 
@@ -54,7 +55,7 @@ function parseAnalyzeArgs(argv: string[]): AnalyzePlan | 'help' {
   try {
     run = parseRunFile(readFileSync(runPath, 'utf8'));
   } catch (err) {
-    throw new UsageError(`${runPath}: ${(err as Error).message}`);
+    throw new UsageError(`${runPath}: ${(err as Error).message}`, false);
   }
   let step: number;
   try {
@@ -95,18 +96,12 @@ function checkpointBefore(dir: string, step: number, run: RunFile) {
 }
 
 async function main(): Promise<number> {
-  let plan: ReturnType<typeof parseAnalyzeArgs>;
-  try {
-    plan = parseAnalyzeArgs(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`analyze: ${err.message}\n${USAGE}\n`);
-    return 2;
-  }
+  const plan = parseAnalyzeArgs(process.argv.slice(2));
   if (plan === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  checkWritable('--out', plan.out, 'file');
   const { run, step } = plan;
   const rt = new GpuRuntime(await acquireNodeDevice());
   const progress = new ProgressPrinter(process.stdout);
@@ -137,12 +132,11 @@ async function main(): Promise<number> {
     },
   });
   progress.endLine();
-  mkdirSync(dirname(plan.out), { recursive: true });
-  writeFileSync(plan.out, JSON.stringify(analysis, null, 1));
+  writeAtomically(plan.out, JSON.stringify(analysis, null, 1));
   for (const line of describeAnalysis(analysis)) progress.message(line);
   progress.message(`analysis written to ${plan.out} in ${formatDuration(analysis.wallMs)}`);
   rt.destroy();
   return 0;
 }
 
-runCli('analyze', main);
+runCli('analyze', main, USAGE);

@@ -1,8 +1,18 @@
 // A small `--name value` / `--flag` parser for the CLI scripts: every option has a default, and an unknown
-// option is an error that lists the known ones; and runCli, the scripts' shared exit-code handling.
+// option is an error that lists the known ones; and runCli, the scripts' shared error and exit-code handling.
 
-/** A bad command line: the tool prints the message and its usage, and exits with 2. */
-export class UsageError extends Error {}
+/** A bad command line (an option, or an output path that cannot be written): the tool prints it and exits with 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+
+  constructor(
+    message: string,
+    /** Whether the usage follows the message (not for a path that cannot be written: the options were right). */
+    readonly showUsage = true,
+  ) {
+    super(message);
+  }
+}
 
 /** Parses `argv` against `defaults`; throws a UsageError for an unknown option or a missing value. */
 export function parseArgs<T extends Record<string, string | boolean>>(argv: string[], defaults: T): T {
@@ -37,15 +47,30 @@ export function integerOption(name: string, text: string): number | undefined {
   return value;
 }
 
-/** Runs a script's main and exits with the code it resolves to; a failure prints "<name>: <stack>" and exits 1. */
-export function runCli(name: string, main: () => Promise<number>): void {
+/**
+ * Runs a script's main and exits with the code it resolves to. A failure is one line on stderr, "<script>: <message>"
+ * (with the error's class when it is not a plain Error), then exit code 2 for a UsageError (with `usage` after it
+ * when the error asks for it) and 1 for anything else; DEBUG=1 prints the stack as well.
+ */
+export function runCli(name: string, main: () => Promise<number>, usage?: string): void {
   main().then(
     (code) => {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
+      const usageError = err instanceof UsageError;
+      process.stderr.write(`${name}: ${usageError ? oneLine(err.message) : describeError(err)}\n`);
+      if (usageError && err.showUsage && usage) process.stderr.write(`${usage}\n`);
+      if (process.env.DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = usageError ? 2 : 1;
     },
   );
 }
+
+/** An error as one line: "message", or "Class: message" for a class other than Error. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return oneLine(String(err));
+  return oneLine(err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message);
+}
+
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();

@@ -16,7 +16,7 @@ import { buildParamTable } from '../model/params';
 import { SpectralMonitor } from '../spectral/monitor';
 import { spectralDefaults } from '../spectral/options';
 import { syntheticBatch } from '../tasks/synthetic';
-import { parseArgs } from './args';
+import { parseArgs, runCli, UsageError } from './args';
 import { resolveRunConfig } from '../train/run';
 import { createTrainer, liveCausalProbe } from '../analysis/live-causal';
 
@@ -153,11 +153,11 @@ function roundAll<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])) as T;
 }
 
-async function main() {
+async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), { presets: 'modarith,dyck' });
   if (args.presets === 'all') args.presets = Object.keys(PRESET_SHAPES).join(',');
   const names = args.presets.split(',').map((n) => n.trim()) as PresetName[];
-  for (const n of names) if (!(n in PRESET_SHAPES)) throw new Error(`unknown preset ${n}; choose from ${Object.keys(PRESET_SHAPES).join(', ')}`);
+  for (const n of names) if (!(n in PRESET_SHAPES)) throw new UsageError(`unknown preset ${n}; choose from ${Object.keys(PRESET_SHAPES).join(', ')}`);
   const rt = new GpuRuntime(await acquireNodeDevice());
   const results = [];
   for (const n of names) {
@@ -167,9 +167,7 @@ async function main() {
   const report = { date: new Date().toISOString(), adapter: rt.adapter, node: process.version, results };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   rt.destroy();
+  return 0;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runCli('bench', main);

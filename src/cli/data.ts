@@ -1,6 +1,7 @@
 // `npm run data -- <scan|dyck|modarith|multitask> [options]`: print a task's data set as `input<TAB>target` lines
 // (see DATA_USAGE in src/cli/task-text.ts).
 import { DATA_USAGE, datasetLines } from './task-text';
+import { runCli, UsageError } from './args';
 
 // A reader that stops early (`| head`) closes the pipe; that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -8,10 +9,14 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-try {
-  const lines = datasetLines(process.argv.slice(2));
+runCli('data', async () => {
+  let lines: string[];
+  try {
+    lines = datasetLines(process.argv.slice(2));
+  } catch (err) {
+    // Everything datasetLines refuses is in its arguments.
+    throw new UsageError((err as Error).message);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
-} catch (err: unknown) {
-  process.stderr.write(`data: ${err instanceof Error ? err.message : String(err)}\n${DATA_USAGE}\n`);
-  process.exitCode = 1;
-}
+  return 0;
+}, DATA_USAGE);

@@ -3,7 +3,7 @@
 // checkpoint files (src/train/checkpoint-file.ts) and resumes from one. Spectral options (window, cadence, subset,
 // centring, K, gap flow, solver) become the run's spectral overrides, and the architecture options (--norm,
 // --qk-norm) its norm and qkNorm overrides, validated by resolveRunConfig.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
@@ -24,6 +24,7 @@ import { integerOption, numberOption, parseArgs, UsageError, runCli } from './ar
 import { DECAY_DEFAULTS, DECAY_USAGE, decayOverrides, describeDecay } from './decay-options';
 import { decayOf } from '../formats/optim';
 import { ProgressPrinter, formatDuration } from './progress';
+import { checkWritable, writeAtomically } from './outputs';
 
 const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).join('|')}> [options]
   --seed N          run seed: initialisation, data split, batch sampling (default 42)
@@ -61,7 +62,9 @@ live causal probes (off by default; records go into the run file's "causal" arra
   --causal-subset M      test sequences the probes score (a fixed seeded subset; default 256, Dyck and SCAN 64)
   --causal-random R      random 2-direction pairs per probe, the control (default 4)
   --causal-eps X         perturbation size relative to ||theta_attn|| (default 0.005)
-exit codes: 0 done, 1 diverged or failed, 2 bad arguments, 130 interrupted (Ctrl-C; the partial run is written)`;
+exit codes: 0 done, 1 diverged or failed, 2 bad arguments or an output that cannot be written, 130 interrupted (Ctrl-C:
+  the partial run file and a checkpoint of the step it stopped at are written; --resume that checkpoint continues it)
+errors are one line; DEBUG=1 prints the stack too`;
 
 const DEFAULTS = {
   preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'train-fraction': '', 'early-stop': '', out: '',
@@ -176,7 +179,7 @@ function resumePlan(args: typeof DEFAULTS): ExperimentPlan {
     decoded = decodeCheckpoint(bytes, history ? { run: { config: decodeContainer(bytes).header.config, metrics: history } } : {});
     if (decoded.warning) process.stderr.write(`experiment: warning: ${args.resume}: ${decoded.warning}\n`);
   } catch (err) {
-    throw new UsageError(`--resume ${args.resume}: ${(err as Error).message}`);
+    throw new UsageError(`--resume ${args.resume}: ${(err as Error).message}`, false);
   }
   const steps = integerOption('steps', args.steps);
   let config = steps === undefined ? decoded.config : { ...decoded.config, steps, overrides: { ...decoded.config.overrides, steps } };
@@ -195,14 +198,17 @@ async function main(): Promise<number> {
   try {
     parsed = parseExperimentArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`experiment: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    // A configuration the engine refuses (RunConfigError) is a bad command line too.
+    throw err instanceof UsageError ? err : new UsageError((err as Error).message);
   }
   if (parsed === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const { config, out, checkpointEvery, checkpointDir, resumeFrom } = parsed;
+  // Before the GPU: a run that could not be saved is not started.
+  checkWritable('--out', out, 'file');
+  checkWritable('--checkpoint-dir', checkpointDir, 'folder');
 
   const rt = new GpuRuntime(await acquireNodeDevice());
   const progress = new ProgressPrinter(process.stdout);
@@ -226,30 +232,35 @@ async function main(): Promise<number> {
       log.append(checkpoint.metrics, checkpoint.mark);
     }
     const file = join(checkpointDir, name);
-    writeFileSync(file, encodeCheckpoint(checkpoint, config, { withHistory }));
+    writeAtomically(file, encodeCheckpoint(checkpoint, config, { withHistory }));
     return file;
   };
+  const stepFile = (step: number) => `step-${String(step).padStart(6, '0')}.ckpt`;
 
   let interrupted = false;
   process.once('SIGINT', () => {
     interrupted = true;
-    progress.message('interrupted: stopping at the next evaluation (Ctrl-C again to abort)');
+    progress.message('interrupted: stopping after this step to save a checkpoint (Ctrl-C again to abort)');
   });
   const reason = await trainer.run({
     onEvaluation: (p) => {
       progress.update(p);
       // The trainer's last good checkpoint is the state at the evaluation just taken.
-      if (checkpointEvery && p.point.step % checkpointEvery === 0) writeCheckpoint(trainer.lastGoodCheckpoint, `step-${String(p.point.step).padStart(6, '0')}.ckpt`);
+      if (checkpointEvery && p.point.step % checkpointEvery === 0) writeCheckpoint(trainer.lastGoodCheckpoint, stepFile(p.point.step));
     },
     onEvent: (e) => progress.event(e),
     shouldStop: () => interrupted,
   });
   progress.endLine();
   if (reason === 'diverged') progress.message(`last good checkpoint written to ${writeCheckpoint(trainer.lastGoodCheckpoint, 'last-good.ckpt', true)}`);
+  if (reason === 'interrupted') {
+    // The trainer is at rest between steps: its whole state and history, from which --resume continues bit for bit.
+    const file = writeCheckpoint(await trainer.checkpoint(), stepFile(trainer.step), true);
+    progress.message(`checkpoint of step ${trainer.step} written to ${file}; continue with: npm run experiment -- --resume ${file} --out ${out}`);
+  }
 
   const run = trainer.toRunFile();
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(run));
+  writeAtomically(out, JSON.stringify(run));
   const { grokStep, steps, wallMs } = run.summary;
   progress.message(
     `${reason} after ${steps} steps in ${formatDuration(wallMs)}; ` +
@@ -259,4 +270,4 @@ async function main(): Promise<number> {
   return reason === 'diverged' ? 1 : reason === 'interrupted' ? 130 : 0;
 }
 
-runCli('experiment', main);
+runCli('experiment', main, USAGE);

@@ -2,8 +2,7 @@
 // against Low-Rank Decay (src/train/phase-diagram.ts), one cell after another with a progress line, the file
 // rewritten after every cell. Run it again with the same options to continue: finished cells are kept, and a cell
 // stopped by Ctrl-C continues from the checkpoint written beside the file.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
 import { PRESETS } from '../train/presets';
@@ -13,6 +12,7 @@ import { SOLVED_TEST_ACCURACY } from '../train/metrics';
 import { checkContinues, describeCell, runPhaseDiagram, validatePlan } from '../train/phase-diagram';
 import { parsePhaseDiagramFile, phaseDiagramCells, type PhaseCellResult, type PhaseDiagramFile, type PhaseDiagramPlan } from '../formats/phase-diagram-file';
 import { integerOption, parseArgs, UsageError, runCli } from './args';
+import { checkWritable, writeAtomically } from './outputs';
 import { formatDuration, ProgressPrinter } from './progress';
 
 const USAGE = `usage: npm run phase-diagram -- --preset <modarith|quick-add|multitask|quick-multitask> [options]
@@ -26,7 +26,7 @@ const USAGE = `usage: npm run phase-diagram -- --preset <modarith|quick-add|mult
   --early-stop K      end a cell once test accuracy has been >= ${SOLVED_TEST_ACCURACY} for K evaluations in a row (default: off)
   --out FILE          the diagram's file (default runs/phase-<preset>-seed<seed>.json); if it exists with the same
                       options, its finished cells are kept and the rest run
-exit codes: 0 done, 1 failed, 2 bad arguments, 130 interrupted (the file and the unfinished cell's checkpoint are written)`;
+exit codes: 0 done, 1 failed, 2 bad arguments or an output that cannot be written, 130 interrupted (the file and the unfinished cell's checkpoint are written)`;
 
 const DEFAULTS = {
   preset: '', seed: '42', fractions: '0.3,0.45,0.6', l2: '0.3,1,3', lrd: '0.003,0.01,0.03', steps: '', 'eval-every': '', 'early-stop': '', out: '', help: false,
@@ -66,13 +66,6 @@ function parsePlan(argv: string[]): { plan: PhaseDiagramPlan; out: string } | 'h
   return { plan, out: args.out || `runs/phase-${plan.preset}-seed${seed}.json` };
 }
 
-/** Writes `data` to `path` by a rename, so an interrupted write never leaves half a file. */
-function writeAtomically(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.tmp`, data);
-  renameSync(`${path}.tmp`, path);
-}
-
 /** One stable rank per attention module, "3.14/2.72" ("-" for a zero matrix). */
 function formatRanks(ranks: (number | null)[], digits: number): string {
   return ranks.map((x) => (x === null ? '-' : x.toFixed(digits))).join('/');
@@ -105,19 +98,15 @@ function diagramTables(file: PhaseDiagramFile): string {
 }
 
 async function main(): Promise<number> {
-  let parsed: ReturnType<typeof parsePlan>;
-  try {
-    parsed = parsePlan(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`phase-diagram: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+  const parsed = parsePlan(process.argv.slice(2));
   if (parsed === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const { plan, out } = parsed;
   const partialPath = `${out.replace(/\.json$/, '')}.partial.ckpt`;
+  checkWritable('--out', out, 'file');
+  checkWritable('--out', partialPath, 'file');
   let previous: PhaseDiagramFile | undefined;
   let partial: DecodedCheckpoint | undefined;
   if (existsSync(out)) {
@@ -178,4 +167,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runCli('phase-diagram', main);
+runCli('phase-diagram', main, USAGE);

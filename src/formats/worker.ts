@@ -230,4 +230,9 @@ export interface SavedRunSummary {
 export interface RunSink {
   /** `grokCheckpoint`: the checkpoint of the grok step, given once (the first save after the grok); kept until the run is deleted. */
   save(summary: SavedRunSummary, runFile: RunFile, checkpoint: Uint8Array, grokCheckpoint?: Uint8Array): Promise<void>;
+  /**
+   * Claims a run for this worker's saves while it holds the run: resolves to the function that gives the claim
+   * back, or to null when another tab holds the run (it may then only be viewed). None: every claim succeeds.
+   */
+  claim?(id: string): Promise<(() => void) | null>;
 }

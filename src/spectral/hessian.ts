@@ -16,6 +16,7 @@
 // from losses is the noisier of the two: the losses' rounding noise, a few 1e-8 L, divided by e^2, so curvatures
 // below about 1e-7 L / e^2 are not resolved (0.005 for the tiny test model, whose e is 4e-3; ~1e-3 L for the paper
 // models' e ~ 0.02). Hessian-vector products divide gradient noise by e only.
+import { NonFiniteError, assertFinite } from '../util/non-finite';
 import { at, type TensorRef } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import type { TrainingEngine } from '../model/engine';
@@ -57,6 +58,10 @@ async function probeWithStep(engine: TrainingEngine, options: FiniteDifferenceOp
   if (!(relativeStep > 0 && Number.isFinite(relativeStep))) throw new Error(`relativeStep must be a positive finite number, got ${relativeStep}`);
   const probe = await ParamProbe.create(engine, options);
   const norm = await probe.sliceNorm();
+  if (!Number.isFinite(norm)) {
+    probe.destroy();
+    throw new NonFiniteError('the probed parameters\' norm', [norm]);
+  }
   const step = relativeStep * norm;
   if (!(step > 0 && Number.isFinite(step))) {
     probe.destroy();
@@ -151,6 +156,7 @@ export async function probeModes(engine: TrainingEngine, batch: Batch, direction
     const lossAt = (slot: number) => probe.meanLoss(lossValues.subarray(slot * rows, (slot + 1) * rows), batch);
     const loss = lossAt(0);
     const curvature = Array.from({ length: k }, (_, j) => (lossAt(2 * j + 1) + lossAt(2 * j + 2) - 2 * loss) / step ** 2);
+    assertFinite('the mode probe\'s loss, curvatures and gradient projections', [loss, ...curvature, ...gradientProjection]);
     return { curvature, gradientProjection: Array.from(gradientProjection), loss, step };
   } finally {
     probe.destroy();

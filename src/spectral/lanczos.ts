@@ -26,6 +26,7 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { at, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { Rng } from '../util/random';
+import { NonFiniteError } from '../util/non-finite';
 import { combineCall, dotsCall, partsFor, scheduleSums, VectorOp } from './vector-ops';
 
 /** A symmetric linear operator on vectors of `size` floats, applied on the GPU. */
@@ -187,7 +188,8 @@ export class LanczosSolver {
       const { coefficients, norm } = await this.orthogonalise(encoder, basisSize);
       coefficients.forEach((x, r) => (H[r][c] = x));
       opNorm = Math.max(opNorm, Math.hypot(norm, ...coefficients));
-      if (!Number.isFinite(opNorm)) throw new Error(`lanczos: the operator returned a non-finite vector at application ${c + 1}`);
+      // Before the eigensolver meets it: a non-finite image is a diverged operator (the run's window or loss).
+      if (!Number.isFinite(opNorm)) throw new NonFiniteError(`the Lanczos operator's image at application ${c + 1}`, [norm, ...coefficients]);
       applied += 1;
       if (norm > BREAKDOWN * opNorm) {
         H[basisSize][c] = norm;

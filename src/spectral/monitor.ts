@@ -45,6 +45,7 @@ import type { SpectralOptions, GapFlowRecord, LanczosRecord, SpectralRecord, Sta
 import { stableRankOrNaN } from './stable-rank';
 import { attentionModules } from '../model/params';
 import { probeModes, type DirectionSet } from './hessian';
+import { assertFinite } from '../util/non-finite';
 import { gapFlowTerms, observedGapRate } from './gap-flow';
 import { centreBoth, centreRows, davisKahan, edgeCoefficients, edgeGap, energySplit, frobenius, g23, numericalRank, projections, signOfLargest, trapezoidDecay, windowSpectrum, type Square } from './window-math';
 
@@ -264,7 +265,7 @@ export class SpectralMonitor {
     this.prevGram = gram;
     const gapFlow = this.options.gapFlow && gap && gap.kStar < K ? await this.gapFlow(batch!, sigma, gap.kStar, prevSigma, optim) : undefined;
     const stableRanks = await this.qkStableRanks();
-    return {
+    return assertFiniteRecord({
       step,
       sigma,
       g23: g23(sigma),
@@ -280,7 +281,7 @@ export class SpectralMonitor {
       ...(gapFlow && { gapFlow }),
       ...(parts.lanczos && { lanczos: parts.lanczos }),
       stableRank: stableRanks,
-    };
+    });
   }
 
   /** The stable rank of W_Q and W_K of every attention module as the parameters are now (one round trip). */
@@ -319,6 +320,9 @@ export class SpectralMonitor {
     const { window: W, k: K, centred } = this.options;
     const { xx, gx, dx, combine, rotation, theta } = this.gramOps;
     const [xxRing, gxRing, dxRing] = await this.runDots([xx, gx!, dx!]);
+    // A diverging step makes the window non-finite: say so here, before the eigensolver meets it.
+    assertFinite("the spectral window's Gram matrix", xxRing.flat());
+    assertFinite("the spectral window's gradient and decay cross-Grams", [...gxRing.flat(), ...dxRing.flat()]);
     const rawGram = this.timeOrder(xxRing);
     const gram = centred ? centreBoth(rawGram) : rawGram;
     const spectrum = windowSpectrum(gram);
@@ -329,6 +333,7 @@ export class SpectralMonitor {
     coeffs.forEach((c, k) => c.forEach((x, i) => (ringCoeffs[k * W + this.slotOf(i)] = x)));
     this.rt.write(this.buffers.coeff, ringCoeffs);
     const [overlaps, thetaDots] = await this.runDots([rotation!, theta!], [combine!]);
+    assertFinite("the edge vectors' dot products with the previous edge and theta", [...overlaps.flat(), ...thetaDots.flat()]);
     return {
       sigma: spectrum.sigma,
       gram,
@@ -358,6 +363,8 @@ export class SpectralMonitor {
     const incremental = this.rawGram !== null && this.rawGram.snapshots === this.snapshots - 1;
     const { x, g, d, rotation, theta } = L.dots;
     const [gramPart, xp, gp, dp, rot, th] = await this.runDots([incremental ? L.gramRow[newest] : this.gramOps.xx, x, g, d, rotation, theta]);
+    assertFinite("the spectral window's Gram matrix", gramPart.flat());
+    assertFinite("the spectral window's projections on the Lanczos vectors", [...xp, ...gp, ...dp, ...rot, ...th].flat());
     let rawGram: Square;
     if (incremental) {
       const [row] = gramPart;
@@ -519,6 +526,20 @@ async function createLanczosParts(
     },
     select: (await VectorOp.create(rt, combineCall({ src: ritz, coeff: at(b.coeff), out: at(b.edges), n: P, rows: n, outRows: K, keep: false }))).dispatch,
   };
+}
+
+/**
+ * The record, once every edge scalar is known to be finite (NonFiniteError otherwise). Not checked: the stable
+ * ranks, NaN for a zero matrix, and the Lanczos residuals, NaN when not measured.
+ */
+function assertFiniteRecord(record: SpectralRecord): SpectralRecord {
+  const { sigma, rotationDeg, gradEnergyFraction, alignment, trapezoidGradEnergyFraction, davisKahanAlpha, gapFlow } = record;
+  const scalars = [record.g23, record.gapRatio, record.deltaGramNorm, record.adiabatic].filter((x) => x !== null);
+  const flow = gapFlow ? [gapFlow.gap, gapFlow.curvatureAsymmetry, gapFlow.damping, gapFlow.gradientDriving, gapFlow.predicted, ...(gapFlow.observed === null ? [] : [gapFlow.observed])] : [];
+  assertFinite(`the spectral window's edge scalars at step ${record.step}`, [
+    ...sigma, ...rotationDeg, ...gradEnergyFraction, ...alignment, ...trapezoidGradEnergyFraction, ...davisKahanAlpha, ...scalars, ...flow,
+  ]);
+  return record;
 }
 
 /** The parameter slice the options track: theta_attn, or every parameter. */

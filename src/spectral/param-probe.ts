@@ -10,6 +10,7 @@
 // The GPU work is recorded into the caller's command encoder, so many evaluations share one submit:
 //   encodeSave, then any number of (encodeDirection, encodeEvaluate), then encodeRestore, all in one encoder
 //   (or in encoders submitted in that order). The step eps is a uniform: one value per submit (`setStep`).
+import { NonFiniteError } from '../util/non-finite';
 import { at, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { taskHeadCount } from '../model/config';
@@ -134,7 +135,7 @@ export class ParamProbe {
   /** The loss as the engine reports it (sum over task heads of each head's mean), from read-back per-target losses. */
   meanLoss(losses: Float32Array, batch: Batch): number {
     const loss = taskHeadCount(this.graph.config) * meanScoredLoss(losses, batch.targets);
-    if (!Number.isFinite(loss)) throw new Error(`param probe: the loss at a probed point is ${loss}`);
+    if (!Number.isFinite(loss)) throw new NonFiniteError('the loss at a probed point', [loss]);
     return loss;
   }
 

@@ -16,6 +16,7 @@ import { causalDefault, defaultForm, formOf, presetDefaults, type FormField, typ
 import { grokMetric } from '../train/presets';
 import type { PresetName } from '../formats/task';
 import { NO_KEY_MOMENTS, detectKeyMoments, sameKeyMoments, type KeyMoments } from './key-moments';
+import type { DamagedRun, SavedRunList } from '../worker/run-db';
 
 /** The series of the run on show. */
 export interface LabTables {
@@ -108,6 +109,8 @@ export interface LabState {
   /** The causal experiments run on the run on show, oldest first (the experiment panels show one). */
   analyses: AnalysisFile[];
   savedRuns: SavedRunSummary[];
+  /** Saved runs whose records cannot be read (listed with a Delete button). */
+  damagedRuns: DamagedRun[];
   notice: Notice | null;
   /** Memorisation, grokking and the edge turning decay-driven, as far as the run on show has got. */
   moments: KeyMoments;
@@ -126,7 +129,7 @@ export interface LabState {
   setForm(form: RunForm, schedule: HyperChange[]): void;
   setSchedule(schedule: HyperChange[]): void;
   applyBatch(batch: LabBatch): void;
-  setSavedRuns(runs: SavedRunSummary[]): void;
+  setSavedRuns(list: SavedRunList): void;
   setNotice(notice: Notice | null): void;
   setClassroom(on: boolean): void;
   setWalkthroughStep(step: number): void;
@@ -147,6 +150,7 @@ export function createLabStore(tables: LabTables): LabStore {
     causalCount: 0,
     analyses: [],
     savedRuns: [],
+    damagedRuns: [],
     notice: null,
     moments: NO_KEY_MOMENTS,
     stepRate: null,
@@ -186,7 +190,7 @@ export function createLabStore(tables: LabTables): LabStore {
         return next;
       });
     },
-    setSavedRuns: (savedRuns) => set({ savedRuns }),
+    setSavedRuns: ({ runs, damaged }) => set({ savedRuns: runs, damagedRuns: damaged }),
     setNotice: (notice) => set({ notice }),
     // The live causal probes follow classroom mode's default unless the form set them otherwise.
     setClassroom: (classroom) =>

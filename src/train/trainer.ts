@@ -4,13 +4,16 @@
 //
 // Runs unchanged in Node (CLI, tests) and in a Web Worker: no Node imports here.
 //
-// Divergence: a NaN or infinite value at an evaluation (step loss, gradient norm, train/test loss, norms)
-// stops the run, puts the engine back to the last good checkpoint (the previous evaluation, or step 0) and
-// records a 'divergence' event. It can only be seen at the evaluation cadence, since nothing is read back
-// in between.
+// Divergence: a NaN or infinite value found while taking a step (at an evaluation: step loss, gradient norm,
+// train/test loss, norms; in a spectral window's Gram, Lanczos or edge scalars; in a gap-flow or causal probe)
+// is a NonFiniteError (src/util/non-finite.ts), thrown by whoever finds it before any solver sees the value. The
+// run catches it, stops, puts the engine back to the last good checkpoint (the previous evaluation, or step 0)
+// and records a 'divergence' event saying what went non-finite. It can only be seen at the evaluation and
+// window cadences, since nothing is read back in between.
 import type { AllocationScope, GpuRuntime } from '../gpu/runtime';
 import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
+import { NonFiniteError } from '../util/non-finite';
 import { TrainingEngine, type StepStats } from '../model/engine';
 import { decayOf, type HyperParams } from '../formats/optim';
 import { buildParamTable } from '../model/params';
@@ -238,7 +241,7 @@ export class Trainer {
   async run(callbacks: RunCallbacks = {}): Promise<StopReason> {
     const start = now();
     const startStep = this.step;
-    const { steps, evalEvery, earlyStop } = this.config;
+    const { steps, earlyStop } = this.config;
     let reason: StopReason = 'completed';
     if (this.config.causal?.enabled && !this.causalProbe) throw new Error('this run takes live causal probes: create it with createTrainer (src/analysis/live-causal.ts), which attaches them');
     try {
@@ -247,23 +250,17 @@ export class Trainer {
           reason = 'interrupted';
           break;
         }
-        const batch = this.sampler.next();
         const step = this.step + 1;
-        const after = this.monitor?.afterStep(step) ?? [];
-        if (step % evalEvery !== 0 && step !== steps) {
-          this.engine.step(batch, { after });
-          await this.analyseWindow(step, batch, callbacks);
-          continue;
-        }
-        const stats = await this.engine.step(batch, { readback: true, after });
-        await this.analyseWindow(step, batch, callbacks);
-        const eventsBefore = this.metrics.events.length;
-        const point = await this.evaluate(stats);
-        for (const event of this.metrics.events.slice(eventsBefore)) callbacks.onEvent?.(event);
-        if (!point) {
+        let point: MetricPoint | null;
+        try {
+          point = await this.advance(step, callbacks);
+        } catch (error) {
+          if (!(error instanceof NonFiniteError)) throw error;
+          callbacks.onEvent?.(this.diverge(step, error));
           reason = 'diverged';
           break;
         }
+        if (!point) continue;
         const edge = this.metrics.spectral?.at(-1) ?? null;
         const causal = this.metrics.causal?.at(-1) ?? null;
         callbacks.onEvaluation?.({ point, totalSteps: steps, stepsThisCall: this.step - startStep, elapsedMs: now() - start, edge, causal });
@@ -277,6 +274,27 @@ export class Trainer {
     }
     this.stopReason = reason;
     return reason;
+  }
+
+  /**
+   * Optimiser step `step`, with everything the trainer waits on after it: the spectral window it completes (and its
+   * live causal probe), and at the evaluation cadence the evaluation (returned; null when the step has none).
+   * Throws NonFiniteError when any of them finds a value that is not finite.
+   */
+  private async advance(step: number, callbacks: RunCallbacks): Promise<MetricPoint | null> {
+    const batch = this.sampler.next();
+    const after = this.monitor?.afterStep(step) ?? [];
+    if (step % this.config.evalEvery !== 0 && step !== this.config.steps) {
+      this.engine.step(batch, { after });
+      await this.analyseWindow(step, batch, callbacks);
+      return null;
+    }
+    const stats = await this.engine.step(batch, { readback: true, after });
+    await this.analyseWindow(step, batch, callbacks);
+    const eventsBefore = this.metrics.events.length;
+    const point = await this.evaluate(stats);
+    for (const event of this.metrics.events.slice(eventsBefore)) callbacks.onEvent?.(event);
+    return point;
   }
 
   /**
@@ -296,11 +314,27 @@ export class Trainer {
     }
   }
 
+  /** A value went non-finite during step `step`: back to the last good checkpoint, with a 'divergence' event. */
+  private diverge(step: number, cause: NonFiniteError): RunEvent {
+    const good = this.lastGood;
+    restoreCheckpoint(good, this.engine, this.sampler, this.monitor);
+    const event: RunEvent = {
+      type: 'divergence',
+      step,
+      restoredStep: good.step,
+      message:
+        `training diverged at step ${step} (${cause.message}); stopped and restored the last good checkpoint ` +
+        `(step ${good.step}, lr ${good.engine.optim.lr}, weight decay ${good.engine.optim.weightDecay})`,
+    };
+    this.metrics.events.push(event);
+    return event;
+  }
+
   /**
-   * The evaluation after a step: whole-set metrics, norms, grok detection and the last-good checkpoint. Returns
-   * null (after restoring the last good checkpoint and recording the divergence) when any value is not finite.
+   * The evaluation after a step: whole-set metrics, norms, grok detection and the last-good checkpoint. Throws
+   * NonFiniteError (recording nothing) when any value is not finite.
    */
-  private async evaluate(stats: StepStats): Promise<MetricPoint | null> {
+  private async evaluate(stats: StepStats): Promise<MetricPoint> {
     const train = await this.trainEval.evaluate(this.data.train);
     const test = await this.testEval.evaluate(this.data.test);
     // Only a generative task (SCAN) feeds predictions back; elsewhere greedy decoding is the forced prediction.
@@ -323,20 +357,7 @@ export class Trainer {
       attnNorm: norms.attn,
     };
     const bad = nonFiniteKeys(point);
-    if (bad.length > 0) {
-      const good = this.lastGood;
-      restoreCheckpoint(good, this.engine, this.sampler, this.monitor);
-      const values = bad.map((k) => `${k} ${point[k]}`).join(', ');
-      this.metrics.events.push({
-        type: 'divergence',
-        step: stats.step,
-        restoredStep: good.step,
-        message:
-          `training diverged at step ${stats.step} (${values}); stopped and restored the last good checkpoint ` +
-          `(step ${good.step}, lr ${good.engine.optim.lr}, weight decay ${good.engine.optim.weightDecay})`,
-      });
-      return null;
-    }
+    if (bad.length > 0) throw new NonFiniteError(`the evaluation's ${bad.join(', ')}`, bad.map((k) => point[k]));
     appendPoint(this.metrics.series, point);
     const { heads, events } = this.metrics;
     if (heads) {

@@ -1,11 +1,12 @@
 // The lab page: status line on top; on the left the task, its hyperparameters, the run and live controls, sharing,
 // exports and saved runs; on the right the live charts. Classroom mode swaps both for the walkthrough and the
 // key charts, in large type. Training happens in a worker (src/worker/); this tree only shows its batches and sends
-// commands.
+// commands. Each panel has its own error boundary (PanelBoundary): one that fails to draw leaves the rest working.
 import { useEffect } from 'react';
 import { ChartPanels } from './ChartPanels';
 import { ClassroomLayout, ClassroomToggle, useClassroomType } from './Classroom';
 import { NoticeBanner } from './NoticeBanner';
+import { PanelBoundary } from './PanelBoundary';
 import { RunControls } from './RunControls';
 import { RunForm } from './RunForm';
 import { SavedRuns, ShareAndExport } from './RunFiles';
@@ -56,12 +57,24 @@ export function App() {
       ) : (
         <div className="layout">
           <aside className="sidebar" aria-label="Run settings and controls">
-            <TaskPicker />
-            <RunForm />
-            <RunControls canTrain={canTrain} />
-            <ShareAndExport />
-            <SavedRuns />
-            <ShortcutHelp />
+            <PanelBoundary name="task">
+              <TaskPicker />
+            </PanelBoundary>
+            <PanelBoundary name="run settings">
+              <RunForm />
+            </PanelBoundary>
+            <PanelBoundary name="run controls">
+              <RunControls canTrain={canTrain} />
+            </PanelBoundary>
+            <PanelBoundary name="share and export">
+              <ShareAndExport />
+            </PanelBoundary>
+            <PanelBoundary name="saved runs">
+              <SavedRuns />
+            </PanelBoundary>
+            <PanelBoundary name="keyboard shortcuts">
+              <ShortcutHelp />
+            </PanelBoundary>
           </aside>
           <main className="panels">
             <ChartPanels />

@@ -6,6 +6,7 @@ import { TimeSeriesChart } from './charts/TimeSeriesChart';
 import type { ChartSpec } from './charts/chart-spec';
 import type { Marker } from './charts/plot-model';
 import { fileBase, labStore, tables } from './lab';
+import { PanelBoundary } from './PanelBoundary';
 
 export const sources = chartSources(tables);
 export const currentFileBase = () => {
@@ -24,12 +25,14 @@ interface GridProps {
   children?: ReactNode;
 }
 
-/** A grid of charts sharing one set of markers. */
+/** A grid of charts sharing one set of markers, each in its own error boundary. */
 export function ChartGrid({ charts, markers, zoom, className = 'chart-grid', children }: GridProps) {
   return (
     <div className={className}>
       {charts.map((spec) => (
-        <TimeSeriesChart key={spec.id} spec={spec} source={sources[spec.source]} markers={markers} fileBase={currentFileBase} onError={reportError} zoom={zoom} />
+        <PanelBoundary key={spec.id} name={`the ${spec.title} chart`}>
+          <TimeSeriesChart spec={spec} source={sources[spec.source]} markers={markers} fileBase={currentFileBase} onError={reportError} zoom={zoom} />
+        </PanelBoundary>
       ))}
       {children}
     </div>

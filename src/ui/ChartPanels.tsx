@@ -10,6 +10,7 @@ import { useLab } from './lab';
 import { ExperimentsPanel } from './experiments/ExperimentsPanel';
 import { ComparePanel } from './ComparePanel';
 import { LiveCausalPanel } from './live-causal/LiveCausalPanel';
+import { PanelBoundary } from './PanelBoundary';
 
 export { ChartGrid };
 
@@ -41,8 +42,12 @@ export function ChartPanels() {
         </p>
         <ChartGrid charts={spectral} markers={markers} />
       </section>
-      <LiveCausalPanel markers={markers} />
-      <ExperimentsPanel />
+      <PanelBoundary name="live causal probes">
+        <LiveCausalPanel markers={markers} />
+      </PanelBoundary>
+      <PanelBoundary name="causal experiments">
+        <ExperimentsPanel />
+      </PanelBoundary>
     </>
   );
 }

@@ -3,6 +3,7 @@
 // edge), drawn larger, with the run's key moments marked on every one of them as they happen.
 import { useEffect, useMemo } from 'react';
 import { ChartGrid } from './ChartPanels';
+import { PanelBoundary } from './PanelBoundary';
 import { ShortcutHelp } from './Shortcuts';
 import { Walkthrough } from './Walkthrough';
 import { classroomCharts, classroomMarkers } from './lab-charts';
@@ -45,11 +46,17 @@ export function ClassroomLayout({ canTrain }: { canTrain: boolean }) {
   return (
     <div className="classroom-layout">
       <aside className="classroom-side" aria-label="Walkthrough">
-        <Walkthrough canTrain={canTrain} />
-        <ShortcutHelp />
+        <PanelBoundary name="walkthrough">
+          <Walkthrough canTrain={canTrain} />
+        </PanelBoundary>
+        <PanelBoundary name="keyboard shortcuts">
+          <ShortcutHelp />
+        </PanelBoundary>
       </aside>
       <main className="panels">
-        <ClassroomCharts />
+        <PanelBoundary name="key charts">
+          <ClassroomCharts />
+        </PanelBoundary>
       </main>
     </div>
   );

@@ -75,6 +75,7 @@ function savedLine(run: SavedRunSummary): string {
 export function SavedRuns() {
   const runs = useLab((s) => s.savedRuns);
   const selected = useCompare((s) => s.selected);
+  const damaged = useLab((s) => s.damagedRuns);
   const currentId = useLab((s) => s.status.runId);
   const running = useLab((s) => s.status.phase === 'running');
   useEffect(() => {
@@ -88,7 +89,7 @@ export function SavedRuns() {
       <h2 id="saved-runs-title" className="legend">
         Saved runs
       </h2>
-      {runs.length === 0 ? (
+      {runs.length === 0 && damaged.length === 0 ? (
         <p className="muted">Runs are saved in this browser as they train (with their latest checkpoint), so a reload loses nothing.</p>
       ) : (
         <ul className="run-list" data-testid="saved-runs">
@@ -112,6 +113,19 @@ export function SavedRuns() {
                   }}
                   aria-label={`Delete ${run.title}`}
                 >
+                  Delete
+                </button>
+              </span>
+            </li>
+          ))}
+          {damaged.map((run) => (
+            <li key={run.id} className="damaged" data-run-id={run.id} data-testid="damaged-run">
+              <span className="run-title">Damaged saved run</span>
+              <span className="muted run-line">
+                {run.id}: {run.reason}. It cannot be opened.
+              </span>
+              <span className="run-actions">
+                <button type="button" className="danger" onClick={() => void actions.deleteSavedRun(run.id)} aria-label={`Delete the damaged run ${run.id}`}>
                   Delete
                 </button>
               </span>

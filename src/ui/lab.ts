@@ -101,8 +101,8 @@ export const actions = {
   },
 
   async refreshSavedRuns(): Promise<void> {
-    const runs = await attempt('Could not read the saved runs', () => runDb.list());
-    if (runs) labStore.getState().setSavedRuns(runs);
+    const list = await attempt('Could not read the saved runs', () => runDb.list());
+    if (list) labStore.getState().setSavedRuns(list);
   },
 
   /**
@@ -112,7 +112,10 @@ export const actions = {
    */
   async openSavedRun(id: string): Promise<void> {
     const saved = await attempt('Could not read the saved run', () => runDb.get(id));
-    if (!saved) return;
+    if (!saved) {
+      void actions.refreshSavedRuns();
+      return;
+    }
     const { summary, runFile, checkpoint, grokCheckpoint } = saved;
     const view = { runFile, runId: id, schedule: summary.schedule };
     if (checkpoint) {

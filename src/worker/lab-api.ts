@@ -86,6 +86,8 @@ interface LiveRun {
   saving: boolean;
   /** The checkpoint of the run's grok evaluation (null: it has not grokked, or it was not kept), and whether it is in the store. */
   grok: { checkpoint: Checkpoint; saved: boolean } | null;
+  /** Gives back this worker's claim on the run in the store (src/worker/run-db.ts: claim). */
+  release: () => void;
 }
 
 const macrotask = (): Promise<void> =>
@@ -111,6 +113,15 @@ const settlesWithin = (promise: Promise<unknown>, ms: number): Promise<boolean> 
       resolve(true);
     });
   });
+
+/** loadRun of a saved run that another tab holds (it continues and saves it there). */
+export class RunOpenElsewhereError extends Error {
+  override name = 'RunOpenElsewhereError';
+
+  constructor() {
+    super('this run is open in another tab of the lab, which continues and saves it; close it there to continue it here');
+  }
+}
 
 const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
@@ -147,8 +158,14 @@ export class LabApi implements LabWorkerApi {
       await this.retireCurrent();
       this.viewed = null;
       this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: config.steps, adapter: this.status.adapter });
-      const trainer = await this.createTrainer(config);
-      const run = this.adopt(trainer, schedule, this.options.newRunId?.() ?? crypto.randomUUID(), Date.now());
+      const id = this.options.newRunId?.() ?? crypto.randomUUID();
+      const release = await this.claim(id);
+      if (!release) throw new Error(`the run id ${id} is taken by a run open in another tab`);
+      const trainer = await this.createTrainer(config).catch((error: unknown) => {
+        release();
+        throw error;
+      });
+      const run = this.adopt(trainer, schedule, id, Date.now(), release);
       this.emitReset(run, null);
       this.applySchedule(run);
       this.markDirty(run);
@@ -239,6 +256,11 @@ export class LabApi implements LabWorkerApi {
       const grok = request.grokCheckpoint ? decodeCheckpoint(request.grokCheckpoint, history).checkpoint : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
+      // Only one tab continues a saved run (and saves it); another may view it. The claim is asked for before this
+      // tab's current run is put away, so a refusal leaves it as it was (unless it is this run: given back first).
+      const id = request.runId ?? crypto.randomUUID();
+      let release = decoded && this.run?.id !== id ? await this.claim(id) : null;
+      if (decoded && this.run?.id !== id && !release) throw new RunOpenElsewhereError();
       await this.retireCurrent();
       this.viewed = null;
       if (!decoded) {
@@ -251,11 +273,19 @@ export class LabApi implements LabWorkerApi {
         this.scheduleFlush();
         return this.status;
       }
-      this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: decoded.config.steps, adapter: this.status.adapter });
-      const trainer = await this.createTrainer(decoded.config);
-      trainer.restore(decoded.checkpoint);
+      release ??= await this.claim(id);
+      if (!release) throw new RunOpenElsewhereError();
+      let trainer: Trainer;
+      try {
+        this.setStatus({ ...IDLE_STATUS, phase: 'preparing', totalSteps: decoded.config.steps, adapter: this.status.adapter });
+        trainer = await this.createTrainer(decoded.config);
+        trainer.restore(decoded.checkpoint);
+      } catch (error) {
+        release();
+        throw error;
+      }
       for (const analysis of analyses) trainer.addAnalysis(analysis);
-      const run = this.adopt(trainer, schedule, request.runId ?? crypto.randomUUID(), Date.now());
+      const run = this.adopt(trainer, schedule, id, Date.now(), release);
       run.applied = hyperCount(trainer.events);
       if (grok && grok.step <= trainer.step) run.grok = { checkpoint: grok, saved: true };
       // A run that ended (its length, an early stop, a divergence) at this checkpoint stays ended: it is analysed, not continued.
@@ -425,10 +455,16 @@ export class LabApi implements LabWorkerApi {
     return trainer;
   }
 
-  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number): LiveRun {
+  /** This worker's claim on a run id in the store (always granted without a store or a claim method). */
+  private async claim(id: string): Promise<(() => void) | null> {
+    const store = this.options.store;
+    return store?.claim ? store.claim(id) : () => {};
+  }
+
+  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number, release: () => void): LiveRun {
     const run: LiveRun = {
       id, createdAt, trainer, schedule, applied: 0, mode: 'paused', stopReason: null, stepTarget: null, hyperRequests: [], sentRows: 0,
-      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, grok: null,
+      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, release, grok: null,
     };
     this.run = run;
     return run;
@@ -444,6 +480,7 @@ export class LabApi implements LabWorkerApi {
     await this.loop;
     this.rejectHyperRequests(run, new Error('the run was replaced before the change was applied'));
     await this.save(run);
+    run.release();
     run.trainer.destroy();
     this.run = null;
   }
@@ -617,7 +654,7 @@ export class LabApi implements LabWorkerApi {
       try {
         const trainer = await this.createTrainer(run.trainer.config);
         trainer.restore(checkpoint);
-        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt);
+        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt, run.release);
         run.trainer.destroy();
         next.applied = hyperCount(trainer.events);
         if (run.grok && run.grok.checkpoint.step <= checkpoint.step) next.grok = run.grok;
