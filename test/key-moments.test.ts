@@ -147,13 +147,15 @@ describe('the classroom walkthrough on the key moments', () => {
     const decayed = detectKeyMoments(inputs(evals, { step: [60, 80], energy1: [0.3, 0.2] }));
     const necessary = { step: f([60, 80]), edgeDeltaAcc: f([-0.2, -0.3]), randomMaxAbsDelta: f([0, 0]), resolution: f([0.001, 0.001]) };
     const all = detectKeyMoments({ ...inputs(evals, { step: [60, 80], energy1: [0.3, 0.2] }), causal: necessary });
-    // Started: on "It memorises"; memorised -> "It groks"; grokked -> the next moment's step; all seen -> "Try it yourself".
+    // Started: on "It memorises"; memorised -> "It groks"; grokked -> the edge; decay-driven -> necessary; all -> "Try it yourself".
     expect(followRun(index('memorise'), NO_KEY_MOMENTS, memorised, 'running')).toBe(index('grok'));
-    expect(followRun(index('grok'), memorised, grokked, 'running')).toBe(index('necessary'));
-    expect(followRun(index('memorise'), memorised, grokked, 'playing')).toBe(index('necessary')); // not left on "It memorises" after the grok
-    // The edge turned decay-driven before it became necessary: the walkthrough waits on the step still to come.
-    expect(followRun(index('necessary'), grokked, decayed, 'running')).toBe(index('necessary'));
+    expect(followRun(index('grok'), memorised, grokked, 'running')).toBe(index('edge'));
+    expect(followRun(index('memorise'), memorised, grokked, 'playing')).toBe(index('edge')); // not left on "It memorises" after the grok
+    expect(followRun(index('edge'), grokked, decayed, 'running')).toBe(index('necessary'));
     expect(followRun(index('necessary'), decayed, all, 'running')).toBe(index('try'));
+    // A moment ahead of the walkthrough's order (necessary before decay-driven): it waits on the step still to come.
+    const necessaryFirst = detectKeyMoments({ ...inputs(evals), causal: necessary });
+    expect(followRun(index('edge'), grokked, necessaryFirst, 'running')).toBe(index('edge'));
     // No new moment, a reader who moved ahead, or a run that is not going: it stays.
     expect(followRun(index('task'), memorised, memorised, 'running')).toBe(index('task'));
     expect(followRun(index('try'), memorised, grokked, 'running')).toBe(index('try'));

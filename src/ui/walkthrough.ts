@@ -49,15 +49,6 @@ export const WALKTHROUGH_STEPS: readonly WalkthroughStep[] = [
     moment: 'grokking',
   },
   {
-    id: 'necessary',
-    title: 'The edge becomes necessary',
-    text:
-      'Ablation over training: every few windows the lab removes the top two update directions {v₁, v₂} from the ' +
-      'attention weights and tests again, and does the same with random pairs of directions as a control. When removing ' +
-      `just these two costs at least ${EDGE_NECESSARY_COST} test accuracy while the random pairs change nothing, the model needs its edge.`,
-    moment: 'edge-necessary',
-  },
-  {
     id: 'edge',
     title: 'The edge turns decay-driven',
     text:
@@ -66,6 +57,16 @@ export const WALKTHROUGH_STEPS: readonly WalkthroughStep[] = [
       `gradient has little left to do: the fraction falls below ${DECAY_DRIVEN_ENERGY} and stays there, and the gap g₂₃ shrinks. ` +
       'Weight decay is now in charge, compressing the model.',
     moment: 'decay-driven',
+  },
+  {
+    id: 'necessary',
+    title: 'The edge becomes necessary',
+    text:
+      'The live ablation chart: every 200 steps the lab removes the two directions {v₁, v₂} from the attention weights ' +
+      'and tests again, and does the same with random pairs of directions as a control. When removing just these two ' +
+      `costs at least ${EDGE_NECESSARY_COST} test accuracy while the random pairs change nothing, the model needs its edge: ` +
+      'the directions weight decay now drives are the ones the model computes with.',
+    moment: 'edge-necessary',
   },
   {
     id: 'try',
