@@ -30,9 +30,10 @@ test('the recorded demo plays back through the charts and the walkthrough, marke
   await page.getByTestId('skip-playback').click();
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'viewing');
   await expect(banner).toContainText('A recording');
-  for (const kind of ['memorisation', 'grokking', 'decay-driven']) await expect(moment(page, kind)).toHaveAttribute('data-state', 'seen');
+  for (const kind of ['memorisation', 'grokking', 'decay-driven', 'edge-necessary']) await expect(moment(page, kind)).toHaveAttribute('data-state', 'seen');
   await expect(page.getByTestId('walkthrough-step')).toHaveAttribute('data-step', 'try');
   for (const id of ['g23', 'energy-v1']) await expect(page.getByTestId(`chart-${id}`).locator('.marker-decay-driven')).toHaveCount(1);
+  await expect(page.getByTestId('chart-causal-ablation').locator('.marker-edge-necessary')).toHaveCount(1);
   await page.screenshot({ path: 'test-results/lesson-demo-end.png' });
   expect(pageErrors).toEqual([]);
 });

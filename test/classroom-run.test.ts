@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRunFile } from '../src/train/run';
 import type { RunFile } from '../src/formats/run-file';
 import { PRESETS } from '../src/train/presets';
-import { DECAY_DRIVEN_ENERGY, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, MOMENT_PERSISTENCE, NO_KEY_MOMENTS, detectKeyMoments, type KeyMoments } from '../src/store/key-moments';
+import { DECAY_DRIVEN_ENERGY, EDGE_NECESSARY_COST, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, MOMENT_PERSISTENCE, NO_KEY_MOMENTS, detectKeyMoments, type KeyMoments } from '../src/store/key-moments';
 import { CLASSROOM_RUN, WALKTHROUGH_STEPS, followRun, momentLines } from '../src/ui/walkthrough';
 import { createLabStore, createTables } from '../src/store/lab-store';
 import { LabApi } from '../src/worker/lab-api';
@@ -17,13 +17,20 @@ import type { LabBatch } from '../src/formats/worker';
 const CLASSROOM_SEEDS = [1, 2, 3, 42];
 const fixture = (seed: number): RunFile => parseRunFile(readFileSync(`test/fixtures/classroom-seed${seed}.run.json`, 'utf8'));
 
-/** The moments of the first `rows` evaluations and the records up to their last step, as the page has them then. */
+/** The moments of the first `rows` evaluations and the records and probes up to their last step, as the page has them then. */
 function momentsUpTo(file: RunFile, rows: number): KeyMoments {
   const last = file.series.step[rows - 1] ?? -1;
   const records = (file.spectral ?? []).filter((r) => r.step <= last);
+  const probes = (file.causal ?? []).filter((r) => r.step <= last);
   return detectKeyMoments({
     evaluations: { step: file.series.step.slice(0, rows), trainAcc: file.series.trainAcc.slice(0, rows), testAcc: file.series.testAcc.slice(0, rows) },
     spectral: { step: records.map((r) => r.step), energy1: records.map((r) => r.gradEnergyFraction[0]) },
+    causal: {
+      step: probes.map((r) => r.step),
+      edgeDeltaAcc: probes.map((r) => r.ablation.edge.deltaAccuracy),
+      randomMaxAbsDelta: probes.map((r) => r.ablation.randomMaxAbsDelta),
+      resolution: probes.map((r) => r.resolution),
+    },
     events: file.events.filter((e) => e.step <= last),
   });
 }
@@ -42,10 +49,12 @@ describe('the classroom run, recorded by the real engine', () => {
       expect(file.config).toMatchObject({ preset: CLASSROOM_RUN.preset, seed, steps: PRESETS['quick-dyck'].steps, evalEvery: PRESETS['quick-dyck'].evalEvery });
       expect(file.config.optim.weightDecay).toBe(PRESETS['quick-dyck'].optim.weightDecay);
       expect(file.config.spectral).toMatchObject({ window: PRESETS['quick-dyck'].spectral.window, snapshotEvery: Number(CLASSROOM_RUN.values.snapshotEvery) });
+      // With the live causal probes at the preset's cadence, as classroom mode runs them.
+      expect(file.config.causal).toMatchObject({ enabled: true, every: 200 });
 
       const moments = momentsUpTo(file, file.series.step.length);
-      const { memorisation, grokking, decayDriven } = moments;
-      expect(memorisation && grokking && decayDriven, JSON.stringify(moments)).toBeTruthy();
+      const { memorisation, grokking, decayDriven, edgeNecessary } = moments;
+      expect(memorisation && grokking && decayDriven && edgeNecessary, JSON.stringify(moments)).toBeTruthy();
       const { step, trainAcc, testAcc } = file.series;
       expect(holds(step, trainAcc, memorisation!.step, (v) => v >= MEMORISATION_TRAIN_ACCURACY)).toBe(true);
       expect(holds(step, testAcc, grokking!.step, (v) => v >= GROK_TEST_ACCURACY)).toBe(true);
@@ -53,9 +62,13 @@ describe('the classroom run, recorded by the real engine', () => {
       const energy = records.map((r) => r.gradEnergyFraction[0]);
       expect(holds(records.map((r) => r.step), energy, decayDriven!.step, (v) => v < DECAY_DRIVEN_ENERGY)).toBe(true);
       expect(decayDriven!.step).toBeGreaterThanOrEqual(memorisation!.step);
+      const probes = file.causal!;
+      expect(holds(probes.map((r) => r.step), probes.map((r) => r.ablation.edge.deltaAccuracy), edgeNecessary!.step, (v) => v <= -EDGE_NECESSARY_COST)).toBe(true);
+      const at = probes.findIndex((r) => r.step === edgeNecessary!.step);
+      for (const r of probes.slice(at, at + MOMENT_PERSISTENCE)) expect(r.ablation.randomMaxAbsDelta).toBeLessThan(r.resolution);
 
       // The run over, the walkthrough's log has every moment seen.
-      expect(momentLines(moments, { phase: 'finished', spectral: true }).map((l) => l.state)).toEqual(['seen', 'seen', 'seen']);
+      expect(momentLines(moments, { phase: 'finished', spectral: true, causal: true }).map((l) => l.state)).toEqual(['seen', 'seen', 'seen', 'seen']);
       // Streamed one evaluation at a time, the walkthrough (started on its second step) follows the run to the last.
       let index = 1;
       let before = NO_KEY_MOMENTS;

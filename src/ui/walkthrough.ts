@@ -198,8 +198,9 @@ export function settingsText(run: { preset: string; seed: number; steps: number;
   return `This run: ${run.preset}, seed ${run.seed}, ${wd}, ${run.steps.toLocaleString('en')} steps.`;
 }
 
+/** Every key moment's line, in the walkthrough's order. */
 export const momentLines = (moments: KeyMoments, run: RunContext): MomentLine[] =>
-  (['memorisation', 'grokking', 'edge-necessary', 'decay-driven'] as const).map((kind) => momentLine(kind, moments, run));
+  WALKTHROUGH_STEPS.flatMap((s) => (s.moment ? [momentLine(s.moment, moments, run)] : []));
 
 /** One sentence on where the run stands, updated at each evaluation. */
 export function narration(moments: KeyMoments, run: RunContext): string {
