@@ -74,7 +74,7 @@ describe('the classroom run, recorded by the real engine', () => {
       let before = NO_KEY_MOMENTS;
       for (let rows = 1; rows <= step.length; rows++) {
         const now = momentsUpTo(file, rows);
-        index = followRun(index, before, now, 'running');
+        index = followRun(index, before, now, true);
         before = now;
       }
       expect(WALKTHROUGH_STEPS[index].id).toBe('try');

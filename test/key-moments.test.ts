@@ -140,7 +140,7 @@ describe('the classroom walkthrough on the key moments', () => {
     expect(momentLine('decay-driven', memorised, { phase: 'running', spectral: false })).toMatchObject({ state: 'missed', text: 'Cannot be seen: this run does not track the spectral edge.' });
   });
 
-  it('follows the run: a new moment moves it on to what to watch next, never back, and not on a run opened whole', () => {
+  it('follows the run: a new moment moves it on to what to watch next, never back, and not on a run opened whole (not going)', () => {
     const index = (id: string) => WALKTHROUGH_STEPS.findIndex((s) => s.id === id);
     const evals = { step: [20, 40, 60, 80], train: [0.5, 1, 1, 1], test: [0.04, 0.05, 0.96, 0.97] };
     const grokked = detectKeyMoments(inputs(evals));
@@ -148,18 +148,18 @@ describe('the classroom walkthrough on the key moments', () => {
     const necessary = { step: f([60, 80]), edgeDeltaAcc: f([-0.2, -0.3]), randomMaxAbsDelta: f([0, 0]), resolution: f([0.001, 0.001]) };
     const all = detectKeyMoments({ ...inputs(evals, { step: [60, 80], energy1: [0.3, 0.2] }), causal: necessary });
     // Started: on "It memorises"; memorised -> "It groks"; grokked -> the edge; decay-driven -> necessary; all -> "Try it yourself".
-    expect(followRun(index('memorise'), NO_KEY_MOMENTS, memorised, 'running')).toBe(index('grok'));
-    expect(followRun(index('grok'), memorised, grokked, 'running')).toBe(index('edge'));
-    expect(followRun(index('memorise'), memorised, grokked, 'playing')).toBe(index('edge')); // not left on "It memorises" after the grok
-    expect(followRun(index('edge'), grokked, decayed, 'running')).toBe(index('necessary'));
-    expect(followRun(index('necessary'), decayed, all, 'running')).toBe(index('try'));
+    expect(followRun(index('memorise'), NO_KEY_MOMENTS, memorised, true)).toBe(index('grok'));
+    expect(followRun(index('grok'), memorised, grokked, true)).toBe(index('edge'));
+    expect(followRun(index('memorise'), memorised, grokked, true)).toBe(index('edge')); // not left on "It memorises" after the grok
+    expect(followRun(index('edge'), grokked, decayed, true)).toBe(index('necessary'));
+    expect(followRun(index('necessary'), decayed, all, true)).toBe(index('try'));
     // A moment ahead of the walkthrough's order (necessary before decay-driven): it waits on the step still to come.
     const necessaryFirst = detectKeyMoments({ ...inputs(evals), causal: necessary });
-    expect(followRun(index('edge'), grokked, necessaryFirst, 'running')).toBe(index('edge'));
+    expect(followRun(index('edge'), grokked, necessaryFirst, true)).toBe(index('edge'));
     // No new moment, a reader who moved ahead, or a run that is not going: it stays.
-    expect(followRun(index('task'), memorised, memorised, 'running')).toBe(index('task'));
-    expect(followRun(index('try'), memorised, grokked, 'running')).toBe(index('try'));
-    expect(followRun(index('memorise'), NO_KEY_MOMENTS, all, 'viewing')).toBe(index('memorise'));
+    expect(followRun(index('task'), memorised, memorised, true)).toBe(index('task'));
+    expect(followRun(index('try'), memorised, grokked, true)).toBe(index('try'));
+    expect(followRun(index('memorise'), NO_KEY_MOMENTS, all, false)).toBe(index('memorise'));
   });
 
   it('states the run\'s weight decay as it is now after a live change, not as it started', () => {
@@ -215,5 +215,17 @@ describe('the classroom walkthrough on the key moments', () => {
     expect(c.x + c.width).toBeCloseTo(c.px);
     expect(model.inner.top).toBeGreaterThan(plain.inner.top);
     expect(model.x.domain()).toEqual(plain.x.domain());
+
+    // Moments at one step share a badge (on quick-dyck memorisation and grokking both come at step 150): one row, not two.
+    const together = buildPlotModel(accuracy, data, [
+      { step: 20, kind: 'memorisation', label: 'memorised @ 20' },
+      { step: 20, kind: 'grokking', label: 'grokked @ 20' },
+      { step: 30, kind: 'decay-driven', label: 'edge decay-driven @ 30' },
+    ], { width: 400, height: 250, logX: false })!;
+    expect(together.callouts.map((c) => [c.marker.label, c.kinds])).toEqual([
+      ['memorised · grokked @ 20', ['memorisation', 'grokking']],
+      ['edge decay-driven @ 30', ['decay-driven']],
+    ]);
+    expect(new Set(together.callouts.map((c) => c.y)).size).toBeLessThanOrEqual(2);
   });
 });

@@ -4,7 +4,7 @@
 // store (the worker's batches -> key moments); the buttons only send commands.
 import { useEffect, useId, useRef } from 'react';
 import { CHART_INK } from './charts/palette';
-import { WALKTHROUGH_STEPS, followRun, momentLines, narration, settingsText, type MomentLine, type RunContext } from './walkthrough';
+import { WALKTHROUGH_STEPS, followRun, isGoing, momentLines, narration, settingsText, type MomentLine, type RunContext } from './walkthrough';
 import { WALKTHROUGH_PRESET, actions, labStore, useLab } from './lab';
 import type { KeyMomentKind } from '../store/key-moments';
 import { presetDefaults } from '../store/run-form';
@@ -96,15 +96,19 @@ export function Walkthrough({ canTrain }: { canTrain: boolean }) {
     focusStep.current = false;
   }, [index]);
 
-  // Follow the run: a new moment moves the walkthrough on to what to watch next.
+  // Follow the run: a new moment moves the walkthrough on to what to watch next, also when it comes with the batch
+  // that ends the run (the last evaluation, or a recording skipped to its end).
   const seenBefore = useRef(moments);
+  const phaseBefore = useRef(run.phase);
   useEffect(() => {
     const before = seenBefore.current;
+    const wasGoing = isGoing(phaseBefore.current);
     seenBefore.current = moments;
-    const { walkthroughStep, setWalkthroughStep, status } = labStore.getState();
-    const next = followRun(walkthroughStep, before, moments, status.phase);
+    phaseBefore.current = run.phase;
+    const { walkthroughStep, setWalkthroughStep } = labStore.getState();
+    const next = followRun(walkthroughStep, before, moments, wasGoing || isGoing(run.phase));
     if (next !== walkthroughStep) setWalkthroughStep(next);
-  }, [moments]);
+  }, [moments, run.phase]);
 
   const step = WALKTHROUGH_STEPS[index];
   const lines = momentLines(moments, run);

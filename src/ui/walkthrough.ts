@@ -181,13 +181,17 @@ const MOMENT_OF: Record<KeyMomentKind, (m: KeyMoments) => KeyMoment | null> = {
 /** Which moments have happened, as a count (they never un-happen within a run). */
 const seenCount = (m: KeyMoments) => Object.values(MOMENT_OF).filter((of) => of(m) !== null).length;
 
+/** A run that is going: training, or a recording playing. */
+export const isGoing = (phase: RunPhase) => phase === 'running' || phase === 'playing';
+
 /**
  * The walkthrough follows the run: when a moment happens, it moves on to the step that waits for the first moment
- * not seen yet (the last step once all have happened), never back, and not while a run is not going (a saved run
- * opened whole does not jump the reader to the end).
+ * not seen yet (the last step once all have happened), never back, and only while the run is going (`going`: it was
+ * going when the moments came, the batch that ends it included; a saved run opened whole does not jump the reader
+ * to the end).
  */
-export function followRun(current: number, before: KeyMoments, after: KeyMoments, phase: RunPhase): number {
-  if (!(phase === 'running' || phase === 'playing') || seenCount(after) <= seenCount(before)) return current;
+export function followRun(current: number, before: KeyMoments, after: KeyMoments, going: boolean): number {
+  if (!going || seenCount(after) <= seenCount(before)) return current;
   const waiting = WALKTHROUGH_STEPS.findIndex((s) => s.moment !== undefined && MOMENT_OF[s.moment](after) === null);
   return Math.max(current, waiting < 0 ? WALKTHROUGH_STEPS.length - 1 : waiting);
 }

@@ -37,6 +37,8 @@ const CALLOUT_GAP = 3;
 /** A callout's badge, laid out in the band between the legend and the plot. */
 export interface Callout {
   marker: Marker;
+  /** Callouts: every moment the badge stands for (moments at one step share it). */
+  kinds?: MarkerKind[];
   px: number;
   /** The badge's left edge, top and width. */
   x: number;
@@ -56,24 +58,40 @@ const markerLabelWidth = (label: string) => textWidth(label, MARKER_LABEL_FONT_S
  * Boxes of `widthOf(label)` at the markers' x positions, each starting at its line (or ending there, near the right
  * edge), flowed into as few rows of `rowHeight` as keep them from overlapping. Returns the rows used (0: none).
  */
-function layoutBadges(markers: readonly { marker: Marker; px: number }[], width: number, top: number, widthOf: (label: string) => number, rowHeight: number): { items: Callout[]; rows: number } {
+function layoutBadges(markers: readonly { marker: Marker; px: number; kinds?: MarkerKind[] }[], width: number, top: number, widthOf: (label: string) => number, rowHeight: number): { items: Callout[]; rows: number } {
   const rowEnds: number[] = [];
   const items = [...markers]
     .sort((a, b) => a.px - b.px)
-    .map(({ marker, px }) => {
+    .map(({ marker, px, kinds }) => {
       const w = widthOf(marker.label);
       const x = px + w <= width - LEGEND_EDGE_PX ? px : Math.max(LEGEND_EDGE_PX, px - w);
       let row = rowEnds.findIndex((end) => end + 4 <= x);
       if (row < 0) row = rowEnds.push(0) - 1;
       rowEnds[row] = x + w;
-      return { marker, px, x, y: top + row * rowHeight, width: w };
+      return { marker, ...(kinds && { kinds }), px, x, y: top + row * rowHeight, width: w };
     });
   return { items, rows: rowEnds.length };
 }
 
 /** Badges for the callouts (the key moments), flowed into rows above the plot. */
 export const layoutCallouts = (callouts: readonly { marker: Marker; px: number }[], width: number, top: number) =>
-  layoutBadges(callouts, width, top, calloutWidth, CALLOUT_HEIGHT + CALLOUT_GAP);
+  layoutBadges(mergeSameStep(callouts), width, top, calloutWidth, CALLOUT_HEIGHT + CALLOUT_GAP);
+
+/**
+ * Moments at the same step share one badge ("memorised · grokked @ 150"): side by side they could only be stacked,
+ * a row each, and the rows take the plot's height. The badge's marker is the first moment's; `kinds` lists them all.
+ */
+export function mergeSameStep(callouts: readonly { marker: Marker; px: number }[]): { marker: Marker; px: number; kinds: MarkerKind[] }[] {
+  const byStep = new Map<number, { marker: Marker; px: number }[]>();
+  for (const c of callouts) byStep.set(c.marker.step, [...(byStep.get(c.marker.step) ?? []), c]);
+  return [...byStep.values()].map((group) => {
+    const { marker, px } = group[0];
+    if (group.length === 1) return { marker, px, kinds: [marker.kind] };
+    const suffix = ` @ ${marker.step}`;
+    const names = group.map((c) => (c.marker.label.endsWith(suffix) ? c.marker.label.slice(0, -suffix.length) : c.marker.label));
+    return { marker: { ...marker, label: `${names.join(' · ')}${suffix}` }, px, kinds: group.map((c) => c.marker.kind) };
+  });
+}
 
 /** Labels of the other markers, flowed into rows above the plot (y: the row's top). */
 export const layoutMarkerLabels = (markers: readonly { marker: Marker; px: number }[], width: number, top: number) =>

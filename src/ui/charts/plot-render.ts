@@ -174,16 +174,27 @@ export function renderSvg(svg: SVGSVGElement, model: PlotModel, spec: ChartSpec,
   }
   // A callout: a solid line from its badge (above the plot, laid out by the model) to the x axis; the badge in the
   // moment's colour with dark text, readable on any Okabe-Ito colour.
-  for (const { marker, px, x, y, width } of model.callouts) {
+  for (const { marker, kinds = [marker.kind], px, x, y, width } of model.callouts) {
     const color = MARKER_COLOR[marker.kind];
-    const g = markers.append('g').attr('class', `marker marker-callout marker-${marker.kind}`).attr('data-step', marker.step);
+    const g = markers.append('g').attr('class', ['marker', 'marker-callout', ...kinds.map((k) => `marker-${k}`)].join(' ')).attr('data-step', marker.step);
     g.append('line')
       .attr('x1', px).attr('x2', px)
       .attr('y1', y + CALLOUT_HEIGHT).attr('y2', inner.top + inner.height)
       .attr('stroke', color).attr('stroke-width', 2.5);
+    // Moments sharing the badge: its fill in their colours, side by side (hard stops).
+    let fill = color;
+    if (kinds.length > 1) {
+      const id = `callout-${spec.id}-${marker.step}`;
+      const gradient = g.append('defs').append('linearGradient').attr('id', id);
+      kinds.forEach((kind, i) => {
+        gradient.append('stop').attr('offset', i / kinds.length).attr('stop-color', MARKER_COLOR[kind]);
+        gradient.append('stop').attr('offset', (i + 1) / kinds.length).attr('stop-color', MARKER_COLOR[kind]);
+      });
+      fill = `url(#${id})`;
+    }
     g.append('rect')
       .attr('x', x).attr('y', y).attr('width', width).attr('height', CALLOUT_HEIGHT).attr('rx', 3)
-      .attr('fill', color).attr('stroke', CHART_INK.calloutText).attr('stroke-width', 0.75);
+      .attr('fill', fill).attr('stroke', CHART_INK.calloutText).attr('stroke-width', 0.75);
     g.append('text')
       .attr('x', x + width / 2)
       .attr('y', y + CALLOUT_HEIGHT / 2 + CALLOUT_FONT_SIZE * 0.36)
