@@ -1,23 +1,25 @@
 // Classroom mode end to end, in headless Chromium on SwiftShader: a link with classroom=on opens the projector
 // layout (large type, the five key charts with captions, the walkthrough), the walkthrough is driven by keyboard
-// and starts the classroom run (quick-dyck, snapshots every 50), and memorisation and grokking are called out on the
-// charts (labelled markers) and in the walkthrough as they happen, the walkthrough moving on with them. The run is
-// cut to 250 steps (the edge turns decay-driven around step 400; the whole lesson on recorded runs is in
-// test/classroom-run.test.ts and e2e/lesson.spec.ts), so once it ends the walkthrough must say plainly that the edge
-// did not turn. Screenshots at projector sizes go to test-results/.
+// and starts the classroom run (quick-dyck, snapshots every 50), its charts fill as it trains, and the walkthrough
+// says where the run stands. The run is cut to 100 steps (a quick-dyck step with its 5,000 test sequences is slow on
+// SwiftShader; its moments come from step 150 on), so once it ends the walkthrough must say plainly that they did
+// not happen. The moments as they happen, called out on the charts and followed by the walkthrough, are tested on
+// the recorded classroom run played in the page (e2e/lesson.spec.ts) and on the four recorded seeds
+// (test/classroom-run.test.ts). Screenshots at projector sizes go to test-results/.
 import { expect, test, type Page } from '@playwright/test';
 
-const STEPS = 250;
+const STEPS = 100;
 const EVAL_EVERY = 50;
 const TRAINING_TIMEOUT = 420_000;
-const RUN = `preset=quick-dyck&seed=1&steps=${STEPS}&eval=${EVAL_EVERY}&window=3&snap=50`;
+// quick-dyck evaluates every 50 steps (EVAL_EVERY) by default, so the link does not name it.
+const RUN = `preset=quick-dyck&seed=1&steps=${STEPS}&window=2&snap=50`;
 const LINK = `/#${RUN}&classroom=on`;
 const CLASSROOM_CHARTS = ['loss', 'accuracy', 'g23', 'energy-v1', 'causal-ablation'];
 
 const points = async (page: Page, chart: string) => Number(await page.getByTestId(`chart-${chart}`).getAttribute('data-points'));
 const moment = (page: Page, kind: string) => page.getByTestId('moment-log').locator(`[data-moment="${kind}"]`);
 
-test('classroom mode: the walkthrough starts the classroom run and calls out its moments on the charts as they happen', async ({ page }) => {
+test('classroom mode: the walkthrough starts the classroom run, its charts fill, and it says where the run stands', async ({ page }) => {
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.setViewportSize({ width: 1920, height: 1080 });
@@ -52,38 +54,22 @@ test('classroom mode: the walkthrough starts the classroom run and calls out its
   await expect(walkthrough.getByRole('heading', { level: 3 })).toBeFocused();
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'running', { timeout: TRAINING_TIMEOUT });
 
-  // Memorisation, as it happens: a line in the walkthrough and a labelled marker on every chart.
-  const memorised = moment(page, 'memorisation');
-  await expect(memorised).toHaveAttribute('data-state', 'seen', { timeout: TRAINING_TIMEOUT });
-  const text = (await memorised.textContent())!;
-  const step = Number(/Memorised at step (\d+)/.exec(text)?.[1]);
-  expect(step, text).toBeGreaterThan(0);
-  expect(step % EVAL_EVERY).toBe(0);
-  // The walkthrough has moved on from "It learns its 50 strings".
-  await expect(walkthrough).not.toHaveAttribute('data-step', /task|memorise/);
-  for (const id of ['loss', 'accuracy']) {
-    // (Moments at one step share a badge: memorisation and grokking both come at step 150 here.)
-    await expect(page.getByTestId(`chart-${id}`).locator('.marker-memorisation text')).toHaveText(new RegExp(`^memorised( · grokked)? @ ${step}$`));
-  }
-  // The spectral charts draw their markers once they have a record to draw.
-  for (const id of ['g23', 'energy-v1']) {
-    await expect.poll(() => points(page, id), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(0);
-    await expect(page.getByTestId(`chart-${id}`).locator('.marker-memorisation')).toHaveCount(1);
-  }
-  await expect(page.getByTestId('narration')).toContainText(/memorised but not generalising yet|grokked/);
-  await page.screenshot({ path: 'test-results/classroom-memorised.png' });
+  // As it trains: the charts fill, and the walkthrough says what each moment waits for.
+  await expect.poll(() => points(page, 'accuracy'), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(0);
+  await expect(moment(page, 'memorisation')).toContainText(/Memorisation\. Not yet: train accuracy [\d.]+ at step (50|100) \(memorised at 0\.99\)\./);
+  await expect(page.getByTestId('narration')).toContainText(/^Step (50|100)[^:]*: memorising, train accuracy/);
+  await page.screenshot({ path: 'test-results/classroom-training.png' });
 
-  // The run ends at step 250: it has generalised (quick-dyck's test accuracy passes 0.95 early), but its edge has
-  // not turned decay-driven yet, and the walkthrough says so plainly.
+  // The run ends at step 100, before its moments: the walkthrough says so plainly, and marks nothing.
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'finished', { timeout: TRAINING_TIMEOUT });
-  await expect(moment(page, 'grokking')).toHaveAttribute('data-state', 'seen');
-  await expect(page.getByTestId('chart-accuracy').locator('.marker-grokking')).toHaveCount(1);
-  const edge = moment(page, 'decay-driven');
-  await expect(edge).toHaveAttribute('data-state', 'missed');
-  await expect(edge).toContainText('It did not happen in this run');
-  await expect(page.getByTestId('chart-energy-v1').locator('.marker-decay-driven')).toHaveCount(0);
-  console.log(`classroom: memorised at step ${step}; ${(await moment(page, 'grokking').textContent())!.trim()}; edge: ${(await edge.textContent())!.trim()}`);
-  await page.getByTestId('walkthrough-back').click();
+  await expect.poll(() => points(page, 'energy-v1')).toBe(1);
+  for (const kind of ['memorisation', 'grokking', 'decay-driven']) {
+    await expect(moment(page, kind)).toHaveAttribute('data-state', 'missed');
+    await expect(moment(page, kind)).toContainText('It did not happen in this run');
+  }
+  await expect(page.locator('.marker-callout')).toHaveCount(0);
+  await expect(walkthrough).toHaveAttribute('data-step', 'memorise');
+  await page.getByTestId('walkthrough-next').click();
   await expect(walkthrough).toHaveAttribute('data-step', 'grok');
   await page.screenshot({ path: 'test-results/classroom-finished.png' });
   await page.setViewportSize({ width: 1280, height: 720 });
