@@ -1,9 +1,34 @@
 import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
+import { VitePWA } from 'vite-plugin-pwa';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [
+    react(),
+    // Offline once loaded (a classroom with poor Wi-Fi): the built page registers a service worker that precaches
+    // every file of the build (page, training worker, styles, the recorded demo runs in public/) and serves them
+    // when the network is gone. autoUpdate: a new build's worker takes over at once, without reloading a page (a
+    // run in progress is never interrupted). Off in the dev server.
+    VitePWA({
+      registerType: 'autoUpdate',
+      injectRegister: 'script-defer',
+      manifest: false,
+      workbox: {
+        // Take over at once (the plugin sets these itself only when it chooses how to register).
+        skipWaiting: true,
+        clientsClaim: true,
+        globPatterns: ['**/*.{html,js,css,svg,json}'],
+        // The recorded demo runs are larger than Workbox's default 2 MiB cap: they must be cached too.
+        maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+      },
+    }),
+  ],
   worker: { format: 'es' },
+  // The dev server's dependency scan starts from index.html and does not follow `new Worker(new URL(...))`, so the
+  // training worker's own dependencies (ajv, ml-matrix) were found only when the first Start loaded the worker:
+  // Vite re-optimised and reloaded the page, and that first run was lost. Scanning the worker too finds them all
+  // before the page loads.
+  optimizeDeps: { entries: ['index.html', 'src/worker/lab-worker.ts'] },
   build: { target: 'es2022' },
   test: {
     include: ['test/**/*.test.ts'],

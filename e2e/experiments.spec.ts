@@ -8,6 +8,7 @@
 // reopened from Saved runs takes new experiments, and Cancel stops a weight-decay intervention. Screenshots go to
 // test-results/.
 import { expect, test } from '@playwright/test';
+import { expectNoSeriousViolations } from './a11y';
 import { download, pngSize } from './helpers';
 import { parseRunFile } from '../src/train/run';
 
@@ -87,6 +88,7 @@ test('runs the causal experiments on a finished run, shows and exports them, and
   await page.getByTestId('chart-stable-rank').scrollIntoViewIfNeeded();
   await page.screenshot({ path: 'test-results/experiments-done.png', fullPage: true });
   await page.locator('.experiment-grid').screenshot({ path: 'test-results/experiments-cards.png' });
+  await expectNoSeriousViolations(page, 'the experiment cards');
 
   // Exports: the ablation figure as PNG (twice its size) and SVG, the analysis as a valid analysis file.
   const figure = page.getByTestId('figure-ablation');

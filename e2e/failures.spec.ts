@@ -8,6 +8,7 @@ test('a run whose spectral window goes non-finite ends as diverged, with the mes
   await expect(page.getByTestId('adapter')).not.toContainText(/looking|none/);
   // The form's largest learning rate with its largest weight decay: theta <- -9 theta each step, non-finite within
   // a dozen steps, first seen by a window (one every step) before the first evaluation (step 20).
+  await page.getByTestId('more-settings').click();
   for (const [field, value] of [['lr', '1'], ['weightDecay', '10'], ['steps', '60'], ['evalEvery', '20'], ['window', '2'], ['snapshotEvery', '1']]) {
     await page.getByTestId(`field-${field}`).fill(value);
   }
@@ -31,9 +32,9 @@ test('lists a damaged saved run with its reason and deletes it', async ({ page }
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
           const db = open.result;
-          const tx = db.transaction(['summaries', 'runFiles'], 'readwrite');
+          const tx = db.transaction(['summaries', 'runs'], 'readwrite');
           tx.objectStore('summaries').put({ id: 'broken', title: 'a run', step: 'many' }, 'broken');
-          tx.objectStore('runFiles').put({ kind: 'something else' }, 'broken');
+          tx.objectStore('runs').put({ kind: 'something else' }, 'broken');
           tx.oncomplete = () => {
             db.close();
             resolve();

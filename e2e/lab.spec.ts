@@ -81,6 +81,9 @@ test('the lab trains live, takes a weight-decay change mid-run, exports, saves, 
   await expect(page.getByTestId('field-steps')).toHaveValue('1000');
   await page.getByTestId('preset-quick-add').check();
   await expect(page.getByText('Learn addition modulo 31')).toBeVisible();
+  // The key fields are in view; the rest are under "More settings".
+  await expect(page.getByTestId('field-evalEvery')).toBeHidden();
+  await page.getByTestId('more-settings').click();
   // Low-Rank Decay: its matrices (W_Q, W_K by default) are a choice, carried by the link.
   await page.getByTestId('field-decay').selectOption('lrd');
   const matrices = page.getByTestId('field-lrdParams');

@@ -15,7 +15,7 @@
 // (src/train/decay.ts) clears the bits of the matrices it takes over; every other run sets all n bits. The
 // decayed elements' arithmetic is the same as without a mask, so a full mask changes nothing.
 //
-// Gradient/decay split (the spectral edge, SPEC §2): for the tracked slice [splitStart, splitStart + splitCount)
+// Gradient/decay split (the spectral edge, docs/science.md §2.5): for the tracked slice [splitStart, splitStart + splitCount)
 // the step's decay part and Adam part are added into split[j] and split[splitCount + j], j = i - splitStart, so
 // that over a window they sum (to float32 rounding) to the slice's change. splitCount = 0 turns it off. It is one
 // kernel either way, not a variant: GPU compilers fuse differently when decayPart and adamPart have extra uses

@@ -1,4 +1,4 @@
-// Newton-Schulz polar factor and Low-Rank Decay (SPEC §4), the elementwise and reduction steps; the products
+// Newton-Schulz polar factor and Low-Rank Decay (docs/science.md §4.2), the elementwise and reduction steps; the products
 // X X^T and B X run on the matmul kernels (src/model/ops/polar.ts puts them together):
 //   X_0 = W / ||W||_F,   X_{k+1} = 1.5 X_k - 0.5 X_k X_k^T X_k = B_k X_k with B_k = 1.5 I - 0.5 X_k X_k^T,
 //   then W <- W - rate * X_K  (K iterations; polar(W) = U V^T for W = U S V^T, approached as K grows).

@@ -1,4 +1,4 @@
-// The spectral edge's GPU work (SPEC §2), two kernels over rows of length n (the tracked parameter slice,
+// The spectral edge's GPU work (docs/science.md §2.2, §2.3), two kernels over rows of length n (the tracked parameter slice,
 // theta_attn by default); the edge vectors are formed by lanczos.wgsl's row-combination kernel:
 //
 //   snapshot: at the end of a window step, for every element i of the slice

@@ -1,4 +1,4 @@
-// Ablation of the spectral edge (src/analysis/ablation.ts, SPEC §3):
+// Ablation of the spectral edge (src/analysis/ablation.ts, docs/science.md §3):
 // - on a tiny model whose edge comes from real training, against an independent float64 computation: the
 //   projections <theta, v_k>, then the reference model's loss and accuracy at theta - sum <theta, v_k> v_k (computed
 //   in float64 on the CPU) match the GPU's for every set and every random trial; the random directions are

@@ -1,4 +1,4 @@
-// SPEC §4's architecture options in runs: the run-config overrides put norm and qkNorm on the preset's model (and
+// docs/science.md §4's architecture options in runs: the run-config overrides put norm and qkNorm on the preset's model (and
 // nothing else changes without them), bad values are named, and `npm run experiment -- --norm rms --qk-norm`
 // trains quick-add end to end on the GPU (the training loss falls) and writes a run file and checkpoints that keep
 // the options: the run file passes the schema and each checkpoint decodes against the options' parameter table.
@@ -47,11 +47,11 @@ describe('npm run experiment -- --norm rms --qk-norm', () => {
       expect(losses.at(-1)).toBeLessThan(0.25 * Math.log(31));
 
       // The checkpoints carry the run's configuration, and their parameter sections fit the options' table
-      // (37,727 - 3 x 64 biases + 2 x 16 gains), which decodeCheckpoint checks.
+      // (37,727 - 3 x 64 biases + 2 x 16 gains), which decodeCheckpoint checks; they open with the run's history.
       const total = buildParamTable(run.config.model).total;
       expect(total).toBe(37_567);
       for (const step of [10, 20]) {
-        const decoded = decodeCheckpoint(readFileSync(join(dir, 'run-checkpoints', `step-0000${step}.ckpt`)));
+        const decoded = decodeCheckpoint(readFileSync(join(dir, 'run-checkpoints', `step-0000${step}.ckpt`)), { run: { config: run.config, metrics: run } });
         expect(decoded.config).toEqual(run.config);
         expect(decoded.checkpoint.engine.params.length).toBe(total);
       }

@@ -101,7 +101,7 @@ describe('curvature along the spectral edge vs float64', () => {
     ];
     expect(result.edge).toHaveLength(3);
     expect(result.random).toHaveLength(2);
-    // At the default e (SPEC §3) the floor, 8 float32 rounding units of L over e^2, is above most of these curvatures;
+    // At the default e (docs/science.md §3) the floor, 8 float32 rounding units of L over e^2, is above most of these curvatures;
     // at e x 10 it is 100x lower and the curvature along the edge is resolved: both are checked, the same way.
     const wider = await edgeCurvature(ctx, { randomCount: 2, relativeStep: 1e-2, hessian: false });
     expect(await engine.readParams()).toEqual(before.params);

@@ -1,4 +1,4 @@
-// The weight-decay intervention (src/analysis/decay-intervention.ts, SPEC §3) on short quick-add runs:
+// The weight-decay intervention (src/analysis/decay-intervention.ts, docs/science.md §3) on short quick-add runs:
 // - a branch starts with fresh AdamW moments: its first step equals a fresh engine's first step from the
 //   checkpoint's parameters, bit for bit, and differs from a step that keeps the checkpoint's moments;
 // - the table: the base row is the checkpoint (its recorded test metrics and norm), each branch row is the model at

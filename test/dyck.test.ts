@@ -4,7 +4,7 @@ import { dyckLines } from '../src/cli/task-text';
 import { IGNORE_TARGET } from '../src/model/batch';
 import { PRESET_SHAPES } from '../src/train/presets';
 
-const L = 24; // SPEC §1: context 24
+const L = 24; // docs/science.md §1: context 24
 const OPEN = 0;
 const CLOSE = 1;
 const PAD = 2;

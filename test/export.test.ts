@@ -53,8 +53,8 @@ describe('run export and import', () => {
   it('rejects a file that is not a valid run, naming the problem', async () => {
     const broken = JSON.parse(originalJson) as { series: { testAcc: unknown[] } };
     broken.series.testAcc[1] = 'high';
-    await expect(viewer().loadRun({ runFile: JSON.stringify(broken) })).rejects.toThrow('series.testAcc[1]: must be number');
-    await expect(viewer().loadRun({ runFile: '{"kind":"something else"}' })).rejects.toThrow('not a Spectral Edge Lab run file');
+    await expect(viewer().loadRun({ runFile: JSON.stringify(broken) })).rejects.toThrow('series.testAcc[1] is "high"; must be number');
+    await expect(viewer().loadRun({ runFile: '{"kind":"something else"}' })).rejects.toThrow('not a run file: kind is "something else"');
   });
 
   it('puts exactly the run’s numbers into the page’s tables and each chart’s JSON and CSV', async () => {

@@ -1,4 +1,4 @@
-// The gap flow terms (SPEC §2) against values worked out by hand from the equation, at the first edge position,
+// The gap flow terms (docs/science.md §2) against values worked out by hand from the equation, at the first edge position,
 // a middle one and the last allowed one (k* = number of singular values - 1), and bad input rejected by name.
 import { describe, expect, it } from 'vitest';
 import { gapFlowTerms, observedGapRate } from '../src/spectral/gap-flow';

@@ -1,6 +1,6 @@
-// Acceptance: the quick-add preset groks with weight decay 1 and does not without it (SPEC §1: test accuracy
+// Acceptance: the quick-add preset groks with weight decay 1 and does not without it (docs/science.md §1: test accuracy
 // reaches 0.95 at 440-540 steps for seeds 1, 2, 3 and 42; with wd 0 no grok in 1,200 steps), and the spectral
-// edge shows the transition (SPEC §2): with decay, g23 = sigma_2^2 - sigma_3^2 of the update window falls by a
+// edge shows the transition (docs/science.md §2): with decay, g23 = sigma_2^2 - sigma_3^2 of the update window falls by a
 // large factor from its pre-grok maximum to the grok step, and so does the gap relative to the modes,
 // g23 / sigma_2^2 = 1 - (sigma_3 / sigma_2)^2: sigma_2 and sigma_3 close up. Without decay the raw g23 falls
 // too (even more: once the training set is memorised every update shrinks), but the relative gap does not: no
@@ -17,7 +17,7 @@ import { resolveRunConfig } from '../src/train/run';
 import { GROK_TEST_ACCURACY } from '../src/train/metrics';
 
 const SEED = 1;
-/** SPEC's 440-540 with a margin; a later grok is a finding about the engine, not a reason to move this. */
+/** docs/science.md's 440-540 with a margin; a later grok is a finding about the engine, not a reason to move this. */
 const GROK_WITHIN = 700;
 /** With decay, g23 falls by at least this factor from its pre-grok maximum to the grok step... */
 const G23_FALL = 5;

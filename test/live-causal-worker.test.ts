@@ -6,9 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { acquireNodeDevice } from '../src/gpu/node-gpu';
 import { LabApi } from '../src/worker/lab-api';
-import type { LabBatch, RunSink, SavedRunSummary, StartRequest } from '../src/formats/worker';
+import type { LabBatch, StartRequest } from '../src/formats/worker';
 import type { RunFile } from '../src/formats/run-file';
 import { createLabStore, createTables } from '../src/store/lab-store';
+import { savedRunStore } from './helpers/saved-runs';
 
 const REQUEST: StartRequest = {
   preset: 'quick-add',
@@ -27,12 +28,11 @@ async function until(what: string, condition: () => boolean, timeoutMs = 300_000
 }
 
 describe('live causal records through the worker', () => {
-  const saves: { summary: SavedRunSummary; runFile: RunFile; checkpoint: Uint8Array }[] = [];
+  const { store, saves } = savedRunStore();
   let file: RunFile;
 
   it('streams each probe as it is taken, the same records as the run file', async () => {
     const batches: LabBatch[] = [];
-    const store: RunSink = { save: async (summary, runFile, checkpoint) => void saves.push({ summary, runFile: structuredClone(runFile), checkpoint: checkpoint.slice() }) };
     const api = new LabApi({ acquire: acquireNodeDevice, store });
     api.subscribe((b) => batches.push(b));
     await api.start(REQUEST);
@@ -68,7 +68,7 @@ describe('live causal records through the worker', () => {
     const resumed: LabBatch[] = [];
     const api = new LabApi({ acquire: acquireNodeDevice });
     api.subscribe((b) => resumed.push(b));
-    await api.loadRun({ runFile: mid!.runFile, checkpoint: mid!.checkpoint });
+    await api.loadRun({ runFile: mid!.runFile, checkpoint: mid!.checkpoint! });
     await settle();
     expect(resumed.find((b) => b.reset)!.causal!.map((r) => r.step)).toEqual([10]);
     await api.resume();

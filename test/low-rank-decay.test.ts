@@ -1,4 +1,4 @@
-// Low-Rank Decay in training (SPEC §4) against the float64 reference, on tiny ragged models:
+// Low-Rank Decay in training (docs/science.md §4) against the float64 reference, on tiny ragged models:
 //   - each GPU step equals clip + AdamW with the decay mask (no AdamW decay on the chosen matrices) followed by
 //     W <- W - rate * NS5(W) for each chosen matrix, in float64 from the GPU's own float32 parameters and
 //     gradients (tolerances below), with the spectral edge's gradient/decay split holding the Low-Rank Decay change
@@ -20,7 +20,7 @@ import { decays, type DecayConfig, type OptimConfig } from '../src/formats/optim
 import { attentionModules } from '../src/model/params';
 import { Trainer } from '../src/train/trainer';
 import { parseRunFile, resolveRunConfig } from '../src/train/run';
-import type { RunConfig } from '../src/formats/run-file';
+import { RUN_FILE, type RunConfig } from '../src/formats/run-file';
 import type { TaskSpec } from '../src/formats/task';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
 
@@ -157,16 +157,20 @@ describe('a training run with Low-Rank Decay', () => {
     expectClose(last.stableRank!.k, expected.k, { atol: 0, rtol: 1e-12 }, 'stable rank of W_K');
     for (const r of whole.records) for (const x of [...r.stableRank!.q, ...r.stableRank!.k]) expect(x).toBeGreaterThan(1);
 
-    // The run file records the decay and the stable ranks, and passes its schema.
+    // The run file records the decay and the stable ranks, and passes its schema; read from outside it is refused,
+    // since its tiny model is not the modarith preset's.
     const run = trainer.toRunFile();
-    expect(parseRunFile(JSON.stringify(run))).toEqual(run);
+    expect(RUN_FILE.parse(JSON.stringify(run))).toEqual(run);
+    expect(() => parseRunFile(JSON.stringify(run))).toThrow(/^invalid run file: config\.task\.p is 11; preset modarith with seed 7/);
     expect(run.config.decay).toEqual(config.decay);
     expect(run.config.overrides).toMatchObject({ decay: 'lrd', lrdRate: 0.01 });
 
-    // Resume: the same trainer, then a fresh one built from the checkpoint file's own configuration.
+    // Resume: the same trainer, then a fresh one built from the checkpoint file's own configuration (the file names
+    // its place in the run's history; the run file supplies that history).
     trainer.restore(checkpoint);
     const again = await continueFrom(trainer);
-    const decoded = decodeCheckpoint(bytes);
+    expect(() => decodeCheckpoint(bytes)).toThrow(/does not carry its history/);
+    const decoded = decodeCheckpoint(bytes, { run: { config: run.config, metrics: run } });
     expect(decoded.config.decay).toEqual(config.decay);
     const fresh = await Trainer.create(rt, decoded.config);
     fresh.restore(decoded.checkpoint);

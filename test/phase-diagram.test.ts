@@ -48,8 +48,8 @@ describe('phase-diagram plan', () => {
     expect(parsePhaseDiagramFile(JSON.stringify(file)).plan).toEqual(plan);
     expect(() => parsePhaseDiagramFile('{')).toThrow(/not JSON/);
     expect(() => parsePhaseDiagramFile({ ...file, kind: 'spectral-edge-lab.run' })).toThrow(/not a phase-diagram file/);
-    expect(() => parsePhaseDiagramFile({ ...file, version: 2 })).toThrow(/unsupported phase-diagram version 2/);
-    expect(() => parsePhaseDiagramFile({ ...file, plan: { ...plan, steps: undefined } })).toThrow(/plan: must have required property 'steps'/);
+    expect(() => parsePhaseDiagramFile({ ...file, version: 2 })).toThrow('unsupported phase-diagram file version 2; this lab reads version 1');
+    expect(() => parsePhaseDiagramFile({ ...file, plan: { ...plan, steps: undefined } })).toThrow('invalid phase-diagram file: plan: the field "steps" is missing');
   });
 });
 
@@ -76,9 +76,9 @@ describe('phase diagram on the GPU', () => {
     const stopped = await runPhaseDiagram(rt, plan, { onEvaluation: () => void evaluations++, shouldStop: () => evaluations === 3 });
     expect(stopped.file.cells).toHaveLength(1);
     expect(stopped.interrupted?.checkpoint.step).toBe(10);
-    // Through the bytes and JSON the CLI writes.
+    // Through the bytes and JSON the CLI writes (the partial cell's checkpoint stands alone: it carries its history).
     const previous = parsePhaseDiagramFile(JSON.stringify(stopped.file));
-    const partial = decodeCheckpoint(encodeCheckpoint(stopped.interrupted!.checkpoint, stopped.interrupted!.config));
+    const partial = decodeCheckpoint(encodeCheckpoint(stopped.interrupted!.checkpoint, stopped.interrupted!.config, { withHistory: true }));
     const starts: (number | null)[] = [];
     const continued = await runPhaseDiagram(rt, plan, { onCellStart: (_c, _i, _n, at) => void starts.push(at) }, previous, partial);
     expect(starts).toEqual([10]);

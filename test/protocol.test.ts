@@ -7,34 +7,27 @@ import { acquireNodeDevice } from '../src/gpu/node-gpu';
 import type { AcquiredDevice } from '../src/gpu/device';
 import { LabApi } from '../src/worker/lab-api';
 import { batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSchedule } from '../src/worker/protocol';
-import { IDLE_STATUS, type LabBatch, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus } from '../src/formats/worker';
+import { IDLE_STATUS, type LabBatch, type RunSave, type StartRequest, type WorkerStatus } from '../src/formats/worker';
 import { emptyMetrics } from '../src/train/metrics';
 import { METRIC_KEYS, type MetricSeries } from '../src/formats/metrics';
 import { parseRunFile } from '../src/train/run';
 import type { RunFile } from '../src/formats/run-file';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
 import { GROKKED_STEPS, grokkedQuickAdd } from './helpers/grokked';
+import type { SavedRun } from '../src/worker/run-db';
+import { savedRunStore, type SavedRunStore } from './helpers/saved-runs';
 
 /** quick-add, 20 steps, an evaluation every 5, spectral windows of 2 snapshots 5 steps apart. */
 const REQUEST: StartRequest = { preset: 'quick-add', seed: 7, overrides: { steps: 20, evalEvery: 5, spectral: { window: 2, snapshotEvery: 5 } } };
 const CHANGE = { step: 7, weightDecay: 0.2 };
 
-interface Saved {
-  summary: SavedRunSummary;
-  runFile: RunFile;
-  checkpoint: Uint8Array;
-  grokCheckpoint?: Uint8Array;
-}
-
-/** A LabApi with a recording listener and an in-memory run store; `devices` collects every device it acquired. */
-function lab() {
+/**
+ * A LabApi with a recording listener and the page's run store (src/worker/run-db.ts on fake-indexeddb; a new one
+ * unless given); `devices` collects every device it acquired.
+ */
+function lab({ store, saves, db }: SavedRunStore = savedRunStore()) {
   const batches: { at: number; batch: LabBatch }[] = [];
-  const saves: Saved[] = [];
   const devices: AcquiredDevice[] = [];
-  const store: RunSink = {
-    save: async (summary, runFile, checkpoint, grokCheckpoint) =>
-      void saves.push({ summary: structuredClone(summary), runFile: structuredClone(runFile), checkpoint: checkpoint.slice(), ...(grokCheckpoint && { grokCheckpoint: grokCheckpoint.slice() }) }),
-  };
   let n = 0;
   const api = new LabApi({
     acquire: async () => {
@@ -47,7 +40,7 @@ function lab() {
   });
   api.subscribe((batch) => batches.push({ at: performance.now(), batch }));
   const status = () => batches.at(-1)?.batch.status;
-  return { api, batches, saves, devices, status };
+  return { api, batches, saves, db, devices, status };
 }
 
 async function until(what: string, condition: () => boolean, timeoutMs = 300_000): Promise<void> {
@@ -75,10 +68,12 @@ const finished = (s: WorkerStatus | undefined) => s?.phase === 'finished';
 
 describe('the lab worker API on the GPU', () => {
   let reference: RunFile;
-  let midRunSave: Saved;
+  let midRunSave: SavedRun;
+  /** The first run's store: its run is resumed from it. */
+  const saved = savedRunStore();
 
   it('streams batches, pauses between chunks, steps exactly, takes a live weight-decay change, and exports a valid run', async () => {
-    const { api, batches, saves, status } = lab();
+    const { api, batches, saves, status } = lab(saved);
     await expect(api.runExperiment({ experiments: ['ablate'] })).rejects.toThrow('there is no run to analyse: start one first');
     await expect(api.pause()).rejects.toThrow('there is no run to pause: start one first');
     await expect(api.start({ ...REQUEST, overrides: { steps: 0 } })).rejects.toThrow('steps must be an integer in [1, 10000000], got 0');
@@ -135,17 +130,21 @@ describe('the lab worker API on the GPU', () => {
     expect(batches.find(({ batch }) => batch.analyses)!.batch.analyses).toEqual([analysis]);
     const withAnalysis = parseRunFile(JSON.parse(JSON.stringify(await api.exportRun())));
     expect(withAnalysis.analyses).toEqual([analysis]);
+    // Saved in many steps (each what was new), the run reopens as the run file it is.
+    await until('the save of the analysis', () => saves.at(-1)?.runFile.analyses?.length === 1);
+    expect(saves.length).toBeGreaterThan(3);
+    expect(saves.at(-1)!.runFile).toEqual(withAnalysis);
     const before = batches.length;
     await api.loadRun({ runFile: withAnalysis });
     await until('the loaded run to reach the page', () => batches.slice(before).some(({ batch }) => batch.reset));
     expect(batches.slice(before).find(({ batch }) => batch.reset)!.batch.analyses).toEqual([analysis]);
     expect((await api.exportRun()).analyses).toEqual([analysis]);
     const broken = JSON.stringify({ ...withAnalysis, analyses: [{ kind: 'spectral-edge-lab.analysis', version: 1 }] });
-    await expect(api.loadRun({ runFile: broken })).rejects.toThrow(/^analyses\[0\]: invalid analysis file/);
+    await expect(api.loadRun({ runFile: broken })).rejects.toThrow(/^analyses\[0\]: invalid analysis file: \(root\): the field "run" is missing$/);
   });
 
   it('replays a run from its schedule bit for bit, even across a lost GPU device', async () => {
-    const { api, status, devices, batches } = lab();
+    const { api, status, devices, batches, saves } = lab();
     const schedule = scheduleOfEvents(reference.events);
     await api.start({ ...REQUEST, schedule });
     await until('the first evaluation', () => (status()?.step ?? 0) >= 5 && streamedSeries(batches).step.length >= 1);
@@ -158,11 +157,15 @@ describe('the lab worker API on the GPU', () => {
     expect(replay.series).toEqual(reference.series);
     expect(replay.events).toEqual(reference.events);
     expect(replay.spectral).toEqual(reference.spectral);
+    // The saves after the recovery continued the saved history from the restored checkpoint.
+    await until('the last save', () => saves.at(-1)?.summary.finished === true);
+    expect(saves.at(-1)!.runFile).toEqual(replay);
   });
 
   it('resumes a saved run from its checkpoint and replays the changes still to come', async () => {
-    const { api, status } = lab();
-    const s = await api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint, runId: midRunSave.summary.id, schedule: midRunSave.summary.schedule });
+    const { api, status, saves } = lab(saved);
+    const before = saves.length;
+    const s = await api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint!, runId: midRunSave.summary.id, schedule: midRunSave.summary.schedule });
     expect(s).toMatchObject({ phase: 'paused', step: 5, runId: 'run-1', optim: { weightDecay: 1 } });
     await api.resume();
     await until('the run to finish', () => finished(status()));
@@ -170,6 +173,9 @@ describe('the lab worker API on the GPU', () => {
     expect(resumed.series).toEqual(reference.series);
     expect(resumed.events).toEqual(reference.events);
     expect(resumed.spectral).toEqual(reference.spectral);
+    // Its saves went on from the checkpoint's place in the saved history (step 5, before the change at step 7).
+    await until('the last save', () => saves.length > before && saves.at(-1)!.summary.finished);
+    expect(saves.at(-1)!.runFile).toEqual(resumed);
   });
 
   it('refuses to continue a saved run another tab holds, before any GPU work', async () => {
@@ -181,7 +187,7 @@ describe('the lab worker API on the GPU', () => {
       },
       store: { save: async () => expect.unreachable('nothing is saved'), claim: async () => null },
     });
-    await expect(api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint, runId: midRunSave.summary.id })).rejects.toThrow(
+    await expect(api.loadRun({ runFile: midRunSave.runFile, checkpoint: midRunSave.checkpoint!, runId: midRunSave.summary.id })).rejects.toThrow(
       'this run is open in another tab of the lab, which continues and saves it; close it there to continue it here',
     );
     expect(acquired).toEqual([]);
@@ -200,12 +206,12 @@ describe('the lab worker API on the GPU', () => {
     const saved = saves.at(-1)!;
     expect(saved.summary).toMatchObject({ finished: true, checkpointStep: 2 });
     expect(saved.runFile.events.at(-1)).toMatchObject({ type: 'divergence', step: 4, restoredStep: 2 });
-    expect(decodeCheckpoint(saved.checkpoint, { run: { config: saved.runFile.config, metrics: saved.runFile } }).checkpoint.step).toBe(2);
+    expect(decodeCheckpoint(saved.checkpoint!, { run: { config: saved.runFile.config, metrics: saved.runFile } }).checkpoint.step).toBe(2);
   });
 });
 
 describe('the grok step\'s checkpoint', () => {
-  it('is kept when the run groks, saved once, reloaded with the run, and analysed while the run stays at its end', async () => {
+  it('is kept when the run groks, saved once, reopened with the run, and analysed while the run stays at its end', async () => {
     // The grokked fixture (quick-add seed 1, step 500, test accuracy >= 0.95) with its grok forgotten and 40 more
     // steps to go: the lab's first evaluation (step 520) is then the grok.
     const fixture = await grokkedQuickAdd();
@@ -214,21 +220,34 @@ describe('the grok step\'s checkpoint', () => {
     const config = { ...fixture.config, steps: GROKKED_STEPS + 40 };
     const file = fixture.toRunFile();
     const runFile: RunFile = { ...file, config, events: checkpoint.metrics.events, summary: { ...file.summary, grokStep: null, stopReason: 'interrupted' } };
-    const { api, status, saves } = lab();
-    expect(await api.loadRun({ runFile, checkpoint: encodeCheckpoint(checkpoint, config), runId: 'grok-run' })).toMatchObject({ phase: 'paused', grokCheckpointStep: null });
+    // The page's store, with every save the worker sends recorded as sent.
+    const stored = savedRunStore();
+    const sent: RunSave[] = [];
+    const { api, status } = lab({
+      ...stored,
+      store: {
+        async save(save) {
+          sent.push(save);
+          await stored.store.save(save);
+        },
+      },
+    });
+    expect(await api.loadRun({ runFile, checkpoint: encodeCheckpoint(checkpoint, config) })).toMatchObject({ phase: 'paused', grokCheckpointStep: null });
     await expect(api.runExperiment({ experiments: ['ablate'], at: 'grok' })).rejects.toThrow(/no checkpoint of its grok step/);
     await api.resume();
     await until('the run to finish', () => finished(status()));
     expect(status()).toMatchObject({ step: GROKKED_STEPS + 40, grokCheckpointStep: GROKKED_STEPS + 20 });
-    const withGrok = saves.filter((s) => s.grokCheckpoint);
-    expect(withGrok).toHaveLength(1); // written once
-    expect(decodeCheckpoint(withGrok[0].grokCheckpoint!).checkpoint.step).toBe(GROKKED_STEPS + 20);
-    const last = saves.at(-1)!;
-    expect(last.summary).toMatchObject({ finished: true, grokCheckpointStep: GROKKED_STEPS + 20, checkpointStep: GROKKED_STEPS + 40 });
+    const withGrok = sent.filter((s) => s.grokCheckpoint);
+    expect(withGrok).toHaveLength(1); // sent once
+    const id = status()!.runId!;
+    const saved = await stored.db.get(id);
+    expect(saved.summary).toMatchObject({ finished: true, grokCheckpointStep: GROKKED_STEPS + 20, checkpointStep: GROKKED_STEPS + 40 });
+    expect(saved.grokCheckpoint).toEqual(withGrok[0].grokCheckpoint);
+    expect(decodeCheckpoint(saved.grokCheckpoint!, { run: { config, metrics: saved.runFile } }).checkpoint.step).toBe(GROKKED_STEPS + 20);
 
     // Reopened from the store, finished: its model takes experiments, at the end and at the grok.
-    const reopened = lab();
-    expect(await reopened.api.loadRun({ runFile: last.runFile, checkpoint: last.checkpoint, grokCheckpoint: withGrok[0].grokCheckpoint!, runId: 'grok-run' })).toMatchObject({
+    const reopened = lab(savedRunStore(stored.db));
+    expect(await reopened.api.loadRun({ runFile: saved.runFile, checkpoint: saved.checkpoint!, grokCheckpoint: saved.grokCheckpoint!, runId: id })).toMatchObject({
       phase: 'finished', step: GROKKED_STEPS + 40, grokCheckpointStep: GROKKED_STEPS + 20,
     });
     const atGrok = await reopened.api.runExperiment({ experiments: ['ablate'], at: 'grok' });

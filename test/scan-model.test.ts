@@ -11,7 +11,7 @@ import { PRESETS, PRESET_SHAPES, buildTaskData, grokMetric } from '../src/train/
 import { Trainer } from '../src/train/trainer';
 import { METRIC_KEYS } from '../src/formats/metrics';
 import { parseRunFile, resolveRunConfig } from '../src/train/run';
-import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunFile } from '../src/formats/run-file';
+import { RUN_FILE, RUN_FILE_KIND, RUN_FILE_VERSION, type RunFile } from '../src/formats/run-file';
 import { SCAN_ACTION_VOCAB, SCAN_COMMAND_VOCAB, SCAN_DECODER_LEN, SCAN_MAX_ACTIONS, SCAN_SOURCE_LEN, SCAN_SPECIAL, scanBatch, scanCommands, type ScanPair } from '../src/tasks/scan';
 import { TrainingEngine } from '../src/model/engine';
 import { Evaluator } from '../src/train/evaluator';
@@ -19,7 +19,7 @@ import { referenceForward } from '../src/reference/model';
 import { greedyDecode, NOT_DECODED } from '../src/train/predictions';
 
 describe('the SCAN paper model', () => {
-  it('has the architecture of SPEC §1: 3,978,761 parameters (~3.98M) and a 2,359,296-float theta_attn', () => {
+  it('has the architecture of docs/science.md §1: 3,978,761 parameters (~3.98M) and a 2,359,296-float theta_attn', () => {
     // Counted from the description: pre-LN blocks, attention with Q/K/V/O weights and biases, GELU MLP,
     // untied learned token and positional embeddings per side, encoder and decoder final LayerNorms, a
     // linear head over the 9 target ids. Vocabularies: PAD, SOS, EOS + 13 words / 6 actions; positions:
@@ -38,7 +38,7 @@ describe('the SCAN paper model', () => {
     expect(table.total).toBe(expected);
     expect(table.total).toBe(3_978_761);
     expect(Math.abs(table.total - 3.98e6) / 3.98e6).toBeLessThan(0.001);
-    // SPEC §2: theta_attn for SCAN is 9 attention modules x 4 weights of d x d.
+    // docs/science.md §2: theta_attn for SCAN is 9 attention modules x 4 weights of d x d.
     expect(table.attn).toEqual({ offset: 0, size: 2_359_296 });
     expect(PRESET_SHAPES.scan.model.encoder.vocabSize).toBe(sourceVocab);
     expect(PRESET_SHAPES.scan.model.decoder.vocabSize).toBe(targetVocab);
@@ -179,7 +179,8 @@ describe('SCAN through the trainer', () => {
     const config = { ...base, model: tiny, shape: { ...base.shape, batch: 16 } };
     const trainer = await Trainer.create(rt, config);
     expect(await trainer.run()).toBe('completed');
-    const run = parseRunFile(JSON.stringify(trainer.toRunFile()));
+    // A well-formed run file (its tiny model is not the scan preset's, so parseRunFile would refuse it).
+    const run = RUN_FILE.parse(JSON.stringify(trainer.toRunFile()));
     expect(run.series.step).toEqual([3]);
     for (const key of ['trainAcc', 'testAcc', 'trainSeqAcc', 'testSeqAcc', 'testGreedyAcc'] as const) {
       for (const value of run.series[key]) expect(value, key).toBeGreaterThanOrEqual(0), expect(value, key).toBeLessThanOrEqual(1);

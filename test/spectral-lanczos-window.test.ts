@@ -301,9 +301,11 @@ describe('solver lanczos in runs', () => {
     const parsed = parseRunFile(JSON.stringify(file));
     expect(parsed.config.spectral).toEqual(config.spectral);
     expect(parsed.spectral).toEqual(file.spectral);
-    // Older files have no solver (read as 'gram'); a bad solver or Lanczos record is named.
+    // Older files have no solver, in their options or their overrides (read as 'gram'); a bad solver or Lanczos
+    // record is named.
     const { solver: _omitted, ...older } = file.config.spectral;
-    const old = parseRunFile(JSON.stringify({ ...file, config: { ...file.config, spectral: older } }));
+    const { solver: _given, ...olderOverrides } = file.config.overrides.spectral!;
+    const old = parseRunFile(JSON.stringify({ ...file, config: { ...file.config, overrides: { ...file.config.overrides, spectral: olderOverrides }, spectral: older } }));
     expect(solverOf(old.config.spectral)).toBe('gram');
     expect(solverOf(resolveRunConfig('quick-add', 2, {}).spectral)).toBe('gram');
     expect(() => parseRunFile(JSON.stringify({ ...file, config: { ...file.config, spectral: { ...older, solver: 'svd' } } }))).toThrow(/config\.spectral\.solver/);

@@ -1,4 +1,4 @@
-// The optimiser's exact gradient/decay split (SPEC §2) against the float64 reference AdamW, on a tiny model
+// The optimiser's exact gradient/decay split (docs/science.md §2) against the float64 reference AdamW, on a tiny model
 // trained for a few steps: the decay accumulator must hold sum_t -lr*wd*theta_before(t) and the gradient
 // accumulator sum_t (Adam step), element by element over the tracked slice (theta_attn, and a ragged slice that
 // starts and ends mid-tensor), each step's reference taken from the GPU's own float32 parameters and gradients.

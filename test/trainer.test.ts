@@ -5,17 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { Trainer, type TrainerProgress } from '../src/train/trainer';
 import { parseRunFile, resolveRunConfig } from '../src/train/run';
-import type { RunConfig, RunOverrides } from '../src/formats/run-file';
+import { RUN_FILE, type RunConfig, type RunOverrides } from '../src/formats/run-file';
 import { buildTaskData } from '../src/train/presets';
 import type { TaskSpec } from '../src/formats/task';
-import { GROK_TEST_ACCURACY, paramNorms, pointAt } from '../src/train/metrics';
+import { GROK_TEST_ACCURACY, historyUpTo, paramNorms, pointAt } from '../src/train/metrics';
 
 const p = 11;
 const task: TaskSpec = { kind: 'modarith', p, op: 'add', trainFraction: 0.6 };
 
 /**
  * A preset's settings with a tiny model and task in place of its own: 'quick-add' trains full batch,
- * 'modarith' on minibatches of 16 drawn from the seeded sampler.
+ * 'modarith' on minibatches of 16 drawn from the seeded sampler. A trainer takes any RunConfig built in code; a run
+ * file of one is well formed but refused when read (parseRunFile), since the lab would not make it from its preset.
  */
 function tinyConfig(preset: 'quick-add' | 'modarith', seed: number, overrides: RunOverrides): RunConfig {
   const base = resolveRunConfig(preset, seed, overrides);
@@ -27,7 +28,7 @@ function tinyConfig(preset: 'quick-add' | 'modarith', seed: number, overrides: R
 const stopAt = (trainer: () => Trainer, step: number) => () => trainer().step >= step;
 
 describe('trainer', () => {
-  it('records whole-set metrics and norms at the evaluation cadence, hyperparameter events, and a valid run file', async () => {
+  it('records whole-set metrics and norms at the evaluation cadence, hyperparameter events, and a well-formed run file', async () => {
     const rt = await testRuntime();
     const config = tinyConfig('quick-add', 3, { steps: 30, evalEvery: 10 });
     const trainer = await Trainer.create(rt, config);
@@ -65,7 +66,10 @@ describe('trainer', () => {
     const run = trainer.toRunFile();
     expect(run.summary).toMatchObject({ steps: 30, stopReason: 'completed', final: pointAt(series, 2), adapter: rt.adapter.description });
     expect(run.events[0]).toEqual(hyper);
-    expect(parseRunFile(JSON.stringify(run))).toEqual(run);
+    const json = JSON.stringify(run);
+    expect(RUN_FILE.parse(json)).toEqual(run);
+    // Read from outside, a run file must be one its preset makes: this tiny model is not quick-add's.
+    expect(() => parseRunFile(json)).toThrow('invalid run file: config.task.p is 11; preset quick-add with seed 3 and the file\'s overrides gives 31');
   });
 
   it('restoring a mid-run checkpoint (also into a fresh trainer) continues with bit-identical metrics and parameters', async () => {
@@ -94,8 +98,9 @@ describe('trainer', () => {
     expect(fresh.series).toEqual(series);
     expect(Buffer.from((await fresh.engine.readParams()).buffer).equals(Buffer.from(params.buffer))).toBe(true);
 
-    // The checkpoint itself was not changed by the runs that continued from it.
-    expect(checkpoint.metrics.series.step).toEqual([10]);
+    // The checkpoint's history (the prefix of the run's it marks) was not changed by the runs that continued from it.
+    expect(checkpoint.mark).toMatchObject({ evaluations: 1, events: 0 });
+    expect(historyUpTo(checkpoint.metrics, checkpoint.mark).series.step).toEqual([10]);
   });
 
   it('stops a diverging run with a divergence event and keeps the last good checkpoint', async () => {
@@ -125,7 +130,7 @@ describe('trainer', () => {
 
     const run = trainer.toRunFile();
     expect(run.summary.stopReason).toBe('diverged');
-    expect(parseRunFile(JSON.stringify(run)).events.map((e) => e.type)).toEqual(['hyper', 'divergence']);
+    expect(RUN_FILE.parse(JSON.stringify(run)).events.map((e) => e.type)).toEqual(['hyper', 'divergence']);
   });
 
   it('turns non-finite parameters met first by a spectral window into a divergence, not an eigensolver crash', async () => {

@@ -3,7 +3,7 @@
 // validation, which turns a form (from a link or typed) into the start request.
 import { describe, expect, it } from 'vitest';
 import { decodeHash, encodeHash } from '../src/store/url-hash';
-import { defaultForm, formOf, validateForm, type RunForm } from '../src/store/run-form';
+import { defaultForm, formOf, moreSettingsChanged, validateForm, type RunForm } from '../src/store/run-form';
 import { resolveRunConfig } from '../src/train/run';
 
 const form = (preset: RunForm['preset'], values: Partial<RunForm['values']>): RunForm => {
@@ -132,6 +132,19 @@ describe('run form', () => {
     const f = formOf('modarith', 11, overrides);
     expect(validateForm(f)).toEqual({ ok: true, request: { preset: 'modarith', seed: 11, overrides } });
     expect(() => formOf('nope', 1, {})).toThrow('unknown preset "nope"');
+  });
+});
+
+describe('More settings', () => {
+  it('stay folded for the preset\'s own values and the key fields, and open for a link that changes one of them', () => {
+    expect(moreSettingsChanged(defaultForm())).toBe(false);
+    expect(moreSettingsChanged(defaultForm('modarith'))).toBe(false);
+    expect(moreSettingsChanged(form('quick-add', { seed: '42', weightDecay: '0.3', steps: '300' }))).toBe(false);
+    expect(moreSettingsChanged(form('modarith', { op: 'mul' }))).toBe(false);
+    for (const values of [{ window: '3' }, { evalEvery: '5' }, { lr: '0.02' }, { decay: 'lrd' }, { gapFlow: 'on' }, { snapshotEvery: '5' }, { causal: 'on' }]) {
+      expect(moreSettingsChanged(form('quick-add', values)), JSON.stringify(values)).toBe(true);
+    }
+    expect(moreSettingsChanged(decodeHash('#preset=quick-add&seed=1&steps=60&eval=5&window=3&snap=5').form)).toBe(true);
   });
 });
 

@@ -1,4 +1,4 @@
-// Ablation of the spectral edge (SPEC §3): theta <- theta - sum_{k in S} <theta, v_k> v_k over the slice the edge
+// Ablation of the spectral edge (docs/science.md §3.4): theta <- theta - sum_{k in S} <theta, v_k> v_k over the slice the edge
 // vectors live in (theta_attn by default), for S = the edge {v1, v2}, the bulk {v3, v4} (K >= 4) and each single v_k,
 // and as the control, `randomTrials` pairs of seeded random orthonormal directions removed the same way. Each
 // ablated model is scored on the whole test set (token accuracy and loss, chunked Evaluator on engine.state) and
@@ -9,7 +9,7 @@
 // the row-combination kernel (src/spectral/vector-ops.ts). Afterwards the saved slice is copied back, so the
 // parameters are restored bit for bit (never computed back). Random directions: float64 Gram-Schmidt on the CPU.
 //
-// Reporting (SPEC: honestly): the resolution is one token flip, 1 / scored targets; the random effects are listed
+// Reporting (docs/science.md §3.4: honestly): the resolution is one token flip, 1 / scored targets; the random effects are listed
 // with the mean, std and max of |delta accuracy|; the edge/random ratio |delta_edge| / mean |delta_random| is
 // replaced by |delta_edge| / resolution, flagged as a lower bound, when the random mean is below one flip.
 import { at, type GpuRuntime } from '../gpu/runtime';
@@ -20,7 +20,7 @@ import { NotApplicableError, type AnalysisContext } from './context';
 import { AblationEffect, AblationResult } from '../formats/experiments';
 
 export interface AblationOptions {
-  /** Random control trials, each removing 2 random orthonormal directions (SPEC: 20). */
+  /** Random control trials, each removing 2 random orthonormal directions (docs/science.md §3.4: 20). */
   randomTrials?: number;
   /** Test sequences per evaluation forward pass (default min(512, test sequences)). */
   chunk?: number;

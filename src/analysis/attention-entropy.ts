@@ -1,4 +1,4 @@
-// Attention entropy (SPEC §3: the perturbation sweep and the weight-decay intervention report it): the mean, over
+// Attention entropy (docs/science.md §3.2: the perturbation sweep and the weight-decay intervention report it): the mean, over
 // every attention layer (self- and cross-attention, TransformerGraph.attentionProbs), every head and every counted
 // query row, of the entropy H = -sum_j p_j ln p_j (nats) of the row's attention distribution over the keys.
 //

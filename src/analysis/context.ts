@@ -1,4 +1,4 @@
-// What every causal experiment (SPEC §3) runs on: a trained model on the GPU, the spectral edge at the analysed
+// What every causal experiment (docs/science.md §3.1) runs on: a trained model on the GPU, the spectral edge at the analysed
 // step, the held-out set and a seed. The experiments read and perturb `engine.state` through the parameter probe
 // (src/spectral/param-probe.ts) and leave the parameters, Adam moments and gradients exactly as they found them.
 import type { Batch } from '../model/batch';
@@ -61,7 +61,7 @@ export function firstSequences(data: Batch, shape: Pick<BatchShape, 'seqLen' | '
   return sequencesAt(data, shape, heads, Array.from({ length: Math.min(count, available) }, (_, i) => i));
 }
 
-/** The context's first `count` test sequences (SPEC §3: 200 for the perturbation sweep). */
+/** The context's first `count` test sequences (docs/science.md §3.2: 200 for the perturbation sweep). */
 export function testSubset(ctx: AnalysisContext, count: number): Batch {
   const { engine } = ctx;
   return firstSequences(ctx.test, engine.graph.shape, taskHeadCount(engine.config), count);

@@ -1,4 +1,4 @@
-// Curvature of the test loss along the spectral edge (SPEC §3), on the first 200 test sequences:
+// Curvature of the test loss along the spectral edge (docs/science.md §3.3), on the first 200 test sequences:
 //   edge and random directions: v^T H v ~ (L(theta + e v) + L(theta - e v) - 2 L(theta)) / e^2 with
 //     e = relativeStep * ||theta_slice|| (default 1e-3 ||theta_attn||), along v_1..v_K and seeded random unit
 //     directions, with the gradient projections <v, grad L> (src/spectral/hessian.ts: probeModes);
@@ -38,7 +38,7 @@ export interface CurvatureOptions {
   randomCount?: number;
   /** The first `sequences` test sequences; default 200. */
   sequences?: number;
-  /** e = relativeStep * ||theta_slice||; default 1e-3 (SPEC §3). */
+  /** e = relativeStep * ||theta_slice||; default 1e-3 (docs/science.md §3.3). */
   relativeStep?: number;
   /** The top Hessian eigenvalues too (default on, k 3); false to skip them. */
   hessian?: boolean | Omit<HessianTopOptions, 'sequences' | 'relativeStep'>;

@@ -1,4 +1,4 @@
-// The weight-decay intervention (SPEC §3): branch a checkpoint into fresh runs, one per weight decay (default 0, 0.5,
+// The weight-decay intervention (docs/science.md §3.5): branch a checkpoint into fresh runs, one per weight decay (default 0, 0.5,
 // 1, 2), each continuing `steps` steps (default 3,000) from the checkpoint's parameters with fresh AdamW moments
 // (m = v = 0, Adam's step count from 0: bias correction starts again), the checkpoint's lr and other settings, the
 // batches the run would have drawn next (its sampler state), and no spectral tracking. The table has one row per
@@ -28,7 +28,7 @@ import { DecayRow, DecayProbe, DecayInterventionResult } from '../formats/experi
 export const DECAY_INTERVENTION_DEFAULTS = {
   weightDecays: [...INTERVENTION_DEFAULTS.weightDecays],
   steps: INTERVENTION_DEFAULTS.steps,
-  /** Test sequences of the attention entropy and of the probe (SPEC §3). */
+  /** Test sequences of the attention entropy and of the probe (docs/science.md §3.5). */
   entropySequences: 200,
   probeSequences: 300,
   /** Sequences per forward pass of the probe / entropy graph. */

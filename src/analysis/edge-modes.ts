@@ -1,4 +1,4 @@
-// The Fourier content of the spectral edge (SPEC §3 "Functional modes"), on the GPU: for a direction v over
+// The Fourier content of the spectral edge (docs/science.md §3.7), on the GPU: for a direction v over
 // theta_attn, the response field
 //   f(x) = || h(theta + e v)_x - h(theta)_x ||^2,   e = scale ||theta_attn|| (scale 0.005),
 // where h_x is the residual stream after the last block, before the final LayerNorm, at scored readout position x
@@ -54,7 +54,7 @@ export const EDGE_MODES_DEFAULTS = { scale: 0.005, random: 2, chunk: 512, dyckSe
 // ---- The response field ------------------------------------------------------------------------------------
 
 export interface ResponseFieldOptions {
-  /** e = scale ||theta_attn|| (SPEC: 0.005). */
+  /** e = scale ||theta_attn|| (docs/science.md §3.7: 0.005). */
   scale?: number;
   /** The slice the directions live in (default theta_attn); e is always relative to ||theta_attn||. */
   slice?: ParamSlice;
@@ -206,7 +206,7 @@ type Task = { kind: 'modarith' | 'multitask'; p: number } | { kind: 'dyck' };
 function taskOf(ctx: AnalysisContext): Task {
   const { config, graph } = ctx.engine;
   const { seqLen, readout } = graph.shape;
-  if (isEncoderDecoder(config)) throw new NotApplicableError('functional modes are defined for modular arithmetic and Dyck (SPEC §3); an encoder-decoder (SCAN) model has no operand or depth basis');
+  if (isEncoderDecoder(config)) throw new NotApplicableError('functional modes are defined for modular arithmetic and Dyck (docs/science.md §3.7); an encoder-decoder (SCAN) model has no operand or depth basis');
   if (seqLen === 2 && readout.start === 0 && readout.count === 1 && config.vocabSize === config.nClasses && config.vocabSize >= 3 && isPrime(config.vocabSize)) {
     return { kind: taskHeadCount(config) > 1 ? 'multitask' : 'modarith', p: config.vocabSize };
   }
@@ -271,7 +271,7 @@ function fullGrid(field: ResponseField): number[] {
 }
 
 /**
- * The functional-modes experiment of SPEC §3: the response fields of v_1..v_k and `random` seeded random unit
+ * The functional-modes experiment of docs/science.md §3.7: the response fields of v_1..v_k and `random` seeded random unit
  * directions over theta_attn on the held-out set, and their spectra in every basis that applies (see the header).
  * NotApplicableError for SCAN and other models without an operand or depth basis.
  */

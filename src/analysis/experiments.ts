@@ -1,4 +1,4 @@
-// The names of the causal experiments (SPEC §3) and which run for a request: no GPU code, so the page's bundle
+// The names of the causal experiments (docs/science.md §3) and which run for a request: no GPU code, so the page's bundle
 // (the experiment panels) and the CLI share them with the runner (run-analysis.ts).
 import { EXPERIMENTS, ExperimentName } from '../formats/experiments';
 import type { TaskSpec } from '../formats/task';
@@ -24,12 +24,12 @@ export type TaskKind = TaskSpec['kind'];
  * target, functional modes an operand or depth basis. The runners refuse the same cases (NotApplicableError).
  */
 export function notForTask(name: ExperimentName, kind: TaskKind): string | null {
-  if (name === 'probe' && kind !== 'dyck' && kind !== 'scan') return `probes are defined for Dyck depth and SCAN tokens (SPEC §3); the ${kind} task has no probe target`;
-  if (name === 'fourier' && kind === 'scan') return 'functional modes are defined for modular arithmetic and Dyck (SPEC §3); SCAN has no operand or depth basis';
+  if (name === 'probe' && kind !== 'dyck' && kind !== 'scan') return `probes are defined for Dyck depth and SCAN tokens (docs/science.md §3.6); the ${kind} task has no probe target`;
+  if (name === 'fourier' && kind === 'scan') return 'functional modes are defined for modular arithmetic and Dyck (docs/science.md §3.7); SCAN has no operand or depth basis';
   return null;
 }
 
-/** The weight-decay intervention's defaults (SPEC §3): steps per branch and the branches' decay values. */
+/** The weight-decay intervention's defaults (docs/science.md §3.5): steps per branch and the branches' decay values. */
 export const INTERVENTION_DEFAULTS = { steps: 3000, weightDecays: [0, 0.5, 1, 2] } as const;
 
 /**

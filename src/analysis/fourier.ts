@@ -1,4 +1,4 @@
-// Discrete Fourier power spectra in float64 for the functional-modes analysis (SPEC §3): how much of a response
+// Discrete Fourier power spectra in float64 for the functional-modes analysis (docs/science.md §3.7): how much of a response
 // varies at each frequency of a cyclic variable (1-D), or of the (a, b) grid (2-D).
 //
 // Conventions, for a real sequence x_0 .. x_{M-1}:

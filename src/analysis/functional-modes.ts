@@ -1,4 +1,4 @@
-// Functional modes (SPEC §3), the CPU part: given a response field f(a, b) over a set of operand pairs (the
+// Functional modes (docs/science.md §3.7), the CPU part: given a response field f(a, b) over a set of operand pairs (the
 // held-out pairs, typically: not the whole p x p grid), which cyclic structure it follows. f is grouped by a basis
 // variable q and averaged, and the group means get a one-sided power spectrum (src/analysis/fourier.ts):
 //   add     q = a + b mod p                  M = p

@@ -1,4 +1,4 @@
-// The MLP probe of SPEC §3: one hidden layer of 64 ReLU units trained with Adam on squared error, early-stopped on
+// The MLP probe of docs/science.md §3.6: one hidden layer of 64 ReLU units trained with Adam on squared error, early-stopped on
 // a held-out 15% of its training rows. Written in float64 on the CPU: a probe is a few thousand rows of at most a
 // few hundred features, far below what would pay for GPU dispatches and readbacks, and the CPU gives float64
 // arithmetic in a fixed order, so a seed fixes the result exactly (on a given JS engine). No JS MLP library is

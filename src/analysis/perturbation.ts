@@ -1,4 +1,4 @@
-// The perturbation sweep (SPEC §3): the model at theta_attn + eps v for eps on a grid (default 25 points over
+// The perturbation sweep (docs/science.md §3.2): the model at theta_attn + eps v for eps on a grid (default 25 points over
 // [-0.03, 0.03], absolute: ||v|| = 1), along each edge direction v_1..v_K and along seeded random unit directions
 // over the same slice (the control band), on the first 200 test sequences. For each eps: the loss (as the engine
 // reports it), token accuracy, KL(base || perturbed) averaged over the scored targets, and the mean attention

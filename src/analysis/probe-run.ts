@@ -1,4 +1,4 @@
-// The probes of SPEC §3 run on a model: the residual stream after the last block (before the final LayerNorm) at
+// The probes of docs/science.md §3.6 run on a model: the residual stream after the last block (before the final LayerNorm) at
 // every scored position of a set of sequences, regressed on those positions' targets by the linear, quadratic
 // and MLP probes (src/analysis/probes.ts), all three on the same seeded 70/30 split.
 //
@@ -67,7 +67,7 @@ export async function depthProbe(reader: ResidualStreamReader, opts: { seed: num
 }
 
 /**
- * The probe experiment of SPEC §3 on the analysed model and, as a baseline, on the run's initial parameters (`seed`:
+ * The probe experiment of docs/science.md §3.6 on the analysed model and, as a baseline, on the run's initial parameters (`seed`:
  * the run's seed): Dyck depth probes, or SCAN decoder-token probes on the first `sequences` test sequences. Other
  * tasks have no probe target (NotApplicableError).
  */
@@ -75,7 +75,7 @@ export async function probeExperiment(ctx: AnalysisContext, seed: number, sequen
   const { engine } = ctx;
   const { config } = engine;
   const scan = isEncoderDecoder(config);
-  if (!scan && config.nClasses !== DYCK.classes) throw new NotApplicableError('probes are defined for Dyck depth and SCAN tokens (SPEC §3); this task has no probe target');
+  if (!scan && config.nClasses !== DYCK.classes) throw new NotApplicableError('probes are defined for Dyck depth and SCAN tokens (docs/science.md §3.6); this task has no probe target');
   const rt = engine.runtime;
   const { seqLen, readout, sourceLen } = engine.graph.shape;
   const shape = { seqLen, readout, ...(sourceLen !== undefined && { sourceLen }) };

@@ -1,4 +1,4 @@
-// Probes (SPEC §3): how much of a quantity (Dyck depth, a SCAN token) a representation (the residual stream)
+// Probes (docs/science.md §3.6): how much of a quantity (Dyck depth, a SCAN token) a representation (the residual stream)
 // holds, as the R^2 of a regression from features to targets on held-out rows. The protocol, in float64:
 //
 //   split      the n rows are shuffled with Rng.derive(seed, 'probe.split'); the first n - round(0.3 n) are the

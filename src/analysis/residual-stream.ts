@@ -1,5 +1,5 @@
 // Reads the residual stream after the last block, before the final LayerNorm (the decoder's, in the
-// encoder-decoder model), for every position of a set of sequences: what the probes of SPEC §3 regress from.
+// encoder-decoder model), for every position of a set of sequences: what the probes of docs/science.md §3.6 regress from.
 // An evaluation-style forward-only graph of a fixed chunk size shares the parameter buffer of a training state,
 // so the reader follows the parameters as they change (after training steps, perturbations or restored
 // checkpoints) and can be created once and reused. The graph's residual buffer (TransformerGraph.residual) is

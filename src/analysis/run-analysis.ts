@@ -1,4 +1,4 @@
-// One analysis of a run at one step (SPEC §3): the experiments asked for, run in a fixed order on the model the
+// One analysis of a run at one step (docs/science.md §3): the experiments asked for, run in a fixed order on the model the
 // trainer holds, each with its wall time, or the reason it does not apply; and the universality-class verdict
 // from their results. The result is an analysis file (src/formats/analysis-file.ts). The CLI (`npm run analyze`)
 // and the lab's worker both call `runAnalysis`. An experiment whose computation or result holds a value that is not
@@ -25,7 +25,7 @@ export interface AnalysisRequest {
   requested: string;
   /** Seeds the random control directions and probe splits (default: the run's seed). */
   seed?: number;
-  /** Weight-decay intervention: steps per branch (SPEC default 3,000) and the decay values. */
+  /** Weight-decay intervention: steps per branch (default 3,000, docs/science.md §3.5) and the decay values. */
   interventionSteps?: number;
   interventionDecays?: number[];
   /** How the model was rebuilt (src/analysis/at-step.ts), recorded in the file. */

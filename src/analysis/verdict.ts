@@ -1,4 +1,4 @@
-// The universality class of a run's late edge (SPEC §3), from measured quantities with stated thresholds:
+// The universality class of a run's late edge (docs/science.md §3), from measured quantities with stated thresholds:
 //   functional   the edge {v_1, v_2} carries task structure: removing it or moving along it changes the function far
 //                more than random directions do (ablation ratio or perturbation KL ratio >= functionalRatio);
 //   compression  decay-dominated (median gradient energy fraction of v_1 < decayDominated), functionally empty (both

@@ -1,5 +1,5 @@
 // `npm run analyze -- run.json --at <step|grok|late> --experiments perturb,... --out analysis.json`: the causal
-// experiments of SPEC §3 on a recorded run at one step. The model there is rebuilt from the run file (from the
+// experiments of docs/science.md §3 on a recorded run at one step. The model there is rebuilt from the run file (from the
 // latest of its checkpoint files at or before the step, else from step 0: training is deterministic), then each
 // experiment runs on this machine's WebGPU adapter with progress, and the analysis file
 // (src/formats/analysis-file.ts) is written.
@@ -26,7 +26,7 @@ const USAGE = `usage: npm run analyze -- RUN.json [options]
   --out FILE             analysis file (default: RUN-analysis-AT.json beside the run file)
   --checkpoint-dir DIR   the run's checkpoint files (default: RUN-checkpoints, as npm run experiment writes them)
   --seed N               seed of the random control directions and probe splits (default: the run's)
-  --wd-steps N           steps of each weight-decay branch (default 3000, SPEC §3)
+  --wd-steps N           steps of each weight-decay branch (default 3000, docs/science.md §3)
   --wd-values LIST       decay values of the branches (default 0,0.5,1,2)
 exit codes: 0 done, 1 failed, 2 bad arguments`;
 

@@ -4,7 +4,7 @@ import { DEFAULT_LRD_PARAMS, LRD_PARAMS, type DecayConfig, type LrdParam } from 
 import type { RunOverrides } from '../formats/run-file';
 import { numberOption, UsageError } from './args';
 
-export const DECAY_USAGE = `weight decay (SPEC §4):
+export const DECAY_USAGE = `weight decay (docs/science.md §4):
   --decay l2|lrd         l2 (default): AdamW's decoupled decay on every parameter; lrd: Low-Rank Decay, each step
                          after AdamW W <- W - rate polar(W) (5 Newton-Schulz iterations) for the chosen matrices of
                          every attention module, which then get no AdamW decay (the others keep --wd)

@@ -41,7 +41,7 @@ const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).joi
                          a diverged run also writes its last good checkpoint there as last-good.ckpt
   --resume FILE.ckpt     continue the run saved in a checkpoint file (its configuration; --steps may extend it,
                          --early-stop K replaces its early-stop rule, 0 turns it off)
-architecture (SPEC §4; default: the preset's pre-LayerNorm model):
+architecture (docs/science.md §4; default: the preset's pre-LayerNorm model):
   --norm layer|rms       every LayerNorm of the model, or RMSNorm instead (no mean subtraction, no bias)
   --qk-norm              RMS-normalise q and k per head before the dot product (learned gains, initialised to 1)
 ${DECAY_USAGE}

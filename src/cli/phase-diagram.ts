@@ -1,4 +1,4 @@
-// `npm run phase-diagram -- --preset quick-add [options]`: the train fraction x decay strength grid of SPEC §4, L2
+// `npm run phase-diagram -- --preset quick-add [options]`: the train fraction x decay strength grid of docs/science.md §4, L2
 // against Low-Rank Decay (src/train/phase-diagram.ts), one cell after another with a progress line, the file
 // rewritten after every cell. Run it again with the same options to continue: finished cells are kept, and a cell
 // stopped by Ctrl-C continues from the checkpoint written beside the file.

@@ -1,4 +1,4 @@
-// The causal experiments (SPEC §3) and their results as plain data: what each experiment of src/analysis/ returns,
+// The causal experiments (docs/science.md §3) and their results as plain data: what each experiment of src/analysis/ returns,
 // and the JSON Schema of each result, which the analysis file (src/formats/analysis-file.ts) is validated against.
 import { MOD_OP_NAMES, type ModOp } from './task';
 import type { StopReason } from './metrics';

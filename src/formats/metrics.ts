@@ -41,7 +41,7 @@ export const METRIC_KEYS: readonly MetricKey[] = [
 export type MetricSeries = { [K in MetricKey]: number[] };
 
 /**
- * What grokking is read from (SPEC §1): test token accuracy; SCAN: test sequence accuracy; multitask: the lowest
+ * What grokking is read from (docs/science.md §1): test token accuracy; SCAN: test sequence accuracy; multitask: the lowest
  * task head's test accuracy (the run groks when every head has).
  */
 export const GROK_METRICS = ['testAcc', 'testSeqAcc', 'minHeadTestAcc'] as const;

@@ -1,4 +1,4 @@
-// The transformer configurations (SPEC §1, §4) as plain data: what a run file and a checkpoint record of the
+// The transformer configurations (docs/science.md §1, §4) as plain data: what a run file and a checkpoint record of the
 // model, and the shape of its batches. Their checks and the stacks they describe live in src/model/config.ts.
 
 /** LayerNorm (y = (x - mean) rstd g + b) or RMSNorm (y = x rstd g, rstd = 1 / sqrt(mean(x^2) + eps), no bias). */
@@ -6,7 +6,7 @@ export type NormKind = 'layer' | 'rms';
 
 export const NORM_KINDS: readonly NormKind[] = ['layer', 'rms'];
 
-/** SPEC §4's scale-invariant architecture options; absent fields are the defaults (the paper models). */
+/** docs/science.md §4's scale-invariant architecture options; absent fields are the defaults (the paper models). */
 export interface ArchitectureOptions {
   /**
    * 'rms' turns every LayerNorm of the model (each block's pre-norms, the decoder's cross-attention pre-norm and

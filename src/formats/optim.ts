@@ -1,6 +1,6 @@
 // The optimiser's settings as plain data, with their ranges: AdamW's hyperparameters (PyTorch semantics) and the
-// weight decay a run applies (SPEC §4):
-//   'l2'  (default): AdamW's decoupled decay theta <- theta (1 - lr wd) on every parameter (SPEC §1).
+// weight decay a run applies (docs/science.md §4):
+//   'l2'  (default): AdamW's decoupled decay theta <- theta (1 - lr wd) on every parameter (docs/science.md §1).
 //   'lrd' Low-Rank Decay: after each optimiser step, W <- W - rate * polar(W) for the chosen matrices of every
 //         attention module (W_Q and W_K unless told otherwise; polar by five Newton-Schulz iterations,
 //         src/model/ops/polar.ts); those matrices get no AdamW decay, every other parameter keeps it at the run's

@@ -1,4 +1,4 @@
-// The phase-diagram file (SPEC §4, src/train/phase-diagram.ts): the plan of a grid of runs over train fraction x
+// The phase-diagram file (docs/science.md §4, src/train/phase-diagram.ts): the plan of a grid of runs over train fraction x
 // decay strength and its finished cells, as versioned JSON with a JSON Schema, read through the one loader
 // (src/formats/versioned.ts).
 import { PRESET_NAMES, type PresetName } from './task';

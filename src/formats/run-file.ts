@@ -35,7 +35,7 @@ export interface RunOverrides {
   earlyStop?: EarlyStopRule | null;
   /** Spectral-edge settings (the preset's window, on, theta_attn, not centred, k = min(4, W) unless given). */
   spectral?: Partial<SpectralOptions>;
-  /** Architecture options (SPEC §4, src/model/config.ts) set on the preset's model: RMSNorm, QK-norm. */
+  /** Architecture options (docs/science.md §4, src/model/config.ts) set on the preset's model: RMSNorm, QK-norm. */
   norm?: NormKind;
   qkNorm?: boolean;
   /** Live causal probes (off unless given; the preset's defaults for the fields not given, liveCausalDefaults). */

@@ -1,4 +1,4 @@
-// The spectral edge's settings and records (SPEC §2) as plain data: window size W, snapshot cadence, centring,
+// The spectral edge's settings and records (docs/science.md §2) as plain data: window size W, snapshot cadence, centring,
 // the tracked parameter subset, the number of edge vectors kept, the gap-flow terms and the solver of the window's
 // spectrum (src/spectral/monitor.ts); and the typed record the trainer appends to the run file and the worker
 // streams to the page for each analysed window. The same record for both solvers (SpectralOptions.solver); with

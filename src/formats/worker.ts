@@ -9,6 +9,7 @@ import type { SpectralRecord } from './spectral';
 import type { ExperimentName } from './experiments';
 import type { AnalysisFile } from './analysis-file';
 import type { CausalRecord } from './live-causal';
+import type { HistoryDelta } from './history';
 
 /** A hyperparameter change applied after `step` optimiser steps (the 'hyper' event's step): replayable from a URL. */
 export interface HyperChange {
@@ -133,7 +134,7 @@ export interface LabBatch {
 
 export type LabListener = (batch: LabBatch) => void;
 
-/** Causal experiments (SPEC §3) on the current run's model as it is now (paused or finished). */
+/** Causal experiments (docs/science.md §3) on the current run's model as it is now (paused or finished). */
 export interface ExperimentRequest {
   experiments: ExperimentName[];
   /** Seed of the random control directions and probe splits (default: the run's). */
@@ -178,7 +179,7 @@ export interface LabWorkerApi {
   playRun(request: PlayRequest): Promise<WorkerStatus>;
   /** Plays the rest of the recording at once (resolves with the status, 'viewing'; a no-op when none is playing). */
   skipPlayback(): Promise<WorkerStatus>;
-  /** Runs causal experiments (SPEC §3) on the paused or finished run's model; progress in status.experiment. */
+  /** Runs causal experiments (docs/science.md §3) on the paused or finished run's model; progress in status.experiment. */
   runExperiment(request: ExperimentRequest): Promise<AnalysisFile>;
   /**
    * Cancels the experiments running now (not queued behind them): runExperiment then rejects with an
@@ -226,10 +227,34 @@ export interface SavedRunSummary {
   schedule: HyperChange[];
 }
 
+/**
+ * What a run file gained since its last save: the history after the mark that save ended at, and the analyses after
+ * its first `analyses.from`. One that starts from nothing (the empty history, no analyses) is the whole run.
+ */
+export interface RunDelta {
+  history: HistoryDelta;
+  analyses: { from: number; added: AnalysisFile[] };
+}
+
+/** One save of a run: what costs the same at every save, and what is new since the last one. */
+export interface RunSave {
+  summary: SavedRunSummary;
+  /** The run file's configuration and summary (neither grows with the run). */
+  run: Pick<RunFile, 'config' | 'summary'>;
+  delta: RunDelta;
+  /** The latest checkpoint's bytes (a mark into the history, not a copy of it: src/train/checkpoint-file.ts). */
+  checkpoint: Uint8Array;
+  /** The grok step's checkpoint, given once (the first save after the grok); the store keeps it until the run is deleted. */
+  grokCheckpoint?: Uint8Array;
+}
+
 /** Where the worker saves runs (IndexedDB in the page: src/worker/run-db.ts). */
 export interface RunSink {
-  /** `grokCheckpoint`: the checkpoint of the grok step, given once (the first save after the grok); kept until the run is deleted. */
-  save(summary: SavedRunSummary, runFile: RunFile, checkpoint: Uint8Array, grokCheckpoint?: Uint8Array): Promise<void>;
+  /**
+   * Adds a save to the run's saved record: the store's copy of the run file becomes the one it held cut back to
+   * the delta's marks, with the delta appended (a delta from nothing replaces it).
+   */
+  save(save: RunSave): Promise<void>;
   /**
    * Claims a run for this worker's saves while it holds the run: resolves to the function that gives the claim
    * back, or to null when another tab holds the run (it may then only be viewed). None: every claim succeeds.

@@ -1,11 +1,11 @@
-// The transformer configurations (SPEC §1) and their validation. Every field is checked before any GPU work,
+// The transformer configurations (docs/science.md §1) and their validation. Every field is checked before any GPU work,
 // and an invalid value is reported with the field's name and the limit it broke.
 //
 // Two model kinds share one implementation: the encoder-only model (ModelConfig: modular arithmetic, Dyck) and
 // the encoder-decoder model (EncoderDecoderConfig: SCAN). Both are described to the parameter table, the float64
 // reference and the GPU graph as a list of stacks (modelStacks): embeddings, pre-LN blocks and a final LayerNorm,
 // where the decoder's blocks also cross-attend to the encoder stack's output. The head reads the last stack.
-// Both take the architecture options of SPEC §4 (ArchitectureOptions); their defaults are the paper models.
+// Both take the architecture options of docs/science.md §4 (ArchitectureOptions); their defaults are the paper models.
 import { NormKind, NORM_KINDS, StackSize, EncoderDecoderConfig, AnyModelConfig, Readout, ConfigError } from '../formats/model-config';
 
 export function isEncoderDecoder(c: AnyModelConfig): c is EncoderDecoderConfig {

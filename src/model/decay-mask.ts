@@ -1,5 +1,5 @@
-// Which weight decay a run applies (SPEC §4), and what that means for the flat parameter buffer:
-//   'l2'  (default): AdamW's decoupled decay theta <- theta (1 - lr wd) on every parameter (SPEC §1).
+// Which weight decay a run applies (docs/science.md §4), and what that means for the flat parameter buffer:
+//   'l2'  (default): AdamW's decoupled decay theta <- theta (1 - lr wd) on every parameter (docs/science.md §1).
 //   'lrd' Low-Rank Decay: after each optimiser step, W <- W - rate * polar(W) for the chosen matrices of every
 //         attention module (W_Q and W_K unless told otherwise; polar by five Newton-Schulz iterations,
 //         src/model/ops/polar.ts); those matrices get no AdamW decay, every other parameter keeps it at the run's

@@ -1,4 +1,4 @@
-// Float64 reference for the Newton-Schulz polar factor and Low-Rank Decay (SPEC §4), written independently of the
+// Float64 reference for the Newton-Schulz polar factor and Low-Rank Decay (docs/science.md §4), written independently of the
 // GPU op (src/model/ops/polar.ts, which takes the Gram matrix on the smaller side): the iteration exactly as the
 // spec states it, X_0 = W / ||W||_F, X_{k+1} = 1.5 X_k - 0.5 X_k X_k^T X_k, on ml-matrix. The oracle for the polar
 // op and for a Low-Rank Decay training step.

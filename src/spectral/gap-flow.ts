@@ -1,4 +1,4 @@
-// The gap flow equation of the spectral edge (SPEC §2; Thesis, Lifecycle eq. 1): the predicted rate of change per
+// The gap flow equation of the spectral edge (docs/science.md §2; Thesis, Lifecycle eq. 1): the predicted rate of change per
 // step of the gap g = d_{k*} - d_{k*+1} between the window's singular values at the edge, as three terms,
 //
 //   dg/dt ~ -eta (h_{k*} - h_{k*+1}) dbar           curvature asymmetry

@@ -1,12 +1,12 @@
 // The loss Hessian with respect to a parameter slice (theta_attn by default), by finite differences on the GPU
-// (SPEC §3), through the parameter probe (src/spectral/param-probe.ts), which restores theta exactly afterwards:
+// (docs/science.md §3), through the parameter probe (src/spectral/param-probe.ts), which restores theta exactly afterwards:
 //   hessianOperator: Hv ~ (grad L(theta + e v) - grad L(theta - e v)) / (2e) as a Lanczos operator, so
 //                    LanczosSolver gives the top Hessian eigenvalues;
 //   probeModes:      curvature along unit directions v_j, h_j = v_j^T H v_j ~ (L(theta + e v_j) + L(theta - e v_j)
 //                    - 2 L(theta)) / e^2, and the gradient projections G_j = <v_j, grad L(theta)> (the inputs of the
 //                    gap flow equation, src/spectral/gap-flow.ts).
 //
-// The step: e = relativeStep * ||theta_slice|| (default 1e-3, SPEC §3's e = 0.001 ||theta_attn||), for unit v.
+// The step: e = relativeStep * ||theta_slice|| (default 1e-3, docs/science.md §3's e = 0.001 ||theta_attn||), for unit v.
 // Its scale is a float32 compromise. The central differences are exact up to O(e^2) (third and fourth derivatives
 // of the loss), which wants e small; but theta + e v is rounded to float32 element by element, an error of about
 // 6e-8 |theta_i| against a perturbation e |v_i|, and for v spread over the slice that is a relative error of about

@@ -1,5 +1,5 @@
 // Matrix-free Lanczos for the top-k eigenpairs of a symmetric operator given only as y = A x on the GPU
-// (the update window's X^T X for large windows, the loss Hessian through Hessian-vector products; SPEC §2, §3).
+// (the update window's X^T X for large windows, the loss Hessian through Hessian-vector products; docs/science.md §2, §3).
 //
 // The method is band Lanczos (Ruhe's variant of block Lanczos, one vector at a time) with full
 // reorthogonalisation: start from `blockSize` seeded random orthonormal vectors q_0 .. q_{b-1}; the c-th

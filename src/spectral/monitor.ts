@@ -1,4 +1,4 @@
-// The spectral edge, live (SPEC §2): a ring of the last W deltas of a parameter slice on the GPU, with their
+// The spectral edge, live (docs/science.md §2): a ring of the last W deltas of a parameter slice on the GPU, with their
 // exact gradient and decay parts, and the analysis of each full window into a SpectralRecord.
 //
 // Per step nothing is read back: the optimiser accumulates the split (TrainingEngine `splitSlice`), and every
@@ -26,7 +26,7 @@
 // (src/spectral/hessian.ts: probeModes, which restores the parameters exactly) and records the gap-flow terms
 // (src/spectral/gap-flow.ts); the observed rate's previous gap comes from the previous window's Gram matrix (the
 // checkpointed state), which with solver 'lanczos' agrees with that window's recorded sigma to rounding.
-// Each record also holds the stable ranks of every attention module's W_Q and W_K (SPEC §4), from those matrices
+// Each record also holds the stable ranks of every attention module's W_Q and W_K (docs/science.md §4), from those matrices
 // read back at the window's step (2 d^2 floats per module) and computed in float64 (src/spectral/stable-rank.ts).
 //
 // The edge vectors stay on the GPU for other code (`edgeVectors`): vector k (0-based) is P floats from element

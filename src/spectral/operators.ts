@@ -1,6 +1,6 @@
 // Symmetric operators for the Lanczos solver (src/spectral/lanczos.ts), each applied entirely on the GPU and
 // recorded into the caller's command encoder:
-//   windowGramOperator: x -> X^T (X x) for a W x P row-major window X (SPEC §2: the spectrum of the update window
+//   windowGramOperator: x -> X^T (X x) for a W x P row-major window X (docs/science.md §2: the spectrum of the update window
 //                       by Lanczos, for windows too large for the W x W Gram route); eigenvalues sigma_k^2,
 //                       eigenvectors the right singular vectors v_k.
 //   denseOperator:      x -> A x for an explicit symmetric n x n matrix (tests, small problems).

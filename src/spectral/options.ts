@@ -1,4 +1,4 @@
-// The spectral edge's settings (SPEC §2; the type is src/formats/spectral.ts): the defaults a preset's window
+// The spectral edge's settings (docs/science.md §2; the type is src/formats/spectral.ts): the defaults a preset's window
 // gets, and their checks.
 import { SPECTRAL_LIMITS, SPECTRAL_SOLVERS, SPECTRAL_SUBSETS, type SpectralOptions, type SpectralSolver } from '../formats/spectral';
 

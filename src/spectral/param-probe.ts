@@ -1,6 +1,6 @@
 // The loss and gradient at perturbed parameters theta + eps d on the GPU, where d is a direction over a slice of
 // the flat parameters (theta_attn by default): the primitive behind curvature along edge directions, Hessian-
-// vector products (src/spectral/hessian.ts) and the causal experiments (SPEC §3).
+// vector products (src/spectral/hessian.ts) and the causal experiments (docs/science.md §3).
 //
 // Training must continue bit for bit afterwards, so a probe never computes theta - eps d back: it saves the slice
 // (and the whole gradient buffer, which a probe's backward overwrites) into backup buffers, writes each perturbed

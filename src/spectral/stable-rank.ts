@@ -1,4 +1,4 @@
-// Stable rank ||W||_F^2 / ||W||_2^2 of a weight matrix (SPEC §4: tracked for W_Q and W_K under Low-Rank Decay):
+// Stable rank ||W||_F^2 / ||W||_2^2 of a weight matrix (docs/science.md §4: tracked for W_Q and W_K under Low-Rank Decay):
 // between 1 (rank one) and rank(W) (all singular values equal), a smooth stand-in for the rank.
 //
 // In float64 on the CPU, from a matrix read back from the GPU (at most a few hundred on a side). The spectral norm

@@ -1,4 +1,4 @@
-// The CPU half of the spectral edge (SPEC §2), in float64 on W x W matrices read back from the GPU: the
+// The CPU half of the spectral edge (docs/science.md §2), in float64 on W x W matrices read back from the GPU: the
 // spectrum of a window from its Gram matrix, the coefficients that turn the window into edge vectors, and every
 // per-window scalar. Rows are in time order (row 0 the oldest delta of the window).
 //

@@ -65,6 +65,18 @@ export function defaultForm(preset: PresetName = DEFAULT_PRESET, classroom = fal
   return { preset, values: presetDefaults(preset, classroom) };
 }
 
+/** The fields the form keeps under "More settings" (the task, seed, weight decay, length and operation stay in view). */
+export const MORE_SETTINGS: readonly FormField[] = [
+  'lr', 'decay', 'lrdRate', 'lrdParams', 'evalEvery', 'window', 'snapshotEvery', 'gapFlow',
+  'causal', 'causalEvery', 'causalSequences', 'causalRandom', 'causalEps',
+];
+
+/** Whether a field under "More settings" differs from the preset's own value in the full lab (then they are shown). */
+export function moreSettingsChanged(form: RunForm): boolean {
+  const defaults = presetDefaults(form.preset);
+  return MORE_SETTINGS.some((field) => form.values[field].trim() !== defaults[field]);
+}
+
 const testSizes = new Map<PresetName, number>();
 
 /** The preset's test set, in sequences (built once per preset: the probe subset is at most this). */

@@ -1,4 +1,4 @@
-// Discrete logarithms modulo a prime p, for the multiplicative basis of the functional-modes analysis (SPEC §3:
+// Discrete logarithms modulo a prime p, for the multiplicative basis of the functional-modes analysis (docs/science.md §3:
 // q = dlog a + dlog b mod p-1 turns multiplication into addition): the smallest primitive root g of p, and
 // dlog[a] with g^dlog[a] = a (mod p) for a in 1..p-1.
 import { isPrime } from './modarith';

@@ -1,4 +1,4 @@
-// Dyck-1 depth tagging (SPEC §1): balanced "(" / ")" sequences, label at each position = depth after that token.
+// Dyck-1 depth tagging (docs/science.md §1): balanced "(" / ")" sequences, label at each position = depth after that token.
 import { Rng } from '../util/random';
 import { IGNORE_TARGET, type Batch } from '../model/batch';
 

@@ -1,4 +1,4 @@
-// Modular arithmetic (SPEC §1): (a op b) mod p from the input [a, b], read out at position 0.
+// Modular arithmetic (docs/science.md §1): (a op b) mod p from the input [a, b], read out at position 0.
 import { Rng } from '../util/random';
 import type { Batch } from '../model/batch';
 import type { ModOp } from '../formats/task';

@@ -1,11 +1,11 @@
-// Multitask modular arithmetic (SPEC §1): one trunk reads [a, b] and one task head per operation predicts
+// Multitask modular arithmetic (docs/science.md §1): one trunk reads [a, b] and one task head per operation predicts
 // (a op b) mod p. Pairs a, b in 1..p-1 for every op, one seeded train/test split shared by all heads.
 import { Rng } from '../util/random';
 import type { Batch } from '../model/batch';
 import { MOD_OPS, isPrime } from './modarith';
 import type { ModOp } from '../formats/task';
 
-/** The default heads: the four operations of SPEC §1 that grok. */
+/** The default heads: the four operations of docs/science.md §1 that grok. */
 export const MULTITASK_OPS: readonly ModOp[] = ['add', 'sub', 'mul', 'x2y2'];
 
 /** Operand pairs and, per pair, one label per op (row-major [pair, op]). */

@@ -2,8 +2,9 @@
 // events (grokking, hyperparameter changes, divergence), and the rules that read them (grok step, early stop).
 import { HEAD_METRIC_KEYS, METRIC_KEYS, type EarlyStopRule, type GrokMetric, type HeadMetricKey, type HeadSeries, type MetricKey, type MetricPoint, type MetricSeries, type RunEvent, type RunMetrics } from '../formats/metrics';
 import type { HistoryMark } from '../formats/checkpoint-file';
+import type { HistoryDelta } from '../formats/history';
 
-/** Test accuracy at which a run counts as grokked (SPEC §1). */
+/** Test accuracy at which a run counts as grokked (docs/science.md §1). */
 export const GROK_TEST_ACCURACY = 0.95;
 
 export function emptyMetrics(headNames: string[] | null = null, spectral = false, causal = false): RunMetrics {
@@ -56,8 +57,104 @@ export function historyUpTo(m: RunMetrics, mark: HistoryMark): RunMetrics {
 }
 
 /** Whether `m` holds at least the history `mark` counts. */
-export const covers = (m: RunMetrics, mark: HistoryMark): boolean =>
-  m.series.step.length >= mark.evaluations && m.events.length >= mark.events && (m.spectral?.length ?? 0) >= mark.spectral && (m.causal?.length ?? 0) >= mark.causal;
+export const covers = (m: RunMetrics, mark: HistoryMark): boolean => within(mark, markOf(m));
+
+/** The mark of an empty history. */
+export const NO_HISTORY: HistoryMark = Object.freeze({ evaluations: 0, events: 0, spectral: 0, causal: 0 });
+
+/** Whether the history up to `inner` is no longer than the one up to `outer`, list by list. */
+export const within = (inner: HistoryMark, outer: HistoryMark): boolean =>
+  inner.evaluations <= outer.evaluations && inner.events <= outer.events && inner.spectral <= outer.spectral && inner.causal <= outer.causal;
+
+/** The history two continuations of one history share, given where each ends: the shorter of each list. */
+export const commonMark = (a: HistoryMark, b: HistoryMark): HistoryMark => ({
+  evaluations: Math.min(a.evaluations, b.evaluations),
+  events: Math.min(a.events, b.events),
+  spectral: Math.min(a.spectral, b.spectral),
+  causal: Math.min(a.causal, b.causal),
+});
+
+/** The entries of `m` after `from` and up to `to` (each list between its own marks): copies only those. */
+export function historyDelta(m: RunMetrics, from: HistoryMark, to: HistoryMark = markOf(m)): HistoryDelta {
+  const [a, b] = [from.evaluations, to.evaluations];
+  return {
+    from,
+    series: Object.fromEntries(METRIC_KEYS.map((k) => [k, m.series[k].slice(a, b)])) as unknown as MetricSeries,
+    ...(m.heads && { heads: { names: [...m.heads.names], ...Object.fromEntries(HEAD_METRIC_KEYS.map((k) => [k, m.heads![k].map((s) => s.slice(a, b))])) } as HeadSeries }),
+    events: m.events.slice(from.events, to.events),
+    ...(m.spectral && { spectral: m.spectral.slice(from.spectral, to.spectral) }),
+    ...(m.causal && { causal: m.causal.slice(from.causal, to.causal) }),
+  };
+}
+
+/** The mark after `delta` is applied. */
+export const endOf = (delta: HistoryDelta): HistoryMark => ({
+  evaluations: delta.from.evaluations + delta.series.step.length,
+  events: delta.from.events + delta.events.length,
+  spectral: delta.from.spectral + (delta.spectral?.length ?? 0),
+  causal: delta.from.causal + (delta.causal?.length ?? 0),
+});
+
+/**
+ * Cuts `m` back to `delta.from` and appends `delta`, in place (so reading a history of n steps costs its length, not
+ * n times it). A value that is not such a step, or one that starts past the end of `m`, is an Error saying what is
+ * wrong, and `m` is left as it was.
+ */
+export function appendDelta(m: RunMetrics, delta: unknown): void {
+  const d = checkDelta(delta);
+  if (!covers(m, d.from)) throw new Error(`it starts after evaluation ${d.from.evaluations}, event ${d.from.events}, spectral record ${d.from.spectral} and causal record ${d.from.causal}, past the end of the history before it (${JSON.stringify(markOf(m))})`);
+  if (d.heads && m.heads && JSON.stringify(d.heads.names) !== JSON.stringify(m.heads.names)) throw new Error(`its task heads ${JSON.stringify(d.heads.names)} are not the run's (${JSON.stringify(m.heads.names)})`);
+  const n = d.from.evaluations;
+  for (const k of METRIC_KEYS) {
+    m.series[k].length = n;
+    m.series[k].push(...d.series[k]);
+  }
+  if (d.heads) {
+    m.heads ??= emptyHeadSeries(d.heads.names);
+    for (const k of HEAD_METRIC_KEYS) {
+      m.heads[k].forEach((s, h) => {
+        s.length = n;
+        s.push(...d.heads![k][h]);
+      });
+    }
+  }
+  m.events.length = d.from.events;
+  m.events.push(...d.events);
+  if (d.spectral) {
+    m.spectral ??= [];
+    m.spectral.length = d.from.spectral;
+    m.spectral.push(...d.spectral);
+  }
+  if (d.causal) {
+    m.causal ??= [];
+    m.causal.length = d.from.causal;
+    m.causal.push(...d.causal);
+  }
+}
+
+/** `value` as a HistoryDelta, its shape checked (lists, counts, lengths; the values are the run file's to check). */
+function checkDelta(value: unknown): HistoryDelta {
+  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isObject(value)) throw new Error(`it is not a history step (${JSON.stringify(value) ?? String(value)})`);
+  const { from, series, heads, events, spectral, causal } = value;
+  const count = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  if (!isObject(from) || !(['evaluations', 'events', 'spectral', 'causal'] as const).every((k) => count(from[k]))) throw new Error(`its mark must count evaluations, events, spectral and causal records, got ${JSON.stringify(from) ?? 'nothing'}`);
+  if (!isObject(series)) throw new Error('its series are missing');
+  const bad = METRIC_KEYS.find((k) => !Array.isArray(series[k]) || (series[k] as unknown[]).length !== (series.step as unknown[]).length);
+  if (bad !== undefined) throw new Error(`its series.${bad} must be a list as long as series.step`);
+  const n = (series.step as unknown[]).length;
+  if (heads !== undefined) {
+    const h = isObject(heads) ? heads : {};
+    const names = h.names;
+    if (!Array.isArray(names) || !names.every((x) => typeof x === 'string')) throw new Error('its heads.names must be a list of names');
+    const isHeadLists = (lists: unknown) => Array.isArray(lists) && lists.length === names.length && lists.every((s) => Array.isArray(s) && s.length === n);
+    const badHead = HEAD_METRIC_KEYS.find((k) => !isHeadLists(h[k]));
+    if (badHead !== undefined) throw new Error(`its heads.${badHead} must hold a list as long as series.step for each head`);
+  }
+  if (!Array.isArray(events)) throw new Error('its events must be a list');
+  for (const [name, list] of [['spectral', spectral], ['causal', causal]] as const) if (list !== undefined && !Array.isArray(list)) throw new Error(`its ${name} records must be a list`);
+  return value as unknown as HistoryDelta;
+}
 
 export function appendPoint(series: MetricSeries, point: MetricPoint): void {
   for (const k of METRIC_KEYS) series[k].push(point[k]);

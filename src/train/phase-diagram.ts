@@ -1,4 +1,4 @@
-// The phase diagram of SPEC §4: a grid of runs over train fraction x decay strength, once with L2 (AdamW's decay
+// The phase diagram of docs/science.md §4: a grid of runs over train fraction x decay strength, once with L2 (AdamW's decay
 // on every parameter, strength = the weight decay) and once with Low-Rank Decay (strength = the rate on W_Q and
 // W_K of every attention module; every other parameter keeps AdamW's decay at the preset's weight decay), and per
 // cell the highest test accuracy reached, the grok step and the stable ranks of W_Q and W_K at the cell's end.
@@ -15,14 +15,18 @@ import type { DecodedCheckpoint } from './checkpoint-file';
 import { SOLVED_TEST_ACCURACY } from './metrics';
 import { PRESETS } from './presets';
 import { resolveRunConfig, RunConfigError } from './run';
-import type { RunConfig } from '../formats/run-file';
+import type { RunConfig, RunOverrides } from '../formats/run-file';
 import { Trainer, type TrainerProgress } from './trainer';
 import { PHASE_DIAGRAM_KIND, PHASE_DIAGRAM_VERSION, PhaseDiagramPlan, PhaseCell, PhaseCellResult, PhaseDiagramFile, phaseDiagramCells } from '../formats/phase-diagram-file';
 
-/** The run configuration of one cell (throws RunConfigError for a setting the preset refuses). */
-export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell): RunConfig {
+/**
+ * The run configuration of one cell (throws RunConfigError for a setting the preset refuses); `architecture`: the
+ * model options (RMSNorm, QK-norm) of every cell, the preset's own model when none are given.
+ */
+export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell, architecture: Pick<RunOverrides, 'norm' | 'qkNorm'> = {}): RunConfig {
   const decay = cell.decay === 'l2' ? { weightDecay: cell.strength } : { decay: 'lrd' as const, lrdRate: cell.strength };
   return resolveRunConfig(plan.preset, plan.seed, {
+    ...architecture,
     trainFraction: cell.trainFraction,
     steps: plan.steps,
     evalEvery: plan.evalEvery,
@@ -108,7 +112,8 @@ export async function runPhaseDiagram(
   return { file };
 }
 
-async function cellResult(cell: PhaseCell, trainer: Trainer): Promise<PhaseCellResult> {
+/** A finished cell's result, from its trainer. */
+export async function cellResult(cell: PhaseCell, trainer: Trainer): Promise<PhaseCellResult> {
   const run = trainer.toRunFile();
   const { step, trainAcc, testAcc } = run.series;
   if (step.length === 0) throw new Error(`phase diagram: the cell ${describeCell(cell)} has no evaluation (it stopped at step ${trainer.step})`);

@@ -1,4 +1,4 @@
-// The SPEC §1 presets: model and optimiser settings (PRESET_SHAPES), and the same wired to their tasks,
+// The docs/science.md §1 presets: model and optimiser settings (PRESET_SHAPES), and the same wired to their tasks,
 // batching and run defaults (PRESETS). The task generators themselves live in src/tasks/.
 import type { AnyModelConfig, EncoderDecoderConfig, ModelConfig, BatchShape } from '../formats/model-config';
 import type { Batch } from '../model/batch';
@@ -93,7 +93,7 @@ export interface Preset extends PresetShape {
   evalEvery: number;
   /** Sequences per evaluation forward pass (bounds the evaluator's activation memory). */
   evalChunk: number;
-  /** The spectral edge's window: W deltas of snapshotEvery steps each (SPEC §1-2). */
+  /** The spectral edge's window: W deltas of snapshotEvery steps each (docs/science.md §1-2). */
   spectral: { window: number; snapshotEvery: number };
 }
 
@@ -139,14 +139,14 @@ export function taskHeadNames(task: TaskSpec): string[] | null {
   return task.kind === 'multitask' ? [...task.ops] : null;
 }
 
-/** What a task groks on (SPEC §1): test token accuracy; SCAN: test sequence accuracy; multitask: every head's. */
+/** What a task groks on (docs/science.md §1): test token accuracy; SCAN: test sequence accuracy; multitask: every head's. */
 export function grokMetric(task: TaskSpec): GrokMetric {
   return task.kind === 'scan' ? 'testSeqAcc' : task.kind === 'multitask' ? 'minHeadTestAcc' : 'testAcc';
 }
 
 /**
  * Builds a task's data. The run seed shuffles the modular-arithmetic split and draws SCAN's 2,048 / 500 paper
- * subset; Dyck uses its fixed data seed (SPEC §1: every run sees the same 5,050 sequences), so there the seed
+ * subset; Dyck uses its fixed data seed (docs/science.md §1: every run sees the same 5,050 sequences), so there the seed
  * only drives init and sampling.
  */
 export function buildTaskData(task: TaskSpec, seed: number): TaskData {

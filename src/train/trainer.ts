@@ -26,7 +26,7 @@ import { PRESETS, buildTaskData, grokMetric, taskHeadNames, type TaskData } from
 import { captureCheckpoint, checkpointOf, restoreCheckpoint, type Checkpoint, type ResumableSampler } from './checkpoint';
 import { appendHeadPoint, appendPoint, copyMetrics, historyUpTo, emptyMetrics, grokEvent, grokStep, headGrokEvents, nonFiniteKeys, paramNorms, pointAt, shouldStopEarly } from './metrics';
 import type { MetricPoint, RunEvent, RunMetrics, StopReason } from '../formats/metrics';
-import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile } from '../formats/run-file';
+import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile, type RunSummary } from '../formats/run-file';
 
 export interface TrainerProgress {
   /** The evaluation just taken. */
@@ -382,9 +382,27 @@ export class Trainer {
     this.lastGood = checkpointOf(checkpoint.engine, this.sampler, this.metrics, checkpoint.spectral);
   }
 
+  /** The run's history as it grows: its lists only ever grow by appending (read it, never change it). */
+  get history(): RunMetrics {
+    return this.metrics;
+  }
+
+  /** The run file's summary now. */
+  runSummary(): RunSummary {
+    const { series } = this.metrics;
+    const n = series.step.length;
+    return {
+      steps: this.step,
+      grokStep: this.grokStep,
+      stopReason: this.stopReason,
+      final: n > 0 ? pointAt(series, n - 1) : null,
+      wallMs: Math.round(this.wallMs),
+      adapter: this.rt.adapter.description,
+    };
+  }
+
   toRunFile(): RunFile {
     const { series, events, heads, spectral, causal } = copyMetrics(this.metrics);
-    const n = series.step.length;
     return {
       version: RUN_FILE_VERSION,
       kind: RUN_FILE_KIND,
@@ -395,14 +413,7 @@ export class Trainer {
       ...(spectral && { spectral }),
       ...(causal && { causal }),
       ...(this.analyses.length > 0 && { analyses: structuredClone(this.analyses) }),
-      summary: {
-        steps: this.step,
-        grokStep: this.grokStep,
-        stopReason: this.stopReason,
-        final: n > 0 ? pointAt(series, n - 1) : null,
-        wallMs: Math.round(this.wallMs),
-        adapter: this.rt.adapter.description,
-      },
+      summary: this.runSummary(),
     };
   }
 }

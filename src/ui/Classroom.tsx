@@ -4,6 +4,7 @@
 import { useEffect, useMemo } from 'react';
 import { ChartGrid } from './ChartPanels';
 import { PanelBoundary } from './PanelBoundary';
+import { Primer } from './Primer';
 import { ShortcutHelp } from './Shortcuts';
 import { Walkthrough } from './Walkthrough';
 import { classroomCharts, classroomMarkers } from './lab-charts';
@@ -42,18 +43,22 @@ function ClassroomCharts() {
   );
 }
 
-export function ClassroomLayout({ canTrain }: { canTrain: boolean }) {
+/** `chartsId`: the id of the charts' <main>, where the skip link leads. */
+export function ClassroomLayout({ canTrain, chartsId }: { canTrain: boolean; chartsId: string }) {
   return (
     <div className="classroom-layout">
       <aside className="classroom-side" aria-label="Walkthrough">
         <PanelBoundary name="walkthrough">
           <Walkthrough canTrain={canTrain} />
         </PanelBoundary>
+        <PanelBoundary name="primer">
+          <Primer />
+        </PanelBoundary>
         <PanelBoundary name="keyboard shortcuts">
           <ShortcutHelp />
         </PanelBoundary>
       </aside>
-      <main className="panels">
+      <main className="panels" id={chartsId} tabIndex={-1}>
         <PanelBoundary name="key charts">
           <ClassroomCharts />
         </PanelBoundary>

@@ -1,6 +1,7 @@
-// Run controls (start, pause/resume, step, step to the next evaluation, reset) and the live controls that act on
-// the running model at its next step: a weight-decay slider (sent when it is let go, so a drag makes one change
-// and one marker) and a learning-rate field. The engine's values are shown in the status bar.
+// Run controls: the run bar's buttons (start, pause/resume, step, step to the next evaluation, reset), always in
+// view at the top of the page, and the live controls that act on the running model at its next step: a
+// weight-decay slider (sent when it is let go, so a drag makes one change and one marker) and a learning-rate
+// field. The engine's values are shown in the status bar.
 import { useEffect, useId, useRef, useState } from 'react';
 import { checkRate } from '../store/run-form';
 import { actions, labStore, useLab } from './lab';
@@ -9,46 +10,46 @@ import { actions, labStore, useLab } from './lab';
 const SLIDER_SETTLE_MS = 300;
 const WD_MAX = 2;
 
-/** `canTrain`: false when the page already knows WebGPU is missing (starting would only fail). */
-export function RunControls({ canTrain }: { canTrain: boolean }) {
+/**
+ * The run bar's buttons. `canTrain`: false when the page already knows WebGPU is missing (starting would only fail).
+ * In classroom mode Start starts the walkthrough's run (quick-add), the one the charts and the walkthrough narrate,
+ * and the bar keeps to Start, Pause/Resume and Step (R and > still reset and step to the next evaluation).
+ */
+export function RunButtons({ canTrain }: { canTrain: boolean }) {
   const phase = useLab((s) => s.status.phase);
   const hasRun = useLab((s) => s.status.runId !== null);
+  const classroom = useLab((s) => s.classroom);
   const busy = phase === 'preparing' || phase === 'recovering';
   const canStep = phase === 'paused';
+  const start = classroom ? actions.startWalkthroughRun : actions.start;
   return (
-    <fieldset className="section run-controls">
-      <legend>Run</legend>
-      <div className="button-row">
-        <button type="button" className="primary" onClick={() => void actions.start()} disabled={busy || !canTrain} data-testid="start" title="Start a new run with these settings (N)">
-          {hasRun ? 'Start new run' : 'Start'}
+    <div className="run-buttons" role="group" aria-label="Run">
+      <button type="button" className="primary" onClick={() => void start()} disabled={busy || !canTrain} data-testid="start" title="Start a new run with these settings (N)">
+        {hasRun ? 'New run' : 'Start'}
+      </button>
+      {phase === 'running' ? (
+        <button type="button" onClick={() => void actions.pause()} data-testid="pause" title="Pause (Space)">
+          Pause
         </button>
-        {phase === 'running' ? (
-          <button type="button" onClick={() => void actions.pause()} data-testid="pause" title="Pause (Space)">
-            Pause
-          </button>
-        ) : (
-          <button type="button" onClick={() => void actions.resume()} disabled={phase !== 'paused'} data-testid="resume" title="Resume (Space)">
-            Resume
-          </button>
-        )}
-      </div>
-      <div className="button-row">
-        <button type="button" onClick={() => void actions.step(1)} disabled={!canStep} data-testid="step" title="One optimiser step (.)">
-          Step
+      ) : (
+        <button type="button" onClick={() => void actions.resume()} disabled={phase !== 'paused'} data-testid="resume" title="Resume (Space)">
+          Resume
         </button>
-        <button type="button" onClick={() => void actions.stepToEvaluation()} disabled={!canStep} data-testid="step-eval" title="Train to the next evaluation (>)">
-          Step to next evaluation
-        </button>
-        <button type="button" onClick={() => void actions.reset()} disabled={busy || phase === 'idle'} data-testid="reset" title="End the run and clear the charts (R)">
-          Reset
-        </button>
-      </div>
-      <LiveControls />
-    </fieldset>
+      )}
+      <button type="button" onClick={() => void actions.step(1)} disabled={!canStep} data-testid="step" title="One optimiser step (.)">
+        Step
+      </button>
+      <button type="button" className="lab-only" onClick={() => void actions.stepToEvaluation()} disabled={!canStep} data-testid="step-eval" title="Train to the next evaluation (>)">
+        Step to eval
+      </button>
+      <button type="button" className="lab-only" onClick={() => void actions.reset()} disabled={busy || phase === 'idle'} data-testid="reset" title="End the run and clear the charts (R)">
+        Reset
+      </button>
+    </div>
   );
 }
 
-function LiveControls() {
+export function LiveControls() {
   const phase = useLab((s) => s.status.phase);
   const optim = useLab((s) => s.status.optim);
   const runId = useLab((s) => s.status.runId);
@@ -106,10 +107,9 @@ function LiveControls() {
   };
 
   return (
-    <div className="live-controls" aria-label="Live hyperparameters">
-      <p className="live-title">
-        Live changes <span className="muted">act on the running model at its next step and mark every chart</span>
-      </p>
+    <fieldset className="section live-controls">
+      <legend>Live changes</legend>
+      <p className="live-title muted">They act on the running model at its next step and mark every chart.</p>
       <div className="field slider-field">
         <label htmlFor={wdId}>
           Weight decay <output htmlFor={wdId} data-testid="wd-value">{wd === null ? '–' : wd.toFixed(2)}</output>
@@ -152,7 +152,7 @@ function LiveControls() {
           {!lrCheck.ok && live ? lrCheck.message : 'Enter or Apply sends it'}
         </span>
       </div>
-    </div>
+    </fieldset>
   );
 }
 

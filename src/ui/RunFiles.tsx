@@ -101,7 +101,7 @@ export function SavedRuns() {
               </label>
               <span className="muted run-line">{savedLine(run)}</span>
               <span className="run-actions">
-                <button type="button" onClick={() => void actions.openSavedRun(run.id)} disabled={run.id === currentId} aria-label={`Open ${run.title}`}>
+                <button type="button" onClick={() => void actions.openSavedRun(run.id)} disabled={run.id === currentId} aria-label={`${run.id === currentId ? 'Open now' : 'Open'} ${run.title}`}>
                   {run.id === currentId ? 'Open now' : 'Open'}
                 </button>
                 <button

@@ -1,10 +1,14 @@
-// The run's settings: seed, learning rate, weight decay (L2, or Low-Rank Decay of W_Q and W_K with its rate), length,
-// evaluation cadence, operation (modular arithmetic), the spectral edge's window and the live causal probes. Each field is checked as it is typed, with its own message; the hyperparameter
-// changes a start will replay (from a link or the current run) are listed and can be cleared.
-import { useId } from 'react';
+// The run's settings. In view: seed, weight decay, length and (modular arithmetic) the operation. Under "More
+// settings" (folded unless one of them differs from the preset): learning rate, the kind of decay (L2, or Low-Rank
+// Decay of chosen matrices with its rate), evaluation cadence, the spectral edge's window, the gap-flow terms and the
+// live causal probes. Each field is checked as it is typed, with its own message; the hyperparameter changes a start
+// will replay (from a link or the current run) are listed and can be cleared.
+import { useEffect, useId, useState } from 'react';
 import { MOD_OPS } from '../tasks/modarith';
-import { hasOp, lrdParamsText, validateForm, type FormField } from '../store/run-form';
+import type { ModOp } from '../formats/task';
+import { MORE_SETTINGS, hasOp, lrdParamsText, moreSettingsChanged, validateForm, type FormErrors, type FormField } from '../store/run-form';
 import { LRD_PARAMS, type LrdParam } from '../formats/optim';
+import { OP_LABELS } from './preset-info';
 import { labStore, useLab } from './lab';
 import { LiveCausalFields } from './live-causal/LiveCausalFields';
 
@@ -49,13 +53,15 @@ function OpField() {
     <div className="field">
       <label htmlFor={id}>Operation</label>
       <select id={id} value={value} onChange={(e) => labStore.getState().setField('op', e.target.value)} data-testid="field-op">
-        {Object.keys(MOD_OPS).map((op) => (
+        {(Object.keys(MOD_OPS) as ModOp[]).map((op) => (
           <option key={op} value={op}>
-            {op}
+            {OP_LABELS[op]}
           </option>
         ))}
       </select>
-      <span className="field-hint">x2xyy2 and x3xy should not grok</span>
+      <span className="field-hint">
+        {OP_LABELS.x2xyy2} and {OP_LABELS.x3xy} should not grok
+      </span>
     </div>
   );
 }
@@ -128,6 +134,33 @@ function GapFlowField({ error }: { error?: string }) {
   );
 }
 
+/** The settings under "More settings": folded, but open whenever one of them differs from the preset (a link's). */
+function MoreSettings({ errors }: { errors: FormErrors }) {
+  const form = useLab((s) => s.form);
+  const changed = moreSettingsChanged(form);
+  const hasError = MORE_SETTINGS.some((field) => errors[field] !== undefined);
+  const [open, setOpen] = useState(changed || hasError);
+  useEffect(() => {
+    if (changed || hasError) setOpen(true);
+  }, [changed, hasError]);
+  return (
+    <details className="more-settings" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary data-testid="more-settings">More settings</summary>
+      <div className="field-grid">
+        <Field field="lr" label="Learning rate" hint="AdamW, constant" error={errors.lr} />
+        <DecayField error={errors.decay} />
+        {form.values.decay === 'lrd' && <Field field="lrdRate" label="Low-rank decay rate" hint="per step, not scaled by lr" error={errors.lrdRate} />}
+        {form.values.decay === 'lrd' && <LrdParamsField error={errors.lrdParams} />}
+        <Field field="evalEvery" label="Evaluate every" hint="steps between chart points" error={errors.evalEvery} inputMode="numeric" />
+        <Field field="window" label="Window W" hint="updates per spectral window" error={errors.window} inputMode="numeric" />
+        <Field field="snapshotEvery" label="Snapshot every" hint="steps per update in the window" error={errors.snapshotEvery} inputMode="numeric" />
+        <GapFlowField error={errors.gapFlow} />
+        <LiveCausalFields errors={errors} />
+      </div>
+    </details>
+  );
+}
+
 export function RunForm() {
   const form = useLab((s) => s.form);
   const schedule = useLab((s) => s.schedule);
@@ -135,22 +168,14 @@ export function RunForm() {
   const errors = result.ok ? {} : result.errors;
   return (
     <fieldset className="section run-form">
-      <legend>Hyperparameters</legend>
+      <legend>Settings</legend>
       <div className="field-grid">
         <Field field="seed" label="Seed" hint="initialisation, split, batches" error={errors.seed} inputMode="numeric" />
-        <Field field="lr" label="Learning rate" hint="AdamW, constant" error={errors.lr} />
         <Field field="weightDecay" label="Weight decay" hint="0 = no grokking" error={errors.weightDecay} />
-        <DecayField error={errors.decay} />
-        {form.values.decay === 'lrd' && <Field field="lrdRate" label="Low-rank decay rate" hint="per step, not scaled by lr" error={errors.lrdRate} />}
-        {form.values.decay === 'lrd' && <LrdParamsField error={errors.lrdParams} />}
         <Field field="steps" label="Steps" hint="length of the run" error={errors.steps} inputMode="numeric" />
-        <Field field="evalEvery" label="Evaluate every" hint="steps between chart points" error={errors.evalEvery} inputMode="numeric" />
         {hasOp(form.preset) && <OpField />}
-        <Field field="window" label="Window W" hint="updates per spectral window" error={errors.window} inputMode="numeric" />
-        <Field field="snapshotEvery" label="Snapshot every" hint="steps per update in the window" error={errors.snapshotEvery} inputMode="numeric" />
-        <GapFlowField error={errors.gapFlow} />
-        <LiveCausalFields errors={errors} />
       </div>
+      <MoreSettings errors={errors} />
       {schedule.length > 0 && (
         <div className="schedule" data-testid="schedule">
           <p>

@@ -23,12 +23,13 @@ export function StatusBar({ adapter }: { adapter: string }) {
   const events = useLab((s) => s.events);
   const grok = grokStep(events);
   const progress = status.totalSteps > 0 ? status.step / status.totalSteps : 0;
-  const stopped = status.phase === 'finished' && status.stopReason ? ` (${status.stopReason})` : '';
+  // How a finished run ended, when it is news (not when it simply ran its steps).
+  const stopped = status.phase === 'finished' && status.stopReason && status.stopReason !== 'completed' ? ` (${status.stopReason})` : '';
+  const phase = status.recording && status.phase === 'viewing' ? 'Viewing a recording' : `${PHASE_TEXT[status.phase]}${stopped}`;
   return (
     <div className="status-bar" role="status" aria-live="polite" aria-atomic="false">
-      <span className={`phase phase-${status.phase}`} data-testid="run-phase" data-phase={status.phase}>
-        {status.recording && status.phase === 'viewing' ? 'Viewing a recording' : PHASE_TEXT[status.phase]}
-        {stopped}
+      <span className={`phase phase-${status.phase}`} data-testid="run-phase" data-phase={status.phase} title={phase}>
+        {phase}
       </span>
       <span className="stat">
         <span className="stat-label">step</span>
@@ -36,16 +37,16 @@ export function StatusBar({ adapter }: { adapter: string }) {
         {status.totalSteps > 0 && <span className="muted"> / {status.totalSteps.toLocaleString('en')}</span>}
       </span>
       <progress max={1} value={progress} aria-label="Run progress" />
-      <span className="stat">
+      <span className="stat stat-speed">
         <span className="stat-label">speed</span>
         <strong>{status.stepsPerSecond === null ? '–' : `${status.stepsPerSecond.toFixed(1)} steps/s`}</strong>
       </span>
       <span className="stat stat-lr" title="What the engine in the worker uses for the next step">
-        <span className="stat-label">engine lr</span>
+        <span className="stat-label">lr</span>
         <strong data-testid="engine-lr">{status.optim ? formatRate(status.optim.lr) : '–'}</strong>
       </span>
-      <span className="stat" title="What the engine in the worker uses for the next step">
-        <span className="stat-label">engine wd</span>
+      <span className="stat stat-wd" title="What the engine in the worker uses for the next step">
+        <span className="stat-label">wd</span>
         <strong data-testid="engine-wd">{status.optim ? formatRate(status.optim.weightDecay) : '–'}</strong>
       </span>
       <span className="stat">

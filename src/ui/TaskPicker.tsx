@@ -24,7 +24,9 @@ export function TaskPicker() {
               data-testid={`preset-${p.name}`}
             />
             <span className="preset-name">{p.name}</span>
-            <span className="preset-short">{p.short}</span>
+            <span className="preset-short" title={p.short}>
+              {p.short}
+            </span>
           </label>
         ))}
       </div>

@@ -19,10 +19,11 @@ import type { RunConfig, RunFile } from '../formats/run-file';
 import type { StopReason, RunEvent } from '../formats/metrics';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
-import { emptyMetrics, grokStep } from '../train/metrics';
+import { commonMark, emptyMetrics } from '../train/metrics';
 import type { HyperParams } from '../formats/optim';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseAnalysisFile, type AnalysisFile } from '../formats/analysis-file';
+import { NOTHING_SAVED, deltaSince, type SavedMark } from './saved-mark';
 import { batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule } from './protocol';
 import {
   IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type PlayRequest, type RunSink,
@@ -84,6 +85,11 @@ interface LiveRun {
   /** Evaluations (new checkpoints) or events since the last save. */
   dirty: boolean;
   saving: boolean;
+  /**
+   * How much of this run's history and analyses the store holds (the next save sends what follows): nothing for a
+   * new run, the checkpoint's place in the saved history for a reopened or recovered one.
+   */
+  saved: SavedMark;
   /** The checkpoint of the run's grok evaluation (null: it has not grokked, or it was not kept), and whether it is in the store. */
   grok: { checkpoint: Checkpoint; saved: boolean } | null;
   /** Gives back this worker's claim on the run in the store (src/worker/run-db.ts: claim). */
@@ -165,7 +171,7 @@ export class LabApi implements LabWorkerApi {
         release();
         throw error;
       });
-      const run = this.adopt(trainer, schedule, id, Date.now(), release);
+      const run = this.adopt(trainer, schedule, id, Date.now(), release, NOTHING_SAVED);
       this.emitReset(run, null);
       this.applySchedule(run);
       this.markDirty(run);
@@ -285,7 +291,9 @@ export class LabApi implements LabWorkerApi {
         throw error;
       }
       for (const analysis of analyses) trainer.addAnalysis(analysis);
-      const run = this.adopt(trainer, schedule, id, Date.now(), release);
+      // The store holds the run file this run was opened from (when it came from the store): the restored history is its prefix.
+      const saved = request.runId ? { history: decoded.checkpoint.mark, analyses: analyses.length } : NOTHING_SAVED;
+      const run = this.adopt(trainer, schedule, id, Date.now(), release, saved);
       run.applied = hyperCount(trainer.events);
       if (grok && grok.step <= trainer.step) run.grok = { checkpoint: grok, saved: true };
       // A run that ended (its length, an early stop, a divergence) at this checkpoint stays ended: it is analysed, not continued.
@@ -461,10 +469,10 @@ export class LabApi implements LabWorkerApi {
     return store?.claim ? store.claim(id) : () => {};
   }
 
-  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number, release: () => void): LiveRun {
+  private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number, release: () => void, saved: SavedMark): LiveRun {
     const run: LiveRun = {
       id, createdAt, trainer, schedule, applied: 0, mode: 'paused', stopReason: null, stepTarget: null, hyperRequests: [], sentRows: 0,
-      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, release, grok: null,
+      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, release, saved, grok: null,
     };
     this.run = run;
     return run;
@@ -596,7 +604,11 @@ export class LabApi implements LabWorkerApi {
     if (!this.loop) void this.save(run);
   }
 
-  /** Saves the run file and the last good checkpoint (the latest evaluation's state); one save at a time. */
+  /**
+   * Saves what the run file gained since the last save (new history and analyses, its summary) and the last good
+   * checkpoint (the latest evaluation's state), so a save costs what changed, not the whole run; one save at a time.
+   * After a failed save the next one sends the whole run again.
+   */
   private async save(run: LiveRun): Promise<void> {
     const store = this.options.store;
     if (!store || run.saving || !run.dirty || run.lost) return;
@@ -604,7 +616,8 @@ export class LabApi implements LabWorkerApi {
     run.saving = true;
     try {
       const { trainer } = run;
-      const file = trainer.toRunFile();
+      // Taken before the first await: the loop may train on (and append to the history) while the store writes.
+      const { delta, end } = deltaSince(run.saved, trainer.history, trainer.analysisFiles);
       const checkpoint: Checkpoint = trainer.lastGoodCheckpoint;
       const bytes = encodeCheckpoint(checkpoint, trainer.config);
       const grok = run.grok && !run.grok.saved ? run.grok : null;
@@ -619,15 +632,20 @@ export class LabApi implements LabWorkerApi {
         totalSteps: trainer.config.steps,
         checkpointStep: checkpoint.step,
         grokCheckpointStep: run.grok?.checkpoint.step ?? null,
-        grokStep: grokStep(file.events),
+        grokStep: trainer.grokStep,
         finished: run.mode === 'finished',
         stopReason: run.stopReason,
         schedule: structuredClone(run.schedule),
       };
-      await store.save(summary, file, bytes, grok ? encodeCheckpoint(grok.checkpoint, trainer.config) : undefined);
+      await store.save({
+        summary, run: { config: trainer.config, summary: trainer.runSummary() }, delta, checkpoint: bytes,
+        ...(grok && { grokCheckpoint: encodeCheckpoint(grok.checkpoint, trainer.config) }),
+      });
+      run.saved = end;
       if (grok) grok.saved = true;
     } catch (error) {
       run.notice = `could not save the run: ${describe(error)}`;
+      run.saved = NOTHING_SAVED;
     } finally {
       run.saving = false;
     }
@@ -654,7 +672,10 @@ export class LabApi implements LabWorkerApi {
       try {
         const trainer = await this.createTrainer(run.trainer.config);
         trainer.restore(checkpoint);
-        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt, run.release);
+        for (const analysis of run.trainer.analysisFiles) trainer.addAnalysis(analysis);
+        // The store's copy and the restored history are two continuations of the old run's: they share the shorter.
+        const saved = { history: commonMark(run.saved.history, checkpoint.mark), analyses: run.saved.analyses };
+        const next = this.adopt(trainer, run.schedule, run.id, run.createdAt, run.release, saved);
         run.trainer.destroy();
         next.applied = hyperCount(trainer.events);
         if (run.grok && run.grok.checkpoint.step <= checkpoint.step) next.grok = run.grok;

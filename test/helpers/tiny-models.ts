@@ -2,7 +2,7 @@
 // of any kernel tile, bidirectional and causal attention, padding, readouts at one or all positions, several task
 // heads; and
 // encoder-decoder models with source and target padding, source longer and shorter than the target; and some of
-// both with SPEC §4's architecture options (RMSNorm, QK-norm, both).
+// both with docs/science.md §4's architecture options (RMSNorm, QK-norm, both).
 import type { AnyModelConfig, EncoderDecoderConfig, BatchShape } from '../../src/formats/model-config';
 
 export interface TinyCase<C extends AnyModelConfig = AnyModelConfig> {

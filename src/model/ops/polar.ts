@@ -1,4 +1,4 @@
-// Newton-Schulz polar factor and the Low-Rank Decay update on the GPU (SPEC §4), for one matrix W [rows, cols]
+// Newton-Schulz polar factor and the Low-Rank Decay update on the GPU (docs/science.md §4), for one matrix W [rows, cols]
 // stored row-major at an offset of some buffer (a W_Q or W_K slice of the flat parameter buffer):
 //   X_0 = W / ||W||_F,  X_{k+1} = B_k X_k with B_k = 1.5 I - 0.5 X_k X_k^T   (= 1.5 X_k - 0.5 X_k X_k^T X_k)
 //   Low-Rank Decay:     W <- W - rate * X_K                                   (K = 5 by default)
@@ -19,7 +19,7 @@ import { at, f32, groups, u32, type Dispatch, type GpuRuntime, type TensorRef } 
 import { matmul } from './matmul';
 import type { SplitAccumulator } from './adamw';
 
-/** The iteration as SPEC §4 states it: X <- linear X + cubic X X^T X, five times. */
+/** The iteration as docs/science.md §4 states it: X <- linear X + cubic X X^T X, five times. */
 export const NEWTON_SCHULZ = { iterations: 5, linear: 1.5, cubic: -0.5 } as const;
 
 /** Invocations per workgroup: WG in shaders/polar.wgsl. */

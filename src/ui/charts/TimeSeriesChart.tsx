@@ -122,7 +122,7 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom
           {spec.xLabel === undefined && (
             <label className="toggle" title="Show steps on a logarithmic axis">
               <input type="checkbox" checked={logX} onChange={(e) => setLogX(e.target.checked)} />
-              log step
+              log step<span className="sr-only"> axis of {spec.title}</span>
             </label>
           )}
           {tools}

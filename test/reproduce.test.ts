@@ -1,0 +1,202 @@
+// The reproduction studies without a GPU: the verdict logic against hand-made values, the metrics' definitions on
+// hand-made spectral records, every study's plan, shards, unit files refused by name, the report and its schema, and
+// the CLI's refusals of bad input (each one line, exit code 2, before any GPU work).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { compare, summarise } from '../src/reproduce/compare';
+import { g23Decline, spectralMetrics } from '../src/reproduce/metrics';
+import { buildStudy } from '../src/reproduce/studies';
+import { STUDY_NAMES, type StudyPlan, type UnitOutcome, type UnitResult } from '../src/reproduce/study';
+import { parseShard, shardUnits } from '../src/reproduce/runner';
+import { parseUnitFile, unitFileOf } from '../src/reproduce/unit-file';
+import { buildReport, renderMarkdown, REPORT_SCHEMA } from '../src/reproduce/report';
+import { studyFigures } from '../src/reproduce/figures';
+import { PUBLISHED } from '../src/reproduce/published';
+import type { SpectralRecord } from '../src/formats/spectral';
+import { runScript } from './helpers/cli';
+
+const lab = (...values: number[]) => summarise(values);
+
+describe('the verdict of a row', () => {
+  it('a range: inside, or the miss to the nearer bound and the ratio to it', () => {
+    expect(compare({ kind: 'range', lo: 600, hi: 1400 }, lab(800, 1000, 1200))).toMatchObject({ status: 'inside', miss: null, text: 'inside 600–1400' });
+    const low = compare({ kind: 'range', lo: 600, hi: 1400 }, lab(200, 200, 200));
+    expect(low).toMatchObject({ status: 'outside', miss: 400 });
+    expect(low.ratio).toBeCloseTo(1 / 3, 12);
+    expect(low.text).toBe('misses by 400 (0.333x the lower bound)');
+    expect(compare({ kind: 'range', lo: 15, hi: 110 }, lab(220)).text).toBe('misses by 110 (2x the upper bound)');
+  });
+
+  it('mean ± sd: inside the paper’s band, else the miss beyond it in sds', () => {
+    expect(compare({ kind: 'mean-sd', mean: -0.58, sd: 0.09 }, lab(-0.5, -0.6, -0.55)).status).toBe('inside');
+    const v = compare({ kind: 'mean-sd', mean: -0.58, sd: 0.09 }, lab(-0.28, -0.28));
+    expect(v.status).toBe('outside');
+    expect(v.miss).toBeCloseTo(0.21, 12);
+    expect(v.text).toBe('misses the band by 0.21 = 3.33 sd from the mean');
+  });
+
+  it('a bound holds for every seed, not for the mean', () => {
+    expect(compare({ kind: 'below', max: 1e-4 }, lab(0, 5e-5)).status).toBe('inside');
+    const v = compare({ kind: 'below', max: 1e-4 }, lab(0, 0, 2e-4));
+    expect(v).toMatchObject({ status: 'outside' });
+    expect(v.miss).toBeCloseTo(1e-4, 15);
+  });
+
+  it('a point value is matched within the lab’s own spread over seeds; one seed must equal it', () => {
+    expect(compare({ kind: 'point', value: 0.078 }, lab(0.05, 0.1)).status).toBe('inside');
+    const one = compare({ kind: 'point', value: 0.078 }, lab(0.008));
+    expect(one.status).toBe('outside');
+    expect(one.text).toBe('differs by 0.07 (0.103x the paper); one seed, no spread');
+    expect(compare({ kind: 'point', value: 0 }, lab(0)).status).toBe('inside');
+    expect(compare({ kind: 'point', value: 0 }, lab(1)).ratio).toBeNull();
+  });
+
+  it('no value is "not measured", and a non-finite value is refused, never averaged', () => {
+    expect(compare({ kind: 'point', value: 1 }, lab())).toMatchObject({ status: 'not-measured', text: 'not measured' });
+    expect(() => summarise([1, Number.NaN])).toThrow(/not finite: NaN/);
+    expect(lab(1, 2, 3)).toMatchObject({ n: 3, mean: 2, sd: 1 });
+  });
+});
+
+function record(step: number, g23: number | null, gef: number, rotation?: number): SpectralRecord {
+  return {
+    step, sigma: [], g23, kStar: null, gapRatio: null, rotationDeg: rotation === undefined ? [] : [rotation], gradEnergyFraction: [gef], alignment: [],
+    trapezoidGradEnergyFraction: [], deltaGramNorm: null, davisKahanAlpha: [], adiabatic: null,
+  };
+}
+
+describe('the metrics a unit reports', () => {
+  it('g23 decline: the peak over the lowest value after it', () => {
+    expect(g23Decline([1, 8, 4, 0.5, 2])).toBe(16);
+    expect(g23Decline([1, 2, 3])).toBeNull(); // still rising: nothing after the peak
+    expect(g23Decline([null, 4, null, 2])).toBe(2);
+    expect(g23Decline([4, 0])).toBeNull();
+  });
+
+  it('the gradient share before, at and after the grok, its turn and the rotation', () => {
+    const records = [record(100, 5, 0.99), record(120, 8, 0.95, 30), record(140, 2, 0.4, 10), record(160, 1, 0.1, 4), record(180, 1, 0.3, 6), record(200, 1, 0.5, 8)];
+    const m = spectralMetrics(records, 130);
+    expect(m['gef.pre']).toBeCloseTo(0.97, 12);
+    expect(m['gef.grok']).toBe(0.4);
+    expect(m['gef.late']).toBeCloseTo(0.3, 12);
+    expect(m).toMatchObject({ 'gef.min': 0.1, 'gef.minStep': 160, edgeTurnStep: 140, 'rotation.median': 8, g23Decline: 8 });
+    expect(spectralMetrics(records, null)).toMatchObject({ 'gef.pre': null, 'gef.grok': null });
+  });
+});
+
+describe('the studies', () => {
+  it('every study builds, full and quick, with unique unit ids and resolvable units', () => {
+    for (const name of STUDY_NAMES) {
+      for (const quick of [false, true]) {
+        const plan = buildStudy(name, { quick });
+        expect(plan.units.length).toBeGreaterThan(0);
+        expect(new Set(plan.units.map((u) => u.id)).size).toBe(plan.units.length);
+        for (const row of plan.tables.flatMap((t) => t.rows)) if (row.published) expect(PUBLISHED[row.published], row.quantity).toBeDefined();
+      }
+    }
+    expect(buildStudy('lifecycle-dyck', { quick: false }).units.map((u) => u.id)).toEqual(['s42-wd1', 's42-wd0', 's1-wd1', 's1-wd0', 's2-wd1', 's2-wd0']);
+  });
+
+  it('refuses an empty or repeated seed list and too few steps', () => {
+    expect(() => buildStudy('lrd-phase', { quick: true, seeds: [] })).toThrow('the seed list is empty');
+    expect(() => buildStudy('lrd-phase', { quick: true, seeds: [1, 1] })).toThrow('the seed list names a seed twice: 1,1');
+    expect(() => buildStudy('lrd-phase', { quick: true, steps: 2 })).toThrow('steps must be an integer >= 8, got 2');
+  });
+
+  it('shards take every N-th unit and together cover the plan once', () => {
+    const plan = buildStudy('modes-modarith', { quick: false });
+    const shards = [1, 2, 3].map((index) => shardUnits(plan, { index, count: 3 }).map((u) => u.id));
+    expect(shards.flat().sort()).toEqual(plan.units.map((u) => u.id).sort());
+    expect(shards[1][0]).toBe(plan.units[1].id);
+    expect(parseShard('2/4')).toEqual({ index: 2, count: 4 });
+    expect(() => parseShard('0/2')).toThrow('--shard 0/2: i must be in 1..2');
+    expect(() => parseShard('3/2')).toThrow('--shard 3/2: i must be in 1..2');
+    expect(() => parseShard('1-2')).toThrow('--shard must be i/N (e.g. 2/4), got "1-2"');
+  });
+});
+
+/** A result with the given metrics and a short series. */
+function result(metrics: Record<string, number | null>): UnitResult {
+  return {
+    metrics,
+    notes: {},
+    series: {
+      eval: { step: [10, 20], trainAcc: [0.5, 1], testAcc: [0.1, 0.9] },
+      spectral: { step: [10, 20], g23: [4, 1], gef1: [0.9, 0.2], rotation1: [null, 12] },
+      causal: { step: [20], edge: [-0.4], bulk: [-0.1], randomMeanAbs: [0.001], resolution: [0.001] },
+    },
+    steps: 20,
+    wallMs: 1000,
+    adapter: 'hand-made',
+  };
+}
+
+describe('unit files and the report', () => {
+  const plan: StudyPlan = buildStudy('lrd-phase', { quick: true, seeds: [42, 1] });
+
+  it('a unit file of another study, version or plan is refused by its name', () => {
+    const file = unitFileOf(plan, plan.units[0], result({}));
+    const text = (patch: object) => JSON.stringify({ ...file, ...patch });
+    expect(parseUnitFile('unit-a.json', text({}), plan).unit.id).toBe(plan.units[0].id);
+    expect(() => parseUnitFile('unit-a.json', text({ study: 'lifecycle-dyck' }), plan)).toThrow('unit-a.json: a unit of lifecycle-dyck (quick), not lrd-phase (quick)');
+    expect(() => parseUnitFile('unit-a.json', text({ quick: false }), plan)).toThrow('unit-a.json: a unit of lrd-phase, not lrd-phase (quick)');
+    expect(() => parseUnitFile('unit-a.json', text({ studyVersion: 99 }), plan)).toThrow("unit-a.json: written by lrd-phase (quick) version 99; this lab's is 1");
+    expect(() => parseUnitFile('unit-a.json', text({ version: 7 }), plan)).toThrow('unit-a.json: unit file version 7; this lab reads 1');
+    expect(() => parseUnitFile('unit-a.json', text({ stepsOverride: 40 }), plan)).toThrow('unit-a.json: its units ran shortened to 40 steps, this plan at full length');
+    expect(() => parseUnitFile('unit-a.json', text({ unit: { ...file.unit, id: 's7-x' } }), plan)).toThrow('unit-a.json: unit s7-x is not in this plan (seeds 42,1)');
+    expect(() => parseUnitFile('unit-a.json', text({ unit: { ...file.unit, label: 'other' } }), plan)).toThrow('unit-a.json: unit s42-l21-f0.45 was run with other settings than this plan\'s');
+    expect(() => parseUnitFile('unit-a.json', '{', plan)).toThrow(/^unit-a\.json: not JSON/);
+  });
+
+  it('the report: values per seed, verdicts, a tally, its schema; and the phase heatmaps', () => {
+    // Seed 42 groks at 0.6 under both decays; seed 1 only under LRD at 0.45 and 0.6.
+    const groks: Record<string, boolean> = { 's42-l21-f0.6': true, 's42-lrd0.03-f0.6': true, 's1-lrd0.03-f0.45': true, 's1-lrd0.03-f0.6': true };
+    const outcomes: UnitOutcome[] = plan.units.map((unit) => ({
+      unit,
+      result: result({ grokked: groks[unit.id] ? 1 : 0, trainFraction: Number(unit.tags.fraction), stableRankQK: unit.tags.decay === 'lrd' ? 1.2 : 8, maxTestAcc: groks[unit.id] ? 0.99 : 0.3 }),
+    }));
+    const report = buildReport(plan, outcomes, ['phase-l2.svg']);
+    const [fractions, ranks] = report.tables;
+    expect(fractions.rows[0].lab).toMatchObject({ values: [0.6, 0.45], n: 2 });
+    expect(fractions.rows[0].verdict).toMatchObject({ status: 'outside' });
+    expect(fractions.rows[1].lab).toMatchObject({ values: [0.6], n: 1 }); // seed 1 never groks under L2
+    expect(fractions.rows[1].verdict).toBeNull();
+    expect(ranks.rows[0].verdict).toMatchObject({ status: 'inside', text: 'inside 1–1.5' });
+    expect(ranks.rows[2].verdict).toMatchObject({ status: 'outside' }); // seed 1 does not grok: mean 0.645
+    expect(report.tally).toEqual({ inside: 1, outside: 2, notMeasured: 0, noReference: 2 });
+    expect(report.units).toEqual({ planned: 8, finished: 8, missing: [] });
+    const validate = new Ajv({ allErrors: true }).compile(REPORT_SCHEMA);
+    expect(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors)).toBe(true);
+    const md = renderMarkdown(report);
+    expect(md).toContain('| smallest fraction that groks, Low-Rank Decay | quick-add (p 31) | 0.6 | 0.525 ± 0.106 (n 2) | misses by 0.075 (0.875x the lower bound) | README "Phase diagram" (lab, SwiftShader, seed 42) |');
+    const svgs = studyFigures(plan, outcomes);
+    expect([...svgs.keys()]).toEqual(['phase-l2.svg', 'phase-lrd.svg']);
+    expect(svgs.get('phase-lrd.svg')).toContain('>0.990<');
+    const partial = buildReport(plan, outcomes.slice(0, 3));
+    expect(partial.units.missing).toHaveLength(5);
+  });
+});
+
+describe('npm run reproduce refuses bad input before any GPU work', () => {
+  it('with one line and exit code 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reproduce-'));
+    const plan = buildStudy('lifecycle-dyck', { quick: true });
+    writeFileSync(join(dir, 'unit-s42-wd1.json'), JSON.stringify(unitFileOf(plan, plan.units[0], result({}))));
+    const cases: [string[], string][] = [
+      [['nonsense'], 'reproduce: unknown study "nonsense"; choose from lifecycle-dyck, lifecycle-scan, modes-modarith, modes-multitask, lrd-phase'],
+      [['lrd-phase', '--seeds', ''], 'reproduce: --seeds is empty; give comma-separated integers, e.g. 42,1,2'],
+      [['lrd-phase', '--seeds', '4,x'], 'reproduce: --seeds must be comma-separated integers in [0, 2^32), got "4,x"'],
+      [['lrd-phase', '--shard', '3/2'], 'reproduce: --shard 3/2: i must be in 1..2'],
+      [['lrd-phase', '--quick', '--budget-minutes', '0.001'], 'reproduce: --budget-minutes 0.001 cannot fit one unit: the smallest needs at least 1s even at an H100\'s step rate'],
+      [['lrd-phase', '--quick', '--out', dir], 'reproduce: unit-s42-wd1.json: a unit of lifecycle-dyck (quick), not lrd-phase (quick)'],
+    ];
+    for (const [args, line] of cases) {
+      const r = await runScript('reproduce', ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toBe(`${line}\n`);
+    }
+  });
+});
