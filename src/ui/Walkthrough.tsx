@@ -1,6 +1,7 @@
-// The classroom's guided "watch it grok" walkthrough on its run (CLASSROOM_RUN, quick-dyck): one step at a time (Back / Next, or the arrow and
-// Page keys a presentation clicker sends), a running commentary on the run, and a line for each key moment that
-// says when it happened, what it is waiting for, or that the run ended without it. Everything shown comes from the
+// The classroom's guided "watch it grok" walkthrough on its run (CLASSROOM_RUN, quick-dyck; or the recorded demo of
+// it): one step at a time (Back / Next, or the arrow and Page keys a presentation clicker sends), following the run
+// as its moments happen, a running commentary on the run, and a line for each key moment that says when it
+// happened, what it is waiting for, or that the run ended without it. Everything shown comes from the
 // store (the worker's batches -> key moments); the buttons only send commands.
 import { useEffect, useId, useRef } from 'react';
 import { CHART_INK } from './charts/palette';
@@ -128,8 +129,7 @@ export function Walkthrough({ canTrain }: { canTrain: boolean }) {
     goTo(1);
   };
   const runWithoutDecay = () => {
-    labStore.getState().setField('weightDecay', '0');
-    void actions.startWalkthroughRun();
+    void actions.startWalkthroughRun({ weightDecay: '0' });
     goTo(1);
   };
 

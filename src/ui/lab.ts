@@ -140,14 +140,15 @@ export const actions = {
 
   /**
    * The classroom walkthrough's run (CLASSROOM_RUN), started from step 0: keeping the form's settings when it is
-   * already on that preset, so a link's shorter run or other seed applies.
+   * already on that preset, so a link's shorter run or other seed applies; `changes` on top (e.g. weight decay 0).
    */
-  async startWalkthroughRun(): Promise<void> {
+  async startWalkthroughRun(changes: Partial<Record<FormField, string>> = {}): Promise<void> {
     const state = labStore.getState();
     if (state.form.preset !== WALKTHROUGH_PRESET) {
       state.setPreset(WALKTHROUGH_PRESET);
       for (const [field, value] of Object.entries(CLASSROOM_RUN.values)) state.setField(field as FormField, value);
     }
+    for (const [field, value] of Object.entries(changes)) state.setField(field as FormField, value);
     await actions.start();
   },
 
