@@ -1,21 +1,25 @@
 // Classroom mode end to end, in headless Chromium on SwiftShader: a link with classroom=on opens the projector
 // layout (large type, the five key charts with captions, the walkthrough), the walkthrough is driven by keyboard
-// and starts quick-add, and the memorisation moment is called out on the charts (a labelled marker) and in the
-// walkthrough as it happens. The run is cut to 60 steps (grokking takes ~440, too slow on SwiftShader), so once it
-// ends the walkthrough must say plainly that grokking did not happen. Screenshots at projector sizes go to
-// test-results/.
+// and starts the classroom run (quick-dyck, snapshots every 50), its charts fill as it trains, and the walkthrough
+// says where the run stands. The run is cut to 100 steps (a quick-dyck step with its 5,000 test sequences is slow on
+// SwiftShader; its moments come from step 150 on), so once it ends the walkthrough must say plainly that they did
+// not happen. The moments as they happen, called out on the charts and followed by the walkthrough, are tested on
+// the recorded classroom run played in the page (e2e/lesson.spec.ts) and on the four recorded seeds
+// (test/classroom-run.test.ts). Screenshots at projector sizes go to test-results/.
 import { expect, test, type Page } from '@playwright/test';
 
-const STEPS = 60;
-const EVAL_EVERY = 5;
-const TRAINING_TIMEOUT = 240_000;
-const LINK = `/#preset=quick-add&seed=1&steps=${STEPS}&eval=${EVAL_EVERY}&window=3&snap=5&classroom=on`;
+const STEPS = 100;
+const EVAL_EVERY = 50;
+const TRAINING_TIMEOUT = 420_000;
+// quick-dyck evaluates every 50 steps (EVAL_EVERY) by default, so the link does not name it.
+const RUN = `preset=quick-dyck&seed=1&steps=${STEPS}&window=2&snap=50`;
+const LINK = `/#${RUN}&classroom=on`;
 const CLASSROOM_CHARTS = ['loss', 'accuracy', 'g23', 'energy-v1', 'causal-ablation'];
 
 const points = async (page: Page, chart: string) => Number(await page.getByTestId(`chart-${chart}`).getAttribute('data-points'));
 const moment = (page: Page, kind: string) => page.getByTestId('moment-log').locator(`[data-moment="${kind}"]`);
 
-test('classroom mode: the walkthrough starts quick-add and calls out memorisation on the charts as it happens', async ({ page }) => {
+test('classroom mode: the walkthrough starts the classroom run, its charts fill, and it says where the run stands', async ({ page }) => {
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.setViewportSize({ width: 1920, height: 1080 });
@@ -35,7 +39,7 @@ test('classroom mode: the walkthrough starts quick-add and calls out memorisatio
   // The walkthrough, by keyboard: Tab from the toggle reaches "Start the run"; the arrows move between steps.
   const walkthrough = page.getByTestId('walkthrough-step');
   await expect(walkthrough).toHaveAttribute('data-step', 'task');
-  await expect(page.getByTestId('walkthrough-settings')).toHaveText(`This run: quick-add, seed 1, weight decay 1, ${STEPS} steps.`);
+  await expect(page.getByTestId('walkthrough-settings')).toHaveText(`This run: quick-dyck, seed 1, weight decay 1, ${STEPS} steps.`);
   await expect(page.getByTestId('walkthrough-back')).toHaveAttribute('aria-disabled', 'true');
   await page.keyboard.press('ArrowRight');
   await expect(walkthrough).toHaveAttribute('data-step', 'memorise');
@@ -50,42 +54,22 @@ test('classroom mode: the walkthrough starts quick-add and calls out memorisatio
   await expect(walkthrough.getByRole('heading', { level: 3 })).toBeFocused();
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'running', { timeout: TRAINING_TIMEOUT });
 
-  // Memorisation, as it happens: a line in the walkthrough and a labelled marker on every chart.
-  const memorised = moment(page, 'memorisation');
-  await expect(memorised).toHaveAttribute('data-state', 'seen', { timeout: TRAINING_TIMEOUT });
-  const text = (await memorised.textContent())!;
-  const step = Number(/Memorised at step (\d+)/.exec(text)?.[1]);
-  expect(step, text).toBeGreaterThan(0);
-  expect(step % EVAL_EVERY).toBe(0);
-  await expect(walkthrough.locator('[data-moment="memorisation"]')).toContainText(`Memorised at step ${step}`);
-  for (const id of ['loss', 'accuracy']) {
-    await expect(page.getByTestId(`chart-${id}`).locator('.marker-memorisation text')).toHaveText(`memorised @ ${step}`);
-  }
-  // The spectral charts draw their markers once they have a record to draw.
-  for (const id of ['g23', 'energy-v1']) {
-    await expect.poll(() => points(page, id), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(0);
-    await expect(page.getByTestId(`chart-${id}`).locator('.marker-memorisation')).toHaveCount(1);
-  }
-  await expect(page.getByTestId('narration')).toContainText(/memorised but not generalising yet|grokked/);
-  await page.screenshot({ path: 'test-results/classroom-memorised.png' });
+  // As it trains: the charts fill, and the walkthrough says what each moment waits for.
+  await expect.poll(() => points(page, 'accuracy'), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(0);
+  await expect(moment(page, 'memorisation')).toContainText(/Memorisation\. Not yet: train accuracy [\d.]+ at step (50|100) \(memorised at 0\.99\)\./);
+  await expect(page.getByTestId('narration')).toContainText(/^Step (50|100)[^:]*: memorising, train accuracy/);
+  await page.screenshot({ path: 'test-results/classroom-training.png' });
 
-  // The run ends at step 60, long before quick-add groks: the walkthrough says so plainly.
+  // The run ends at step 100, before its moments: the walkthrough says so plainly, and marks nothing.
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'finished', { timeout: TRAINING_TIMEOUT });
-  await expect(moment(page, 'grokking')).toHaveAttribute('data-state', 'missed');
-  await expect(moment(page, 'grokking')).toContainText('It did not happen in this run: test accuracy stayed below 0.95');
-  await expect(page.getByTestId('chart-accuracy').locator('.marker-grokking')).toHaveCount(0);
-  // The edge either turned decay-driven (and is marked) or the walkthrough says it did not.
-  const edge = moment(page, 'decay-driven');
-  const edgeState = await edge.getAttribute('data-state');
-  if (edgeState === 'seen') {
-    await expect(page.getByTestId('chart-energy-v1').locator('.marker-decay-driven')).toHaveCount(1);
-  } else {
-    expect(edgeState).toBe('missed');
-    await expect(edge).toContainText('It did not happen in this run');
-    await expect(page.getByTestId('chart-energy-v1').locator('.marker-decay-driven')).toHaveCount(0);
+  await expect.poll(() => points(page, 'energy-v1')).toBe(1);
+  for (const kind of ['memorisation', 'grokking', 'decay-driven']) {
+    await expect(moment(page, kind)).toHaveAttribute('data-state', 'missed');
+    await expect(moment(page, kind)).toContainText('It did not happen in this run');
   }
-  console.log(`classroom: memorised at step ${step}; edge: ${(await edge.textContent())!.trim()}`);
-  await page.keyboard.press('ArrowRight');
+  await expect(page.locator('.marker-callout')).toHaveCount(0);
+  await expect(walkthrough).toHaveAttribute('data-step', 'memorise');
+  await page.getByTestId('walkthrough-next').click();
   await expect(walkthrough).toHaveAttribute('data-step', 'grok');
   await page.screenshot({ path: 'test-results/classroom-finished.png' });
   await page.setViewportSize({ width: 1280, height: 720 });
@@ -96,7 +80,7 @@ test('classroom mode: the walkthrough starts quick-add and calls out memorisatio
   await page.keyboard.press('c');
   await expect(page.getByTestId('classroom-toggle')).toHaveAttribute('aria-pressed', 'false');
   await expect(page.locator('html')).not.toHaveClass(/classroom/);
-  await expect(page).toHaveURL(/#preset=quick-add&seed=1&steps=60&eval=5&window=3&snap=5$/);
+  await expect(page).toHaveURL(new RegExp(`#${RUN}$`));
   await expect(page.getByTestId('chart-norms')).toBeVisible();
   await expect.poll(() => points(page, 'loss')).toBe(STEPS / EVAL_EVERY);
   // The key moments are called out in classroom mode only; the full lab keeps its own grok marker.

@@ -1,9 +1,12 @@
 // The causal experiments in the page, in headless Chromium on SwiftShader: a short quick-add run finishes, the
-// Run button explains itself until there is a spectral window, the worker runs the sweep, the ablation, the
-// curvature, the functional modes and the verdict on the finished model with progress on the page, every card fills
-// in, a figure exports as a PNG of twice its size and as SVG, the analysis exports as an analysis file, and the
-// run's export and a reload keep it (the worker validates the analyses of every run it opens against their
-// schema). Screenshots go to test-results/.
+// Run button explains itself until there is a spectral window, the probes (which cannot run on modular arithmetic)
+// are unticked and disabled, the branch length gets a time estimate, the worker runs the sweep, the ablation, the
+// curvature, the functional modes and the verdict on the finished model with progress on the page (one line per
+// experiment; the cards say what they wait for), every card fills in and its figures stay readable, a figure
+// exports as a PNG of twice its size and as SVG, the analysis exports as an analysis file, the run's export and a
+// reload keep it (the worker validates the analyses of every run it opens against their schema), the finished run
+// reopened from Saved runs takes new experiments, and Cancel stops a weight-decay intervention. Screenshots go to
+// test-results/.
 import { expect, test } from '@playwright/test';
 import { expectNoSeriousViolations } from './a11y';
 import { download, pngSize } from './helpers';
@@ -27,11 +30,14 @@ test('runs the causal experiments on a finished run, shows and exports them, and
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'finished', { timeout: TIMEOUT });
   await expect(run).toBeEnabled();
 
-  // The default selection but the probes, which do not apply to modular arithmetic: run them.
+  // The default selection: the probes, which do not apply to modular arithmetic, unticked and disabled with the reason.
   const choices = page.locator('.experiment-choices');
   await expect(choices.getByLabel(/Weight-decay intervention/)).not.toBeChecked();
-  await choices.getByLabel(/^Probes/).uncheck();
+  await expect(choices.getByLabel(/^Probes/)).not.toBeChecked();
+  await expect(choices.getByLabel(/^Probes/)).toBeDisabled();
+  await expect(choices.getByLabel(/^Probes/)).toHaveAccessibleDescription(/no probe target/);
   await choices.getByLabel(/^Weight-decay intervention/).check();
+  await expect(page.getByTestId('intervention-estimate')).toHaveText(/^4 branches × 1,000 steps = 4,000 training steps: about \d+ (s|min|h) at the [\d.]+ steps\/s this run trained at\.$/);
   await page.getByLabel('Steps per weight-decay branch').fill('two');
   await expect(page.getByText('must be a whole number of steps, got "two"')).toBeVisible();
   await expect(run).toHaveAccessibleDescription('Fix the weight-decay intervention’s number of steps.');
@@ -40,6 +46,14 @@ test('runs the causal experiments on a finished run, shows and exports them, and
   const progress = page.getByTestId('experiment-progress');
   await expect(progress).toContainText('Running on the model at step 30');
   await expect(progress.locator('li.running')).toHaveCount(1, { timeout: TIMEOUT });
+  // One line per experiment, each with its state; the cards it will fill say so, not "not computed yet".
+  const tops = await progress.locator('li').evaluateAll((items) => items.map((li) => li.getBoundingClientRect().top));
+  expect(tops.length).toBe(5);
+  for (let i = 1; i < tops.length; i++) expect(tops[i]).toBeGreaterThan(tops[i - 1]);
+  await expect(progress.locator('li.running')).toContainText('(running)');
+  await expect(page.getByTestId('experiment-verdict')).toHaveAttribute('data-state', 'pending');
+  await expect(page.getByTestId('experiment-verdict')).toContainText('Waiting: runs after');
+  await expect(page.getByTestId('experiment-verdict')).not.toContainText('Not computed yet');
   await page.screenshot({ path: 'test-results/experiments-running.png' });
   await expect(progress).toHaveCount(0, { timeout: TIMEOUT });
 
@@ -47,6 +61,19 @@ test('runs the causal experiments on a finished run, shows and exports them, and
     await expect(page.getByTestId(`experiment-${name}`)).toHaveAttribute('data-state', 'done');
   }
   await expect(page.getByTestId('experiment-probe')).toHaveAttribute('data-state', 'empty');
+  // The verdict's table backs its sentence: every sign it names has a passing row.
+  const signs = page.getByTestId('verdict-signs');
+  await expect(signs.locator('li')).toHaveCount(4);
+  // Readable figures: the curvature bars keep a visible length whatever the top eigenvalue, the colour bar's title
+  // clears its tick labels.
+  const bars = await page.getByTestId('figure-curvature').locator('rect.bar').evaluateAll((rects) => rects.map((r) => r.getBoundingClientRect().width));
+  expect(Math.max(...bars)).toBeGreaterThan(20);
+  const heatmap = page.getByTestId('figure-modes-2d');
+  const title = (await heatmap.locator('text.colorbar-title').boundingBox())!;
+  for (const tick of await heatmap.locator('text.colorbar-tick').all()) {
+    const box = (await tick.boundingBox())!;
+    expect(box.x + box.width, (await tick.textContent()) ?? undefined).toBeLessThanOrEqual(title.x);
+  }
   await expect(page.getByTestId('experiment-wd-intervention')).toContainText('Not computed yet');
   await expect(page.getByTestId('verdict-class')).toContainText(/functional|mixed|compression/);
   await expect(page.getByTestId('ablation-ratio')).toContainText('Edge/random ratio');
@@ -88,5 +115,23 @@ test('runs the causal experiments on a finished run, shows and exports them, and
   await page.getByTestId('saved-runs').locator('li').first().getByRole('button', { name: /^Open / }).click();
   await expect(page.getByTestId('experiment-ablate')).toHaveAttribute('data-state', 'done', { timeout: TIMEOUT });
   await expect(page.getByTestId('analysis-header')).toContainText('quick-add, seed 3');
+
+  // Reopened from Saved runs, the finished run still has its model: it takes new experiments.
+  await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'finished');
+  for (const name of ['Perturbation sweep', 'Curvature', 'Functional modes', 'Verdict']) await choices.getByLabel(new RegExp(`^${name}`)).uncheck();
+  await expect(run).toBeEnabled();
+  await run.click();
+  await expect(progress).toHaveCount(0, { timeout: TIMEOUT });
+  await expect(page.getByTestId('analysis-header').getByRole('combobox')).toHaveCount(1); // two analyses now
+
+  // Cancel stops a weight-decay intervention cleanly: no new analysis, the page says so.
+  await choices.getByLabel(/^Ablation/).uncheck();
+  await choices.getByLabel(/^Weight-decay intervention/).check();
+  await run.click();
+  await expect(progress).toContainText('branch wd', { timeout: TIMEOUT });
+  await page.getByTestId('experiment-cancel').click();
+  await expect(progress).toHaveCount(0, { timeout: TIMEOUT });
+  await expect(page.getByTestId('notice')).toContainText('Experiments cancelled');
+  await expect(page.getByTestId('analysis-header').getByRole('combobox').locator('option')).toHaveCount(2);
   expect(pageErrors).toEqual([]);
 });

@@ -3,8 +3,12 @@
 // the ablation's resolution and lower-bound ratio, the 2-D spectrum centred on frequency 0), and the run's analyses
 // arriving in batches. The result objects hold only the fields the layouts read.
 import { describe, expect, it } from 'vitest';
-import { ablationBars, ablationRatioText, checkInterventionSteps, curvatureBars, defaultSelection, formatNumber, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot, outcomeView, perturbationPlot, plannedProgress, runBlocker, selectedExperiments, type RunGate } from '../src/ui/experiments/experiment-data';
-import type { AblationEffect, AblationResult, PerturbationResult, CurvatureResult, FunctionalModesResult } from '../src/formats/experiments';
+import {
+  ablationBars, ablationRatioText, checkInterventionSteps, curvatureBars, defaultSelection, formatNumber, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot,
+  interventionEstimate, outcomeView, pendingText, perturbationPlot, plannedProgress, runBlocker, selectedExperiments, type RunGate,
+} from '../src/ui/experiments/experiment-data';
+import { notForTask } from '../src/analysis/experiments';
+import { EXPERIMENTS, type AblationEffect, type AblationResult, type PerturbationResult, type CurvatureResult, type FunctionalModesResult } from '../src/formats/experiments';
 import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, parseAnalysisFile, type AnalysisFile } from '../src/formats/analysis-file';
 import { createExperimentsStore, shownAnalysisIndex } from '../src/store/experiments-store';
 import { createLabStore, createTables } from '../src/store/lab-store';
@@ -20,7 +24,8 @@ describe('the Run button', () => {
     expect(runBlocker(gate({ phase: 'finished' }))).toBeNull();
     expect(runBlocker(gate({ phase: 'running' }))).toMatch(/^Pause the run first/);
     expect(runBlocker(gate({ phase: 'idle', hasRun: false }))).toMatch(/^Start a run, or open a saved one/);
-    expect(runBlocker(gate({ phase: 'viewing' }))).toMatch(/opened without a checkpoint/);
+    expect(runBlocker(gate({ phase: 'viewing' }))).toMatch(/opened from a file, which holds no model/);
+    expect(runBlocker(gate({ phase: 'playing' }))).toMatch(/^This is a recording playing back/);
     expect(runBlocker(gate({ spectralCount: 0, step: 120 }))).toContain('the first is at step 200 (now 120)');
     expect(runBlocker(gate({ spectral: { enabled: false, window: 10, snapshotEvery: 20 } }))).toMatch(/does not track the spectral edge/);
     expect(runBlocker(gate({ selected: 0 }))).toBe('Tick at least one experiment.');
@@ -34,6 +39,35 @@ describe('the Run button', () => {
     expect(checkInterventionSteps('1.5')).toMatchObject({ ok: false, message: 'must be a whole number of steps, got "1.5"' });
     expect(checkInterventionSteps('0')).toMatchObject({ ok: false });
     expect(checkInterventionSteps('100001')).toMatchObject({ ok: false, message: 'must be between 1 and 100,000' });
+  });
+
+  it('leaves unticked, and never sends, what cannot run on the task (probes on modular arithmetic, modes on SCAN)', () => {
+    expect(selectedExperiments(defaultSelection('modarith'), 'modarith')).toEqual(['perturb', 'curvature', 'ablate', 'fourier', 'verdict']);
+    expect(selectedExperiments(defaultSelection('multitask'), 'multitask')).not.toContain('probe');
+    expect(selectedExperiments(defaultSelection('dyck'), 'dyck')).toEqual(['perturb', 'curvature', 'ablate', 'probe', 'fourier', 'verdict']);
+    expect(selectedExperiments(defaultSelection('scan'), 'scan')).toEqual(['perturb', 'curvature', 'ablate', 'probe', 'verdict']);
+    const all = Object.fromEntries(EXPERIMENTS.map((n) => [n, true])) as ReturnType<typeof defaultSelection>;
+    expect(selectedExperiments(all, 'modarith')).not.toContain('probe');
+    expect(notForTask('probe', 'modarith')).toMatch(/no probe target/);
+    expect(notForTask('probe', 'dyck')).toBeNull();
+  });
+
+  it('estimates the weight-decay branches from the measured step rate', () => {
+    expect(interventionEstimate(1000, 4, 20)).toBe('4 branches × 1,000 steps = 4,000 training steps: about 3 min at the 20 steps/s this run trained at.');
+    expect(interventionEstimate(3000, 4, 2.5)).toBe('4 branches × 3,000 steps = 12,000 training steps: about 80 min at the 2.5 steps/s this run trained at.');
+    expect(interventionEstimate(3000, 4, 0.5)).toContain('about 6.7 h');
+    expect(interventionEstimate(100, 4, 400)).toContain('about 1 s');
+    expect(interventionEstimate(500, 4, null)).toBe('4 branches × 500 steps = 2,000 training steps; the time is estimated once this run has trained here.');
+  });
+
+  it('tells each card of a running request what it is waiting for, instead of "not computed yet"', () => {
+    const planned = ['perturb', 'ablate', 'verdict'] as const;
+    const current = { name: 'ablate' as const, done: 3, total: 27, what: 'random pair 1' };
+    expect(pendingText('perturb', planned, current)).toBe('Computed: shown when the other experiments have finished.');
+    expect(pendingText('ablate', planned, current)).toBe('Computing now: random pair 1 (3 of 27).');
+    expect(pendingText('verdict', planned, current)).toBe('Waiting: runs after ablation.');
+    expect(pendingText('perturb', planned, null)).toBe('Starting…');
+    expect(pendingText('probe', planned, current)).toBeNull();
   });
 
   it('marks the planned experiments done, running or waiting from the worker\'s progress', () => {
@@ -79,12 +113,22 @@ describe('figures from results', () => {
     expect(ablationRatioText(loud)).toMatch(/^Edge\/random ratio = 90: \|Δ edge\| = 0\.9 against a mean \|Δ\| of 0\.01 over 20 random pairs \(4 token flips/);
   });
 
-  it('puts the top Hessian eigenvalue beside the curvatures for scale', () => {
-    const r = { edge: [2, -0.5], edgeGradientProjection: [0.1, 0], random: [0.01, 0.02], curvatureResolution: 0.05, hessian: { eigenvalues: [7, 3] } } as unknown as CurvatureResult;
+  it('puts the top Hessian eigenvalue beside the curvatures for scale when it is of their size', () => {
+    const r = { edge: [2, -0.5], edgeGradientProjection: [0.1, 0], random: [0.01, 0.02], curvatureResolution: 0.05, hessian: { eigenvalues: [5, 3] } } as unknown as CurvatureResult;
     const layout = curvatureBars(r);
     expect(layout.rows.map((row) => row.value)).toEqual([2, -0.5]);
-    expect(layout.refs).toEqual([{ x: 7, label: 'λ₁ = 7' }]);
-    expect(layout.domain[1]).toBeGreaterThan(7);
+    expect(layout.refs).toEqual([{ x: 5, label: 'top Hessian eigenvalue λ₁ = 5' }]);
+    expect(layout.domain[1]).toBeGreaterThan(5);
+  });
+
+  it('leaves a top eigenvalue far beyond the bars off their scale, so they stay readable', () => {
+    // The page's case: λ1 = 22.4 against curvatures of about -0.03 (the bars vanished at λ1's scale).
+    const r = { edge: [-0.03, -0.028], edgeGradientProjection: [0, 0], random: [-0.031, -0.027, -0.029, -0.03], curvatureResolution: 0.002, hessian: { eigenvalues: [22.4, 8] } } as unknown as CurvatureResult;
+    const layout = curvatureBars(r);
+    expect(layout.refs).toEqual([{ x: 22.4, label: 'top Hessian eigenvalue λ₁ = 22.4 (off this scale)', offScale: true }]);
+    expect(layout.domain[1] - layout.domain[0]).toBeLessThan(0.1);
+    // A bar of -0.03 fills at least a quarter of the axis.
+    expect(0.03 / (layout.domain[1] - layout.domain[0])).toBeGreaterThan(0.25);
   });
 
   it('centres the 2-D spectrum on frequency 0, each cell where its (k1, k2) lands', () => {

@@ -10,7 +10,7 @@ import { parseRunFile } from '../src/train/run';
 import type { RunFile } from '../src/formats/run-file';
 import { chartDataCsv, chartDataJson } from '../src/ui/charts/chart-data';
 import { minMaxPolyline, subPaths, svgPathData } from '../src/ui/charts/downsample';
-import { buildPlotModel, layoutLegend, textWidth, type ChartData } from '../src/ui/charts/plot-model';
+import { MARKER_LABEL_HEIGHT, buildPlotModel, layoutLegend, textWidth, type ChartData } from '../src/ui/charts/plot-model';
 import { SPECTRAL_CHARTS, chartSources, markersOf, trainingCharts } from '../src/ui/lab-charts';
 
 /** A LabApi that never needs the GPU (viewing only): acquiring one is a test failure. */
@@ -138,6 +138,46 @@ describe('min/max polylines', () => {
     expect(subPaths(model.lines[1].polyline)).toHaveLength(1);
     const empty: ChartData = { length: 0, x: new Float64Array(), y: () => new Float64Array() };
     expect(buildPlotModel(loss, empty, [], { width: 400, height: 250, logX: false })).toBeNull();
+  });
+
+  it('labels markers in a band above the plot, where no data line can cross them (screen and exports alike)', () => {
+    const data: ChartData = { length: 3, x: Float64Array.from([10, 20, 30]), y: () => Float64Array.from([1, 0.5, 0.25]) };
+    const loss = trainingCharts(null, null).find((c) => c.id === 'loss')!;
+    const markers = [
+      { step: 12, kind: 'hyper' as const, label: 'wd 1→0.45' },
+      { step: 13, kind: 'hyper' as const, label: 'lr 0.01→0.003' },
+      { step: 29, kind: 'grok' as const, label: 'grok @ 29' },
+    ];
+    for (const title of [undefined, loss.title]) {
+      const model = buildPlotModel(loss, data, markers, { width: 400, height: 250, logX: false, ...(title && { title }) })!;
+      expect(model.labels.map((l) => l.marker.label).sort()).toEqual(markers.map((m) => m.label).sort());
+      for (const label of model.labels) {
+        expect(label.y + MARKER_LABEL_HEIGHT).toBeLessThanOrEqual(model.inner.top);
+        expect(label.x).toBeGreaterThanOrEqual(0);
+        expect(label.x + label.width).toBeLessThanOrEqual(400);
+      }
+      // Two labels in one row never overlap (the two changes close together take two rows).
+      for (const p of model.labels) for (const q of model.labels) if (p !== q && p.y === q.y) expect(p.x + p.width <= q.x || q.x + q.width <= p.x).toBe(true);
+      expect(new Set(model.labels.map((l) => l.y)).size).toBeGreaterThan(1);
+    }
+    // No markers: no band.
+    expect(buildPlotModel(loss, data, [], { width: 400, height: 250, logX: false })!.labels).toEqual([]);
+  });
+
+  it('gives the spectral charts the training charts\' x axis (the run from its first evaluation), linear and log', () => {
+    const tables = createTables();
+    const steps = [20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220];
+    for (const step of steps) tables.metrics.append({ step, trainAcc: 0.5, testAcc: 0.5 });
+    for (const step of [200, 220]) tables.spectral.append({ step, energy1: 0.5, energy2: 0.5, energy3: 0.5 });
+    const sources = chartSources(tables);
+    const accuracy = trainingCharts(null, null).find((c) => c.id === 'accuracy')!;
+    const energy = SPECTRAL_CHARTS.find((c) => c.id === 'energy')!;
+    for (const logX of [false, true]) {
+      const training = buildPlotModel(accuracy, sources.metrics.data(), [], { width: 400, height: 250, logX })!;
+      const spectral = buildPlotModel(energy, sources.spectral.data(), [], { width: 400, height: 250, logX })!;
+      expect(spectral.x.domain()).toEqual(training.x.domain());
+    }
+    expect(sources.spectral.data().span).toEqual([20, 220]);
   });
 
   it('flows a wide legend into more rows (and a title ahead of it) instead of running off the figure', () => {

@@ -1,10 +1,12 @@
 // The key moments of a grokking run (src/store/key-moments.ts) on synthetic series: memorisation (train accuracy
-// >= 0.99), grokking (the run's grok event, else test accuracy >= 0.95), the edge turning decay-driven (v1's
-// gradient energy fraction < 0.5 at or after memorisation); no moment yet, a moment at the first point, NaN values,
-// ragged columns. Also what the classroom says about them (src/ui/walkthrough.ts) and marks on its charts.
+// >= 0.99), grokking (test accuracy >= 0.95; a multitask run's grok event), the edge turning decay-driven (v1's
+// gradient energy fraction < 0.5 at or after memorisation), each only once it has held for two points in a row; no
+// moment yet, a moment at the first point, one noisy point, NaN values, ragged columns. Also what the classroom says
+// about them (src/ui/walkthrough.ts), how its walkthrough follows the run, and what it marks on its charts. The
+// moments on runs the real engine recorded are tested in test/classroom-run.test.ts.
 import { describe, expect, it } from 'vitest';
 import { NO_KEY_MOMENTS, detectKeyMoments, momentsInOrder, sameKeyMoments, type KeyMomentInputs } from '../src/store/key-moments';
-import { momentLine, narration } from '../src/ui/walkthrough';
+import { WALKTHROUGH_STEPS, followRun, momentLine, narration, settingsText } from '../src/ui/walkthrough';
 import { classroomCharts, classroomMarkers } from '../src/ui/lab-charts';
 import type { RunEvent } from '../src/formats/metrics';
 import { buildPlotModel } from '../src/ui/charts/plot-model';
@@ -48,21 +50,37 @@ describe('key moments', () => {
     expect(m.edgeSinceMemorisation).toEqual({ records: 2, latest: { step: 40, value: 0.2 }, lowest: { step: 40, value: 0.2 } });
   });
 
-  it('skips NaN values: they never trigger a moment', () => {
+  it('skips NaN values: they never trigger a moment, and break a streak', () => {
     const m = detectKeyMoments(
-      inputs({ step: [5, 10, 15, 20], train: [NaN, 0.5, NaN, 1], test: [NaN, NaN, 0.96, NaN] }, { step: [20, 25, 30], energy1: [NaN, 0.7, 0.3] }),
+      inputs({ step: [5, 10, 15, 20, 25], train: [NaN, 1, NaN, 1, 1], test: [NaN, 0.96, NaN, 0.97, 0.98] }, { step: [20, 25, 30, 35], energy1: [NaN, 0.7, 0.3, 0.2] }),
     );
     expect(m.memorisation).toEqual({ kind: 'memorisation', step: 20, value: 1 });
-    expect(m.grokking).toEqual({ kind: 'grokking', step: 15, value: 0.96 });
+    expect(m.grokking).toEqual({ kind: 'grokking', step: 20, value: 0.97 });
     expect(m.decayDriven).toEqual({ kind: 'decay-driven', step: 30, value: 0.3 });
-    expect(m.edgeSinceMemorisation).toEqual({ records: 3, latest: { step: 30, value: 0.3 }, lowest: { step: 30, value: 0.3 } });
-    expect(m.latest!.testAcc).toBeNaN();
+    expect(m.edgeSinceMemorisation).toEqual({ records: 4, latest: { step: 35, value: 0.2 }, lowest: { step: 35, value: 0.2 } });
+    expect(detectKeyMoments(inputs({ step: [5, 10], train: [1, NaN], test: [0.5, NaN] })).latest!.testAcc).toBeNaN();
   });
 
-  it('takes grokking from the run\'s grok event (not a task head\'s) before the test accuracy', () => {
+  it('takes a moment only once it has held for two points: one noisy window or lucky evaluation is not one', () => {
+    // The page's case: v1's energy fraction dips to 0.06 for one window and is back at 0.93 the next.
+    const evals = { step: [20, 40, 60, 80, 100], train: [1, 1, 1, 1, 1], test: [0.2, 0.96, 0.4, 0.97, 0.98] };
+    const noisy = detectKeyMoments(inputs(evals, { step: [40, 60, 80, 100], energy1: [0.9, 0.06, 0.93, 0.8] }));
+    expect(noisy.decayDriven).toBeNull();
+    expect(noisy.edgeSinceMemorisation.lowest).toEqual({ step: 60, value: 0.06 });
+    // The evaluation at 40 crossed 0.95 alone; from 80 on it holds.
+    expect(noisy.grokking).toEqual({ kind: 'grokking', step: 80, value: 0.97 });
+    // Held, it is placed at its first point (and only seen once the second arrives).
+    const held = detectKeyMoments(inputs(evals, { step: [40, 60, 80, 100], energy1: [0.9, 0.45, 0.3, 0.8] }));
+    expect(held.decayDriven).toEqual({ kind: 'decay-driven', step: 60, value: 0.45 });
+    expect(detectKeyMoments(inputs(evals, { step: [40, 60], energy1: [0.9, 0.45] })).decayDriven).toBeNull();
+  });
+
+  it('takes grokking from the test accuracy, and from the run\'s grok event (not a task head\'s) only when there is none (multitask)', () => {
     const evals = { step: [10, 20, 30], train: [1, 1, 1], test: [0.5, 0.97, 0.99] };
-    expect(detectKeyMoments(inputs(evals, undefined, [grok(30, 0.99)])).grokking).toEqual({ kind: 'grokking', step: 30, value: 0.99 });
-    expect(detectKeyMoments(inputs(evals, undefined, [grok(10, 0.96, 'add')])).grokking).toEqual({ kind: 'grokking', step: 20, value: 0.97 });
+    expect(detectKeyMoments(inputs(evals, undefined, [grok(20, 0.97)])).grokking).toEqual({ kind: 'grokking', step: 20, value: 0.97 });
+    const multitask = { ...evals, test: [NaN, NaN, NaN] };
+    expect(detectKeyMoments(inputs(multitask, undefined, [grok(10, 0.96, 'add'), grok(30, 0.99)])).grokking).toEqual({ kind: 'grokking', step: 30, value: 0.99 });
+    expect(detectKeyMoments(inputs(multitask, undefined, [grok(10, 0.96, 'add')])).grokking).toBeNull();
   });
 
   it('finds the edge decay-driven only at or after memorisation, and reports its lowest value when it never is', () => {
@@ -79,19 +97,19 @@ describe('key moments', () => {
 
   it('reads only the rows every column has (ragged columns mid-append)', () => {
     const m = detectKeyMoments({
-      evaluations: { step: f([10, 20]), trainAcc: f([0.5, 1, 1]), testAcc: f([0.1, 0.2, 0.3]) },
+      evaluations: { step: f([10, 20, 30]), trainAcc: f([1, 1, 1, 1]), testAcc: f([0.1, 0.2, 0.3]) },
       spectral: { step: f([20]), energy1: f([0.7, 0.1]) },
       events: [],
     });
-    expect(m.latest).toEqual({ step: 20, trainAcc: 1, testAcc: 0.2 });
+    expect(m.latest).toEqual({ step: 30, trainAcc: 1, testAcc: 0.3 });
     expect(m.decayDriven).toBeNull();
     expect(m.edgeSinceMemorisation.records).toBe(1);
   });
 
   it('orders the moments by step and compares results by value', () => {
-    const a = detectKeyMoments(inputs({ step: [10, 20], train: [1, 1], test: [0.1, 0.96] }, { step: [10], energy1: [0.4] }));
+    const a = detectKeyMoments(inputs({ step: [10, 20, 30], train: [1, 1, 1], test: [0.1, 0.96, 1] }, { step: [10, 20], energy1: [0.4, 0.3] }));
     expect(momentsInOrder(a).map((m) => `${m.kind}@${m.step}`)).toEqual(['memorisation@10', 'decay-driven@10', 'grokking@20']);
-    const b = detectKeyMoments(inputs({ step: [10, 20], train: [1, 1], test: [0.1, 0.96] }, { step: [10], energy1: [0.4] }));
+    const b = detectKeyMoments(inputs({ step: [10, 20, 30], train: [1, 1, 1], test: [0.1, 0.96, 1] }, { step: [10, 20], energy1: [0.4, 0.3] }));
     expect(sameKeyMoments(a, b)).toBe(true);
     expect(sameKeyMoments(a, NO_KEY_MOMENTS)).toBe(false);
     const nan = detectKeyMoments(inputs({ step: [10], train: [NaN], test: [NaN] }));
@@ -122,9 +140,39 @@ describe('the classroom walkthrough on the key moments', () => {
     expect(momentLine('decay-driven', memorised, { phase: 'running', spectral: false })).toMatchObject({ state: 'missed', text: 'Cannot be seen: this run does not track the spectral edge.' });
   });
 
+  it('follows the run: a new moment moves it on to what to watch next, never back, and not on a run opened whole (not going)', () => {
+    const index = (id: string) => WALKTHROUGH_STEPS.findIndex((s) => s.id === id);
+    const evals = { step: [20, 40, 60, 80], train: [0.5, 1, 1, 1], test: [0.04, 0.05, 0.96, 0.97] };
+    const grokked = detectKeyMoments(inputs(evals));
+    const decayed = detectKeyMoments(inputs(evals, { step: [60, 80], energy1: [0.3, 0.2] }));
+    const necessary = { step: f([60, 80]), edgeDeltaAcc: f([-0.2, -0.3]), randomMaxAbsDelta: f([0, 0]), resolution: f([0.001, 0.001]) };
+    const all = detectKeyMoments({ ...inputs(evals, { step: [60, 80], energy1: [0.3, 0.2] }), causal: necessary });
+    // Started: on "It memorises"; memorised -> "It groks"; grokked -> the edge; decay-driven -> necessary; all -> "Try it yourself".
+    expect(followRun(index('memorise'), NO_KEY_MOMENTS, memorised, true)).toBe(index('grok'));
+    expect(followRun(index('grok'), memorised, grokked, true)).toBe(index('edge'));
+    expect(followRun(index('memorise'), memorised, grokked, true)).toBe(index('edge')); // not left on "It memorises" after the grok
+    expect(followRun(index('edge'), grokked, decayed, true)).toBe(index('necessary'));
+    expect(followRun(index('necessary'), decayed, all, true)).toBe(index('try'));
+    // A moment ahead of the walkthrough's order (necessary before decay-driven): it waits on the step still to come.
+    const necessaryFirst = detectKeyMoments({ ...inputs(evals), causal: necessary });
+    expect(followRun(index('edge'), grokked, necessaryFirst, true)).toBe(index('edge'));
+    // No new moment, a reader who moved ahead, or a run that is not going: it stays.
+    expect(followRun(index('task'), memorised, memorised, true)).toBe(index('task'));
+    expect(followRun(index('try'), memorised, grokked, true)).toBe(index('try'));
+    expect(followRun(index('memorise'), NO_KEY_MOMENTS, all, false)).toBe(index('memorise'));
+  });
+
+  it('states the run\'s weight decay as it is now after a live change, not as it started', () => {
+    const run = { preset: 'quick-dyck', seed: 1, steps: 1000, weightDecay: 1 };
+    expect(settingsText(run, 1)).toBe('This run: quick-dyck, seed 1, weight decay 1, 1,000 steps.');
+    expect(settingsText(run, 0.45)).toBe('This run: quick-dyck, seed 1, weight decay 1, now 0.45, 1,000 steps.');
+    expect(settingsText(run, null)).toBe('This run: quick-dyck, seed 1, weight decay 1, 1,000 steps.');
+    for (const step of WALKTHROUGH_STEPS) expect(step.text).not.toMatch(/weight decay \d/);
+  });
+
   it('marks the moments on the classroom charts, the grok event once, hyperparameter changes kept', () => {
     const events: RunEvent[] = [{ type: 'hyper', step: 30, before: { lr: 0.01, weightDecay: 1 }, after: { lr: 0.01, weightDecay: 0.5 } }, grok(60, 0.96)];
-    const moments = detectKeyMoments(inputs({ step: [20, 40, 60], train: [0.5, 1, 1], test: [0.04, 0.05, 0.96] }, undefined, events));
+    const moments = detectKeyMoments(inputs({ step: [20, 40, 60, 80], train: [0.5, 1, 1, 1], test: [0.04, 0.05, 0.96, 0.97] }, undefined, events));
     expect(classroomMarkers(events, moments)).toEqual([
       { step: 30, kind: 'hyper', label: 'wd 1→0.5' },
       { step: 40, kind: 'memorisation', label: 'memorised @ 40' },
@@ -167,5 +215,17 @@ describe('the classroom walkthrough on the key moments', () => {
     expect(c.x + c.width).toBeCloseTo(c.px);
     expect(model.inner.top).toBeGreaterThan(plain.inner.top);
     expect(model.x.domain()).toEqual(plain.x.domain());
+
+    // Moments at one step share a badge (on quick-dyck memorisation and grokking both come at step 150): one row, not two.
+    const together = buildPlotModel(accuracy, data, [
+      { step: 20, kind: 'memorisation', label: 'memorised @ 20' },
+      { step: 20, kind: 'grokking', label: 'grokked @ 20' },
+      { step: 30, kind: 'decay-driven', label: 'edge decay-driven @ 30' },
+    ], { width: 400, height: 250, logX: false })!;
+    expect(together.callouts.map((c) => [c.marker.label, c.kinds])).toEqual([
+      ['memorised · grokked @ 20', ['memorisation', 'grokking']],
+      ['edge decay-driven @ 30', ['decay-driven']],
+    ]);
+    expect(new Set(together.callouts.map((c) => c.y)).size).toBeLessThanOrEqual(2);
   });
 });

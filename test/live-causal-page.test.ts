@@ -82,9 +82,12 @@ describe('the store keeps the live causal records', () => {
     expect(store.getState().causalCount).toBe(3);
     expect(tables.causalRecords.map((r) => r.step)).toEqual([100, 200, 300]);
     expect(Array.from(tables.causal.column('edgeDeltaAcc'))).toEqual([-0.02, -0.15, -0.4]);
-    // Step 200 costs 0.15 but a random pair flips a token (0.005 = resolution): the moment is at 300.
+    // Step 200 costs 0.15 but a random pair flips a token (0.005 = resolution); 300 qualifies, but one probe is
+    // not yet a moment (it must hold for two).
+    expect(store.getState().moments.edgeNecessary).toBeNull();
+    store.getState().applyBatch({ status, causal: [record(400, -0.3, [0, 0])] });
     expect(store.getState().moments.edgeNecessary).toEqual({ kind: 'edge-necessary', step: 300, value: -0.4 });
-    expect(store.getState().moments.latestProbe).toEqual({ step: 300, edgeDeltaAcc: -0.4, randomMaxAbsDelta: 0, resolution: 0.005 });
+    expect(store.getState().moments.latestProbe).toEqual({ step: 400, edgeDeltaAcc: -0.3, randomMaxAbsDelta: 0, resolution: 0.005 });
 
     const source = chartSources(tables).causal;
     const before = source.version();
@@ -155,7 +158,7 @@ describe('the key moment "the edge becomes necessary"', () => {
       text: 'Not yet: removing {v₁, v₂} costs −0.05 test accuracy at step 100, random pairs change up to 0.01 (necessary at −0.1 with random pairs below one token).',
     });
     expect(momentLine('edge-necessary', waiting, { phase: 'finished', spectral: true, causal: true }).state).toBe('missed');
-    const seen = detectKeyMoments({ ...none, causal: probes([[100, -0.05, 0], [500, -0.42, 0]]) });
+    const seen = detectKeyMoments({ ...none, causal: probes([[100, -0.05, 0], [500, -0.42, 0], [600, -0.45, 0]]) });
     expect(momentLine('edge-necessary', seen, { phase: 'running', spectral: true, causal: true })).toMatchObject({
       state: 'seen',
       text: 'The edge became necessary at step 500: removing {v₁, v₂} cost −0.42 test accuracy, while random pairs flipped no token.',

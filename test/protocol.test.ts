@@ -7,12 +7,13 @@ import { acquireNodeDevice } from '../src/gpu/node-gpu';
 import type { AcquiredDevice } from '../src/gpu/device';
 import { LabApi } from '../src/worker/lab-api';
 import { batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSchedule } from '../src/worker/protocol';
-import { IDLE_STATUS, type LabBatch, type StartRequest, type WorkerStatus } from '../src/formats/worker';
+import { IDLE_STATUS, type LabBatch, type RunSave, type StartRequest, type WorkerStatus } from '../src/formats/worker';
 import { emptyMetrics } from '../src/train/metrics';
 import { METRIC_KEYS, type MetricSeries } from '../src/formats/metrics';
 import { parseRunFile } from '../src/train/run';
 import type { RunFile } from '../src/formats/run-file';
-import { decodeCheckpoint } from '../src/train/checkpoint-file';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
+import { GROKKED_STEPS, grokkedQuickAdd } from './helpers/grokked';
 import type { SavedRun } from '../src/worker/run-db';
 import { savedRunStore, type SavedRunStore } from './helpers/saved-runs';
 
@@ -206,6 +207,54 @@ describe('the lab worker API on the GPU', () => {
     expect(saved.summary).toMatchObject({ finished: true, checkpointStep: 2 });
     expect(saved.runFile.events.at(-1)).toMatchObject({ type: 'divergence', step: 4, restoredStep: 2 });
     expect(decodeCheckpoint(saved.checkpoint!, { run: { config: saved.runFile.config, metrics: saved.runFile } }).checkpoint.step).toBe(2);
+  });
+});
+
+describe('the grok step\'s checkpoint', () => {
+  it('is kept when the run groks, saved once, reopened with the run, and analysed while the run stays at its end', async () => {
+    // The grokked fixture (quick-add seed 1, step 500, test accuracy >= 0.95) with its grok forgotten and 40 more
+    // steps to go: the lab's first evaluation (step 520) is then the grok.
+    const fixture = await grokkedQuickAdd();
+    const checkpoint = await fixture.checkpoint();
+    checkpoint.metrics.events = checkpoint.metrics.events.filter((e) => e.type !== 'grok');
+    const config = { ...fixture.config, steps: GROKKED_STEPS + 40 };
+    const file = fixture.toRunFile();
+    const runFile: RunFile = { ...file, config, events: checkpoint.metrics.events, summary: { ...file.summary, grokStep: null, stopReason: 'interrupted' } };
+    // The page's store, with every save the worker sends recorded as sent.
+    const stored = savedRunStore();
+    const sent: RunSave[] = [];
+    const { api, status } = lab({
+      ...stored,
+      store: {
+        async save(save) {
+          sent.push(save);
+          await stored.store.save(save);
+        },
+      },
+    });
+    expect(await api.loadRun({ runFile, checkpoint: encodeCheckpoint(checkpoint, config) })).toMatchObject({ phase: 'paused', grokCheckpointStep: null });
+    await expect(api.runExperiment({ experiments: ['ablate'], at: 'grok' })).rejects.toThrow(/no checkpoint of its grok step/);
+    await api.resume();
+    await until('the run to finish', () => finished(status()));
+    expect(status()).toMatchObject({ step: GROKKED_STEPS + 40, grokCheckpointStep: GROKKED_STEPS + 20 });
+    const withGrok = sent.filter((s) => s.grokCheckpoint);
+    expect(withGrok).toHaveLength(1); // sent once
+    const id = status()!.runId!;
+    const saved = await stored.db.get(id);
+    expect(saved.summary).toMatchObject({ finished: true, grokCheckpointStep: GROKKED_STEPS + 20, checkpointStep: GROKKED_STEPS + 40 });
+    expect(saved.grokCheckpoint).toEqual(withGrok[0].grokCheckpoint);
+    expect(decodeCheckpoint(saved.grokCheckpoint!, { run: { config, metrics: saved.runFile } }).checkpoint.step).toBe(GROKKED_STEPS + 20);
+
+    // Reopened from the store, finished: its model takes experiments, at the end and at the grok.
+    const reopened = lab(savedRunStore(stored.db));
+    expect(await reopened.api.loadRun({ runFile: saved.runFile, checkpoint: saved.checkpoint!, grokCheckpoint: saved.grokCheckpoint!, runId: id })).toMatchObject({
+      phase: 'finished', step: GROKKED_STEPS + 40, grokCheckpointStep: GROKKED_STEPS + 20,
+    });
+    const atGrok = await reopened.api.runExperiment({ experiments: ['ablate'], at: 'grok' });
+    expect(atGrok.at).toMatchObject({ requested: 'grok', step: GROKKED_STEPS + 20 });
+    const atEnd = await reopened.api.runExperiment({ experiments: ['ablate'] });
+    expect(atEnd.at.step).toBe(GROKKED_STEPS + 40);
+    expect((await reopened.api.exportRun()).analyses?.map((a) => a.at.step)).toEqual([GROKKED_STEPS + 20, GROKKED_STEPS + 40]);
   });
 });
 

@@ -10,20 +10,31 @@ import { plannedExperiments } from '../src/analysis/experiments';
 import { firstNonFinite, runAnalysis } from '../src/analysis/run-analysis';
 import { NonFiniteError } from '../src/util/non-finite';
 import { parseAnalysisFile } from '../src/formats/analysis-file';
+import { ExperimentCancelledError } from '../src/analysis/context';
+
+const CONFIG = resolveRunConfig('quick-add', 4, { steps: 30, evalEvery: 10, spectral: { window: 3, snapshotEvery: 5 } });
+let trained: Promise<Trainer> | undefined;
+/** The 30-step run both tests analyse (trained once). */
+function trainedRun(): Promise<Trainer> {
+  trained ??= testRuntime().then(async (rt) => {
+    const trainer = await Trainer.create(rt, CONFIG);
+    await trainer.run();
+    return trainer;
+  });
+  return trained;
+}
 
 describe('an analysis of a run', () => {
   it('runs the verdict with the perturbation sweep and ablation it reads, and records what does not apply', async () => {
     expect(plannedExperiments(['verdict', 'probe'])).toEqual(['perturb', 'ablate', 'probe', 'verdict']);
     const rt = await testRuntime();
-    const config = resolveRunConfig('quick-add', 4, { steps: 30, evalEvery: 10, spectral: { window: 3, snapshotEvery: 5 } });
-    const early = await Trainer.create(rt, config);
+    const early = await Trainer.create(rt, CONFIG);
     await early.run({ shouldStop: () => early.step >= 10 });
     await expect(runAnalysis(early, early.toRunFile(), { experiments: ['ablate'], requested: '10' })).rejects.toThrow(
       'no spectral window at or before step 10: the first is at step 15 (W 3 x every 5)',
     );
 
-    const trainer = await Trainer.create(rt, config);
-    await trainer.run();
+    const trainer = await trainedRun();
     const seen = new Set<string>();
     const analysis = await runAnalysis(trainer, trainer.toRunFile(), {
       experiments: ['verdict', 'probe'],
@@ -58,5 +69,30 @@ describe('an analysis of a run', () => {
     expect(firstNonFinite({ a: [1, { b: 2 }], c: null, d: 'x', e: Float64Array.of(0, 1) }, 'r')).toBeNull();
     expect(firstNonFinite({ a: [1, { b: Number.NaN }], c: Infinity }, 'r')).toEqual({ path: 'r.a[1].b', value: Number.NaN });
     expect(firstNonFinite({ grid: Float32Array.of(0, -Infinity) }, 'r')).toEqual({ path: 'r.grid[1]', value: -Infinity });
+  });
+
+  it('cancels between experiments and inside a weight-decay branch, leaving the model as it was', async () => {
+    const trainer = await trainedRun();
+    const before = await trainer.checkpoint();
+    await expect(runAnalysis(trainer, trainer.toRunFile(), { experiments: ['ablate'], requested: 'late', shouldStop: () => true })).rejects.toBeInstanceOf(ExperimentCancelledError);
+
+    let branchSteps = 0;
+    let cancelled = false;
+    const request = runAnalysis(trainer, trainer.toRunFile(), {
+      experiments: ['wd-intervention', 'verdict'],
+      requested: 'late',
+      interventionSteps: 10_000,
+      onProgress: (name, _done, _total, what) => {
+        if (name === 'wd-intervention' && /step \d+ of/.test(what)) branchSteps += 1;
+        if (branchSteps >= 1) cancelled = true;
+      },
+      shouldStop: () => cancelled,
+    });
+    await expect(request).rejects.toThrow('the experiments were cancelled');
+    expect(branchSteps).toBe(1); // stopped within the first branch, not after 4 x 10,000 steps
+    const after = await trainer.checkpoint();
+    expect(trainer.step).toBe(30);
+    expect(after.engine.params).toEqual(before.engine.params);
+    expect(after.engine.m).toEqual(before.engine.m);
   });
 });

@@ -3,7 +3,8 @@
 // continuing from an earlier checkpoint) reopens as its run file, a failed open is tried again, a newer version
 // opened by another tab is let through, every record read is checked (a damaged one, a history step included, is
 // listed as such, and opening it names the record), older databases and their records are upgraded so their runs
-// still open, and a run claimed by one tab cannot be claimed by another until it is given back.
+// still open, a run claimed by one tab cannot be claimed by another until it is given back, and the grok step's
+// checkpoint is kept beside a run's.
 import 'fake-indexeddb/auto'; // IDBKeyRange
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
@@ -247,6 +248,23 @@ describe('the saved-run database', () => {
     await expect(db.get('a')).rejects.toThrow('no saved run with id a');
   });
 
+  it('keeps the grok step\'s checkpoint given once across the saves after it, checks it, and deletes it with the run', async () => {
+    const factory = new IDBFactory();
+    const db = new RunDb({ factory, locks: null });
+    const grokked = { ...summary('g'), grokCheckpointStep: 10 };
+    await db.save(wholeSave(summary('g'), runFile(), Uint8Array.of(1)));
+    expect((await db.get('g')).grokCheckpoint).toBeNull();
+    await db.save({ ...wholeSave(grokked, runFile(), Uint8Array.of(2)), grokCheckpoint: Uint8Array.of(5, 5) });
+    await db.save(wholeSave(grokked, runFile(), Uint8Array.of(3)));
+    expect(await db.get('g')).toMatchObject({ checkpoint: Uint8Array.of(3), grokCheckpoint: Uint8Array.of(5, 5), summary: { grokCheckpointStep: 10 } });
+    await putRaw(factory, 'spectral-edge-lab', 'grokCheckpoints', 'g', 'not bytes');
+    await expect(db.get('g')).rejects.toThrow('its grok checkpoint is not bytes');
+    await db.delete('g');
+    await expect(db.get('g')).rejects.toThrow('no saved run with id g');
+    expect(await getRaw(factory, 'spectral-edge-lab', 'grokCheckpoints', 'g')).toBeUndefined();
+    expect(() => checkSummary({ ...grokked, grokCheckpointStep: 'ten' }, 'g')).toThrow("its summary's grokCheckpointStep must be a number, null or absent");
+  });
+
   it('tries a failed open again instead of keeping the failure', async () => {
     const real = new IDBFactory();
     let failures = 1;
@@ -349,7 +367,7 @@ describe('the saved-run database', () => {
     expect((await db.list()).runs).toEqual([summary('r')]);
     const upgraded = await request(factory.open('old'));
     expect(upgraded.version).toBe(RUN_DB_VERSION);
-    expect([...upgraded.objectStoreNames].sort()).toEqual(['checkpoints', 'history', 'runs', 'summaries']);
+    expect([...upgraded.objectStoreNames].sort()).toEqual(['checkpoints', 'grokCheckpoints', 'history', 'runs', 'summaries']);
     upgraded.close();
     const saved = await db.get('r');
     expect(saved.runFile).toEqual({ ...fileV2, version: RUN_FILE_VERSION }); // in the current format

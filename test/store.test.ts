@@ -138,25 +138,28 @@ describe('lab store', () => {
     expect(chart.lines.map((l) => l.label)).toEqual(names);
   });
 
-  it('detects the key moments as batches arrive, and clears them with the run', () => {
+  it('detects the key moments as batches arrive (each once it has held for two points), and clears them with the run', () => {
     const tables = createTables();
     const store = createLabStore(tables);
     const acc = emptyMetrics().series;
-    const rows: [number, number, number][] = [[10, 0.4, 0.03], [20, 1, 0.05], [30, 1, 0.97]];
+    const rows: [number, number, number][] = [[10, 0.4, 0.03], [20, 1, 0.05], [30, 1, 0.97], [40, 1, 0.98]];
     for (const [step, train, test] of rows) METRIC_KEYS.forEach((k) => acc[k].push(k === 'step' ? step : k === 'trainAcc' ? train : k === 'testAcc' ? test : 0));
     store.getState().applyBatch({ reset: { config, headNames: null }, status: status({ step: 0 }), events: [] });
     expect(store.getState().moments.memorisation).toBeNull();
     store.getState().applyBatch({ status: status({ step: 20 }), metrics: packMetricRows(acc, 0, 2), spectral: [record(20, [3, 2, 1], { gradEnergyFraction: [0.7] })] });
+    // Train accuracy 1 at step 20 only: not a moment yet.
+    expect(store.getState().moments.memorisation).toBeNull();
+    store.getState().applyBatch({ status: status({ step: 30 }), metrics: packMetricRows(acc, 2, 3), spectral: [record(30, [3, 2, 1], { gradEnergyFraction: [0.3] })] });
     const first = store.getState().moments;
     expect(first.memorisation).toEqual({ kind: 'memorisation', step: 20, value: 1 });
     expect(first.decayDriven).toBeNull();
     // A batch with nothing new keeps the same object (nothing re-renders).
-    store.getState().applyBatch({ status: status({ step: 21 }) });
+    store.getState().applyBatch({ status: status({ step: 31 }) });
     expect(store.getState().moments).toBe(first);
     store.getState().applyBatch({
-      status: status({ step: 30 }),
-      metrics: packMetricRows(acc, 2, 3),
-      spectral: [record(30, [3, 2, 1], { gradEnergyFraction: [0.3] })],
+      status: status({ step: 40 }),
+      metrics: packMetricRows(acc, 3, 4),
+      spectral: [record(40, [3, 2, 1], { gradEnergyFraction: [0.2] })],
       events: [{ type: 'grok', step: 30, metric: 'testAcc', value: 0.97 }],
     });
     expect(store.getState().moments).toMatchObject({ grokking: { step: 30, value: 0.97 }, decayDriven: { step: 30, value: 0.3 } });

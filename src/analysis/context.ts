@@ -13,6 +13,14 @@ export class NotApplicableError extends Error {
   override name = 'NotApplicableError';
 }
 
+/** The user cancelled the experiments (the model is left as it was; nothing of the request is kept). */
+export class ExperimentCancelledError extends Error {
+  override name = 'ExperimentCancelledError';
+  constructor() {
+    super('the experiments were cancelled');
+  }
+}
+
 /** Reports progress of a long experiment: `done` of `total` units, and what is running now. */
 export type Progress = (done: number, total: number, what: string) => void;
 

@@ -18,11 +18,11 @@ import { PRESETS, taskHeadNames } from '../train/presets';
 import type { RunConfig } from '../formats/run-file';
 import { Trainer } from '../train/trainer';
 import { meanAttentionEntropy } from './attention-entropy';
-import { firstSequences, type Progress } from './context';
+import { ExperimentCancelledError, firstSequences, type Progress } from './context';
 import { scoredPositions } from './probe-run';
 import { probeR2 } from './probes';
 import { ResidualStreamReader } from './residual-stream';
-import { INTERVENTION_DEFAULTS } from './experiments';
+import { INTERVENTION_DEFAULTS, notForTask } from './experiments';
 import { DecayRow, DecayProbe, DecayInterventionResult } from '../formats/experiments';
 
 export const DECAY_INTERVENTION_DEFAULTS = {
@@ -41,6 +41,8 @@ export interface DecayInterventionOptions {
   /** Evaluation cadence inside a branch (divergence is detected there); default the run's. */
   evalEvery?: number;
   progress?: Progress;
+  /** Polled at every branch step: true ends the experiment with ExperimentCancelledError. */
+  shouldStop?: () => boolean;
 }
 
 /** The RunConfig of a branch: the run's, with this weight decay, `steps` steps, no early stop and no spectral edge. */
@@ -76,10 +78,7 @@ export async function branchTrainer(rt: GpuRuntime, config: RunConfig, checkpoin
 }
 
 /** Why the task has no probe target (null: Dyck depth or SCAN decoder tokens). */
-function missingProbe(config: RunConfig): string | null {
-  if (config.task.kind === 'dyck' || config.task.kind === 'scan') return null;
-  return `probes are defined for Dyck depth and SCAN tokens (docs/science.md §3.6); the ${config.task.kind} task has no probe target`;
-}
+const missingProbe = (config: RunConfig): string | null => notForTask('probe', config.task.kind);
 
 /** The table row of a trainer's model as it is now. */
 async function measure(
@@ -153,11 +152,13 @@ export async function decayIntervention(rt: GpuRuntime, config: RunConfig, check
       const before = done;
       report(`branch wd ${weightDecay}`);
       const stopReason = await trainer.run({
+        ...(options.shouldStop && { shouldStop: options.shouldStop }),
         onEvaluation: ({ point }) => {
           done = before + point.step;
           report(`branch wd ${weightDecay}: step ${point.step} of ${steps}`);
         },
       });
+      if (stopReason === 'interrupted') throw new ExperimentCancelledError();
       done = before + steps;
       report(`measuring branch wd ${weightDecay}`);
       branches.push((await measure(rt, trainer, { weightDecay, steps: trainer.step, stopReason }, noProbe === null)).row);

@@ -1,6 +1,7 @@
 // The names of the causal experiments (docs/science.md §3) and which run for a request: no GPU code, so the page's bundle
 // (the experiment panels) and the CLI share them with the runner (run-analysis.ts).
 import { EXPERIMENTS, ExperimentName } from '../formats/experiments';
+import type { TaskSpec } from '../formats/task';
 
 export function isExperimentName(name: string): name is ExperimentName {
   return (EXPERIMENTS as readonly string[]).includes(name);
@@ -14,6 +15,18 @@ export function plannedExperiments(asked: readonly ExperimentName[]): Experiment
     wanted.add('ablate');
   }
   return EXPERIMENTS.filter((name) => wanted.has(name));
+}
+
+export type TaskKind = TaskSpec['kind'];
+
+/**
+ * Why experiment `name` cannot run on a task of this kind (null: it can): probes need a Dyck depth or SCAN token
+ * target, functional modes an operand or depth basis. The runners refuse the same cases (NotApplicableError).
+ */
+export function notForTask(name: ExperimentName, kind: TaskKind): string | null {
+  if (name === 'probe' && kind !== 'dyck' && kind !== 'scan') return `probes are defined for Dyck depth and SCAN tokens (docs/science.md §3.6); the ${kind} task has no probe target`;
+  if (name === 'fourier' && kind === 'scan') return 'functional modes are defined for modular arithmetic and Dyck (docs/science.md §3.7); SCAN has no operand or depth basis';
+  return null;
 }
 
 /** The weight-decay intervention's defaults (docs/science.md §3.5): steps per branch and the branches' decay values. */

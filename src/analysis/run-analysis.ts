@@ -6,7 +6,7 @@
 // NonFiniteError that names the experiment and the value's path in its result.
 import type { Trainer } from '../train/trainer';
 import type { RunFile } from '../formats/run-file';
-import { contextOfTrainer, NotApplicableError, type AnalysisContext } from './context';
+import { contextOfTrainer, ExperimentCancelledError, NotApplicableError, type AnalysisContext } from './context';
 import { ANALYSIS_FILE_KIND, ANALYSIS_FILE_VERSION, type ReplayCheck, type AnalysisFile, type ExperimentResults, type ResultOf } from '../formats/analysis-file';
 import { NonFiniteError } from '../util/non-finite';
 import { perturbationSweep } from './perturbation';
@@ -32,6 +32,11 @@ export interface AnalysisRequest {
   replay?: ReplayCheck;
   /** `done` of `total` units of `experiment`, now doing `what`. */
   onProgress?: (experiment: ExperimentName, done: number, total: number, what: string) => void;
+  /**
+   * Polled before each experiment and at each step of the weight-decay branches: true cancels the request with
+   * ExperimentCancelledError (the model is left as it was: experiments restore it, branches train on copies).
+   */
+  shouldStop?: () => boolean;
 }
 
 type Runners = { [K in Exclude<ExperimentName, 'verdict'>]: (ctx: AnalysisContext) => Promise<ResultOf<K>> };
@@ -56,9 +61,11 @@ export async function runAnalysis(trainer: Trainer, run: RunFile, request: Analy
         ...(request.interventionSteps !== undefined && { steps: request.interventionSteps }),
         ...(request.interventionDecays && { weightDecays: request.interventionDecays }),
         ...(ctx.progress && { progress: ctx.progress }),
+        ...(request.shouldStop && { shouldStop: request.shouldStop }),
       }),
   };
   for (const name of plannedExperiments(request.experiments)) {
+    if (request.shouldStop?.()) throw new ExperimentCancelledError();
     const t0 = performance.now();
     if (name === 'verdict') {
       const perturb = experiments.perturb && 'result' in experiments.perturb ? experiments.perturb.result : null;
@@ -69,7 +76,7 @@ export async function runAnalysis(trainer: Trainer, run: RunFile, request: Analy
       }
       const result = universalityVerdict({
         records,
-        ablation: { edge: Math.abs(ablate.edge.deltaAccuracy), randomMean: ablate.random.meanAbsDelta, resolution: ablate.ratio.resolution },
+        ablation: { edge: Math.abs(ablate.edge.deltaAccuracy), randomMean: ablate.random.meanAbsDelta, resolution: ablate.ratio.resolution, baseAccuracy: ablate.base.accuracy },
         perturbation: { edgeMaxKl: Math.max(...perturb.summary.edgeMaxKl.slice(0, 2)), randomMaxKl: perturb.summary.randomMaxKl },
       });
       experiments.verdict = { result, wallMs: Math.round(performance.now() - t0) };

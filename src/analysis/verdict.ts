@@ -8,7 +8,8 @@
 // The spectral quantities are medians over the last lateWindows windows at or before the analysed step. The
 // verdict lists every quantity with its value and threshold, so a reader can disagree with the thresholds.
 import type { SpectralRecord } from '../formats/spectral';
-import { Evidence, Verdict } from '../formats/experiments';
+import type { Evidence, Verdict } from '../formats/experiments';
+import type { UniversalityClass } from '../formats/live-causal';
 
 export const VERDICT_THRESHOLDS = {
   /** Windows (at or before the analysed step) the spectral medians are taken over. */
@@ -21,13 +22,18 @@ export const VERDICT_THRESHOLDS = {
   functionalRatio: 3,
   /** Both ratios below this: functionally empty. */
   emptyRatio: 1.5,
+  /** Below this test accuracy before ablation the verdict carries a caveat: there is little accuracy left to lose. */
+  minBaseAccuracy: 0.5,
 } as const;
 
 export interface VerdictInputs {
   /** The run's spectral records up to the analysed step. */
   records: readonly SpectralRecord[];
-  /** Ablation of {v1, v2}: its |delta test accuracy|, the mean over random 2-direction pairs, and 1 / scored targets. */
-  ablation: { edge: number; randomMean: number; resolution: number };
+  /**
+   * Ablation of {v1, v2}: its |delta test accuracy|, the mean over random 2-direction pairs, 1 / scored targets, and
+   * (when known) the model's test accuracy before any removal.
+   */
+  ablation: { edge: number; randomMean: number; resolution: number; baseAccuracy?: number };
   /** Perturbation sweep: the largest KL(base || perturbed) along the edge {v_1, v_2} and along the random directions. */
   perturbation: { edgeMaxKl: number; randomMaxKl: number };
 }
@@ -45,6 +51,15 @@ function ablationRatio(a: VerdictInputs['ablation']): { value: number; lowerBoun
   return { value: a.edge / Math.max(a.randomMean, a.resolution), lowerBound };
 }
 
+/** The caveat for a model whose test accuracy leaves an ablation nothing to remove (null: none needed). */
+export function lowAccuracyCaveat(baseAccuracy: number | undefined): string | null {
+  if (baseAccuracy === undefined || !(baseAccuracy < VERDICT_THRESHOLDS.minBaseAccuracy)) return null;
+  return (
+    `the model gets ${(100 * baseAccuracy).toFixed(1)}% of the test set right, so removing directions can hardly lower its accuracy: ` +
+    'the ablation says little about what the edge does; analyse a grokked model instead'
+  );
+}
+
 export function universalityVerdict(inputs: VerdictInputs): Verdict {
   const t = VERDICT_THRESHOLDS;
   const late = inputs.records.slice(-t.lateWindows);
@@ -54,34 +69,48 @@ export function universalityVerdict(inputs: VerdictInputs): Verdict {
   const abl = ablationRatio(inputs.ablation);
   const { edgeMaxKl, randomMaxKl } = inputs.perturbation;
   const klRatio = randomMaxKl > 0 ? edgeMaxKl / randomMaxKl : edgeMaxKl > 0 ? Infinity : 0;
-  const belowFlip = inputs.ablation.edge < inputs.ablation.resolution;
+  // Accuracies are counts over the scored targets: the edge's removal flips a whole number of them.
+  const edgeFlips = inputs.ablation.edge / inputs.ablation.resolution;
+  const belowFlip = Math.round(edgeFlips) < 1;
 
   const decayDominated = gef < t.decayDominated;
   const frozen = rotation === null ? null : rotation < t.frozenDeg;
-  const functional = abl.value >= t.functionalRatio || klRatio >= t.functionalRatio;
-  const empty = belowFlip || (abl.value < t.emptyRatio && klRatio < t.emptyRatio);
+  const ablationFunctional = abl.value >= t.functionalRatio;
+  const klFunctional = klRatio >= t.functionalRatio;
+  const functional = ablationFunctional || klFunctional;
+  const ablationEmpty = abl.value < t.emptyRatio;
+  const klEmpty = klRatio < t.emptyRatio;
+  const empty = belowFlip || (ablationEmpty && klEmpty);
+  const ablationQuantity = `ablation ratio |delta acc| edge / random${abl.lowerBound ? ' (lower bound: random below one token flip)' : ''}`;
+  const klQuantity = 'perturbation max KL ratio edge / random';
+  const klValue = Number.isFinite(klRatio) ? klRatio : null;
   const evidence: Evidence[] = [
-    { quantity: `median gradient energy fraction of v1 (last ${late.length} windows)`, value: gef, threshold: `< ${t.decayDominated} decay-dominated`, met: decayDominated },
-    { quantity: `median rotation of v1, degrees (last ${late.length} windows)`, value: rotation, threshold: `< ${t.frozenDeg} nearly frozen`, met: frozen },
-    {
-      quantity: `ablation ratio |delta acc| edge / random${abl.lowerBound ? ' (lower bound: random below one token flip)' : ''}`,
-      value: abl.value,
-      threshold: `>= ${t.functionalRatio} functional, < ${t.emptyRatio} empty`,
-      met: functional ? true : empty ? false : null,
-    },
-    { quantity: 'perturbation max KL ratio edge / random', value: Number.isFinite(klRatio) ? klRatio : null, threshold: `>= ${t.functionalRatio} functional, < ${t.emptyRatio} empty`, met: klRatio >= t.functionalRatio ? true : klRatio < t.emptyRatio ? false : null },
-    { quantity: 'edge ablation |delta acc| (resolution: one token flip)', value: inputs.ablation.edge, threshold: `< ${inputs.ablation.resolution.toPrecision(3)} below one flip`, met: belowFlip },
+    { quantity: `median gradient energy fraction of v1 (last ${late.length} windows)`, value: gef, threshold: `< ${t.decayDominated}`, sign: 'decay-dominated', met: decayDominated },
+    { quantity: `median rotation of v1, degrees (last ${late.length} windows)`, value: rotation, threshold: `< ${t.frozenDeg}`, sign: 'nearly frozen', met: frozen },
+    { quantity: ablationQuantity, value: abl.value, threshold: `>= ${t.functionalRatio}`, sign: 'functional', met: ablationFunctional },
+    { quantity: klQuantity, value: klValue, threshold: `>= ${t.functionalRatio}`, sign: 'functional', met: klFunctional },
+    { quantity: ablationQuantity, value: abl.value, threshold: `< ${t.emptyRatio}, with the KL ratio`, sign: 'functionally empty', met: ablationEmpty },
+    { quantity: klQuantity, value: klValue, threshold: `< ${t.emptyRatio}, with the ablation ratio`, sign: 'functionally empty', met: klEmpty },
+    { quantity: 'token flips caused by removing the edge (|delta acc| / resolution)', value: edgeFlips, threshold: '< 1, on its own', sign: 'functionally empty', met: belowFlip },
   ];
+  const caveat = lowAccuracyCaveat(inputs.ablation.baseAccuracy);
+  const signs: Verdict['signs'] = [
+    { sign: 'decay-dominated', holds: decayDominated },
+    { sign: 'nearly frozen', holds: frozen },
+    { sign: 'functional', holds: functional },
+    { sign: 'functionally empty', holds: empty },
+  ];
+  const verdict = (cls: UniversalityClass, reason: string): Verdict => ({ class: cls, reason, evidence, signs, ...(caveat && { caveat }) });
   if (functional) {
-    return { class: 'functional', reason: `removing or moving along the edge changes the model ${Math.max(abl.value, klRatio).toPrecision(3)}x more than random directions`, evidence };
+    const by = [ablationFunctional && 'removing', klFunctional && 'moving along'].filter(Boolean).join(' and ');
+    return verdict('functional', `${by} the edge changes the model ${Math.max(ablationFunctional ? abl.value : 0, klFunctional ? klRatio : 0).toPrecision(3)}x more than random directions do`);
   }
-  if (decayDominated && empty && frozen === true) {
-    return { class: 'compression', reason: 'the edge is decay-dominated, nearly frozen and functionally empty', evidence };
-  }
-  const signs = [decayDominated && 'decay-dominated', empty && 'functionally empty', frozen && 'nearly frozen'].filter(Boolean);
-  return {
-    class: 'mixed',
-    reason: signs.length ? `the edge is ${signs.join(' and ')}, but not all three compression signs hold and it is below the functional bar` : 'the edge carries some structure, below the functional bar, and shows no compression sign',
-    evidence,
-  };
+  if (decayDominated && empty && frozen === true) return verdict('compression', 'the edge is decay-dominated, nearly frozen and functionally empty');
+  const held = [decayDominated && 'decay-dominated', empty && 'functionally empty', frozen && 'nearly frozen'].filter(Boolean);
+  return verdict(
+    'mixed',
+    held.length
+      ? `the edge is ${held.join(' and ')}, but not all three compression signs hold, and it is below the functional bar`
+      : 'the edge is below the functional bar and shows no compression sign',
+  );
 }

@@ -50,7 +50,11 @@ const SUMMARIES: Summaries = {
       (row, i) => `  ${i === 0 ? 'checkpoint' : `wd ${row.weightDecay}`}: test acc ${f(row.testAccuracy, 4)}, linear R^2 ${f(row.probeR2)}, attention entropy ${f(row.attentionEntropy)}, ||theta|| ${f(row.thetaNorm, 2)}`,
     ),
   ],
-  verdict: (r) => [`class: ${r.class} (${r.reason})`, ...r.evidence.map((e) => `  ${e.quantity}: ${f(e.value)} (${e.threshold})`)],
+  verdict: (r) => [
+    `class: ${r.class} (${r.reason})`,
+    ...(r.caveat ? [`  caution: ${r.caveat}`] : []),
+    ...r.evidence.map((e) => `  ${e.quantity}: ${f(e.value)} (${e.threshold}${e.sign ? ` ${e.sign}` : ''}: ${e.met === null ? 'not measurable' : e.met ? 'yes' : 'no'})`),
+  ],
 };
 
 /** One heading per experiment, then its lines (or why it did not apply). */

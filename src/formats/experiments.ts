@@ -286,20 +286,30 @@ export interface PermutationNull {
   exceedance: number;
 }
 
+/** The signs a verdict weighs; each evidence row tests exactly one. */
+export const VERDICT_SIGNS = ['decay-dominated', 'nearly frozen', 'functional', 'functionally empty'] as const;
+export type VerdictSign = (typeof VERDICT_SIGNS)[number];
+
 export interface Evidence {
   quantity: string;
   value: number | null;
-  /** e.g. "< 0.5". */
+  /** The test this row applies, e.g. "< 0.5". */
   threshold: string;
-  /** Whether the value meets the threshold (null: not measurable, e.g. no rotation before the second window). */
+  /** The sign the row tests (older files lack it). */
+  sign?: VerdictSign;
+  /** Whether the value passes the threshold, i.e. shows its sign (null: not measurable, e.g. no rotation before the second window). */
   met: boolean | null;
 }
 
 export interface Verdict {
   class: UniversalityClass;
-  /** One sentence: why this class. */
+  /** One sentence: why this class (it names exactly the signs that hold). */
   reason: string;
   evidence: Evidence[];
+  /** Whether each sign holds, from its evidence rows (functionally empty: both ratio rows, or the flip row). Older files lack it. */
+  signs?: { sign: VerdictSign; holds: boolean | null }[];
+  /** What limits the verdict (a model that gets almost nothing right cannot lose accuracy to an ablation). */
+  caveat?: string;
 }
 
 // ---- Result schemas ------------------------------------------------------------------------------------------
@@ -598,8 +608,18 @@ export const VERDICT_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         required: ['quantity', 'value', 'threshold', 'met'],
-        properties: { quantity: { type: 'string' }, value: nullableNumber, threshold: { type: 'string' }, met: { type: ['boolean', 'null'] } },
+        properties: { quantity: { type: 'string' }, value: nullableNumber, threshold: { type: 'string' }, sign: { enum: VERDICT_SIGNS }, met: { type: ['boolean', 'null'] } },
       },
     },
+    signs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['sign', 'holds'],
+        properties: { sign: { enum: VERDICT_SIGNS }, holds: { type: ['boolean', 'null'] } },
+      },
+    },
+    caveat: { type: 'string' },
   },
 } as const;

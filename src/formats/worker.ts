@@ -36,6 +36,11 @@ export interface LoadRequest {
    * the GPU); without, the run is shown only.
    */
   checkpoint?: Uint8Array;
+  /**
+   * The checkpoint taken at the run's grok step (saved with it): experiments can then analyse the model as it was at
+   * the grok as well as as it is.
+   */
+  grokCheckpoint?: Uint8Array;
   /** The saved run's id in the page's run store (a resumed run keeps saving under it). */
   runId?: string;
   /** The run's full schedule of hyperparameter changes (the saved run's); entries not yet applied are replayed. */
@@ -53,6 +58,8 @@ export type RunPhase =
   | 'finished'
   /** A run loaded from a file without a checkpoint: shown, not trainable. */
   | 'viewing'
+  /** A recorded run being played back (its evaluations released in step order); then 'viewing'. */
+  | 'playing'
   /** The GPU device was lost: reacquiring it and restoring the last checkpoint. */
   | 'recovering'
   | 'failed';
@@ -78,6 +85,25 @@ export interface WorkerStatus {
   webGpuUnavailable: boolean;
   /** The experiment running now (null when none). */
   experiment: ExperimentProgress | null;
+  /** The step of the checkpoint kept from the run's grok evaluation (null: none, e.g. it has not grokked). */
+  grokCheckpointStep: number | null;
+  /** The run on show is a recording played back (phase 'playing', then 'viewing'), not a run training here. */
+  recording: RecordingInfo | null;
+}
+
+export interface RecordingInfo {
+  /** What the page calls it. */
+  title: string;
+  /** The adapter that recorded it (the run file's). */
+  adapter: string;
+}
+
+export interface PlayRequest {
+  /** A run file (JSON text or parsed), validated with parseRunFile. */
+  runFile: string | RunFile;
+  title: string;
+  /** How long the playback takes (default PLAYBACK_MS, src/worker/playback.ts); 0 shows it whole at once. */
+  durationMs?: number;
 }
 
 /** Evaluation rows packed row-major in METRIC_KEYS order: rows * METRIC_KEYS.length values. */
@@ -113,6 +139,11 @@ export interface ExperimentRequest {
   experiments: ExperimentName[];
   /** Seed of the random control directions and probe splits (default: the run's). */
   seed?: number;
+  /**
+   * The model to analyse: as it is now ('current', the default), or as it was at the grok step ('grok': from the
+   * checkpoint kept there; the analysis is added to the run all the same).
+   */
+  at?: 'current' | 'grok';
   /** Weight-decay intervention: steps per branch (default 3,000) and decay values (default 0, 0.5, 1, 2). */
   interventionSteps?: number;
   interventionDecays?: number[];
@@ -144,8 +175,18 @@ export interface LabWorkerApi {
   exportRun(): Promise<RunFile>;
   /** Shows a saved or exported run; with its checkpoint, makes it resumable (paused at the checkpoint). */
   loadRun(request: LoadRequest): Promise<WorkerStatus>;
+  /** Plays a recorded run back through the page's charts (no GPU needed): phase 'playing', then 'viewing'. */
+  playRun(request: PlayRequest): Promise<WorkerStatus>;
+  /** Plays the rest of the recording at once (resolves with the status, 'viewing'; a no-op when none is playing). */
+  skipPlayback(): Promise<WorkerStatus>;
   /** Runs causal experiments (docs/science.md §3) on the paused or finished run's model; progress in status.experiment. */
   runExperiment(request: ExperimentRequest): Promise<AnalysisFile>;
+  /**
+   * Cancels the experiments running now (not queued behind them): runExperiment then rejects with an
+   * ExperimentCancelledError at the next experiment or branch step, the model as it was. Resolves with whether any
+   * were running.
+   */
+  cancelExperiment(): Promise<boolean>;
 }
 
 export const IDLE_STATUS: WorkerStatus = {
@@ -161,6 +202,8 @@ export const IDLE_STATUS: WorkerStatus = {
   schedule: [],
   webGpuUnavailable: false,
   experiment: null,
+  grokCheckpointStep: null,
+  recording: null,
 };
 
 /** What the run list shows of a saved run (kept apart from its run file and checkpoint, so listing stays cheap). */
@@ -175,6 +218,8 @@ export interface SavedRunSummary {
   totalSteps: number;
   /** The step of the saved checkpoint (the latest evaluation): where a resumed run continues. */
   checkpointStep: number;
+  /** The step of the checkpoint saved at the grok (null or absent: none). */
+  grokCheckpointStep?: number | null;
   grokStep: number | null;
   finished: boolean;
   stopReason: StopReason | null;
@@ -199,6 +244,8 @@ export interface RunSave {
   delta: RunDelta;
   /** The latest checkpoint's bytes (a mark into the history, not a copy of it: src/train/checkpoint-file.ts). */
   checkpoint: Uint8Array;
+  /** The grok step's checkpoint, given once (the first save after the grok); the store keeps it until the run is deleted. */
+  grokCheckpoint?: Uint8Array;
 }
 
 /** Where the worker saves runs (IndexedDB in the page: src/worker/run-db.ts). */

@@ -14,9 +14,12 @@ export interface ExperimentsState {
   request: ExperimentRequestState | null;
   /** Why the last request failed (null: it did not). */
   error: string | null;
+  /** Cancel was pressed and the request has not ended yet. */
+  cancelling: boolean;
   /** The index of the analysis on show in the lab store's `analyses` (null: the newest). */
   shown: number | null;
   begin(request: ExperimentRequestState): void;
+  cancel(): void;
   /** The request in progress ended: `error` null when it succeeded (the newest analysis is then shown). */
   settle(error: string | null): void;
   show(index: number | null): void;
@@ -26,9 +29,11 @@ export function createExperimentsStore(): StoreApi<ExperimentsState> {
   return createStore<ExperimentsState>()((set) => ({
     request: null,
     error: null,
+    cancelling: false,
     shown: null,
-    begin: (request) => set({ request, error: null }),
-    settle: (error) => set(error === null ? { request: null, error: null, shown: null } : { request: null, error }),
+    begin: (request) => set({ request, error: null, cancelling: false }),
+    cancel: () => set((s) => (s.request ? { cancelling: true } : {})),
+    settle: (error) => set(error === null ? { request: null, error: null, cancelling: false, shown: null } : { request: null, error, cancelling: false }),
     show: (shown) => set({ shown }),
   }));
 }

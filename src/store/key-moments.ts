@@ -1,14 +1,18 @@
 // The key moments of a grokking run, read from the series the page has streamed so far (pure: the classroom
-// walkthrough and its chart markers show what this returns, the tests feed it synthetic series):
+// walkthrough and its chart markers show what this returns, the tests feed it synthetic series and recorded runs):
 //
-//   memorisation  the first evaluation with train accuracy >= 0.99;
-//   grokking      the run's own grok event (the trainer's rule, src/train/metrics.ts), or, for a run whose events
-//                 lack one, the first evaluation whose grok accuracy is >= 0.95;
-//   decay-driven  the first spectral record at or after the memorisation step whose gradient energy fraction of
-//                 v1 is below 0.5: from then on weight decay moves the edge's top direction more than the gradient.
-//   edge-necessary  the first live causal probe (runs with the probes on) in which removing the edge pair {v1, v2}
-//                 costs at least 0.1 test accuracy while no random pair flips a single token (their largest |Δacc|
-//                 below the probe's resolution): the model now needs its edge, and only its edge.
+//   memorisation  train accuracy >= 0.99;
+//   grokking      test accuracy (SCAN: test sequence accuracy) >= 0.95; a multitask run, whose accuracy is every
+//                 head's, groks at its grok event (the trainer's rule, src/train/metrics.ts);
+//   decay-driven  from memorisation on, v1's gradient energy fraction below 0.5: weight decay moves the edge's top
+//                 direction more than the gradient does;
+//   edge-necessary  a live causal probe (runs with the probes on) in which removing the edge pair {v1, v2} costs at
+//                 least 0.1 test accuracy while no random pair flips a single token (their largest |Δacc| below the
+//                 probe's resolution): the model now needs its edge, and only its edge.
+//
+// A moment counts only once it has held for MOMENT_PERSISTENCE consecutive points (evaluations, spectral windows
+// or probes), and is placed at the first of them: one noisy window (v1's energy fraction at 0.06, back at 0.93 a
+// window later) or one lucky evaluation is not a moment. So a moment is seen one point after it happens.
 //
 // A moment that has not happened (yet) is null; NaN values never trigger one (NaN >= x is false). Besides the
 // moments it reports where the run stands (the latest evaluation, and v1's energy fraction since memorisation, its
@@ -22,6 +26,8 @@ export { GROK_TEST_ACCURACY };
 export const DECAY_DRIVEN_ENERGY = 0.5;
 /** Removing the edge pair costs at least this much test accuracy (Δacc <= -0.1) when the edge is necessary. */
 export const EDGE_NECESSARY_COST = 0.1;
+/** Consecutive points (evaluations, spectral windows or probes) a threshold must hold for to be a moment. */
+export const MOMENT_PERSISTENCE = 2;
 
 export type KeyMomentKind = 'memorisation' | 'grokking' | 'decay-driven' | 'edge-necessary';
 
@@ -86,10 +92,20 @@ export const NO_KEY_MOMENTS: KeyMoments = {
 
 const rowsOf = (...columns: ArrayLike<number>[]) => Math.min(...columns.map((c) => c.length));
 
-/** The first row whose value passes `test`, as a moment. */
-function first(kind: KeyMomentKind, step: ArrayLike<number>, values: ArrayLike<number>, test: (v: number) => boolean, from = 0): KeyMoment | null {
+/**
+ * The first row from which `test` passes for MOMENT_PERSISTENCE rows in a row, as a moment at that row (rows before
+ * `from` are not looked at).
+ */
+function firstHeld(kind: KeyMomentKind, step: ArrayLike<number>, values: ArrayLike<number>, test: (v: number) => boolean, from = 0): KeyMoment | null {
   const n = rowsOf(step, values);
-  for (let i = from; i < n; i++) if (test(values[i])) return { kind, step: step[i], value: values[i] };
+  let run = 0;
+  for (let i = from; i < n; i++) {
+    run = test(values[i]) ? run + 1 : 0;
+    if (run === MOMENT_PERSISTENCE) {
+      const at = i - MOMENT_PERSISTENCE + 1;
+      return { kind, step: step[at], value: values[at] };
+    }
+  }
   return null;
 }
 
@@ -107,38 +123,45 @@ function probes(causal: KeyMomentInputs['causal']): { edgeNecessary: KeyMoment |
     resolution: causal.resolution[i],
   });
   let edgeNecessary: KeyMoment | null = null;
+  let held = 0;
   for (let i = 0; i < n && !edgeNecessary; i++) {
-    const p = at(i);
-    if (edgeIsNecessary(p)) edgeNecessary = { kind: 'edge-necessary', step: p.step, value: p.edgeDeltaAcc };
+    held = edgeIsNecessary(at(i)) ? held + 1 : 0;
+    if (held === MOMENT_PERSISTENCE) {
+      const first = at(i - MOMENT_PERSISTENCE + 1);
+      edgeNecessary = { kind: 'edge-necessary', step: first.step, value: first.edgeDeltaAcc };
+    }
   }
   return { edgeNecessary, latestProbe: n > 0 ? at(n - 1) : null };
 }
 
 export function detectKeyMoments({ evaluations, spectral, causal, events }: KeyMomentInputs): KeyMoments {
   const evalRows = rowsOf(evaluations.step, evaluations.trainAcc, evaluations.testAcc);
-  const memorisation = first('memorisation', evaluations.step, evaluations.trainAcc, (v) => v >= MEMORISATION_TRAIN_ACCURACY);
+  const memorisation = firstHeld('memorisation', evaluations.step, evaluations.trainAcc, (v) => v >= MEMORISATION_TRAIN_ACCURACY);
 
+  // Test accuracy when the run has it; a multitask run (its column all NaN here) has only its grok event.
+  const byAccuracy = firstHeld('grokking', evaluations.step, evaluations.testAcc, (v) => v >= GROK_TEST_ACCURACY);
   const grokAt = grokStep(events);
   const grokEvent = events.find((e) => e.type === 'grok' && e.head === undefined && e.step === grokAt);
+  const hasAccuracy = Array.prototype.some.call(evaluations.testAcc, (v: number) => Number.isFinite(v));
   const grokking =
-    grokEvent && grokEvent.type === 'grok'
-      ? { kind: 'grokking' as const, step: grokEvent.step, value: grokEvent.value }
-      : first('grokking', evaluations.step, evaluations.testAcc, (v) => v >= GROK_TEST_ACCURACY);
+    !hasAccuracy && grokEvent && grokEvent.type === 'grok' ? { kind: 'grokking' as const, step: grokEvent.step, value: grokEvent.value } : byAccuracy;
 
   let decayDriven: KeyMoment | null = null;
   const edgeSinceMemorisation: KeyMoments['edgeSinceMemorisation'] = { records: 0, latest: null, lowest: null };
   if (memorisation) {
     const n = rowsOf(spectral.step, spectral.energy1);
+    let from = n;
     for (let i = 0; i < n; i++) {
       const step = spectral.step[i];
       const value = spectral.energy1[i];
       if (!(step >= memorisation.step)) continue;
+      from = Math.min(from, i);
       edgeSinceMemorisation.records += 1;
       if (!Number.isFinite(value)) continue;
       edgeSinceMemorisation.latest = { step, value };
       if (!edgeSinceMemorisation.lowest || value < edgeSinceMemorisation.lowest.value) edgeSinceMemorisation.lowest = { step, value };
-      if (!decayDriven && value < DECAY_DRIVEN_ENERGY) decayDriven = { kind: 'decay-driven', step, value };
     }
+    decayDriven = firstHeld('decay-driven', spectral.step, spectral.energy1, (v) => v < DECAY_DRIVEN_ENERGY, from);
   }
 
   const last = evalRows - 1;

@@ -114,6 +114,8 @@ export interface LabState {
   notice: Notice | null;
   /** Memorisation, grokking and the edge turning decay-driven, as far as the run on show has got. */
   moments: KeyMoments;
+  /** The latest training speed measured for the run on show (steps/s; null: it has not trained here since it was shown). */
+  stepRate: number | null;
   /**
    * Classroom mode: large type, the key charts only, and the guided walkthrough (in the URL hash as classroom=on);
    * the live causal probes are on by default there.
@@ -151,6 +153,7 @@ export function createLabStore(tables: LabTables): LabStore {
     damagedRuns: [],
     notice: null,
     moments: NO_KEY_MOMENTS,
+    stepRate: null,
     classroom: false,
     walkthroughStep: 0,
 
@@ -162,6 +165,9 @@ export function createLabStore(tables: LabTables): LabStore {
       ingestBatch(tables, batch);
       set((s) => {
         const next: Partial<LabState> = { status: batch.status, spectralCount: tables.spectralRecords.length, causalCount: tables.causalRecords.length };
+        const rate = batch.status.stepsPerSecond;
+        if (rate !== null && rate > 0) next.stepRate = rate;
+        else if (batch.reset) next.stepRate = null;
         const runSchedule = batch.status.runId !== null || batch.status.phase === 'viewing' ? batch.status.schedule : null;
         // Follow the run's schedule when it changes (a live change, a new run), not on every batch: the user may
         // have cleared the form's copy.

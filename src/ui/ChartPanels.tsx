@@ -8,6 +8,7 @@ import { SPECTRAL_CHARTS, markersOf, stableRankChart, trainingCharts } from './l
 import { ChartGrid } from './ChartGrid';
 import { useLab } from './lab';
 import { ExperimentsPanel } from './experiments/ExperimentsPanel';
+import { ComparePanel } from './ComparePanel';
 import { LiveCausalPanel } from './live-causal/LiveCausalPanel';
 import { PanelBoundary } from './PanelBoundary';
 
@@ -25,6 +26,7 @@ export function ChartPanels() {
   const window = config?.spectral;
   return (
     <>
+      <ComparePanel />
       <section className="panel-group" aria-labelledby="training-title">
         <h2 id="training-title">Training</h2>
         <ChartGrid charts={training} markers={markers} />

@@ -12,7 +12,7 @@ const WD_MAX = 2;
 
 /**
  * The run bar's buttons. `canTrain`: false when the page already knows WebGPU is missing (starting would only fail).
- * In classroom mode Start starts the walkthrough's run (quick-add), the one the charts and the walkthrough narrate,
+ * In classroom mode Start starts the walkthrough's run (CLASSROOM_RUN, quick-dyck), the one the charts and the walkthrough narrate,
  * and the bar keeps to Start, Pause/Resume and Step (R and > still reset and step to the next evaluation).
  */
 export function RunButtons({ canTrain }: { canTrain: boolean }) {

@@ -1,9 +1,10 @@
 // Sharing and keeping runs: the link that replays the configuration (the URL hash), exporting the whole run as a
-// versioned JSON file and opening one, and the runs saved in this browser (IndexedDB), to reopen or delete.
+// versioned JSON file and opening one, and the runs saved in this browser (IndexedDB), to reopen, compare or delete.
 import { useEffect, useId, useRef, useState } from 'react';
 import type { SavedRunSummary } from '../formats/worker';
 import { encodeHash } from '../store/url-hash';
 import { actions, useLab } from './lab';
+import { compareSelected, compareStore, useCompare } from './ComparePanel';
 
 export function ShareAndExport() {
   const hasRun = useLab((s) => s.status.phase !== 'idle' && s.status.phase !== 'failed' && s.status.phase !== 'preparing');
@@ -63,13 +64,17 @@ const REFRESH_MS = 5000;
 
 function savedLine(run: SavedRunSummary): string {
   const when = new Date(run.updatedAt).toLocaleString('en', { dateStyle: 'medium', timeStyle: 'short' });
-  const state = run.finished ? (run.stopReason ?? 'finished') : `resumable from step ${run.checkpointStep.toLocaleString('en')}`;
+  const grokModel = run.grokCheckpointStep == null ? '' : ` and at its grok`;
+  const state = run.finished
+    ? `${run.stopReason ?? 'finished'}, its model kept for experiments${grokModel}`
+    : `resumable from step ${run.checkpointStep.toLocaleString('en')}`;
   const grok = run.grokStep === null ? '' : ` · grokked at ${run.grokStep.toLocaleString('en')}`;
   return `step ${run.step.toLocaleString('en')} of ${run.totalSteps.toLocaleString('en')} · ${state}${grok} · ${when}`;
 }
 
 export function SavedRuns() {
   const runs = useLab((s) => s.savedRuns);
+  const selected = useCompare((s) => s.selected);
   const damaged = useLab((s) => s.damagedRuns);
   const currentId = useLab((s) => s.status.runId);
   const running = useLab((s) => s.status.phase === 'running');
@@ -90,13 +95,24 @@ export function SavedRuns() {
         <ul className="run-list" data-testid="saved-runs">
           {runs.map((run) => (
             <li key={run.id} className={run.id === currentId ? 'current' : undefined} data-run-id={run.id}>
-              <span className="run-title">{run.title}</span>
+              <label className="run-compare">
+                <input type="checkbox" checked={selected.includes(run.id)} onChange={() => compareStore.getState().toggle(run.id)} aria-label={`Compare ${run.title}`} />
+                <span className="run-title">{run.title}</span>
+              </label>
               <span className="muted run-line">{savedLine(run)}</span>
               <span className="run-actions">
                 <button type="button" onClick={() => void actions.openSavedRun(run.id)} disabled={run.id === currentId} aria-label={`${run.id === currentId ? 'Open now' : 'Open'} ${run.title}`}>
                   {run.id === currentId ? 'Open now' : 'Open'}
                 </button>
-                <button type="button" className="danger" onClick={() => void actions.deleteSavedRun(run.id)} aria-label={`Delete ${run.title}`}>
+                <button
+                  type="button"
+                  className="danger"
+                  onClick={() => {
+                    compareStore.getState().forget(run.id);
+                    void actions.deleteSavedRun(run.id);
+                  }}
+                  aria-label={`Delete ${run.title}`}
+                >
                   Delete
                 </button>
               </span>
@@ -116,6 +132,14 @@ export function SavedRuns() {
             </li>
           ))}
         </ul>
+      )}
+      {runs.length >= 2 && (
+        <div className="button-row">
+          <button type="button" onClick={() => void compareSelected()} disabled={selected.length < 2} data-testid="compare-runs">
+            Compare {selected.length >= 2 ? `${selected.length} runs` : 'ticked runs'}
+          </button>
+          {selected.length < 2 && <span className="muted small">Tick two or more runs to overlay them on the same charts.</span>}
+        </div>
       )}
     </section>
   );

@@ -11,6 +11,7 @@ const PHASE_TEXT: Record<RunPhase, string> = {
   paused: 'Paused',
   finished: 'Finished',
   viewing: 'Viewing a saved run',
+  playing: 'Playing a recording',
   recovering: 'Recovering from a GPU loss…',
   failed: 'Failed',
 };
@@ -24,7 +25,7 @@ export function StatusBar({ adapter }: { adapter: string }) {
   const progress = status.totalSteps > 0 ? status.step / status.totalSteps : 0;
   // How a finished run ended, when it is news (not when it simply ran its steps).
   const stopped = status.phase === 'finished' && status.stopReason && status.stopReason !== 'completed' ? ` (${status.stopReason})` : '';
-  const phase = `${PHASE_TEXT[status.phase]}${stopped}`;
+  const phase = status.recording && status.phase === 'viewing' ? 'Viewing a recording' : `${PHASE_TEXT[status.phase]}${stopped}`;
   return (
     <div className="status-bar" role="status" aria-live="polite" aria-atomic="false">
       <span className={`phase phase-${status.phase}`} data-testid="run-phase" data-phase={status.phase} title={phase}>

@@ -1,12 +1,14 @@
-// The classroom's guided "watch it grok" walkthrough on quick-add: one step at a time (Back / Next, or the arrow and
-// Page keys a presentation clicker sends), a running commentary on the run, and a line for each key moment that
-// says when it happened, what it is waiting for, or that the run ended without it. Everything shown comes from the
+// The classroom's guided "watch it grok" walkthrough on its run (CLASSROOM_RUN, quick-dyck; or the recorded demo of
+// it): one step at a time (Back / Next, or the arrow and Page keys a presentation clicker sends), following the run
+// as its moments happen, a running commentary on the run, and a line for each key moment that says when it
+// happened, what it is waiting for, or that the run ended without it. Everything shown comes from the
 // store (the worker's batches -> key moments); the buttons only send commands.
 import { useEffect, useId, useRef } from 'react';
 import { CHART_INK } from './charts/palette';
-import { WALKTHROUGH_STEPS, momentLines, narration, type MomentLine, type RunContext } from './walkthrough';
+import { WALKTHROUGH_STEPS, followRun, isGoing, momentLines, narration, settingsText, type MomentLine, type RunContext } from './walkthrough';
 import { WALKTHROUGH_PRESET, actions, labStore, useLab } from './lab';
 import type { KeyMomentKind } from '../store/key-moments';
+import { presetDefaults } from '../store/run-form';
 import { causalOn } from './live-causal/causal-charts';
 
 const SWATCH: Record<KeyMomentKind, string> = {
@@ -33,18 +35,30 @@ function MomentItem({ line }: { line: MomentLine }) {
 function useRunContext(): RunContext {
   const phase = useLab((s) => s.status.phase);
   const spectral = useLab((s) => (s.config ? s.config.spectral.enabled : null));
+  const recording = useLab((s) => s.status.recording !== null);
   const causal = useLab((s) => causalOn(s.config));
-  return { phase, spectral, causal };
+  return { phase, spectral, causal, recording };
 }
 
-/** The settings the walkthrough's run uses (the form's, on quick-add). */
+/** The settings of the walkthrough's run: the run on show (its weight decay as the engine has it now), else the form's. */
 function RunSettings() {
   const form = useLab((s) => s.form);
-  const values = form.preset === WALKTHROUGH_PRESET ? form.values : null;
-  if (!values) return <p className="walkthrough-settings">This run: {WALKTHROUGH_PRESET} with its own settings.</p>;
+  const config = useLab((s) => s.config);
+  const nowWd = useLab((s) => s.status.optim?.weightDecay ?? null);
+  if (config && config.preset === WALKTHROUGH_PRESET) {
+    const run = { preset: config.preset, seed: config.seed, steps: config.steps, weightDecay: config.optim.weightDecay };
+    return (
+      <p className="walkthrough-settings" data-testid="walkthrough-settings">
+        {settingsText(run, nowWd)}
+      </p>
+    );
+  }
+  // What Start will run: the form when it is on the classroom preset, else that preset's own settings (and the form's seed).
+  const values = form.preset === WALKTHROUGH_PRESET ? form.values : { ...presetDefaults(WALKTHROUGH_PRESET), seed: form.values.seed };
+  const run = { preset: WALKTHROUGH_PRESET, seed: Number(values.seed), steps: Number(values.steps), weightDecay: Number(values.weightDecay) };
   return (
     <p className="walkthrough-settings" data-testid="walkthrough-settings">
-      This run: {WALKTHROUGH_PRESET}, seed {values.seed}, weight decay {values.weightDecay}, {Number(values.steps).toLocaleString('en')} steps.
+      {settingsText(run, null)}
     </p>
   );
 }
@@ -83,6 +97,20 @@ export function Walkthrough({ canTrain }: { canTrain: boolean }) {
     focusStep.current = false;
   }, [index]);
 
+  // Follow the run: a new moment moves the walkthrough on to what to watch next, also when it comes with the batch
+  // that ends the run (the last evaluation, or a recording skipped to its end).
+  const seenBefore = useRef(moments);
+  const phaseBefore = useRef(run.phase);
+  useEffect(() => {
+    const before = seenBefore.current;
+    const wasGoing = isGoing(phaseBefore.current);
+    seenBefore.current = moments;
+    phaseBefore.current = run.phase;
+    const { walkthroughStep, setWalkthroughStep } = labStore.getState();
+    const next = followRun(walkthroughStep, before, moments, wasGoing || isGoing(run.phase));
+    if (next !== walkthroughStep) setWalkthroughStep(next);
+  }, [moments, run.phase]);
+
   const step = WALKTHROUGH_STEPS[index];
   const lines = momentLines(moments, run);
   const busy = run.phase === 'preparing' || run.phase === 'recovering';
@@ -96,9 +124,12 @@ export function Walkthrough({ canTrain }: { canTrain: boolean }) {
     void actions.startWalkthroughRun();
     goTo(1);
   };
+  const playDemo = () => {
+    void actions.playDemo();
+    goTo(1);
+  };
   const runWithoutDecay = () => {
-    labStore.getState().setField('weightDecay', '0');
-    void actions.startWalkthroughRun();
+    void actions.startWalkthroughRun({ weightDecay: '0' });
     goTo(1);
   };
 
@@ -134,9 +165,14 @@ export function Walkthrough({ canTrain }: { canTrain: boolean }) {
         {step.id === 'task' && (
           <>
             <RunSettings />
-            <button type="button" className="primary" onClick={startRun} disabled={busy || !canTrain} data-testid="walkthrough-start">
-              Start the run
-            </button>
+            <div className="button-row">
+              <button type="button" className="primary" onClick={startRun} disabled={busy || !canTrain} data-testid="walkthrough-start">
+                Start the run
+              </button>
+              <button type="button" className={canTrain ? undefined : 'primary'} onClick={playDemo} disabled={busy} data-testid="walkthrough-demo" title="A run recorded by this lab's engine, played back: for a computer without WebGPU or with a slow GPU">
+                Play the recorded demo
+              </button>
+            </div>
           </>
         )}
         {step.id === 'try' && (

@@ -1,6 +1,7 @@
 // What to do when the engine cannot run here: the page's most likely first impression on Linux and
 // older browsers, so it names concrete browsers and switches.
 import type { WebGpuSupport } from './webgpuSupport';
+import { actions } from './lab';
 
 type Reason = Extract<WebGpuSupport, { kind: 'unavailable' }>['reason'];
 
@@ -44,6 +45,12 @@ export function WebGpuHelp({ reason, detail }: { reason: Reason; detail?: string
         )}
       </ul>
       <p>Saved runs and run files can still be opened here: their charts and exports work without a GPU.</p>
+      <p>
+        <button type="button" onClick={() => void actions.playDemo()} data-testid="help-demo">
+          Play the recorded demo
+        </button>{' '}
+        a run recorded by this lab’s engine, played back through the same charts and the classroom walkthrough.
+      </p>
     </section>
   );
 }

@@ -127,6 +127,12 @@ export function stableRankChart(config: RunConfig | null): ChartSpec {
   };
 }
 
+/** The first and latest evaluation steps of the run on show (its metrics table is not empty). */
+function evaluationSpan(tables: LabTables): [number, number] {
+  const steps = tables.metrics.column('step');
+  return [steps[0], steps[tables.metrics.length - 1]];
+}
+
 /** Chart sources over the page's tables (spectral and head columns exist only for runs that have them). */
 export function chartSources(tables: LabTables): Record<ChartSpec['source'], ChartSource> {
   return {
@@ -134,9 +140,15 @@ export function chartSources(tables: LabTables): Record<ChartSpec['source'], Cha
       version: () => tables.metrics.version,
       data: () => ({ length: tables.metrics.length, x: tables.metrics.column('step'), y: (key) => tables.metrics.column(key as MetricKey) }),
     },
+    // The spectral records start at the first full window: the evaluations' span gives them the training charts' x axis.
     spectral: {
-      version: () => tables.spectral.version,
-      data: () => ({ length: tables.spectral.length, x: tables.spectral.column('step'), y: (key) => tables.spectral.column(key as SpectralColumn) }),
+      version: () => tables.metrics.version * 1_000_003 + tables.spectral.version,
+      data: () => ({
+        length: tables.spectral.length,
+        x: tables.spectral.column('step'),
+        y: (key) => tables.spectral.column(key as SpectralColumn),
+        ...(tables.metrics.length > 0 && { span: evaluationSpan(tables) }),
+      }),
     },
     heads: {
       version: () => tables.metrics.version * 1_000_003 + tables.heads.version,
@@ -209,11 +221,14 @@ export function classroomCharts(config: RunConfig | null): ChartSpec[] {
     },
     {
       ...spec(training, 'accuracy'),
-      description: 'Share of sums it gets right. Train reaches 1 first (memorised), test much later (grokked).',
+      description:
+        config?.task.kind === 'dyck'
+          ? 'Share of positions whose depth it gets right, on its 50 training strings (train) and 5,000 others (test).'
+          : 'Share of answers it gets right. Train reaches 1 first (memorised), test much later (grokked).',
     },
     {
       ...spec(SPECTRAL_CHARTS, 'g23'),
-      description: 'Gap between the 2nd and 3rd directions of recent updates: it closes as weight decay takes over.',
+      description: 'Gap between the 2nd and 3rd directions of recent updates: it shrinks as weight decay takes over.',
     },
     {
       ...energy,

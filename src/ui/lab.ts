@@ -4,13 +4,13 @@
 import { useStore } from 'zustand';
 import { createLabStore, createTables, type LabState } from '../store/lab-store';
 import { RunDb } from '../worker/run-db';
-import { validateForm } from '../store/run-form';
+import { validateForm, type FormField } from '../store/run-form';
 import { decodeHash, encodeHash } from '../store/url-hash';
 import { connectLab, type LabClient } from '../worker/client';
 import type { HyperParams } from '../formats/optim';
 import type { RunConfig, RunFile } from '../formats/run-file';
 import { download } from './charts/chart-export';
-import { WALKTHROUGH_STEPS } from './walkthrough';
+import { CLASSROOM_RUN, WALKTHROUGH_STEPS } from './walkthrough';
 
 export const tables = createTables();
 export const labStore = createLabStore(tables);
@@ -41,8 +41,11 @@ async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undef
   }
 }
 
-/** The preset the classroom walkthrough narrates. */
-export const WALKTHROUGH_PRESET = 'quick-add';
+/** The preset the classroom walkthrough narrates (its run: CLASSROOM_RUN). */
+export const WALKTHROUGH_PRESET = CLASSROOM_RUN.preset;
+
+/** The recorded demo (a run file the real engine wrote, in public/): the classroom run, played back without a GPU. */
+export const DEMO_RUN_URL = `${import.meta.env.BASE_URL}demo/classroom.run.json`;
 
 const info = (text: string) => labStore.getState().setNotice({ kind: 'info', text });
 
@@ -103,8 +106,9 @@ export const actions = {
   },
 
   /**
-   * Reopens a saved run: its charts, and (with its checkpoint and a GPU) training from where it was saved. Without
-   * a usable GPU the run is still shown, for viewing and export.
+   * Reopens a saved run: its charts, and (with its checkpoint and a GPU) its model: a finished run takes experiments
+   * (at its end, or at its grok step when that checkpoint was kept), an unfinished one also continues training from
+   * where it was saved. Without a usable GPU the run is still shown, for viewing and export.
    */
   async openSavedRun(id: string): Promise<void> {
     const saved = await attempt('Could not read the saved run', () => runDb.get(id));
@@ -112,12 +116,17 @@ export const actions = {
       void actions.refreshSavedRuns();
       return;
     }
-    const { summary, runFile, checkpoint } = saved;
+    const { summary, runFile, checkpoint, grokCheckpoint } = saved;
     const view = { runFile, runId: id, schedule: summary.schedule };
-    if (checkpoint && !summary.finished) {
+    if (checkpoint) {
       try {
-        const status = await api().loadRun({ ...view, checkpoint });
-        info(`Reopened “${summary.title}” at step ${status.step}: press Resume to continue training.`);
+        const status = await api().loadRun({ ...view, checkpoint, ...(grokCheckpoint && { grokCheckpoint }) });
+        const grok = status.grokCheckpointStep === null ? '' : ` or at its grok (step ${status.grokCheckpointStep.toLocaleString('en')})`;
+        info(
+          status.phase === 'finished'
+            ? `Reopened “${summary.title}” (step ${status.step}): run experiments on its model at the end${grok}.`
+            : `Reopened “${summary.title}” at step ${status.step}: press Resume to continue training, or run experiments on its model${grok}.`,
+        );
         return;
       } catch (error) {
         const status = await attempt(`Could not open “${summary.title}”`, () => api().loadRun(view));
@@ -130,14 +139,32 @@ export const actions = {
   },
 
   /**
-   * The classroom walkthrough's run: quick-add (keeping the form's settings when it is already quick-add, so a
-   * link's shorter run or other seed applies), started from step 0.
+   * The classroom walkthrough's run (CLASSROOM_RUN), started from step 0: keeping the form's settings when it is
+   * already on that preset, so a link's shorter run or other seed applies; `changes` on top (e.g. weight decay 0).
    */
-  async startWalkthroughRun(): Promise<void> {
+  async startWalkthroughRun(changes: Partial<Record<FormField, string>> = {}): Promise<void> {
     const state = labStore.getState();
-    if (state.form.preset !== WALKTHROUGH_PRESET) state.setPreset(WALKTHROUGH_PRESET);
+    if (state.form.preset !== WALKTHROUGH_PRESET) {
+      state.setPreset(WALKTHROUGH_PRESET);
+      for (const [field, value] of Object.entries(CLASSROOM_RUN.values)) state.setField(field as FormField, value);
+    }
+    for (const [field, value] of Object.entries(changes)) state.setField(field as FormField, value);
     await actions.start();
   },
+
+  /** Plays the recorded demo back through the charts and the walkthrough (no GPU needed). */
+  async playDemo(): Promise<void> {
+    const status = await attempt('Could not play the recorded demo', async () => {
+      const response = await fetch(DEMO_RUN_URL);
+      if (!response.ok) throw new Error(`${DEMO_RUN_URL}: HTTP ${response.status}`);
+      const runFile = await response.text();
+      const { config } = JSON.parse(runFile) as { config: RunConfig };
+      return api().playRun({ runFile, title: `the classroom run (${config.preset}, seed ${config.seed}, ${config.steps.toLocaleString('en')} steps)` });
+    });
+    if (status) labStore.getState().setNotice(null);
+  },
+
+  skipPlayback: () => attempt('Could not skip to the end of the recording', () => api().skipPlayback()),
 
   toggleClassroom(): void {
     const { classroom, setClassroom } = labStore.getState();

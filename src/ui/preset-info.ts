@@ -30,7 +30,8 @@ const TEXT: Partial<Record<PresetName, Omit<PresetInfo, 'name'>>> = {
   'quick-add': {
     short: '(x + y) mod 31 · ~500 steps',
     description:
-      'Learn addition modulo 31 from 60% of all pairs, with a 1-layer transformer. It memorises the training pairs within a few dozen steps; with weight decay the test accuracy jumps much later, around step 450-550. The quickest way to watch grokking.',
+      'Learn addition modulo 31 from 60% of all pairs, with a 1-layer transformer. It memorises the training pairs within a few dozen steps; with weight decay the test accuracy jumps much later, around step 450-550. The quickest way to watch grokking. ' +
+      'After the grok, test accuracy drops briefly every 60 steps or so (to about 0.65) and recovers at the next evaluations: full-batch Adam at this high learning rate overshoots now and then (the loss spikes Thilak et al. 2022 call the slingshot); the model stays grokked.',
   },
   'quick-dyck': {
     short: 'bracket depth · 2 layers',

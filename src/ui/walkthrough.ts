@@ -2,7 +2,7 @@
 // happened, what it is waiting for, or, once the run is over, that it did not happen), and a running commentary
 // on where the run stands. Pure functions of the store's key moments and the run's phase, so they are tested
 // without a page.
-import { DECAY_DRIVEN_ENERGY, EDGE_NECESSARY_COST, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
+import { DECAY_DRIVEN_ENERGY, EDGE_NECESSARY_COST, GROK_TEST_ACCURACY, MEMORISATION_TRAIN_ACCURACY, type KeyMoment, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
 import type { RunPhase } from '../formats/worker';
 
 export interface WalkthroughStep {
@@ -14,53 +14,68 @@ export interface WalkthroughStep {
   moment?: KeyMomentKind;
 }
 
+/**
+ * The classroom run: quick-dyck (SPEC §1) with its spectral window of 5 updates taken every 50 steps (the preset's
+ * default is every 100), so the edge is on the charts from step 250 and is seen turning decay-driven. Measured on
+ * the real engine for seeds 1, 2, 3 and 42 (test/classroom-run.test.ts, on recorded runs): every key moment happens
+ * and holds. quick-add, the classic delayed grok, was the walkthrough's run before; its v1 stays gradient-driven
+ * (lowest gradient energy fraction about 0.6), so the lesson's last moment never came there.
+ */
+export const CLASSROOM_RUN = { preset: 'quick-dyck', values: { snapshotEvery: '50' } } as const;
+
 export const WALKTHROUGH_STEPS: readonly WalkthroughStep[] = [
   {
     id: 'task',
     title: 'The task',
     text:
-      'A one-layer transformer learns a + b mod 31 from 60% of all pairs and is tested on the other 40%, ' +
-      'with weight decay 1, on this computer’s GPU. Start the run and watch the charts.',
+      'A two-layer transformer reads strings of brackets such as ( ( ) ( ) ) and says, after every bracket, how deeply ' +
+      'nested the string is. It trains on only 50 strings and is tested on 5,000 others, on this computer’s GPU. Start ' +
+      'the run and watch the charts.',
   },
   {
     id: 'memorise',
-    title: 'It memorises',
+    title: 'It learns its 50 strings',
     text:
-      'Accuracy: the train line shoots up to 1 within a few dozen steps, while the test line stays near zero. ' +
-      'It has learnt the pairs it saw by heart, not the rule. Loss: train falls, test does not.',
+      'Accuracy: the train line climbs to 1 within about 150 steps: the model gets every position of its 50 training ' +
+      'strings right. The test line climbs too, more slowly: depth is easy to half-learn. Loss: both fall.',
     moment: 'memorisation',
   },
   {
     id: 'grok',
-    title: 'It groks',
+    title: 'It generalises',
     text:
-      'Keep watching the test line. Hundreds of steps later (around step 440 for seed 1) it climbs to 1: the model ' +
-      'now gets pairs it never saw right. Weight decay makes this happen; without it the test line stays low.',
+      `The test line passes ${GROK_TEST_ACCURACY}: the model now tracks the depth of strings it has never seen, from only 50 ` +
+      'examples. Here that comes soon after the training set is learnt; the change that follows is inside the model.',
     moment: 'grokking',
-  },
-  {
-    id: 'necessary',
-    title: 'The edge becomes necessary',
-    text:
-      'Ablation over training: every few windows the lab removes the top two update directions {v₁, v₂} from the ' +
-      'attention weights and tests again, and does the same with random pairs of directions as a control. When removing ' +
-      `just these two costs at least ${EDGE_NECESSARY_COST} test accuracy while the random pairs change nothing, the model needs its edge.`,
-    moment: 'edge-necessary',
   },
   {
     id: 'edge',
     title: 'The edge turns decay-driven',
     text:
-      'The lower charts look at the last few parameter updates. v₁ is their top direction; its gradient energy ' +
-      `fraction says what moves it: the gradient (1) or weight decay (0). Below ${DECAY_DRIVEN_ENERGY}, weight decay is in charge.`,
+      'The lower charts look at the last five parameter updates (one every 50 steps). v₁ is their top direction; its ' +
+      'gradient energy fraction says what moves it: the gradient (1) or weight decay (0). Once the task is learnt the ' +
+      `gradient has little left to do: the fraction falls below ${DECAY_DRIVEN_ENERGY} and stays there, and the gap g₂₃ shrinks. ` +
+      'Weight decay is now in charge, compressing the model.',
     moment: 'decay-driven',
+  },
+  {
+    id: 'necessary',
+    title: 'The edge becomes necessary',
+    text:
+      'The live ablation chart: every 200 steps the lab removes the two directions {v₁, v₂} from the attention weights ' +
+      'and tests again, and does the same with random pairs of directions as a control. When removing just these two ' +
+      `costs at least ${EDGE_NECESSARY_COST} test accuracy while the random pairs change nothing, the model needs its edge: ` +
+      'the directions weight decay now drives are the ones the model computes with.',
+    moment: 'edge-necessary',
   },
   {
     id: 'try',
     title: 'Try it yourself',
     text:
-      'Run it again without weight decay: it still memorises, but the test line stays low. Or press [ and ] during ' +
-      'a run to change the weight decay live. Press C to leave classroom mode for every chart and control.',
+      'Run it again without weight decay: nothing then pulls on the parameters but the gradient, so v₁’s fraction stays ' +
+      'at 1 and the edge never turns. Or press [ and ] during a run to change the weight decay live. For the classic ' +
+      'delayed grok, leave classroom mode (C) and train quick-add, a + b mod 31: it memorises its pairs in a few dozen ' +
+      'steps and generalises only around step 450.',
   },
 ];
 
@@ -70,6 +85,8 @@ export interface RunContext {
   spectral: boolean | null;
   /** Whether it runs the live causal probes (null or absent: no run). */
   causal?: boolean | null;
+  /** The run on show is a recording played back. */
+  recording?: boolean;
 }
 
 const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
@@ -154,8 +171,40 @@ export function momentLine(kind: KeyMomentKind, moments: KeyMoments, run: RunCon
   return line('waiting', `Not yet: v₁’s gradient energy fraction is ${fmt(energy.value)} at step ${stepText(energy.step)} (decay-driven below ${DECAY_DRIVEN_ENERGY}).`);
 }
 
+const MOMENT_OF: Record<KeyMomentKind, (m: KeyMoments) => KeyMoment | null> = {
+  memorisation: (m) => m.memorisation,
+  grokking: (m) => m.grokking,
+  'decay-driven': (m) => m.decayDriven,
+  'edge-necessary': (m) => m.edgeNecessary,
+};
+
+/** Which moments have happened, as a count (they never un-happen within a run). */
+const seenCount = (m: KeyMoments) => Object.values(MOMENT_OF).filter((of) => of(m) !== null).length;
+
+/** A run that is going: training, or a recording playing. */
+export const isGoing = (phase: RunPhase) => phase === 'running' || phase === 'playing';
+
+/**
+ * The walkthrough follows the run: when a moment happens, it moves on to the step that waits for the first moment
+ * not seen yet (the last step once all have happened), never back, and only while the run is going (`going`: it was
+ * going when the moments came, the batch that ends it included; a saved run opened whole does not jump the reader
+ * to the end).
+ */
+export function followRun(current: number, before: KeyMoments, after: KeyMoments, going: boolean): number {
+  if (!going || seenCount(after) <= seenCount(before)) return current;
+  const waiting = WALKTHROUGH_STEPS.findIndex((s) => s.moment !== undefined && MOMENT_OF[s.moment](after) === null);
+  return Math.max(current, waiting < 0 ? WALKTHROUGH_STEPS.length - 1 : waiting);
+}
+
+/** The run's settings as the walkthrough states them: its weight decay as it started and, after a live change, as it is now. */
+export function settingsText(run: { preset: string; seed: number; steps: number; weightDecay: number }, nowWeightDecay: number | null): string {
+  const wd = nowWeightDecay !== null && nowWeightDecay !== run.weightDecay ? `weight decay ${run.weightDecay}, now ${nowWeightDecay}` : `weight decay ${run.weightDecay}`;
+  return `This run: ${run.preset}, seed ${run.seed}, ${wd}, ${run.steps.toLocaleString('en')} steps.`;
+}
+
+/** Every key moment's line, in the walkthrough's order. */
 export const momentLines = (moments: KeyMoments, run: RunContext): MomentLine[] =>
-  (['memorisation', 'grokking', 'edge-necessary', 'decay-driven'] as const).map((kind) => momentLine(kind, moments, run));
+  WALKTHROUGH_STEPS.flatMap((s) => (s.moment ? [momentLine(s.moment, moments, run)] : []));
 
 /** One sentence on where the run stands, updated at each evaluation. */
 export function narration(moments: KeyMoments, run: RunContext): string {
@@ -165,7 +214,7 @@ export function narration(moments: KeyMoments, run: RunContext): string {
   if (!latest) return noRun(run.phase) ? 'Press “Start the run” (or Space) to begin.' : 'Training: the first evaluation is on its way.';
   const at = `Step ${stepText(latest.step)}`;
   const accuracies = `train accuracy ${fmt(latest.trainAcc)}, test ${fmt(latest.testAcc)}`;
-  const paused = run.phase === 'paused' ? ' (paused)' : over(run.phase);
+  const paused = run.phase === 'paused' ? ' (paused)' : run.recording ? (run.phase === 'playing' ? ' (a recording)' : ' (a recording, played to its end)') : over(run.phase);
   if (moments.grokking) return `${at}${paused}: grokked, ${accuracies}.`;
   if (moments.memorisation) return `${at}${paused}: memorised but not generalising yet, ${accuracies}.`;
   return `${at}${paused}: memorising, ${accuracies}.`;

@@ -19,13 +19,20 @@ import type { RunConfig, RunFile } from '../formats/run-file';
 import type { StopReason, RunEvent } from '../formats/metrics';
 import { decodeCheckpoint, encodeCheckpoint } from '../train/checkpoint-file';
 import type { Checkpoint } from '../train/checkpoint';
-import { commonMark } from '../train/metrics';
+import { commonMark, emptyMetrics } from '../train/metrics';
 import type { HyperParams } from '../formats/optim';
 import { runAnalysis } from '../analysis/run-analysis';
 import { parseAnalysisFile, type AnalysisFile } from '../formats/analysis-file';
 import { NOTHING_SAVED, deltaSince, type SavedMark } from './saved-mark';
 import { batchOfMetrics, packHeadRows, packMetricRows, scheduleOfEvents, validateSchedule } from './protocol';
-import { IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type RunSink, type SavedRunSummary, type StartRequest, type WorkerStatus } from '../formats/worker';
+import {
+  IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type PlayRequest, type RunSink,
+  type SavedRunSummary, type StartRequest, type WorkerStatus,
+} from '../formats/worker';
+import { PLAYBACK_MS, PLAYBACK_START, playbackEnd, playbackSlice, playbackStep, type PlaybackCursor } from './playback';
+
+/** How often a playback releases what its clock has passed. */
+const PLAYBACK_TICK_MS = 100;
 
 /** GPU work per chunk: small enough that a command waits at most about this long, large enough to keep the GPU busy. */
 const CHUNK_TARGET_MS = 30;
@@ -83,6 +90,8 @@ interface LiveRun {
    * new run, the checkpoint's place in the saved history for a reopened or recovered one.
    */
   saved: SavedMark;
+  /** The checkpoint of the run's grok evaluation (null: it has not grokked, or it was not kept), and whether it is in the store. */
+  grok: { checkpoint: Checkpoint; saved: boolean } | null;
   /** Gives back this worker's claim on the run in the store (src/worker/run-db.ts: claim). */
   release: () => void;
 }
@@ -135,6 +144,10 @@ export class LabApi implements LabWorkerApi {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Commands run one at a time, in the order they arrive. */
   private commands: Promise<unknown> = Promise.resolve();
+  /** The recording being played back (null: none). */
+  private playback: { file: RunFile; started: number; durationMs: number; cursor: PlaybackCursor; timer: ReturnType<typeof setTimeout> | null } | null = null;
+  /** The experiments running now (null: none), and whether the page asked to cancel them. */
+  private experiment: { cancelled: boolean } | null = null;
 
   constructor(private readonly options: LabApiOptions) {}
 
@@ -243,8 +256,10 @@ export class LabApi implements LabWorkerApi {
           throw new Error(`analyses[${i}]: ${(error as Error).message}`);
         }
       });
-      // The checkpoint must be this run's (its configuration and history); it takes its history from the run file.
-      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint, { run: { config: file.config, metrics: file } }) : null;
+      // The checkpoints must be this run's (its configuration and history); they take their history from the run file.
+      const history = { run: { config: file.config, metrics: file } };
+      const decoded = request.checkpoint ? decodeCheckpoint(request.checkpoint, history) : null;
+      const grok = request.grokCheckpoint ? decodeCheckpoint(request.grokCheckpoint, history).checkpoint : null;
       const schedule = [...(request.schedule ?? scheduleOfEvents(file.events))];
       validateSchedule(schedule);
       // Only one tab continues a saved run (and saves it); another may view it. The claim is asked for before this
@@ -280,7 +295,10 @@ export class LabApi implements LabWorkerApi {
       const saved = request.runId ? { history: decoded.checkpoint.mark, analyses: analyses.length } : NOTHING_SAVED;
       const run = this.adopt(trainer, schedule, id, Date.now(), release, saved);
       run.applied = hyperCount(trainer.events);
-      if (trainer.step >= decoded.config.steps) {
+      if (grok && grok.step <= trainer.step) run.grok = { checkpoint: grok, saved: true };
+      // A run that ended (its length, an early stop, a divergence) at this checkpoint stays ended: it is analysed, not continued.
+      const { stopReason } = file.summary;
+      if (trainer.step >= decoded.config.steps || stopReason === 'diverged' || (stopReason === 'early-stop' && trainer.step >= file.summary.steps)) {
         run.mode = 'finished';
         run.stopReason = file.summary.stopReason;
       }
@@ -290,16 +308,87 @@ export class LabApi implements LabWorkerApi {
     });
   }
 
+  playRun(request: PlayRequest): Promise<WorkerStatus> {
+    return this.command(async () => {
+      const file = parseRunFile(request.runFile);
+      const durationMs = request.durationMs ?? PLAYBACK_MS;
+      if (!(Number.isFinite(durationMs) && durationMs >= 0)) throw new RangeError(`playRun: durationMs must be a finite number >= 0, got ${durationMs}`);
+      await this.retireCurrent();
+      this.viewed = file;
+      const recording = { title: request.title, adapter: file.summary.adapter };
+      this.setStatus({
+        ...IDLE_STATUS, phase: 'playing', totalSteps: file.config.steps, optim: { lr: file.config.optim.lr, weightDecay: file.config.optim.weightDecay },
+        adapter: this.status.adapter, schedule: scheduleOfEvents(file.events), recording,
+      });
+      this.outbox = { reset: batchOfMetrics(file.config, emptyMetrics(), this.status).reset! };
+      this.playback = { file, started: performance.now(), durationMs, cursor: PLAYBACK_START, timer: null };
+      this.playbackTick();
+      return this.status;
+    });
+  }
+
+  /** Releases what the playback clock has passed; at the end, the run stays on show (phase 'viewing'). */
+  private playbackTick(): void {
+    const playback = this.playback;
+    if (!playback) return;
+    const { file } = playback;
+    const step = playbackStep(file, performance.now() - playback.started, playback.durationMs);
+    const { batch, cursor } = playbackSlice(file, playback.cursor, step);
+    playback.cursor = cursor;
+    // Rows not flushed yet (no listener) are kept: the new ones go after them.
+    for (const key of ['metrics', 'heads'] as const) {
+      const rows = batch[key];
+      const queued = this.outbox[key];
+      if (rows) this.outbox[key] = queued ? { rows: queued.rows + rows.rows, data: Float64Array.of(...queued.data, ...rows.data) } : rows;
+    }
+    for (const event of batch.events ?? []) this.queue('events', event);
+    for (const record of batch.spectral ?? []) this.queue('spectral', record);
+    for (const record of batch.causal ?? []) this.queue('causal', record);
+    const done = step >= playbackEnd(file);
+    const optim = lastHyper({ ...file, events: file.events.slice(0, cursor.events) });
+    this.setStatus({ ...this.status, step, optim, ...(done && { phase: 'viewing', step: file.summary.steps, stopReason: file.summary.stopReason }) });
+    if (done) {
+      this.playback = null;
+      for (const analysis of file.analyses ?? []) this.queue('analyses', analysis);
+      return;
+    }
+    playback.timer = setTimeout(() => this.playbackTick(), PLAYBACK_TICK_MS);
+  }
+
+  skipPlayback(): Promise<WorkerStatus> {
+    return this.command(async () => {
+      const playback = this.playback;
+      if (playback) {
+        if (playback.timer) clearTimeout(playback.timer);
+        playback.durationMs = 0;
+        this.playbackTick();
+      }
+      return this.status;
+    });
+  }
+
+  private stopPlayback(): void {
+    if (this.playback?.timer) clearTimeout(this.playback.timer);
+    this.playback = null;
+  }
+
   runExperiment(request: ExperimentRequest): Promise<AnalysisFile> {
     return this.command(async () => {
       const run = this.requireRun('analyse');
       if (run.mode === 'running') throw new Error('pause the run first: the experiments run on the model as it is now');
       await this.loop;
       const { trainer } = run;
+      const atGrok = request.at === 'grok';
+      if (atGrok && !run.grok) throw new Error('this run has no checkpoint of its grok step (it has not grokked, or it grokked before this page kept one)');
+      const experiment = { cancelled: false };
+      this.experiment = experiment;
+      // At the grok: a second model, restored from the grok's checkpoint, freed when the experiments end.
+      const analysed = atGrok ? await this.trainerAt(trainer.config, run.grok!.checkpoint) : trainer;
       try {
-        const analysis = await runAnalysis(trainer, trainer.toRunFile(), {
+        const analysis = await runAnalysis(analysed, trainer.toRunFile(), {
+          shouldStop: () => experiment.cancelled,
           experiments: request.experiments,
-          requested: String(trainer.step),
+          requested: atGrok ? 'grok' : String(trainer.step),
           ...(request.seed !== undefined && { seed: request.seed }),
           ...(request.interventionSteps !== undefined && { interventionSteps: request.interventionSteps }),
           ...(request.interventionDecays && { interventionDecays: request.interventionDecays }),
@@ -310,9 +399,18 @@ export class LabApi implements LabWorkerApi {
         this.markDirty(run);
         return analysis;
       } finally {
+        if (analysed !== trainer) analysed.destroy();
+        this.experiment = null;
         this.setStatus({ ...this.status, experiment: null });
       }
     });
+  }
+
+  /** Not a queued command: it must reach the experiments while they run. */
+  async cancelExperiment(): Promise<boolean> {
+    if (!this.experiment) return false;
+    this.experiment.cancelled = true;
+    return true;
   }
 
   // ---- Runs -----------------------------------------------------------------------------------------------------
@@ -358,6 +456,13 @@ export class LabApi implements LabWorkerApi {
     }
   }
 
+  /** A trainer of `config` restored to `checkpoint` (the caller destroys it). */
+  private async trainerAt(config: RunConfig, checkpoint: Checkpoint): Promise<Trainer> {
+    const trainer = await createTrainer(await this.runtime(), config);
+    trainer.restore(checkpoint);
+    return trainer;
+  }
+
   /** This worker's claim on a run id in the store (always granted without a store or a claim method). */
   private async claim(id: string): Promise<(() => void) | null> {
     const store = this.options.store;
@@ -367,7 +472,7 @@ export class LabApi implements LabWorkerApi {
   private adopt(trainer: Trainer, schedule: HyperChange[], id: string, createdAt: number, release: () => void, saved: SavedMark): LiveRun {
     const run: LiveRun = {
       id, createdAt, trainer, schedule, applied: 0, mode: 'paused', stopReason: null, stepTarget: null, hyperRequests: [], sentRows: 0,
-      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, release, saved,
+      lost: false, failure: null, notice: null, rate: [], dirty: false, saving: false, release, saved, grok: null,
     };
     this.run = run;
     return run;
@@ -375,6 +480,7 @@ export class LabApi implements LabWorkerApi {
 
   /** Stops the loop of the current run (if any) at its next step, saves the run and frees its GPU buffers; then there is no current run. */
   private async retireCurrent(): Promise<void> {
+    this.stopPlayback();
     const run = this.run;
     if (!run) return;
     if (run.mode === 'running') run.mode = 'paused';
@@ -410,7 +516,11 @@ export class LabApi implements LabWorkerApi {
             evaluated = true;
             run.dirty = true;
           },
-          onEvent: (event) => this.queue('events', event),
+          onEvent: (event) => {
+            // The trainer has just made this evaluation its last good checkpoint: keep it as the grok's.
+            if (event.type === 'grok' && event.head === undefined) run.grok = { checkpoint: trainer.lastGoodCheckpoint, saved: false };
+            this.queue('events', event);
+          },
           onSpectral: (record) => this.queue('spectral', record),
           onCausal: (record) => this.queue('causal', record),
         });
@@ -510,6 +620,7 @@ export class LabApi implements LabWorkerApi {
       const { delta, end } = deltaSince(run.saved, trainer.history, trainer.analysisFiles);
       const checkpoint: Checkpoint = trainer.lastGoodCheckpoint;
       const bytes = encodeCheckpoint(checkpoint, trainer.config);
+      const grok = run.grok && !run.grok.saved ? run.grok : null;
       const summary: SavedRunSummary = {
         id: run.id,
         title: runTitle(trainer.config),
@@ -520,13 +631,18 @@ export class LabApi implements LabWorkerApi {
         step: trainer.step,
         totalSteps: trainer.config.steps,
         checkpointStep: checkpoint.step,
+        grokCheckpointStep: run.grok?.checkpoint.step ?? null,
         grokStep: trainer.grokStep,
         finished: run.mode === 'finished',
         stopReason: run.stopReason,
         schedule: structuredClone(run.schedule),
       };
-      await store.save({ summary, run: { config: trainer.config, summary: trainer.runSummary() }, delta, checkpoint: bytes });
+      await store.save({
+        summary, run: { config: trainer.config, summary: trainer.runSummary() }, delta, checkpoint: bytes,
+        ...(grok && { grokCheckpoint: encodeCheckpoint(grok.checkpoint, trainer.config) }),
+      });
       run.saved = end;
+      if (grok) grok.saved = true;
     } catch (error) {
       run.notice = `could not save the run: ${describe(error)}`;
       run.saved = NOTHING_SAVED;
@@ -562,6 +678,7 @@ export class LabApi implements LabWorkerApi {
         const next = this.adopt(trainer, run.schedule, run.id, run.createdAt, run.release, saved);
         run.trainer.destroy();
         next.applied = hyperCount(trainer.events);
+        if (run.grok && run.grok.checkpoint.step <= checkpoint.step) next.grok = run.grok;
         this.rejectHyperRequests(run, new Error(`${what} before the change was applied; set it again`));
         this.emitReset(next, checkpoint);
         this.applySchedule(next);
@@ -626,6 +743,8 @@ export class LabApi implements LabWorkerApi {
       schedule: run.schedule.map((c) => ({ ...c })),
       webGpuUnavailable: false,
       experiment: this.status.experiment,
+      grokCheckpointStep: run.grok?.checkpoint.step ?? null,
+      recording: null,
     };
   }
 

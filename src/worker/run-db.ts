@@ -5,7 +5,8 @@
 // - `history` (by [run id, n]): the run's history in steps, each what a save added (new evaluations, events,
 //   spectral and causal records, analyses) from the mark the save before ended at (src/formats/history.ts);
 //   opening a run applies its steps in order and checks the run file they make;
-// - `checkpoints` (by run id): the latest checkpoint's bytes, which name their place in the history.
+// - `checkpoints` (by run id): the latest checkpoint's bytes, which name their place in the history;
+// - `grokCheckpoints` (by run id): the checkpoint of the run's grok step, written once (experiments at the grok).
 //
 // What can go wrong, and what happens:
 // - The database fails to open (private mode, quota, a blocked upgrade): that call fails with the reason, and the
@@ -32,7 +33,8 @@ const SUMMARIES = 'summaries';
 const RUNS = 'runs';
 const HISTORY = 'history';
 const CHECKPOINTS = 'checkpoints';
-const STORES = [SUMMARIES, RUNS, HISTORY, CHECKPOINTS] as const;
+const GROK_CHECKPOINTS = 'grokCheckpoints';
+const STORES = [SUMMARIES, RUNS, HISTORY, CHECKPOINTS, GROK_CHECKPOINTS] as const;
 /** Versions 1 and 2: each run's whole run file, rewritten at every save. */
 const RUN_FILES = 'runFiles';
 
@@ -62,6 +64,8 @@ export interface SavedRun {
   runFile: RunFile;
   /** The checkpoint file bytes (src/train/checkpoint-file.ts), or null if none was saved. */
   checkpoint: Uint8Array | null;
+  /** The grok step's checkpoint bytes, or null if none was saved. */
+  grokCheckpoint: Uint8Array | null;
 }
 
 /** A saved run whose summary cannot be read: listed with its reason, to be deleted. */
@@ -134,6 +138,10 @@ const UPGRADES: ((db: IDBDatabase, tx: IDBTransaction) => void | Promise<void>)[
     });
     db.deleteObjectStore(RUN_FILES);
   },
+  // 3 -> 4: the grok step's checkpoints (the runs saved before have none).
+  (db) => {
+    db.createObjectStore(GROK_CHECKPOINTS);
+  },
 ];
 
 /** The database version this lab writes. */
@@ -175,6 +183,13 @@ const committed = (tx: IDBTransaction): Promise<void> =>
     tx.onabort = tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
   });
 
+/** A stored checkpoint: bytes, or null when none was saved; anything else is damage. */
+function bytesOrNull(value: unknown, what: string): Uint8Array | null {
+  if (value === undefined) return null;
+  if (!(value instanceof Uint8Array)) throw new Error(`its ${what} is not bytes (${Object.prototype.toString.call(value)})`);
+  return value;
+}
+
 /** A stored summary, checked field by field; throws an Error naming the first field that is wrong. */
 export function checkSummary(value: unknown, id: string): SavedRunSummary {
   if (typeof value !== 'object' || value === null) throw new Error(`its summary is ${value === undefined ? 'missing' : `not an object (${String(value)})`}`);
@@ -186,6 +201,7 @@ export function checkSummary(value: unknown, id: string): SavedRunSummary {
     if (typeof s[field] !== 'number' || !Number.isFinite(s[field])) throw wrong(field, 'a finite number');
   }
   if (s.grokStep !== null && !(typeof s.grokStep === 'number' && Number.isFinite(s.grokStep))) throw wrong('grokStep', 'a number or null');
+  if (s.grokCheckpointStep != null && !(typeof s.grokCheckpointStep === 'number' && Number.isFinite(s.grokCheckpointStep))) throw wrong('grokCheckpointStep', 'a number, null or absent');
   if (typeof s.finished !== 'boolean') throw wrong('finished', 'true or false');
   if (s.stopReason !== null && !(STOP_REASONS as readonly unknown[]).includes(s.stopReason)) throw wrong('stopReason', `null or one of ${STOP_REASONS.join(', ')}`);
   if (!Array.isArray(s.schedule)) throw wrong('schedule', 'a list of changes');
@@ -327,7 +343,7 @@ export class RunDb implements RunSink {
    * Its cost is the size of what is new (the history step) and of what does not grow (the rest). A save from
    * nothing replaces the run's history; one that starts past the end of the saved history is refused.
    */
-  async save({ summary, run, delta, checkpoint }: RunSave): Promise<void> {
+  async save({ summary, run, delta, checkpoint, grokCheckpoint }: RunSave): Promise<void> {
     const db = await this.open();
     const id = summary.id;
     const tx = db.transaction([...STORES], 'readwrite');
@@ -352,6 +368,7 @@ export class RunDb implements RunSink {
       tx.objectStore(RUNS).put(recordOf(run, delta, steps + 1), id);
       tx.objectStore(SUMMARIES).put(summary, id);
       tx.objectStore(CHECKPOINTS).put(checkpoint, id);
+      if (grokCheckpoint) tx.objectStore(GROK_CHECKPOINTS).put(grokCheckpoint, id);
     } catch (error) {
       tx.abort();
       await finished.catch(() => {});
@@ -391,11 +408,12 @@ export class RunDb implements RunSink {
   async get(id: string): Promise<SavedRun> {
     const db = await this.open();
     const tx = db.transaction([...STORES]);
-    const [summary, record, steps, checkpoint] = await Promise.all([
+    const [summary, record, steps, checkpoint, grokCheckpoint] = await Promise.all([
       done(tx.objectStore(SUMMARIES).get(id)),
       done(tx.objectStore(RUNS).get(id)),
       done(tx.objectStore(HISTORY).getAll(stepsOf(id))),
       done(tx.objectStore(CHECKPOINTS).get(id)),
+      done(tx.objectStore(GROK_CHECKPOINTS).get(id)),
     ]);
     if (summary === undefined && record === undefined) throw new Error(`no saved run with id ${id} (it may have been deleted in another tab)`);
     const check = <T>(read: () => T): T => {
@@ -409,11 +427,8 @@ export class RunDb implements RunSink {
     return {
       summary: check(() => checkSummary(summary, id)),
       runFile: check(() => assembleRunFile(record, steps)),
-      checkpoint: check(() => {
-        if (checkpoint === undefined) return null;
-        if (!(checkpoint instanceof Uint8Array)) throw new Error(`its checkpoint is not bytes (${Object.prototype.toString.call(checkpoint)})`);
-        return checkpoint;
-      }),
+      checkpoint: check(() => bytesOrNull(checkpoint, 'checkpoint')),
+      grokCheckpoint: check(() => bytesOrNull(grokCheckpoint, 'grok checkpoint')),
     };
   }
 

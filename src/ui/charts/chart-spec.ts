@@ -52,6 +52,11 @@ export interface ChartSpec {
   emptyText: string;
   /** Shown instead of axes when there are rows but none of the lines has a value to plot in them. */
   noValuesText?: string;
+  /**
+   * Lines join their points across missing values (NaN) instead of breaking there: for overlays whose x column is
+   * the union of several runs' steps, where each run has values only at its own.
+   */
+  joinGaps?: boolean;
 }
 
 /** Lines styled in palette order. */

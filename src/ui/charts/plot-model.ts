@@ -1,7 +1,8 @@
 // Everything a chart draws, computed once per redraw and shared by the screen (SVG axes + canvas lines), the SVG
 // export and the 2x PNG export: the figure's size and margins, d3 scales fitted to the data (and to the markers,
 // so a change made after the latest evaluation is already visible), each line's min/max-per-pixel polyline in
-// figure pixels, each band's polygons, the category strip's segments and the markers' positions. Pure: no DOM.
+// figure pixels, each band's polygons, the category strip's segments, and the markers' positions with their labels
+// and badges in a band above the plot (where no data line can cross them, on screen or in an export). Pure: no DOM.
 import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from 'd3';
 import type { BandSpec, ChartSpec, LineSpec } from './chart-spec';
 import { minMaxPolyline } from './downsample';
@@ -11,6 +12,11 @@ export interface ChartData {
   /** Steps. */
   x: Float64Array;
   y(key: string): Float64Array;
+  /**
+   * The steps the run's evaluations span (first, latest): charts whose own points start later (the spectral records,
+   * from the first full window on) take the same x axis as the training charts, so they line up.
+   */
+  span?: readonly [number, number];
 }
 
 /** Run events (hyperparameter changes, the grok step, divergences) and the classroom's key moments (drawn as callouts). */
@@ -31,6 +37,8 @@ const CALLOUT_GAP = 3;
 /** A callout's badge, laid out in the band between the legend and the plot. */
 export interface Callout {
   marker: Marker;
+  /** Callouts: every moment the badge stands for (moments at one step share it). */
+  kinds?: MarkerKind[];
   px: number;
   /** The badge's left edge, top and width. */
   x: number;
@@ -41,24 +49,53 @@ export interface Callout {
 /** Bold text runs wider than textWidth's average. */
 const calloutWidth = (label: string) => textWidth(label, CALLOUT_FONT_SIZE) * 1.15 + 14;
 
+/** The other markers' labels (hyperparameter changes, the grok step, divergences): bold 10 px text, one row each. */
+export const MARKER_LABEL_FONT_SIZE = 10;
+export const MARKER_LABEL_HEIGHT = 13;
+const markerLabelWidth = (label: string) => textWidth(label, MARKER_LABEL_FONT_SIZE) * 1.1 + 6;
+
 /**
- * Badges for the callouts at their x positions, each starting at its line (or ending there, near the right edge),
- * flowed into as few rows as keep them from overlapping. Returns the rows used (0: no callouts).
+ * Boxes of `widthOf(label)` at the markers' x positions, each starting at its line (or ending there, near the right
+ * edge), flowed into as few rows of `rowHeight` as keep them from overlapping. Returns the rows used (0: none).
  */
-export function layoutCallouts(callouts: readonly { marker: Marker; px: number }[], width: number, top: number): { items: Callout[]; rows: number } {
+function layoutBadges(markers: readonly { marker: Marker; px: number; kinds?: MarkerKind[] }[], width: number, top: number, widthOf: (label: string) => number, rowHeight: number): { items: Callout[]; rows: number } {
   const rowEnds: number[] = [];
-  const items = [...callouts]
+  const items = [...markers]
     .sort((a, b) => a.px - b.px)
-    .map(({ marker, px }) => {
-      const w = calloutWidth(marker.label);
+    .map(({ marker, px, kinds }) => {
+      const w = widthOf(marker.label);
       const x = px + w <= width - LEGEND_EDGE_PX ? px : Math.max(LEGEND_EDGE_PX, px - w);
       let row = rowEnds.findIndex((end) => end + 4 <= x);
       if (row < 0) row = rowEnds.push(0) - 1;
       rowEnds[row] = x + w;
-      return { marker, px, x, y: top + row * (CALLOUT_HEIGHT + CALLOUT_GAP), width: w };
+      return { marker, ...(kinds && { kinds }), px, x, y: top + row * rowHeight, width: w };
     });
   return { items, rows: rowEnds.length };
 }
+
+/** Badges for the callouts (the key moments), flowed into rows above the plot. */
+export const layoutCallouts = (callouts: readonly { marker: Marker; px: number }[], width: number, top: number) =>
+  layoutBadges(mergeSameStep(callouts), width, top, calloutWidth, CALLOUT_HEIGHT + CALLOUT_GAP);
+
+/**
+ * Moments at the same step share one badge ("memorised · grokked @ 150"): side by side they could only be stacked,
+ * a row each, and the rows take the plot's height. The badge's marker is the first moment's; `kinds` lists them all.
+ */
+export function mergeSameStep(callouts: readonly { marker: Marker; px: number }[]): { marker: Marker; px: number; kinds: MarkerKind[] }[] {
+  const byStep = new Map<number, { marker: Marker; px: number }[]>();
+  for (const c of callouts) byStep.set(c.marker.step, [...(byStep.get(c.marker.step) ?? []), c]);
+  return [...byStep.values()].map((group) => {
+    const { marker, px } = group[0];
+    if (group.length === 1) return { marker, px, kinds: [marker.kind] };
+    const suffix = ` @ ${marker.step}`;
+    const names = group.map((c) => (c.marker.label.endsWith(suffix) ? c.marker.label.slice(0, -suffix.length) : c.marker.label));
+    return { marker: { ...marker, label: `${names.join(' · ')}${suffix}` }, px, kinds: group.map((c) => c.marker.kind) };
+  });
+}
+
+/** Labels of the other markers, flowed into rows above the plot (y: the row's top). */
+export const layoutMarkerLabels = (markers: readonly { marker: Marker; px: number }[], width: number, top: number) =>
+  layoutBadges(markers, width, top, markerLabelWidth, MARKER_LABEL_HEIGHT);
 
 export interface PlotOptions {
   width: number;
@@ -151,6 +188,8 @@ export interface PlotModel {
   markers: { marker: Marker; px: number }[];
   /** The markers of CALLOUT_KINDS (also in `markers`), with their badges. */
   callouts: Callout[];
+  /** The other markers (also in `markers`), with their labels' boxes above the plot. */
+  labels: Callout[];
 }
 
 /** One row's category on the strip, from halfway to the previous row to halfway to the next. */
@@ -242,6 +281,12 @@ function padded([lo, hi]: [number, number], log: boolean): [number, number] {
 
 const guard = (scale: ScaleContinuousNumeric<number, number>, log: boolean) => (v: number) => (log && !(v > 0) ? NaN : scale(v));
 
+/** A line through the finite points only (their gaps joined). */
+function joined(xs: Float64Array, ys: Float64Array, toPx: (v: number) => number, toPy: (v: number) => number): Float64Array {
+  const keep = Array.from(ys, (_, i) => i).filter((i) => Number.isFinite(ys[i]));
+  return minMaxPolyline(Float64Array.from(keep, (i) => xs[i]), Float64Array.from(keep, (i) => ys[i]), toPx, toPy);
+}
+
 /** The plot of `data` as `spec` describes it; null when no line has a plottable point (the chart shows its empty text). */
 export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readonly Marker[], opts: PlotOptions): PlotModel | null {
   const logY = spec.yScale === 'log';
@@ -251,7 +296,7 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
   const bandYs = (spec.bands ?? []).map((b) => [data.y(b.lower), data.y(b.upper)] as const);
   const plotted = [...ys, ...bandYs.flat()];
   const yRange = spec.yDomain ?? extent(plotted, logY);
-  const xRange = extent([data.x, markers.map((m) => m.step)], logX);
+  const xRange = extent([data.x, markers.map((m) => m.step), data.span ?? []], logX);
   if (data.length === 0 || !extent(plotted, logY) || !yRange || !xRange) return null;
 
   const legend = layoutLegend(spec.lines, opts.width, opts.title, legendFills(spec));
@@ -266,7 +311,9 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
     return Number.isFinite(px) ? [{ marker, px }] : [];
   });
   const callouts = layoutCallouts(placed.filter((m) => CALLOUT_KINDS.includes(m.marker.kind)), opts.width, legendBottom - 2);
-  const top = legendBottom + (callouts.rows > 0 ? callouts.rows * (CALLOUT_HEIGHT + CALLOUT_GAP) + 2 : 0);
+  const labelsTop = legendBottom + (callouts.rows > 0 ? callouts.rows * (CALLOUT_HEIGHT + CALLOUT_GAP) + 2 : 0);
+  const labels = layoutMarkerLabels(placed.filter((m) => !CALLOUT_KINDS.includes(m.marker.kind)), opts.width, labelsTop);
+  const top = labelsTop + (labels.rows > 0 ? labels.rows * MARKER_LABEL_HEIGHT + 3 : 0);
   const stripSpace = spec.strip ? STRIP_HEIGHT + STRIP_GAP : 0;
   const inner = { left: MARGIN.left, top, width: innerWidth, height: Math.max(10, opts.height - top - MARGIN.bottom - stripSpace) };
   const plotBottom = inner.top + inner.height;
@@ -283,7 +330,7 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
     logY,
     xLabel: spec.xLabel ?? 'step',
     xAxisY: plotBottom + stripSpace,
-    lines: spec.lines.map((line, i) => ({ spec: line, polyline: minMaxPolyline(data.x, ys[i], toPx, toPy) })),
+    lines: spec.lines.map((line, i) => ({ spec: line, polyline: spec.joinGaps ? joined(data.x, ys[i], toPx, toPy) : minMaxPolyline(data.x, ys[i], toPx, toPy) })),
     bands: (spec.bands ?? []).map((band, i) => ({ spec: band, polygons: bandPolygons(data.x, bandYs[i][0], bandYs[i][1], toPx, toPy) })),
     strip: spec.strip
       ? {
@@ -296,5 +343,6 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
     dots: data.length <= inner.width / DOT_SPACING_PX,
     markers: placed,
     callouts: callouts.items,
+    labels: labels.items,
   };
 }

@@ -4,7 +4,7 @@
 import { axisBottom, axisLeft, format, select, type NumberValue, type ScaleContinuousNumeric, type Selection } from 'd3';
 import type { ChartSpec } from './chart-spec';
 import { CHART_INK } from './palette';
-import { BAND_OPACITY, CALLOUT_FONT_SIZE, CALLOUT_HEIGHT, CALLOUT_KINDS, FONT_SIZE, LEGEND_SAMPLE_PX, TITLE_FONT_SIZE, textWidth, type MarkerKind, type PlotModel } from './plot-model';
+import { BAND_OPACITY, CALLOUT_FONT_SIZE, CALLOUT_HEIGHT, FONT_SIZE, LEGEND_SAMPLE_PX, MARKER_LABEL_FONT_SIZE, MARKER_LABEL_HEIGHT, TITLE_FONT_SIZE, type MarkerKind, type PlotModel } from './plot-model';
 import { subPaths, svgPathData } from './downsample';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -147,41 +147,54 @@ export function renderSvg(svg: SVGSVGElement, model: PlotModel, spec: ChartSpec,
     }
   }
 
-  // Markers: hyperparameter changes, the grok step, divergences; key moments as callouts (below).
+  // Markers: hyperparameter changes, the grok step, divergences, each labelled in the band above the plot (laid out
+  // by the model, where no data line crosses the text) and drawn from its label down to the x axis; key moments as
+  // callouts (below).
   const markers = root.append('g').attr('class', 'markers');
-  model.markers.filter(({ marker }) => !CALLOUT_KINDS.includes(marker.kind)).forEach(({ marker, px }, i) => {
+  for (const { marker, px, x, y, width } of model.labels) {
     const color = MARKER_COLOR[marker.kind];
     const g = markers.append('g').attr('class', `marker marker-${marker.kind}`).attr('data-step', marker.step);
     g.append('line')
       .attr('x1', px).attr('x2', px)
-      .attr('y1', inner.top).attr('y2', inner.top + inner.height)
+      .attr('y1', y + MARKER_LABEL_HEIGHT - 2).attr('y2', inner.top + inner.height)
       .attr('stroke', color).attr('stroke-width', 1.5).attr('stroke-dasharray', marker.kind === 'hyper' ? '4 3' : null);
-    const labelWidth = textWidth(marker.label, 10);
-    const flip = px + 4 + labelWidth > inner.left + inner.width;
+    const right = x < px; // laid out ending at its line (near the right edge)
     g.append('text')
-      .attr('x', flip ? px - 4 : px + 4)
-      .attr('y', inner.top + 11 + (i % 3) * 12)
-      .attr('text-anchor', flip ? 'end' : 'start')
-      .attr('font-size', 10)
+      .attr('class', 'marker-label')
+      .attr('x', right ? x + width - 3 : x + 3)
+      .attr('y', y + MARKER_LABEL_HEIGHT - 3)
+      .attr('text-anchor', right ? 'end' : 'start')
+      .attr('font-size', MARKER_LABEL_FONT_SIZE)
       .attr('font-weight', 600)
       .attr('fill', color)
       .attr('paint-order', 'stroke')
       .attr('stroke', CHART_INK.background)
       .attr('stroke-width', 3)
       .text(marker.label);
-  });
+  }
   // A callout: a solid line from its badge (above the plot, laid out by the model) to the x axis; the badge in the
   // moment's colour with dark text, readable on any Okabe-Ito colour.
-  for (const { marker, px, x, y, width } of model.callouts) {
+  for (const { marker, kinds = [marker.kind], px, x, y, width } of model.callouts) {
     const color = MARKER_COLOR[marker.kind];
-    const g = markers.append('g').attr('class', `marker marker-callout marker-${marker.kind}`).attr('data-step', marker.step);
+    const g = markers.append('g').attr('class', ['marker', 'marker-callout', ...kinds.map((k) => `marker-${k}`)].join(' ')).attr('data-step', marker.step);
     g.append('line')
       .attr('x1', px).attr('x2', px)
       .attr('y1', y + CALLOUT_HEIGHT).attr('y2', inner.top + inner.height)
       .attr('stroke', color).attr('stroke-width', 2.5);
+    // Moments sharing the badge: its fill in their colours, side by side (hard stops).
+    let fill = color;
+    if (kinds.length > 1) {
+      const id = `callout-${spec.id}-${marker.step}`;
+      const gradient = g.append('defs').append('linearGradient').attr('id', id);
+      kinds.forEach((kind, i) => {
+        gradient.append('stop').attr('offset', i / kinds.length).attr('stop-color', MARKER_COLOR[kind]);
+        gradient.append('stop').attr('offset', (i + 1) / kinds.length).attr('stop-color', MARKER_COLOR[kind]);
+      });
+      fill = `url(#${id})`;
+    }
     g.append('rect')
       .attr('x', x).attr('y', y).attr('width', width).attr('height', CALLOUT_HEIGHT).attr('rx', 3)
-      .attr('fill', color).attr('stroke', CHART_INK.calloutText).attr('stroke-width', 0.75);
+      .attr('fill', fill).attr('stroke', CHART_INK.calloutText).attr('stroke-width', 0.75);
     g.append('text')
       .attr('x', x + width / 2)
       .attr('y', y + CALLOUT_HEIGHT / 2 + CALLOUT_FONT_SIZE * 0.36)

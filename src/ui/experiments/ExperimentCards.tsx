@@ -4,24 +4,35 @@
 import { useMemo, useState, type ReactNode } from 'react';
 import type { AnalysisFile, ExperimentResults, ResultOf } from '../../formats/analysis-file';
 import { HESSIAN_RELATIVE_RESIDUAL_LIMIT, hessianPairQuality } from '../../analysis/experiments';
-import type { FieldBasis } from '../../formats/experiments';
+import type { ExperimentName, FieldBasis } from '../../formats/experiments';
+import type { ExperimentProgress } from '../../formats/worker';
+import { lowAccuracyCaveat } from '../../analysis/verdict';
 import { ExperimentFigure } from './ExperimentFigure';
-import { BASIS_LABEL, EXPERIMENT_INFO, PERTURB_METRIC_LABEL, ablationBars, ablationRatioText, analysisFileBase, curvatureBars, decayRows, defaultModeBasis, formatNumber, formatPercent, formatSeconds, formatSigned, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot, outcomeView, perturbationPlot, probeRows, type ModePairs, type PerturbMetric } from './experiment-data';
+import {
+  BASIS_LABEL, EXPERIMENT_INFO, PERTURB_METRIC_LABEL, ablationBars, ablationRatioText, analysisFileBase, curvatureBars, decayRows,
+  defaultModeBasis, formatNumber, formatPercent, formatSeconds, formatSigned, hasOffDiagonalModes, heatmapData, modeBases, modeRows, modeSpectrumPlot,
+  outcomeView, pendingText, perturbationPlot, probeRows, type ModePairs, type PerturbMetric,
+} from './experiment-data';
 import { barPlotHeight, drawBarPlot, drawHeatmap, drawLinePlot } from './svg-plot';
 
 const FIGURE_HEIGHT = 260;
 
+/** The request the worker is running (null: none): the cards it will fill say so instead of "not computed yet". */
+export type CardProgress = { planned: readonly ExperimentName[]; current: ExperimentProgress | null } | null;
+
 interface CardProps<K extends keyof ExperimentResults> {
   name: K;
   file: AnalysisFile | null;
+  progress: CardProgress;
   /** Draws the result (called only when there is one). */
   children: (result: ResultOf<K>, file: AnalysisFile) => ReactNode;
   wide?: boolean;
 }
 
 /** A card for experiment `name`: its result, its reason for not applying, or how to compute it. */
-function ExperimentCard<K extends keyof ExperimentResults>({ name, file, children, wide }: CardProps<K>) {
-  const view = outcomeView(file, name);
+function ExperimentCard<K extends keyof ExperimentResults>({ name, file, progress, children, wide }: CardProps<K>) {
+  const pending = progress ? pendingText(name, progress.planned, progress.current) : null;
+  const view = pending ? ({ state: 'pending' } as const) : outcomeView(file, name);
   const { label } = EXPERIMENT_INFO[name];
   return (
     <section className={`chart-card experiment-card${wide ? ' wide' : ''}`} aria-label={label} data-testid={`experiment-${name}`} data-state={view.state}>
@@ -33,7 +44,9 @@ function ExperimentCard<K extends keyof ExperimentResults>({ name, file, childre
         children(view.result, file)
       ) : (
         <p className="chart-empty static">
-          {view.state === 'not-applicable'
+          {view.state === 'pending'
+            ? pending
+            : view.state === 'not-applicable'
             ? `Does not apply to this run: ${view.reason}.`
             : `Not computed yet: tick “${label}” above and press Run experiments (${EXPERIMENT_INFO[name].what}).`}
         </p>
@@ -78,6 +91,7 @@ function PerturbationFigure({ result, file }: { result: ResultOf<'perturb'>; fil
 function AblationFigure({ result, file }: { result: ResultOf<'ablate'>; file: AnalysisFile }) {
   const layout = useMemo(() => ablationBars(result), [result]);
   const draw = useMemo(() => drawBarPlot(layout, { x: 'Δ test accuracy after removing the directions' }), [layout]);
+  const caveat = lowAccuracyCaveat(result.base.accuracy);
   return (
     <>
       <ExperimentFigure
@@ -93,6 +107,11 @@ function AblationFigure({ result, file }: { result: ResultOf<'ablate'>; file: An
       <p className="experiment-note" data-testid="ablation-ratio">
         {ablationRatioText(result)}
       </p>
+      {caveat && (
+        <p className="experiment-note warning" role="note">
+          Caution: {caveat}.
+        </p>
+      )}
     </>
   );
 }
@@ -326,28 +345,46 @@ function DecayTable({ result }: { result: ResultOf<'wd-intervention'> }) {
   );
 }
 
+const yesNo = (met: boolean | null) => (met === null ? 'not measurable' : met ? 'yes' : 'no');
+
 function VerdictView({ result }: { result: ResultOf<'verdict'> }) {
   return (
     <>
       <p className="verdict" data-testid="verdict-class">
         <strong className={`verdict-${result.class}`}>{result.class}</strong> — {result.reason}
       </p>
+      {result.caveat && (
+        <p className="experiment-note warning" role="note" data-testid="verdict-caveat">
+          Caution: {result.caveat}.
+        </p>
+      )}
+      {result.signs && (
+        <ul className="verdict-signs" aria-label="Signs" data-testid="verdict-signs">
+          {result.signs.map((s) => (
+            <li key={s.sign} data-holds={String(s.holds)}>
+              {s.sign}: <strong>{yesNo(s.holds)}</strong>
+            </li>
+          ))}
+        </ul>
+      )}
       <table className="data-table" aria-label="The verdict's evidence">
         <thead>
           <tr>
             <th scope="col">quantity</th>
             <th scope="col">value</th>
-            <th scope="col">threshold</th>
-            <th scope="col">met</th>
+            <th scope="col">test</th>
+            <th scope="col">sign</th>
+            <th scope="col">passes</th>
           </tr>
         </thead>
         <tbody>
-          {result.evidence.map((e) => (
-            <tr key={e.quantity}>
+          {result.evidence.map((e, i) => (
+            <tr key={i}>
               <th scope="row">{e.quantity}</th>
               <td>{formatNumber(e.value)}</td>
               <td>{e.threshold}</td>
-              <td>{e.met === null ? 'not measurable' : e.met ? 'yes' : 'no'}</td>
+              <td>{e.sign ?? ''}</td>
+              <td>{yesNo(e.met)}</td>
             </tr>
           ))}
         </tbody>
@@ -357,28 +394,28 @@ function VerdictView({ result }: { result: ResultOf<'verdict'> }) {
 }
 
 /** Every experiment's card for `file` (null: none computed yet). */
-export function ExperimentCards({ file }: { file: AnalysisFile | null }) {
+export function ExperimentCards({ file, progress }: { file: AnalysisFile | null; progress: CardProgress }) {
   return (
     <div className="chart-grid experiment-grid">
-      <ExperimentCard name="verdict" file={file}>
+      <ExperimentCard name="verdict" file={file} progress={progress}>
         {(r) => <VerdictView result={r} />}
       </ExperimentCard>
-      <ExperimentCard name="perturb" file={file}>
+      <ExperimentCard name="perturb" file={file} progress={progress}>
         {(r, f) => <PerturbationFigure result={r} file={f} />}
       </ExperimentCard>
-      <ExperimentCard name="ablate" file={file}>
+      <ExperimentCard name="ablate" file={file} progress={progress}>
         {(r, f) => <AblationFigure result={r} file={f} />}
       </ExperimentCard>
-      <ExperimentCard name="curvature" file={file}>
+      <ExperimentCard name="curvature" file={file} progress={progress}>
         {(r, f) => <CurvatureFigure result={r} file={f} />}
       </ExperimentCard>
-      <ExperimentCard name="fourier" file={file}>
+      <ExperimentCard name="fourier" file={file} progress={progress}>
         {(r, f) => <ModesFigures result={r} file={f} />}
       </ExperimentCard>
-      <ExperimentCard name="probe" file={file}>
+      <ExperimentCard name="probe" file={file} progress={progress}>
         {(r) => <ProbeTable result={r} />}
       </ExperimentCard>
-      <ExperimentCard name="wd-intervention" file={file}>
+      <ExperimentCard name="wd-intervention" file={file} progress={progress}>
         {(r) => <DecayTable result={r} />}
       </ExperimentCard>
     </div>

@@ -19,16 +19,36 @@ export function reportExperimentError(text: string): void {
   labStore.getState().setNotice({ kind: 'error', text });
 }
 
-/** Runs `experiments` on the paused or finished run's model; `interventionSteps` for the weight-decay intervention. */
-export async function runExperiments(experiments: ExperimentName[], interventionSteps: number): Promise<void> {
+/**
+ * Runs `experiments` on the paused or finished run's model, as it is or (`at` 'grok') as it was at its grok step;
+ * `interventionSteps` for the weight-decay intervention.
+ */
+export async function runExperiments(experiments: ExperimentName[], interventionSteps: number, at: 'current' | 'grok' = 'current'): Promise<void> {
   const { begin, settle } = experimentsStore.getState();
-  begin({ planned: plannedExperiments(experiments), step: labStore.getState().status.step });
+  const { status } = labStore.getState();
+  begin({ planned: plannedExperiments(experiments), step: at === 'grok' && status.grokCheckpointStep !== null ? status.grokCheckpointStep : status.step });
   try {
-    await api().runExperiment({ experiments, ...(experiments.includes('wd-intervention') && { interventionSteps }) });
+    await api().runExperiment({ experiments, at, ...(experiments.includes('wd-intervention') && { interventionSteps }) });
     settle(null);
   } catch (error) {
+    if (experimentsStore.getState().cancelling) {
+      // A cancelled request ends with the worker's ExperimentCancelledError: not a failure.
+      settle(null);
+      labStore.getState().setNotice({ kind: 'info', text: 'Experiments cancelled: the model is as it was, and nothing of that request was kept.' });
+      return;
+    }
     console.error(error);
     settle(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** Asks the worker to stop the running experiments at their next experiment or branch step. */
+export async function cancelExperiments(): Promise<void> {
+  experimentsStore.getState().cancel();
+  try {
+    await api().cancelExperiment();
+  } catch (error) {
+    reportExperimentError(`Could not cancel the experiments: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

@@ -3,7 +3,7 @@
 // button works and why not), its selection of experiments and the words for numbers.
 import { EXPERIMENTS, type AblationResult, type CurvatureResult, type DecayInterventionResult, type DecayRow, type FieldBasis, type FunctionalModesResult, type PerturbationResult, type ProbeExperimentResult, type ExperimentName } from '../../formats/experiments';
 import type { AnalysisFile, ExperimentResults, ResultOf } from '../../formats/analysis-file';
-import { INTERVENTION_DEFAULTS } from '../../analysis/experiments';
+import { INTERVENTION_DEFAULTS, notForTask, type TaskKind } from '../../analysis/experiments';
 import type { ExperimentProgress, RunPhase } from '../../formats/worker';
 
 // ---- The experiments ---------------------------------------------------------------------------------------
@@ -20,12 +20,45 @@ export const EXPERIMENT_INFO: Record<ExperimentName, { label: string; what: stri
 
 export type Selection = Record<ExperimentName, boolean>;
 
-/** Everything but the weight-decay intervention, which trains. */
-export function defaultSelection(): Selection {
-  return Object.fromEntries(EXPERIMENTS.map((name) => [name, name !== 'wd-intervention'])) as Selection;
+/** Everything that applies to the task (null: no run yet) but the weight-decay intervention, which trains. */
+export function defaultSelection(kind: TaskKind | null = null): Selection {
+  return Object.fromEntries(EXPERIMENTS.map((name) => [name, name !== 'wd-intervention' && (kind === null || notForTask(name, kind) === null)])) as Selection;
 }
 
-export const selectedExperiments = (selection: Selection): ExperimentName[] => EXPERIMENTS.filter((name) => selection[name]);
+/** The ticked experiments that apply to the task (one that does not is never sent, whatever its box says). */
+export const selectedExperiments = (selection: Selection, kind: TaskKind | null = null): ExperimentName[] =>
+  EXPERIMENTS.filter((name) => selection[name] && (kind === null || notForTask(name, kind) === null));
+
+/** The weight-decay intervention's branch length in the page: long enough to see the decays part, short enough to wait for. */
+export const PAGE_INTERVENTION_STEPS = 1000;
+
+const duration = (seconds: number): string => {
+  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+};
+
+/**
+ * How long the weight-decay intervention will train: `branches` x `steps`, at the step rate this run was measured
+ * at on this machine (null: not measured here, e.g. a reopened run that has not trained since).
+ */
+export function interventionEstimate(steps: number, branches: number, stepsPerSecond: number | null): string {
+  const total = steps * branches;
+  const work = `${branches} branches × ${steps.toLocaleString('en')} steps = ${total.toLocaleString('en')} training steps`;
+  if (stepsPerSecond === null || !(stepsPerSecond > 0)) return `${work}; the time is estimated once this run has trained here.`;
+  const rate = stepsPerSecond >= 10 ? Math.round(stepsPerSecond).toString() : stepsPerSecond.toPrecision(2);
+  return `${work}: about ${duration(total / stepsPerSecond)} at the ${rate} steps/s this run trained at.`;
+}
+
+/** What a card says while a request runs: computing now, waiting its turn, or done and shown with the rest (null: not part of it). */
+export function pendingText(name: ExperimentName, planned: readonly ExperimentName[], current: ExperimentProgress | null): string | null {
+  const state = plannedProgress(planned, current).find((p) => p.name === name)?.state;
+  if (!state) return null;
+  if (state === 'running' && current) return `Computing now: ${current.what} (${current.done} of ${current.total}).`;
+  if (state === 'done') return 'Computed: shown when the other experiments have finished.';
+  const i = planned.indexOf(name);
+  return i === 0 ? 'Starting…' : `Waiting: runs after ${EXPERIMENT_INFO[planned[i - 1]].label.toLowerCase()}.`;
+}
 
 export const MAX_INTERVENTION_STEPS = 100_000;
 
@@ -63,8 +96,10 @@ export function runBlocker(g: RunGate): string | null {
       return 'Wait until the run is ready.';
     case 'running':
       return 'Pause the run first: the experiments run on the model as it is at one step.';
+    case 'playing':
+      return 'This is a recording playing back: it holds no model to experiment on. Train the run here (Start) to analyse it.';
     case 'viewing':
-      return 'This run was opened without a checkpoint, so there is no model to experiment on: open it from Saved runs (if it is saved here) or start it again.';
+      return 'This run was opened from a file, which holds no model to experiment on: open it from Saved runs if it trained in this browser, or press Start to train it again with the same settings.';
     case 'paused':
     case 'finished':
       break;
@@ -308,9 +343,16 @@ export interface BarLayout {
   /** A shaded interval around 0 (what the measurement cannot resolve). */
   shade: { from: number; to: number; label: string } | null;
   /** Vertical reference values. */
-  refs: { x: number; label: string }[];
+  /**
+   * Reference values drawn as dashed lines; one far outside the bars (`offScale`) would squash them to nothing, so it
+   * is left off the scale and drawn as an arrow at the plot's edge with its value.
+   */
+  refs: { x: number; label: string; offScale?: boolean }[];
   domain: [number, number];
 }
+
+/** A reference further out than this many times the bars' own extent is drawn off scale. */
+export const OFF_SCALE_FACTOR = 3;
 
 const dotsOf = (key: string, label: string, values: number[]): DotsRow | null => {
   const finite = values.filter(Number.isFinite);
@@ -352,8 +394,11 @@ export function curvatureBars(r: CurvatureResult): BarLayout {
   const res = r.curvatureResolution;
   const shade = { from: -res, to: res, label: `float32 noise (|vᵀHv| < ${formatNumber(res)})` };
   const top = r.hessian?.eigenvalues[0];
-  const refs = top !== undefined && Number.isFinite(top) ? [{ x: top, label: `λ₁ = ${formatNumber(top)}` }] : [];
-  const domain = valueDomain([rows.map((b) => b.value), dots?.values ?? [], [shade.from, shade.to], refs.map((ref) => ref.x)], { includeZero: true, pad: 0.08 });
+  const data = [rows.map((b) => b.value), dots?.values ?? [], [shade.from, shade.to]];
+  const [lo, hi] = valueDomain(data, { includeZero: true });
+  const within = top !== undefined && top >= lo * OFF_SCALE_FACTOR && top <= hi * OFF_SCALE_FACTOR;
+  const refs = top !== undefined && Number.isFinite(top) ? [{ x: top, label: `top Hessian eigenvalue λ₁ = ${formatNumber(top)}${within ? '' : ' (off this scale)'}`, ...(!within && { offScale: true }) }] : [];
+  const domain = valueDomain([...data, refs.filter((r) => !r.offScale).map((ref) => ref.x)], { includeZero: true, pad: 0.08 });
   return { rows, dots, shade, refs, domain };
 }
 

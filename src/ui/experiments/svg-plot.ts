@@ -314,6 +314,26 @@ export function drawBarPlot(layout: BarLayout, labels: { x: string }): Draw {
       g.append('line').attr('class', 'mean').attr('x1', x(dots.mean)).attr('x2', x(dots.mean)).attr('y1', mid - 9).attr('y2', mid + 9).attr('stroke', OKABE_ITO.purple).attr('stroke-width', 3);
     }
     for (const ref of layout.refs) {
+      if (ref.offScale) {
+        // An arrow at the edge it lies beyond, with its value: the legend says it is off this scale.
+        const [lo, hi] = x.range();
+        const right = ref.x > x.domain()[1];
+        const px = right ? hi : lo;
+        const dir = right ? 1 : -1;
+        const y0 = inner.top + 6;
+        const g = root.append('g').attr('class', 'ref ref-off-scale').attr('fill', REF_COLOR);
+        g.append('path').attr('d', `M${px - dir * 9} ${y0 - 5} L${px} ${y0} L${px - dir * 9} ${y0 + 5} Z`);
+        g.append('text')
+          .attr('x', px - dir * 12)
+          .attr('y', y0 + 4)
+          .attr('text-anchor', right ? 'end' : 'start')
+          .attr('font-size', 10)
+          .attr('paint-order', 'stroke')
+          .attr('stroke', CHART_INK.background)
+          .attr('stroke-width', 3)
+          .text(`λ₁ = ${formatNumber(ref.x)}`);
+        continue;
+      }
       const px = x(ref.x);
       root.append('line').attr('class', 'ref').attr('x1', px).attr('x2', px).attr('y1', inner.top).attr('y2', inner.top + inner.height).attr('stroke', REF_COLOR).attr('stroke-width', 1.5).attr('stroke-dasharray', '5 4');
     }
@@ -324,11 +344,29 @@ export function drawBarPlot(layout: BarLayout, labels: { x: string }): Draw {
 
 export const heatmapColor = (max: number) => scaleSequentialSqrt(interpolateViridis).domain([0, max > 0 ? max : 1]);
 
+/** The colour bar's tick values (fractions of the largest cell) and labels. */
+export const colorBarTicks = (max: number) => [0, 0.25, 0.5, 1].map((f) => f * (max || 1)).map((value) => ({ value, label: formatNumber(value, 2) }));
+
+/**
+ * Where the colour bar's tick labels and its title go, in px right of the bar: the labels after a 6 px gap, the
+ * title (rotated, reading downwards) after the widest label with room for its descenders, so they never touch.
+ * `width`: everything right of the bar.
+ */
+export function colorBarLayout(tickLabels: readonly string[]): { labelX: number; titleX: number; width: number } {
+  const labelX = 6;
+  // Digits and dots render up to ~0.62 em in the sans-serif fonts the page may get: a margin over textWidth's average.
+  const widest = Math.max(0, ...tickLabels.map((t) => textWidth(t) * 1.15));
+  const titleX = labelX + widest + 8 + FONT_SIZE * 0.3;
+  return { labelX, titleX, width: titleX + FONT_SIZE + 2 };
+}
+
 export function drawHeatmap(h: HeatmapData, labels: { x: string; y: string; value: string }): Draw {
   return (svg, size, options) => {
     const root = begin(svg, size, options);
     const top = (options.title ? TITLE_BAND : 4) + 8;
-    const bar = { width: 12, gap: 14, labels: 44 };
+    const ticksOfBar = colorBarTicks(h.max);
+    const barText = colorBarLayout(ticksOfBar.map((t) => t.label));
+    const bar = { width: 12, gap: 14, labels: barText.width };
     const side = Math.max(20, Math.min(size.height - top - MARGIN.bottom, size.width - MARGIN.left - bar.gap - bar.width - bar.labels - 8));
     const inner = { left: MARGIN.left + Math.max(0, (size.width - MARGIN.left - side - bar.gap - bar.width - bar.labels - 8) / 2), top, width: side, height: side };
     const n = h.freqs.length;
@@ -367,12 +405,17 @@ export function drawHeatmap(h: HeatmapData, labels: { x: string; y: string; valu
     const bx = inner.left + side + bar.gap;
     root.append('rect').attr('x', bx).attr('y', inner.top).attr('width', bar.width).attr('height', side).attr('fill', `url(#${gradientId})`).attr('stroke', CHART_INK.axis);
     const scale = scaleLinear().domain([0, Math.sqrt(h.max || 1)]).range([inner.top + side, inner.top]);
-    const barTicks = [0, 0.25, 0.5, 1].map((f) => f * (h.max || 1));
-    for (const t of barTicks) {
-      const py = scale(Math.sqrt(t));
+    for (const t of ticksOfBar) {
+      const py = scale(Math.sqrt(t.value));
       root.append('line').attr('x1', bx + bar.width).attr('x2', bx + bar.width + 4).attr('y1', py).attr('y2', py).attr('stroke', CHART_INK.axis);
-      root.append('text').attr('x', bx + bar.width + 6).attr('y', py + 4).attr('fill', CHART_INK.muted).text(formatNumber(t, 2));
+      root.append('text').attr('class', 'colorbar-tick').attr('x', bx + bar.width + barText.labelX).attr('y', py + 4).attr('fill', CHART_INK.muted).text(t.label);
     }
-    root.append('text').attr('transform', `translate(${bx + bar.width + bar.labels},${inner.top + side / 2}) rotate(90)`).attr('text-anchor', 'middle').attr('fill', CHART_INK.muted).text(labels.value);
+    root
+      .append('text')
+      .attr('class', 'colorbar-title')
+      .attr('transform', `translate(${bx + bar.width + barText.titleX},${inner.top + side / 2}) rotate(90)`)
+      .attr('text-anchor', 'middle')
+      .attr('fill', CHART_INK.muted)
+      .text(labels.value);
   };
 }
