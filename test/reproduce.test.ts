@@ -1,7 +1,7 @@
 // The reproduction studies without a GPU: the verdict logic against hand-made values, the metrics' definitions on
 // hand-made spectral records, every study's plan, shards, unit files refused by name, the report and its schema, and
 // the CLI's refusals of bad input (each one line, exit code 2, before any GPU work).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
@@ -11,7 +11,7 @@ import { g23Decline, spectralMetrics } from '../src/reproduce/metrics';
 import { buildStudy } from '../src/reproduce/studies';
 import { STUDY_NAMES, type StudyPlan, type UnitOutcome, type UnitResult } from '../src/reproduce/study';
 import { parseShard, shardUnits } from '../src/reproduce/runner';
-import { parseUnitFile, unitFileOf } from '../src/reproduce/unit-file';
+import { parseUnitFile, unitFileName, unitFileOf } from '../src/reproduce/unit-file';
 import { buildReport, renderMarkdown, REPORT_SCHEMA } from '../src/reproduce/report';
 import { studyFigures } from '../src/reproduce/figures';
 import { PUBLISHED } from '../src/reproduce/published';
@@ -198,5 +198,31 @@ describe('npm run reproduce refuses bad input before any GPU work', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toBe(`${line}\n`);
     }
+  });
+});
+
+/** A PNG's width and height, read from its IHDR chunk after checking the signature. */
+function pngSize(png: Buffer): { width: number; height: number } {
+  expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  expect(png.subarray(12, 16).toString('latin1')).toBe('IHDR');
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+}
+
+describe('npm run reproduce --merge', () => {
+  it('builds the report from unit files without a GPU: figures as SVG and PNG, the PNGs embedded in report.md', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reproduce-merge-'));
+    const plan = buildStudy('lrd-phase', { quick: true });
+    for (const unit of plan.units) {
+      const metrics = { grokked: unit.tags.fraction === '0.6' ? 1 : 0, trainFraction: Number(unit.tags.fraction), stableRankQK: 2, maxTestAcc: 0.5 };
+      writeFileSync(join(dir, unitFileName(unit.id)), JSON.stringify(unitFileOf(plan, unit, result(metrics))));
+    }
+    const r = await runScript('reproduce', 'lrd-phase', '--quick', '--merge', '--out', dir);
+    expect(r.code, r.stderr).toBe(0);
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(md).toContain('![phase-l2.png](phase-l2.png) ([SVG](phase-l2.svg))');
+    expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).figures).toEqual(['phase-l2.svg', 'phase-l2.png', 'phase-lrd.svg', 'phase-lrd.png']);
+    expect(readFileSync(join(dir, 'phase-lrd.svg'), 'utf8')).toMatch(/^<svg [^>]*width="640" height="360"/);
+    // Drawn at twice the SVG's 640 x 360.
+    expect(pngSize(readFileSync(join(dir, 'phase-lrd.png')))).toEqual({ width: 1280, height: 720 });
   });
 });

@@ -14,6 +14,7 @@ import { isUnitFileName, parseUnitFile, unitFileName, UnitFileError, type UnitFi
 import { outcomesOf, parseShard, runStudy, shardUnits, StudyInputError, type Shard, type StudyProgress } from '../reproduce/runner';
 import { buildReport, renderMarkdown } from '../reproduce/report';
 import { studyFigures } from '../reproduce/figures';
+import { svgToPng } from './png';
 import { studySteps, unitLowerBoundMs, unitSteps } from '../reproduce/estimate';
 import { integerOption, numberOption, parseArgs, UsageError, runCli } from './args';
 import { formatDuration, progressLine, ProgressPrinter } from './progress';
@@ -91,17 +92,22 @@ function readUnits(dir: string, plan: StudyPlan): UnitFile[] {
     .map((f) => parseUnitFile(f, readFileSync(join(dir, f), 'utf8'), plan));
 }
 
-function writeAtomically(path: string, data: string): void {
+function writeAtomically(path: string, data: string | Buffer): void {
   writeFileSync(`${path}.tmp`, data);
   renameSync(`${path}.tmp`, path);
 }
 
-/** Writes report.md, report.json and the SVG figures; returns the report's Markdown. */
+/** Writes report.md, report.json and the figures (SVG and PNG); returns the report's Markdown. */
 function writeReport(dir: string, plan: StudyPlan, files: UnitFile[]): string {
   const outcomes = outcomesOf(plan, files);
-  const figures = studyFigures(plan, outcomes);
-  for (const [name, svg] of figures) writeAtomically(join(dir, name), svg);
-  const report = buildReport(plan, outcomes, [...figures.keys()]);
+  const names: string[] = [];
+  for (const [name, svg] of studyFigures(plan, outcomes)) {
+    const png = name.replace(/\.svg$/, '.png');
+    writeAtomically(join(dir, name), svg);
+    writeAtomically(join(dir, png), svgToPng(svg));
+    names.push(name, png);
+  }
+  const report = buildReport(plan, outcomes, names);
   const md = renderMarkdown(report);
   writeAtomically(join(dir, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
   writeAtomically(join(dir, 'report.md'), md);

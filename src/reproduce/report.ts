@@ -38,6 +38,7 @@ export interface Report {
   tally: { inside: number; outside: number; notMeasured: number; noReference: number };
   notes: { unit: string; key: string; text: string }[];
   differences: string[];
+  /** File names beside report.md: every figure as SVG, and as PNG where it was rasterised (the CLI; not the page). */
   figures: string[];
   timing: { adapters: string[]; units: { id: string; label: string; steps: number; wallMs: number }[]; totalMs: number };
 }
@@ -120,8 +121,13 @@ export function renderMarkdown(r: Report): string {
   }
   lines.push('## Differences from the papers’ setup', '', ...r.differences.map((d) => `- ${d}`), '');
   if (r.notes.length > 0) lines.push('## Notes from the units', '', ...r.notes.map((n) => `- ${n.unit}, ${n.key}: ${n.text}`), '');
-  if (r.figures.length > 0) {
-    lines.push('## Figures', '', ...r.figures.map((f) => `![${f}](${f})`), '', 'SVG only: a PNG would need a rasteriser with fonts in Node, which the lab does not ship (open the SVG in a browser and export from there).', '');
+  const svgs = r.figures.filter((f) => f.endsWith('.svg'));
+  if (svgs.length > 0) {
+    lines.push('## Figures', '');
+    for (const svg of svgs) {
+      const png = svg.replace(/\.svg$/, '.png');
+      lines.push(r.figures.includes(png) ? `![${png}](${png}) ([SVG](${svg}))` : `![${svg}](${svg})`, '');
+    }
   }
   lines.push('## Timing', '', `Adapter${r.timing.adapters.length === 1 ? '' : 's'}: ${r.timing.adapters.join('; ') || '–'}. Total ${minutes(r.timing.totalMs)}.`, '');
   lines.push('| unit | steps | wall time |', '|---|---|---|', ...r.timing.units.map((u) => `| ${u.label} | ${u.steps} | ${minutes(u.wallMs)} |`), '');
