@@ -10,6 +10,7 @@ import { ClassroomLayout, ClassroomToggle, useClassroomType } from './Classroom'
 import { NoticeBanner } from './NoticeBanner';
 import { PanelBoundary } from './PanelBoundary';
 import { Primer } from './Primer';
+import { ReproducePanel } from './reproduce/ReproducePanel';
 import { LiveControls, RunButtons } from './RunControls';
 import { RunForm } from './RunForm';
 import { SavedRuns, ShareAndExport } from './RunFiles';
@@ -123,6 +124,9 @@ export function App() {
               <Primer />
             </PanelBoundary>
             <ChartPanels />
+            <PanelBoundary name="reproduce the papers">
+              <ReproducePanel />
+            </PanelBoundary>
           </main>
         </div>
       )}

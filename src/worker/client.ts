@@ -2,9 +2,10 @@
 // long-lived callback (Comlink.proxy) through which every batch arrives.
 import * as Comlink from 'comlink';
 import { IDLE_STATUS, type LabListener, type LabWorkerApi, type WorkerStatus } from '../formats/worker';
+import type { StudyApi } from './study-service';
 
 export interface LabClient {
-  api: Comlink.Remote<LabWorkerApi>;
+  api: Comlink.Remote<LabWorkerApi & StudyApi>;
   terminate(): void;
 }
 
@@ -18,7 +19,7 @@ export function connectLab(onBatch: LabListener): LabClient {
     const status: WorkerStatus = { ...IDLE_STATUS, phase: 'failed', message: `the training worker failed to start: ${event.message || 'unknown error'}` };
     onBatch({ status });
   });
-  const api = Comlink.wrap<LabWorkerApi>(worker);
+  const api = Comlink.wrap<LabWorkerApi & StudyApi>(worker);
   void api.subscribe(Comlink.proxy(onBatch));
   return {
     api,

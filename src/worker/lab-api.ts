@@ -29,6 +29,8 @@ import {
   IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type PlayRequest, type RunSink,
   type SavedRunSummary, type StartRequest, type WorkerStatus,
 } from '../formats/worker';
+import { StudyService, type StudyApi, type StudyListener, type StudyRequest, type StudyView } from './study-service';
+import type { StudyStop } from '../reproduce/runner';
 import { PLAYBACK_MS, PLAYBACK_START, playbackEnd, playbackSlice, playbackStep, type PlaybackCursor } from './playback';
 
 /** How often a playback releases what its clock has passed. */
@@ -131,7 +133,7 @@ export class RunOpenElsewhereError extends Error {
 
 const describe = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
-export class LabApi implements LabWorkerApi {
+export class LabApi implements LabWorkerApi, StudyApi {
   private listener: LabListener | null = null;
   private rt: GpuRuntime | null = null;
   private acquiring: Promise<GpuRuntime> | null = null;
@@ -148,6 +150,9 @@ export class LabApi implements LabWorkerApi {
   private playback: { file: RunFile; started: number; durationMs: number; cursor: PlaybackCursor; timer: ReturnType<typeof setTimeout> | null } | null = null;
   /** The experiments running now (null: none), and whether the page asked to cancel them. */
   private experiment: { cancelled: boolean } | null = null;
+  private readonly studies = new StudyService();
+  /** The reproduction study running now, if any: training runs wait until it ends or is cancelled. */
+  private study: { cancelled: boolean } | null = null;
 
   constructor(private readonly options: LabApiOptions) {}
 
@@ -158,6 +163,7 @@ export class LabApi implements LabWorkerApi {
 
   start(request: StartRequest): Promise<WorkerStatus> {
     return this.command(async () => {
+      this.refuseDuringStudy();
       const schedule = [...(request.schedule ?? [])];
       validateSchedule(schedule);
       const config = resolveRunConfig(request.preset, request.seed, request.overrides);
@@ -192,6 +198,7 @@ export class LabApi implements LabWorkerApi {
 
   resume(): Promise<WorkerStatus> {
     return this.command(async () => {
+      this.refuseDuringStudy();
       const run = this.requireRun('resume');
       if (run.mode === 'finished') throw new Error(`the run has ended (${run.stopReason}); start a new one`);
       run.mode = 'running';
@@ -203,6 +210,7 @@ export class LabApi implements LabWorkerApi {
   step(n: number): Promise<WorkerStatus> {
     return this.command(async () => {
       if (!Number.isInteger(n) || n < 1) throw new RangeError(`step(n): n must be a positive integer, got ${n}`);
+      this.refuseDuringStudy();
       const run = this.requireRun('step');
       if (run.mode === 'running') throw new Error('step(n) needs a paused run; pause it first');
       if (run.mode === 'finished') throw new Error(`the run has ended (${run.stopReason}); start a new one`);
@@ -414,6 +422,33 @@ export class LabApi implements LabWorkerApi {
   }
 
   // ---- Runs -----------------------------------------------------------------------------------------------------
+
+  async planStudy(request: StudyRequest): Promise<StudyView> {
+    return this.studies.view(request);
+  }
+
+  /** Not a queued command (it would hold training back for its whole length): it refuses while a run trains. */
+  async runStudy(request: StudyRequest, listener: StudyListener): Promise<StudyStop> {
+    if (this.study) throw new Error('a reproduction study is running already');
+    if (this.loop) throw new Error('pause the training run first: the study needs the GPU to itself');
+    const study = { cancelled: false };
+    this.study = study;
+    try {
+      return await this.studies.run(await this.runtime(), request, listener, () => study.cancelled);
+    } finally {
+      this.study = null;
+    }
+  }
+
+  async cancelStudy(): Promise<boolean> {
+    if (!this.study) return false;
+    this.study.cancelled = true;
+    return true;
+  }
+
+  private refuseDuringStudy(): void {
+    if (this.study) throw new Error('a reproduction study is running: cancel it first');
+  }
 
   private command<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.commands.then(fn);

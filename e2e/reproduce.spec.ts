@@ -1,0 +1,50 @@
+// The Reproduce panel in headless Chromium on SwiftShader: folded by default; opened, it shows the chosen study's
+// units, a time estimate and its report's tables with every row unmeasured; an abbreviated run (a smoke test: every
+// unit a few steps) of quick modes-modarith runs in the worker, its first unit fills rows in, Cancel stops it with
+// the finished unit kept, and report.md (marked as a smoke test) and a figure export. Screenshot in test-results/.
+import { expect, test } from '@playwright/test';
+import { download } from './helpers';
+
+const TIMEOUT = 240_000;
+
+test('reproduce: an abbreviated quick study fills its table unit by unit, cancels, and exports its report', async ({ page }) => {
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.setViewportSize({ width: 1440, height: 1000 });
+  await page.goto('/');
+  await expect(page.getByTestId('adapter')).not.toContainText(/looking|none/);
+
+  const panel = page.getByTestId('reproduce');
+  await expect(panel).not.toHaveAttribute('open');
+  await panel.locator('summary').click();
+  await expect(panel.getByLabel('Study')).toHaveValue('modes-modarith');
+  await expect(page.getByTestId('reproduce-plan')).toContainText('modes-modarith (quick): 3 units, 3,600 training steps');
+  await panel.getByLabel(/Abbreviated run/).check();
+  await expect(page.getByTestId('reproduce-plan')).toContainText('3 units, 36 training steps');
+  await expect(page.getByTestId('reproduce-plan')).toContainText('Every unit shortened to 12 steps: a smoke test, not a reproduction.');
+  const rows = panel.locator('.reproduce-table tbody tr');
+  expect(await rows.count()).toBeGreaterThan(5);
+  await expect(panel.locator('tr[data-measured="yes"]')).toHaveCount(0);
+
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByTestId('reproduce-progress')).toContainText(/Unit 1 of 3/);
+  // The first unit (add, wd 1) fills the rows it measures: the share of runs that grok, its functional modes.
+  await expect(panel.locator('tr[data-measured="yes"]').first()).toBeVisible({ timeout: TIMEOUT });
+  await expect(page.getByTestId('reproduce-plan')).toContainText('1 finished');
+  await expect(panel.getByRole('row', { name: /share of runs that grok, wd 1/ })).toContainText('0 (n 1)');
+  await page.screenshot({ path: 'test-results/reproduce.png', fullPage: false, clip: (await panel.boundingBox()) ?? undefined });
+
+  await panel.getByRole('button', { name: 'Cancel' }).click();
+  await expect(panel.getByText(/^Stopped: 1 unit kept; Continue runs the rest\.$/)).toBeVisible({ timeout: TIMEOUT });
+  await expect(panel.getByRole('button', { name: 'Continue' })).toBeEnabled();
+
+  const md = await download(page, () => panel.getByRole('button', { name: 'Export report.md' }).click());
+  expect(md.name).toBe('reproduce-modes-modarith-quick-abbreviated-report.md');
+  const text = md.bytes.toString('utf8');
+  expect(text).toContain('# Reproduction: modes-modarith (quick)');
+  expect(text).toContain('**Every unit was shortened to 12 steps: a smoke test of the machinery, not a reproduction.**');
+  expect(text).toContain('Units: 1 of 3 finished (missing: s42-opadd-wd0, s42-opmul-wd1).');
+  const figure = await download(page, () => panel.getByRole('button', { name: 'Export test-accuracy.svg' }).click());
+  expect(figure.bytes.toString('utf8')).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="640" height="360"/);
+  expect(pageErrors).toEqual([]);
+});
