@@ -9,6 +9,7 @@
 import type { GpuRuntime } from '../gpu/runtime';
 import { createTrainer } from '../analysis/live-causal';
 import { runAnalysis } from '../analysis/run-analysis';
+import { ExperimentCancelledError } from '../analysis/context';
 import type { AnalysisFile } from '../formats/analysis-file';
 import { resolveRunConfig } from '../train/run';
 import { Trainer, type TrainerProgress } from '../train/trainer';
@@ -25,7 +26,8 @@ export interface UnitCallbacks {
   onEvaluation?(p: TrainerProgress): void;
   /** Before an analysis at a moment starts. */
   onAnalysis?(moment: Moment, step: number): void;
-  /** Checked before every step: true abandons the unit (it is not written, and runs again from its start). */
+  /** Checked before every step and between experiments and branch steps of an analysis: true abandons the unit (it
+   * is not written, and runs again from its start). */
   shouldStop?(): boolean;
 }
 
@@ -58,11 +60,17 @@ async function runTrainingUnit(rt: GpuRuntime, unit: RunUnit, callbacks: UnitCal
       return;
     }
     callbacks.onAnalysis?.(moment, trainer.step);
-    analyses[moment] = await runAnalysis(trainer, trainer.toRunFile(), {
-      experiments: request.experiments,
-      requested: moment,
-      ...(request.interventionSteps !== undefined && { interventionSteps: request.interventionSteps }),
-    });
+    try {
+      analyses[moment] = await runAnalysis(trainer, trainer.toRunFile(), {
+        experiments: request.experiments,
+        requested: moment,
+        ...(request.interventionSteps !== undefined && { interventionSteps: request.interventionSteps }),
+        ...(callbacks.shouldStop && { shouldStop: callbacks.shouldStop }),
+      });
+    } catch (err) {
+      if (err instanceof ExperimentCancelledError) throw new UnitInterrupted(`unit ${unit.id} interrupted during its analysis at ${moment} (step ${trainer.step})`);
+      throw err;
+    }
   };
 
   for (;;) {
