@@ -1,14 +1,18 @@
 // The reproduction studies on the GPU, end to end and shortened to 8 or 12 steps (StudyOptions.steps: a smoke test of the
 // machinery, one seed, one evaluation a unit): each quick study's units train and analyse with the lab's engine, land
-// in unit files and fill their report; a study stopped in the middle of a unit continues with the units it had not
-// finished; two shards merged give the report one unsharded run gives. lifecycle-scan is the exception: one SCAN step
+// in unit files and fill their report; `npm run reproduce` killed after a unit continues with the units it had not
+// finished; two shards merged give the report the unsharded command wrote. lifecycle-scan is the exception: one SCAN step
 // takes minutes on SwiftShader, so only its plan is checked (test/reproduce.test.ts).
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
+import { runScript, startScript } from './helpers/cli';
 import { buildStudy } from '../src/reproduce/studies';
 import type { StudyName, StudyPlan } from '../src/reproduce/study';
 import { outcomesOf, runStudy, type Shard, type UnitStore } from '../src/reproduce/runner';
-import { parseUnitFile, unitFileName, type UnitFile } from '../src/reproduce/unit-file';
+import { isUnitFileName, parseUnitFile, unitFileName, type UnitFile } from '../src/reproduce/unit-file';
 import { buildReport, renderMarkdown, type Report } from '../src/reproduce/report';
 import { studyFigures } from '../src/reproduce/figures';
 
@@ -41,36 +45,47 @@ const withoutTiming = (r: Report) => ({ ...r, timing: null });
 const beforeTiming = (md: string) => md.slice(0, md.indexOf('## Timing'));
 
 describe('reproduction studies, shortened, on the GPU', () => {
-  it('lrd-phase: a study stopped inside a unit continues with the rest; two shards merged equal one run', async () => {
-    const rt = await testRuntime();
+  it('lrd-phase: `npm run reproduce` killed after a unit continues with the rest; two shards merged give its report', async () => {
     const plan = buildStudy('lrd-phase', { quick: true, seeds: [42], steps: STEPS });
     expect(plan.units).toHaveLength(4);
+    const dir = mkdtempSync(join(tmpdir(), 'reproduce-kill-'));
+    const args = ['lrd-phase', '--quick', '--steps', String(STEPS), '--out', dir];
+    const unitFiles = () => readdirSync(dir).filter(isUnitFileName).sort();
 
-    // Stopped a few steps into the second unit: the first is kept, the second dropped, and the next call runs the
-    // other three.
-    const whole = memoryStore(plan);
-    let unitsStarted = 0;
-    let checks = 0;
-    const first = await runStudy(rt, plan, whole, { onUnitStart: () => unitsStarted++, shouldStop: () => unitsStarted === 2 && ++checks > 3 });
-    expect(first).toEqual({ stop: 'interrupted', ran: 1 });
-    expect(checks).toBe(4);
-    expect([...whole.texts.keys()]).toEqual([unitFileName(plan.units[0].id)]);
-    const started: string[] = [];
-    const second = await runStudy(rt, plan, whole, { onUnitStart: (p) => started.push(p.unit.id) });
-    expect(second).toEqual({ stop: 'done', ran: 3 });
-    expect(started).toEqual(plan.units.slice(1).map((u) => u.id));
+    // Killed (SIGKILL: no chance to clean up) once its first unit is written: the finished units stay.
+    const started = startScript('reproduce', ...args);
+    let exited = false;
+    void started.exit.then(() => (exited = true));
+    while (!exited && !/unit 1\/4 \S+ done in/.test(started.output())) await new Promise((r) => setTimeout(r, 50));
+    started.child.kill('SIGKILL');
+    const killed = await started.exit;
+    expect(killed.stdout).toMatch(/unit 1\/4 s42-l21-f0\.45 done in/);
+    const kept = unitFiles();
+    expect(kept.length).toBeGreaterThanOrEqual(1);
+    expect(kept.length).toBeLessThan(4);
+    expect(kept).toContain(unitFileName(plan.units[0].id));
 
-    // The same plan again as two shards, in reverse order, into one store.
+    // The same command again runs only the rest, then writes the report with its figures.
+    const resumed = await runScript('reproduce', ...args);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain(`4 units, ${kept.length} already in ${dir}`);
+    expect(resumed.stdout).not.toContain(`unit 1/4 ${plan.units[0].id}`);
+    expect(unitFiles()).toEqual(plan.units.map((u) => unitFileName(u.id)).sort());
+    const files = unitFiles().map((f) => parseUnitFile(f, readFileSync(join(dir, f), 'utf8'), plan));
+    for (const f of files) expect(f.result.metrics.stableRankQK).toBeGreaterThan(0);
+
+    // The plan again as two shards, in reverse order, in this process: the report the command wrote, bit for bit
+    // up to the timing.
     const sharded = memoryStore(plan);
+    const rt = await testRuntime();
     for (const index of [2, 1]) expect((await runStudy(rt, plan, sharded, {}, { shard: { index, count: 2 } })).ran).toBe(2);
-    const one = buildReport(plan, outcomesOf(plan, whole.finished()));
-    const merged = buildReport(plan, outcomesOf(plan, sharded.finished()));
+    const outcomes = outcomesOf(plan, sharded.finished());
+    const figures = ['phase-l2.svg', 'phase-l2.png', 'phase-lrd.svg', 'phase-lrd.png'];
+    const merged = buildReport(plan, outcomes, figures);
     expect(merged.units).toEqual({ planned: 4, finished: 4, missing: [] });
-    expect(withoutTiming(merged)).toEqual(withoutTiming(one));
-    expect(beforeTiming(renderMarkdown(merged))).toBe(beforeTiming(renderMarkdown(one)));
-    expect(one.tables[0].rows.map((r) => r.lab.n).length).toBe(2);
-    for (const o of outcomesOf(plan, whole.finished())) expect(o.result.metrics.stableRankQK).toBeGreaterThan(0);
-    expect([...studyFigures(plan, outcomesOf(plan, whole.finished())).keys()]).toEqual(['phase-l2.svg', 'phase-lrd.svg']);
+    expect(withoutTiming(merged)).toEqual(withoutTiming(buildReport(plan, outcomesOf(plan, files), figures)));
+    expect(beforeTiming(renderMarkdown(merged))).toBe(beforeTiming(readFileSync(join(dir, 'report.md'), 'utf8')));
+    expect([...studyFigures(plan, outcomes).keys()]).toEqual(['phase-l2.svg', 'phase-lrd.svg']);
   });
 
   it('modes-modarith and modes-multitask: grok steps, the g23 decline and the functional modes of the late edge', async () => {
