@@ -22,7 +22,7 @@ function RowView({ row }: { row: ReportRow }) {
   return (
     <tr className={`verdict-${status}`} data-measured={row.lab.n > 0 ? 'yes' : 'no'}>
       <th scope="row">{row.quantity}</th>
-      <td>{row.reference?.text ?? '–'}</td>
+      <td title={row.reference ? `${row.reference.source}${'note' in row.reference && row.reference.note ? `; ${row.reference.note}` : ''}` : undefined}>{row.reference?.text ?? '–'}</td>
       <td>{row.lab.n > 0 ? formatSummary(row.lab) : 'not measured'}</td>
       <td>{row.verdict ? row.verdict.text : 'no reference'}</td>
     </tr>
