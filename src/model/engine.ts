@@ -67,6 +67,8 @@ export class TrainingEngine {
       splitSlice?: { offset: number; size: number };
       /** L2 (AdamW decay on every parameter) unless given. */
       decay?: DecayConfig;
+      /** false: the unfused graph (src/model/transformer.ts), for comparisons in tests and benchmarks. */
+      fused?: boolean;
     },
   ): Promise<TrainingEngine> {
     validateModelConfig(opts.config);
@@ -77,7 +79,7 @@ export class TrainingEngine {
     const n = table.total;
     checkPlan(rt, { params: n, grads: n, 'adam.m': n, 'adam.v': n, ...planActivations(opts.config, opts.shape, true) });
     const state = createParamState(rt, table, initParams(table, opts.seed));
-    const graph = await buildTransformerGraph(rt, opts.config, state, opts.shape, { backward: true });
+    const graph = await buildTransformerGraph(rt, opts.config, state, opts.shape, { backward: true, fused: opts.fused });
     const gradNorm = rt.storage('gradNorm', 4);
     const slice = opts.splitSlice;
     const split = slice ? { buffer: rt.storage('optimizer.split', slice.size * 8), start: slice.offset, count: slice.size } : undefined;

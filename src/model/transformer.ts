@@ -32,7 +32,7 @@ import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
-import { matmul } from './ops/matmul';
+import { matmul, matmuls, type MatmulArgs } from './ops/matmul';
 import { normBackward, normForward, type NormLayout } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
@@ -101,6 +101,17 @@ interface Context {
   nHeads: number;
   dh: number;
   norm: NormKind;
+  /** Fused dispatches (the default); false builds the unfused graph, for comparisons in tests and benchmarks. */
+  fused: boolean;
+}
+
+/**
+ * Independent products (no job reads what another writes): one dispatch in the fused graph, one each unfused. The
+ * results are the same bits either way on an adapter whose products all run on the tiled kernel.
+ */
+async function products(ctx: Context, jobs: MatmulArgs[]): Promise<Dispatch[]> {
+  if (ctx.fused) return [await matmuls(ctx.rt, jobs)];
+  return Promise.all(jobs.map((j) => matmul(ctx.rt, j)));
 }
 
 /** The model's norm `name` (LayerNorm with name.g and name.b, or RMSNorm with name.g) of x [rows, d] into ln. */
@@ -223,10 +234,14 @@ async function stackBackward(
     const x = c.cross;
     const mlpIn = x ? x.mid : c.mid;
     out.push(
-      await matmul(rt, { M: d, N: dFF, K: rows, a: at(dx), transA: true, b: at(c.act), c: G(`${L}.mlp.w2`), biasGrad: G(`${L}.mlp.b2`) }),
-      await matmul(rt, { M: rows, N: dFF, K: d, a: at(dx), b: P(`${L}.mlp.w2`), geluGrad: { preact: at(c.pre) }, c: at(dPre) }),
-      await matmul(rt, { M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) }),
-      await matmul(rt, { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`), c: at(dLnY) }),
+      ...(await products(ctx, [
+        { M: d, N: dFF, K: rows, a: at(dx), transA: true, b: at(c.act), c: G(`${L}.mlp.w2`), biasGrad: G(`${L}.mlp.b2`) },
+        { M: rows, N: dFF, K: d, a: at(dx), b: P(`${L}.mlp.w2`), geluGrad: { preact: at(c.pre) }, c: at(dPre) },
+      ])),
+      ...(await products(ctx, [
+        { M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) },
+        { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`), c: at(dLnY) },
+      ])),
       await blockNormBackward(ctx, `${L}.ln2`, dLnY, mlpIn, c.ln2, rows, dx, true),
     );
     if (x) {
@@ -237,8 +252,10 @@ async function stackBackward(
       const next: GPUBuffer = dMemoryPair[dMemory === dMemoryPair[0] ? 1 : 0];
       const crossShape = { probs: at(x.probs), dOut: at(dAtt), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh };
       out.push(
-        await matmul(rt, { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) }),
-        await matmul(rt, { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.cross.wo`), c: at(dAtt) }),
+        ...(await products(ctx, [
+          { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) },
+          { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.cross.wo`), c: at(dAtt) },
+        ])),
       );
       if (x.qn && x.kn) {
         if (!dQk || !dKn) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
@@ -252,17 +269,21 @@ async function stackBackward(
         out.push(...(await crossAttentionBackward(rt, { q: at(x.q), kv: at(x.kv), dQ: at(dQ), dKv: at(dKv), ...crossShape })));
       }
       out.push(
-        await matmul(rt, { M: d, N: d, K: rows, a: at(dQ), transA: true, b: at(x.ln.y), c: G(`${L}.cross.wq`), biasGrad: G(`${L}.cross.bqkv`) }),
-        await matmul(rt, { M: 2 * d, N: d, K: memRows, a: at(dKv), transA: true, b: at(memory.y), c: G(`${L}.cross.wk`), biasGrad: G(`${L}.cross.bqkv`, d) }),
-        await matmul(rt, { M: memRows, N: d, K: 2 * d, a: at(dKv), b: P(`${L}.cross.wk`), residual: dMemory ? at(dMemory) : undefined, c: at(next) }),
-        await matmul(rt, { M: rows, N: d, K: d, a: at(dQ), b: P(`${L}.cross.wq`), c: at(dLnY) }),
+        ...(await products(ctx, [
+          { M: d, N: d, K: rows, a: at(dQ), transA: true, b: at(x.ln.y), c: G(`${L}.cross.wq`), biasGrad: G(`${L}.cross.bqkv`) },
+          { M: 2 * d, N: d, K: memRows, a: at(dKv), transA: true, b: at(memory.y), c: G(`${L}.cross.wk`), biasGrad: G(`${L}.cross.bqkv`, d) },
+          { M: memRows, N: d, K: 2 * d, a: at(dKv), b: P(`${L}.cross.wk`), residual: dMemory ? at(dMemory) : undefined, c: at(next) },
+          { M: rows, N: d, K: d, a: at(dQ), b: P(`${L}.cross.wq`), c: at(dLnY) },
+        ])),
         await blockNormBackward(ctx, `${L}.ln_cross`, dLnY, c.mid, x.ln, rows, dx, true),
       );
       dMemory = next;
     }
     out.push(
-      await matmul(rt, { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) }),
-      await matmul(rt, { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) }),
+      ...(await products(ctx, [
+        { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) },
+        { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) },
+      ])),
     );
     const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn };
     if (c.qk) {
@@ -276,8 +297,10 @@ async function stackBackward(
       out.push(...(await attentionBackward(rt, selfAttn)));
     }
     out.push(
-      await matmul(rt, { M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) }),
-      await matmul(rt, { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`), c: at(dLnY) }),
+      ...(await products(ctx, [
+        { M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) },
+        { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`), c: at(dLnY) },
+      ])),
       await blockNormBackward(ctx, `${L}.ln1`, dLnY, buf.xs[l], c.ln1, rows, dx, true),
     );
   }
@@ -290,7 +313,7 @@ export async function buildTransformerGraph(
   config: AnyModelConfig,
   state: ParamState,
   shape: BatchShape,
-  opts: { backward: boolean },
+  opts: { backward: boolean; fused?: boolean },
 ): Promise<TransformerGraph> {
   const { dModel: d, nClasses } = config;
   const { batch, seqLen, readout } = shape;
@@ -311,6 +334,7 @@ export async function buildTransformerGraph(
     nHeads: config.nHeads,
     dh: headDim(config),
     norm: normKind(config),
+    fused: opts.fused ?? true,
   };
   // When every position is read out, the head reads LNf's output directly and no gather is needed.
   const readsAllRows = readout.start === 0 && readout.count === seqLen;
@@ -339,8 +363,10 @@ export async function buildTransformerGraph(
     // Rows of dLnfY outside the readout are never written and stay zero: those positions do not reach the loss.
     const dLnfY = readsAllRows ? scratch.dHeadIn : scratch.dLnfY;
     backward.push(
-      await matmul(rt, { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') }),
-      await matmul(rt, { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) }),
+      ...(await products(ctx, [
+        { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') },
+        { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) },
+      ])),
     );
     if (!readsAllRows) backward.push(await scatterRows(rt, { src: at(scratch.dHeadIn), dst: at(dLnfY), ...rowMap }));
     let dY: GPUBuffer | null = dLnfY;
