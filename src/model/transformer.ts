@@ -114,17 +114,20 @@ async function products(ctx: Context, jobs: MatmulArgs[]): Promise<Dispatch[]> {
   return Promise.all(jobs.map((j) => matmul(ctx.rt, j)));
 }
 
-/** The model's norm `name` (LayerNorm with name.g and name.b, or RMSNorm with name.g) of x [rows, d] into ln. */
-function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number): Promise<Dispatch> {
+/**
+ * The model's norm `name` (LayerNorm with name.g and name.b, or RMSNorm with name.g) of x [rows, d] into ln (only the
+ * rows of `layout`'s window, when given: the final norm of a model read out at some positions).
+ */
+function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, layout?: NormLayout): Promise<Dispatch> {
   const { rt, P, d } = ctx;
-  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d };
+  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d, layout };
   return ctx.norm === 'rms' ? normForward(rt, { ...a, kind: 'rms' }) : normForward(rt, { ...a, beta: P(`${name}.b`), mean: at(ln.mean!) });
 }
 
 /** Backward of blockNorm from dy into dx, adding dx's own contents (the residual stream's gradient) when `residual`. */
-function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual: boolean): Promise<Dispatch> {
+function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual: boolean, layout?: NormLayout): Promise<Dispatch> {
   const { rt, P, G, d } = ctx;
-  const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d };
+  const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d, layout };
   return ctx.norm === 'rms' ? normBackward(rt, { ...a, kind: 'rms' }) : normBackward(rt, { ...a, mean: at(ln.mean!), dBeta: G(`${name}.b`) });
 }
 
@@ -146,6 +149,14 @@ function headNormBackward(ctx: Context, gain: string, dy: TensorRef, x: TensorRe
   return normBackward(ctx.rt, { kind: 'rms', dy, x, gamma: ctx.P(gain), rstd: at(n.rstd), dx, dGamma: ctx.G(gain), rows: tokens * layout.segments, d: ctx.dh, layout });
 }
 
+/**
+ * The final norm's layout when only the readout positions [start, start + count) of each sequence reach the head
+ * (fused graph): it normalises those rows alone, straight into the head's input [batch * count, d].
+ */
+function readoutLayout(ctx: Context, seqLen: number, readout: { start: number; count: number }): NormLayout {
+  return { segments: seqLen, segmentsPerGain: seqLen, xStride: seqLen * ctx.d, yStride: readout.count * ctx.d, window: readout };
+}
+
 /** The previous stack's output, as a decoder's cross-attention reads it. */
 interface Memory {
   y: GPUBuffer;
@@ -153,7 +164,7 @@ interface Memory {
   keyValid?: GPUBuffer;
 }
 
-async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: StackBuffers, memory: Memory | null): Promise<Dispatch[]> {
+async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: StackBuffers, memory: Memory | null, lnfLayout?: NormLayout): Promise<Dispatch[]> {
   const { rt, P, batch, d, dFF, nHeads, dh } = ctx;
   const rows = batch * seqLen;
   const S = s.prefix;
@@ -201,7 +212,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     );
   }
   const xL = buf.xs[s.nLayers];
-  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows));
+  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows, lnfLayout));
   return out;
 }
 
@@ -218,6 +229,7 @@ async function stackBackward(
   scratch: Scratch,
   dY: GPUBuffer,
   memory: Memory | null,
+  lnfLayout?: NormLayout,
 ): Promise<{ dispatches: Dispatch[]; dMemory: GPUBuffer | null }> {
   const { rt, P, G, batch, d, dFF, nHeads, dh } = ctx;
   const rows = batch * seqLen;
@@ -226,7 +238,7 @@ async function stackBackward(
   const { dPre, dLnY, dAtt, dQkv, dKv, dQk, dKn } = scratch;
   const { dx, dMemory: dMemoryPair } = buf.grad!;
   const out: Dispatch[] = [];
-  out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false));
+  out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false, lnfLayout));
   let dMemory: GPUBuffer | null = null;
   for (let l = s.nLayers - 1; l >= 0; l--) {
     const L = `${S}layers.${l}`;
@@ -336,22 +348,26 @@ export async function buildTransformerGraph(
     norm: normKind(config),
     fused: opts.fused ?? true,
   };
-  // When every position is read out, the head reads LNf's output directly and no gather is needed.
+  // When every position is read out, the head reads LNf's output directly. Otherwise the fused graph normalises only
+  // the readout rows, into the head's input (lnfLayout), and the unfused one gathers them after LNf.
   const readsAllRows = readout.start === 0 && readout.count === seqLen;
+  const gathers = !readsAllRows && !ctx.fused;
+  const lnfLayout = readsAllRows || gathers ? undefined : readoutLayout(ctx, seqLen, readout);
 
-  const buf = allocate(rt, planActivations(config, shape, opts.backward));
+  const buf = allocate(rt, planActivations(config, shape, opts.backward, ctx.fused));
   const { targets, logits, losses, dLogits } = buf;
   const memoryOf = (i: number): Memory | null =>
     i === 0 ? null : { y: buf.stacks[i - 1].lnf.y, seqLen: lengths[i - 1], keyValid: buf.stacks[i - 1].keyValid };
   const top = buf.stacks[stacks.length - 1];
-  const headIn = readsAllRows ? top.lnf.y : buf.headIn;
+  const headIn = gathers ? buf.headIn! : top.lnf.y;
   const rowMap = { batch, seqLen, start: readout.start, count: readout.count, d };
   const P = ctx.P;
   const G = ctx.G;
 
   const forward: Dispatch[] = [];
-  for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i))));
-  if (!readsAllRows) forward.push(await gatherRows(rt, { src: at(top.lnf.y), dst: at(headIn), ...rowMap }));
+  const isTop = (i: number) => i === stacks.length - 1;
+  for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i), isTop(i) ? lnfLayout : undefined)));
+  if (gathers) forward.push(await gatherRows(rt, { src: at(top.lnf.y), dst: at(headIn), ...rowMap }));
   forward.push(
     await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),
     await crossEntropy(rt, { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads }),
@@ -361,18 +377,18 @@ export async function buildTransformerGraph(
   if (opts.backward) {
     const scratch = buf.grad!;
     // Rows of dLnfY outside the readout are never written and stay zero: those positions do not reach the loss.
-    const dLnfY = readsAllRows ? scratch.dHeadIn : scratch.dLnfY;
+    const dLnfY = gathers ? scratch.dLnfY! : scratch.dHeadIn;
     backward.push(
       ...(await products(ctx, [
         { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') },
         { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) },
       ])),
     );
-    if (!readsAllRows) backward.push(await scatterRows(rt, { src: at(scratch.dHeadIn), dst: at(dLnfY), ...rowMap }));
+    if (gathers) backward.push(await scatterRows(rt, { src: at(scratch.dHeadIn), dst: at(dLnfY), ...rowMap }));
     let dY: GPUBuffer | null = dLnfY;
     for (let i = stacks.length - 1; i >= 0; i--) {
       if (!dY) throw new Error(`stack ${stacks[i].prefix} feeds the next stack, which did not read it`);
-      const b = await stackBackward(ctx, stacks[i], lengths[i], buf.stacks[i], scratch, dY, memoryOf(i));
+      const b = await stackBackward(ctx, stacks[i], lengths[i], buf.stacks[i], scratch, dY, memoryOf(i), isTop(i) ? lnfLayout : undefined);
       backward.push(...b.dispatches);
       dY = b.dMemory;
     }
@@ -410,14 +426,17 @@ export async function buildTransformerGraph(
  * checks the whole plan against the adapter's limits first, so a model that does not fit is rejected before
  * any GPU work, with the name of the buffer and the limit. Backward scratch is shared by the stacks.
  */
-export function planActivations(config: AnyModelConfig, shape: BatchShape, backward: boolean) {
+export function planActivations(config: AnyModelConfig, shape: BatchShape, backward: boolean, fused = true) {
   validateShape(config, shape);
   const { dModel: d, dFF, nHeads, nClasses } = config;
   const { batch, seqLen, readout } = shape;
   const lengths = stackLengths(config, shape);
   const outRows = batch * readout.count;
   const scoredRows = outRows * taskHeadCount(config);
-  const ln = (rows: number) => ({ y: rows * d, mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows });
+  // The top stack's final norm writes the readout rows only (fused graph) or every row, then gathered (headIn).
+  const gathers = !fused && !(readout.start === 0 && readout.count === seqLen);
+  const ln = (rows: number, yRows = rows) => ({ y: yRows * d, mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows });
+  const nStacks = modelStacks(config).length;
   // QK-norm's output for `rows` rows of `heads` head vectors (one or both of Q and K).
   const qkNorm = hasQkNorm(config);
   const headNormed = (rows: number, heads: number) => (qkNorm ? { y: rows * heads * headDim(config), rstd: rows * heads } : undefined);
@@ -452,7 +471,7 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
         pre: rows * dFF,
         act: rows * dFF,
       })),
-      lnf: ln(rows),
+      lnf: ln(rows, i === nStacks - 1 && !gathers ? outRows : rows),
       grad: backward ? { dx: rows * d, dMemory: s.cross ? [batch * memLen * d, batch * memLen * d] : undefined } : undefined,
     };
   });
@@ -462,14 +481,14 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
   return {
     stacks,
     targets: scoredRows,
-    headIn: outRows * d,
+    headIn: gathers ? outRows * d : undefined,
     logits: scoredRows * nClasses,
     losses: scoredRows,
     dLogits: scoredRows * nClasses,
     grad: backward
       ? {
           dHeadIn: outRows * d,
-          dLnfY: batch * seqLen * d,
+          dLnfY: gathers ? batch * seqLen * d : undefined,
           dPre: maxRows * dFF,
           dLnY: maxRows * d,
           dAtt: maxRows * d,

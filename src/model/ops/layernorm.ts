@@ -39,6 +39,12 @@ export interface NormLayout {
   segmentsPerGain: number;
   xStride: number;
   yStride: number;
+  /**
+   * y and dy hold only segments [start, start + count) of each outer row, at yStride (one gain vector only): the
+   * forward normalises those vectors alone, the backward takes dy = 0 for the others (the final LayerNorm of a model
+   * read out at some positions, its y the head's input).
+   */
+  window?: { start: number; count: number };
 }
 
 /** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */
@@ -56,16 +62,22 @@ interface Shape {
   kernel?: LayerNormKernel;
 }
 
+/** The segments of each outer row that y holds. */
+const window = (l: NormLayout) => l.window ?? { start: 0, count: l.segments };
+
 function checkLayout(rows: number, d: number, l: NormLayout): void {
+  const w = window(l);
+  const windowOk = !l.window || (Number.isInteger(w.start) && Number.isInteger(w.count) && w.start >= 0 && w.count > 0 &&
+    w.start + w.count <= l.segments && l.segmentsPerGain === l.segments);
   const ok = Number.isInteger(rows) && rows > 0 && Number.isInteger(d) && d > 0 && l.segments > 0 && l.segmentsPerGain > 0 &&
-    rows % l.segments === 0 && l.segments % l.segmentsPerGain === 0 && l.xStride >= l.segments * d && l.yStride >= l.segments * d;
+    rows % l.segments === 0 && l.segments % l.segmentsPerGain === 0 && l.xStride >= l.segments * d && l.yStride >= w.count * d && windowOk;
   if (!ok) throw new Error(`norm: bad layout for ${rows} vectors of ${d}: ${JSON.stringify(l)}`);
 }
 
 /** Elements spanned in x (and dx), in y (and dy), and by the gain vectors. */
 function extents(rows: number, d: number, l: NormLayout) {
   const outer = rows / l.segments;
-  return { x: (outer - 1) * l.xStride + l.segments * d, y: (outer - 1) * l.yStride + l.segments * d, gain: (l.segments / l.segmentsPerGain) * d };
+  return { x: (outer - 1) * l.xStride + l.segments * d, y: (outer - 1) * l.yStride + window(l).count * d, gain: (l.segments / l.segmentsPerGain) * d };
 }
 
 function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout, spec: Omit<KernelSpec, 'fills'>, hasResidual = false) {
@@ -78,6 +90,8 @@ function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout,
       LANES: `${LANES[kernel.kind]}u`,
       SEGS: `${layout.segments}u`,
       SET_SEGS: `${layout.segmentsPerGain}u`,
+      Y_FIRST: `${window(layout).start}u`,
+      Y_SEGS: `${window(layout).count}u`,
       CENTRED: String(centred),
       BETA: centred ? 'return read_beta(i);' : 'return 0.0;',
       MEAN: centred ? 'return read_mean(r);' : 'return 0.0;',
