@@ -262,7 +262,7 @@ async function stackBackward(
       // dQ lives in the dQkv scratch (free until the self-attention below).
       const dQ = dQkv;
       const next: GPUBuffer = dMemoryPair[dMemory === dMemoryPair[0] ? 1 : 0];
-      const crossShape = { probs: at(x.probs), dOut: at(dAtt), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh };
+      const crossShape = { probs: at(x.probs), dOut: at(dAtt), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh, split: !ctx.fused };
       out.push(
         ...(await products(ctx, [
           { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) },
@@ -297,7 +297,7 @@ async function stackBackward(
         { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) },
       ])),
     );
-    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn };
+    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), split: !ctx.fused, ...attn };
     if (c.qk) {
       if (!dQk) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
       // dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
