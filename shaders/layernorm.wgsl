@@ -22,6 +22,12 @@
 // Every tensor is a window of some buffer, read and written through the accessors generated at `//!bindings`
 // (src/gpu/kernel-template.ts).
 //
+// Embedding input (forward, row-major only): the model's first norm may take its input from the token and
+// position embeddings instead of reading x, x[r, :] = pos_emb[r % seq_len, :] + tok_emb[tokens[r], :] (the
+// token term left out for ids >= vocab, as shaders/embedding.wgsl computes it), and then also writes x, the
+// residual stream's first state. The fills X_AT and SAVE_X are the bodies of x_at(r, i) (a read of x, or that
+// sum) and of save_x(i, v) (nothing, or a write of x).
+//
 // Parallel decomposition: LANES invocations share a vector, WG / LANES vectors per workgroup of WG invocations.
 // Two variants, chosen by adapter in src/model/ops/layernorm.ts (chooseLayerNormKernel):
 //   LANES = WG (GPUs):  one workgroup per vector; the lanes stride over the elements and their partial sums
@@ -113,6 +119,11 @@ fn xhat(x: f32, mean: f32, rstd: f32) -> f32 {
   return (x - mean) * rstd;
 }
 
+// Element i of vector r of the input.
+fn x_at(r: u32, i: u32) -> f32 {
+  {{X_AT}}
+}
+
 //!kernel forward
 // uniforms: rows, d, eps, x_stride, y_stride. tensors: x, gamma, [beta] (read); y, [mean], rstd (written).
 // Grid: [ceil(rows / ROWS_PER_GROUP)].
@@ -125,6 +136,10 @@ fn save_mean(r: u32, v: f32) {
   {{SAVE_MEAN}}
 }
 
+fn save_x(i: u32, v: f32) {
+  {{SAVE_X}}
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let slot = row_slot(wg.x, lid);
@@ -134,7 +149,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   if (CENTRED) {
     var s = 0.0;
     for (var i = slot.lane; i < p.d && shown; i += LANES) {
-      s += read_x(xb + i);
+      s += x_at(slot.row, i);
     }
     mean0 = lane_sum(vec2f(s, 0.0), lid, LANES).x / f32(p.d);
   }
@@ -143,7 +158,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   // around the corrected mean. RMSNorm: c = x, and the mean square m.y is all it needs.
   var q = vec2f(0.0);
   for (var i = slot.lane; i < p.d && shown; i += LANES) {
-    let c = read_x(xb + i) - mean0;
+    let c = x_at(slot.row, i) - mean0;
     q += vec2f(c, c * c);
   }
   let m = lane_sum(q, lid, LANES) / f32(p.d);
@@ -153,7 +168,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     let yb = y_base(slot.row);
     let gb = gain_base(slot.row);
     for (var i = slot.lane; i < p.d; i += LANES) {
-      write_y(yb + i, xhat(read_x(xb + i), mean, rstd) * read_gamma(gb + i) + beta(gb + i));
+      let x = x_at(slot.row, i);
+      save_x(xb + i, x);
+      write_y(yb + i, xhat(x, mean, rstd) * read_gamma(gb + i) + beta(gb + i));
     }
     if (slot.lane == 0u) {
       save_mean(slot.row, mean);

@@ -5,6 +5,8 @@ import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import * as oracle from '../src/reference/layernorm';
+import { embeddingForward as embeddingOracle } from '../src/reference/embedding';
+import { embeddingForward } from '../src/model/ops/embedding';
 import { chooseLayerNormKernel, normBackward, normForward, type LayerNormKernel } from '../src/model/ops/layernorm';
 
 /**
@@ -374,5 +376,45 @@ describe.each(KERNELS)('LayerNorm over a window of readout rows on the GPU ($kin
     const a = { x: { buffer: buf, offset: 0 }, gamma: { buffer: buf, offset: 1000 }, beta: { buffer: buf, offset: 1100 }, y: { buffer: buf, offset: 2000 }, mean: { buffer: buf, offset: 3000 }, rstd: { buffer: buf, offset: 3100 }, rows: 12, d: 8, kernel };
     expect(() => normForward(rt, { ...a, layout: { segments: 3, segmentsPerGain: 3, xStride: 24, yStride: 16, window: { start: 2, count: 2 } } })).toThrow(/bad layout/);
     expect(() => normForward(rt, { ...a, layout: { segments: 4, segmentsPerGain: 2, xStride: 32, yStride: 8, window: { start: 0, count: 1 } } })).toThrow(/bad layout/);
+  });
+});
+
+// The model's first norm with the embeddings as its input (fused graph): x comes out as the embedding kernel writes
+// it, and y, mean and rstd as the norm of that x computes them, bit for bit; against the oracle, the tolerances above.
+describe.each(KERNELS)('LayerNorm of the embeddings on the GPU ($kind)', (kernel) => {
+  it.each([
+    [3, 5, 33, 7],
+    [70, 2, 130, 31],
+  ])('%i sequences of %i tokens, d = %i, vocabulary %i (and one id past it): x bit for bit, y and stats as the oracle', async (batch, seqLen, d, vocab) => {
+    const rt = await testRuntime();
+    const rows = batch * seqLen;
+    const rng = new Rng(9);
+    const tokens = Uint32Array.from({ length: rows }, (_, r) => (r === 1 ? vocab : Math.floor(rng.uniform() * vocab)));
+    const [tok, pos, g, b] = [gaussian(rng, vocab * d, 1), gaussian(rng, seqLen * d, 2), gaussian(rng, d, 1, 0.2), gaussian(rng, d, 0, 0.2)];
+    const t = packTensors(rt, 'all', {
+      tok, pos, g, b,
+      x: new Float32Array(rows * d).fill(NaN),
+      xAlone: new Float32Array(rows * d).fill(NaN),
+      y: new Float32Array(rows * d).fill(NaN),
+      yAlone: new Float32Array(rows * d).fill(NaN),
+      mean: new Float32Array(rows),
+      rstd: new Float32Array(rows),
+    });
+    const { ref } = t;
+    const tokenBuffer = rt.storageFrom('tokens', tokens);
+    const embed = { tokens: tokenBuffer, tokEmb: ref.tok, posEmb: ref.pos, seqLen, vocab };
+    rt.run([await normForward(rt, { x: ref.x, gamma: ref.g, beta: ref.b, y: ref.y, mean: ref.mean, rstd: ref.rstd, rows, d, embed, kernel })]);
+    const [x, y, mean, rstd] = [await t.read('x'), await t.read('y'), await t.read('mean'), await t.read('rstd')];
+    rt.run([
+      await embeddingForward(rt, { ...embed, out: ref.xAlone, batch, d }),
+      await normForward(rt, { x: ref.xAlone, gamma: ref.g, beta: ref.b, y: ref.yAlone, mean: ref.mean, rstd: ref.rstd, rows, d, kernel }),
+    ]);
+    expect(x).toEqual(await t.read('xAlone'));
+    expect(y).toEqual(await t.read('yAlone'));
+    expect([mean, rstd]).toEqual([await t.read('mean'), await t.read('rstd')]);
+    const want = oracle.layerNormForward(embeddingOracle(tokens, tok, pos, batch, seqLen, d), g, b, rows, d);
+    expectClose(y, want.y, TOL_Y, 'y');
+    expectClose(rstd, want.rstd, TOL_STATS, 'rstd');
+    tokenBuffer.destroy();
   });
 });

@@ -33,7 +33,7 @@ import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-conf
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
 import { matmul, matmuls, type MatmulArgs } from './ops/matmul';
-import { normBackward, normForward, type NormLayout } from './ops/layernorm';
+import { normBackward, normForward, type NormEmbedding, type NormLayout } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
@@ -115,12 +115,13 @@ async function products(ctx: Context, jobs: MatmulArgs[]): Promise<Dispatch[]> {
 }
 
 /**
- * The model's norm `name` (LayerNorm with name.g and name.b, or RMSNorm with name.g) of x [rows, d] into ln (only the
- * rows of `layout`'s window, when given: the final norm of a model read out at some positions).
+ * The model's norm `name` (LayerNorm with name.g and name.b, or RMSNorm with name.g) of x [rows, d] into ln: only the
+ * rows of `layout`'s window, when given (the final norm of a model read out at some positions); with `embed`, of the
+ * embeddings, which it writes to x (the stack's first norm, in the fused graph).
  */
-function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, layout?: NormLayout): Promise<Dispatch> {
+function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, opts: { layout?: NormLayout; embed?: NormEmbedding } = {}): Promise<Dispatch> {
   const { rt, P, d } = ctx;
-  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d, layout };
+  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d, ...opts };
   return ctx.norm === 'rms' ? normForward(rt, { ...a, kind: 'rms' }) : normForward(rt, { ...a, beta: P(`${name}.b`), mean: at(ln.mean!) });
 }
 
@@ -170,12 +171,14 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
   const S = s.prefix;
   const attn = { keyValid: buf.keyValid, batch, seqLen, nHeads, headDim: dh, causal: s.causal };
   const out: Dispatch[] = [];
-  out.push(await embeddingForward(rt, { tokens: buf.tokens, tokEmb: P(`${S}tok_emb`), posEmb: P(`${S}pos_emb`), out: at(buf.xs[0]), batch, seqLen, d, vocab: s.vocabSize }));
+  // x[0] = the embeddings: in the fused graph the first norm computes them (and writes x[0]) itself.
+  const embed: NormEmbedding = { tokens: buf.tokens, tokEmb: P(`${S}tok_emb`), posEmb: P(`${S}pos_emb`), seqLen, vocab: s.vocabSize };
+  if (!ctx.fused) out.push(await embeddingForward(rt, { ...embed, out: at(buf.xs[0]), batch, d }));
   for (let l = 0; l < s.nLayers; l++) {
     const L = `${S}layers.${l}`;
     const c = buf.layers[l];
     out.push(
-      await blockNorm(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows),
+      await blockNorm(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows, { embed: ctx.fused && l === 0 ? embed : undefined }),
       await matmul(rt, { M: rows, N: 3 * d, K: d, a: at(c.ln1.y), b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }),
     );
     // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
@@ -212,7 +215,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     );
   }
   const xL = buf.xs[s.nLayers];
-  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows, lnfLayout));
+  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows, { layout: lnfLayout }));
   return out;
 }
 

@@ -4,7 +4,7 @@
 // tensor: the model's norms are row-major [rows, d] (the default); QK-norm normalises each head's slice of Q and
 // K where the projection wrote them (src/model/transformer.ts).
 import source from '../../../shaders/layernorm.wgsl?raw';
-import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
+import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
 import type { NormKind } from '../../formats/model-config';
@@ -80,7 +80,19 @@ function extents(rows: number, d: number, l: NormLayout) {
   return { x: (outer - 1) * l.xStride + l.segments * d, y: (outer - 1) * l.yStride + window(l).count * d, gain: (l.segments / l.segmentsPerGain) * d };
 }
 
-function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout, spec: Omit<KernelSpec, 'fills'>, hasResidual = false) {
+/**
+ * The model's first norm may take the token and position embeddings as its input (shaders/layernorm.wgsl), which
+ * it then also writes to x: [rows, d] row-major, rows = batch * seqLen, as src/model/ops/embedding.ts defines them.
+ */
+export interface NormEmbedding {
+  tokens: GPUBuffer;
+  tokEmb: TensorRef;
+  posEmb: TensorRef;
+  seqLen: number;
+  vocab: number;
+}
+
+function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout, spec: Omit<KernelSpec, 'fills'>, hasResidual = false, embeds = false) {
   const centred = kind === 'layer';
   return instantiateKernel(source, {
     ...spec,
@@ -98,6 +110,11 @@ function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout,
       SAVE_MEAN: centred ? 'write_mean(r, v);' : '',
       SAVE_DBETA: centred ? 'write_dbeta(i, v);' : '',
       RESIDUAL_GRAD: hasResidual ? 'return read_residual(i);' : 'return 0.0;',
+      // The same sum, in the same order, as shaders/embedding.wgsl.
+      X_AT: embeds
+        ? 'let token = read_tokens(r);\n  var v = read_pos_emb((r % p.seq_len) * p.d + i);\n  if (token < p.vocab) {\n    v += read_tok_emb(token * p.d + i);\n  }\n  return v;'
+        : 'return read_x(x_base(r) + i);',
+      SAVE_X: embeds ? 'write_x(i, v);' : '',
     },
   });
 }
@@ -112,29 +129,38 @@ function columnGroups(kernel: LayerNormKernel, columns: number): number {
   return Math.ceil(columns / (WG / Math.min(LANES[kernel.kind], 8)));
 }
 
-/** y = norm(x) * gamma (+ beta); saves rstd (and the LayerNorm means) per vector. */
+/**
+ * y = norm(x) * gamma (+ beta); saves rstd (and the LayerNorm means) per vector. With `embed`, x is not read but
+ * computed from the embeddings and written (row-major layout only).
+ */
 export function normForward(
   rt: GpuRuntime,
-  a: Shape & { x: TensorRef; gamma: TensorRef; y: TensorRef; rstd: TensorRef } & Centring<{ beta: TensorRef; mean: TensorRef }>,
+  a: Shape & { x: TensorRef; gamma: TensorRef; y: TensorRef; rstd: TensorRef; embed?: NormEmbedding } & Centring<{ beta: TensorRef; mean: TensorRef }>,
 ): Promise<Dispatch> {
-  const { rows, d } = a;
+  const { rows, d, embed } = a;
   const layout = a.layout ?? rowMajor(d);
   checkLayout(rows, d, layout);
+  if (embed && (a.layout || rows % embed.seqLen !== 0)) throw new Error(`norm: an embedding input is ${rows} row-major rows of whole sequences of ${embed.seqLen}`);
   const n = extents(rows, d, layout);
   const kernel = a.kernel ?? chooseLayerNormKernel(rt.adapter);
+  const embedding = embed && {
+    uniforms: { seq_len: u32(embed.seqLen), vocab: u32(embed.vocab) },
+    tensors: { tokens: read(at(embed.tokens), rows, 'u32'), tok_emb: read(embed.tokEmb, embed.vocab * d), pos_emb: read(embed.posEmb, embed.seqLen * d) },
+  };
   const k = normSource(kernel, a.kind ?? 'layer', layout, {
-    label: 'layernorm.forward',
+    label: embed ? 'layernorm.forward.embedded' : 'layernorm.forward',
     section: 'forward',
-    uniforms: { rows: u32(rows), d: u32(d), eps: f32(NORM_EPS), x_stride: u32(layout.xStride), y_stride: u32(layout.yStride) },
+    uniforms: { rows: u32(rows), d: u32(d), eps: f32(NORM_EPS), x_stride: u32(layout.xStride), y_stride: u32(layout.yStride), ...embedding?.uniforms },
     tensors: {
-      x: read(a.x, n.x),
+      ...embedding?.tensors,
+      x: embed ? write(a.x, n.x) : read(a.x, n.x),
       gamma: read(a.gamma, n.gain),
       ...(a.kind !== 'rms' && { beta: read(a.beta, n.gain) }),
       y: write(a.y, n.y),
       ...(a.kind !== 'rms' && { mean: write(a.mean, rows) }),
       rstd: write(a.rstd, rows),
     },
-  });
+  }, false, !!embed);
   return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [rowGroups(kernel, rows)] });
 }
 
