@@ -1,8 +1,8 @@
 // `npm run bench [-- --presets modarith,dyck|all]`: training-step throughput of the paper presets on this machine's
 // WebGPU adapter, printed as one JSON document (keep it comparable between commits).
 //
-// For each preset: median ms per training step (steps submitted back to back, no readback), dispatches and
-// readbacks per step, model GFLOP per step (matmuls and attention, forward and backward) and achieved GFLOP/s;
+// For each preset: median ms per training step (steps submitted back to back, no readback), dispatches (and how
+// many of each kernel family) and readbacks per step, model GFLOP per step (matmuls and attention, forward and backward) and achieved GFLOP/s;
 // then every matmul dispatch of the step timed on its own, so step throughput can be compared with what the
 // matmul kernels reach on the same shapes; the spectral edge's cost at the preset's default cadence; and the live
 // causal probes' cost at theirs (liveCausalOverhead).
@@ -35,6 +35,7 @@ async function benchPreset(rt: GpuRuntime, name: PresetName) {
 
   // Every dispatch of the step timed on its own: the matmuls' own throughput, and where the rest of the time goes.
   const byKernel: Record<string, number> = {};
+  const dispatchesByKernel: Record<string, number> = {};
   let matmulFlops = 0;
   let matmulMs = 0;
   const matmulShapes: { label: string; gflop: number; ms: number; gflops: number }[] = [];
@@ -42,6 +43,7 @@ async function benchPreset(rt: GpuRuntime, name: PresetName) {
     const ms = await timeDispatches(rt, [d], { targetMs: 200, repeats: 3 });
     const family = d.label.split(/[.\[ ]/)[0];
     byKernel[family] = (byKernel[family] ?? 0) + ms;
+    dispatchesByKernel[family] = (dispatchesByKernel[family] ?? 0) + 1;
     if (family === 'matmul') {
       const flops = d.flops ?? 0;
       matmulFlops += flops;
@@ -59,6 +61,7 @@ async function benchPreset(rt: GpuRuntime, name: PresetName) {
     msPerStep: round(step.ms),
     stepsTimed: step.iterations,
     dispatchesPerStep: engine.dispatchesPerStep,
+    dispatchesByKernelFamily: dispatchesByKernel,
     readbacksPerStep,
     gflopPerStep: round(stepFlops / 1e9),
     stepGflops: round(stepGflops),
