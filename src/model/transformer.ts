@@ -26,6 +26,15 @@
 //   cross:  qn = per-head RMSNorm of q, [rows, d];  kn = per-head RMSNorm of kv's K columns, [memRows, d]
 // and in the backward the attention kernels write dQ, dK for the normalised tensors to scratch (dQk, dKn) and dV
 // in place, and the norm's backward takes dQ, dK through it into the projection's gradient (dQkv, dQ, dKv).
+//
+// Fusion (the default; `fused: false` builds the graph above, one dispatch per op, kept to compare against): a real
+// GPU's small step costs about one fixed overhead per dispatch, so the fused graph (1) runs each Linear layer's
+// dW and dX products (the cross-attention's four backward products) as jobs of one matmul dispatch, (2) computes
+// x[0] = embed(tokens) inside each stack's first norm, which writes x[0], (3) normalises only the readout rows in
+// the final norm, straight into the head's input (no gather; its backward reads the head's gradient there, no
+// scatter), and (4) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch. Each fused
+// kernel computes every value with the same float32 operations in the same order, so training is bit for bit the
+// same (test/transformer.test.ts).
 import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { allocate, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
@@ -111,7 +120,9 @@ interface Context {
  */
 async function products(ctx: Context, jobs: MatmulArgs[]): Promise<Dispatch[]> {
   if (ctx.fused) return [await matmuls(ctx.rt, jobs)];
-  return Promise.all(jobs.map((j) => matmul(ctx.rt, j)));
+  const out: Dispatch[] = [];
+  for (const job of jobs) out.push(await matmul(ctx.rt, job));
+  return out;
 }
 
 /**
