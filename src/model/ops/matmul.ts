@@ -200,10 +200,10 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel) {
     [a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
       .filter(Boolean)
       .join(',');
-  const jobTiles_ = kernel.kind === 'tiled' ? jobs.map((a) => jobTiles(a, kernel)) : [];
+  const tileCounts = kernel.kind === 'tiled' ? jobs.map((a) => jobTiles(a, kernel)) : [];
   // tile(j, t - first, lid) for the job whose range holds t; nothing past the last.
   let first = 0;
-  const calls = jobTiles_.map((n, j) => {
+  const calls = tileCounts.map((n, j) => {
     const call = `if (t < ${first + n}u) { tile(${j}u, t - ${first}u, lid); return; }`;
     first += n;
     return call;
