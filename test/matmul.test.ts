@@ -6,7 +6,7 @@ import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import { erf, gelu, geluBackward, linearBackward, linearForward, matmulRef } from '../src/reference/linear';
-import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
+import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, groupJobs, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
 
 // GPU (f32, sums in order over k) against the f64 oracle, with inputs in [-1, 1]: the rounding error of a
 // length-K dot product grows like sqrt(K) eps, so atol scales with sqrt(K). Worst measured on SwiftShader:
@@ -286,6 +286,18 @@ describe('matmul on the GPU against the float64 oracle', () => {
     await expect(matmuls(rt, [job(0, 100, 200), job(300, 400, 50)])).rejects.toThrow(/job 1's c overlaps job 0's a/);
     await expect(matmuls(rt, [job(0, 100, 200), job(300, 400, 250)])).rejects.toThrow(/job 0's c overlaps job 1's c/);
     await expect(matmuls(rt, [job(0, 100, 200), job(0, 100, 300)])).resolves.toBeDefined();
+  });
+
+  it('packs jobs into as few dispatches as the storage-buffer bindings allow', async () => {
+    const rt = await testRuntime();
+    const [x, y, z, w] = ['x', 'y', 'z', 'w'].map((n) => rt.storage(n, 400 * 4));
+    const job = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer): MatmulArgs => ({ M: 10, N: 10, K: 10, a: { buffer: a, offset: 0 }, b: { buffer: b, offset: 100 }, c: { buffer: c, offset: 200 } });
+    const jobs = [job(x, y, z), job(z, y, x), job(w, w, w), job(w, x, w)];
+    const sizes = (max: number) => groupJobs(jobs, max).map((g) => g.length);
+    expect(sizes(4)).toEqual([4]);
+    expect(sizes(3)).toEqual([2, 2]);
+    expect(sizes(1)).toEqual([1, 1, 1, 1]);
+    for (const b of [x, y, z, w]) b.destroy();
   });
 
   it('rejects outputs that overlap an operand and contradictory epilogues', async () => {

@@ -41,7 +41,7 @@ import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
-import { matmul, matmuls, type MatmulArgs } from './ops/matmul';
+import { matmul, matmulGroups, type MatmulArgs } from './ops/matmul';
 import { normBackward, normForward, type NormEmbedding, type NormLayout } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
@@ -115,11 +115,12 @@ interface Context {
 }
 
 /**
- * Independent products (no job reads what another writes): one dispatch in the fused graph, one each unfused. The
- * results are the same bits either way on an adapter whose products all run on the tiled kernel.
+ * Independent products (no job reads what another writes): one dispatch in the fused graph (more only where the
+ * adapter binds too few storage buffers), one each unfused. The results are the same bits either way on an adapter
+ * whose products all run on the tiled kernel.
  */
 async function products(ctx: Context, jobs: MatmulArgs[]): Promise<Dispatch[]> {
-  if (ctx.fused) return [await matmuls(ctx.rt, jobs)];
+  if (ctx.fused) return matmulGroups(ctx.rt, jobs);
   const out: Dispatch[] = [];
   for (const job of jobs) out.push(await matmul(ctx.rt, job));
   return out;

@@ -261,6 +261,39 @@ export async function matmuls(rt: GpuRuntime, jobs: MatmulArgs[], kernel?: Extra
   return jobsDispatch(rt, jobs, kernel ?? chooseTiledKernel(jobs, rt.adapter));
 }
 
+/** The storage buffers a job binds (one binding each, whatever the number of tensors in it). */
+function jobBuffers(args: MatmulArgs): Set<GPUBuffer> {
+  return new Set(Object.values(jobTensors(args)).flatMap((t) => (t ? [t.ref.buffer] : [])));
+}
+
+/**
+ * Independent products in as few dispatches of the tiled kernel as the adapter's storage-buffer bindings allow
+ * (maxStorageBuffersPerShaderStage): `groupJobs` packs them in order. One dispatch when they fit, as they usually do.
+ */
+export async function matmulGroups(rt: GpuRuntime, jobs: MatmulArgs[]): Promise<Dispatch[]> {
+  const out: Dispatch[] = [];
+  for (const group of groupJobs(jobs, rt.limits.maxStorageBuffersPerShaderStage)) out.push(await matmuls(rt, group));
+  return out;
+}
+
+/** Consecutive runs of `jobs` whose bound buffers together number at most `maxBuffers` (a job alone always fits). */
+export function groupJobs(jobs: MatmulArgs[], maxBuffers: number): MatmulArgs[][] {
+  const groups: MatmulArgs[][] = [];
+  let buffers = new Set<GPUBuffer>();
+  for (const job of jobs) {
+    const mine = jobBuffers(job);
+    const merged = new Set([...buffers, ...mine]);
+    if (groups.length > 0 && merged.size <= maxBuffers) {
+      groups[groups.length - 1].push(job);
+      buffers = merged;
+    } else {
+      groups.push([job]);
+      buffers = mine;
+    }
+  }
+  return groups;
+}
+
 async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKernel): Promise<Dispatch> {
   for (const args of jobs) checkArgs(args, kernel);
   const { kernel: k, params, buffers } = matmulKernel(jobs, kernel);
