@@ -28,8 +28,9 @@
 // in place, and the norm's backward takes dQ, dK through it into the projection's gradient (dQkv, dQ, dKv).
 //
 // Fusion (the default; `fused: false` builds the graph above, one dispatch per op, kept to compare against): a real
-// GPU's small step costs about one fixed overhead per dispatch, so the fused graph (1) runs each Linear layer's
-// dW and dX products (the cross-attention's four backward products) as jobs of one matmul dispatch, (2) computes
+// GPU's small step costs about one fixed overhead per dispatch, so the fused graph (1) runs independent products as
+// jobs of one matmul dispatch: each Linear layer's dW and dX, the cross-attention's Q and K/V projections and its
+// four backward products, (2) computes
 // x[0] = embed(tokens) inside each stack's first norm, which writes x[0], (3) normalises only the readout rows in
 // the final norm, straight into the head's input (no gather; its backward reads the head's gradient there, no
 // scatter), and (4) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch. Each fused
@@ -205,8 +206,10 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
       const memRows = batch * memory.seqLen;
       out.push(
         await blockNorm(ctx, `${L}.ln_cross`, c.mid, x.ln, rows),
-        await matmul(rt, { M: rows, N: d, K: d, a: at(x.ln.y), b: P(`${L}.cross.wq`), transB: true, bias: P(`${L}.cross.bqkv`), c: at(x.q) }),
-        await matmul(rt, { M: memRows, N: 2 * d, K: d, a: at(memory.y), b: P(`${L}.cross.wk`), transB: true, bias: P(`${L}.cross.bqkv`, d), c: at(x.kv) }),
+        ...(await products(ctx, [
+          { M: rows, N: d, K: d, a: at(x.ln.y), b: P(`${L}.cross.wq`), transB: true, bias: P(`${L}.cross.bqkv`), c: at(x.q) },
+          { M: memRows, N: 2 * d, K: d, a: at(memory.y), b: P(`${L}.cross.wk`), transB: true, bias: P(`${L}.cross.bqkv`, d), c: at(x.kv) },
+        ])),
       );
       if (x.qn && x.kn) {
         out.push(
