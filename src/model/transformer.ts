@@ -33,7 +33,8 @@
 // four backward products, (2) computes
 // x[0] = embed(tokens) inside each stack's first norm, which writes x[0], (3) normalises only the readout rows in
 // the final norm, straight into the head's input (no gather; its backward reads the head's gradient there, no
-// scatter), and (4) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch. Each fused
+// scatter), (4) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, and (5) computes
+// the head's logits inside the cross-entropy kernel. Each fused
 // kernel computes every value with the same float32 operations in the same order, so training is bit for bit the
 // same (test/transformer.test.ts).
 import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
@@ -386,10 +387,16 @@ export async function buildTransformerGraph(
   const isTop = (i: number) => i === stacks.length - 1;
   for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i), isTop(i) ? lnfLayout : undefined)));
   if (gathers) forward.push(await gatherRows(rt, { src: at(top.lnf.y), dst: at(headIn), ...rowMap }));
-  forward.push(
-    await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),
-    await crossEntropy(rt, { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads }),
-  );
+  // The head's logits, then softmax + cross-entropy + dlogits; in the fused graph one dispatch computes both.
+  const scoring = { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads };
+  if (ctx.fused) {
+    forward.push(await crossEntropy(rt, { ...scoring, head: { input: at(headIn), w: P('head.w'), bias: P('head.b'), inputs: d, heads } }));
+  } else {
+    forward.push(
+      await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),
+      await crossEntropy(rt, scoring),
+    );
+  }
 
   const backward: Dispatch[] = [];
   if (opts.backward) {
