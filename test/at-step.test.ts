@@ -12,7 +12,7 @@ describe('the model of a run at a step', () => {
     const rt = await testRuntime();
     const config = resolveRunConfig('quick-add', 2, { steps: 30, evalEvery: 10, spectral: { enabled: false } });
     const original = await Trainer.create(rt, config);
-    await original.run({ shouldStop: () => original.step >= 10 });
+    await original.run({ until: 10 });
     const checkpoint = await original.checkpoint();
     await original.run({ shouldStop: () => original.step >= 15 });
     original.setHyper({ weightDecay: 0.2 });
