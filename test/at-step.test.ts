@@ -14,9 +14,9 @@ describe('the model of a run at a step', () => {
     const original = await Trainer.create(rt, config);
     await original.run({ until: 10 });
     const checkpoint = await original.checkpoint();
-    await original.run({ shouldStop: () => original.step >= 15 });
+    await original.run({ until: 15 });
     original.setHyper({ weightDecay: 0.2 });
-    await original.run({ shouldStop: () => original.step >= 25 });
+    await original.run({ until: 25 });
     const at25 = await original.engine.readParams();
     await original.run();
     const run = original.toRunFile();

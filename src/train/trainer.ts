@@ -19,7 +19,7 @@ import { Rng, type RngState } from '../util/random';
 import { NonFiniteError } from '../util/non-finite';
 import { TrainingEngine, type StepStats } from '../model/engine';
 import { SubmissionWindow } from '../gpu/in-flight';
-import { stepsPerSubmission } from './submissions';
+import { stepsPerSubmission, submissionCadences } from './submissions';
 import { decayOf, type HyperParams } from '../formats/optim';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor, sliceOf, type EdgeVectors } from '../spectral/monitor';
@@ -267,7 +267,7 @@ export class Trainer {
           break;
         }
         const first = this.step + 1;
-        const last = first - 1 + stepsPerSubmission(first, { end, every: this.submissionCadences(), max: callbacks.maxStepsPerSubmission });
+        const last = first - 1 + stepsPerSubmission(first, { end, every: submissionCadences(this.config), max: callbacks.maxStepsPerSubmission });
         let point: MetricPoint | null;
         try {
           point = await this.advance(first, last, callbacks);
@@ -291,12 +291,6 @@ export class Trainer {
     }
     this.stopReason = reason;
     return reason;
-  }
-
-  /** The cadences that end a submission: evaluations (checkpoints), spectral snapshots and live causal probes. */
-  private submissionCadences(): number[] {
-    const { evalEvery, spectral, causal } = this.config;
-    return [evalEvery, ...(this.monitor ? [spectral.snapshotEvery] : []), ...(causal?.enabled ? [causal.every] : [])];
   }
 
   /** Submissions and steps so far in this trainer's life (steps per submission = steps / submissions). */
