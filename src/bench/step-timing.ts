@@ -56,7 +56,7 @@ async function idleMs(rt: GpuRuntime, querySet: GPUQuerySet, groups: number): Pr
 
 /**
  * Milliseconds per step with one step per submission and with `k` per submission, timed in alternation (`repeats`
- * times each, after one untimed round of each) so that a machine's drift affects both alike.
+ * times each, after one untimed round of each when repeats > 1) so that a machine's drift affects both alike.
  */
 export async function compareStepsPerSubmission(
   rt: GpuRuntime,
@@ -65,10 +65,11 @@ export async function compareStepsPerSubmission(
   { k, steps, repeats = 3 }: { k: number; steps: number; repeats?: number },
 ): Promise<{ single: StepTiming; multi: StepTiming }> {
   const runs: { single: StepTiming[]; multi: StepTiming[] } = { single: [], multi: [] };
-  for (let r = 0; r <= repeats; r++) {
+  const warmups = repeats > 1 ? 1 : 0;
+  for (let r = 0; r < warmups + repeats; r++) {
     const single = await timeSteps(rt, engine, batches, 1, steps);
     const multi = await timeSteps(rt, engine, batches, k, steps);
-    if (r === 0) continue; // warm-up
+    if (r < warmups) continue;
     runs.single.push(single);
     runs.multi.push(multi);
   }
