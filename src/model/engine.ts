@@ -52,11 +52,11 @@ export interface StepOptions {
   timestamps?: { querySet: GPUQuerySet; begin: number; end: number };
 }
 
-/** One copy the command buffer makes before a step's pass: `size` bytes from `offset` of the staging buffer. */
+/** One copy the command buffer makes before step `step`'s pass: `data`, staged at `offset`, into `dst`. */
 interface StagedCopy {
   step: number;
   offset: number;
-  size: number;
+  data: Uint8Array;
   dst: GPUBuffer;
 }
 
@@ -180,12 +180,10 @@ export class TrainingEngine {
     if (!(k >= 1 && k <= MAX_STEPS_PER_SUBMISSION)) throw new Error(`a submission holds 1 to ${MAX_STEPS_PER_SUBMISSION} steps, got ${k}`);
     const first = this.stepCount + 1;
     // Stage every step's inputs (checked before anything is encoded or counted).
-    const chunks: Uint8Array[] = [];
     const copies: StagedCopy[] = [];
     let bytes = 0;
     const stage = (step: number, dst: GPUBuffer, data: Uint8Array) => {
-      chunks.push(data);
-      copies.push({ step, offset: bytes, size: data.byteLength, dst });
+      copies.push({ step, offset: bytes, data, dst });
       bytes += data.byteLength;
     };
     batches.forEach((batch, i) => {
@@ -196,14 +194,14 @@ export class TrainingEngine {
     });
     if (bytes > this.staging.size) throw new Error(`engine: a submission stages ${bytes} bytes, its buffer holds ${this.staging.size}`);
     const packed = new Uint8Array(bytes);
-    copies.forEach((c, i) => packed.set(chunks[i], c.offset));
+    for (const c of copies) packed.set(c.data, c.offset);
     this.rt.write(this.staging, new Uint32Array(packed.buffer));
     this.stepCount += k;
 
     const encoder = this.rt.device.createCommandEncoder({ label: k === 1 ? `step ${first}` : `steps ${first}-${first + k - 1}` });
     const ts = opts.timestamps;
     for (let i = 0; i < k; i++) {
-      for (const c of copies) if (c.step === i) encoder.copyBufferToBuffer(this.staging, c.offset, c.dst, 0, c.size);
+      for (const c of copies) if (c.step === i) encoder.copyBufferToBuffer(this.staging, c.offset, c.dst, 0, c.data.byteLength);
       const last = i === k - 1;
       const timestampWrites = ts && (i === 0 || last) ? { querySet: ts.querySet, ...(i === 0 && { beginningOfPassWriteIndex: ts.begin }), ...(last && { endOfPassWriteIndex: ts.end }) } : undefined;
       this.rt.encode(encoder, last ? [...this.dispatches, ...(opts.after ?? [])] : this.dispatches, timestampWrites);
