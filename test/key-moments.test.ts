@@ -9,7 +9,7 @@ import { NO_KEY_MOMENTS, detectKeyMoments, momentsInOrder, sameKeyMoments, type 
 import { WALKTHROUGH_STEPS, followRun, momentLine, narration, settingsText } from '../src/ui/walkthrough';
 import { classroomCharts, classroomMarkers } from '../src/ui/lab-charts';
 import type { RunEvent } from '../src/formats/metrics';
-import { buildPlotModel } from '../src/ui/charts/plot-model';
+import { MIN_PLOT_HEIGHT, buildPlotModel } from '../src/ui/charts/plot-model';
 
 const f = (values: number[]) => Float64Array.from(values);
 
@@ -227,5 +227,30 @@ describe('the classroom walkthrough on the key moments', () => {
       ['edge decay-driven @ 30', ['decay-driven']],
     ]);
     expect(new Set(together.callouts.map((c) => c.y)).size).toBeLessThanOrEqual(2);
+  });
+
+  it('keeps a shared badge inside a narrow chart (one badge a moment instead), and never squashes the plot under its legend', () => {
+    // The classroom's ablation chart on a small screen: seven legend entries and two moments at one step, 240 px wide.
+    const ablation = classroomCharts(null).find((c) => c.id === 'causal-ablation')!;
+    const data = { length: 3, x: f([400, 600, 800]), y: () => f([-0.3, -0.2, -0.25]) };
+    const moments = [
+      { step: 400, kind: 'decay-driven' as const, label: 'edge decay-driven @ 400' },
+      { step: 400, kind: 'edge-necessary' as const, label: 'edge necessary @ 400' },
+    ];
+    const narrow = buildPlotModel(ablation, data, moments, { width: 240, height: 200, logX: false })!;
+    expect(narrow.callouts.map((c) => c.marker.label)).toEqual(['edge decay-driven @ 400', 'edge necessary @ 400']);
+    for (const badge of narrow.callouts) {
+      expect(badge.x).toBeGreaterThanOrEqual(0);
+      expect(badge.x + badge.width).toBeLessThanOrEqual(240);
+    }
+    // The figure asked for leaves no room under the legend and badges: the model is taller, the plot keeps its height.
+    expect(narrow.inner.height).toBe(MIN_PLOT_HEIGHT);
+    expect(narrow.height).toBe(narrow.minHeight);
+    expect(narrow.minHeight).toBeGreaterThan(200);
+    // A wide chart shares the badge, and a tall one is drawn at the height asked for.
+    const wide = buildPlotModel(ablation, data, moments, { width: 700, height: 500, logX: false })!;
+    expect(wide.callouts.map((c) => c.marker.label)).toEqual(['edge decay-driven · necessary @ 400']);
+    expect(wide.height).toBe(500);
+    expect(wide.inner.height).toBeGreaterThan(MIN_PLOT_HEIGHT);
   });
 });

@@ -85,6 +85,9 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom
       const z = zoomFor(zoom, width, height);
       const model = buildPlotModel(spec, data, markers, { width: width / z, height: height / z, logX });
       modelRef.current = model;
+      // A legend, badges and labels that leave the plot too little room make the figure taller (the next frame redraws).
+      const minHeight = model ? `${Math.ceil(model.minHeight * z)}px` : '';
+      if (figure.style.minHeight !== minHeight) figure.style.minHeight = minHeight;
       figure.dataset.points = String(data.length);
       figure.dataset.markers = String(model?.markers.length ?? 0);
       figure.setAttribute('aria-label', describeLatest(spec, data));

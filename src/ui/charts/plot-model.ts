@@ -75,21 +75,27 @@ function layoutBadges(markers: readonly { marker: Marker; px: number; kinds?: Ma
 
 /** Badges for the callouts (the key moments), flowed into rows above the plot. */
 export const layoutCallouts = (callouts: readonly { marker: Marker; px: number }[], width: number, top: number) =>
-  layoutBadges(mergeSameStep(callouts), width, top, calloutWidth, CALLOUT_HEIGHT + CALLOUT_GAP);
+  layoutBadges(mergeSameStep(callouts, width - 2 * LEGEND_EDGE_PX), width, top, calloutWidth, CALLOUT_HEIGHT + CALLOUT_GAP);
+
+const firstWord = (text: string) => text.split(' ')[0];
 
 /**
  * Moments at the same step share one badge ("memorised · grokked @ 150"): side by side they could only be stacked,
  * a row each, and the rows take the plot's height. The badge's marker is the first moment's; `kinds` lists them all.
+ * A shared badge wider than `maxWidth` would run off the chart: those moments keep a badge each (stacked in rows).
  */
-export function mergeSameStep(callouts: readonly { marker: Marker; px: number }[]): { marker: Marker; px: number; kinds: MarkerKind[] }[] {
+export function mergeSameStep(callouts: readonly { marker: Marker; px: number }[], maxWidth = Infinity): { marker: Marker; px: number; kinds: MarkerKind[] }[] {
   const byStep = new Map<number, { marker: Marker; px: number }[]>();
   for (const c of callouts) byStep.set(c.marker.step, [...(byStep.get(c.marker.step) ?? []), c]);
-  return [...byStep.values()].map((group) => {
+  return [...byStep.values()].flatMap((group) => {
+    const single = group.map(({ marker, px }) => ({ marker, px, kinds: [marker.kind] }));
+    if (group.length === 1) return single;
     const { marker, px } = group[0];
-    if (group.length === 1) return { marker, px, kinds: [marker.kind] };
     const suffix = ` @ ${marker.step}`;
     const names = group.map((c) => (c.marker.label.endsWith(suffix) ? c.marker.label.slice(0, -suffix.length) : c.marker.label));
-    return { marker: { ...marker, label: `${names.join(' · ')}${suffix}` }, px, kinds: group.map((c) => c.marker.kind) };
+    // A word the previous name starts with is said once: "edge decay-driven · necessary @ 400".
+    const label = `${names.map((n, i) => (i > 0 && n.includes(' ') && firstWord(n) === firstWord(names[i - 1]) ? n.slice(firstWord(n).length + 1) : n)).join(' · ')}${suffix}`;
+    return calloutWidth(label) <= maxWidth ? [{ marker: { ...marker, label }, px, kinds: group.map((c) => c.marker.kind) }] : single;
   });
 }
 
@@ -110,6 +116,12 @@ const DOT_SPACING_PX = 12;
 
 /** Margins around the plotting area; the top one grows with the legend's rows. */
 export const MARGIN = { right: 20, bottom: 38, left: 62 } as const;
+
+/**
+ * The plotting area is never squashed below this height by the legend, badges and labels above it: the model is
+ * then taller than the figure it was asked for (`minHeight`), and the chart grows to it.
+ */
+export const MIN_PLOT_HEIGHT = 90;
 
 export const FONT_SIZE = 11;
 export const TITLE_FONT_SIZE = 13;
@@ -167,7 +179,10 @@ export function layoutLegend(lines: readonly LineSpec[], width: number, title?: 
 
 export interface PlotModel {
   width: number;
+  /** The height asked for, or `minHeight` if that is more. */
   height: number;
+  /** The least height that leaves the plotting area MIN_PLOT_HEIGHT under the legend, badges and labels. */
+  minHeight: number;
   /** The plotting area, in figure pixels. */
   inner: { left: number; top: number; width: number; height: number };
   x: ScaleContinuousNumeric<number, number>;
@@ -315,14 +330,17 @@ export function buildPlotModel(spec: ChartSpec, data: ChartData, markers: readon
   const labels = layoutMarkerLabels(placed.filter((m) => !CALLOUT_KINDS.includes(m.marker.kind)), opts.width, labelsTop);
   const top = labelsTop + (labels.rows > 0 ? labels.rows * MARKER_LABEL_HEIGHT + 3 : 0);
   const stripSpace = spec.strip ? STRIP_HEIGHT + STRIP_GAP : 0;
-  const inner = { left: MARGIN.left, top, width: innerWidth, height: Math.max(10, opts.height - top - MARGIN.bottom - stripSpace) };
+  const minHeight = top + MIN_PLOT_HEIGHT + MARGIN.bottom + stripSpace;
+  const height = Math.max(opts.height, minHeight);
+  const inner = { left: MARGIN.left, top, width: innerWidth, height: height - top - MARGIN.bottom - stripSpace };
   const plotBottom = inner.top + inner.height;
   const y = (logY ? scaleLog() : scaleLinear()).domain(padded(yRange, logY)).range([inner.top + inner.height, inner.top]);
   if (!spec.yDomain) y.nice();
   const toPy = guard(y, logY);
   return {
     width: opts.width,
-    height: opts.height,
+    height,
+    minHeight,
     inner,
     x,
     y,
