@@ -29,7 +29,7 @@ describe('an analysis of a run', () => {
     expect(plannedExperiments(['verdict', 'probe'])).toEqual(['perturb', 'ablate', 'probe', 'verdict']);
     const rt = await testRuntime();
     const early = await Trainer.create(rt, CONFIG);
-    await early.run({ shouldStop: () => early.step >= 10 });
+    await early.run({ until: 10 });
     await expect(runAnalysis(early, early.toRunFile(), { experiments: ['ablate'], requested: '10' })).rejects.toThrow(
       'no spectral window at or before step 10: the first is at step 15 (W 3 x every 5)',
     );
