@@ -10,6 +10,7 @@ import { parseRunFile } from '../src/train/run';
 import type { RunFile } from '../src/formats/run-file';
 import { chartDataCsv, chartDataJson } from '../src/ui/charts/chart-data';
 import { minMaxPolyline, subPaths, svgPathData } from '../src/ui/charts/downsample';
+import { causalCharts } from '../src/ui/live-causal/causal-charts';
 import { MARKER_LABEL_HEIGHT, buildPlotModel, layoutLegend, textWidth, type ChartData } from '../src/ui/charts/plot-model';
 import { SPECTRAL_CHARTS, chartSources, markersOf, trainingCharts } from '../src/ui/lab-charts';
 
@@ -164,7 +165,7 @@ describe('min/max polylines', () => {
     expect(buildPlotModel(loss, data, [], { width: 400, height: 250, logX: false })!.labels).toEqual([]);
   });
 
-  it('gives the spectral charts the training charts\' x axis (the run from its first evaluation), linear and log', () => {
+  it('gives the spectral and live causal charts the training charts\' x axis (the run from its first evaluation), linear and log', () => {
     const tables = createTables();
     const steps = [20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220];
     for (const step of steps) tables.metrics.append({ step, trainAcc: 0.5, testAcc: 0.5 });
@@ -178,6 +179,12 @@ describe('min/max polylines', () => {
       expect(spectral.x.domain()).toEqual(training.x.domain());
     }
     expect(sources.spectral.data().span).toEqual([20, 220]);
+
+    // The live probes come later still (the first at a full window): their charts take the same axis.
+    for (const step of [200, 220]) tables.causal.append({ step, edgeDeltaAcc: -0.2, bulkDeltaAcc: -0.1, randomDeltaAccMean: 0 });
+    const ablation = causalCharts(null).find((c) => c.id === 'causal-ablation')!;
+    const training = buildPlotModel(accuracy, sources.metrics.data(), [], { width: 400, height: 250, logX: false })!;
+    expect(buildPlotModel(ablation, sources.causal.data(), [], { width: 400, height: 250, logX: false })!.x.domain()).toEqual(training.x.domain());
   });
 
   it('flows a wide legend into more rows (and a title ahead of it) instead of running off the figure', () => {

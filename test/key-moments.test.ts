@@ -230,18 +230,18 @@ describe('the classroom walkthrough on the key moments', () => {
   });
 
   it('keeps a shared badge inside a narrow chart (one badge a moment instead), and never squashes the plot under its legend', () => {
-    // The classroom's ablation chart at 1440x900: seven legend entries and two moments at one step on a 300 px figure.
+    // The classroom's ablation chart on a small screen: seven legend entries and two moments at one step, 240 px wide.
     const ablation = classroomCharts(null).find((c) => c.id === 'causal-ablation')!;
     const data = { length: 3, x: f([400, 600, 800]), y: () => f([-0.3, -0.2, -0.25]) };
     const moments = [
       { step: 400, kind: 'decay-driven' as const, label: 'edge decay-driven @ 400' },
       { step: 400, kind: 'edge-necessary' as const, label: 'edge necessary @ 400' },
     ];
-    const narrow = buildPlotModel(ablation, data, moments, { width: 300, height: 200, logX: false })!;
+    const narrow = buildPlotModel(ablation, data, moments, { width: 240, height: 200, logX: false })!;
     expect(narrow.callouts.map((c) => c.marker.label)).toEqual(['edge decay-driven @ 400', 'edge necessary @ 400']);
     for (const badge of narrow.callouts) {
       expect(badge.x).toBeGreaterThanOrEqual(0);
-      expect(badge.x + badge.width).toBeLessThanOrEqual(300);
+      expect(badge.x + badge.width).toBeLessThanOrEqual(240);
     }
     // The figure asked for leaves no room under the legend and badges: the model is taller, the plot keeps its height.
     expect(narrow.inner.height).toBe(MIN_PLOT_HEIGHT);
@@ -249,7 +249,7 @@ describe('the classroom walkthrough on the key moments', () => {
     expect(narrow.minHeight).toBeGreaterThan(200);
     // A wide chart shares the badge, and a tall one is drawn at the height asked for.
     const wide = buildPlotModel(ablation, data, moments, { width: 700, height: 500, logX: false })!;
-    expect(wide.callouts.map((c) => c.marker.label)).toEqual(['edge decay-driven · edge necessary @ 400']);
+    expect(wide.callouts.map((c) => c.marker.label)).toEqual(['edge decay-driven · necessary @ 400']);
     expect(wide.height).toBe(500);
     expect(wide.inner.height).toBeGreaterThan(MIN_PLOT_HEIGHT);
   });

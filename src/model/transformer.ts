@@ -50,6 +50,11 @@ import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
 import { crossEntropy } from './ops/cross_entropy';
 
+export interface BatchUpload {
+  buffer: GPUBuffer;
+  data: Uint32Array | Int32Array;
+}
+
 export interface TransformerGraph {
   config: AnyModelConfig;
   shape: BatchShape;
@@ -75,6 +80,8 @@ export interface TransformerGraph {
   attentionProbs: AttentionProbs[];
   /** Uploads a batch's tokens, targets and key masks (queued before the next submit). */
   setBatch(batch: Batch): void;
+  /** Where a batch goes (checked first): each input buffer with its data, the uploads setBatch makes. */
+  batchUploads(batch: Batch): BatchUpload[];
 }
 
 /** One attention layer's probabilities in a graph's activations (TransformerGraph.attentionProbs). */
@@ -419,6 +426,17 @@ export async function buildTransformerGraph(
     }
   }
 
+  const batchUploads = (data: Batch): BatchUpload[] => {
+    checkBatch(config, shape, data);
+    const uploads: BatchUpload[] = stackTokens(config, data).flatMap((tokens, i) => {
+      const b = buf.stacks[i];
+      const mask = keyValidMask(config, tokens);
+      return [{ buffer: b.tokens, data: tokens }, ...(b.keyValid && mask ? [{ buffer: b.keyValid, data: mask }] : [])];
+    });
+    uploads.push({ buffer: targets, data: data.targets });
+    return uploads;
+  };
+
   return {
     config,
     shape,
@@ -433,15 +451,9 @@ export async function buildTransformerGraph(
         return c.cross ? [self, { ...self, buffer: c.cross.probs, keys: lengths[i - 1], cross: true }] : [self];
       }),
     ),
+    batchUploads,
     setBatch(data: Batch) {
-      checkBatch(config, shape, data);
-      stackTokens(config, data).forEach((tokens, i) => {
-        const b = buf.stacks[i];
-        rt.write(b.tokens, tokens);
-        const mask = keyValidMask(config, tokens);
-        if (b.keyValid && mask) rt.write(b.keyValid, mask);
-      });
-      rt.write(targets, data.targets);
+      for (const u of batchUploads(data)) rt.write(u.buffer, u.data);
     },
   };
 }

@@ -140,7 +140,8 @@ export function chartSources(tables: LabTables): Record<ChartSpec['source'], Cha
       version: () => tables.metrics.version,
       data: () => ({ length: tables.metrics.length, x: tables.metrics.column('step'), y: (key) => tables.metrics.column(key as MetricKey) }),
     },
-    // The spectral records start at the first full window: the evaluations' span gives them the training charts' x axis.
+    // The spectral records start at the first full window, the live probes later still: the evaluations' span gives
+    // them the training charts' x axis.
     spectral: {
       version: () => tables.metrics.version * 1_000_003 + tables.spectral.version,
       data: () => ({
@@ -159,8 +160,13 @@ export function chartSources(tables: LabTables): Record<ChartSpec['source'], Cha
       }),
     },
     causal: {
-      version: () => tables.causal.version,
-      data: () => ({ length: tables.causal.length, x: tables.causal.column('step'), y: (key) => tables.causal.column(key as CausalColumn) }),
+      version: () => tables.metrics.version * 1_000_003 + tables.causal.version,
+      data: () => ({
+        length: tables.causal.length,
+        x: tables.causal.column('step'),
+        y: (key) => tables.causal.column(key as CausalColumn),
+        ...(tables.metrics.length > 0 && { span: evaluationSpan(tables) }),
+      }),
     },
   };
 }

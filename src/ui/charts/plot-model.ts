@@ -77,6 +77,8 @@ function layoutBadges(markers: readonly { marker: Marker; px: number; kinds?: Ma
 export const layoutCallouts = (callouts: readonly { marker: Marker; px: number }[], width: number, top: number) =>
   layoutBadges(mergeSameStep(callouts, width - 2 * LEGEND_EDGE_PX), width, top, calloutWidth, CALLOUT_HEIGHT + CALLOUT_GAP);
 
+const firstWord = (text: string) => text.split(' ')[0];
+
 /**
  * Moments at the same step share one badge ("memorised · grokked @ 150"): side by side they could only be stacked,
  * a row each, and the rows take the plot's height. The badge's marker is the first moment's; `kinds` lists them all.
@@ -91,7 +93,8 @@ export function mergeSameStep(callouts: readonly { marker: Marker; px: number }[
     const { marker, px } = group[0];
     const suffix = ` @ ${marker.step}`;
     const names = group.map((c) => (c.marker.label.endsWith(suffix) ? c.marker.label.slice(0, -suffix.length) : c.marker.label));
-    const label = `${names.join(' · ')}${suffix}`;
+    // A word the previous name starts with is said once: "edge decay-driven · necessary @ 400".
+    const label = `${names.map((n, i) => (i > 0 && n.includes(' ') && firstWord(n) === firstWord(names[i - 1]) ? n.slice(firstWord(n).length + 1) : n)).join(' · ')}${suffix}`;
     return calloutWidth(label) <= maxWidth ? [{ marker: { ...marker, label }, px, kinds: group.map((c) => c.marker.kind) }] : single;
   });
 }
