@@ -28,8 +28,9 @@ export default defineConfig({
   // training worker's own dependencies (ajv, ml-matrix) were found only when the first Start loaded the worker:
   // Vite re-optimised and reloaded the page, and that first run was lost. Scanning the worker too finds them all
   // before the page loads.
-  optimizeDeps: { entries: ['index.html', 'src/worker/lab-worker.ts'] },
-  build: { target: 'es2022' },
+  optimizeDeps: { entries: ['index.html', 'bench.html', 'src/worker/lab-worker.ts', 'src/worker/bench-worker.ts'] },
+  // Two pages: the lab and the benchmark (bench.html: `npm run bench` in the visitor's browser).
+  build: { target: 'es2022', rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } } },
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',

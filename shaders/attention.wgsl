@@ -37,11 +37,15 @@
 //             backward_keys, one invocation per (batch, head, key): dK and dV of the key, summed over the
 //             query rows that see it from ds and probs. Every output element has one owner that writes it
 //             once, so the result is deterministic without atomics, and no tile limits tk.
+//             backward_heads (short sequences, one dispatch): one invocation per (batch, head) runs
+//             backward_row for each of its query rows and then backward_key for each of its keys, the very
+//             functions of the two sections above, so its results are theirs bit for bit.
 //
 // Template fills (src/model/ops/attention.ts): WG, the workgroup size (a multiple of 4); KEY_CAP and
 // DH_CAP, private-array capacities (>= tk; >= head_dim and a multiple of 4); in the forward KEY_VALID, the
 // body of key_valid(b, j): `return true;` or a read of key_valid; in every section HEAD_LOADERS, the vec4
-// loaders q4/k4/v4/dout4 of the tensors that section binds.
+// loaders q4/k4/v4/dout4, and ABSENT_ACCESSORS, stand-ins for the accessors of the tensors the section does not
+// bind that the shared backward functions call.
 
 //!bindings
 
@@ -99,12 +103,86 @@ fn zero_past_head(x: vec4f, c: u32) -> vec4f {
   return select(vec4f(0.0), x, vec4u(c) + vec4u(0u, 1u, 2u, 3u) < vec4u(p.head_dim));
 }
 
+{{HEAD_LOADERS}}
+// Stand-ins for the accessors of tensors this section does not bind (reached only from code it never runs).
+{{ABSENT_ACCESSORS}}
+
+// ---- The backward of one query row and of one key, shared by the backward sections. ----
+
+// dP row, D, the scale * dS row (stored to ds) and dQ of query row i (< round_up4(tq)) of batch b, head h.
+fn backward_row(b: u32, h: u32, i: u32) {
+  let row = min(i, p.tq - 1u); // phantom rows redo the last row and store nothing
+  let real = i < p.tq;
+  let end = group_key_end(i);
+  let chunks = head_chunks();
+  let pi = probs_row(b, h, row);
+
+  var dout: array<vec4f, DH_CAP / 4u>; // dO row, zero past head_dim
+  let doi = out_row(b, row, h);
+  for (var c4 = 0u; c4 < chunks; c4++) {
+    dout[c4] = zero_past_head(dout4(doi, 4u * c4), 4u * c4);
+  }
+  // dP, then scale * dS. Hidden keys have P = 0, so they drop out of D and get dS = 0.
+  var prob: array<f32, KEY_CAP>;
+  var ds: array<f32, KEY_CAP>;
+  var d = 0.0;
+  for (var j = 0u; j < end; j++) {
+    let vj = v_row(b, j, h);
+    var dp4 = vec4f(0.0);
+    for (var c4 = 0u; c4 < chunks; c4++) {
+      dp4 += dout[c4] * v4(vj, 4u * c4);
+    }
+    prob[j] = read_probs(pi + j);
+    ds[j] = dp4.x + dp4.y + dp4.z + dp4.w;
+    d += prob[j] * ds[j];
+  }
+  for (var j = 0u; j < end; j++) {
+    ds[j] = p.scale * prob[j] * (ds[j] - d);
+    if (real) {
+      write_ds(pi + j, ds[j]);
+    }
+  }
+  let dqi = q_row(b, row, h);
+  for (var c4 = 0u; c4 < chunks; c4++) {
+    var acc = vec4f(0.0);
+    for (var j = 0u; j < end; j++) {
+      acc += ds[j] * k4(k_row(b, j, h), 4u * c4);
+    }
+    for (var u = 0u; u < 4u && real && 4u * c4 + u < p.head_dim; u++) {
+      write_dq(dqi + 4u * c4 + u, acc[u]);
+    }
+  }
+}
+
+// dK and dV of key j (< round_up4(tk)) of batch b, head h, summed over the query rows that see it from ds and
+// probs (which backward_row wrote for those rows).
+fn backward_key(b: u32, h: u32, j: u32) {
+  let key = min(j, p.tk - 1u); // phantom keys redo the last key and store nothing
+  let chunks = head_chunks();
+  // Under the causal mask only queries i >= j see key j: the loop starts at the group's first key, and the
+  // rows in between hold dS = P = 0 for the later keys of the group (backward_row wrote them).
+  let first = select(0u, min(j & ~3u, p.tq), p.causal != 0u);
+  let kj = k_row(b, key, h);
+  let vj = v_row(b, key, h);
+  for (var c4 = 0u; c4 < chunks; c4++) {
+    var dk = vec4f(0.0);
+    var dv = vec4f(0.0);
+    for (var i = first; i < p.tq; i++) {
+      let e = probs_row(b, h, i) + key;
+      dk += read_ds(e) * q4(q_row(b, i, h), 4u * c4);
+      dv += read_probs(e) * dout4(out_row(b, i, h), 4u * c4);
+    }
+    for (var u = 0u; u < 4u && j < p.tk && 4u * c4 + u < p.head_dim; u++) {
+      write_dk(kj + 4u * c4 + u, dk[u]);
+      write_dv(vj + 4u * c4 + u, dv[u]);
+    }
+  }
+}
+
 //!kernel forward
 // uniforms: batch, tq, tk, n_heads, head_dim, scale, causal, q_stride, k_stride, v_stride, out_stride.
 // tensors: q, k, v, key_valid (when masking keys) (read); probs, out (written).
 // Grid: [ceil(batch * n_heads * round_up4(tq) / WG)].
-
-{{HEAD_LOADERS}}
 
 fn key_valid(b: u32, j: u32) -> bool {
   {{KEY_VALID}}
@@ -178,58 +256,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 // tensors: k, v, probs, dout (read); dq, ds (written).
 // Grid: [ceil(batch * n_heads * round_up4(tq) / WG)].
 
-{{HEAD_LOADERS}}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.batch * p.n_heads * round_up4(p.tq)) {
     return;
   }
   let owner = row_owner(gid.x, p.tq);
-  let i = owner.x;
-  let h = owner.y;
-  let b = owner.z;
-  let row = min(i, p.tq - 1u); // phantom rows redo the last row and store nothing
-  let real = i < p.tq;
-  let end = group_key_end(i);
-  let chunks = head_chunks();
-  let pi = probs_row(b, h, row);
-
-  var dout: array<vec4f, DH_CAP / 4u>; // dO row, zero past head_dim
-  let doi = out_row(b, row, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    dout[c4] = zero_past_head(dout4(doi, 4u * c4), 4u * c4);
-  }
-  // dP, then scale * dS. Hidden keys have P = 0, so they drop out of D and get dS = 0.
-  var prob: array<f32, KEY_CAP>;
-  var ds: array<f32, KEY_CAP>;
-  var d = 0.0;
-  for (var j = 0u; j < end; j++) {
-    let vj = v_row(b, j, h);
-    var dp4 = vec4f(0.0);
-    for (var c4 = 0u; c4 < chunks; c4++) {
-      dp4 += dout[c4] * v4(vj, 4u * c4);
-    }
-    prob[j] = read_probs(pi + j);
-    ds[j] = dp4.x + dp4.y + dp4.z + dp4.w;
-    d += prob[j] * ds[j];
-  }
-  for (var j = 0u; j < end; j++) {
-    ds[j] = p.scale * prob[j] * (ds[j] - d);
-    if (real) {
-      write_ds(pi + j, ds[j]);
-    }
-  }
-  let dqi = q_row(b, row, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    var acc = vec4f(0.0);
-    for (var j = 0u; j < end; j++) {
-      acc += ds[j] * k4(k_row(b, j, h), 4u * c4);
-    }
-    for (var u = 0u; u < 4u && real && 4u * c4 + u < p.head_dim; u++) {
-      write_dq(dqi + 4u * c4 + u, acc[u]);
-    }
-  }
+  backward_row(owner.z, owner.y, owner.x);
 }
 
 //!kernel backward_keys
@@ -237,35 +270,33 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 // tensors: q, probs, dout, ds (read); dk, dv (written).
 // Grid: [ceil(batch * n_heads * round_up4(tk) / WG)].
 
-{{HEAD_LOADERS}}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.batch * p.n_heads * round_up4(p.tk)) {
     return;
   }
   let owner = row_owner(gid.x, p.tk);
-  let j = owner.x;
-  let h = owner.y;
-  let b = owner.z;
-  let key = min(j, p.tk - 1u); // phantom keys redo the last key and store nothing
-  let chunks = head_chunks();
-  // Under the causal mask only queries i >= j see key j: the loop starts at the group's first key, and the
-  // rows in between hold dS = P = 0 for the later keys of the group (backward_rows wrote them).
-  let first = select(0u, min(j & ~3u, p.tq), p.causal != 0u);
-  let kj = k_row(b, key, h);
-  let vj = v_row(b, key, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    var dk = vec4f(0.0);
-    var dv = vec4f(0.0);
-    for (var i = first; i < p.tq; i++) {
-      let e = probs_row(b, h, i) + key;
-      dk += read_ds(e) * q4(q_row(b, i, h), 4u * c4);
-      dv += read_probs(e) * dout4(out_row(b, i, h), 4u * c4);
-    }
-    for (var u = 0u; u < 4u && j < p.tk && 4u * c4 + u < p.head_dim; u++) {
-      write_dk(kj + 4u * c4 + u, dk[u]);
-      write_dv(vj + 4u * c4 + u, dv[u]);
-    }
+  backward_key(owner.z, owner.y, owner.x);
+}
+
+//!kernel backward_heads
+// Short sequences: the whole backward of one (batch, head) in one invocation, so that it takes one dispatch: every
+// query row as backward_rows computes it, then every key as backward_keys does, reading back the ds this invocation
+// stored (same results, bit for bit).
+// uniforms: as backward_rows. tensors: q, k, v, probs, dout (read); dq, ds, dk, dv (written).
+// Grid: [ceil(batch * n_heads / WG)].
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.batch * p.n_heads) {
+    return;
+  }
+  let h = gid.x % p.n_heads;
+  let b = gid.x / p.n_heads;
+  for (var i = 0u; i < p.tq; i++) {
+    backward_row(b, h, i);
+  }
+  for (var j = 0u; j < p.tk; j++) {
+    backward_key(b, h, j);
   }
 }

@@ -1,12 +1,17 @@
 // Fused softmax + cross-entropy + dlogits, mean reduction over the scored rows (PyTorch
 // F.cross_entropy with ignore_index = -1).
 //
-// Layout: logits [rows, classes] row-major from element p.logitsOffset; targets i32 [rows] from element 0,
-// -1 = ignore; outputs losses [rows] from p.lossesOffset (per-row -log softmax[target], 0 when ignored;
-// the CPU sums them in float64 and divides by nScored) and dLogits [rows, classes] from p.dLogitsOffset,
-// (softmax - onehot) * lossScale / nScored, zero rows when ignored. lossScale is 1, or the number of task heads of
+// Layout: logits [rows, classes] row-major; targets i32 [rows], -1 = ignore; outputs losses [rows] (per-row
+// -log softmax[target], 0 when ignored; the CPU sums them in float64 and divides by nScored) and d_logits
+// [rows, classes], (softmax - onehot) * lossScale / nScored, zero rows when ignored. lossScale is 1, or the number of task heads of
 // a multitask model, whose rows are the heads' (equally many scored) and whose loss is the sum of their means. A target outside [0, classes) other than -1 is
 // treated as ignored (never read out of bounds; a kernel cannot raise, the float64 reference throws).
+//
+// With the head (HEAD, the fused graph): the kernel first computes its row's logits itself and writes them,
+//   logits[r, c] = sum_k head_in[r / heads, k] w[(r % heads) * classes + c, k] + bias[(r % heads) * classes + c]
+// (head_in [rows / heads, k_dim], w [heads * classes, k_dim], bias [heads * classes]: the Linear head, task heads
+// side by side), summing over k in order from 0 and adding the bias last, as the matmul kernels do for each output
+// (shaders/matmul.wgsl), so the logits are those bits; then reads them back as above.
 //
 // Parallel decomposition: one thread per row, looping over the classes (the lab's heads have at most
 // ~100 classes, so a whole workgroup per row would idle most threads and pay for three tree reductions).
@@ -15,22 +20,33 @@
 // counts into one workgroup atomic (integer, so the order does not matter). That is the kernel's only
 // barrier, which matters on software adapters, where each barrier-synchronised workgroup is expensive.
 
-const WG: u32 = 64u;
+// Uniforms rows, classes, lossScale, heads, k_dim (the last two used with HEAD only). Tensors are windows of
+// buffers, reached through the accessors generated at `//!bindings` (src/gpu/kernel-template.ts); targets are
+// read as u32 bits. Template fills (src/model/ops/cross_entropy.ts): HEAD, and HEAD_ACCESSORS (without the head,
+// stand-ins for read_head_in, read_w, read_bias and write_logits, never called).
 
-struct Params {
-  rows: u32,
-  classes: u32,
-  logitsOffset: u32,
-  lossesOffset: u32,
-  dLogitsOffset: u32,
-  lossScale: f32,
+const WG: u32 = 64u;
+const HEAD: bool = {{HEAD}};
+
+//!bindings
+{{HEAD_ACCESSORS}}
+
+fn targetOf(r: u32) -> i32 {
+  return bitcast<i32>(read_targets(r));
 }
 
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> targets: array<i32>;
-@group(0) @binding(3) var<storage, read_write> losses: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dLogits: array<f32>;
+// Row `row`'s logits from the head's input and weights, written to logits (HEAD only).
+fn headLogits(row: u32) {
+  let m = row / p.heads;
+  for (var c = 0u; c < p.classes; c++) {
+    let n = (row % p.heads) * p.classes + c;
+    var acc = 0.0;
+    for (var k = 0u; k < p.k_dim; k++) {
+      acc += read_head_in(m * p.k_dim + k) * read_w(n * p.k_dim + k);
+    }
+    write_logits(row * p.classes + c, acc + read_bias(n));
+  }
+}
 
 // Workgroup memory starts zeroed.
 var<workgroup> scoredRows: atomic<u32>;
@@ -43,7 +59,7 @@ fn isScored(t: i32) -> bool {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) lid: u32) {
   var mine = 0u;
   for (var r = lid; r < p.rows; r += WG) {
-    if (isScored(targets[r])) { mine += 1u; }
+    if (isScored(targetOf(r))) { mine += 1u; }
   }
   atomicAdd(&scoredRows, mine);
   workgroupBarrier();
@@ -51,23 +67,23 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_ind
 
   let row = gid.x;
   if (row >= p.rows) { return; }
-  let t = targets[row];
-  let base = p.logitsOffset + row * p.classes;
-  let out = p.dLogitsOffset + row * p.classes;
+  if (HEAD) { headLogits(row); }
+  let t = targetOf(row);
+  let base = row * p.classes;
   if (!isScored(t)) {
-    losses[p.lossesOffset + row] = 0.0;
-    for (var c = 0u; c < p.classes; c++) { dLogits[out + c] = 0.0; }
+    write_losses(row, 0.0);
+    for (var c = 0u; c < p.classes; c++) { write_d_logits(base + c, 0.0); }
     return;
   }
   // Subtracting the row max keeps exp() finite for any logits.
-  var rowMax = logits[base];
-  for (var c = 1u; c < p.classes; c++) { rowMax = max(rowMax, logits[base + c]); }
+  var rowMax = read_logits(base);
+  for (var c = 1u; c < p.classes; c++) { rowMax = max(rowMax, read_logits(base + c)); }
   var sumExp = 0.0;
-  for (var c = 0u; c < p.classes; c++) { sumExp += exp(logits[base + c] - rowMax); }
-  losses[p.lossesOffset + row] = log(sumExp) + rowMax - logits[base + u32(t)];
+  for (var c = 0u; c < p.classes; c++) { sumExp += exp(read_logits(base + c) - rowMax); }
+  write_losses(row, log(sumExp) + rowMax - read_logits(base + u32(t)));
   for (var c = 0u; c < p.classes; c++) {
     let onehot = select(0.0, 1.0, c == u32(t));
     // Scale first, then divide: with lossScale 1 this is exactly (softmax - onehot) / nScored.
-    dLogits[out + c] = (exp(logits[base + c] - rowMax) / sumExp - onehot) * p.lossScale / nScored;
+    write_d_logits(base + c, (exp(read_logits(base + c) - rowMax) / sumExp - onehot) * p.lossScale / nScored);
   }
 }

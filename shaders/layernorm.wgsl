@@ -13,8 +13,20 @@
 // (y_stride 2 d_model). gamma, beta, dgamma and dbeta hold GAINS = SEGS / SET_SEGS gain vectors of d, one for
 // each run of SET_SEGS consecutive segments (QK-norm: SET_SEGS = n_heads, gamma[0, d) scales the q heads and
 // gamma[d, 2d) the k heads). mean (LayerNorm only) and rstd are [rows], saved by the forward for the backward.
+// y and dy may hold a window of Y_SEGS consecutive segments of each outer row, from segment Y_FIRST on (the final
+// LayerNorm of a model read out at some positions only: SEGS = positions, the window the readout positions, y the
+// head's input [batch * readout, d]); then segment s of outer row o is at o * y_stride + (s - Y_FIRST) * d. The
+// forward normalises only the vectors in the window; the backward treats dy as 0 outside it, which makes their dx
+// the residual gradient alone (0 without one) and adds nothing to the gain sums. A window needs one gain vector
+// (SET_SEGS = SEGS); without one, Y_FIRST = 0 and Y_SEGS = SEGS.
 // Every tensor is a window of some buffer, read and written through the accessors generated at `//!bindings`
 // (src/gpu/kernel-template.ts).
+//
+// Embedding input (forward, row-major only): the model's first norm may take its input from the token and
+// position embeddings instead of reading x, x[r, :] = pos_emb[r % seq_len, :] + tok_emb[tokens[r], :] (the
+// token term left out for ids >= vocab, as shaders/embedding.wgsl computes it), and then also writes x, the
+// residual stream's first state. The fills X_AT and SAVE_X are the bodies of x_at(r, i) (a read of x, or that
+// sum) and of save_x(i, v) (nothing, or a write of x).
 //
 // Parallel decomposition: LANES invocations share a vector, WG / LANES vectors per workgroup of WG invocations.
 // Two variants, chosen by adapter in src/model/ops/layernorm.ts (chooseLayerNormKernel):
@@ -30,8 +42,8 @@
 //             that gain scales, COL_LANES lanes per column (1 without workgroup memory: one invocation loops
 //             over all of them), in a fixed order: deterministic, no atomics, and no second dispatch.
 //
-// Template fills (src/model/ops/layernorm.ts): {{WG}}, {{LANES}} (1 or WG), {{SEGS}} and {{SET_SEGS}} (the
-// layout above), {{CENTRED}} (true: LayerNorm, false: RMSNorm) with the bodies of the LayerNorm-only accessors
+// Template fills (src/model/ops/layernorm.ts): {{WG}}, {{LANES}} (1 or WG), {{SEGS}}, {{SET_SEGS}}, {{Y_FIRST}} and
+// {{Y_SEGS}} (the layout above), {{CENTRED}} (true: LayerNorm, false: RMSNorm) with the bodies of the LayerNorm-only accessors
 // {{BETA}}, {{MEAN}}, {{SAVE_MEAN}} and {{SAVE_DBETA}} (RMSNorm binds no beta, mean or dbeta: `return 0.0;` or
 // nothing), and {{RESIDUAL_GRAD}}, the body of residual_grad(i): `return 0.0;` or a read of the residual
 // tensor, which may be dx itself (in place).
@@ -44,6 +56,8 @@ const ROWS_PER_GROUP: u32 = WG / LANES;
 const SEGS: u32 = {{SEGS}};
 const SET_SEGS: u32 = {{SET_SEGS}};
 const GAINS: u32 = SEGS / SET_SEGS;
+const Y_FIRST: u32 = {{Y_FIRST}};
+const Y_SEGS: u32 = {{Y_SEGS}};
 const CENTRED: bool = {{CENTRED}};
 var<workgroup> partial: array<vec2f, WG>;
 
@@ -88,8 +102,13 @@ fn x_base(r: u32) -> u32 {
   return (r / SEGS) * p.x_stride + (r % SEGS) * p.d;
 }
 
+// Only for vectors in the window.
 fn y_base(r: u32) -> u32 {
-  return (r / SEGS) * p.y_stride + (r % SEGS) * p.d;
+  return (r / SEGS) * p.y_stride + (r % SEGS - Y_FIRST) * p.d;
+}
+
+fn in_window(r: u32) -> bool {
+  return r % SEGS - Y_FIRST < Y_SEGS; // wraps around below the window, so one comparison tests both ends
 }
 
 fn gain_base(r: u32) -> u32 {
@@ -98,6 +117,11 @@ fn gain_base(r: u32) -> u32 {
 
 fn xhat(x: f32, mean: f32, rstd: f32) -> f32 {
   return (x - mean) * rstd;
+}
+
+// Element i of vector r of the input.
+fn x_at(r: u32, i: u32) -> f32 {
+  {{X_AT}}
 }
 
 //!kernel forward
@@ -112,15 +136,20 @@ fn save_mean(r: u32, v: f32) {
   {{SAVE_MEAN}}
 }
 
+fn save_x(i: u32, v: f32) {
+  {{SAVE_X}}
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let slot = row_slot(wg.x, lid);
   let xb = x_base(slot.row);
+  let shown = in_window(slot.row); // vectors outside the window are skipped
   var mean0 = 0.0;
   if (CENTRED) {
     var s = 0.0;
-    for (var i = slot.lane; i < p.d; i += LANES) {
-      s += read_x(xb + i);
+    for (var i = slot.lane; i < p.d && shown; i += LANES) {
+      s += x_at(slot.row, i);
     }
     mean0 = lane_sum(vec2f(s, 0.0), lid, LANES).x / f32(p.d);
   }
@@ -128,18 +157,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   // mean0 (up to d additions in a row when LANES = 1), and var = mean(c^2) - mean(c)^2 is the variance
   // around the corrected mean. RMSNorm: c = x, and the mean square m.y is all it needs.
   var q = vec2f(0.0);
-  for (var i = slot.lane; i < p.d; i += LANES) {
-    let c = read_x(xb + i) - mean0;
+  for (var i = slot.lane; i < p.d && shown; i += LANES) {
+    let c = x_at(slot.row, i) - mean0;
     q += vec2f(c, c * c);
   }
   let m = lane_sum(q, lid, LANES) / f32(p.d);
   let mean = select(0.0, mean0 + m.x, CENTRED);
   let rstd = 1.0 / sqrt(select(m.y, m.y - m.x * m.x, CENTRED) + p.eps);
-  if (slot.writes) {
+  if (slot.writes && shown) {
     let yb = y_base(slot.row);
     let gb = gain_base(slot.row);
     for (var i = slot.lane; i < p.d; i += LANES) {
-      write_y(yb + i, xhat(read_x(xb + i), mean, rstd) * read_gamma(gb + i) + beta(gb + i));
+      let x = x_at(slot.row, i);
+      save_x(xb + i, x);
+      write_y(yb + i, xhat(x, mean, rstd) * read_gamma(gb + i) + beta(gb + i));
     }
     if (slot.lane == 0u) {
       save_mean(slot.row, mean);
@@ -177,14 +208,19 @@ fn row_grad(group: u32, lid: u32) {
   let gb = gain_base(slot.row);
   let mean = row_mean(slot.row);
   let rstd = read_rstd(slot.row);
+  let shown = in_window(slot.row);
   var s = vec2f(0.0);
-  for (var i = slot.lane; i < p.d; i += LANES) {
+  for (var i = slot.lane; i < p.d && shown; i += LANES) {
     let gdy = read_gamma(gb + i) * read_dy(yb + i);
     s += vec2f(gdy, gdy * xhat(read_x(xb + i), mean, rstd));
   }
   let m = lane_sum(s, lid, LANES) / f32(p.d);
   if (slot.writes) {
     for (var i = slot.lane; i < p.d; i += LANES) {
+      if (!shown) {
+        write_dx(xb + i, residual_grad(xb + i));
+        continue;
+      }
       let gdy = read_gamma(gb + i) * read_dy(yb + i);
       write_dx(xb + i, residual_grad(xb + i) + rstd * (gdy - select(0.0, m.x, CENTRED) - xhat(read_x(xb + i), mean, rstd) * m.y));
     }
@@ -192,16 +228,19 @@ fn row_grad(group: u32, lid: u32) {
 }
 
 // dgamma[c] = sum dy * xhat, dbeta[c] = sum dy over the vectors that gain column c scales (gain c / d, element
-// c % d), for the COLS columns of `block`. Spare columns past GAINS * d recompute the last one and write nothing.
+// c % d) in the window, for the COLS columns of `block`. Spare columns past GAINS * d recompute the last one and
+// write nothing.
+const RUN: u32 = min(SET_SEGS, Y_SEGS); // segments of one outer row that a gain scales, in the window
+
 fn column_sums(block: u32, lid: u32) {
   let c = block * COLS + lid % COLS;
   let col = min(c, GAINS * p.d - 1u);
   let gain = col / p.d;
   let i = col % p.d;
-  let n = (p.rows / SEGS) * SET_SEGS; // vectors per gain
+  let n = (p.rows / SEGS) * RUN; // vectors per gain
   var s = vec2f(0.0);
   for (var k = lid / COLS; k < n; k += COL_LANES) {
-    let r = (k / SET_SEGS) * SEGS + gain * SET_SEGS + k % SET_SEGS;
+    let r = (k / RUN) * SEGS + gain * SET_SEGS + Y_FIRST + k % RUN;
     let g = read_dy(y_base(r) + i);
     s += vec2f(g * xhat(read_x(x_base(r) + i), row_mean(r), read_rstd(r)), g);
   }

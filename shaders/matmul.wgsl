@@ -1,19 +1,26 @@
-// Matrix product with fused epilogues: C[M, N] = epilogue(op(A) op(B)), f32, row-major.
+// Matrix products with fused epilogues: C[M, N] = epilogue(op(A) op(B)), f32, row-major; the tiled kernel runs
+// one or several independent products ("jobs", e.g. a Linear layer's dW and dX) in one dispatch.
 //
-// Layout: A is stored [M, K], or [K, M] when TRANS_A; B is stored [K, N], or [N, K] when TRANS_B. Every tensor
+// Layout: A is stored [M, K], or [K, M] when transA; B is stored [K, N], or [N, K] when transB. Every tensor
 // is a window of some buffer, reached through the accessors read_<t>(i) / write_<t>(i, v) that
 // src/gpu/kernel-template.ts generates at the `//!bindings` line (i counted from the tensor's start).
 // Epilogue, in this order, for each output (m, n) with acc = sum_k op(A)[m, k] op(B)[k, n]:
-//   HAS_BIAS      v = acc + bias[n]                      (otherwise v = acc)
-//   GELU          preact[m, n] = v;  v = gelu(v)         (exact erf GELU, erfc approximated as below)
-//   GELU_GRAD     v = v * gelu'(preact[m, n])            (backward through the GELU of the forward pass)
-//   HAS_RESIDUAL  v = v + residual[m, n]
+//   hasBias       v = acc + bias[n]                      (otherwise v = acc)
+//   gelu          preact[m, n] = v;  v = gelu(v)         (exact erf GELU, erfc approximated as below)
+//   geluGrad      v = v * gelu'(preact[m, n])            (backward through the GELU of the forward pass)
+//   hasResidual   v = v + residual[m, n]
 //   C[m, n] = v
-//   BIAS_GRAD     also db[m] = sum_k op(A)[m, k]         (the bias gradient when A = dY^T), written once per m
+//   biasGrad      also db[m] = sum_k op(A)[m, k]         (the bias gradient when A = dY^T), written once per m
+//
+// Jobs: every shape, flag and tensor above belongs to one job j (0 <= j < JOBS); the generated functions take the
+// job first: dims(j) = (M, N, K), transA(j) ... biasGrad(j), read_a(j, i) ... write_db(j, i). The tiled kernel
+// numbers the tiles of all jobs in one sequence (job 0's first) and calls tile(j, t, lid) with a literal j for
+// each job's range, so every flag and accessor is a constant that the compiler folds: each job runs the same
+// code, in the same order of operations, as it would alone. The skinny kernel runs one job.
 //
 // Parallel decomposition: two kernels (`//!kernel` sections), chosen by shape and adapter in
 // src/model/ops/matmul.ts (chooseMatmulKernel).
-//   tiled:  one workgroup per TILE x TILE tile of C, WG_DIM x WG_DIM invocations, each accumulating
+//   tiled:  one workgroup per TILE x TILE tile of a job's C, WG_DIM x WG_DIM invocations, each accumulating
 //           QUADS x QUADS blocks of 4 x 4 outputs in registers. With STAGED (GPUs: 64 x 64 tiles, 4 x 4 per
 //           invocation) K is walked in BK = 16 deep slabs staged in workgroup memory, loaded so that
 //           consecutive invocations read consecutive addresses of the stored layout. Without (CPU
@@ -30,43 +37,39 @@
 // invocation, in a fixed order of additions: deterministic, no atomics.
 
 // ---- filled by matmulKernel() in src/model/ops/matmul.ts ----
-const TRANS_A: bool = {{TRANS_A}};
-const TRANS_B: bool = {{TRANS_B}};
-const HAS_BIAS: bool = {{HAS_BIAS}};
-const HAS_RESIDUAL: bool = {{HAS_RESIDUAL}};
-const GELU: bool = {{GELU}};
-const GELU_GRAD: bool = {{GELU_GRAD}};
-const BIAS_GRAD: bool = {{BIAS_GRAD}};
 const ONES_COLUMN: bool = {{ONES_COLUMN}};
 const WORKGROUP_SIZE: u32 = {{WORKGROUP_SIZE}}u;
 //!bindings
-// Stand-ins for the accessors of tensors this variant does not bind (only reached in branches the
-// constants above rule out).
-{{ABSENT_ACCESSORS}}
+// Per job: dims, the flags transA, transB, hasBias, hasResidual, gelu, geluGrad, biasGrad, and the accessors
+// read_a, read_b, write_c, read_bias, read_residual, read_preact, write_preact, write_db (stand-ins where a job
+// does not bind the tensor, only reached in branches its flags rule out).
+{{JOB_FUNCTIONS}}
 // ---- end of filled part ----
 
 // op(A)[m, k], 0 outside the matrix. The load is unconditional (an out-of-range index reads some element
 // of the buffer, or is clamped to it by WebGPU's bounds checks) and `select` drops it: no divergent branch,
 // which SwiftShader runs as masked per-lane loads (measured 4x slower there).
-fn loadOpA(m: u32, k: u32) -> f32 {
-  let i = select(m * p.K + k, k * p.M + m, TRANS_A);
-  return select(0.0, read_a(i), m < p.M && k < p.K);
+fn loadOpA(job: u32, m: u32, k: u32) -> f32 {
+  let d = dims(job);
+  let i = select(m * d.z + k, k * d.x + m, transA(job));
+  return select(0.0, read_a(job, i), m < d.x && k < d.z);
 }
 
 // op(B)[k, n], 0 outside the matrix, except the ones column at n = N that carries db in the skinny kernel.
-fn loadOpB(k: u32, n: u32) -> f32 {
-  let i = select(k * p.N + n, n * p.K + k, TRANS_B);
-  let outside = select(0.0, 1.0, ONES_COLUMN && n == p.N && k < p.K);
-  return select(outside, read_b(i), n < p.N && k < p.K);
+fn loadOpB(job: u32, k: u32, n: u32) -> f32 {
+  let d = dims(job);
+  let i = select(k * d.y + n, n * d.z + k, transB(job));
+  let outside = select(0.0, 1.0, ONES_COLUMN && n == d.y && k < d.z);
+  return select(outside, read_b(job, i), n < d.y && k < d.z);
 }
 
 // op(A)[m .. m+3, k] and op(B)[k, n .. n+3].
-fn opA4(m: u32, k: u32) -> vec4<f32> {
-  return vec4(loadOpA(m, k), loadOpA(m + 1u, k), loadOpA(m + 2u, k), loadOpA(m + 3u, k));
+fn opA4(job: u32, m: u32, k: u32) -> vec4<f32> {
+  return vec4(loadOpA(job, m, k), loadOpA(job, m + 1u, k), loadOpA(job, m + 2u, k), loadOpA(job, m + 3u, k));
 }
 
-fn opB4(k: u32, n: u32) -> vec4<f32> {
-  return vec4(loadOpB(k, n), loadOpB(k, n + 1u), loadOpB(k, n + 2u), loadOpB(k, n + 3u));
+fn opB4(job: u32, k: u32, n: u32) -> vec4<f32> {
+  return vec4(loadOpB(job, k, n), loadOpB(job, k, n + 1u), loadOpB(job, k, n + 2u), loadOpB(job, k, n + 3u));
 }
 
 // erfc(z) for z >= 0, Numerical Recipes' erfcc (Chebyshev fit): fractional error below 1.2e-7 everywhere,
@@ -84,7 +87,7 @@ fn normalCdf(x: f32) -> f32 {
   return select(1.0 - half, half, x < 0.0);
 }
 
-fn gelu(x: f32) -> f32 {
+fn geluOf(x: f32) -> f32 {
   return x * normalCdf(x);
 }
 
@@ -94,21 +97,22 @@ fn geluDerivative(x: f32) -> f32 {
 }
 
 // Applies the epilogue to one accumulated output inside the matrix (n == N only for the ones column).
-fn storeOutput(m: u32, n: u32, acc: f32) {
-  if (ONES_COLUMN && n == p.N) {
-    write_db(m, acc);
+fn storeOutput(job: u32, m: u32, n: u32, acc: f32) {
+  let N = dims(job).y;
+  if (ONES_COLUMN && n == N) {
+    write_db(job, m, acc);
     return;
   }
-  let mn = m * p.N + n;
+  let mn = m * N + n;
   var v = acc;
-  if (HAS_BIAS) { v += read_bias(n); }
-  if (GELU) {
-    write_preact(mn, v);
-    v = gelu(v);
+  if (hasBias(job)) { v += read_bias(job, n); }
+  if (gelu(job)) {
+    write_preact(job, mn, v);
+    v = geluOf(v);
   }
-  if (GELU_GRAD) { v *= geluDerivative(read_preact(mn)); }
-  if (HAS_RESIDUAL) { v += read_residual(mn); }
-  write_c(mn, v);
+  if (geluGrad(job)) { v *= geluDerivative(read_preact(job, mn)); }
+  if (hasResidual(job)) { v += read_residual(job, mn); }
+  write_c(job, mn, v);
 }
 
 //!kernel tiled
@@ -135,23 +139,24 @@ fn accumulate(q: ptr<function, Quad>, a: vec4<f32>, b: vec4<f32>) {
   (*q).r3 += a.w * b;
 }
 
-fn storeRow(m: u32, n: u32, v: vec4<f32>) {
-  if (m >= p.M) { return; }
+fn storeRow(job: u32, m: u32, n: u32, v: vec4<f32>) {
+  let d = dims(job);
+  if (m >= d.x) { return; }
   for (var j = 0u; j < 4u; j++) {
-    if (n + j < p.N) { storeOutput(m, n + j, v[j]); }
+    if (n + j < d.y) { storeOutput(job, m, n + j, v[j]); }
   }
 }
 
-fn storeQuad(m: u32, n: u32, q: Quad) {
-  storeRow(m, n, q.r0);
-  storeRow(m + 1u, n, q.r1);
-  storeRow(m + 2u, n, q.r2);
-  storeRow(m + 3u, n, q.r3);
+fn storeQuad(job: u32, m: u32, n: u32, q: Quad) {
+  storeRow(job, m, n, q.r0);
+  storeRow(job, m + 1u, n, q.r1);
+  storeRow(job, m + 2u, n, q.r2);
+  storeRow(job, m + 3u, n, q.r3);
 }
 
-fn storeDb(m: u32, v: vec4<f32>) {
+fn storeDb(job: u32, m: u32, v: vec4<f32>) {
   for (var i = 0u; i < 4u; i++) {
-    if (m + i < p.M) { write_db(m + i, v[i]); }
+    if (m + i < dims(job).x) { write_db(job, m + i, v[i]); }
   }
 }
 
@@ -162,37 +167,41 @@ fn slabQuad(e: u32, kContiguous: bool) -> vec2<u32> {
   return vec2(e % TQ, e / TQ);
 }
 
-fn stageSlab(lid: u32, m0: u32, n0: u32, k0: u32) {
+fn stageSlab(job: u32, lid: u32, m0: u32, n0: u32, k0: u32) {
   for (var e = lid; e < BK * TQ; e += WORKGROUP_SIZE) {
-    let qa = slabQuad(e, !TRANS_A);
-    tileA[qa.y * TQ + qa.x] = opA4(m0 + 4u * qa.x, k0 + qa.y);
-    let qb = slabQuad(e, TRANS_B);
-    tileB[qb.y * TQ + qb.x] = opB4(k0 + qb.y, n0 + 4u * qb.x);
+    let qa = slabQuad(e, !transA(job));
+    tileA[qa.y * TQ + qa.x] = opA4(job, m0 + 4u * qa.x, k0 + qa.y);
+    let qb = slabQuad(e, transB(job));
+    tileB[qb.y * TQ + qb.x] = opB4(job, k0 + qb.y, n0 + 4u * qb.x);
   }
 }
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+// Tile t of job `job` (row-major over the job's tiles), computed by the workgroup's invocation lid.
+fn tile(job: u32, t: u32, lid: u32) {
+  let d = dims(job);
+  let tilesN = (d.y + TILE - 1u) / TILE;
+  let tileN = t % tilesN;
+  let tileM = t / tilesN;
   let tm = lid / WG_DIM;
   let tn = lid % WG_DIM;
-  let m = wg.y * TILE + 4u * QUADS * tm;  // first row and column of this invocation's block
-  let n = wg.x * TILE + 4u * QUADS * tn;
+  let m = tileM * TILE + 4u * QUADS * tm;  // first row and column of this invocation's block
+  let n = tileN * TILE + 4u * QUADS * tn;
   // Reading directly, an invocation whose block lies outside C has nothing to do; staging, it still loads.
-  let hasWork = STAGED || (m < p.M && n < p.N);
-  let sumsDb = BIAS_GRAD && wg.x == 0u && tn == 0u;
+  let hasWork = STAGED || (m < d.x && n < d.y);
+  let sumsDb = biasGrad(job) && tileN == 0u && tn == 0u;
   var q00: Quad;  // q<row quad><column quad>, zero-initialised
   var q01: Quad;
   var q10: Quad;
   var q11: Quad;
   var db0 = vec4<f32>(0.0);
   var db1 = vec4<f32>(0.0);
-  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+  for (var k0 = 0u; k0 < d.z; k0 += BK) {
     if (STAGED) {
-      stageSlab(lid, wg.y * TILE, wg.x * TILE, k0);
+      stageSlab(job, lid, tileM * TILE, tileN * TILE, k0);
       workgroupBarrier();
     }
     // Staged slabs are zero-padded, so their loop has a constant trip count that GPU compilers unroll.
-    let depth = select(select(0u, min(BK, p.K - k0), hasWork), BK, STAGED);
+    let depth = select(select(0u, min(BK, d.z - k0), hasWork), BK, STAGED);
     for (var kk = 0u; kk < depth; kk++) {
       var a0: vec4<f32>;
       var a1: vec4<f32>;
@@ -207,11 +216,11 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
         }
       } else {
         let k = k0 + kk;
-        a0 = opA4(m, k);
-        b0 = opB4(k, n);
+        a0 = opA4(job, m, k);
+        b0 = opB4(job, k, n);
         if (QUADS > 1u) {
-          a1 = opA4(m + 4u, k);
-          b1 = opB4(k, n + 4u);
+          a1 = opA4(job, m + 4u, k);
+          b1 = opB4(job, k, n + 4u);
         }
       }
       accumulate(&q00, a0, b0);
@@ -225,17 +234,26 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
     }
     if (STAGED) { workgroupBarrier(); }
   }
-  storeQuad(m, n, q00);
-  if (sumsDb) { storeDb(m, db0); }
+  storeQuad(job, m, n, q00);
+  if (sumsDb) { storeDb(job, m, db0); }
   if (QUADS > 1u) {
-    storeQuad(m, n + 4u, q01);
-    storeQuad(m + 4u, n, q10);
-    storeQuad(m + 4u, n + 4u, q11);
-    if (sumsDb) { storeDb(m + 4u, db1); }
+    storeQuad(job, m, n + 4u, q01);
+    storeQuad(job, m + 4u, n, q10);
+    storeQuad(job, m + 4u, n + 4u, q11);
+    if (sumsDb) { storeDb(job, m + 4u, db1); }
   }
 }
 
+// The workgroups are numbered x-first (the grid spills into y past the adapter's per-dimension limit); those past
+// the last tile do nothing. JOB_TILES calls tile(j, t - first tile of job j, lid) for the job that owns tile t.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = wg.y * nwg.x + wg.x;
+  {{JOB_TILES}}
+}
+
 //!kernel skinny
+// One job (job 0).
 const SMALL_IS_M: bool = {{SMALL_IS_M}};
 const SMALL_VEC4S: u32 = {{SMALL_VEC4S}}u;  // vec4 accumulators in use: ceil(small-side outputs / 4)
 const SLICES: u32 = {{SLICES}}u;            // invocations sharing one line's K loop, a power of two
@@ -245,24 +263,26 @@ var<workgroup> partials: array<vec4<f32>, WORKGROUP_SIZE>;
 
 // Lines run along the long side of C; small indices along the short one (see the header).
 fn lineCount() -> u32 {
-  if (SMALL_IS_M) { return select(p.N, p.N + 1u, ONES_COLUMN); }
-  return p.M;
+  let d = dims(0u);
+  if (SMALL_IS_M) { return select(d.y, d.y + 1u, ONES_COLUMN); }
+  return d.x;
 }
 
 fn smallCount() -> u32 {
-  if (SMALL_IS_M) { return p.M; }
-  return select(p.N, p.N + 1u, ONES_COLUMN);
+  let d = dims(0u);
+  if (SMALL_IS_M) { return d.x; }
+  return select(d.y, d.y + 1u, ONES_COLUMN);
 }
 
 fn loadLine(line: u32, k: u32) -> f32 {
-  if (SMALL_IS_M) { return loadOpB(k, line); }
-  return loadOpA(line, k);
+  if (SMALL_IS_M) { return loadOpB(0u, k, line); }
+  return loadOpA(0u, line, k);
 }
 
 // Small-side operand values s0 .. s0+3 at depth k.
 fn loadSmall(s0: u32, k: u32) -> vec4<f32> {
-  if (SMALL_IS_M) { return opA4(s0, k); }
-  return opB4(k, s0);
+  if (SMALL_IS_M) { return opA4(0u, s0, k); }
+  return opB4(0u, k, s0);
 }
 
 // Sum of v over the SLICES invocations of a line (consecutive lid); valid where slice == 0. Must be reached
@@ -285,7 +305,7 @@ fn storeSmall(line: u32, s0: u32, v: vec4<f32>) {
   for (var j = 0u; j < 4u; j++) {
     let s = s0 + j;
     if (s < smallCount()) {
-      if (SMALL_IS_M) { storeOutput(s, line, v[j]); } else { storeOutput(line, s, v[j]); }
+      if (SMALL_IS_M) { storeOutput(0u, s, line, v[j]); } else { storeOutput(0u, line, s, v[j]); }
     }
   }
 }
@@ -299,7 +319,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
   if (line < lineCount()) {
-    for (var k = slice; k < p.K; k += SLICES) {
+    for (var k = slice; k < dims(0u).z; k += SLICES) {
       let x = loadLine(line, k);
       acc0 += x * loadSmall(0u, k);
       if (SMALL_VEC4S > 1u) { acc1 += x * loadSmall(4u, k); }

@@ -12,11 +12,11 @@ describe('the model of a run at a step', () => {
     const rt = await testRuntime();
     const config = resolveRunConfig('quick-add', 2, { steps: 30, evalEvery: 10, spectral: { enabled: false } });
     const original = await Trainer.create(rt, config);
-    await original.run({ shouldStop: () => original.step >= 10 });
+    await original.run({ until: 10 });
     const checkpoint = await original.checkpoint();
-    await original.run({ shouldStop: () => original.step >= 15 });
+    await original.run({ until: 15 });
     original.setHyper({ weightDecay: 0.2 });
-    await original.run({ shouldStop: () => original.step >= 25 });
+    await original.run({ until: 25 });
     const at25 = await original.engine.readParams();
     await original.run();
     const run = original.toRunFile();

@@ -3,7 +3,7 @@ import { testRuntime } from './helpers/gpu';
 import { expectClose, type Tolerance } from './helpers/close';
 import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
-import { attentionBackward as gpuBackward, attentionForward as gpuForward } from '../src/model/ops/attention';
+import { SHORT_SEQUENCE, attentionBackward as gpuBackward, attentionForward as gpuForward } from '../src/model/ops/attention';
 import { attentionBackward, attentionForward } from '../src/reference/attention';
 import { Rng } from '../src/util/random';
 
@@ -71,7 +71,7 @@ describe('attention reference (float64)', () => {
 // come back unchanged.
 
 /** Runs forward then backward on the GPU and returns out, probs and dQkv. */
-async function runGpu(c: Case, x: ReturnType<typeof inputs>) {
+async function runGpu(c: Case, x: ReturnType<typeof inputs>, split?: boolean) {
   const rt = await testRuntime();
   const d = c.H * c.dh;
   const rows = c.B * c.T;
@@ -88,9 +88,9 @@ async function runGpu(c: Case, x: ReturnType<typeof inputs>) {
   const shape = { keyValid, batch: c.B, seqLen: c.T, nHeads: c.H, headDim: c.dh, causal: c.causal };
   const { qkv, out, dOut, probs, dQkv } = packed.ref;
   const forward = await gpuForward(rt, { ...shape, qkv, out, probs });
-  const backward = await gpuBackward(rt, { ...shape, qkv, probs, dOut, dQkv });
+  const backward = await gpuBackward(rt, { ...shape, qkv, probs, dOut, dQkv, split });
   rt.run([forward, ...backward]);
-  const result = { out: await packed.read('out'), probs: await packed.read('probs'), dQkv: await packed.read('dQkv') };
+  const result = { out: await packed.read('out'), probs: await packed.read('probs'), dQkv: await packed.read('dQkv'), backwardDispatches: backward.length };
 
   const after = await rt.readF32(packed.buffer);
   const written = [out, probs, dQkv].map((r, i) => [r.offset, r.offset + [rows * d, c.B * c.H * c.T * c.T, rows * 3 * d][i]]);
@@ -133,6 +133,7 @@ function logitTolerance(t: Tolerance, L: number): Tolerance {
 const GPU_CASES: Case[] = [
   { name: 'B=1 T=1 dh=3, bidirectional', B: 1, T: 1, H: 1, dh: 3, causal: false },
   { name: 'B=3 T=2 dh=8, bidirectional', B: 3, T: 2, H: 3, dh: 8, causal: false },
+  { name: 'B=3 T=4 dh=5, causal + key padding', B: 3, T: 4, H: 3, dh: 5, causal: true, valid: (b, t) => t < [4, 3, 1][b] },
   { name: 'B=3 T=5 dh=8, causal', B: 3, T: 5, H: 2, dh: 8, causal: true },
   { name: 'B=3 T=24 dh=16, key padding', B: 3, T: 24, H: 4, dh: 16, causal: false, valid: (b, t) => t < [24, 13, 1][b] },
   { name: 'B=1 T=37 dh=32, causal + key padding', B: 1, T: 37, H: 2, dh: 32, causal: true, valid: (_, t) => t % 5 !== 3 && t < 30 },
@@ -153,6 +154,17 @@ describe('attention on the GPU vs the float64 reference', () => {
     expectClose(got.out, want.out, tol(TOL.out), 'out');
     expectClose(got.probs, want.probs, tol(TOL.probs), 'probs');
     expectClose(got.dQkv, wantDQkv, tol(TOL.dQkv), 'dQkv');
+  });
+
+  it('runs the backward of sequences up to SHORT_SEQUENCE in one dispatch, bit for bit as the two-dispatch one', async () => {
+    for (const c of GPU_CASES.filter((g) => g.T <= SHORT_SEQUENCE)) {
+      const x = inputs(c, 8);
+      const [one, two] = [await runGpu(c, x), await runGpu(c, x, true)];
+      expect([one.backwardDispatches, two.backwardDispatches], c.name).toEqual([1, 2]);
+      expect(one.dQkv, c.name).toEqual(two.dQkv);
+    }
+    const longer = GPU_CASES.find((g) => g.T > SHORT_SEQUENCE)!;
+    expect((await runGpu(longer, inputs(longer, 8))).backwardDispatches).toBe(2);
   });
 
   it('gives a query that sees no key zero output and zero gradient, as the reference defines', async () => {

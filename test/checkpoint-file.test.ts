@@ -20,7 +20,7 @@ describe('checkpoint files', () => {
     const rt = await testRuntime();
     // Both runs change the weight decay after step 12, as the page's slider would.
     const finishWithDecayChange = async (trainer: Trainer) => {
-      await trainer.run({ shouldStop: () => trainer.step === 12 });
+      await trainer.run({ until: 12 });
       trainer.setHyper({ weightDecay: 2 });
       await trainer.run();
     };
@@ -28,7 +28,7 @@ describe('checkpoint files', () => {
     await finishWithDecayChange(whole);
 
     const first = await Trainer.create(rt, config);
-    await first.run({ shouldStop: () => first.step === 10 });
+    await first.run({ until: 10 });
     const bytes = encodeCheckpoint(await first.checkpoint(), config, { extra: { note: new TextEncoder().encode('extra section') } });
     const decoded = decodeCheckpoint(bytes.slice(), { run: { config, metrics: first.toRunFile() } });
     expect(decoded.config).toEqual(config);
@@ -54,7 +54,7 @@ describe('checkpoint files', () => {
   it('refuse damaged or foreign bytes, naming the problem', async () => {
     const rt = await testRuntime();
     const trainer = await Trainer.create(rt, withEdge);
-    await trainer.run({ shouldStop: () => trainer.step === 10 });
+    await trainer.run({ until: 10 });
     const checkpoint = await trainer.checkpoint();
     const run = { config: withEdge, metrics: trainer.toRunFile() };
     const bytes = encodeCheckpoint(checkpoint, withEdge);
@@ -111,7 +111,7 @@ describe('checkpoint files', () => {
   it('open version 1 files (history in the header, no checksums) with a warning', async () => {
     const rt = await testRuntime();
     const trainer = await Trainer.create(rt, config);
-    await trainer.run({ shouldStop: () => trainer.step === 10 });
+    await trainer.run({ until: 10 });
     const checkpoint = await trainer.checkpoint();
     const v1 = versionOneBytes(checkpoint, config, trainer.toRunFile());
     const decoded = decodeCheckpoint(v1);

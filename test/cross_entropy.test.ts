@@ -5,6 +5,9 @@ import { at } from '../src/gpu/runtime';
 import { crossEntropy as crossEntropyGpu } from '../src/model/ops/cross_entropy';
 import { crossEntropy } from '../src/reference/cross_entropy';
 import { Rng } from '../src/util/random';
+import { packTensors } from './helpers/packed';
+import { matmul } from '../src/model/ops/matmul';
+import { linearForward } from '../src/reference/linear';
 
 /** Logits that are exactly representable in float32, so the GPU and the oracle see the same inputs. */
 function randomLogits(rng: Rng, count: number, scale: number): Float64Array {
@@ -129,5 +132,46 @@ describe('cross-entropy kernel vs float64 reference', () => {
     const gpu = await runGpu(logits, targets, rows, classes);
     expectClose(gpu.losses, ref.rowLosses, lossTol, 'per-row losses');
     expectClose(gpu.dLogits, ref.dLogits, gradTol, 'dLogits');
+  });
+});
+
+// The fused graph's head + cross-entropy: the kernel computes the Linear head's logits itself (two task heads side by
+// side here, ragged sizes), the same bits as the matmul kernel's forward of that head followed by the plain kernel;
+// against the float64 head and loss, the matmul tolerance (test/matmul.test.ts) on the logits and the ones above.
+describe('cross-entropy with the head on the GPU', () => {
+  it.each([
+    [33, 13, 1, 70],
+    [65, 31, 2, 17],
+  ])('%i input rows, %i classes, %i task heads, %i inputs', async (inputRows, classes, heads, inputs) => {
+    const rt = await testRuntime();
+    const rng = new Rng(inputRows + classes);
+    const rows = inputRows * heads;
+    const [x, w, b] = [randomLogits(rng, inputRows * inputs, 1), randomLogits(rng, heads * classes * inputs, 0.3), randomLogits(rng, heads * classes, 0.3)];
+    // Every head scores the same input rows (as in a multitask batch), a quarter of them ignored.
+    const ignored = randomTargets(rng, inputRows, classes, 0.25);
+    const targets = Int32Array.from({ length: rows }, (_, r) => (ignored[Math.floor(r / heads)] < 0 ? -1 : rng.int(classes)));
+    const params = packTensors(rt, 'params', { x, w, b });
+    const out = packTensors(rt, 'out', { fused: new Float32Array(rows * classes), alone: new Float32Array(rows * classes), losses: new Float32Array(rows), dLogits: new Float32Array(rows * classes) });
+    const outAlone = packTensors(rt, 'outAlone', { losses: new Float32Array(rows), dLogits: new Float32Array(rows * classes) });
+    const targetsBuf = rt.storageFrom('targets', targets);
+    const scoring = { targets: targetsBuf, rows, classes, lossScale: heads };
+    rt.run([
+      await crossEntropyGpu(rt, { ...scoring, logits: out.ref.fused, losses: out.ref.losses, dLogits: out.ref.dLogits, head: { input: params.ref.x, w: params.ref.w, bias: params.ref.b, inputs, heads } }),
+      await matmul(rt, { M: inputRows, N: heads * classes, K: inputs, a: params.ref.x, b: params.ref.w, transB: true, bias: params.ref.b, c: out.ref.alone }),
+      await crossEntropyGpu(rt, { ...scoring, logits: out.ref.alone, losses: outAlone.ref.losses, dLogits: outAlone.ref.dLogits }),
+    ]);
+    const logits = await out.read('fused');
+    expect(logits).toEqual(await out.read('alone'));
+    expect([await out.read('losses'), await out.read('dLogits')]).toEqual([await outAlone.read('losses'), await outAlone.read('dLogits')]);
+    const want = linearForward(x, w, b, inputRows, inputs, heads * classes);
+    expectClose(logits, want, { atol: 1e-6 * Math.sqrt(inputs), rtol: 1e-6 }, 'logits');
+    // Each task head scores every input row: the reference loss of head h over rows h, h + heads, ...
+    for (let h = 0; h < heads; h++) {
+      const pick = <T extends Float64Array | Int32Array | Float32Array>(a: T, width: number) => a.filter((_, e) => Math.floor(e / width) % heads === h) as T;
+      const ref = crossEntropy(pick(want, classes), pick(targets, 1), inputRows, classes);
+      expectClose(pick(await out.read('losses'), 1), ref.rowLosses, { atol: 4e-6, rtol: 4e-6 }, `losses of head ${h}`);
+      expectClose(pick(await out.read('dLogits'), classes), ref.dLogits, { atol: 2e-8, rtol: 2e-5 }, `dLogits of head ${h}`);
+    }
+    targetsBuf.destroy();
   });
 });

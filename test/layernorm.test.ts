@@ -5,6 +5,8 @@ import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import * as oracle from '../src/reference/layernorm';
+import { embeddingForward as embeddingOracle } from '../src/reference/embedding';
+import { embeddingForward } from '../src/model/ops/embedding';
 import { chooseLayerNormKernel, normBackward, normForward, type LayerNormKernel } from '../src/model/ops/layernorm';
 
 /**
@@ -320,5 +322,99 @@ describe.each(KERNELS)('RMSNorm and QK-norm on the GPU ($kind)', (kernel) => {
     expectClose(await t.read('dqkv'), dq.dData, TOL_DX, 'dqkv');
     expect(Array.from(columns(await t.read('dqkv'), tokens, 3 * d, 2 * d, d))).toEqual(Array.from(columns(dqkvInit, tokens, 3 * d, 2 * d, d)));
     expectClose(await t.read('dg'), [...dq.dg, ...dk.dg], TOL_DPARAM, 'dGamma (q, k)');
+  });
+});
+
+// The final LayerNorm of a model read out at some positions (fused graph): the window of each sequence's readout
+// rows is normalised into a compact y, and the backward takes dy = 0 elsewhere. Same tolerances as above; rows
+// outside the window keep exactly their residual gradient.
+describe.each(KERNELS)('LayerNorm over a window of readout rows on the GPU ($kind)', (kernel) => {
+  it.each([
+    [5, 3, 33, 1, 1],
+    [4, 5, 70, 2, 2],
+    [65, 2, 7, 0, 1],
+  ])('%i sequences of %i rows of %i, window [%i, +%i): forward, backward with the residual in place, match the oracle', async (batch, seqLen, d, start, count) => {
+    const rt = await testRuntime();
+    const rows = batch * seqLen;
+    const { x, g, b, dy: dyFull, residual } = inputs(rows, d, 7);
+    const shown = (r: number) => r % seqLen >= start && r % seqLen < start + count;
+    const windowRows = Array.from({ length: rows }, (_, r) => r).filter(shown);
+    const pick = (a: Float64Array) => Float64Array.from(windowRows.flatMap((r) => Array.from(a.subarray(r * d, (r + 1) * d))));
+    const dy = pick(dyFull);
+    const dyZeroElsewhere = Float64Array.from(dyFull, (v, e) => (shown(Math.floor(e / d)) ? v : 0));
+    const want = oracle.layerNormForward(x, g, b, rows, d);
+    const wantGrad = oracle.layerNormBackward(dyZeroElsewhere, x, g, want.mean, want.rstd, rows, d);
+    const t = packTensors(rt, 'all', {
+      x, g, b, dy,
+      y: new Float32Array(windowRows.length * d).fill(NaN),
+      mean: new Float32Array(rows),
+      rstd: new Float32Array(rows),
+      dx: residual,
+      dg: new Float32Array(d).fill(NaN),
+      db: new Float32Array(d).fill(NaN),
+    });
+    const { ref } = t;
+    const layout = { segments: seqLen, segmentsPerGain: seqLen, xStride: seqLen * d, yStride: count * d, window: { start, count } };
+    rt.run([
+      await normForward(rt, { ...ref, gamma: ref.g, beta: ref.b, rows, d, layout, kernel }),
+      await normBackward(rt, { ...ref, gamma: ref.g, dGamma: ref.dg, dBeta: ref.db, residualGrad: ref.dx, rows, d, layout, kernel }),
+    ]);
+    expectClose(await t.read('y'), pick(want.y), TOL_Y, 'y');
+    const [mean, rstd] = [await t.read('mean'), await t.read('rstd')];
+    expectClose(windowRows.map((r) => mean[r]), windowRows.map((r) => want.mean[r]), TOL_STATS, 'mean');
+    expectClose(windowRows.map((r) => rstd[r]), windowRows.map((r) => want.rstd[r]), TOL_STATS, 'rstd');
+    const dx = await t.read('dx');
+    expectClose(dx, wantGrad.dx.map((v, i) => v + residual[i]), dxTolerance(want.rstd), 'dx');
+    expect(Array.from(dx).filter((v, e) => !shown(Math.floor(e / d)) && v !== Math.fround(residual[e])), 'dx outside the window').toEqual([]);
+    expectClose(await t.read('dg'), wantGrad.dg, TOL_DPARAM, 'dGamma');
+    expectClose(await t.read('db'), wantGrad.db, TOL_DPARAM, 'dBeta');
+  });
+
+  it('rejects a window outside the segments or with several gains', async () => {
+    const rt = await testRuntime();
+    const buf = rt.storage('norm', 4096 * 4);
+    const a = { x: { buffer: buf, offset: 0 }, gamma: { buffer: buf, offset: 1000 }, beta: { buffer: buf, offset: 1100 }, y: { buffer: buf, offset: 2000 }, mean: { buffer: buf, offset: 3000 }, rstd: { buffer: buf, offset: 3100 }, rows: 12, d: 8, kernel };
+    expect(() => normForward(rt, { ...a, layout: { segments: 3, segmentsPerGain: 3, xStride: 24, yStride: 16, window: { start: 2, count: 2 } } })).toThrow(/bad layout/);
+    expect(() => normForward(rt, { ...a, layout: { segments: 4, segmentsPerGain: 2, xStride: 32, yStride: 8, window: { start: 0, count: 1 } } })).toThrow(/bad layout/);
+  });
+});
+
+// The model's first norm with the embeddings as its input (fused graph): x comes out as the embedding kernel writes
+// it, and y, mean and rstd as the norm of that x computes them, bit for bit; against the oracle, the tolerances above.
+describe.each(KERNELS)('LayerNorm of the embeddings on the GPU ($kind)', (kernel) => {
+  it.each([
+    [3, 5, 33, 7],
+    [70, 2, 130, 31],
+  ])('%i sequences of %i tokens, d = %i, vocabulary %i (and one id past it): x bit for bit, y and stats as the oracle', async (batch, seqLen, d, vocab) => {
+    const rt = await testRuntime();
+    const rows = batch * seqLen;
+    const rng = new Rng(9);
+    const tokens = Uint32Array.from({ length: rows }, (_, r) => (r === 1 ? vocab : Math.floor(rng.uniform() * vocab)));
+    const [tok, pos, g, b] = [gaussian(rng, vocab * d, 1), gaussian(rng, seqLen * d, 2), gaussian(rng, d, 1, 0.2), gaussian(rng, d, 0, 0.2)];
+    const t = packTensors(rt, 'all', {
+      tok, pos, g, b,
+      x: new Float32Array(rows * d).fill(NaN),
+      xAlone: new Float32Array(rows * d).fill(NaN),
+      y: new Float32Array(rows * d).fill(NaN),
+      yAlone: new Float32Array(rows * d).fill(NaN),
+      mean: new Float32Array(rows),
+      rstd: new Float32Array(rows),
+    });
+    const { ref } = t;
+    const tokenBuffer = rt.storageFrom('tokens', tokens);
+    const embed = { tokens: tokenBuffer, tokEmb: ref.tok, posEmb: ref.pos, seqLen, vocab };
+    rt.run([await normForward(rt, { x: ref.x, gamma: ref.g, beta: ref.b, y: ref.y, mean: ref.mean, rstd: ref.rstd, rows, d, embed, kernel })]);
+    const [x, y, mean, rstd] = [await t.read('x'), await t.read('y'), await t.read('mean'), await t.read('rstd')];
+    rt.run([
+      await embeddingForward(rt, { ...embed, out: ref.xAlone, batch, d }),
+      await normForward(rt, { x: ref.xAlone, gamma: ref.g, beta: ref.b, y: ref.yAlone, mean: ref.mean, rstd: ref.rstd, rows, d, kernel }),
+    ]);
+    expect(x).toEqual(await t.read('xAlone'));
+    expect(y).toEqual(await t.read('yAlone'));
+    expect([mean, rstd]).toEqual([await t.read('mean'), await t.read('rstd')]);
+    const want = oracle.layerNormForward(embeddingOracle(tokens, tok, pos, batch, seqLen, d), g, b, rows, d);
+    expectClose(y, want.y, TOL_Y, 'y');
+    expectClose(rstd, want.rstd, TOL_STATS, 'rstd');
+    tokenBuffer.destroy();
   });
 });

@@ -105,7 +105,7 @@ describe('live causal probes on a short quick-add run', () => {
 
     // Stopped at step 40 (a probe step), saved, restored into a new trainer and continued to 60.
     const first = await createTrainer(rt, config(true));
-    await first.run({ shouldStop: () => first.step >= 40 });
+    await first.run({ until: 40 });
     expect(first.step).toBe(40);
     const saved = decodeCheckpoint(encodeCheckpoint(await first.checkpoint(), config(true), { withHistory: true }));
     const resumed = await createTrainer(rt, config(true));

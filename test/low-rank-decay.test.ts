@@ -123,13 +123,13 @@ describe('a training run with Low-Rank Decay', () => {
     const trainer = await Trainer.create(rt, config);
     expect(trainer.engine.decay).toEqual(config.decay);
     // Step 17 is between evaluations and snapshots, with a spectral window already analysed.
-    await trainer.run({ shouldStop: () => trainer.step >= 17 });
+    await trainer.run({ until: 17 });
     const checkpoint = await trainer.checkpoint();
     const bytes = encodeCheckpoint(checkpoint, config);
     // A live change after the checkpoint, replayed at the same step by every continuation below.
     const change = { lr: 5e-3, weightDecay: 0.3 };
     const continueFrom = async (t: Trainer) => {
-      await t.run({ shouldStop: () => t.step >= 20 });
+      await t.run({ until: 20 });
       expect(t.setHyper(change)).toMatchObject({ type: 'hyper', step: 20, after: change });
       expect(t.engine.optim).toMatchObject(change);
       expect(await t.run()).toBe('completed');

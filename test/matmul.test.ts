@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
+import type { GpuRuntime } from '../src/gpu/runtime';
 import { expectClose, type Tolerance } from './helpers/close';
 import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import { erf, gelu, geluBackward, linearBackward, linearForward, matmulRef } from '../src/reference/linear';
-import { benchmarkMatmul, chooseMatmulKernel, kernelName, matmul, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
+import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, groupJobs, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
 
 // GPU (f32, sums in order over k) against the f64 oracle, with inputs in [-1, 1]: the rounding error of a
 // length-K dot product grows like sqrt(K) eps, so atol scales with sqrt(K). Worst measured on SwiftShader:
@@ -68,8 +69,8 @@ function oracle(p: Problem, e: Epilogue) {
  * Runs one matmul with inputs packed into one buffer and outputs into another, at ragged offsets with NaN in
  * the gaps (so a stray read or write shows), and checks that nothing outside the outputs was written.
  */
-async function runGpu(p: Problem, e: Epilogue, kernel?: MatmulKernel) {
-  const rt = await testRuntime();
+/** A problem's inputs and (NaN-filled) outputs, packed at ragged offsets, and the matmul arguments over them. */
+function packProblem(rt: GpuRuntime, p: Problem, e: Epilogue) {
   const { M, N, K } = p;
   const inputs = packTensors(rt, 'inputs', {
     a: Float32Array.from(p.a),
@@ -79,25 +80,35 @@ async function runGpu(p: Problem, e: Epilogue, kernel?: MatmulKernel) {
     preact: Float32Array.from(p.preact),
   });
   const outputs = packTensors(rt, 'outputs', { c: new Float32Array(M * N), preact: new Float32Array(M * N), db: new Float32Array(M) });
-  const d = await matmul(rt, {
-    M, N, K, transA: e.transA, transB: e.transB, kernel,
+  const args: MatmulArgs = {
+    M, N, K, transA: e.transA, transB: e.transB,
     a: inputs.ref.a, b: inputs.ref.b, c: outputs.ref.c,
     bias: e.bias ? inputs.ref.bias : undefined,
     residual: e.residual ? inputs.ref.residual : undefined,
     gelu: e.gelu ? { preact: outputs.ref.preact } : undefined,
     geluGrad: e.geluGrad ? { preact: inputs.ref.preact } : undefined,
     biasGrad: e.biasGrad ? outputs.ref.db : undefined,
-  });
-  rt.run([d]);
-  // Up to the end of db, the last packed tensor (the buffer itself is rounded up to 16 bytes, unwritten).
-  const whole = await rt.readF32(outputs.buffer, 0, outputs.ref.db.offset + M);
-  const owned = [['c', M * N], ['preact', M * N], ['db', M]] as const;
-  const strays = whole.filter((x, i) => !Number.isNaN(x) && !owned.some(([n, len]) => i >= outputs.ref[n].offset && i < outputs.ref[n].offset + len));
-  expect(strays.length, 'elements written outside the outputs').toBe(0);
-  const result = { c: await outputs.read('c'), preact: await outputs.read('preact'), db: await outputs.read('db') };
-  inputs.buffer.destroy();
-  outputs.buffer.destroy();
-  return result;
+  };
+  /** The outputs, after checking that nothing outside them was written. */
+  const results = async () => {
+    // Up to the end of db, the last packed tensor (the buffer itself is rounded up to 16 bytes, unwritten).
+    const whole = await rt.readF32(outputs.buffer, 0, outputs.ref.db.offset + M);
+    const owned = [['c', M * N], ['preact', M * N], ['db', M]] as const;
+    const strays = whole.filter((x, i) => !Number.isNaN(x) && !owned.some(([n, len]) => i >= outputs.ref[n].offset && i < outputs.ref[n].offset + len));
+    expect(strays.length, 'elements written outside the outputs').toBe(0);
+    const result = { c: await outputs.read('c'), preact: await outputs.read('preact'), db: await outputs.read('db') };
+    inputs.buffer.destroy();
+    outputs.buffer.destroy();
+    return result;
+  };
+  return { args, results };
+}
+
+async function runGpu(p: Problem, e: Epilogue, kernel?: MatmulKernel) {
+  const rt = await testRuntime();
+  const { args, results } = packProblem(rt, p, e);
+  rt.run([await matmul(rt, { ...args, kernel })]);
+  return results();
 }
 
 async function expectMatches(p: Problem, e: Epilogue, kernel?: MatmulKernel) {
@@ -237,6 +248,56 @@ describe('matmul on the GPU against the float64 oracle', () => {
       for (let n = 0; n < N; n++) expect(Number.isNaN(got.c[m * N + n]), `C[${m}, ${n}]`).toBe(m === m0 || n === n0);
       expect(Number.isNaN(got.db[m]), `db[${m}]`).toBe(m === m0);
     }
+  });
+
+  // A Linear layer's dW and dX (and an unrelated forward product) as jobs of one dispatch, ragged against the tiles.
+  const jobs: [Problem, Epilogue][] = [
+    [problem(13, 65, 130, 11), { transA: true, biasGrad: true }],
+    [problem(130, 65, 33, 12), { geluGrad: true }],
+    [problem(70, 17, 33, 13), { transB: true, bias: true, residual: true }],
+    [problem(65, 3, 1, 14), { bias: true, gelu: true }],
+  ];
+  it.each([TILED_DIRECT, TILED_STAGED_SMALL])('matmuls runs several products in one dispatch, each bit for bit as alone (%o)', async (kernel) => {
+    const rt = await testRuntime();
+    const together = jobs.map(([p, e]) => packProblem(rt, p, e));
+    const d = await matmuls(rt, together.map((j) => j.args), kernel);
+    expect(d.flops).toBe(jobs.reduce((sum, [p]) => sum + 2 * p.M * p.N * p.K, 0));
+    rt.run([d]);
+    for (const [i, [p, e]] of jobs.entries()) {
+      const got = await together[i].results();
+      const want = oracle(p, e);
+      const what = `job ${i}: ${p.M}x${p.N}x${p.K} ${JSON.stringify(e)}`;
+      expectClose(got.c, want.c, tolMatmul(p.K), `${what}: C`);
+      if (want.preact) expectClose(got.preact, want.preact, tolMatmul(p.K), `${what}: preact`);
+      if (want.db) expectClose(got.db, want.db, tolMatmul(p.K), `${what}: db`);
+      const alone = await runGpu(p, e, kernel);
+      expect(got, what).toEqual(alone);
+    }
+  });
+
+  it('picks one tile for all the jobs, and rejects a job that writes what another reads', async () => {
+    const hardware = { isSoftware: false };
+    // 4 + 4 big tiles: too few for 64 x 64 alone and together; 24 + 8 reach 32.
+    expect(chooseTiledKernel([{ M: 128, N: 128, K: 8 }, { M: 128, N: 128, K: 8 }], hardware)).toEqual(TILED_STAGED_SMALL);
+    expect(chooseTiledKernel([{ M: 1536, N: 64, K: 8 }, { M: 128, N: 256, K: 8 }], hardware)).toEqual(TILED_STAGED);
+    const rt = await testRuntime();
+    const buf = rt.storage('shared', 1000 * 4);
+    const job = (a: number, b: number, c: number): MatmulArgs => ({ M: 10, N: 10, K: 10, a: { buffer: buf, offset: a }, b: { buffer: buf, offset: b }, c: { buffer: buf, offset: c } });
+    await expect(matmuls(rt, [job(0, 100, 200), job(300, 400, 50)])).rejects.toThrow(/job 1's c overlaps job 0's a/);
+    await expect(matmuls(rt, [job(0, 100, 200), job(300, 400, 250)])).rejects.toThrow(/job 0's c overlaps job 1's c/);
+    await expect(matmuls(rt, [job(0, 100, 200), job(0, 100, 300)])).resolves.toBeDefined();
+  });
+
+  it('packs jobs into as few dispatches as the storage-buffer bindings allow', async () => {
+    const rt = await testRuntime();
+    const [x, y, z, w] = ['x', 'y', 'z', 'w'].map((n) => rt.storage(n, 400 * 4));
+    const job = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer): MatmulArgs => ({ M: 10, N: 10, K: 10, a: { buffer: a, offset: 0 }, b: { buffer: b, offset: 100 }, c: { buffer: c, offset: 200 } });
+    const jobs = [job(x, y, z), job(z, y, x), job(w, w, w), job(w, x, w)];
+    const sizes = (max: number) => groupJobs(jobs, max).map((g) => g.length);
+    expect(sizes(4)).toEqual([4]);
+    expect(sizes(3)).toEqual([2, 2]);
+    expect(sizes(1)).toEqual([1, 1, 1, 1]);
+    for (const b of [x, y, z, w]) b.destroy();
   });
 
   it('rejects outputs that overlap an operand and contradictory epilogues', async () => {

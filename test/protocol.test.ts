@@ -10,7 +10,7 @@ import { batchOfMetrics, metricAt, packMetricRows, scheduleOfEvents, validateSch
 import { IDLE_STATUS, type LabBatch, type RunSave, type StartRequest, type WorkerStatus } from '../src/formats/worker';
 import { emptyMetrics } from '../src/train/metrics';
 import { METRIC_KEYS, type MetricSeries } from '../src/formats/metrics';
-import { parseRunFile } from '../src/train/run';
+import { parseRunFile, resolveRunConfig } from '../src/train/run';
 import type { RunFile } from '../src/formats/run-file';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
 import { GROKKED_STEPS, grokkedQuickAdd } from './helpers/grokked';
@@ -217,7 +217,8 @@ describe('the grok step\'s checkpoint', () => {
     const fixture = await grokkedQuickAdd();
     const checkpoint = await fixture.checkpoint();
     checkpoint.metrics.events = checkpoint.metrics.events.filter((e) => e.type !== 'grok');
-    const config = { ...fixture.config, steps: GROKKED_STEPS + 40 };
+    checkpoint.mark = { ...checkpoint.mark, events: checkpoint.metrics.events.length };
+    const config = resolveRunConfig(fixture.config.preset, fixture.config.seed, { ...fixture.config.overrides, steps: GROKKED_STEPS + 40 });
     const file = fixture.toRunFile();
     const runFile: RunFile = { ...file, config, events: checkpoint.metrics.events, summary: { ...file.summary, grokStep: null, stopReason: 'interrupted' } };
     // The page's store, with every save the worker sends recorded as sent.

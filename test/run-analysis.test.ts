@@ -29,7 +29,7 @@ describe('an analysis of a run', () => {
     expect(plannedExperiments(['verdict', 'probe'])).toEqual(['perturb', 'ablate', 'probe', 'verdict']);
     const rt = await testRuntime();
     const early = await Trainer.create(rt, CONFIG);
-    await early.run({ shouldStop: () => early.step >= 10 });
+    await early.run({ until: 10 });
     await expect(runAnalysis(early, early.toRunFile(), { experiments: ['ablate'], requested: '10' })).rejects.toThrow(
       'no spectral window at or before step 10: the first is at step 15 (W 3 x every 5)',
     );
@@ -56,13 +56,16 @@ describe('an analysis of a run', () => {
     delete broken.experiments.ablate.result.ratio;
     expect(() => parseAnalysisFile(broken)).toThrow(/^invalid analysis file: experiments\.ablate/);
 
-    // A stopped run whose parameters are not finite (a damaged model): each experiment says so in one line.
+    // A stopped run whose parameters are not finite (a damaged model): each experiment says so in one line. The
+    // shared run is then restored for the next test.
+    const healthy = await trainer.checkpoint();
     rt.write(trainer.engine.state.params, new Float32Array(trainer.engine.table.total).fill(Number.NaN));
     const failure = (experiment: 'perturb' | 'ablate') => runAnalysis(trainer, trainer.toRunFile(), { experiments: [experiment], requested: 'late' }).catch((e: unknown) => e);
     const perturb = await failure('perturb');
     expect(perturb).toBeInstanceOf(NonFiniteError);
     expect((perturb as Error).message).toBe('the perturb experiment at step 30: the loss at a probed point is not finite (NaN)');
     expect(((await failure('ablate')) as Error).message).toBe('the ablate experiment at step 30: its result.sliceNorm is not finite (NaN)');
+    trainer.restore(healthy);
   });
 
   it('finds the first value that is not finite in a result, with its path', () => {

@@ -287,7 +287,7 @@ describe('solver lanczos in runs', () => {
     const whole = await Trainer.create(rt, config);
     await whole.run();
     const resumed = await Trainer.create(rt, config);
-    await resumed.run({ shouldStop: () => resumed.step === 20 });
+    await resumed.run({ until: 20 });
     const checkpoint = await resumed.checkpoint();
     const fresh = await Trainer.create(rt, config);
     fresh.restore(checkpoint);

@@ -212,7 +212,7 @@ describe('the spectral monitor on the GPU, on windows from real training', () =>
     const whole = await Trainer.create(rt, config);
     await whole.run();
     const resumed = await Trainer.create(rt, config);
-    await resumed.run({ shouldStop: () => resumed.step === 20 });
+    await resumed.run({ until: 20 });
     const checkpoint = await resumed.checkpoint();
     const fresh = await Trainer.create(rt, config);
     fresh.restore(checkpoint);

@@ -25,8 +25,6 @@ function tinyConfig(preset: 'quick-add' | 'modarith', seed: number, overrides: R
   return { ...base, task, model, shape: { ...base.shape, batch }, optim: { ...base.optim, lr: 1e-2 } };
 }
 
-const stopAt = (trainer: () => Trainer, step: number) => () => trainer().step >= step;
-
 describe('trainer', () => {
   it('records whole-set metrics and norms at the evaluation cadence, hyperparameter events, and a well-formed run file', async () => {
     const rt = await testRuntime();
@@ -34,7 +32,7 @@ describe('trainer', () => {
     const trainer = await Trainer.create(rt, config);
     const progress: TrainerProgress[] = [];
 
-    expect(await trainer.run({ onEvaluation: (pr) => progress.push(pr), shouldStop: stopAt(() => trainer, 20) })).toBe('interrupted');
+    expect(await trainer.run({ onEvaluation: (pr) => progress.push(pr), until: 20 })).toBe('interrupted');
     expect(trainer.series.step).toEqual([10, 20]);
     const hyper = trainer.setHyper({ weightDecay: 0 });
     expect(hyper).toEqual({ type: 'hyper', step: 20, before: { lr: 1e-2, weightDecay: 1 }, after: { lr: 1e-2, weightDecay: 0 } });
@@ -77,7 +75,7 @@ describe('trainer', () => {
     const config = tinyConfig('modarith', 5, { steps: 40, evalEvery: 10 });
     const trainer = await Trainer.create(rt, config);
     // Step 15 is between evaluations: the sampler is mid-interval.
-    await trainer.run({ shouldStop: stopAt(() => trainer, 15) });
+    await trainer.run({ until: 15 });
     const checkpoint = await trainer.checkpoint();
     expect(checkpoint.step).toBe(15);
     expect(checkpoint.sampler).not.toBeNull();
@@ -107,7 +105,7 @@ describe('trainer', () => {
     const rt = await testRuntime();
     const config = tinyConfig('quick-add', 4, { steps: 40, evalEvery: 10 });
     const trainer = await Trainer.create(rt, config);
-    await trainer.run({ shouldStop: stopAt(() => trainer, 20) });
+    await trainer.run({ until: 20 });
     const good = trainer.lastGoodCheckpoint;
     expect(good.step).toBe(20);
 
@@ -138,7 +136,7 @@ describe('trainer', () => {
     // Windows of 2 snapshots 5 steps apart: analysed at steps 10, 15, 20, 25; evaluations at 10, 20, 30.
     const config = tinyConfig('quick-add', 4, { steps: 30, evalEvery: 10, spectral: { window: 2, snapshotEvery: 5 } });
     const trainer = await Trainer.create(rt, config);
-    await trainer.run({ shouldStop: stopAt(() => trainer, 20) });
+    await trainer.run({ until: 20 });
     expect(trainer.spectralRecords.map((r) => r.step)).toEqual([10, 15, 20]);
     const good = trainer.lastGoodCheckpoint;
     rt.write(trainer.engine.state.params, new Float32Array(trainer.engine.table.total).fill(Number.NaN));

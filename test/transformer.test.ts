@@ -6,7 +6,7 @@
 // softmax backward); the clipped AdamW step, applied to the GPU's gradients by both, atol 1e-6 + rtol 1e-5.
 // With the architecture options (TINY_ARCHITECTURE_CASES) the same tolerances hold with room on SwiftShader: logits
 // and loss within 3.5e-7, gradients within 0.0013 of their tolerance (worst: the cross-attention q_norm gain).
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { expectClose } from './helpers/close';
 import { TINY_ARCHITECTURE_CASES, TINY_CASES, TINY_ENCODER_DECODER_CASES } from './helpers/tiny-models';
@@ -47,5 +47,22 @@ describe.each([...TINY_CASES, ...TINY_ENCODER_DECODER_CASES, ...TINY_ARCHITECTUR
     const { gradNorm } = clipAndAdamW(params, Float64Array.from(grads), m, v, 1, optim);
     expectClose([stats.gradNorm], [gradNorm], { atol: 1e-6, rtol: 1e-5 }, 'grad norm');
     expectClose(await engine.readParams(), params, { atol: 1e-6, rtol: 1e-5 }, 'params after one step');
+  });
+});
+
+// The fused graph (the default) against the unfused one (fused: false), which is kept for this comparison: the same
+// losses, gradient norms, gradients and parameters, bit for bit, over two steps of different batches.
+describe.each([...TINY_CASES, ...TINY_ENCODER_DECODER_CASES, ...TINY_ARCHITECTURE_CASES])('fused vs unfused graph ($name)', (c) => {
+  it('trains bit for bit alike, with fewer dispatches', async () => {
+    const rt = await testRuntime();
+    const [fused, unfused] = await Promise.all([true, false].map((f) => TrainingEngine.create(rt, { config: c.config, shape: c.shape, optim, seed: 3, fused: f })));
+    expect(fused.dispatchesPerStep).toBeLessThan(unfused.dispatchesPerStep);
+    for (let step = 0; step < 2; step++) {
+      const data = syntheticBatch(c.config, c.shape, 10 + step);
+      const stats = await Promise.all([fused, unfused].map((e) => e.step(data, { readback: true })));
+      expect(stats[0]).toEqual(stats[1]);
+      expect(await fused.readGrads()).toEqual(await unfused.readGrads());
+    }
+    expect(await fused.readParams()).toEqual(await unfused.readParams());
   });
 });

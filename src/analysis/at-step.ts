@@ -62,7 +62,7 @@ export async function trainerAt(
   const onEvaluation = options.onProgress;
   for (const change of changes) {
     if (change.step > step) break;
-    await replay({ shouldStop: () => trainer.step >= change.step, ...(onEvaluation && { onEvaluation }) });
+    await replay({ until: change.step, ...(onEvaluation && { onEvaluation }) });
     trainer.setHyper(change.after);
   }
   if (trainer.step < step) await replay(onEvaluation ? { onEvaluation } : {});

@@ -1,173 +1,37 @@
-// `npm run bench [-- --presets modarith,dyck|all]`: training-step throughput of the paper presets on this machine's
-// WebGPU adapter, printed as one JSON document (keep it comparable between commits).
-//
-// For each preset: median ms per training step (steps submitted back to back, no readback), dispatches and
-// readbacks per step, model GFLOP per step (matmuls and attention, forward and backward) and achieved GFLOP/s;
-// then every matmul dispatch of the step timed on its own, so step throughput can be compared with what the
-// matmul kernels reach on the same shapes; the spectral edge's cost at the preset's default cadence; and the live
-// causal probes' cost at theirs (liveCausalOverhead).
+// `npm run bench [-- --presets quick-add,dyck|all] [--steps N] [--grok] [--detail]`: training-step throughput of the
+// presets on this machine's WebGPU adapter, printed as one JSON document (keep it comparable between commits); the
+// same benchmark, code and JSON as the bench page (src/bench/benchmark.ts). `--sweep`: the step over model width and
+// batch size instead (src/bench/sweep.ts).
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { median, timeDispatches, timeSubmissions } from '../gpu/timing';
-import { TrainingEngine } from '../model/engine';
-import { PRESETS, PRESET_SHAPES } from '../train/presets';
-import type { PresetName } from '../formats/task';
-import { buildParamTable } from '../model/params';
-import { SpectralMonitor } from '../spectral/monitor';
-import { spectralDefaults } from '../spectral/options';
-import { syntheticBatch } from '../tasks/synthetic';
-import { parseArgs, runCli, UsageError } from './args';
-import { resolveRunConfig } from '../train/run';
-import { createTrainer, liveCausalProbe } from '../analysis/live-causal';
+import { isPresetName, PRESET_NAMES, type PresetName } from '../formats/task';
+import { integerOption, parseArgs, runCli, UsageError } from './args';
+import { BENCH_PRESETS, runBenchmark } from '../bench/benchmark';
+import { runSweep } from '../bench/sweep';
 
-async function benchPreset(rt: GpuRuntime, name: PresetName) {
-  const preset = PRESET_SHAPES[name];
-  const engine = await TrainingEngine.create(rt, { config: preset.model, optim: preset.optim, shape: preset.shape, seed: 1 });
-  const batch = syntheticBatch(preset.model, preset.shape, 1);
-  const readsBefore = rt.readbackCount;
-  let stepsRun = 0;
-  const step = await timeSubmissions(rt, () => {
-    engine.step(batch);
-    stepsRun += 1;
-  }, { targetMs: 2000 });
-  const readbacksPerStep = (rt.readbackCount - readsBefore) / stepsRun;
-  const stepFlops = engine.flopsPerStep;
-
-  // Every dispatch of the step timed on its own: the matmuls' own throughput, and where the rest of the time goes.
-  const byKernel: Record<string, number> = {};
-  let matmulFlops = 0;
-  let matmulMs = 0;
-  const matmulShapes: { label: string; gflop: number; ms: number; gflops: number }[] = [];
-  for (const d of engine.dispatches) {
-    const ms = await timeDispatches(rt, [d], { targetMs: 200, repeats: 3 });
-    const family = d.label.split(/[.\[ ]/)[0];
-    byKernel[family] = (byKernel[family] ?? 0) + ms;
-    if (family === 'matmul') {
-      const flops = d.flops ?? 0;
-      matmulFlops += flops;
-      matmulMs += ms;
-      matmulShapes.push({ label: d.label, gflop: flops / 1e9, ms, gflops: flops / 1e6 / ms });
-    }
-  }
-  const stepGflops = stepFlops / 1e6 / step.ms;
-  const matmulGflops = matmulFlops / 1e6 / matmulMs;
-  return {
-    preset: name,
-    params: engine.table.total,
-    batch: preset.shape.batch,
-    seqLen: preset.shape.seqLen,
-    msPerStep: round(step.ms),
-    stepsTimed: step.iterations,
-    dispatchesPerStep: engine.dispatchesPerStep,
-    readbacksPerStep,
-    gflopPerStep: round(stepFlops / 1e9),
-    stepGflops: round(stepGflops),
-    msByKernelFamily: roundAll(byKernel),
-    matmul: { gflops: round(matmulGflops), msPerStep: round(matmulMs), dispatches: matmulShapes.map(roundAll) },
-    stepToMatmulThroughput: round(stepGflops / matmulGflops),
-    ...(await benchSpectral(rt, name, engine, step.ms)),
-    ...(await benchLiveCausal(rt, name, step.ms)),
-  };
-}
-
-/**
- * What the live causal probes add per step at the preset's default cadence: one probe timed end to end (its
- * ablations, perturbation curves and curvature, with their readbacks and CPU work; the median of 3) divided by the
- * steps between probes, as a fraction of the plain step. The probe runs on the edge of a real window of the preset's
- * run (W snapshots one step apart, so the window fills in W steps); its cost does not depend on the edge.
- */
-async function benchLiveCausal(rt: GpuRuntime, name: PresetName, plainMs: number) {
-  const defaults = resolveRunConfig(name, 1, { causal: { enabled: true } });
-  const options = defaults.causal!;
-  const W = defaults.spectral.window;
-  const trainer = await createTrainer(rt, resolveRunConfig(name, 1, { steps: W, evalEvery: W, spectral: { snapshotEvery: 1 }, causal: { ...options, every: W } }));
-  try {
-    await trainer.run();
-    const probe = liveCausalProbe(trainer, options);
-    const times: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      await probe(W);
-      times.push(performance.now() - t0);
-    }
-    const probeMs = median(times);
-    return {
-      /** Extra time per step with the live causal probes on at the default cadence, as a fraction of the plain step. */
-      liveCausalOverhead: round(probeMs / options.every / plainMs),
-      liveCausal: { every: options.every, sequences: options.sequences, randomPairs: options.randomPairs, msPerProbe: round(probeMs) },
-    };
-  } finally {
-    trainer.destroy();
-  }
-}
-
-/**
- * What tracking the spectral edge at the preset's default cadence adds per step: the optimiser's split
- * accumulation (every step), the snapshot dispatch and the window analysis (both once per snapshotEvery steps,
- * the analysis timed end to end with its readbacks and CPU work), as a fraction of the plain step. The split's
- * cost is the optimiser dispatch with it minus without it, the two timed in alternation (whole steps vary far more
- * from run to run on a loaded machine than the split costs).
- */
-async function benchSpectral(rt: GpuRuntime, name: PresetName, plain: TrainingEngine, plainMs: number) {
-  const preset = PRESETS[name];
-  const options = spectralDefaults(preset.spectral.window, preset.spectral.snapshotEvery);
-  const table = buildParamTable(preset.model);
-  const engine = await TrainingEngine.create(rt, { config: preset.model, optim: preset.optim, shape: preset.shape, seed: 1, splitSlice: table.attn });
-  const monitor = await SpectralMonitor.create(rt, engine, options);
-  const [plainOptimiser, splitOptimiser]: number[][] = [[], []];
-  for (let round = 0; round < 5; round++) {
-    plainOptimiser.push(await timeDispatches(rt, plain.dispatches.slice(-1), { targetMs: 100, repeats: 3 }));
-    splitOptimiser.push(await timeDispatches(rt, engine.dispatches.slice(-1), { targetMs: 100, repeats: 3 }));
-  }
-  const splitMs = median(splitOptimiser) - median(plainOptimiser);
-  const snapshotMs = await timeDispatches(rt, monitor.afterStep(options.snapshotEvery), { targetMs: 200, repeats: 3 });
-  const analyses: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const t0 = performance.now();
-    await monitor.analyse(options.snapshotEvery, preset.optim);
-    analyses.push(performance.now() - t0);
-  }
-  const analyseMs = median(analyses);
-  const extraPerStep = splitMs + (snapshotMs + analyseMs) / options.snapshotEvery;
-  return {
-    /** Extra time per step with the edge on, as a fraction of the plain step. */
-    spectralOverhead: round(extraPerStep / plainMs),
-    spectral: {
-      window: options.window,
-      snapshotEvery: options.snapshotEvery,
-      trackedParams: table.attn.size,
-      msPerStepOff: round(plainMs),
-      msPerStepOn: round(plainMs + extraPerStep),
-      splitMs: round(splitMs),
-      snapshotMs: round(snapshotMs),
-      analyseMs: round(analyseMs),
-    },
-  };
-}
-
-function round(x: number): number {
-  return Number(x.toPrecision(4));
-}
-
-function roundAll<T extends Record<string, unknown>>(o: T): T {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v])) as T;
-}
+const USAGE = `usage: npm run bench -- [--presets all|name,name...] [--steps N] [--grok] [--detail] | --sweep
+  --presets  presets to time (default all: ${PRESET_NAMES.join(', ')})
+  --steps    steps per timed measurement (default: as many as take about 2 s, at least 2)
+  --grok     also time each preset's default run (seed 1) up to its grok (minutes on a CPU adapter)
+  --detail   also time each kernel alone, and the spectral edge's and live causal probes' overheads
+  --sweep    time the step over d_model 64..512 and batch sizes, and say where it turns compute-bound`;
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2), { presets: 'modarith,dyck' });
-  if (args.presets === 'all') args.presets = Object.keys(PRESET_SHAPES).join(',');
-  const names = args.presets.split(',').map((n) => n.trim()) as PresetName[];
-  for (const n of names) if (!(n in PRESET_SHAPES)) throw new UsageError(`unknown preset ${n}; choose from ${Object.keys(PRESET_SHAPES).join(', ')}`);
+  const args = parseArgs(process.argv.slice(2), { presets: 'all', steps: '', grok: false, detail: false, sweep: false });
+  const names = args.presets === 'all' ? [...BENCH_PRESETS] : args.presets.split(',').map((n) => n.trim());
+  for (const n of names) if (!isPresetName(n)) throw new UsageError(`unknown preset ${n}; choose from ${PRESET_NAMES.join(', ')}`);
+  const steps = integerOption('steps', args.steps);
+  if (steps !== undefined && steps < 1) throw new UsageError(`--steps must be at least 1, got ${steps}`);
   const rt = new GpuRuntime(await acquireNodeDevice());
-  const results = [];
-  for (const n of names) {
-    process.stderr.write(`benchmarking ${n} on ${rt.adapter.description} ...\n`);
-    results.push(await benchPreset(rt, n));
-  }
-  const report = { date: new Date().toISOString(), adapter: rt.adapter, node: process.version, results };
+  const onProgress = (message: string) => process.stderr.write(`${message} ...\n`);
+  process.stderr.write(`benchmarking on ${rt.adapter.description}\n`);
+  const runtime = `node ${process.version}`;
+  const report = args.sweep
+    ? await runSweep(rt, runtime, { onProgress })
+    : await runBenchmark(rt, runtime, { presets: names as PresetName[], ...(steps !== undefined && { steps }), grok: args.grok, detail: args.detail, onProgress });
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   rt.destroy();
   return 0;
 }
 
-runCli('bench', main);
+runCli('bench', main, USAGE);

@@ -85,10 +85,13 @@ export class GpuRuntime {
   private readonly scopes = new Set<AllocationScope>();
   /** Reads scheduled so far (benchmarks check that a training step schedules none). */
   readbackCount = 0;
+  /** Whether compute passes can be timed on the GPU (the device has the 'timestamp-query' feature). */
+  readonly hasTimestampQuery: boolean;
 
   constructor(acquired: AcquiredDevice) {
     this.device = acquired.device;
     this.adapter = acquired.adapter;
+    this.hasTimestampQuery = acquired.hasTimestampQuery;
   }
 
   get limits(): GPUSupportedLimits {
@@ -215,19 +218,12 @@ export class GpuRuntime {
   }
 
   writeParams(buffer: GPUBuffer, params: Scalar[]): void {
-    const view = new DataView(new ArrayBuffer(Math.max(16, params.length * 4)));
-    params.forEach((p, i) => {
-      if (!Number.isFinite(p.value)) throw new Error(`kernel parameter ${i} is not finite: ${p.value}`);
-      if (p.type === 'u32') view.setUint32(i * 4, p.value, true);
-      else if (p.type === 'i32') view.setInt32(i * 4, p.value, true);
-      else view.setFloat32(i * 4, p.value, true);
-    });
-    this.device.queue.writeBuffer(buffer, 0, view.buffer, 0, params.length * 4);
+    this.device.queue.writeBuffer(buffer, 0, packParams(params).buffer, 0, params.length * 4);
   }
 
-  /** Records dispatches into one compute pass of `encoder`. */
-  encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[]): void {
-    const pass = encoder.beginComputePass();
+  /** Records dispatches into one compute pass of `encoder` (with `timestampWrites`, timed by the GPU). */
+  encode(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[], timestampWrites?: GPUComputePassTimestampWrites): void {
+    const pass = encoder.beginComputePass(timestampWrites && { timestampWrites });
     for (const d of dispatches) {
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup);
@@ -287,6 +283,18 @@ export class GpuRuntime {
     for (const b of this.readbackPool) b.destroy();
     this.device.destroy();
   }
+}
+
+/** A kernel's scalar parameters as the bytes of its uniform struct (4 bytes each, little-endian; at least 16 bytes). */
+export function packParams(params: readonly Scalar[]): Uint8Array {
+  const view = new DataView(new ArrayBuffer(Math.max(16, params.length * 4)));
+  params.forEach((p, i) => {
+    if (!Number.isFinite(p.value)) throw new Error(`kernel parameter ${i} is not finite: ${p.value}`);
+    if (p.type === 'u32') view.setUint32(i * 4, p.value, true);
+    else if (p.type === 'i32') view.setInt32(i * 4, p.value, true);
+    else view.setFloat32(i * 4, p.value, true);
+  });
+  return new Uint8Array(view.buffer, 0, params.length * 4);
 }
 
 /** Number of workgroups of `size` threads that cover `n` items. */

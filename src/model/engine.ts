@@ -1,5 +1,12 @@
 // One model being trained on the GPU (either model kind: encoder-only or encoder-decoder): parameter state,
-// the training graph and the optimiser, stepped with one command buffer per step. Nothing here waits on the GPU unless the caller asks for a readback.
+// the training graph and the optimiser, stepped with one command buffer per submission of one or more steps.
+// Nothing here waits on the GPU unless the caller asks for a readback.
+//
+// Several steps in one submission: each step needs its own batch and its own AdamW uniform (step number, bias
+// corrections, lr, wd), but queue writes all land before a command buffer runs. So a submission's inputs are
+// staged together in one buffer (one write), and the command buffer copies each step's slice into the graph's
+// input buffers and the optimiser's uniform before that step's compute pass. A step whose batch is the step
+// before's (full-batch runs) copies only its uniform. The GPU then does exactly what K submissions of one step do.
 // With Low-Rank Decay (src/formats/optim.ts) the step also runs, after AdamW (which then does not decay those
 // matrices), the Newton-Schulz update W <- W - rate polar(W) of each chosen matrix, in the same command buffer.
 import { at, type Dispatch, type GpuRuntime } from '../gpu/runtime';
@@ -9,6 +16,7 @@ import { IGNORE_TARGET, type Batch } from './batch';
 import { buildParamTable, initParams, type ParamTable } from './params';
 import { createParamState, type ParamState } from './state';
 import { buildTransformerGraph, planActivations, type TransformerGraph } from './transformer';
+import { packParams } from '../gpu/runtime';
 import { checkPlan } from '../gpu/plan';
 import { adamw, type OptimizerOp, type SplitAccumulator } from './ops/adamw';
 import { validateOptimConfig, L2_DECAY, validateDecayConfig, type OptimConfig, type DecayConfig } from '../formats/optim';
@@ -32,6 +40,26 @@ export interface EngineState {
   v: Float32Array;
 }
 
+/** The most steps one submission holds (their batches are staged on the GPU together). */
+export const MAX_STEPS_PER_SUBMISSION = 32;
+
+export interface StepOptions {
+  /** Copy the last step's per-row losses and gradient norm out and resolve to them. */
+  readback?: boolean;
+  /** Work on the updated parameters after the last step, in the same command buffer (the spectral edge's snapshot). */
+  after?: readonly Dispatch[];
+  /** GPU timestamps at the start of the first step's pass and the end of the last step's (benchmarks). */
+  timestamps?: { querySet: GPUQuerySet; begin: number; end: number };
+}
+
+/** One copy the command buffer makes before step `step`'s pass: `data`, staged at `offset`, into `dst`. */
+interface StagedCopy {
+  step: number;
+  offset: number;
+  data: Uint8Array;
+  dst: GPUBuffer;
+}
+
 export class TrainingEngine {
   /** Optimiser steps taken so far. */
   stepCount = 0;
@@ -52,6 +80,8 @@ export class TrainingEngine {
     /** The weight decay, fixed at creation (L2 unless asked for). */
     readonly decay: DecayConfig,
     lowRankDecayDispatches: readonly Dispatch[],
+    /** Where a submission's batches and uniforms are staged (MAX_STEPS_PER_SUBMISSION steps' worth). */
+    private readonly staging: GPUBuffer,
   ) {
     this.dispatches = [...graph.forward, ...graph.backward, ...optimizer.dispatches, ...lowRankDecayDispatches];
   }
@@ -67,6 +97,8 @@ export class TrainingEngine {
       splitSlice?: { offset: number; size: number };
       /** L2 (AdamW decay on every parameter) unless given. */
       decay?: DecayConfig;
+      /** false: the unfused graph (src/model/transformer.ts), for comparisons in tests and benchmarks. */
+      fused?: boolean;
     },
   ): Promise<TrainingEngine> {
     validateModelConfig(opts.config);
@@ -77,7 +109,7 @@ export class TrainingEngine {
     const n = table.total;
     checkPlan(rt, { params: n, grads: n, 'adam.m': n, 'adam.v': n, ...planActivations(opts.config, opts.shape, true) });
     const state = createParamState(rt, table, initParams(table, opts.seed));
-    const graph = await buildTransformerGraph(rt, opts.config, state, opts.shape, { backward: true });
+    const graph = await buildTransformerGraph(rt, opts.config, state, opts.shape, { backward: true, fused: opts.fused });
     const gradNorm = rt.storage('gradNorm', 4);
     const slice = opts.splitSlice;
     const split = slice ? { buffer: rt.storage('optimizer.split', slice.size * 8), start: slice.offset, count: slice.size } : undefined;
@@ -92,7 +124,12 @@ export class TrainingEngine {
         lowRank.push(...(await lowRankDecay(rt, { w: at(state.params, s.offset), rows, cols, rate: decay.rate, split })).dispatches);
       }
     }
-    return new TrainingEngine(rt, opts.config, table, state, graph, optimizer, gradNorm, { ...opts.optim }, split ?? null, decay, lowRank);
+    // A step's staged bytes at most: its batch (every input buffer of the graph) and the AdamW uniform.
+    const plan = planActivations(opts.config, opts.shape, false);
+    const batchFloats = plan.stacks.reduce((sum, s) => sum + s.tokens + (s.keyValid ?? 0), plan.targets);
+    const stepBytes = batchFloats * 4 + optimizer.stepParams(1, opts.optim).length * 4;
+    const staging = rt.buffer('engine.staging', MAX_STEPS_PER_SUBMISSION * stepBytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    return new TrainingEngine(rt, opts.config, table, state, graph, optimizer, gradNorm, { ...opts.optim }, split ?? null, decay, lowRank, staging);
   }
 
   /** The runtime this engine dispatches on (for probes that run its graph: src/spectral/param-probe.ts). */
@@ -124,20 +161,59 @@ export class TrainingEngine {
    * Encodes and submits one training step. With `readback`, also copies the per-row losses and the gradient
    * norm out and returns a promise of them; otherwise returns undefined and never waits on the GPU.
    */
-  step(batch: Batch, opts: { readback: true; after?: readonly Dispatch[] }): Promise<StepStats>;
-  step(batch: Batch, opts?: { readback?: false; after?: readonly Dispatch[] }): undefined;
-  step(batch: Batch, opts: { readback?: boolean; after?: readonly Dispatch[] } = {}): Promise<StepStats> | undefined {
-    this.graph.setBatch(batch);
-    this.stepCount += 1;
-    this.optimizer.setStep(this.stepCount, this.hyper);
-    const encoder = this.rt.device.createCommandEncoder({ label: `step ${this.stepCount}` });
-    // `after`: work on the updated parameters in the same command buffer (the spectral edge's snapshot).
-    this.rt.encode(encoder, [...this.dispatches, ...(opts.after ?? [])]);
+  step(batch: Batch, opts: StepOptions & { readback: true }): Promise<StepStats>;
+  step(batch: Batch, opts?: StepOptions & { readback?: false }): undefined;
+  step(batch: Batch, opts: StepOptions = {}): Promise<StepStats> | undefined {
+    return this.submit([batch], opts);
+  }
+
+  /**
+   * Encodes `batches.length` training steps (at most MAX_STEPS_PER_SUBMISSION) into one command buffer and
+   * submits it: the same updates as one `step` per batch, bit for bit. `after` and `readback` apply to the last step.
+   */
+  steps(batches: readonly Batch[], opts: StepOptions & { readback: true }): Promise<StepStats>;
+  steps(batches: readonly Batch[], opts?: StepOptions & { readback?: false }): undefined;
+  steps(batches: readonly Batch[], opts: StepOptions = {}): Promise<StepStats> | undefined {
+    return this.submit(batches, opts);
+  }
+
+  private submit(batches: readonly Batch[], opts: StepOptions): Promise<StepStats> | undefined {
+    const k = batches.length;
+    if (!(k >= 1 && k <= MAX_STEPS_PER_SUBMISSION)) throw new Error(`a submission holds 1 to ${MAX_STEPS_PER_SUBMISSION} steps, got ${k}`);
+    const first = this.stepCount + 1;
+    // Stage every step's inputs (checked before anything is encoded or counted).
+    const copies: StagedCopy[] = [];
+    let bytes = 0;
+    const stage = (step: number, dst: GPUBuffer, data: Uint8Array) => {
+      copies.push({ step, offset: bytes, data, dst });
+      bytes += data.byteLength;
+    };
+    batches.forEach((batch, i) => {
+      if (i === 0 || batch !== batches[i - 1]) {
+        for (const u of this.graph.batchUploads(batch)) stage(i, u.buffer, new Uint8Array(u.data.buffer, u.data.byteOffset, u.data.byteLength));
+      }
+      stage(i, this.optimizer.uniform, packParams(this.optimizer.stepParams(first + i, this.hyper)));
+    });
+    if (bytes > this.staging.size) throw new Error(`engine: a submission stages ${bytes} bytes, its buffer holds ${this.staging.size}`);
+    const packed = new Uint8Array(bytes);
+    for (const c of copies) packed.set(c.data, c.offset);
+    this.rt.write(this.staging, new Uint32Array(packed.buffer));
+    this.stepCount += k;
+
+    const encoder = this.rt.device.createCommandEncoder({ label: k === 1 ? `step ${first}` : `steps ${first}-${first + k - 1}` });
+    const ts = opts.timestamps;
+    for (let i = 0; i < k; i++) {
+      for (const c of copies) if (c.step === i) encoder.copyBufferToBuffer(this.staging, c.offset, c.dst, 0, c.data.byteLength);
+      const last = i === k - 1;
+      const timestampWrites = ts && (i === 0 || last) ? { querySet: ts.querySet, ...(i === 0 && { beginningOfPassWriteIndex: ts.begin }), ...(last && { endOfPassWriteIndex: ts.end }) } : undefined;
+      this.rt.encode(encoder, last ? [...this.dispatches, ...(opts.after ?? [])] : this.dispatches, timestampWrites);
+    }
     if (!opts.readback) {
       this.rt.device.queue.submit([encoder.finish()]);
       return undefined;
     }
-    const rows = batch.targets.length;
+    const targets = batches[k - 1].targets;
+    const rows = targets.length;
     const readLosses = this.rt.scheduleRead(encoder, this.graph.losses, 0, rows * 4);
     const readNorm = this.rt.scheduleRead(encoder, this.gradNorm, 0, 4);
     this.rt.device.queue.submit([encoder.finish()]);
@@ -146,7 +222,7 @@ export class TrainingEngine {
     return Promise.all([readLosses(), readNorm()]).then(([losses, norm]) => ({
       step,
       // Multitask: the sum of the task heads' mean losses (each head scores every example).
-      loss: heads * meanScoredLoss(new Float32Array(losses), batch.targets),
+      loss: heads * meanScoredLoss(new Float32Array(losses), targets),
       gradNorm: new Float32Array(norm)[0],
     }));
   }

@@ -26,18 +26,34 @@
 //   cross:  qn = per-head RMSNorm of q, [rows, d];  kn = per-head RMSNorm of kv's K columns, [memRows, d]
 // and in the backward the attention kernels write dQ, dK for the normalised tensors to scratch (dQk, dKn) and dV
 // in place, and the norm's backward takes dQ, dK through it into the projection's gradient (dQkv, dQ, dKv).
+//
+// Fusion (the default; `fused: false` builds the graph above, one dispatch per op, kept to compare against): a real
+// GPU's small step costs about one fixed overhead per dispatch, so the fused graph (1) runs independent products as
+// jobs of one matmul dispatch: each Linear layer's dW and dX, the cross-attention's Q and K/V projections and its
+// four backward products, (2) computes
+// x[0] = embed(tokens) inside each stack's first norm, which writes x[0], (3) normalises only the readout rows in
+// the final norm, straight into the head's input (no gather; its backward reads the head's gradient there, no
+// scatter), (4) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, and (5) computes
+// the head's logits inside the cross-entropy kernel. Each fused
+// kernel computes every value with the same float32 operations in the same order, so training is bit for bit the
+// same (test/transformer.test.ts).
 import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { allocate, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
-import { matmul } from './ops/matmul';
-import { normBackward, normForward, type NormLayout } from './ops/layernorm';
+import { matmul, matmulGroups, type MatmulArgs } from './ops/matmul';
+import { normBackward, normForward, type NormEmbedding, type NormLayout } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
 import { crossEntropy } from './ops/cross_entropy';
+
+export interface BatchUpload {
+  buffer: GPUBuffer;
+  data: Uint32Array | Int32Array;
+}
 
 export interface TransformerGraph {
   config: AnyModelConfig;
@@ -64,6 +80,8 @@ export interface TransformerGraph {
   attentionProbs: AttentionProbs[];
   /** Uploads a batch's tokens, targets and key masks (queued before the next submit). */
   setBatch(batch: Batch): void;
+  /** Where a batch goes (checked first): each input buffer with its data, the uploads setBatch makes. */
+  batchUploads(batch: Batch): BatchUpload[];
 }
 
 /** One attention layer's probabilities in a graph's activations (TransformerGraph.attentionProbs). */
@@ -101,19 +119,37 @@ interface Context {
   nHeads: number;
   dh: number;
   norm: NormKind;
+  /** Fused dispatches (the default); false builds the unfused graph, for comparisons in tests and benchmarks. */
+  fused: boolean;
 }
 
-/** The model's norm `name` (LayerNorm with name.g and name.b, or RMSNorm with name.g) of x [rows, d] into ln. */
-function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number): Promise<Dispatch> {
+/**
+ * Independent products (no job reads what another writes): one dispatch in the fused graph (more only where the
+ * adapter binds too few storage buffers), one each unfused. The results are the same bits either way on an adapter
+ * whose products all run on the tiled kernel.
+ */
+async function products(ctx: Context, jobs: MatmulArgs[]): Promise<Dispatch[]> {
+  if (ctx.fused) return matmulGroups(ctx.rt, jobs);
+  const out: Dispatch[] = [];
+  for (const job of jobs) out.push(await matmul(ctx.rt, job));
+  return out;
+}
+
+/**
+ * The model's norm `name` (LayerNorm with name.g and name.b, or RMSNorm with name.g) of x [rows, d] into ln: only the
+ * rows of `layout`'s window, when given (the final norm of a model read out at some positions); with `embed`, of the
+ * embeddings, which it writes to x (the stack's first norm, in the fused graph).
+ */
+function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, opts: { layout?: NormLayout; embed?: NormEmbedding } = {}): Promise<Dispatch> {
   const { rt, P, d } = ctx;
-  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d };
+  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d, ...opts };
   return ctx.norm === 'rms' ? normForward(rt, { ...a, kind: 'rms' }) : normForward(rt, { ...a, beta: P(`${name}.b`), mean: at(ln.mean!) });
 }
 
 /** Backward of blockNorm from dy into dx, adding dx's own contents (the residual stream's gradient) when `residual`. */
-function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual: boolean): Promise<Dispatch> {
+function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual: boolean, layout?: NormLayout): Promise<Dispatch> {
   const { rt, P, G, d } = ctx;
-  const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d };
+  const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d, layout };
   return ctx.norm === 'rms' ? normBackward(rt, { ...a, kind: 'rms' }) : normBackward(rt, { ...a, mean: at(ln.mean!), dBeta: G(`${name}.b`) });
 }
 
@@ -135,6 +171,14 @@ function headNormBackward(ctx: Context, gain: string, dy: TensorRef, x: TensorRe
   return normBackward(ctx.rt, { kind: 'rms', dy, x, gamma: ctx.P(gain), rstd: at(n.rstd), dx, dGamma: ctx.G(gain), rows: tokens * layout.segments, d: ctx.dh, layout });
 }
 
+/**
+ * The final norm's layout when only the readout positions [start, start + count) of each sequence reach the head
+ * (fused graph): it normalises those rows alone, straight into the head's input [batch * count, d].
+ */
+function readoutLayout(ctx: Context, seqLen: number, readout: { start: number; count: number }): NormLayout {
+  return { segments: seqLen, segmentsPerGain: seqLen, xStride: seqLen * ctx.d, yStride: readout.count * ctx.d, window: readout };
+}
+
 /** The previous stack's output, as a decoder's cross-attention reads it. */
 interface Memory {
   y: GPUBuffer;
@@ -142,18 +186,20 @@ interface Memory {
   keyValid?: GPUBuffer;
 }
 
-async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: StackBuffers, memory: Memory | null): Promise<Dispatch[]> {
+async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: StackBuffers, memory: Memory | null, lnfLayout?: NormLayout): Promise<Dispatch[]> {
   const { rt, P, batch, d, dFF, nHeads, dh } = ctx;
   const rows = batch * seqLen;
   const S = s.prefix;
   const attn = { keyValid: buf.keyValid, batch, seqLen, nHeads, headDim: dh, causal: s.causal };
   const out: Dispatch[] = [];
-  out.push(await embeddingForward(rt, { tokens: buf.tokens, tokEmb: P(`${S}tok_emb`), posEmb: P(`${S}pos_emb`), out: at(buf.xs[0]), batch, seqLen, d, vocab: s.vocabSize }));
+  // x[0] = the embeddings: in the fused graph the first norm computes them (and writes x[0]) itself.
+  const embed: NormEmbedding = { tokens: buf.tokens, tokEmb: P(`${S}tok_emb`), posEmb: P(`${S}pos_emb`), seqLen, vocab: s.vocabSize };
+  if (!ctx.fused) out.push(await embeddingForward(rt, { ...embed, out: at(buf.xs[0]), batch, d }));
   for (let l = 0; l < s.nLayers; l++) {
     const L = `${S}layers.${l}`;
     const c = buf.layers[l];
     out.push(
-      await blockNorm(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows),
+      await blockNorm(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows, { embed: ctx.fused && l === 0 ? embed : undefined }),
       await matmul(rt, { M: rows, N: 3 * d, K: d, a: at(c.ln1.y), b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }),
     );
     // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
@@ -168,8 +214,10 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
       const memRows = batch * memory.seqLen;
       out.push(
         await blockNorm(ctx, `${L}.ln_cross`, c.mid, x.ln, rows),
-        await matmul(rt, { M: rows, N: d, K: d, a: at(x.ln.y), b: P(`${L}.cross.wq`), transB: true, bias: P(`${L}.cross.bqkv`), c: at(x.q) }),
-        await matmul(rt, { M: memRows, N: 2 * d, K: d, a: at(memory.y), b: P(`${L}.cross.wk`), transB: true, bias: P(`${L}.cross.bqkv`, d), c: at(x.kv) }),
+        ...(await products(ctx, [
+          { M: rows, N: d, K: d, a: at(x.ln.y), b: P(`${L}.cross.wq`), transB: true, bias: P(`${L}.cross.bqkv`), c: at(x.q) },
+          { M: memRows, N: 2 * d, K: d, a: at(memory.y), b: P(`${L}.cross.wk`), transB: true, bias: P(`${L}.cross.bqkv`, d), c: at(x.kv) },
+        ])),
       );
       if (x.qn && x.kn) {
         out.push(
@@ -190,7 +238,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     );
   }
   const xL = buf.xs[s.nLayers];
-  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows));
+  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows, { layout: lnfLayout }));
   return out;
 }
 
@@ -207,6 +255,7 @@ async function stackBackward(
   scratch: Scratch,
   dY: GPUBuffer,
   memory: Memory | null,
+  lnfLayout?: NormLayout,
 ): Promise<{ dispatches: Dispatch[]; dMemory: GPUBuffer | null }> {
   const { rt, P, G, batch, d, dFF, nHeads, dh } = ctx;
   const rows = batch * seqLen;
@@ -215,7 +264,7 @@ async function stackBackward(
   const { dPre, dLnY, dAtt, dQkv, dKv, dQk, dKn } = scratch;
   const { dx, dMemory: dMemoryPair } = buf.grad!;
   const out: Dispatch[] = [];
-  out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false));
+  out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false, lnfLayout));
   let dMemory: GPUBuffer | null = null;
   for (let l = s.nLayers - 1; l >= 0; l--) {
     const L = `${S}layers.${l}`;
@@ -223,10 +272,14 @@ async function stackBackward(
     const x = c.cross;
     const mlpIn = x ? x.mid : c.mid;
     out.push(
-      await matmul(rt, { M: d, N: dFF, K: rows, a: at(dx), transA: true, b: at(c.act), c: G(`${L}.mlp.w2`), biasGrad: G(`${L}.mlp.b2`) }),
-      await matmul(rt, { M: rows, N: dFF, K: d, a: at(dx), b: P(`${L}.mlp.w2`), geluGrad: { preact: at(c.pre) }, c: at(dPre) }),
-      await matmul(rt, { M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) }),
-      await matmul(rt, { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`), c: at(dLnY) }),
+      ...(await products(ctx, [
+        { M: d, N: dFF, K: rows, a: at(dx), transA: true, b: at(c.act), c: G(`${L}.mlp.w2`), biasGrad: G(`${L}.mlp.b2`) },
+        { M: rows, N: dFF, K: d, a: at(dx), b: P(`${L}.mlp.w2`), geluGrad: { preact: at(c.pre) }, c: at(dPre) },
+      ])),
+      ...(await products(ctx, [
+        { M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) },
+        { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`), c: at(dLnY) },
+      ])),
       await blockNormBackward(ctx, `${L}.ln2`, dLnY, mlpIn, c.ln2, rows, dx, true),
     );
     if (x) {
@@ -235,10 +288,12 @@ async function stackBackward(
       // dQ lives in the dQkv scratch (free until the self-attention below).
       const dQ = dQkv;
       const next: GPUBuffer = dMemoryPair[dMemory === dMemoryPair[0] ? 1 : 0];
-      const crossShape = { probs: at(x.probs), dOut: at(dAtt), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh };
+      const crossShape = { probs: at(x.probs), dOut: at(dAtt), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh, split: !ctx.fused };
       out.push(
-        await matmul(rt, { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) }),
-        await matmul(rt, { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.cross.wo`), c: at(dAtt) }),
+        ...(await products(ctx, [
+          { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) },
+          { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.cross.wo`), c: at(dAtt) },
+        ])),
       );
       if (x.qn && x.kn) {
         if (!dQk || !dKn) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
@@ -252,19 +307,23 @@ async function stackBackward(
         out.push(...(await crossAttentionBackward(rt, { q: at(x.q), kv: at(x.kv), dQ: at(dQ), dKv: at(dKv), ...crossShape })));
       }
       out.push(
-        await matmul(rt, { M: d, N: d, K: rows, a: at(dQ), transA: true, b: at(x.ln.y), c: G(`${L}.cross.wq`), biasGrad: G(`${L}.cross.bqkv`) }),
-        await matmul(rt, { M: 2 * d, N: d, K: memRows, a: at(dKv), transA: true, b: at(memory.y), c: G(`${L}.cross.wk`), biasGrad: G(`${L}.cross.bqkv`, d) }),
-        await matmul(rt, { M: memRows, N: d, K: 2 * d, a: at(dKv), b: P(`${L}.cross.wk`), residual: dMemory ? at(dMemory) : undefined, c: at(next) }),
-        await matmul(rt, { M: rows, N: d, K: d, a: at(dQ), b: P(`${L}.cross.wq`), c: at(dLnY) }),
+        ...(await products(ctx, [
+          { M: d, N: d, K: rows, a: at(dQ), transA: true, b: at(x.ln.y), c: G(`${L}.cross.wq`), biasGrad: G(`${L}.cross.bqkv`) },
+          { M: 2 * d, N: d, K: memRows, a: at(dKv), transA: true, b: at(memory.y), c: G(`${L}.cross.wk`), biasGrad: G(`${L}.cross.bqkv`, d) },
+          { M: memRows, N: d, K: 2 * d, a: at(dKv), b: P(`${L}.cross.wk`), residual: dMemory ? at(dMemory) : undefined, c: at(next) },
+          { M: rows, N: d, K: d, a: at(dQ), b: P(`${L}.cross.wq`), c: at(dLnY) },
+        ])),
         await blockNormBackward(ctx, `${L}.ln_cross`, dLnY, c.mid, x.ln, rows, dx, true),
       );
       dMemory = next;
     }
     out.push(
-      await matmul(rt, { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) }),
-      await matmul(rt, { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) }),
+      ...(await products(ctx, [
+        { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) },
+        { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) },
+      ])),
     );
-    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn };
+    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), split: !ctx.fused, ...attn };
     if (c.qk) {
       if (!dQk) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
       // dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
@@ -276,8 +335,10 @@ async function stackBackward(
       out.push(...(await attentionBackward(rt, selfAttn)));
     }
     out.push(
-      await matmul(rt, { M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) }),
-      await matmul(rt, { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`), c: at(dLnY) }),
+      ...(await products(ctx, [
+        { M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) },
+        { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`), c: at(dLnY) },
+      ])),
       await blockNormBackward(ctx, `${L}.ln1`, dLnY, buf.xs[l], c.ln1, rows, dx, true),
     );
   }
@@ -290,7 +351,7 @@ export async function buildTransformerGraph(
   config: AnyModelConfig,
   state: ParamState,
   shape: BatchShape,
-  opts: { backward: boolean },
+  opts: { backward: boolean; fused?: boolean },
 ): Promise<TransformerGraph> {
   const { dModel: d, nClasses } = config;
   const { batch, seqLen, readout } = shape;
@@ -311,46 +372,70 @@ export async function buildTransformerGraph(
     nHeads: config.nHeads,
     dh: headDim(config),
     norm: normKind(config),
+    fused: opts.fused ?? true,
   };
-  // When every position is read out, the head reads LNf's output directly and no gather is needed.
+  // When every position is read out, the head reads LNf's output directly. Otherwise the fused graph normalises only
+  // the readout rows, into the head's input (lnfLayout), and the unfused one gathers them after LNf.
   const readsAllRows = readout.start === 0 && readout.count === seqLen;
+  const gathers = !readsAllRows && !ctx.fused;
+  const lnfLayout = readsAllRows || gathers ? undefined : readoutLayout(ctx, seqLen, readout);
 
-  const buf = allocate(rt, planActivations(config, shape, opts.backward));
+  const buf = allocate(rt, planActivations(config, shape, opts.backward, ctx.fused));
   const { targets, logits, losses, dLogits } = buf;
   const memoryOf = (i: number): Memory | null =>
     i === 0 ? null : { y: buf.stacks[i - 1].lnf.y, seqLen: lengths[i - 1], keyValid: buf.stacks[i - 1].keyValid };
   const top = buf.stacks[stacks.length - 1];
-  const headIn = readsAllRows ? top.lnf.y : buf.headIn;
+  const headIn = gathers ? buf.headIn! : top.lnf.y;
   const rowMap = { batch, seqLen, start: readout.start, count: readout.count, d };
   const P = ctx.P;
   const G = ctx.G;
 
   const forward: Dispatch[] = [];
-  for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i))));
-  if (!readsAllRows) forward.push(await gatherRows(rt, { src: at(top.lnf.y), dst: at(headIn), ...rowMap }));
-  forward.push(
-    await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),
-    await crossEntropy(rt, { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads }),
-  );
+  const isTop = (i: number) => i === stacks.length - 1;
+  for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i), isTop(i) ? lnfLayout : undefined)));
+  if (gathers) forward.push(await gatherRows(rt, { src: at(top.lnf.y), dst: at(headIn), ...rowMap }));
+  // The head's logits, then softmax + cross-entropy + dlogits; in the fused graph one dispatch computes both.
+  const scoring = { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads };
+  if (ctx.fused) {
+    forward.push(await crossEntropy(rt, { ...scoring, head: { input: at(headIn), w: P('head.w'), bias: P('head.b'), inputs: d, heads } }));
+  } else {
+    forward.push(
+      await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),
+      await crossEntropy(rt, scoring),
+    );
+  }
 
   const backward: Dispatch[] = [];
   if (opts.backward) {
     const scratch = buf.grad!;
     // Rows of dLnfY outside the readout are never written and stay zero: those positions do not reach the loss.
-    const dLnfY = readsAllRows ? scratch.dHeadIn : scratch.dLnfY;
+    const dLnfY = gathers ? scratch.dLnfY! : scratch.dHeadIn;
     backward.push(
-      await matmul(rt, { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') }),
-      await matmul(rt, { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) }),
+      ...(await products(ctx, [
+        { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') },
+        { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) },
+      ])),
     );
-    if (!readsAllRows) backward.push(await scatterRows(rt, { src: at(scratch.dHeadIn), dst: at(dLnfY), ...rowMap }));
+    if (gathers) backward.push(await scatterRows(rt, { src: at(scratch.dHeadIn), dst: at(dLnfY), ...rowMap }));
     let dY: GPUBuffer | null = dLnfY;
     for (let i = stacks.length - 1; i >= 0; i--) {
       if (!dY) throw new Error(`stack ${stacks[i].prefix} feeds the next stack, which did not read it`);
-      const b = await stackBackward(ctx, stacks[i], lengths[i], buf.stacks[i], scratch, dY, memoryOf(i));
+      const b = await stackBackward(ctx, stacks[i], lengths[i], buf.stacks[i], scratch, dY, memoryOf(i), isTop(i) ? lnfLayout : undefined);
       backward.push(...b.dispatches);
       dY = b.dMemory;
     }
   }
+
+  const batchUploads = (data: Batch): BatchUpload[] => {
+    checkBatch(config, shape, data);
+    const uploads: BatchUpload[] = stackTokens(config, data).flatMap((tokens, i) => {
+      const b = buf.stacks[i];
+      const mask = keyValidMask(config, tokens);
+      return [{ buffer: b.tokens, data: tokens }, ...(b.keyValid && mask ? [{ buffer: b.keyValid, data: mask }] : [])];
+    });
+    uploads.push({ buffer: targets, data: data.targets });
+    return uploads;
+  };
 
   return {
     config,
@@ -366,15 +451,9 @@ export async function buildTransformerGraph(
         return c.cross ? [self, { ...self, buffer: c.cross.probs, keys: lengths[i - 1], cross: true }] : [self];
       }),
     ),
+    batchUploads,
     setBatch(data: Batch) {
-      checkBatch(config, shape, data);
-      stackTokens(config, data).forEach((tokens, i) => {
-        const b = buf.stacks[i];
-        rt.write(b.tokens, tokens);
-        const mask = keyValidMask(config, tokens);
-        if (b.keyValid && mask) rt.write(b.keyValid, mask);
-      });
-      rt.write(targets, data.targets);
+      for (const u of batchUploads(data)) rt.write(u.buffer, u.data);
     },
   };
 }
@@ -384,14 +463,17 @@ export async function buildTransformerGraph(
  * checks the whole plan against the adapter's limits first, so a model that does not fit is rejected before
  * any GPU work, with the name of the buffer and the limit. Backward scratch is shared by the stacks.
  */
-export function planActivations(config: AnyModelConfig, shape: BatchShape, backward: boolean) {
+export function planActivations(config: AnyModelConfig, shape: BatchShape, backward: boolean, fused = true) {
   validateShape(config, shape);
   const { dModel: d, dFF, nHeads, nClasses } = config;
   const { batch, seqLen, readout } = shape;
   const lengths = stackLengths(config, shape);
   const outRows = batch * readout.count;
   const scoredRows = outRows * taskHeadCount(config);
-  const ln = (rows: number) => ({ y: rows * d, mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows });
+  // The top stack's final norm writes the readout rows only (fused graph) or every row, then gathered (headIn).
+  const gathers = !fused && !(readout.start === 0 && readout.count === seqLen);
+  const ln = (rows: number, yRows = rows) => ({ y: yRows * d, mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows });
+  const nStacks = modelStacks(config).length;
   // QK-norm's output for `rows` rows of `heads` head vectors (one or both of Q and K).
   const qkNorm = hasQkNorm(config);
   const headNormed = (rows: number, heads: number) => (qkNorm ? { y: rows * heads * headDim(config), rstd: rows * heads } : undefined);
@@ -426,7 +508,7 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
         pre: rows * dFF,
         act: rows * dFF,
       })),
-      lnf: ln(rows),
+      lnf: ln(rows, i === nStacks - 1 && !gathers ? outRows : rows),
       grad: backward ? { dx: rows * d, dMemory: s.cross ? [batch * memLen * d, batch * memLen * d] : undefined } : undefined,
     };
   });
@@ -436,14 +518,14 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
   return {
     stacks,
     targets: scoredRows,
-    headIn: outRows * d,
+    headIn: gathers ? outRows * d : undefined,
     logits: scoredRows * nClasses,
     losses: scoredRows,
     dLogits: scoredRows * nClasses,
     grad: backward
       ? {
           dHeadIn: outRows * d,
-          dLnfY: batch * seqLen * d,
+          dLnfY: gathers ? batch * seqLen * d : undefined,
           dPre: maxRows * dFF,
           dLnY: maxRows * d,
           dAtt: maxRows * d,

@@ -1,6 +1,9 @@
 // One training run of a preset: steps the engine, and at the evaluation cadence reads the step's loss and
 // gradient norm back, evaluates the whole train and test sets, computes ||theta|| and ||theta_attn||, records
-// events and keeps the last good checkpoint. Between evaluations it never waits on the GPU.
+// events and keeps the last good checkpoint. Between evaluations it never waits on the GPU for a result: steps go
+// in groups of several per submission (src/train/submissions.ts: a group ends where the trainer must read
+// something back or take a snapshot), their batches drawn in order before the group is encoded, so a run is
+// bit for bit the run of one step per submission; at most two submissions are in flight (src/gpu/in-flight.ts).
 //
 // Runs unchanged in Node (CLI, tests) and in a Web Worker: no Node imports here.
 //
@@ -15,6 +18,8 @@ import type { Batch } from '../model/batch';
 import { Rng, type RngState } from '../util/random';
 import { NonFiniteError } from '../util/non-finite';
 import { TrainingEngine, type StepStats } from '../model/engine';
+import { SubmissionWindow } from '../gpu/in-flight';
+import { stepsPerSubmission, submissionCadences } from './submissions';
 import { decayOf, type HyperParams } from '../formats/optim';
 import { buildParamTable } from '../model/params';
 import { SpectralMonitor, sliceOf, type EdgeVectors } from '../spectral/monitor';
@@ -52,10 +57,15 @@ export interface RunCallbacks {
   /** For each live causal probe (runs with config.causal enabled). */
   onCausal?(record: CausalRecord): void;
   /**
-   * Checked before every step; true ends the call with stopReason 'interrupted' (a later `run` continues). In a
-   * worker, messages are only handled while the trainer waits on the GPU, i.e. at the evaluation cadence.
+   * Checked before every submission (a group of steps); true ends the call with stopReason 'interrupted' (a later
+   * `run` continues). In a worker, messages are only handled while the trainer waits on the GPU: for the
+   * submission two back, or at the evaluation cadence.
    */
   shouldStop?(): boolean;
+  /** The call ends (interrupted) once this step is taken; no submission runs past it (the page's chunks). */
+  until?: number;
+  /** The most steps one submission holds (default MAX_STEPS_PER_SUBMISSION; 1 submits each step on its own). */
+  maxStepsPerSubmission?: number;
 }
 
 interface BatchSampler extends ResumableSampler {
@@ -106,6 +116,10 @@ export class Trainer {
   private readonly analyses: AnalysisFile[] = [];
   /** The live causal probe (runs whose config enables it; attached by src/analysis/live-causal.ts). */
   private causalProbe: CausalProbe | null = null;
+  /** At most two submissions in flight. */
+  private readonly inFlight: SubmissionWindow;
+  /** Submissions made and steps they held. */
+  private readonly submissionCount = { submissions: 0, steps: 0 };
 
   private constructor(
     private readonly rt: GpuRuntime,
@@ -123,6 +137,7 @@ export class Trainer {
     private readonly allocations: AllocationScope,
   ) {
     this.metrics = historyUpTo(lastGood.metrics, lastGood.mark);
+    this.inFlight = new SubmissionWindow(rt, 2);
   }
 
   /** Builds the data, engine and evaluators of a run (`resolveRunConfig` makes the config from a preset). */
@@ -245,18 +260,20 @@ export class Trainer {
     let reason: StopReason = 'completed';
     if (this.config.causal?.enabled && !this.causalProbe) throw new Error('this run takes live causal probes: create it with createTrainer (src/analysis/live-causal.ts), which attaches them');
     try {
+      const end = Math.min(steps, callbacks.until ?? steps);
       while (this.step < steps) {
-        if (callbacks.shouldStop?.()) {
+        if (callbacks.shouldStop?.() || this.step >= end) {
           reason = 'interrupted';
           break;
         }
-        const step = this.step + 1;
+        const first = this.step + 1;
+        const last = first - 1 + stepsPerSubmission(first, { end, every: submissionCadences(this.config), max: callbacks.maxStepsPerSubmission });
         let point: MetricPoint | null;
         try {
-          point = await this.advance(step, callbacks);
+          point = await this.advance(first, last, callbacks);
         } catch (error) {
           if (!(error instanceof NonFiniteError)) throw error;
-          callbacks.onEvent?.(this.diverge(step, error));
+          callbacks.onEvent?.(this.diverge(last, error));
           reason = 'diverged';
           break;
         }
@@ -276,21 +293,33 @@ export class Trainer {
     return reason;
   }
 
+  /** Submissions and steps so far in this trainer's life (steps per submission = steps / submissions). */
+  get submissionStats(): { submissions: number; steps: number } {
+    return { ...this.submissionCount };
+  }
+
   /**
-   * Optimiser step `step`, with everything the trainer waits on after it: the spectral window it completes (and its
-   * live causal probe), and at the evaluation cadence the evaluation (returned; null when the step has none).
-   * Throws NonFiniteError when any of them finds a value that is not finite.
+   * Optimiser steps `first`..`last` in one submission, with everything the trainer waits on after the last: the
+   * spectral window it completes (and its live causal probe), and at the evaluation cadence the evaluation
+   * (returned; null when the step has none). Throws NonFiniteError when any of them finds a value that is not finite.
    */
-  private async advance(step: number, callbacks: RunCallbacks): Promise<MetricPoint | null> {
-    const batch = this.sampler.next();
-    const after = this.monitor?.afterStep(step) ?? [];
-    if (step % this.config.evalEvery !== 0 && step !== this.config.steps) {
-      this.engine.step(batch, { after });
-      await this.analyseWindow(step, batch, callbacks);
+  private async advance(first: number, last: number, callbacks: RunCallbacks): Promise<MetricPoint | null> {
+    const batches = Array.from({ length: last - first + 1 }, () => this.sampler.next());
+    const batch = batches[batches.length - 1];
+    // Only the group's last step can be a snapshot step (snapshots end groups).
+    const after = this.monitor?.afterStep(last) ?? [];
+    this.submissionCount.submissions += 1;
+    this.submissionCount.steps += batches.length;
+    if (last % this.config.evalEvery !== 0 && last !== this.config.steps) {
+      await this.inFlight.ready();
+      this.engine.steps(batches, { after });
+      this.inFlight.submitted();
+      await this.analyseWindow(last, batch, callbacks);
       return null;
     }
-    const stats = await this.engine.step(batch, { readback: true, after });
-    await this.analyseWindow(step, batch, callbacks);
+    await this.inFlight.ready();
+    const stats = await this.engine.steps(batches, { readback: true, after });
+    await this.analyseWindow(last, batch, callbacks);
     const eventsBefore = this.metrics.events.length;
     const point = await this.evaluate(stats);
     for (const event of this.metrics.events.slice(eventsBefore)) callbacks.onEvent?.(event);

@@ -130,6 +130,9 @@ export function App() {
           </main>
         </div>
       )}
+      <footer className="lab-footer">
+        <a href="./bench.html">Benchmark your GPU</a>: how fast each preset trains here, with results to copy and share.
+      </footer>
     </div>
   );
 }

@@ -15,7 +15,7 @@ export interface WalkthroughStep {
 }
 
 /**
- * The classroom run: quick-dyck (SPEC §1) with its spectral window of 5 updates taken every 50 steps (the preset's
+ * The classroom run: quick-dyck (docs/science.md §1) with its spectral window of 5 updates taken every 50 steps (the preset's
  * default is every 100), so the edge is on the charts from step 250 and is seen turning decay-driven. Measured on
  * the real engine for seeds 1, 2, 3 and 42 (test/classroom-run.test.ts, on recorded runs): every key moment happens
  * and holds. quick-add, the classic delayed grok, was the walkthrough's run before; its v1 stays gradient-driven

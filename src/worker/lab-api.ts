@@ -1,8 +1,9 @@
 // The lab's training service: what the worker exposes (LabWorkerApi), written against an injected GPU and run
 // store so the same class runs in the browser's module worker (lab-worker.ts) and, driven directly, in Node tests.
 //
-// Training runs in chunks: `Trainer.run` with `shouldStop` ends each chunk after a few steps (sized to about
-// CHUNK_TARGET_MS of GPU work), the loop then waits for the GPU queue and yields a macrotask, so commands (pause,
+// Training runs in chunks: `Trainer.run` with `until` ends each chunk after a few steps (sized to about
+// CHUNK_TARGET_MS of GPU work; inside a chunk the trainer puts several steps in each submission and keeps at most
+// two in flight), the loop then waits for the GPU queue and yields a macrotask, so commands (pause,
 // setHyper) are handled between chunks and the GPU never holds more than one chunk of queued work. Hyperparameter
 // changes and saves happen only between chunks, where the trainer is at rest. Batches for the page are collected
 // and flushed on a timer (FLUSH_MS), metric rows as packed Float64Arrays, spectral and live causal records as they come.
@@ -546,7 +547,8 @@ export class LabApi implements LabWorkerApi, StudyApi {
         const stepBefore = trainer.step;
         let evaluated = false;
         const reason = await trainer.run({
-          shouldStop: () => this.run !== run || run.lost || !wantsSteps(run) || trainer.step >= limit,
+          shouldStop: () => this.run !== run || run.lost || !wantsSteps(run),
+          until: limit,
           onEvaluation: () => {
             evaluated = true;
             run.dirty = true;

@@ -40,6 +40,9 @@ export interface OptimizerOp {
   dispatches: Dispatch[];
   /** Writes the uniforms for step t (t = 1 for the first step); call before every step's submit. */
   setStep(step: number, hyper: OptimConfig): void;
+  /** The AdamW uniform buffer and what setStep writes into it for step t (several steps in one submission copy them in). */
+  uniform: GPUBuffer;
+  stepParams(step: number, hyper: OptimConfig): Scalar[];
 }
 
 export async function adamw(
@@ -86,15 +89,21 @@ export async function adamw(
   });
   const uniformBuffer = update.params!;
 
+  const stepParams = (step: number, hyper: OptimConfig): Scalar[] => {
+    if (!Number.isInteger(step) || step < 1) throw new Error(`adamw: step must be an integer >= 1, got ${step}`);
+    // Bias corrections in float64: 1 - beta^t loses most of its digits in float32 for small t.
+    const { lr, weightDecay, beta1, beta2, eps, clipNorm } = hyper;
+    const stepSize = lr / (1 - beta1 ** step);
+    const sqrtBc2 = Math.sqrt(1 - beta2 ** step);
+    return uniforms({ clipNorm, lrWd: lr * weightDecay, beta1, beta2, stepSize, sqrtBc2, eps });
+  };
+
   return {
     dispatches: [sumOfSquares, update],
+    uniform: uniformBuffer,
+    stepParams,
     setStep(step, hyper) {
-      if (!Number.isInteger(step) || step < 1) throw new Error(`adamw: step must be an integer >= 1, got ${step}`);
-      // Bias corrections in float64: 1 - beta^t loses most of its digits in float32 for small t.
-      const { lr, weightDecay, beta1, beta2, eps, clipNorm } = hyper;
-      const stepSize = lr / (1 - beta1 ** step);
-      const sqrtBc2 = Math.sqrt(1 - beta2 ** step);
-      rt.writeParams(uniformBuffer, uniforms({ clipNorm, lrWd: lr * weightDecay, beta1, beta2, stepSize, sqrtBc2, eps }));
+      rt.writeParams(uniformBuffer, stepParams(step, hyper));
     },
   };
 }

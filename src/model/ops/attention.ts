@@ -1,6 +1,7 @@
 // Multi-head attention on the GPU (shaders/attention.wgsl): a fused forward (scores, masked max-subtracted
 // softmax, P V) that also stores the probabilities, and a barrier-free backward in two dispatches producing
-// dQ, and then dK and dV. The float64 oracle is src/reference/attention.ts.
+// dQ, and then dK and dV; for short sequences (SHORT_SEQUENCE) in one, an invocation per (batch, head) running
+// both, bit for bit the same. The float64 oracle is src/reference/attention.ts.
 //
 // The kernels read Q, K and V through separate windows with their own row strides, and Q and K/V with their own
 // lengths (tq, tk). Self-attention fills them from one fused qkv tensor; cross-attention (Q from the decoder, K/V
@@ -41,6 +42,12 @@ export interface CrossAttentionShape extends Omit<Heads, 'causal'> {
 const WG = 64;
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/**
+ * Queries and keys up to which the backward runs as one dispatch of one invocation per (batch, head) (4: one group of
+ * rows, as the two-dispatch kernels hand them out). Longer sequences keep a row or a key per invocation.
+ */
+export const SHORT_SEQUENCE = 4;
 
 /** Where Q, K, V live and how their rows are laid out; dQ/dK/dV and dOut mirror Q/K/V and out. */
 interface Windows {
@@ -90,14 +97,27 @@ function crossWindows(q: TensorRef, kv: TensorRef, s: CrossAttentionShape, k?: T
   return { tq: s.tq, tk: s.tk, qStride: d, kStride: k ? d : 2 * d, vStride: 2 * d, outStride: d, q, k: k ?? kv, v: column(kv, d) };
 }
 
-/** The uniforms both kernels start with, and the element counts of the windows, for the template's bounds check. */
-/** `<name>4(row, c)`: columns c .. c+3 of a head row of each named tensor, for a kernel section that binds them. */
-function headLoaders(...names: string[]): string {
-  const at = (name: string, k: number) => `read_${name}(row + col(c${k ? ` + ${k}u` : ''}))`;
-  return names
-    .map((n) => `fn ${n}4(row: u32, c: u32) -> vec4f {\n  return vec4f(${[0, 1, 2, 3].map((k) => at(n, k)).join(', ')});\n}`)
-    .join('\n');
+/** `<name>4(row, c)`: columns c .. c+3 of a head row of q, k, v and dout. */
+const HEAD_LOADERS = ['q', 'k', 'v', 'dout']
+  .map((n) => {
+    const at = (k: number) => `read_${n}(row + col(c${k ? ` + ${k}u` : ''}))`;
+    return `fn ${n}4(row: u32, c: u32) -> vec4f {\n  return vec4f(${[0, 1, 2, 3].map(at).join(', ')});\n}`;
+  })
+  .join('\n');
+
+/** The accessors the shared code of shaders/attention.wgsl calls, and stand-ins for those a section does not bind. */
+function absentAccessors(tensors: Record<string, TensorArg>): string {
+  const reads = ['q', 'k', 'v', 'dout', 'probs', 'ds'].filter((n) => !tensors[n]).map((n) => `fn read_${n}(i: u32) -> f32 { return 0.0; }`);
+  const writes = ['dq', 'ds', 'dk', 'dv'].filter((n) => !tensors[n]?.writes).map((n) => `fn write_${n}(i: u32, v: f32) {}`);
+  return [...reads, ...writes].join('\n');
 }
+
+/** The tensors of a section, and the fills every section takes. */
+function section(name: string, tensors: Record<string, TensorArg>, fills: Record<string, string>) {
+  return { label: `attention.${name}`, section: name, tensors, fills: { ...fills, WG: `${WG}u`, HEAD_LOADERS, ABSENT_ACCESSORS: absentAccessors(tensors) } };
+}
+
+/** The uniforms both kernels start with, and the element counts of the windows, for the template's bounds check. */
 
 function common(w: Windows, s: Heads) {
   const d = s.nHeads * s.headDim;
@@ -133,19 +153,10 @@ function common(w: Windows, s: Heads) {
 async function forwardDispatch(rt: GpuRuntime, w: Windows, s: Heads, a: { out: TensorRef; probs: TensorRef }): Promise<Dispatch> {
   const { uniforms, lengths: n, fills, flopsPerUnit } = common(w, s);
   const keyValid: Record<string, TensorArg> = s.keyValid ? { key_valid: read({ buffer: s.keyValid, offset: 0 }, s.batch * w.tk, 'u32') } : {};
+  const tensors = { q: read(w.q, n.q), k: read(w.k, n.k), v: read(w.v, n.v), ...keyValid, probs: write(a.probs, n.probs), out: write(a.out, n.out) };
   const k = instantiateKernel(source, {
-    label: 'attention.forward',
-    section: 'forward',
     uniforms,
-    tensors: {
-      q: read(w.q, n.q),
-      k: read(w.k, n.k),
-      v: read(w.v, n.v),
-      ...keyValid,
-      probs: write(a.probs, n.probs),
-      out: write(a.out, n.out),
-    },
-    fills: { ...fills, WG: `${WG}u`, HEAD_LOADERS: headLoaders('q', 'k', 'v'), KEY_VALID: s.keyValid ? 'return read_key_valid(b * p.tk + j) != 0u;' : 'return true;' },
+    ...section('forward', tensors, { ...fills, KEY_VALID: s.keyValid ? 'return read_key_valid(b * p.tk + j) != 0u;' : 'return true;' }),
   });
   const rows = s.batch * s.nHeads * roundUp(w.tq, 4);
   const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(rows / WG)] });
@@ -155,45 +166,31 @@ async function forwardDispatch(rt: GpuRuntime, w: Windows, s: Heads, a: { out: T
 /**
  * dQ, dK, dV into windows `dw` (laid out like `w`; overwritten, not accumulated) from dOut and the probs the
  * forward stored: two barrier-free dispatches, one invocation per query row (dQ, and scale * dS into a scratch
- * [batch, nHeads, tq, tk] allocated here) and then one per key (dK, dV). The gradient windows must not overlap
- * q, k, v, probs or dOut.
+ * [batch, nHeads, tq, tk] allocated here) and then one per key (dK, dV); for sequences of at most SHORT_SEQUENCE
+ * queries and keys (unless `split`), one dispatch doing both per (batch, head). The gradient windows must not
+ * overlap q, k, v, probs or dOut.
  */
-async function backwardDispatches(rt: GpuRuntime, w: Windows, dw: Windows, s: Heads, a: { probs: TensorRef; dOut: TensorRef }): Promise<Dispatch[]> {
+async function backwardDispatches(
+  rt: GpuRuntime, w: Windows, dw: Windows, s: Heads, a: { probs: TensorRef; dOut: TensorRef; split?: boolean },
+): Promise<Dispatch[]> {
   const { uniforms, lengths: n, fills, flopsPerUnit } = common(w, s);
   const ds: TensorRef = { buffer: rt.storage('attention.backward.ds', n.probs * 4), offset: 0 };
-  const rowsKernel = instantiateKernel(source, {
-    label: 'attention.backward_rows',
-    section: 'backward_rows',
-    uniforms,
-    tensors: {
-      k: read(w.k, n.k),
-      v: read(w.v, n.v),
-      probs: read(a.probs, n.probs),
-      dout: read(a.dOut, n.out),
-      dq: write(dw.q, n.q),
-      ds: write(ds, n.probs),
-    },
-    fills: { ...fills, WG: `${WG}u`, HEAD_LOADERS: headLoaders('k', 'v', 'dout') },
-  });
-  const keysKernel = instantiateKernel(source, {
-    label: 'attention.backward_keys',
-    section: 'backward_keys',
-    uniforms,
-    tensors: {
-      q: read(w.q, n.q),
-      probs: read(a.probs, n.probs),
-      dout: read(a.dOut, n.out),
-      ds: read(ds, n.probs),
-      dk: write(dw.k, n.k),
-      dv: write(dw.v, n.v),
-    },
-    fills: { ...fills, WG: `${WG}u`, HEAD_LOADERS: headLoaders('q', 'dout') },
-  });
-  const grid = (t: number): [number] => [Math.ceil((s.batch * s.nHeads * roundUp(t, 4)) / WG)];
-  const rows = await rt.dispatch(rowsKernel.kernel, { params: rowsKernel.params, buffers: rowsKernel.buffers, workgroups: grid(w.tq) });
-  const keys = await rt.dispatch(keysKernel.kernel, { params: keysKernel.params, buffers: keysKernel.buffers, workgroups: grid(w.tk) });
+  const inputs = { probs: read(a.probs, n.probs), dout: read(a.dOut, n.out) };
+  const build = async (name: string, tensors: Record<string, TensorArg>, invocations: number, flops: number): Promise<Dispatch> => {
+    const k = instantiateKernel(source, { uniforms, ...section(name, tensors, fills) });
+    const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(invocations / WG)] });
+    return { ...d, flops };
+  };
+  const heads = s.batch * s.nHeads;
+  if (!a.split && Math.max(w.tq, w.tk) <= SHORT_SEQUENCE) {
+    const tensors = { q: read(w.q, n.q), k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) };
+    return [await build('backward_heads', tensors, heads, 8 * flopsPerUnit)];
+  }
   // dP and dQ in the first, dK and dV in the second.
-  return [{ ...rows, flops: 4 * flopsPerUnit }, { ...keys, flops: 4 * flopsPerUnit }];
+  return [
+    await build('backward_rows', { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) }, heads * roundUp(w.tq, 4), 4 * flopsPerUnit),
+    await build('backward_keys', { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }, heads * roundUp(w.tk, 4), 4 * flopsPerUnit),
+  ];
 }
 
 /**
@@ -218,11 +215,11 @@ export function attentionForward(
 /**
  * dQkv [batch * seqLen, 3d] (dQ, dK, dV in the qkv layout, or with `qk` dQ and dK into dQk and dV into dQkv;
  * overwritten, not accumulated) from dOut [batch * seqLen, d] and the probs the forward stored. The gradient
- * tensors must not overlap qkv, qk, probs or dOut.
+ * tensors must not overlap qkv, qk, probs or dOut. `split`: two dispatches even for a short sequence.
  */
 export function attentionBackward(
   rt: GpuRuntime,
-  a: AttentionShape & { qkv: TensorRef; probs: TensorRef; dOut: TensorRef; dQkv: TensorRef } & NormedQk,
+  a: AttentionShape & { qkv: TensorRef; probs: TensorRef; dOut: TensorRef; dQkv: TensorRef; split?: boolean } & NormedQk,
 ): Promise<Dispatch[]> {
   return backwardDispatches(rt, selfWindows(a.qkv, a, a.qk), selfWindows(a.dQkv, a, a.dQk), a, a);
 }
@@ -245,7 +242,7 @@ export function crossAttentionForward(
  */
 export function crossAttentionBackward(
   rt: GpuRuntime,
-  a: CrossAttentionShape & { q: TensorRef; kv: TensorRef; probs: TensorRef; dOut: TensorRef; dQ: TensorRef; dKv: TensorRef } & NormedK,
+  a: CrossAttentionShape & { q: TensorRef; kv: TensorRef; probs: TensorRef; dOut: TensorRef; dQ: TensorRef; dKv: TensorRef; split?: boolean } & NormedK,
 ): Promise<Dispatch[]> {
   return backwardDispatches(rt, crossWindows(a.q, a.kv, a, a.k), crossWindows(a.dQ, a.dKv, a, a.dK), { ...a, causal: false }, a);
 }

@@ -4,7 +4,7 @@
 // tensor: the model's norms are row-major [rows, d] (the default); QK-norm normalises each head's slice of Q and
 // K where the projection wrote them (src/model/transformer.ts).
 import source from '../../../shaders/layernorm.wgsl?raw';
-import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
+import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
 import type { NormKind } from '../../formats/model-config';
@@ -39,6 +39,12 @@ export interface NormLayout {
   segmentsPerGain: number;
   xStride: number;
   yStride: number;
+  /**
+   * y and dy hold only segments [start, start + count) of each outer row, at yStride (one gain vector only): the
+   * forward normalises those vectors alone, the backward takes dy = 0 for the others (the final LayerNorm of a model
+   * read out at some positions, its y the head's input).
+   */
+  window?: { start: number; count: number };
 }
 
 /** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */
@@ -56,19 +62,37 @@ interface Shape {
   kernel?: LayerNormKernel;
 }
 
+/** The segments of each outer row that y holds. */
+const window = (l: NormLayout) => l.window ?? { start: 0, count: l.segments };
+
 function checkLayout(rows: number, d: number, l: NormLayout): void {
+  const w = window(l);
+  const windowOk = !l.window || (Number.isInteger(w.start) && Number.isInteger(w.count) && w.start >= 0 && w.count > 0 &&
+    w.start + w.count <= l.segments && l.segmentsPerGain === l.segments);
   const ok = Number.isInteger(rows) && rows > 0 && Number.isInteger(d) && d > 0 && l.segments > 0 && l.segmentsPerGain > 0 &&
-    rows % l.segments === 0 && l.segments % l.segmentsPerGain === 0 && l.xStride >= l.segments * d && l.yStride >= l.segments * d;
+    rows % l.segments === 0 && l.segments % l.segmentsPerGain === 0 && l.xStride >= l.segments * d && l.yStride >= w.count * d && windowOk;
   if (!ok) throw new Error(`norm: bad layout for ${rows} vectors of ${d}: ${JSON.stringify(l)}`);
 }
 
 /** Elements spanned in x (and dx), in y (and dy), and by the gain vectors. */
 function extents(rows: number, d: number, l: NormLayout) {
   const outer = rows / l.segments;
-  return { x: (outer - 1) * l.xStride + l.segments * d, y: (outer - 1) * l.yStride + l.segments * d, gain: (l.segments / l.segmentsPerGain) * d };
+  return { x: (outer - 1) * l.xStride + l.segments * d, y: (outer - 1) * l.yStride + window(l).count * d, gain: (l.segments / l.segmentsPerGain) * d };
 }
 
-function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout, spec: Omit<KernelSpec, 'fills'>, hasResidual = false) {
+/**
+ * The model's first norm may take the token and position embeddings as its input (shaders/layernorm.wgsl), which
+ * it then also writes to x: [rows, d] row-major, rows = batch * seqLen, as src/model/ops/embedding.ts defines them.
+ */
+export interface NormEmbedding {
+  tokens: GPUBuffer;
+  tokEmb: TensorRef;
+  posEmb: TensorRef;
+  seqLen: number;
+  vocab: number;
+}
+
+function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout, spec: Omit<KernelSpec, 'fills'>, hasResidual = false, embeds = false) {
   const centred = kind === 'layer';
   return instantiateKernel(source, {
     ...spec,
@@ -78,12 +102,19 @@ function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout,
       LANES: `${LANES[kernel.kind]}u`,
       SEGS: `${layout.segments}u`,
       SET_SEGS: `${layout.segmentsPerGain}u`,
+      Y_FIRST: `${window(layout).start}u`,
+      Y_SEGS: `${window(layout).count}u`,
       CENTRED: String(centred),
       BETA: centred ? 'return read_beta(i);' : 'return 0.0;',
       MEAN: centred ? 'return read_mean(r);' : 'return 0.0;',
       SAVE_MEAN: centred ? 'write_mean(r, v);' : '',
       SAVE_DBETA: centred ? 'write_dbeta(i, v);' : '',
       RESIDUAL_GRAD: hasResidual ? 'return read_residual(i);' : 'return 0.0;',
+      // The same sum, in the same order, as shaders/embedding.wgsl.
+      X_AT: embeds
+        ? 'let token = read_tokens(r);\n  var v = read_pos_emb((r % p.seq_len) * p.d + i);\n  if (token < p.vocab) {\n    v += read_tok_emb(token * p.d + i);\n  }\n  return v;'
+        : 'return read_x(x_base(r) + i);',
+      SAVE_X: embeds ? 'write_x(i, v);' : '',
     },
   });
 }
@@ -98,29 +129,38 @@ function columnGroups(kernel: LayerNormKernel, columns: number): number {
   return Math.ceil(columns / (WG / Math.min(LANES[kernel.kind], 8)));
 }
 
-/** y = norm(x) * gamma (+ beta); saves rstd (and the LayerNorm means) per vector. */
+/**
+ * y = norm(x) * gamma (+ beta); saves rstd (and the LayerNorm means) per vector. With `embed`, x is not read but
+ * computed from the embeddings and written (row-major layout only).
+ */
 export function normForward(
   rt: GpuRuntime,
-  a: Shape & { x: TensorRef; gamma: TensorRef; y: TensorRef; rstd: TensorRef } & Centring<{ beta: TensorRef; mean: TensorRef }>,
+  a: Shape & { x: TensorRef; gamma: TensorRef; y: TensorRef; rstd: TensorRef; embed?: NormEmbedding } & Centring<{ beta: TensorRef; mean: TensorRef }>,
 ): Promise<Dispatch> {
-  const { rows, d } = a;
+  const { rows, d, embed } = a;
   const layout = a.layout ?? rowMajor(d);
   checkLayout(rows, d, layout);
+  if (embed && (a.layout || rows % embed.seqLen !== 0)) throw new Error(`norm: an embedding input is ${rows} row-major rows of whole sequences of ${embed.seqLen}`);
   const n = extents(rows, d, layout);
   const kernel = a.kernel ?? chooseLayerNormKernel(rt.adapter);
+  const embedding = embed && {
+    uniforms: { seq_len: u32(embed.seqLen), vocab: u32(embed.vocab) },
+    tensors: { tokens: read(at(embed.tokens), rows, 'u32'), tok_emb: read(embed.tokEmb, embed.vocab * d), pos_emb: read(embed.posEmb, embed.seqLen * d) },
+  };
   const k = normSource(kernel, a.kind ?? 'layer', layout, {
-    label: 'layernorm.forward',
+    label: embed ? 'layernorm.forward.embedded' : 'layernorm.forward',
     section: 'forward',
-    uniforms: { rows: u32(rows), d: u32(d), eps: f32(NORM_EPS), x_stride: u32(layout.xStride), y_stride: u32(layout.yStride) },
+    uniforms: { rows: u32(rows), d: u32(d), eps: f32(NORM_EPS), x_stride: u32(layout.xStride), y_stride: u32(layout.yStride), ...embedding?.uniforms },
     tensors: {
-      x: read(a.x, n.x),
+      ...embedding?.tensors,
+      x: embed ? write(a.x, n.x) : read(a.x, n.x),
       gamma: read(a.gamma, n.gain),
       ...(a.kind !== 'rms' && { beta: read(a.beta, n.gain) }),
       y: write(a.y, n.y),
       ...(a.kind !== 'rms' && { mean: write(a.mean, rows) }),
       rstd: write(a.rstd, rows),
     },
-  });
+  }, false, !!embed);
   return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [rowGroups(kernel, rows)] });
 }
 

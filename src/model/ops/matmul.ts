@@ -72,19 +72,16 @@ export function chooseMatmulKernel(shape: Shape, adapter: { isSoftware: boolean 
     const slices = adapter.isSoftware ? 1 : Math.min(SKINNY_WORKGROUP, wantedSlices);
     return { kind: 'skinny', smallSide: shape.M <= columns ? 'M' : 'N', slices };
   }
-  if (adapter.isSoftware) return { kind: 'tiled', wgDim: 8, quads: 2, staged: false };
-  // 64 x 64 tiles unless that leaves fewer than 32 workgroups to spread over the GPU.
-  const bigTiles = Math.ceil(shape.M / 64) * Math.ceil(shape.N / 64);
-  return { kind: 'tiled', wgDim: bigTiles >= 32 ? 16 : 8, quads: 1, staged: true };
+  return chooseTiledKernel([shape], adapter);
 }
 
-/** Accessors the shader references for each optional tensor, stubbed out where the variant does not bind them. */
-const ACCESSOR_STUBS: Record<'bias' | 'residual' | 'preact' | 'db', { read?: string; write?: string }> = {
-  bias: { read: 'fn read_bias(i: u32) -> f32 { return 0.0; }' },
-  residual: { read: 'fn read_residual(i: u32) -> f32 { return 0.0; }' },
-  preact: { read: 'fn read_preact(i: u32) -> f32 { return 0.0; }', write: 'fn write_preact(i: u32, v: f32) {}' },
-  db: { write: 'fn write_db(i: u32, v: f32) {}' },
-};
+/** The tiled kernel for products computed together (one dispatch): tiles sized for all of them. */
+export function chooseTiledKernel(shapes: Shape[], adapter: { isSoftware: boolean }): Extract<MatmulKernel, { kind: 'tiled' }> {
+  if (adapter.isSoftware) return { kind: 'tiled', wgDim: 8, quads: 2, staged: false };
+  // 64 x 64 tiles unless that leaves fewer than 32 workgroups to spread over the GPU.
+  const bigTiles = shapes.reduce((sum, s) => sum + Math.ceil(s.M / 64) * Math.ceil(s.N / 64), 0);
+  return { kind: 'tiled', wgDim: bigTiles >= 32 ? 16 : 8, quads: 1, staged: true };
+}
 
 function checkArgs(args: MatmulArgs, kernel: MatmulKernel): void {
   for (const dim of ['M', 'N', 'K'] as const) {
@@ -100,12 +97,14 @@ function checkArgs(args: MatmulArgs, kernel: MatmulKernel): void {
   }
 }
 
-/** Rejects a written tensor that overlaps another operand in the same buffer (the result would race). */
-function checkNoOverlap(tensors: Record<string, TensorArg>): void {
-  const entries = Object.entries(tensors);
-  for (const [name, t] of entries) {
+/**
+ * Rejects a written tensor that overlaps another operand, of its own job or another, in the same buffer (the result
+ * would race). Keys are display names.
+ */
+function checkNoOverlap(tensors: Map<string, TensorArg>): void {
+  for (const [name, t] of tensors) {
     if (!t.writes) continue;
-    for (const [other, u] of entries) {
+    for (const [other, u] of tensors) {
       const overlap = other !== name && u.ref.buffer === t.ref.buffer &&
         u.ref.offset < t.ref.offset + t.length && t.ref.offset < u.ref.offset + u.length;
       if (overlap) throw new Error(`matmul: ${name} overlaps ${other} in buffer ${t.ref.buffer.label || '(unnamed)'}`);
@@ -119,73 +118,187 @@ export function kernelName(kernel: MatmulKernel): string {
   return `tiled${4 * kernel.quads * kernel.wgDim}${kernel.staged ? 'staged' : 'direct'}`;
 }
 
-/** The kernel source and bindings for one variant: fills the constants of shaders/matmul.wgsl. */
-function matmulKernel(args: MatmulArgs, kernel: MatmulKernel) {
+/** The per-job flags the shader tests (shaders/matmul.wgsl), as functions of the job. */
+const FLAGS = {
+  transA: (a: MatmulArgs) => a.transA,
+  transB: (a: MatmulArgs) => a.transB,
+  hasBias: (a: MatmulArgs) => a.bias,
+  hasResidual: (a: MatmulArgs) => a.residual,
+  gelu: (a: MatmulArgs) => a.gelu,
+  geluGrad: (a: MatmulArgs) => a.geluGrad,
+  biasGrad: (a: MatmulArgs) => a.biasGrad,
+};
+
+/** The accessors the shader calls with the job first, and what a job that does not bind the tensor gets instead. */
+const ACCESSORS: { name: string; tensor: string; write: boolean; absent: string }[] = [
+  { name: 'read_a', tensor: 'a', write: false, absent: '' },
+  { name: 'read_b', tensor: 'b', write: false, absent: '' },
+  { name: 'write_c', tensor: 'c', write: true, absent: '' },
+  { name: 'read_bias', tensor: 'bias', write: false, absent: 'return 0.0;' },
+  { name: 'read_residual', tensor: 'residual', write: false, absent: 'return 0.0;' },
+  { name: 'read_preact', tensor: 'preact', write: false, absent: 'return 0.0;' },
+  { name: 'write_preact', tensor: 'preact', write: true, absent: '' },
+  { name: 'write_db', tensor: 'db', write: true, absent: '' },
+];
+
+/** `fn name(job: u32, ...) -> type` returning body(j) for job j: one `switch` over the jobs (none for one job). */
+function perJob(signature: string, jobs: number, body: (j: number) => string): string {
+  if (jobs === 1) return `fn ${signature} { ${body(0)} }`;
+  const cases = Array.from({ length: jobs }, (_, j) => `    ${j === jobs - 1 ? 'default' : `case ${j}u`}: { ${body(j)} }`);
+  return `fn ${signature} {\n  switch job {\n${cases.join('\n')}\n  }\n}`;
+}
+
+/** The tensors of one job, named <tensor><job>. */
+function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
   const { M, N, K } = args;
-  const preact = args.gelu ? write(args.gelu.preact, M * N) : args.geluGrad ? read(args.geluGrad.preact, M * N) : undefined;
-  const optional = {
+  return {
+    a: read(args.a, M * K),
+    b: read(args.b, K * N),
+    c: write(args.c, M * N),
     bias: args.bias && read(args.bias, N),
     residual: args.residual && read(args.residual, M * N),
-    preact,
+    preact: args.gelu ? write(args.gelu.preact, M * N) : args.geluGrad ? read(args.geluGrad.preact, M * N) : undefined,
     db: args.biasGrad && write(args.biasGrad, M),
   };
-  const tensors: Record<string, TensorArg> = { a: read(args.a, M * K), b: read(args.b, K * N), c: write(args.c, M * N) };
-  for (const [name, t] of Object.entries(optional)) if (t) tensors[name] = t;
-  checkNoOverlap(tensors);
+}
 
-  const absent = Object.entries(ACCESSOR_STUBS).flatMap(([name, stub]) => {
-    const t = optional[name as keyof typeof optional];
-    return [!t && stub.read, !t?.writes && stub.write].filter((s): s is string => !!s);
+/** Tiles of one job's C in the tiled kernel. */
+function jobTiles(args: MatmulArgs, kernel: Extract<MatmulKernel, { kind: 'tiled' }>): number {
+  const tile = 4 * kernel.quads * kernel.wgDim;
+  return Math.ceil(args.N / tile) * Math.ceil(args.M / tile);
+}
+
+/** The kernel source and bindings for one variant running `jobs`: fills the constants of shaders/matmul.wgsl. */
+function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel) {
+  const tensors: Record<string, TensorArg> = {};
+  const named = new Map<string, TensorArg>();
+  const perJobTensors = jobs.map((args, j) => {
+    const t = jobTensors(args);
+    for (const [name, arg] of Object.entries(t)) {
+      if (!arg) continue;
+      tensors[`${name}${j}`] = arg;
+      named.set(jobs.length === 1 ? name : `job ${j}'s ${name}`, arg);
+    }
+    return t;
   });
+  checkNoOverlap(named);
+  const uniforms = Object.fromEntries(jobs.flatMap((a, j) => [[`M${j}`, u32(a.M)], [`N${j}`, u32(a.N)], [`K${j}`, u32(a.K)]]));
+  const functions = [
+    perJob('dims(job: u32) -> vec3<u32>', jobs.length, (j) => `return vec3(p.M${j}, p.N${j}, p.K${j});`),
+    ...Object.entries(FLAGS).map(([name, flag]) => perJob(`${name}(job: u32) -> bool`, jobs.length, (j) => `return ${!!flag(jobs[j])};`)),
+    ...ACCESSORS.map(({ name, tensor, write: writes, absent }) => {
+      const signature = writes ? `${name}(job: u32, i: u32, v: f32)` : `${name}(job: u32, i: u32) -> f32`;
+      return perJob(signature, jobs.length, (j) => {
+        const t = perJobTensors[j][tensor];
+        if (!t || (writes && !t.writes)) return absent;
+        return writes ? `${name}${j}(i, v);` : `return ${name}${j}(i);`;
+      });
+    }),
+  ];
   const skinny = kernel.kind === 'skinny';
-  const flag = (on: unknown) => String(!!on);
-  const flags = [
-    args.transA && 'tA', args.transB && 'tB', args.bias && 'bias', args.residual && 'res',
-    args.gelu && 'gelu', args.geluGrad && 'geluGrad', args.biasGrad && 'db',
-  ].filter(Boolean);
+  const flags = (a: MatmulArgs) =>
+    [a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
+      .filter(Boolean)
+      .join(',');
+  const tileCounts = kernel.kind === 'tiled' ? jobs.map((a) => jobTiles(a, kernel)) : [];
+  // tile(j, t - first, lid) for the job whose range holds t; nothing past the last.
+  let first = 0;
+  const calls = tileCounts.map((n, j) => {
+    const call = `if (t < ${first + n}u) { tile(${j}u, t - ${first}u, lid); return; }`;
+    first += n;
+    return call;
+  });
   return instantiateKernel(source, {
-    label: `matmul.${kernelName(kernel)}[${flags.join(',')}] ${M}x${N}x${K}`,
+    label: `matmul.${kernelName(kernel)}${jobs.map((a) => `[${flags(a)}] ${a.M}x${a.N}x${a.K}`).join(' + ')}`,
     section: kernel.kind,
-    uniforms: { M: u32(M), N: u32(N), K: u32(K) },
+    uniforms,
     tensors,
     fills: {
-      TRANS_A: flag(args.transA),
-      TRANS_B: flag(args.transB),
-      HAS_BIAS: flag(args.bias),
-      HAS_RESIDUAL: flag(args.residual),
-      GELU: flag(args.gelu),
-      GELU_GRAD: flag(args.geluGrad),
-      BIAS_GRAD: flag(args.biasGrad),
-      ONES_COLUMN: flag(args.biasGrad && skinny),
-      ABSENT_ACCESSORS: absent.join('\n'),
+      ONES_COLUMN: String(!!(jobs[0].biasGrad && skinny)),
+      JOB_FUNCTIONS: functions.join('\n'),
       ...(skinny
         ? {
             WORKGROUP_SIZE: String(SKINNY_WORKGROUP),
-            SMALL_IS_M: flag(kernel.smallSide === 'M'),
-            SMALL_VEC4S: String(Math.ceil(outputExtent(args, kernel.smallSide) / 4)),
+            SMALL_IS_M: String(kernel.smallSide === 'M'),
+            SMALL_VEC4S: String(Math.ceil(outputExtent(jobs[0], kernel.smallSide) / 4)),
             SLICES: String(kernel.slices),
           }
-        : { WORKGROUP_SIZE: String(kernel.wgDim ** 2), WG_DIM: String(kernel.wgDim), QUADS: String(kernel.quads), STAGED: flag(kernel.staged) }),
+        : {
+            WORKGROUP_SIZE: String(kernel.wgDim ** 2),
+            WG_DIM: String(kernel.wgDim),
+            QUADS: String(kernel.quads),
+            STAGED: String(kernel.staged),
+            JOB_TILES: calls.join('\n  '),
+          }),
     },
   });
 }
 
-function workgroups(args: MatmulArgs, kernel: MatmulKernel): [number, number] {
+/** The grid: skinny, lines over x; tiled, every job's tiles in one sequence, x first, spilling into y past maxDim. */
+function workgroups(jobs: MatmulArgs[], kernel: MatmulKernel, maxDim: number): [number, number] {
   if (kernel.kind === 'tiled') {
-    const tile = 4 * kernel.quads * kernel.wgDim;
-    return [Math.ceil(args.N / tile), Math.ceil(args.M / tile)];
+    const total = jobs.reduce((sum, a) => sum + jobTiles(a, kernel), 0);
+    return total <= maxDim ? [total, 1] : [maxDim, Math.ceil(total / maxDim)];
   }
-  const lines = outputExtent(args, kernel.smallSide === 'M' ? 'N' : 'M');
+  const lines = outputExtent(jobs[0], kernel.smallSide === 'M' ? 'N' : 'M');
   return [Math.ceil(lines / (SKINNY_WORKGROUP / kernel.slices)), 1];
 }
 
 /** Builds the dispatch once; replay it every step. */
 export async function matmul(rt: GpuRuntime, args: MatmulArgs): Promise<Dispatch> {
   const kernel = args.kernel ?? chooseMatmulKernel(args, rt.adapter);
-  checkArgs(args, kernel);
-  const { kernel: k, params, buffers } = matmulKernel(args, kernel);
-  const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(args, kernel) });
-  return { ...d, flops: 2 * args.M * args.N * args.K };
+  return jobsDispatch(rt, [args], kernel);
+}
+
+/**
+ * Several independent products in one dispatch of the tiled kernel (a Linear layer's dW and dX, say): no job may
+ * write what another reads or writes. Each output is computed exactly as `matmul` with the same tiled kernel would.
+ * The tile is the one chooseMatmulKernel picks for all the jobs' tiles together; `kernel` overrides it.
+ */
+export async function matmuls(rt: GpuRuntime, jobs: MatmulArgs[], kernel?: Extract<MatmulKernel, { kind: 'tiled' }>): Promise<Dispatch> {
+  if (jobs.length === 0) throw new Error('matmuls: no jobs');
+  if (jobs.length === 1 && !kernel) return matmul(rt, jobs[0]);
+  return jobsDispatch(rt, jobs, kernel ?? chooseTiledKernel(jobs, rt.adapter));
+}
+
+/** The storage buffers a job binds (one binding each, whatever the number of tensors in it). */
+function jobBuffers(args: MatmulArgs): Set<GPUBuffer> {
+  return new Set(Object.values(jobTensors(args)).flatMap((t) => (t ? [t.ref.buffer] : [])));
+}
+
+/**
+ * Independent products in as few dispatches of the tiled kernel as the adapter's storage-buffer bindings allow
+ * (maxStorageBuffersPerShaderStage): `groupJobs` packs them in order. One dispatch when they fit, as they usually do.
+ */
+export async function matmulGroups(rt: GpuRuntime, jobs: MatmulArgs[]): Promise<Dispatch[]> {
+  const out: Dispatch[] = [];
+  for (const group of groupJobs(jobs, rt.limits.maxStorageBuffersPerShaderStage)) out.push(await matmuls(rt, group));
+  return out;
+}
+
+/** Consecutive runs of `jobs` whose bound buffers together number at most `maxBuffers` (a job alone always fits). */
+export function groupJobs(jobs: MatmulArgs[], maxBuffers: number): MatmulArgs[][] {
+  const groups: MatmulArgs[][] = [];
+  let buffers = new Set<GPUBuffer>();
+  for (const job of jobs) {
+    const mine = jobBuffers(job);
+    const merged = new Set([...buffers, ...mine]);
+    if (groups.length > 0 && merged.size <= maxBuffers) {
+      groups[groups.length - 1].push(job);
+      buffers = merged;
+    } else {
+      groups.push([job]);
+      buffers = mine;
+    }
+  }
+  return groups;
+}
+
+async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKernel): Promise<Dispatch> {
+  for (const args of jobs) checkArgs(args, kernel);
+  const { kernel: k, params, buffers } = matmulKernel(jobs, kernel);
+  const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension) });
+  return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K, 0) };
 }
 
 export interface MatmulBenchmarkOptions {
