@@ -130,9 +130,12 @@ export function App() {
           </main>
         </div>
       )}
-      <footer className="lab-footer">
-        <a href="./bench.html">Benchmark your GPU</a>: how fast each preset trains here, with results to copy and share.
-      </footer>
+      {/* Not on the projector: classroom mode is one screen of the lesson. */}
+      {!classroom && (
+        <footer className="lab-footer">
+          <a href="./bench.html">Benchmark your GPU</a>: how fast each preset trains here, with results to copy and share.
+        </footer>
+      )}
     </div>
   );
 }
