@@ -13,7 +13,7 @@ import { STUDY_NAMES, type StudyPlan, type UnitOutcome, type UnitResult } from '
 import { parseShard, shardUnits } from '../src/reproduce/runner';
 import { parseUnitFile, unitFileName, unitFileOf } from '../src/reproduce/unit-file';
 import { buildReport, renderMarkdown, REPORT_SCHEMA } from '../src/reproduce/report';
-import { studyFigures } from '../src/reproduce/figures';
+import { lineFigure, studyFigures } from '../src/reproduce/figures';
 import { PUBLISHED } from '../src/reproduce/published';
 import type { SpectralRecord } from '../src/formats/spectral';
 import { runScript } from './helpers/cli';
@@ -177,6 +177,17 @@ describe('unit files and the report', () => {
     expect(svgs.get('phase-lrd.svg')).toContain('>0.990<');
     const partial = buildReport(plan, outcomes.slice(0, 3));
     expect(partial.units.missing).toHaveLength(5);
+  });
+
+  it('a line figure\'s legend makes room for its longest label (the plot gives way)', () => {
+    const unit = { ...plan.units[0], label: 'seed 42, add, wd 0 (control), a longer label' };
+    const svg = lineFigure({ name: 'g23', title: 'g23', y: 'g23', logY: true, series: 'g23' }, [{ unit, result: result({}) }])!;
+    const legend = /<text x="([\d.]+)"[^>]*>seed 42, add, wd 0 \(control\), a longer label</.exec(svg);
+    expect(legend).not.toBeNull();
+    // 46 characters of 11 px DejaVu Sans (about 6.3 px each) end inside the 640 px figure.
+    expect(Number(legend![1]) + unit.label.length * 6.3).toBeLessThanOrEqual(640);
+    const plot = /<rect x="64" y="36" width="([\d.]+)"/.exec(svg);
+    expect(Number(plot![1])).toBeLessThan(640 - 64 - 150);
   });
 });
 

@@ -14,6 +14,11 @@ const COLORS = ['#E69F00', '#56B4E9', '#009E73', '#0072B2', '#D55E00', '#CC79A7'
 const DASHES = ['', '6 3', '2 2', '8 3 2 3'];
 const FONT = 'font-family="sans-serif" font-size="11"';
 
+/** Where a legend label starts, right of the plot's edge (after its line sample). */
+const LEGEND_TEXT_X = 34;
+/** A generous width of 11 px sans-serif text (DejaVu Sans, which the PNGs use, averages about 6.3 px a character). */
+const labelWidth = (text: string) => text.length * 6.6;
+
 /** Pixel coordinates to 0.1 px. */
 const r = (v: number) => Math.round(v * 10) / 10;
 const esc = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
@@ -58,18 +63,20 @@ export function lineFigure(spec: FigureSpec, outcomes: readonly UnitOutcome[]): 
     .filter((l) => l.y.some((v) => v !== null && Number.isFinite(v) && (!spec.logY || v > 0)));
   if (lines.length === 0) return null;
   const ok = (v: number | null): v is number => v !== null && Number.isFinite(v) && (!spec.logY || v > 0);
+  // The legend, right of the plot, is as wide as its longest label (the plot gives way, down to half the figure).
+  const right = Math.min(W / 2, Math.max(M.right, LEGEND_TEXT_X + Math.ceil(Math.max(...lines.map((l) => labelWidth(l.label)))) + 8));
   const xs = lines.flatMap((l) => l.x);
   const ys = lines.flatMap((l) => l.y.filter(ok));
-  const x = scaleLinear().domain([Math.min(...xs), Math.max(...xs)]).range([M.left, W - M.right]).nice();
+  const x = scaleLinear().domain([Math.min(...xs), Math.max(...xs)]).range([M.left, W - right]).nice();
   const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
   const y = (spec.logY ? scaleLog().domain([lo, hi === lo ? lo * 10 : hi]) : scaleLinear().domain([Math.min(0, lo), hi === lo ? lo + 1 : hi])).range([H - M.bottom, M.top]).nice();
   const body: string[] = [];
   for (const t of x.ticks(6)) body.push(`<line x1="${r(x(t))}" x2="${r(x(t))}" y1="${M.top}" y2="${H - M.bottom}" stroke="#e5e5e5"/><text x="${r(x(t))}" y="${H - M.bottom + 14}" ${FONT} text-anchor="middle">${t}</text>`);
   // A log axis labels its powers of ten only (every tick otherwise).
   const yTicks = spec.logY ? y.ticks(5).filter((t) => Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9) : y.ticks(5);
-  for (const t of yTicks.length > 0 ? yTicks : y.domain()) body.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${r(y(t))}" y2="${r(y(t))}" stroke="#e5e5e5"/><text x="${M.left - 6}" y="${r(y(t) + 4)}" ${FONT} text-anchor="end">${formatValue(t)}</text>`);
-  body.push(`<rect x="${M.left}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#555"/>`);
-  body.push(`<text x="${(M.left + W - M.right) / 2}" y="${H - 6}" ${FONT} text-anchor="middle">step</text>`);
+  for (const t of yTicks.length > 0 ? yTicks : y.domain()) body.push(`<line x1="${M.left}" x2="${W - right}" y1="${r(y(t))}" y2="${r(y(t))}" stroke="#e5e5e5"/><text x="${M.left - 6}" y="${r(y(t) + 4)}" ${FONT} text-anchor="end">${formatValue(t)}</text>`);
+  body.push(`<rect x="${M.left}" y="${M.top}" width="${W - M.left - right}" height="${H - M.top - M.bottom}" fill="none" stroke="#555"/>`);
+  body.push(`<text x="${(M.left + W - right) / 2}" y="${H - 6}" ${FONT} text-anchor="middle">step</text>`);
   body.push(`<text transform="translate(14 ${(M.top + H - M.bottom) / 2}) rotate(-90)" ${FONT} text-anchor="middle">${esc(spec.y)}</text>`);
   lines.forEach((l, i) => {
     const path = line<number>()
@@ -80,7 +87,7 @@ export function lineFigure(spec: FigureSpec, outcomes: readonly UnitOutcome[]): 
     const dash = DASHES[Math.floor(i / COLORS.length) % DASHES.length] || (l.label.includes('control') ? '6 3' : '');
     body.push(`<path d="${path ?? ''}" fill="none" stroke="${color}" stroke-width="1.6"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
     const ly = M.top + 8 + i * 16;
-    body.push(`<line x1="${W - M.right + 10}" x2="${W - M.right + 30}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/><text x="${W - M.right + 34}" y="${ly + 4}" ${FONT}>${esc(l.label)}</text>`);
+    body.push(`<line x1="${W - right + 10}" x2="${W - right + 30}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/><text x="${W - right + LEGEND_TEXT_X}" y="${ly + 4}" ${FONT}>${esc(l.label)}</text>`);
   });
   return svg(body, spec.title);
 }
