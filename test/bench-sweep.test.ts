@@ -1,8 +1,9 @@
 // The sweep's reading of its cells (src/bench/sweep.ts): a cell is dispatch-bound while its step takes less than
 // twice the smallest step's time, and the turn lies between the largest dispatch-bound step and the smallest
-// compute-bound one. No GPU.
+// compute-bound one; and which presets a plain `npm run bench` times. No GPU.
 import { describe, expect, it } from 'vitest';
 import { classify } from '../src/bench/sweep';
+import { BENCH_PRESETS, defaultBenchPresets } from '../src/bench/benchmark';
 
 const cell = (dModel: number, batch: number, gflopPerStep: number, msPerStep: number) => ({
   dModel, batch, params: 0, dispatchesPerStep: 50, gflopPerStep, stepsTimed: 8, msPerStep, gflops: gflopPerStep / (msPerStep / 1000),
@@ -21,5 +22,14 @@ describe('the sweep', () => {
     expect(flat.turnsAtGflopPerStep).toBeNull();
     expect(flat.summary).toMatch(/^dispatch-bound at every size timed \(up to 0.04 GFLOP a step/);
     expect(classify([]).summary).toBe('no cell was timed');
+  });
+});
+
+describe('a plain npm run bench', () => {
+  it('times every preset on a GPU, and leaves SCAN (minutes a step) to --presets all on a software adapter', () => {
+    expect(defaultBenchPresets(false)).toEqual({ presets: [...BENCH_PRESETS], skipped: [] });
+    const software = defaultBenchPresets(true);
+    expect(software.skipped).toEqual(['scan']);
+    expect(software.presets).toEqual(BENCH_PRESETS.filter((p) => p !== 'scan'));
   });
 });

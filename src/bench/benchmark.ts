@@ -20,8 +20,17 @@ import { benchKernels, benchLiveCausal, benchSpectral } from './detail';
 import { round } from './round';
 import { BENCH_KIND, type BenchReport, type GrokTiming, type PresetBench } from '../formats/bench';
 
-/** The presets a plain `npm run bench` times: every preset. */
+/** The presets `--presets all` times: every preset. */
 export const BENCH_PRESETS: readonly PresetName[] = PRESET_NAMES;
+
+/** Too slow for a software adapter: one SCAN step takes minutes on SwiftShader (166 s measured). */
+const SOFTWARE_SKIPS: readonly PresetName[] = ['scan'];
+
+/** The presets a plain `npm run bench` times: every preset, less those a software adapter would take hours over. */
+export function defaultBenchPresets(isSoftware: boolean): { presets: PresetName[]; skipped: PresetName[] } {
+  const skipped = isSoftware ? BENCH_PRESETS.filter((p) => SOFTWARE_SKIPS.includes(p)) : [];
+  return { presets: BENCH_PRESETS.filter((p) => !skipped.includes(p)), skipped };
+}
 
 export interface BenchOptions {
   presets: readonly PresetName[];
