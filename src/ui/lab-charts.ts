@@ -9,8 +9,8 @@ import type { Marker } from './charts/plot-model';
 import type { RunEvent, MetricKey } from '../formats/metrics';
 import type { RunConfig } from '../formats/run-file';
 import { headColumn, type LabTables } from '../store/lab-store';
-import { STABLE_RANK_MODULES, type SpectralColumn } from '../store/spectral-columns';
-import type { CausalColumn } from '../store/causal-columns';
+import { STABLE_RANK_MODULES } from '../store/spectral-columns';
+import type { SeriesTable } from '../store/series-table';
 import { DECAY_DRIVEN_ENERGY, EDGE_NECESSARY_COST, momentsInOrder, type KeyMomentKind, type KeyMoments } from '../store/key-moments';
 import { causalCharts } from './live-causal/causal-charts';
 
@@ -133,6 +133,22 @@ function evaluationSpan(tables: LabTables): [number, number] {
   return [steps[0], steps[tables.metrics.length - 1]];
 }
 
+/**
+ * A source over records that start later than the evaluations (the spectral records at the first full window, the
+ * live probes later still): the evaluations' span gives their charts the training charts' x axis.
+ */
+function recordSource<K extends string>(tables: LabTables, records: SeriesTable<'step' | K>): ChartSource {
+  return {
+    version: () => tables.metrics.version * 1_000_003 + records.version,
+    data: () => ({
+      length: records.length,
+      x: records.column('step'),
+      y: (key) => records.column(key as K),
+      ...(tables.metrics.length > 0 && { span: evaluationSpan(tables) }),
+    }),
+  };
+}
+
 /** Chart sources over the page's tables (spectral and head columns exist only for runs that have them). */
 export function chartSources(tables: LabTables): Record<ChartSpec['source'], ChartSource> {
   return {
@@ -140,17 +156,7 @@ export function chartSources(tables: LabTables): Record<ChartSpec['source'], Cha
       version: () => tables.metrics.version,
       data: () => ({ length: tables.metrics.length, x: tables.metrics.column('step'), y: (key) => tables.metrics.column(key as MetricKey) }),
     },
-    // The spectral records start at the first full window, the live probes later still: the evaluations' span gives
-    // them the training charts' x axis.
-    spectral: {
-      version: () => tables.metrics.version * 1_000_003 + tables.spectral.version,
-      data: () => ({
-        length: tables.spectral.length,
-        x: tables.spectral.column('step'),
-        y: (key) => tables.spectral.column(key as SpectralColumn),
-        ...(tables.metrics.length > 0 && { span: evaluationSpan(tables) }),
-      }),
-    },
+    spectral: recordSource(tables, tables.spectral),
     heads: {
       version: () => tables.metrics.version * 1_000_003 + tables.heads.version,
       data: () => ({
@@ -159,15 +165,7 @@ export function chartSources(tables: LabTables): Record<ChartSpec['source'], Cha
         y: (key) => (tables.heads.has(key) ? tables.heads.column(key) : new Float64Array(tables.heads.length).fill(NaN)),
       }),
     },
-    causal: {
-      version: () => tables.metrics.version * 1_000_003 + tables.causal.version,
-      data: () => ({
-        length: tables.causal.length,
-        x: tables.causal.column('step'),
-        y: (key) => tables.causal.column(key as CausalColumn),
-        ...(tables.metrics.length > 0 && { span: evaluationSpan(tables) }),
-      }),
-    },
+    causal: recordSource(tables, tables.causal),
   };
 }
 
