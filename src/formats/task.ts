@@ -3,7 +3,7 @@
 // typed against these names (so the schemas' enums and the code cannot drift apart).
 
 /** The presets (src/train/presets.ts), in the order the tools list them. */
-export const PRESET_NAMES = ['modarith', 'dyck', 'quick-add', 'quick-dyck', 'scan', 'multitask', 'quick-multitask'] as const;
+export const PRESET_NAMES = ['modarith', 'dyck', 'quick-add', 'quick-dyck', 'scan', 'quick-scan', 'multitask', 'quick-multitask'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 export function isPresetName(name: string): name is PresetName {

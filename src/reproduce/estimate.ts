@@ -17,6 +17,7 @@ export const H100_MS_PER_STEP: Record<PresetName, number> = {
   'quick-multitask': 0.97,
   multitask: 1.79,
   scan: 7.2,
+  'quick-scan': 7.2,
 };
 
 const DECAY_BRANCHES = 4;

@@ -55,7 +55,7 @@ function runUnit(seed: number, label: string, tags: Tags, preset: PresetName, ov
  * live probes measure the edge on their small subset instead.
  */
 const SLOW_ON_LARGE_TASKS: readonly ExperimentName[] = ['ablate', 'perturb', 'curvature', 'probe', 'wd-intervention', 'verdict'];
-const LARGE_TEST_SET: readonly PresetName[] = ['dyck', 'quick-dyck', 'scan'];
+const LARGE_TEST_SET: readonly PresetName[] = ['dyck', 'quick-dyck', 'scan', 'quick-scan'];
 
 /**
  * A unit shortened to `steps` (StudyOptions.steps): one evaluation (at the end: on Dyck's 5,000 test sequences an
@@ -211,21 +211,20 @@ function lifecycleFigures(): FigureSpec[] {
 }
 
 function lifecycleScan(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsOverride'> {
-  // There is no smaller SCAN preset: the quick variant trains the SCAN model for 1,000 steps (memorisation only).
-  const steps = quick ? 1000 : undefined;
+  // Quick: the quick-scan preset (1+1 layers, d 32, batch 16; docs/science.md §1.7) at its own windows and length.
+  const preset: PresetName = quick ? 'quick-scan' : 'scan';
   const overrides = (wd: number): RunOverrides => ({
     weightDecay: wd,
-    ...(steps && { steps }),
-    spectral: { snapshotEvery: quick ? 100 : 500 },
-    ...(wd > 0 && { causal: { enabled: true, every: quick ? 200 : 500, ...(quick && { sequences: 32 }) } }),
+    ...(!quick && { spectral: { snapshotEvery: 500 } }),
+    ...(wd > 0 && { causal: { enabled: true, every: quick ? 250 : 500, ...(quick && { sequences: 32 }) } }),
   });
   const units = seeds.flatMap((seed) => [
-    runUnit(seed, `seed ${seed}, wd 1`, { role: 'main', wd: '1' }, 'scan', overrides(1), [
+    runUnit(seed, `seed ${seed}, wd 1`, { role: 'main', wd: '1' }, preset, overrides(1), [
       { moment: 'memo', experiments: ['ablate'] },
       { moment: 'grok', experiments: ['ablate', 'perturb', 'curvature', 'verdict'] },
       { moment: 'late', experiments: [...LIFECYCLE] },
     ]),
-    ...(quick ? [] : [runUnit(seed, `seed ${seed}, wd 0 (control)`, { role: 'control', wd: '0' }, 'scan', overrides(0), [])]),
+    ...(quick ? [] : [runUnit(seed, `seed ${seed}, wd 0 (control)`, { role: 'control', wd: '0' }, preset, overrides(0), [])]),
   ]);
   const task = 'SCAN';
   const pub = (id: Row['published']) => (quick ? {} : { published: id });

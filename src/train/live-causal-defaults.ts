@@ -16,6 +16,7 @@ const PER_PRESET: Record<PresetName, { every: number; sequences: number }> = {
   multitask: { every: 100, sequences: 256 },
   dyck: { every: 200, sequences: 64 },
   scan: { every: 500, sequences: 64 },
+  'quick-scan': { every: 500, sequences: 64 },
 };
 
 /** The preset's live causal options (enabled false: a run turns them on), for a run with `snapshotEvery` and a test set of `testSequences`. */

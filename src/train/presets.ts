@@ -42,22 +42,23 @@ function dyckModel(nLayers: number, dModel: number, dFF: number): ModelConfig {
  * SCAN: a 3+3-layer encoder-decoder over the encoded command (PAD, SOS, EOS + 13 words) and the teacher-forced
  * actions (PAD, SOS, EOS + 6 actions; the head predicts the same ids). PAD = 0 in both vocabularies.
  */
-function scanModel(): EncoderDecoderConfig {
+function scanModel(nLayers: number, dModel: number, dFF: number): EncoderDecoderConfig {
   return {
-    kind: 'encoder-decoder', dModel: 256, nHeads: 4, dFF: 512, nClasses: SCAN_ACTION_VOCAB.length, padToken: SCAN_SPECIAL.pad, posInitStd: 1,
-    encoder: { nLayers: 3, vocabSize: SCAN_COMMAND_VOCAB.length, maxPositions: SCAN_SOURCE_LEN },
-    decoder: { nLayers: 3, vocabSize: SCAN_ACTION_VOCAB.length, maxPositions: SCAN_DECODER_LEN },
+    kind: 'encoder-decoder', dModel, nHeads: 4, dFF, nClasses: SCAN_ACTION_VOCAB.length, padToken: SCAN_SPECIAL.pad, posInitStd: 1,
+    encoder: { nLayers, vocabSize: SCAN_COMMAND_VOCAB.length, maxPositions: SCAN_SOURCE_LEN },
+    decoder: { nLayers, vocabSize: SCAN_ACTION_VOCAB.length, maxPositions: SCAN_DECODER_LEN },
   };
 }
 
-const scanShape = { batch: 256, seqLen: SCAN_DECODER_LEN, sourceLen: SCAN_SOURCE_LEN, readout: { start: 0, count: SCAN_DECODER_LEN } };
+const scanShape = (batch: number) => ({ batch, seqLen: SCAN_DECODER_LEN, sourceLen: SCAN_SOURCE_LEN, readout: { start: 0, count: SCAN_DECODER_LEN } });
 
 export const PRESET_SHAPES = {
   modarith: { model: modArithModel(97, 2, 128, 256), optim: adamw(1e-3, 1), shape: { batch: 512, seqLen: 2, readout: { start: 0, count: 1 } } },
   dyck: { model: dyckModel(2, 128, 256), optim: adamw(1e-3, 1), shape: { batch: 50, seqLen: 24, readout: { start: 0, count: 24 } } },
   'quick-add': { model: modArithModel(31, 1, 64, 128), optim: adamw(1e-2, 1), shape: { batch: 576, seqLen: 2, readout: { start: 0, count: 1 } } },
   'quick-dyck': { model: dyckModel(2, 64, 128), optim: adamw(1e-3, 1), shape: { batch: 50, seqLen: 24, readout: { start: 0, count: 24 } } },
-  scan: { model: scanModel(), optim: adamw(1e-4, 1), shape: scanShape },
+  scan: { model: scanModel(3, 256, 512), optim: adamw(1e-4, 1), shape: scanShape(256) },
+  'quick-scan': { model: scanModel(1, 32, 64), optim: adamw(1e-2, 1), shape: scanShape(16) },
   multitask: {
     model: multitaskModel(97, 2, 128, 256, MULTITASK_OPS.length), optim: adamw(1e-3, 1), shape: { batch: 512, seqLen: 2, readout: { start: 0, count: 1 } },
   },
@@ -120,6 +121,10 @@ export const PRESETS: Record<PresetName, Preset> = {
   scan: {
     name: 'scan', ...PRESET_SHAPES.scan, task: { kind: 'scan' }, batchMode: 'minibatch', steps: 10_000, evalEvery: 250, evalChunk: 512,
     spectral: { window: 5, snapshotEvery: 500 },
+  },
+  'quick-scan': {
+    name: 'quick-scan', ...PRESET_SHAPES['quick-scan'], task: { kind: 'scan' }, batchMode: 'minibatch', steps: 1000, evalEvery: 250, evalChunk: 512,
+    spectral: { window: 5, snapshotEvery: 100 },
   },
   multitask: {
     name: 'multitask', ...PRESET_SHAPES.multitask, task: multitaskTask(97, 0.5), batchMode: 'minibatch', steps: 15_000, evalEvery: 100, evalChunk: 1024,
