@@ -7,7 +7,7 @@ test('runs the quick-add benchmark and copies its JSON', async ({ page, context 
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   await page.goto('/bench.html');
   await expect(page.getByText(/^Adapter:/)).toBeVisible({ timeout: 30_000 });
-  for (const name of ['quick-dyck', 'quick-multitask']) await page.getByLabel(name, { exact: true }).uncheck();
+  for (const name of ['quick-dyck', 'quick-scan', 'quick-multitask']) await page.getByLabel(name, { exact: true }).uncheck();
   await page.getByLabel('time to grok').uncheck();
   await page.getByLabel('steps per measurement').fill('2');
   await page.getByRole('button', { name: 'Run benchmark' }).click();

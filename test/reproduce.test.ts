@@ -15,6 +15,7 @@ import { parseUnitFile, unitFileName, unitFileOf } from '../src/reproduce/unit-f
 import { buildReport, renderMarkdown, REPORT_SCHEMA } from '../src/reproduce/report';
 import { lineFigure, studyFigures } from '../src/reproduce/figures';
 import { PUBLISHED } from '../src/reproduce/published';
+import { resolveRunConfig } from '../src/train/run';
 import type { SpectralRecord } from '../src/formats/spectral';
 import { runScript } from './helpers/cli';
 
@@ -98,6 +99,14 @@ describe('the studies', () => {
       }
     }
     expect(buildStudy('lifecycle-dyck', { quick: false }).units.map((u) => u.id)).toEqual(['s42-wd1', 's42-wd0', 's1-wd1', 's1-wd0', 's2-wd1', 's2-wd0']);
+  });
+
+  it('lifecycle-scan: the quick study trains the quick-scan preset (one unit), the full one the SCAN paper preset', () => {
+    const presets = (quick: boolean) => buildStudy('lifecycle-scan', { quick }).units.map((u) => [u.id, u.kind === 'run' ? u.preset : null]);
+    expect(presets(true)).toEqual([['s42-wd1', 'quick-scan']]);
+    expect(presets(false)).toEqual(['s42-wd1', 's42-wd0', 's1-wd1', 's1-wd0', 's2-wd1', 's2-wd0'].map((id) => [id, 'scan']));
+    const [unit] = buildStudy('lifecycle-scan', { quick: true }).units;
+    expect(unit.kind === 'run' && resolveRunConfig(unit.preset, unit.seed, unit.overrides)).toMatchObject({ steps: 1000, evalEvery: 250, causal: { every: 200, sequences: 32 } });
   });
 
   it('refuses an empty or repeated seed list and too few steps', () => {

@@ -44,6 +44,16 @@ describe('the SCAN paper model', () => {
     expect(PRESET_SHAPES.scan.model.decoder.vocabSize).toBe(targetVocab);
   });
 
+  it('has a CPU-sized sibling, quick-scan: the same task and architecture at 1+1 layers, d 32 (24,521 parameters)', () => {
+    const { model, shape, optim } = PRESET_SHAPES['quick-scan'];
+    expect(model).toMatchObject({ dModel: 32, dFF: 64, nHeads: 4, encoder: { nLayers: 1 }, decoder: { nLayers: 1 } });
+    expect(buildParamTable(model).total).toBe(24_521);
+    expect(buildParamTable(model).attn.size).toBe(3 * 4 * 32 * 32);
+    expect({ batch: shape.batch, lr: optim.lr, weightDecay: optim.weightDecay }).toEqual({ batch: 16, lr: 1e-2, weightDecay: 1 });
+    expect(PRESETS['quick-scan'].task).toEqual(PRESETS.scan.task);
+    expect(grokMetric(PRESETS['quick-scan'].task)).toBe('testSeqAcc');
+  });
+
   it('lays theta_attn out in the documented order: encoder self, then per decoder layer self and cross', () => {
     const table = buildParamTable(PRESET_SHAPES.scan.model);
     const modules = [0, 1, 2].map((l) => `encoder.layers.${l}.attn`);

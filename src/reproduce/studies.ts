@@ -216,7 +216,7 @@ function lifecycleScan(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsO
   const overrides = (wd: number): RunOverrides => ({
     weightDecay: wd,
     ...(!quick && { spectral: { snapshotEvery: 500 } }),
-    ...(wd > 0 && { causal: { enabled: true, every: quick ? 250 : 500, ...(quick && { sequences: 32 }) } }),
+    ...(wd > 0 && { causal: { enabled: true, every: quick ? 200 : 500, ...(quick && { sequences: 32 }) } }),
   });
   const units = seeds.flatMap((seed) => [
     runUnit(seed, `seed ${seed}, wd 1`, { role: 'main', wd: '1' }, preset, overrides(1), [

@@ -43,6 +43,11 @@ const TEXT: Partial<Record<PresetName, Omit<PresetInfo, 'name'>>> = {
     description:
       'One small trunk with four heads, one per operation modulo 31. The operations grok at different times; the per-task chart shows each.',
   },
+  'quick-scan': {
+    short: 'commands → actions · 1+1 layers',
+    description:
+      'SCAN at a CPU-sized scale: translate commands like "jump twice after walk left" into action sequences with a 1+1-layer encoder-decoder of width 32, minibatches of 16. Made for the quick reproduction study on machines without a GPU; its grok range is not yet charted.',
+  },
   modarith: {
     short: 'mod 97 · Thesis paper model',
     description:
