@@ -81,6 +81,8 @@ interface StudyUnits {
   problems: string[];
 }
 
+const noUnits = (): StudyUnits => ({ files: new Map(), restored: 0, problems: [] });
+
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class StudyService {
@@ -97,7 +99,7 @@ export class StudyService {
   }
 
   private async restore(key: string, plan: StudyPlan): Promise<StudyUnits> {
-    const units: StudyUnits = { files: new Map(), restored: 0, problems: [] };
+    const units = noUnits();
     if (!this.store) return units;
     let saved: { id: string; text: unknown }[];
     try {
@@ -152,7 +154,7 @@ export class StudyService {
 
   async discard(request: StudyRequest): Promise<StudyView> {
     const plan = planOf(request);
-    const units: StudyUnits = { files: new Map(), restored: 0, problems: [] };
+    const units = noUnits();
     this.finished.set(keyOf(plan), Promise.resolve(units));
     try {
       await this.store?.deleteStudyUnits(keyOf(plan));
