@@ -20,7 +20,7 @@ describe('a study as the page sees it before it runs', () => {
     expect(view.units).toEqual(plan.units.map((u) => ({ id: u.id, label: u.label, steps: 600, done: false })));
     expect(view.steps).toBe(2400);
     expect(view.lowerBoundMs).toBeCloseTo(2400 * 0.97, 9);
-    expect(view.report.tables.map((t) => t.rows.length)).toEqual([2, 3]);
+    expect(view.report.tables.map((t) => t.rows.length)).toEqual([2, 7]);
     expect(view.report.tables.flatMap((t) => t.rows).every((r) => r.lab.n === 0)).toBe(true);
     expect(view.report.units).toEqual({ planned: 4, finished: 0, missing: plan.units.map((u) => u.id) });
     expect(view.figures).toEqual([]);
@@ -36,8 +36,8 @@ describe('a study as the page sees it before it runs', () => {
 });
 
 /** A phase cell's result as runUnit returns it (hand-made: no GPU here). */
-const cellResult = (stableRankQK: number): UnitResult => ({
-  metrics: { grokked: 1, grokStep: 320, maxTestAcc: 1, finalTestAcc: 1, trainFraction: 0.6, strength: 0.03, stableRankQK },
+const cellResult = (stableRankQ: number): UnitResult => ({
+  metrics: { grokked: 1, grokStep: 320, maxTestAcc: 1, finalTestAcc: 1, trainFraction: 0.6, strength: 0.03, stableRankQ, stableRankK: 1.1, normQ: 0.09, normK: 0.5 },
   notes: {},
   series: { eval: { step: [20], trainAcc: [1], testAcc: [1] }, spectral: { step: [], g23: [], gef1: [], rotation1: [] }, causal: { step: [], edge: [], bulk: [], randomMeanAbs: [], resolution: [] } },
   steps: 600,
@@ -54,7 +54,7 @@ describe('finished units kept in the browser between visits', () => {
   it('restores the saved units of the same study and settings, names a foreign one, and discards them', async () => {
     const factory = new IDBFactory();
     const db = new RunDb({ factory, locks: null });
-    await db.putStudyUnit(key, lrd.id, JSON.stringify(unitFileOf(plan, lrd, cellResult(1.2))));
+    await db.putStudyUnit(key, lrd.id, JSON.stringify(unitFileOf(plan, lrd, cellResult(60))));
     await db.putStudyUnit(key, plan.units[0].id, JSON.stringify({ ...unitFileOf(plan, plan.units[0], cellResult(8)), studyVersion: 99 }));
     const short = buildStudy('lrd-phase', { quick: true, steps: ABBREVIATED_STEPS });
     await db.putStudyUnit(`lrd-phase (quick)/${ABBREVIATED_STEPS}`, lrd.id, JSON.stringify(unitFileOf(short, short.units.find((u) => u.id === lrd.id)!, cellResult(1))));
@@ -65,7 +65,7 @@ describe('finished units kept in the browser between visits', () => {
     expect(view.restored).toBe(1);
     expect(view.storageProblems).toEqual([`saved unit-${plan.units[0].id}.json: written by lrd-phase (quick) version 99; this lab's is 1 (not restored)`]);
     const row = view.report.tables[1].rows[0];
-    expect(row.lab).toMatchObject({ n: 1, mean: 1.2 });
+    expect(row.lab).toMatchObject({ n: 1, mean: 60 });
     // The abbreviated study is another key: its unit stays its own.
     expect((await new StudyService(db).view({ ...request, abbreviated: true })).units.filter((u) => u.done)).toHaveLength(1);
 
