@@ -1,8 +1,9 @@
 // The reproduction studies on the GPU, end to end and shortened to 8 or 12 steps (StudyOptions.steps: a smoke test of the
 // machinery, one seed, one evaluation a unit): each quick study's units train and analyse with the lab's engine, land
 // in unit files and fill their report; `npm run reproduce` killed after a unit continues with the units it had not
-// finished; two shards merged give the report the unsharded command wrote. lifecycle-scan is the exception: one SCAN step
-// takes minutes on SwiftShader, so only its plan is checked (test/reproduce.test.ts).
+// finished; two shards merged give the report the unsharded command wrote. lifecycle-scan is the exception: even shortened,
+// its quick-scan unit evaluates the 500 test pairs by greedy decoding (a forward pass per decoded position), minutes on
+// SwiftShader, so only its plan is checked (test/reproduce.test.ts).
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
