@@ -12,13 +12,13 @@ export const H100_MS_PER_STEP: Record<PresetName, number> = {
   dyck: 2.4,
   'quick-add': 0.97,
   // Not measured on an H100: the same dispatch-bound step as their paper presets (quick-dyck as dyck, quick-multitask
-  // as quick-add, quick-scan as scan, a lower bound: it has a third of scan's layers), and SCAN's 3+3 layers with
-  // cross-attention at about three times dyck's dispatches.
+  // as quick-add, quick-scan as dyck: 1+1 layers with cross-attention, about dyck's 2 layers' dispatches), and
+  // SCAN's 3+3 layers with cross-attention at about three times dyck's dispatches.
   'quick-dyck': 2.4,
   'quick-multitask': 0.97,
   multitask: 1.79,
   scan: 7.2,
-  'quick-scan': 7.2,
+  'quick-scan': 2.4,
 };
 
 const DECAY_BRANCHES = 4;
