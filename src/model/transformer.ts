@@ -48,7 +48,7 @@ import { normBackward, normForward, type NormEmbedding, type NormLayout } from '
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
-import { crossEntropy } from './ops/cross_entropy';
+import { crossEntropy, type HeadNorm } from './ops/cross_entropy';
 
 export interface BatchUpload {
   buffer: GPUBuffer;
@@ -186,7 +186,7 @@ interface Memory {
   keyValid?: GPUBuffer;
 }
 
-async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: StackBuffers, memory: Memory | null, lnfLayout?: NormLayout): Promise<Dispatch[]> {
+async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: StackBuffers, memory: Memory | null, top: boolean, lnfLayout?: NormLayout): Promise<Dispatch[]> {
   const { rt, P, batch, d, dFF, nHeads, dh } = ctx;
   const rows = batch * seqLen;
   const S = s.prefix;
@@ -237,8 +237,8 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
       await matmul(rt, { M: rows, N: d, K: dFF, a: at(c.act), b: P(`${L}.mlp.w2`), transB: true, bias: P(`${L}.mlp.b2`), residual: at(mlpIn), c: at(buf.xs[l + 1]) }),
     );
   }
-  const xL = buf.xs[s.nLayers];
-  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows, { layout: lnfLayout }));
+  // The top stack's final norm runs inside the cross-entropy kernel in the fused graph (buildTransformerGraph).
+  if (!(ctx.fused && top)) out.push(await blockNorm(ctx, `${S}lnf`, buf.xs[s.nLayers], buf.lnf, rows, { layout: lnfLayout }));
   return out;
 }
 
@@ -392,12 +392,16 @@ export async function buildTransformerGraph(
 
   const forward: Dispatch[] = [];
   const isTop = (i: number) => i === stacks.length - 1;
-  for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i), isTop(i) ? lnfLayout : undefined)));
+  for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i), isTop(i), isTop(i) ? lnfLayout : undefined)));
   if (gathers) forward.push(await gatherRows(rt, { src: at(top.lnf.y), dst: at(headIn), ...rowMap }));
-  // The head's logits, then softmax + cross-entropy + dlogits; in the fused graph one dispatch computes both.
+  // The top stack's final norm, the head's logits, then softmax + cross-entropy + dlogits; in the fused graph one
+  // dispatch computes all three.
   const scoring = { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads };
   if (ctx.fused) {
-    forward.push(await crossEntropy(rt, { ...scoring, head: { input: at(headIn), w: P('head.w'), bias: P('head.b'), inputs: d, heads } }));
+    const topSpec = stacks[stacks.length - 1];
+    const lnf = { x: at(top.xs[topSpec.nLayers]), gamma: P(`${topSpec.prefix}lnf.g`), rstd: at(top.lnf.rstd), seqLen, ...readout };
+    const norm: HeadNorm = ctx.norm === 'rms' ? { ...lnf, kind: 'rms' } : { ...lnf, kind: 'layer', beta: P(`${topSpec.prefix}lnf.b`), mean: at(top.lnf.mean!) };
+    forward.push(await crossEntropy(rt, { ...scoring, head: { input: at(headIn), w: P('head.w'), bias: P('head.b'), inputs: d, heads, norm } }));
   } else {
     forward.push(
       await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),

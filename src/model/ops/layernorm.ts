@@ -4,6 +4,7 @@
 // tensor: the model's norms are row-major [rows, d] (the default); QK-norm normalises each head's slice of Q and
 // K where the projection wrote them (src/model/transformer.ts).
 import source from '../../../shaders/layernorm.wgsl?raw';
+import normRow from '../../../shaders/norm_row.wgsl?raw';
 import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
@@ -45,6 +46,14 @@ export interface NormLayout {
    * read out at some positions, its y the head's input).
    */
   window?: { start: number; count: number };
+}
+
+/**
+ * The fills of shaders/norm_row.wgsl for a kernel that normalises its own input with the bits this adapter's norm
+ * kernel would give (its lanes' order of summation): NORM_ROW (the functions), NORM_LANES and CENTRED.
+ */
+export function normRowFills(adapter: { isSoftware: boolean }, kind: NormKind, kernel = chooseLayerNormKernel(adapter)): Record<string, string> {
+  return { NORM_ROW: normRow, NORM_LANES: `${LANES[kernel.kind]}u`, CENTRED: String(kind === 'layer') };
 }
 
 /** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */
@@ -105,6 +114,7 @@ function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout,
       Y_FIRST: `${window(layout).start}u`,
       Y_SEGS: `${window(layout).count}u`,
       CENTRED: String(centred),
+      NORM_ROW: normRow,
       BETA: centred ? 'return read_beta(i);' : 'return 0.0;',
       MEAN: centred ? 'return read_mean(r);' : 'return 0.0;',
       SAVE_MEAN: centred ? 'write_mean(r, v);' : '',
