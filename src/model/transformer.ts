@@ -43,7 +43,7 @@ import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
-import { matmul, matmulGroups, type MatmulArgs } from './ops/matmul';
+import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm } from './ops/matmul';
 import { normBackward, normForward, type NormEmbedding, type NormLayout } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
@@ -146,6 +146,20 @@ function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, ro
   return ctx.norm === 'rms' ? normForward(rt, { ...a, kind: 'rms' }) : normForward(rt, { ...a, beta: P(`${name}.b`), mean: at(ln.mean!) });
 }
 
+/**
+ * The product `job` (M = rows, K = d) of the norm `name` of x, normalised into ln.y: in the fused graph one dispatch,
+ * the matmul normalising its A on load (and writing ln.y and the statistics as the norm would); unfused, blockNorm
+ * and then the product of ln.y. With `embed`, x is computed from the embeddings and written (blockNorm's `embed`).
+ */
+async function normedProduct(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, job: Omit<MatmulArgs, 'M' | 'K' | 'a'>, embed?: NormEmbedding): Promise<Dispatch[]> {
+  const { rt, P, d } = ctx;
+  const product = { ...job, M: rows, K: d, a: at(ln.y) };
+  if (!ctx.fused) return [await blockNorm(ctx, name, x, ln, rows), await matmul(rt, product)];
+  const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), embed };
+  const norm: MatmulNorm = ctx.norm === 'rms' ? { ...a, kind: 'rms' } : { ...a, kind: 'layer', beta: P(`${name}.b`), mean: at(ln.mean!) };
+  return [await matmul(rt, { ...product, norm })];
+}
+
 /** Backward of blockNorm from dy into dx, adding dx's own contents (the residual stream's gradient) when `residual`. */
 function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual: boolean, layout?: NormLayout): Promise<Dispatch> {
   const { rt, P, G, d } = ctx;
@@ -198,10 +212,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
   for (let l = 0; l < s.nLayers; l++) {
     const L = `${S}layers.${l}`;
     const c = buf.layers[l];
-    out.push(
-      await blockNorm(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows, { embed: ctx.fused && l === 0 ? embed : undefined }),
-      await matmul(rt, { M: rows, N: 3 * d, K: d, a: at(c.ln1.y), b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }),
-    );
+    out.push(...(await normedProduct(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows, { N: 3 * d, b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }, ctx.fused && l === 0 ? embed : undefined)));
     // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
     if (c.qk) out.push(await headNorm(ctx, `${L}.attn.q_norm.g`, at(c.qkv), c.qk, rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
     out.push(
@@ -232,8 +243,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     }
     const mlpIn = x ? x.mid : c.mid;
     out.push(
-      await blockNorm(ctx, `${L}.ln2`, mlpIn, c.ln2, rows),
-      await matmul(rt, { M: rows, N: dFF, K: d, a: at(c.ln2.y), b: P(`${L}.mlp.w1`), transB: true, bias: P(`${L}.mlp.b1`), gelu: { preact: at(c.pre) }, c: at(c.act) }),
+      ...(await normedProduct(ctx, `${L}.ln2`, mlpIn, c.ln2, rows, { N: dFF, b: P(`${L}.mlp.w1`), transB: true, bias: P(`${L}.mlp.b1`), gelu: { preact: at(c.pre) }, c: at(c.act) })),
       await matmul(rt, { M: rows, N: d, K: dFF, a: at(c.act), b: P(`${L}.mlp.w2`), transB: true, bias: P(`${L}.mlp.b2`), residual: at(mlpIn), c: at(buf.xs[l + 1]) }),
     );
   }

@@ -101,6 +101,22 @@ export interface NormEmbedding {
   vocab: number;
 }
 
+/**
+ * The body of x_at(r, i) for a norm whose input is the embeddings, rows of `width` (a WGSL expression): the same sum,
+ * in the same order, as shaders/embedding.wgsl. It reads what embeddingBindings binds.
+ */
+export function embeddingAt(width: string): string {
+  return `let token = read_tokens(r);\n  var v = read_pos_emb((r % p.seq_len) * ${width} + i);\n  if (token < p.vocab) {\n    v += read_tok_emb(token * ${width} + i);\n  }\n  return v;`;
+}
+
+/** The uniforms and tensors embeddingAt reads, for `rows` rows of d. */
+export function embeddingBindings(embed: NormEmbedding, rows: number, d: number) {
+  return {
+    uniforms: { seq_len: u32(embed.seqLen), vocab: u32(embed.vocab) },
+    tensors: { tokens: read(at(embed.tokens), rows, 'u32'), tok_emb: read(embed.tokEmb, embed.vocab * d), pos_emb: read(embed.posEmb, embed.seqLen * d) },
+  };
+}
+
 function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout, spec: Omit<KernelSpec, 'fills'>, hasResidual = false, embeds = false) {
   const centred = kind === 'layer';
   return instantiateKernel(source, {
@@ -120,10 +136,7 @@ function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout,
       SAVE_MEAN: centred ? 'write_mean(r, v);' : '',
       SAVE_DBETA: centred ? 'write_dbeta(i, v);' : '',
       RESIDUAL_GRAD: hasResidual ? 'return read_residual(i);' : 'return 0.0;',
-      // The same sum, in the same order, as shaders/embedding.wgsl.
-      X_AT: embeds
-        ? 'let token = read_tokens(r);\n  var v = read_pos_emb((r % p.seq_len) * p.d + i);\n  if (token < p.vocab) {\n    v += read_tok_emb(token * p.d + i);\n  }\n  return v;'
-        : 'return read_x(x_base(r) + i);',
+      X_AT: embeds ? embeddingAt('p.d') : 'return read_x(x_base(r) + i);',
       SAVE_X: embeds ? 'write_x(i, v);' : '',
     },
   });
@@ -153,10 +166,7 @@ export function normForward(
   if (embed && (a.layout || rows % embed.seqLen !== 0)) throw new Error(`norm: an embedding input is ${rows} row-major rows of whole sequences of ${embed.seqLen}`);
   const n = extents(rows, d, layout);
   const kernel = a.kernel ?? chooseLayerNormKernel(rt.adapter);
-  const embedding = embed && {
-    uniforms: { seq_len: u32(embed.seqLen), vocab: u32(embed.vocab) },
-    tensors: { tokens: read(at(embed.tokens), rows, 'u32'), tok_emb: read(embed.tokEmb, embed.vocab * d), pos_emb: read(embed.posEmb, embed.seqLen * d) },
-  };
+  const embedding = embed && embeddingBindings(embed, rows, d);
   const k = normSource(kernel, a.kind ?? 'layer', layout, {
     label: embed ? 'layernorm.forward.embedded' : 'layernorm.forward',
     section: 'forward',
