@@ -70,26 +70,26 @@ struct RowStats4 { mean: vec4<f32>, rstd: vec4<f32> }
 
 fn rowStats4(m: u32) -> RowStats4 {
   let d = dims(0u);
-  var s: RowStats4;
-  for (var j = 0u; j < 4u; j++) {
-    let v = norm_stats(min(m + j, d.x - 1u), d.z, p.eps);
-    s.mean[j] = v.x;
-    s.rstd[j] = v.y;
-  }
-  return s;
+  let s0 = norm_stats(min(m, d.x - 1u), d.z, p.eps);
+  let s1 = norm_stats(min(m + 1u, d.x - 1u), d.z, p.eps);
+  let s2 = norm_stats(min(m + 2u, d.x - 1u), d.z, p.eps);
+  let s3 = norm_stats(min(m + 3u, d.x - 1u), d.z, p.eps);
+  return RowStats4(vec4(s0.x, s1.x, s2.x, s3.x), vec4(s0.y, s1.y, s2.y, s3.y));
 }
 
-// A[m .. m+3, k] normalised on load with the rows' statistics, 0 outside the matrix (reads clamped into it).
-fn normA4(m: u32, k: u32, s: RowStats4) -> vec4<f32> {
+// A[m .. m+3, k] normalised on load with the rows' statistics, 0 outside the matrix (reads clamped into it). Written
+// out rather than looped: SwiftShader does not unroll loops, and indexing a vector there is slow.
+fn normA(m: u32, k: u32, mean: f32, rstd: f32, g: f32, b: f32) -> f32 {
   let d = dims(0u);
-  let kk = min(k, d.z - 1u);
+  return select(0.0, norm_apply(x_at(min(m, d.x - 1u), min(k, d.z - 1u)), mean, rstd, g, b), m < d.x && k < d.z);
+}
+
+fn normA4(m: u32, k: u32, s: RowStats4) -> vec4<f32> {
+  let kk = min(k, dims(0u).z - 1u);
   let g = read_gamma(kk);
   let b = read_beta(kk);
-  var v: vec4<f32>;
-  for (var j = 0u; j < 4u; j++) {
-    v[j] = select(0.0, norm_apply(x_at(min(m + j, d.x - 1u), kk), s.mean[j], s.rstd[j], g, b), m + j < d.x && k < d.z);
-  }
-  return v;
+  return vec4(normA(m, k, s.mean.x, s.rstd.x, g, b), normA(m + 1u, k, s.mean.y, s.rstd.y, g, b),
+    normA(m + 2u, k, s.mean.z, s.rstd.z, g, b), normA(m + 3u, k, s.mean.w, s.rstd.w, g, b));
 }
 
 // Writes row m of the norm as the norm kernel would (see the header): A, the statistics, and x when it is computed.
@@ -106,7 +106,10 @@ fn writeNormRow(m: u32, mean: f32, rstd: f32) {
 }
 
 fn writeNormRows4(m: u32, s: RowStats4) {
-  for (var j = 0u; j < 4u; j++) { writeNormRow(m + j, s.mean[j], s.rstd[j]); }
+  writeNormRow(m, s.mean.x, s.rstd.x);
+  writeNormRow(m + 1u, s.mean.y, s.rstd.y);
+  writeNormRow(m + 2u, s.mean.z, s.rstd.z);
+  writeNormRow(m + 3u, s.mean.w, s.rstd.w);
 }
 
 // op(A)[m, k], 0 outside the matrix. The load is unconditional (an out-of-range index reads some element
@@ -234,12 +237,11 @@ fn slabQuad(e: u32, kContiguous: bool) -> vec2<u32> {
 var<workgroup> tileStats: array<vec2<f32>, TILE>;
 
 fn tileRowStats4(q: u32) -> RowStats4 {
-  var s: RowStats4;
-  for (var j = 0u; j < 4u; j++) {
-    s.mean[j] = tileStats[4u * q + j].x;
-    s.rstd[j] = tileStats[4u * q + j].y;
-  }
-  return s;
+  let s0 = tileStats[4u * q];
+  let s1 = tileStats[4u * q + 1u];
+  let s2 = tileStats[4u * q + 2u];
+  let s3 = tileStats[4u * q + 3u];
+  return RowStats4(vec4(s0.x, s1.x, s2.x, s3.x), vec4(s0.y, s1.y, s2.y, s3.y));
 }
 
 // NORM, staged: one invocation per row of the tile computes its statistics into tileStats; in the first tile column

@@ -121,6 +121,23 @@ interface Context {
   norm: NormKind;
   /** Fused dispatches (the default); false builds the unfused graph, for comparisons in tests and benchmarks. */
   fused: boolean;
+  /** Fused graph: the norms before the Q/K/V and W1 products run inside them (see Fusion). */
+  normOnLoad: boolean;
+}
+
+/**
+ * Which graph to build: false, one dispatch per op (kept for comparisons); true (the default), every fusion that
+ * pays on this adapter; 'all', every fusion even where it costs more than the dispatch it saves (tests, benchmarks).
+ */
+export type Fusion = boolean | 'all';
+
+/**
+ * Whether the fused graph normalises the Q/K/V and W1 products' input on load. Not on a CPU implementation of WebGPU
+ * (SwiftShader): there a dispatch costs next to nothing and the direct tiled kernel, whose every invocation computes
+ * the statistics of its own rows, takes about three times as long with the norm inside (measured on quick-add).
+ */
+export function normOnLoad(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
+  return fusion === 'all' || (fusion && !adapter.isSoftware);
 }
 
 /**
@@ -154,7 +171,7 @@ function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, ro
 async function normedProduct(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, job: Omit<MatmulArgs, 'M' | 'K' | 'a'>, embed?: NormEmbedding): Promise<Dispatch[]> {
   const { rt, P, d } = ctx;
   const product = { ...job, M: rows, K: d, a: at(ln.y) };
-  if (!ctx.fused) return [await blockNorm(ctx, name, x, ln, rows), await matmul(rt, product)];
+  if (!ctx.normOnLoad) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
   const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), embed };
   const norm: MatmulNorm = ctx.norm === 'rms' ? { ...a, kind: 'rms' } : { ...a, kind: 'layer', beta: P(`${name}.b`), mean: at(ln.mean!) };
   return [await matmul(rt, { ...product, norm })];
@@ -206,9 +223,10 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
   const S = s.prefix;
   const attn = { keyValid: buf.keyValid, batch, seqLen, nHeads, headDim: dh, causal: s.causal };
   const out: Dispatch[] = [];
-  // x[0] = the embeddings: in the fused graph the first norm computes them (and writes x[0]) itself.
   const embed: NormEmbedding = { tokens: buf.tokens, tokEmb: P(`${S}tok_emb`), posEmb: P(`${S}pos_emb`), seqLen, vocab: s.vocabSize };
   if (!ctx.fused) out.push(await embeddingForward(rt, { ...embed, out: at(buf.xs[0]), batch, d }));
+  // x[0] = the embeddings: in the fused graph the first norm computes them (and writes x[0]) itself, inside the Q/K/V
+  // product or before it.
   for (let l = 0; l < s.nLayers; l++) {
     const L = `${S}layers.${l}`;
     const c = buf.layers[l];
@@ -361,7 +379,7 @@ export async function buildTransformerGraph(
   config: AnyModelConfig,
   state: ParamState,
   shape: BatchShape,
-  opts: { backward: boolean; fused?: boolean },
+  opts: { backward: boolean; fused?: Fusion },
 ): Promise<TransformerGraph> {
   const { dModel: d, nClasses } = config;
   const { batch, seqLen, readout } = shape;
@@ -382,7 +400,8 @@ export async function buildTransformerGraph(
     nHeads: config.nHeads,
     dh: headDim(config),
     norm: normKind(config),
-    fused: opts.fused ?? true,
+    fused: opts.fused !== false,
+    normOnLoad: normOnLoad(opts.fused ?? true, rt.adapter),
   };
   // When every position is read out, the head reads LNf's output directly. Otherwise the fused graph normalises only
   // the readout rows, into the head's input (lnfLayout), and the unfused one gathers them after LNf.

@@ -105,7 +105,7 @@ export function crossEntropy(
       eps: f32(NORM_EPS), seq_len: u32(norm?.seqLen ?? 0), start: u32(norm?.start ?? 0), count: u32(norm?.count ?? 1),
     },
     tensors: bound,
-    fills: { HEAD: String(!!head), NORM: String(!!norm), STAND_INS: standIns(tensors), ...normRowFills(rt.adapter, norm?.kind ?? 'layer', norm?.kernel) },
+    fills: { HEAD: String(!!head), NORM: String(!!norm), SHARED_INPUT: String((head?.heads ?? 1) > 1), STAND_INS: standIns(tensors), ...normRowFills(rt.adapter, norm?.kind ?? 'layer', norm?.kernel) },
   });
   return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [groups(rows, ROWS_PER_WORKGROUP)] });
 }
