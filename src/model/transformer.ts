@@ -30,13 +30,16 @@
 // Fusion (the default; `fused: false` builds the graph above, one dispatch per op, kept to compare against): a real
 // GPU's small step costs about one fixed overhead per dispatch, so the fused graph (1) runs independent products as
 // jobs of one matmul dispatch: each Linear layer's dW and dX, the cross-attention's Q and K/V projections and its
-// four backward products, (2) computes
-// x[0] = embed(tokens) inside each stack's first norm, which writes x[0], (3) normalises only the readout rows in
-// the final norm, straight into the head's input (no gather; its backward reads the head's gradient there, no
-// scatter), (4) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, and (5) computes
-// the head's logits inside the cross-entropy kernel. Each fused
-// kernel computes every value with the same float32 operations in the same order, so training is bit for bit the
-// same (test/transformer.test.ts).
+// four backward products, (2) computes x[0] = embed(tokens) inside each stack's first norm, which writes x[0],
+// (3) runs the norm before the Q/K/V projection and the one before W1 inside those products, which normalise their
+// input on load (statistics in each tile's prologue; they write the norm's output and statistics for the backward),
+// (4) runs the top stack's final norm inside the cross-entropy kernel, which normalises only the readout rows,
+// straight into the head's input (no gather; the norm's backward reads the head's gradient there, no scatter),
+// (5) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, and (6) computes the head's
+// logits inside the cross-entropy kernel. (3) is left out on a software adapter (normOnLoad), where it costs more
+// than the dispatches it saves; `fused: 'all'` makes it anyway. Each fused kernel computes every value with the same
+// float32 operations in the same order (a norm's statistics in the order of the norm kernel variant the adapter
+// runs: shaders/norm_row.wgsl), so training is bit for bit the same (test/transformer.test.ts).
 import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { allocate, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';

@@ -5,7 +5,7 @@
 // the head's `norm` the model's final norm of the head's input too.
 import source from '../../../shaders/cross_entropy.wgsl?raw';
 import { at, f32, groups, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { instantiateKernel, read, write, type TensorArg } from '../../gpu/kernel-template';
+import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { normRowFills, type LayerNormKernel } from './layernorm';
 import { NORM_EPS } from '../config';
 
@@ -38,28 +38,18 @@ export type HeadNorm = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; seqLen
 );
 
 /** Every accessor a variant may call, with the stand-in a variant that binds no such tensor gets. */
-const ACCESSORS: { name: string; tensor: string; standIn: string }[] = [
-  { name: 'read_head_in(i: u32) -> f32', tensor: 'head_in', standIn: 'return 0.0;' },
-  { name: 'write_head_in(i: u32, v: f32)', tensor: 'head_in', standIn: '' },
-  { name: 'read_w(i: u32) -> f32', tensor: 'w', standIn: 'return 0.0;' },
-  { name: 'read_bias(i: u32) -> f32', tensor: 'bias', standIn: 'return 0.0;' },
-  { name: 'write_logits(i: u32, v: f32)', tensor: 'logits', standIn: '' },
-  { name: 'read_x(i: u32) -> f32', tensor: 'x', standIn: 'return 0.0;' },
-  { name: 'read_gamma(i: u32) -> f32', tensor: 'gamma', standIn: 'return 0.0;' },
-  { name: 'read_beta(i: u32) -> f32', tensor: 'beta', standIn: 'return 0.0;' },
-  { name: 'write_mean(i: u32, v: f32)', tensor: 'mean', standIn: '' },
-  { name: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', standIn: '' },
+const ACCESSORS: StandIn[] = [
+  { signature: 'read_head_in(i: u32) -> f32', tensor: 'head_in', body: 'return 0.0;' },
+  { signature: 'write_head_in(i: u32, v: f32)', tensor: 'head_in', body: '' },
+  { signature: 'read_w(i: u32) -> f32', tensor: 'w', body: 'return 0.0;' },
+  { signature: 'read_bias(i: u32) -> f32', tensor: 'bias', body: 'return 0.0;' },
+  { signature: 'write_logits(i: u32, v: f32)', tensor: 'logits', body: '' },
+  { signature: 'read_x(i: u32) -> f32', tensor: 'x', body: 'return 0.0;' },
+  { signature: 'read_gamma(i: u32) -> f32', tensor: 'gamma', body: 'return 0.0;' },
+  { signature: 'read_beta(i: u32) -> f32', tensor: 'beta', body: 'return 0.0;' },
+  { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
+  { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
 ];
-
-/** Stand-ins for the accessors that `tensors` does not generate (a read of a written tensor is generated too). */
-function standIns(tensors: Record<string, TensorArg | undefined>): string {
-  return ACCESSORS.filter(({ name, tensor }) => {
-    const t = tensors[tensor];
-    return !t || (name.startsWith('write_') && !t.writes);
-  })
-    .map(({ name, standIn }) => `fn ${name} { ${standIn} }`)
-    .join('\n');
-}
 
 export function crossEntropy(
   rt: GpuRuntime,
@@ -105,7 +95,7 @@ export function crossEntropy(
       eps: f32(NORM_EPS), seq_len: u32(norm?.seqLen ?? 0), start: u32(norm?.start ?? 0), count: u32(norm?.count ?? 1),
     },
     tensors: bound,
-    fills: { HEAD: String(!!head), NORM: String(!!norm), SHARED_INPUT: String((head?.heads ?? 1) > 1), STAND_INS: standIns(tensors), ...normRowFills(rt.adapter, norm?.kind ?? 'layer', norm?.kernel) },
+    fills: { HEAD: String(!!head), NORM: String(!!norm), SHARED_INPUT: String((head?.heads ?? 1) > 1), STAND_INS: standIns(tensors, ACCESSORS), ...normRowFills(rt.adapter, norm?.kind ?? 'layer', norm?.kernel) },
   });
   return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [groups(rows, ROWS_PER_WORKGROUP)] });
 }

@@ -9,7 +9,7 @@
 // and by adapter: CPU implementations of WebGPU get variants without workgroup memory (chooseMatmulKernel).
 // With `norm` (the fused graph) the product's A is a LayerNorm or RMSNorm of its input, computed on load.
 import source from '../../../shaders/matmul.wgsl?raw';
-import { instantiateKernel, read, write, type TensorArg } from '../../gpu/kernel-template';
+import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { embeddingAt, embeddingBindings, normRowFills, type LayerNormKernel, type NormEmbedding } from './layernorm';
 import { NORM_EPS } from '../config';
@@ -181,13 +181,13 @@ function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
 }
 
 /** The norm's accessors (shaders/matmul.wgsl, NORM), with the stand-ins a kernel that does not bind them gets. */
-const NORM_ACCESSORS: { name: string; tensor: string; standIn: string }[] = [
-  { name: 'read_x(i: u32) -> f32', tensor: 'x', standIn: 'return 0.0;' },
-  { name: 'write_x(i: u32, v: f32)', tensor: 'x', standIn: '' },
-  { name: 'read_gamma(i: u32) -> f32', tensor: 'gamma', standIn: 'return 0.0;' },
-  { name: 'read_beta(i: u32) -> f32', tensor: 'beta', standIn: 'return 0.0;' },
-  { name: 'write_mean(i: u32, v: f32)', tensor: 'mean', standIn: '' },
-  { name: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', standIn: '' },
+const NORM_ACCESSORS: StandIn[] = [
+  { signature: 'read_x(i: u32) -> f32', tensor: 'x', body: 'return 0.0;' },
+  { signature: 'write_x(i: u32, v: f32)', tensor: 'x', body: '' },
+  { signature: 'read_gamma(i: u32) -> f32', tensor: 'gamma', body: 'return 0.0;' },
+  { signature: 'read_beta(i: u32) -> f32', tensor: 'beta', body: 'return 0.0;' },
+  { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
+  { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
 ];
 
 /** The norm's tensors, uniforms and fills for a kernel whose (only) job is `args`; no norm: stand-ins only. */
@@ -202,11 +202,10 @@ function normBindings(args: MatmulArgs, adapter: { isSoftware: boolean }) {
     mean: norm.kind === 'layer' ? write(norm.mean, M) : undefined,
     rstd: write(norm.rstd, M),
   } || {};
-  const standIns = NORM_ACCESSORS.filter(({ name, tensor }) => !tensors[tensor] || (name.startsWith('write_') && !tensors[tensor]!.writes));
   return {
     tensors,
     uniforms: { eps: f32(NORM_EPS), ...embedding?.uniforms },
-    standIns: standIns.map(({ name, standIn }) => `fn ${name} { ${standIn} }`).join('\n'),
+    standIns: standIns(tensors, NORM_ACCESSORS),
     fills: {
       NORM: String(!!norm),
       X_AT: norm?.embed ? embeddingAt('dims(0u).z') : 'return read_x(r * dims(0u).z + i);',
