@@ -1,7 +1,9 @@
 // The Reproduce panel in headless Chromium on SwiftShader: folded by default; opened, it shows the chosen study's
 // units, a time estimate and its report's tables with every row unmeasured; an abbreviated run (a smoke test: every
 // unit a few steps) of quick modes-modarith runs in the worker, its first unit fills rows in, Cancel stops it with
-// the finished unit kept, and report.md (marked as a smoke test) and a figure export; axe finds no serious violation. Screenshot in test-results/.
+// the finished unit kept, and report.md (marked as a smoke test) and a figure export; axe finds no serious violation.
+// The finished units are kept in the browser: after a reload the same study offers Continue with them restored, and
+// Discard drops them. Screenshots in test-results/.
 import { expect, test } from '@playwright/test';
 import { expectNoSeriousViolations } from './a11y';
 import { download } from './helpers';
@@ -51,5 +53,21 @@ test('reproduce: an abbreviated quick study fills its table unit by unit, cancel
   expect(text).toContain(kept === 1 ? 'Units: 1 of 3 finished (missing: s42-opadd-wd0, s42-opmul-wd1).' : 'Units: 2 of 3 finished (missing: s42-opmul-wd1).');
   const figure = await download(page, () => panel.getByRole('button', { name: 'Export test-accuracy.svg' }).click());
   expect(figure.bytes.toString('utf8')).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="640" height="360"/);
+
+  // Closing the page loses nothing: reopened, the same study and settings come back with the units finished.
+  const measured = await panel.locator('tr[data-measured="yes"]').count();
+  await page.reload();
+  await expect(page.getByTestId('adapter')).not.toContainText(/looking|none/);
+  await panel.locator('summary').click();
+  await panel.getByLabel(/Abbreviated run/).check();
+  await expect(page.getByTestId('reproduce-plan')).toContainText(`${kept} finished (${kept} kept in this browser from an earlier visit).`);
+  await expect(panel.locator('tr[data-measured="yes"]')).toHaveCount(measured);
+  await expect(panel.getByRole('button', { name: 'Continue' })).toBeEnabled();
+  await panel.screenshot({ path: 'test-results/reproduce-restored.png' });
+  await panel.getByRole('button', { name: 'Discard finished units' }).click();
+  await expect(page.getByTestId('reproduce-plan')).toContainText('0 finished.');
+  await expect(panel.locator('tr[data-measured="yes"]')).toHaveCount(0);
+  await expect(panel.getByRole('button', { name: 'Run' })).toBeEnabled();
+  await expect(panel.getByRole('button', { name: 'Discard finished units' })).toBeDisabled();
   expect(pageErrors).toEqual([]);
 });

@@ -67,6 +67,8 @@ describe('phase diagram on the GPU', () => {
       expect(cell.steps).toBe(20);
       // One attention module of d 64: a stable rank between 1 and 64 for each of W_Q and W_K.
       for (const r of [...cell.stableRank.q, ...cell.stableRank.k]) expect(r).toBeGreaterThan(1), expect(r).toBeLessThan(64);
+      // And its Frobenius norm (what tells a matrix Low-Rank Decay shrank to its floor from a full-rank one).
+      for (const n of [...cell.norm!.q, ...cell.norm!.k]) expect(n).toBeGreaterThan(0), expect(Number.isFinite(n)).toBe(true);
     }
     // Low-Rank Decay pushes W_Q towards low rank, so its stable rank ends below the L2 cell's.
     expect(whole.file.cells[1].stableRank.q[0]!).toBeLessThan(whole.file.cells[0].stableRank.q[0]!);

@@ -94,12 +94,11 @@ describe('the lab worker API on the GPU', () => {
     // Resume; pause is answered at the next chunk boundary while training.
     await api.resume();
     await until('training past step 9', () => (status()?.step ?? 0) >= 9);
-    const asked = performance.now();
     s = await api.pause();
-    const pauseMs = performance.now() - asked;
-    console.log(`pause answered in ${pauseMs.toFixed(0)} ms at step ${s.step}`);
+    console.log(`pause answered at step ${s.step}`);
+    // Mid-run, at a chunk boundary: not held back until the run ends.
     expect(s.phase).toBe('paused');
-    expect(pauseMs).toBeLessThan(5000); // one chunk (a few steps) and at most one evaluation on SwiftShader
+    expect(s.step).toBeLessThan(20);
     const pausedAt = s.step;
     await new Promise((r) => setTimeout(r, 300));
     expect(status()).toMatchObject({ phase: 'paused', step: pausedAt, optim: { weightDecay: 0.2 } });

@@ -72,7 +72,7 @@ describe('reproduction studies, shortened, on the GPU', () => {
     expect(resumed.stdout).not.toContain(`unit 1/4 ${plan.units[0].id}`);
     expect(unitFiles()).toEqual(plan.units.map((u) => unitFileName(u.id)).sort());
     const files = unitFiles().map((f) => parseUnitFile(f, readFileSync(join(dir, f), 'utf8'), plan));
-    for (const f of files) expect(f.result.metrics.stableRankQK).toBeGreaterThan(0);
+    for (const f of files) expect(f.result.metrics.stableRankQ).toBeGreaterThan(0), expect(f.result.metrics.normQ).toBeGreaterThan(0);
 
     // The plan again as two shards, in reverse order, in this process: the report the command wrote, bit for bit
     // up to the timing.

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { compare, summarise } from '../src/reproduce/compare';
-import { g23Decline, spectralMetrics } from '../src/reproduce/metrics';
+import { g23Decline, phaseMetrics, spectralMetrics } from '../src/reproduce/metrics';
 import { buildStudy } from '../src/reproduce/studies';
 import { STUDY_NAMES, type StudyPlan, type UnitOutcome, type UnitResult } from '../src/reproduce/study';
 import { parseShard, shardUnits } from '../src/reproduce/runner';
@@ -16,6 +16,7 @@ import { buildReport, renderMarkdown, REPORT_SCHEMA } from '../src/reproduce/rep
 import { lineFigure, studyFigures } from '../src/reproduce/figures';
 import { PUBLISHED } from '../src/reproduce/published';
 import type { SpectralRecord } from '../src/formats/spectral';
+import type { PhaseCellResult } from '../src/formats/phase-diagram-file';
 import { runScript } from './helpers/cli';
 
 const lab = (...values: number[]) => summarise(values);
@@ -84,6 +85,21 @@ describe('the metrics a unit reports', () => {
     expect(m['gef.late']).toBeCloseTo(0.3, 12);
     expect(m).toMatchObject({ 'gef.min': 0.1, 'gef.minStep': 160, edgeTurnStep: 140, 'rotation.median': 8, g23Decline: 8 });
     expect(spectralMetrics(records, null)).toMatchObject({ 'gef.pre': null, 'gef.grok': null });
+  });
+
+  it('a phase cell: W_Q and W_K apart (a flat W_Q at LRD\'s floor beside a rank-1 W_K is not rank 32), with their norms', () => {
+    const cell: PhaseCellResult = {
+      decay: 'lrd', trainFraction: 0.6, strength: 0.03, maxTestAcc: 1, maxTestAccStep: 380, finalTrainAcc: 1, finalTestAcc: 1, grokStep: 320, steps: 600, stopReason: 'completed',
+      stableRank: { q: [63, null], k: [1, 1.2] }, norm: { q: [0.09, 0.11], k: [0.4, 0.6] }, series: { step: [600], trainAcc: [1], testAcc: [1] }, wallMs: 1, adapter: 'hand-made',
+    };
+    const m = phaseMetrics(cell);
+    expect(m.stableRankQ).toBe(63); // a zero matrix (null) has no stable rank and is left out
+    expect(m.stableRankK).toBeCloseTo(1.1, 12);
+    expect(m.normQ).toBeCloseTo(0.1, 12);
+    expect(m.normK).toBeCloseTo(0.5, 12);
+    expect(m).toMatchObject({ grokked: 1, grokStep: 320, trainFraction: 0.6, strength: 0.03 });
+    const { norm: _, ...older } = cell; // a cell from a file written before the norms
+    expect(phaseMetrics(older)).toMatchObject({ stableRankQ: 63, normQ: null, normK: null });
   });
 });
 
@@ -156,7 +172,10 @@ describe('unit files and the report', () => {
     const groks: Record<string, boolean> = { 's42-l21-f0.6': true, 's42-lrd0.03-f0.6': true, 's1-lrd0.03-f0.45': true, 's1-lrd0.03-f0.6': true };
     const outcomes: UnitOutcome[] = plan.units.map((unit) => ({
       unit,
-      result: result({ grokked: groks[unit.id] ? 1 : 0, trainFraction: Number(unit.tags.fraction), stableRankQK: unit.tags.decay === 'lrd' ? 1.2 : 8, maxTestAcc: groks[unit.id] ? 0.99 : 0.3 }),
+      result: result({
+        grokked: groks[unit.id] ? 1 : 0, trainFraction: Number(unit.tags.fraction), maxTestAcc: groks[unit.id] ? 0.99 : 0.3,
+        ...(unit.tags.decay === 'lrd' ? { stableRankQ: 60, stableRankK: 1.2, normQ: 0.1 } : { stableRankQ: 8, stableRankK: 9 }),
+      }),
     }));
     const report = buildReport(plan, outcomes, ['phase-l2.svg']);
     const [fractions, ranks] = report.tables;
@@ -164,9 +183,15 @@ describe('unit files and the report', () => {
     expect(fractions.rows[0].verdict).toMatchObject({ status: 'outside' });
     expect(fractions.rows[1].lab).toMatchObject({ values: [0.6], n: 1 }); // seed 1 never groks under L2
     expect(fractions.rows[1].verdict).toBeNull();
-    expect(ranks.rows[0].verdict).toMatchObject({ status: 'inside', text: 'inside 1–1.5' });
-    expect(ranks.rows[2].verdict).toMatchObject({ status: 'outside' }); // seed 1 does not grok: mean 0.645
-    expect(report.tally).toEqual({ inside: 1, outside: 2, notMeasured: 0, noReference: 2 });
+    expect(ranks.rows.map((r) => r.quantity.split(',')[0])).toEqual([
+      'W_Q stable rank', 'W_K stable rank', 'W_Q Frobenius norm', 'W_K Frobenius norm', 'W_Q stable rank', 'W_K stable rank', 'max test accuracy',
+    ]);
+    expect(ranks.rows[0].verdict).toMatchObject({ status: 'inside', text: 'inside 55–64' });
+    expect(ranks.rows[1].verdict).toMatchObject({ status: 'inside', text: 'inside 1–1.5' });
+    expect(ranks.rows[2].verdict).toMatchObject({ status: 'inside' });
+    expect(ranks.rows[4].lab).toMatchObject({ values: [8, 8], n: 2 });
+    expect(ranks.rows[6].verdict).toMatchObject({ status: 'outside' }); // seed 1 does not grok: mean 0.645
+    expect(report.tally).toEqual({ inside: 3, outside: 2, notMeasured: 0, noReference: 4 });
     expect(report.units).toEqual({ planned: 8, finished: 8, missing: [] });
     const validate = new Ajv({ allErrors: true }).compile(REPORT_SCHEMA);
     expect(validate(JSON.parse(JSON.stringify(report))), JSON.stringify(validate.errors)).toBe(true);
@@ -224,7 +249,7 @@ describe('npm run reproduce --merge', () => {
     const dir = mkdtempSync(join(tmpdir(), 'reproduce-merge-'));
     const plan = buildStudy('lrd-phase', { quick: true });
     for (const unit of plan.units) {
-      const metrics = { grokked: unit.tags.fraction === '0.6' ? 1 : 0, trainFraction: Number(unit.tags.fraction), stableRankQK: 2, maxTestAcc: 0.5 };
+      const metrics = { grokked: unit.tags.fraction === '0.6' ? 1 : 0, trainFraction: Number(unit.tags.fraction), stableRankQ: 2, stableRankK: 2, maxTestAcc: 0.5 };
       writeFileSync(join(dir, unitFileName(unit.id)), JSON.stringify(unitFileOf(plan, unit, result(metrics))));
     }
     const r = await runScript('reproduce', 'lrd-phase', '--quick', '--merge', '--out', dir);

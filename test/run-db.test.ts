@@ -367,7 +367,7 @@ describe('the saved-run database', () => {
     expect((await db.list()).runs).toEqual([summary('r')]);
     const upgraded = await request(factory.open('old'));
     expect(upgraded.version).toBe(RUN_DB_VERSION);
-    expect([...upgraded.objectStoreNames].sort()).toEqual(['checkpoints', 'grokCheckpoints', 'history', 'runs', 'summaries']);
+    expect([...upgraded.objectStoreNames].sort()).toEqual(['checkpoints', 'grokCheckpoints', 'history', 'runs', 'studyUnits', 'summaries']);
     upgraded.close();
     const saved = await db.get('r');
     expect(saved.runFile).toEqual({ ...fileV2, version: RUN_FILE_VERSION }); // in the current format

@@ -21,8 +21,8 @@
 // centred kernel matrix K = X X^T (dual). The form with fewer floating-point operations is used: for the
 // quadratic probe on d = 128 features (8,256 expanded) and a few thousand rows that is the dual, and its kernel
 // needs no expansion: with s = <x, z>, the expanded features' inner product is s + (s^2 - sum_i x_i^2 z_i^2) / 2.
-// Both solve with ml-matrix's Cholesky decomposition.
-import { CholeskyDecomposition, Matrix } from 'ml-matrix';
+// Both solve by Cholesky decomposition (src/analysis/cholesky.ts).
+import { choleskyFactor, choleskySolve } from './cholesky';
 import { Rng } from '../util/random';
 import { fitMlpProbe, type Rows } from './mlp-probe';
 import { ProbeKind } from '../formats/experiments';
@@ -195,11 +195,11 @@ const FEATURE_MAPS: Record<'linear' | 'quadratic', FeatureMap> = {
 
 /** Solves (A + alpha I) W = B for symmetric positive semi-definite A [m x m] and B [m x t] (both flat). */
 function ridgeSolve(a: Float64Array, m: number, b: Float64Array, t: number, alpha: number): Float64Array {
-  const lhs = new Matrix(m, m);
-  for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) lhs.set(i, j, a[i * m + j] + (i === j ? alpha : 0));
-  const cholesky = new CholeskyDecomposition(lhs);
-  if (!cholesky.isPositiveDefinite()) throw new Error(`ridge: the regularised ${m} x ${m} system is not positive definite`);
-  return Float64Array.from(cholesky.solve(Matrix.from1DArray(m, t, b)).to1DArray());
+  const lhs = Float64Array.from(a);
+  for (let i = 0; i < m; i++) lhs[i * m + i] += alpha;
+  const l = choleskyFactor(lhs, m);
+  if (!l) throw new Error(`ridge: the regularised ${m} x ${m} system is not positive definite`);
+  return choleskySolve(l, m, b, t);
 }
 
 /**

@@ -46,6 +46,11 @@ export interface PhaseCellResult extends PhaseCell {
   stopReason: StopReason;
   /** The stable ranks of each attention module's W_Q and W_K after the last step (null: a zero matrix). */
   stableRank: { q: (number | null)[]; k: (number | null)[] };
+  /**
+   * The Frobenius norms of the same matrices (absent in files from before it). A matrix Low-Rank Decay has shrunk
+   * to its floor has a flat spectrum, so a stable rank near d: only its norm tells it from a full-rank one.
+   */
+  norm?: { q: number[]; k: number[] };
   /** Train and test accuracy at every evaluation. */
   series: { step: number[]; trainAcc: number[]; testAcc: number[] };
   wallMs: number;
@@ -121,6 +126,7 @@ export const PHASE_DIAGRAM_SCHEMA = {
           steps: integer,
           stopReason: { enum: STOP_REASONS },
           stableRank: { type: 'object', additionalProperties: false, required: ['q', 'k'], properties: { q: ranks, k: ranks } },
+          norm: { type: 'object', additionalProperties: false, required: ['q', 'k'], properties: { q: numbers, k: numbers } },
           series: {
             type: 'object',
             additionalProperties: false,

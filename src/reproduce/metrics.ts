@@ -132,9 +132,14 @@ export function analysisMetrics(moment: Moment, file: AnalysisFile, notes: Recor
   return out;
 }
 
-/** A phase-diagram cell's scalars: whether it grokked, its max test accuracy, its mean Q and K stable ranks. */
+const meanOf = (xs: readonly (number | null)[] | undefined) => mean((xs ?? []).filter((x): x is number => x !== null));
+
+/**
+ * A phase-diagram cell's scalars: whether it grokked, its max test accuracy, and W_Q's and W_K's stable ranks and
+ * Frobenius norms (each a mean over the attention modules). Q and K stay apart: Low-Rank Decay can leave one at rank
+ * 1 and shrink the other to its floor, a flat spectrum of stable rank near d, and a mean of the two means neither.
+ */
 export function phaseMetrics(cell: PhaseCellResult): Record<string, number | null> {
-  const ranks = [...cell.stableRank.q, ...cell.stableRank.k].filter((r): r is number => r !== null);
   return {
     grokked: cell.grokStep === null ? 0 : 1,
     grokStep: cell.grokStep,
@@ -142,6 +147,9 @@ export function phaseMetrics(cell: PhaseCellResult): Record<string, number | nul
     finalTestAcc: cell.finalTestAcc,
     trainFraction: cell.trainFraction,
     strength: cell.strength,
-    stableRankQK: mean(ranks),
+    stableRankQ: meanOf(cell.stableRank.q),
+    stableRankK: meanOf(cell.stableRank.k),
+    normQ: meanOf(cell.norm?.q),
+    normK: meanOf(cell.norm?.k),
   };
 }

@@ -37,7 +37,8 @@ export function shardUnits(plan: StudyPlan, shard: Shard = { index: 1, count: 1 
 export interface UnitStore {
   /** The finished units of this plan (a foreign file is an error, never skipped). */
   finished(): UnitFile[];
-  write(file: UnitFile): void;
+  /** Resolves once the file is kept (a browser's store is asynchronous). */
+  write(file: UnitFile): void | Promise<void>;
 }
 
 export interface StudyProgress {
@@ -95,7 +96,7 @@ export async function runStudy(rt: GpuRuntime, plan: StudyPlan, store: UnitStore
       throw err;
     }
     const file = unitFileOf(plan, unit, result);
-    store.write(file);
+    await store.write(file);
     done++;
     ran++;
     callbacks.onUnitDone?.({ ...progress, done }, file);

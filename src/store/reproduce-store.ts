@@ -20,6 +20,8 @@ export interface ReproduceState {
   choose(patch: Partial<StudyRequest>): void;
   /** The worker's view of `request` (ignored when the choice has changed since it was asked for). */
   planned(request: StudyRequest, view: StudyView): void;
+  /** The worker forgot the finished units of `request`: its view with none (the phase starts over). */
+  discarded(request: StudyRequest, view: StudyView): void;
   begin(): void;
   event(event: StudyEvent): void;
   cancel(): void;
@@ -43,6 +45,9 @@ export function createReproduceStore(): StoreApi<ReproduceState> {
     },
     planned: (request, view) => {
       if (sameRequest(request, get().request)) set({ view });
+    },
+    discarded: (request, view) => {
+      if (sameRequest(request, get().request)) set({ view, phase: 'idle', error: null });
     },
     begin: () => set({ phase: 'running', error: null, progress: null }),
     event: (event) => set(event.kind === 'progress' ? { progress: event } : { view: event.view, progress: null }),

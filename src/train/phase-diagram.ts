@@ -1,7 +1,7 @@
 // The phase diagram of docs/science.md §4: a grid of runs over train fraction x decay strength, once with L2 (AdamW's decay
 // on every parameter, strength = the weight decay) and once with Low-Rank Decay (strength = the rate on W_Q and
 // W_K of every attention module; every other parameter keeps AdamW's decay at the preset's weight decay), and per
-// cell the highest test accuracy reached, the grok step and the stable ranks of W_Q and W_K at the cell's end.
+// cell the highest test accuracy reached, the grok step and the stable ranks and norms of W_Q and W_K at the cell's end.
 //
 // Cells run one after another, in the order of phaseDiagramCells. The file (PhaseDiagramFile, versioned, with a
 // JSON Schema) holds the plan and the finished cells; runPhaseDiagram continues a file of the same plan by skipping
@@ -120,11 +120,16 @@ export async function cellResult(cell: PhaseCell, trainer: Trainer): Promise<Pha
   const best = testAcc.indexOf(Math.max(...testAcc));
   const { table } = trainer.engine;
   const { params } = await trainer.engine.exportState();
-  const rank = (name: string) => {
+  const matrix = (name: string) => {
     const s = table.get(name);
-    const r = stableRankOrNaN(params.subarray(s.offset, s.offset + s.size), s.shape[0], s.shape[1]);
+    return { w: params.subarray(s.offset, s.offset + s.size), rows: s.shape[0], cols: s.shape[1] };
+  };
+  const rank = (name: string) => {
+    const { w, rows, cols } = matrix(name);
+    const r = stableRankOrNaN(w, rows, cols);
     return Number.isNaN(r) ? null : r;
   };
+  const norm = (name: string) => Math.sqrt(matrix(name).w.reduce((sum, x) => sum + x * x, 0));
   const modules = attentionModules(table);
   return {
     ...cell,
@@ -136,6 +141,7 @@ export async function cellResult(cell: PhaseCell, trainer: Trainer): Promise<Pha
     steps: run.summary.steps,
     stopReason: run.summary.stopReason,
     stableRank: { q: modules.map((m) => rank(`${m}.wq`)), k: modules.map((m) => rank(`${m}.wk`)) },
+    norm: { q: modules.map((m) => norm(`${m}.wq`)), k: modules.map((m) => norm(`${m}.wk`)) },
     series: { step, trainAcc, testAcc },
     wallMs: run.summary.wallMs,
     adapter: run.summary.adapter,

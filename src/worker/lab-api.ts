@@ -30,7 +30,7 @@ import {
   IDLE_STATUS, type ExperimentRequest, type HyperChange, type LabBatch, type LabListener, type LabWorkerApi, type LoadRequest, type PlayRequest, type RunSink,
   type SavedRunSummary, type StartRequest, type WorkerStatus,
 } from '../formats/worker';
-import { StudyService, type StudyApi, type StudyListener, type StudyRequest, type StudyView } from './study-service';
+import { StudyService, type StudyApi, type StudyListener, type StudyRequest, type StudyUnitStore, type StudyView } from './study-service';
 import type { StudyStop } from '../reproduce/runner';
 import { PLAYBACK_MS, PLAYBACK_START, playbackEnd, playbackSlice, playbackStep, type PlaybackCursor } from './playback';
 
@@ -52,6 +52,8 @@ export interface LabApiOptions {
   acquire(): Promise<AcquiredDevice>;
   /** Where runs and their latest checkpoints are saved (IndexedDB in the page); none: nothing is saved. */
   store?: RunSink;
+  /** Where the Reproduce panel's finished units are kept between visits (IndexedDB in the page); none: for the worker's life. */
+  studyUnits?: StudyUnitStore;
   newRunId?(): string;
 }
 
@@ -151,11 +153,13 @@ export class LabApi implements LabWorkerApi, StudyApi {
   private playback: { file: RunFile; started: number; durationMs: number; cursor: PlaybackCursor; timer: ReturnType<typeof setTimeout> | null } | null = null;
   /** The experiments running now (null: none), and whether the page asked to cancel them. */
   private experiment: { cancelled: boolean } | null = null;
-  private readonly studies = new StudyService();
+  private readonly studies: StudyService;
   /** The reproduction study running now, if any: training runs wait until it ends or is cancelled. */
   private study: { cancelled: boolean } | null = null;
 
-  constructor(private readonly options: LabApiOptions) {}
+  constructor(private readonly options: LabApiOptions) {
+    this.studies = new StudyService(options.studyUnits);
+  }
 
   subscribe(listener: LabListener): void {
     this.listener = listener;
@@ -445,6 +449,11 @@ export class LabApi implements LabWorkerApi, StudyApi {
     if (!this.study) return false;
     this.study.cancelled = true;
     return true;
+  }
+
+  async discardStudy(request: StudyRequest): Promise<StudyView> {
+    if (this.study) throw new Error('a reproduction study is running: cancel it before discarding its units');
+    return this.studies.discard(request);
   }
 
   private refuseDuringStudy(): void {

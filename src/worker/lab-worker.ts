@@ -1,7 +1,7 @@
 // The training worker (a module Web Worker): acquires the GPU here, off the page's thread (navigator.gpu exists in
 // dedicated workers), and exposes the lab's API to the page with Comlink. Batches are handed over with their
-// typed arrays transferred, not copied. Runs are saved to IndexedDB from here, so a checkpoint never has to cross
-// to the page to be kept.
+// typed arrays transferred, not copied. Runs (and the Reproduce panel's finished units) are saved to IndexedDB from
+// here, so a checkpoint never has to cross to the page to be kept.
 import * as Comlink from 'comlink';
 import { acquireDevice } from '../gpu/device';
 import { LabApi } from './lab-api';
@@ -15,4 +15,5 @@ class WorkerLabApi extends LabApi {
   }
 }
 
-Comlink.expose(new WorkerLabApi({ acquire: () => acquireDevice(navigator.gpu as GPU | undefined), store: new RunDb() }));
+const db = new RunDb();
+Comlink.expose(new WorkerLabApi({ acquire: () => acquireDevice(navigator.gpu as GPU | undefined), store: db, studyUnits: db }));

@@ -6,7 +6,10 @@
 //   spectral and causal records, analyses) from the mark the save before ended at (src/formats/history.ts);
 //   opening a run applies its steps in order and checks the run file they make;
 // - `checkpoints` (by run id): the latest checkpoint's bytes, which name their place in the history;
-// - `grokCheckpoints` (by run id): the checkpoint of the run's grok step, written once (experiments at the grok).
+// - `grokCheckpoints` (by run id): the checkpoint of the run's grok step, written once (experiments at the grok);
+// - `studyUnits` (by [study key, unit id]): the finished units of the Reproduce panel's studies, each the unit file's
+//   JSON text as `npm run reproduce` writes it (src/reproduce/unit-file.ts), checked against the plan when read back
+//   (src/worker/study-service.ts), so a closed page keeps the units it finished.
 //
 // What can go wrong, and what happens:
 // - The database fails to open (private mode, quota, a blocked upgrade): that call fails with the reason, and the
@@ -27,6 +30,7 @@ import type { HistoryMark } from '../formats/checkpoint-file';
 import type { RunDelta, RunSave, RunSink, SavedRunSummary } from '../formats/worker';
 import { validateSchedule } from './protocol';
 import { NOTHING_SAVED, deltaSince } from './saved-mark';
+import type { StudyUnitStore } from './study-service';
 
 const DB_NAME = 'spectral-edge-lab';
 const SUMMARIES = 'summaries';
@@ -35,6 +39,8 @@ const HISTORY = 'history';
 const CHECKPOINTS = 'checkpoints';
 const GROK_CHECKPOINTS = 'grokCheckpoints';
 const STORES = [SUMMARIES, RUNS, HISTORY, CHECKPOINTS, GROK_CHECKPOINTS] as const;
+/** The studies' finished units (not a run's: no run transaction touches it). */
+const STUDY_UNITS = 'studyUnits';
 /** Versions 1 and 2: each run's whole run file, rewritten at every save. */
 const RUN_FILES = 'runFiles';
 
@@ -58,6 +64,8 @@ const recordOf = (run: Pick<RunFile, 'config' | 'summary'>, delta: RunDelta, ste
 
 /** The keys of run `id`'s history steps. */
 const stepsOf = (id: string): IDBKeyRange => IDBKeyRange.bound([id, 0], [id, Infinity]);
+/** The keys of study `key`'s units (any string id; an array key sorts after every string). */
+const unitsOf = (key: string): IDBKeyRange => IDBKeyRange.bound([key, ''], [key, []]);
 
 export interface SavedRun {
   summary: SavedRunSummary;
@@ -141,6 +149,10 @@ const UPGRADES: ((db: IDBDatabase, tx: IDBTransaction) => void | Promise<void>)[
   // 3 -> 4: the grok step's checkpoints (the runs saved before have none).
   (db) => {
     db.createObjectStore(GROK_CHECKPOINTS);
+  },
+  // 4 -> 5: the Reproduce panel's finished units.
+  (db) => {
+    db.createObjectStore(STUDY_UNITS);
   },
 ];
 
@@ -254,7 +266,7 @@ function assembleRunFile(record: unknown, steps: unknown[]): RunFile {
   }
 }
 
-export class RunDb implements RunSink {
+export class RunDb implements RunSink, StudyUnitStore {
   private db: Promise<IDBDatabase> | null = null;
   /** Runs whose run file or checkpoint `get` found damaged (their summaries read fine): `list` reports them so. */
   private readonly foundDamaged = new Map<string, string>();
@@ -438,6 +450,27 @@ export class RunDb implements RunSink {
     for (const name of STORES) tx.objectStore(name).delete(name === HISTORY ? stepsOf(id) : id);
     await committed(tx);
     this.foundDamaged.delete(id);
+  }
+
+  async putStudyUnit(key: string, id: string, text: string): Promise<void> {
+    const db = await this.open();
+    const tx = db.transaction(STUDY_UNITS, 'readwrite');
+    tx.objectStore(STUDY_UNITS).put(text, [key, id]);
+    await committed(tx);
+  }
+
+  async studyUnits(key: string): Promise<{ id: string; text: unknown }[]> {
+    const db = await this.open();
+    const store = db.transaction(STUDY_UNITS).objectStore(STUDY_UNITS);
+    const [keys, values] = await Promise.all([done(store.getAllKeys(unitsOf(key))), done(store.getAll(unitsOf(key)))]);
+    return keys.map((k, i) => ({ id: String((k as IDBValidKey[])[1]), text: values[i] }));
+  }
+
+  async deleteStudyUnits(key: string): Promise<void> {
+    const db = await this.open();
+    const tx = db.transaction(STUDY_UNITS, 'readwrite');
+    tx.objectStore(STUDY_UNITS).delete(unitsOf(key));
+    await committed(tx);
   }
 
   /**

@@ -2,12 +2,15 @@
 // runner, report and figures as `npm run reproduce`, nothing copied. The page asks for a study's view (its units,
 // a lower bound of its time and its report with every row still unmeasured), then runs it and gets progress while a
 // unit trains and the whole view again after each unit, so its table fills in unit by unit. Finished units are kept
-// here for the worker's life, so a cancelled study continues where it stopped when it is run again.
+// here and, where the page has a StudyUnitStore (IndexedDB: src/worker/run-db.ts), saved there as unit files the
+// moment they finish, so a cancelled study, or one whose page was closed, continues where it stopped when the same
+// study and settings are run again; saved units are checked against the plan when read back (parseUnitFile), and one
+// that does not belong (another study version, damage) is named in the view, not merged. Discard drops them all.
 import type { GpuRuntime } from '../gpu/runtime';
 import { buildStudy } from '../reproduce/studies';
 import { studyLabel, type StudyName, type StudyPlan } from '../reproduce/study';
 import { outcomesOf, runStudy, type StudyStop } from '../reproduce/runner';
-import type { UnitFile } from '../reproduce/unit-file';
+import { parseUnitFile, unitFileName, type UnitFile } from '../reproduce/unit-file';
 import { buildReport, type Report } from '../reproduce/report';
 import { studyFigures } from '../reproduce/figures';
 import { studySteps, unitSteps } from '../reproduce/estimate';
@@ -33,6 +36,18 @@ export interface StudyView {
   report: Report;
   /** The figures of the units finished so far: file name (.svg) and SVG text. */
   figures: [string, string][];
+  /** Finished units read back from this browser's storage (an earlier visit's) when the study was first shown. */
+  restored: number;
+  /** What went wrong with the storage: saved units not restored (one line each), a save that failed. */
+  storageProblems: string[];
+}
+
+/** Where the page keeps finished units between visits (RunDb in the browser), by study key and unit id. */
+export interface StudyUnitStore {
+  putStudyUnit(key: string, id: string, text: string): Promise<void>;
+  /** Every unit saved under `key`, as stored (its text is checked by the reader). */
+  studyUnits(key: string): Promise<{ id: string; text: unknown }[]>;
+  deleteStudyUnits(key: string): Promise<void>;
 }
 
 export type StudyEvent =
@@ -48,25 +63,75 @@ export interface StudyApi {
   runStudy(request: StudyRequest, listener: StudyListener): Promise<StudyStop>;
   /** Stops the running study at its next step (the unit in progress is dropped). Resolves with whether one ran. */
   cancelStudy(): Promise<boolean>;
+  /** Forgets the study's finished units, here and in the page's storage; resolves with its view, nothing finished. */
+  discardStudy(request: StudyRequest): Promise<StudyView>;
 }
+
+/** The key a study's finished units are kept under: the study, quick or full, and its shortening. */
+const keyOf = (plan: StudyPlan) => `${studyLabel(plan.name, plan.quick)}/${plan.stepsOverride ?? 'full'}`;
 
 function planOf(request: StudyRequest): StudyPlan {
   return buildStudy(request.study, { quick: request.quick, ...(request.abbreviated && { steps: ABBREVIATED_STEPS }) });
 }
 
-export class StudyService {
-  /** Finished units per study (quick or full, abbreviated or not), by unit id. */
-  private readonly finished = new Map<string, Map<string, UnitFile>>();
+/** A study's finished units, and what its storage said. */
+interface StudyUnits {
+  files: Map<string, UnitFile>;
+  restored: number;
+  problems: string[];
+}
 
-  private unitsOf(plan: StudyPlan): Map<string, UnitFile> {
-    const key = `${studyLabel(plan.name, plan.quick)}/${plan.stepsOverride ?? 'full'}`;
+const noUnits = (): StudyUnits => ({ files: new Map(), restored: 0, problems: [] });
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export class StudyService {
+  /** Finished units per study key (study, quick or full, abbreviated or not), read from the store on first use. */
+  private readonly finished = new Map<string, Promise<StudyUnits>>();
+
+  constructor(private readonly store?: StudyUnitStore) {}
+
+  private unitsOf(plan: StudyPlan): Promise<StudyUnits> {
+    const key = keyOf(plan);
     let units = this.finished.get(key);
-    if (!units) this.finished.set(key, (units = new Map()));
+    if (!units) this.finished.set(key, (units = this.restore(key, plan)));
     return units;
   }
 
-  private viewOf(plan: StudyPlan): StudyView {
-    const files = this.unitsOf(plan);
+  private async restore(key: string, plan: StudyPlan): Promise<StudyUnits> {
+    const units = noUnits();
+    if (!this.store) return units;
+    let saved: { id: string; text: unknown }[];
+    try {
+      saved = await this.store.studyUnits(key);
+    } catch (error) {
+      units.problems.push(`finished units saved in this browser could not be read: ${message(error)}`);
+      return units;
+    }
+    for (const { id, text } of saved) {
+      try {
+        const file = parseUnitFile(`saved ${unitFileName(id)}`, typeof text === 'string' ? text : JSON.stringify(text ?? null), plan);
+        units.files.set(file.unit.id, file);
+      } catch (error) {
+        units.problems.push(`${message(error)} (not restored)`);
+      }
+    }
+    units.restored = units.files.size;
+    return units;
+  }
+
+  /** Keeps a finished unit, and saves it in the store; a failed save is named in the view (the unit stays here). */
+  private async keep(plan: StudyPlan, units: StudyUnits, file: UnitFile): Promise<void> {
+    units.files.set(file.unit.id, file);
+    try {
+      await this.store?.putStudyUnit(keyOf(plan), file.unit.id, JSON.stringify(file));
+    } catch (error) {
+      units.problems.push(`unit ${file.unit.id} could not be saved in this browser (${message(error)}): it is kept while the page is open`);
+    }
+  }
+
+  private viewOf(plan: StudyPlan, units: StudyUnits): StudyView {
+    const { files } = units;
     const outcomes = outcomesOf(plan, [...files.values()]);
     const figures = [...studyFigures(plan, outcomes)];
     const total = studySteps(plan);
@@ -77,21 +142,36 @@ export class StudyService {
       lowerBoundMs: total.lowerBoundMs,
       report: buildReport(plan, outcomes, figures.map(([name]) => name)),
       figures,
+      restored: units.restored,
+      storageProblems: [...units.problems],
     };
   }
 
-  view(request: StudyRequest): StudyView {
-    return this.viewOf(planOf(request));
+  async view(request: StudyRequest): Promise<StudyView> {
+    const plan = planOf(request);
+    return this.viewOf(plan, await this.unitsOf(plan));
+  }
+
+  async discard(request: StudyRequest): Promise<StudyView> {
+    const plan = planOf(request);
+    const units = noUnits();
+    this.finished.set(keyOf(plan), Promise.resolve(units));
+    try {
+      await this.store?.deleteStudyUnits(keyOf(plan));
+    } catch (error) {
+      units.problems.push(`the finished units saved in this browser could not be deleted: ${message(error)}`);
+    }
+    return this.viewOf(plan, units);
   }
 
   async run(rt: GpuRuntime, request: StudyRequest, listener: StudyListener, shouldStop: () => boolean): Promise<StudyStop> {
     const plan = planOf(request);
-    const files = this.unitsOf(plan);
+    const units = await this.unitsOf(plan);
     let analysing: string | null = null;
     const { stop } = await runStudy(
       rt,
       plan,
-      { finished: () => [...files.values()], write: (f) => void files.set(f.unit.id, f) },
+      { finished: () => [...units.files.values()], write: (f) => this.keep(plan, units, f) },
       {
         onUnitStart: (p) => {
           analysing = null;
@@ -102,7 +182,7 @@ export class StudyService {
           analysing = `analysing at ${moment === 'memo' ? 'memorisation' : moment === 'grok' ? 'the grok' : 'the end'} (step ${step})`;
           listener({ kind: 'progress', done: p.done, total: p.total, unit: p.unit.label, step, totalSteps: unitSteps(p.unit), etaMs: p.etaMs, analysing });
         },
-        onUnitDone: () => listener({ kind: 'unit-done', view: this.viewOf(plan) }),
+        onUnitDone: () => listener({ kind: 'unit-done', view: this.viewOf(plan, units) }),
         shouldStop,
       },
     );

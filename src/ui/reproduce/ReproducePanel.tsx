@@ -88,7 +88,7 @@ export function ReproducePanel() {
       {view && (
         <p className="muted small" data-testid="reproduce-plan">
           {view.label}: {view.units.length} unit{view.units.length === 1 ? '' : 's'}, {view.steps.toLocaleString('en')} training steps, at least {formatDuration(view.lowerBoundMs)} on an
-          H100 (training steps only); {finished} finished.
+          H100 (training steps only); {finished} finished{view.restored > 0 && ` (${view.restored} kept in this browser from an earlier visit)`}.
           {view.report.stepsOverride !== null && <strong> Every unit shortened to {view.report.stepsOverride} steps: a smoke test, not a reproduction.</strong>}
         </p>
       )}
@@ -98,6 +98,9 @@ export function ReproducePanel() {
         </button>
         <button type="button" onClick={() => void reproduceActions.cancel()} disabled={phase !== 'running'}>
           Cancel
+        </button>
+        <button type="button" className="danger" onClick={() => void reproduceActions.discard()} disabled={busy || !view || (finished === 0 && view.storageProblems.length === 0)}>
+          Discard finished units
         </button>
         <button type="button" onClick={reproduceActions.exportMarkdown} disabled={!view || finished === 0}>
           Export report.md
@@ -112,6 +115,13 @@ export function ReproducePanel() {
         <p className="notice notice-error" role="alert">
           {error}
         </p>
+      )}
+      {view && view.storageProblems.length > 0 && (
+        <ul className="notice small" data-testid="reproduce-storage">
+          {view.storageProblems.map((line) => (
+            <li key={line}>{line}</li>
+          ))}
+        </ul>
       )}
       {view &&
         view.report.tables.map((table) => (

@@ -1,5 +1,5 @@
 // The Reproduce panel's actions: ask the worker for a study's view, run it (progress and each finished unit come
-// back through a Comlink callback), cancel it, and export what it has: report.md and report.json rendered by the
+// back through a Comlink callback), cancel it, discard its finished units (kept in the browser between visits), and export what it has: report.md and report.json rendered by the
 // same code as `npm run reproduce`, and the figures as SVG.
 import * as Comlink from 'comlink';
 import { useStore } from 'zustand';
@@ -39,6 +39,15 @@ export const reproduceActions = {
       settle({ stop: await api().runStudy(request, Comlink.proxy(event)) });
     } catch (error) {
       settle({ error: message(error) });
+    }
+  },
+
+  async discard(): Promise<void> {
+    const { request, discarded, fail } = reproduceStore.getState();
+    try {
+      discarded(request, await api().discardStudy(request));
+    } catch (error) {
+      fail(message(error));
     }
   },
 
