@@ -19,6 +19,7 @@ import { dyckBatch, dyckSplit } from '../src/tasks/dyck';
 import { TrainingEngine } from '../src/model/engine';
 import { resolveRunConfig } from '../src/train/run';
 import { Trainer } from '../src/train/trainer';
+import { createTrainer } from '../src/analysis/live-causal';
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
 
@@ -94,6 +95,17 @@ describe('the weight-decay intervention', () => {
     expect(validate(JSON.parse(JSON.stringify(result))), JSON.stringify(validate.errors)).toBe(true);
     // Progress: 2 x 10 steps plus 3 measurements.
     expect(progress.at(-1)).toEqual([23, 23]);
+  });
+
+  it('a branch of a run that takes live causal probes trains without them (they measure the edge, which a branch does not track)', async () => {
+    const rt = await testRuntime();
+    const config = resolveRunConfig('quick-add', 3, { steps: 20, evalEvery: 10, spectral: { window: 2, snapshotEvery: 5 }, causal: { enabled: true, every: 10, sequences: 16, randomPairs: 2 } });
+    const run = await createTrainer(rt, config);
+    const branch = await branchTrainer(rt, config, await run.checkpoint(), 0.5, 2);
+    expect(branch.config.causal).toBeUndefined();
+    expect(branch.config.overrides.causal).toBeUndefined();
+    expect(await branch.run()).toBe('completed');
+    expect(branch.step).toBe(2);
   });
 
   it('a Dyck run has a linear-probe R^2 (depth) on every row', async () => {

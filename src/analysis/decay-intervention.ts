@@ -45,12 +45,17 @@ export interface DecayInterventionOptions {
   shouldStop?: () => boolean;
 }
 
-/** The RunConfig of a branch: the run's, with this weight decay, `steps` steps, no early stop and no spectral edge. */
+/**
+ * The RunConfig of a branch: the run's, with this weight decay, `steps` steps, no early stop, no spectral edge and so
+ * no live causal probes (they measure the edge).
+ */
 export function branchConfig(config: RunConfig, checkpoint: Checkpoint, weightDecay: number, steps: number, evalEvery = config.evalEvery): RunConfig {
   const optim = { ...checkpoint.engine.optim, weightDecay };
+  const { causal: _runCausal, ...run } = structuredClone(config);
+  const { causal: _asked, ...overrides } = run.overrides;
   return {
-    ...structuredClone(config),
-    overrides: { ...structuredClone(config.overrides), lr: optim.lr, weightDecay, steps, evalEvery, earlyStop: null, spectral: { enabled: false } },
+    ...run,
+    overrides: { ...overrides, lr: optim.lr, weightDecay, steps, evalEvery, earlyStop: null, spectral: { enabled: false } },
     optim,
     steps,
     evalEvery,
