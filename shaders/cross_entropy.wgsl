@@ -12,6 +12,14 @@
 // (head_in [rows / heads, k_dim], w [heads * classes, k_dim], bias [heads * classes]: the Linear head, task heads
 // side by side), summing over k in order from 0 and adding the bias last, as the matmul kernels do for each output
 // (shaders/matmul.wgsl), so the logits are those bits; then reads them back as above.
+// With the final norm too (NORM, the fused graph): head_in is not read but computed, the model's final LayerNorm
+// or RMSNorm of the residual stream x [batch * seq_len, k_dim] at the readout positions: input row m is x row
+//   xr = (m / count) * seq_len + start + m % count
+// normalised with gamma (and beta) [k_dim] as shaders/layernorm.wgsl's forward would (shaders/norm_row.wgsl: the
+// same statistics in the same order of summation on this adapter, the same output arithmetic). The thread of each
+// input row's first task head writes the row to head_in [rows / heads, k_dim], then reads it back for its logits,
+// and its statistics to mean (LayerNorm only) and rstd [batch * seq_len] at xr: all the norm kernel would have
+// written (the head's and the norm's backward read them); the other task heads' threads normalise it again.
 //
 // Parallel decomposition: one thread per row, looping over the classes (the lab's heads have at most
 // ~100 classes, so a whole workgroup per row would idle most threads and pay for three tree reductions).
@@ -20,29 +28,70 @@
 // counts into one workgroup atomic (integer, so the order does not matter). That is the kernel's only
 // barrier, which matters on software adapters, where each barrier-synchronised workgroup is expensive.
 
-// Uniforms rows, classes, lossScale, heads, k_dim (the last two used with HEAD only). Tensors are windows of
-// buffers, reached through the accessors generated at `//!bindings` (src/gpu/kernel-template.ts); targets are
-// read as u32 bits. Template fills (src/model/ops/cross_entropy.ts): HEAD, and HEAD_ACCESSORS (without the head,
-// stand-ins for read_head_in, read_w, read_bias and write_logits, never called).
+// Uniforms rows, classes, lossScale, heads, k_dim (the last two used with HEAD only), eps, seq_len, start, count
+// (NORM only). Tensors are windows of buffers, reached through the accessors generated at `//!bindings`
+// (src/gpu/kernel-template.ts); targets are read as u32 bits. Template fills (src/model/ops/cross_entropy.ts): HEAD,
+// NORM, SHARED_INPUT (heads > 1), STAND_INS (stand-ins for the
+// accessors of tensors a variant does not bind, never called, or returning 0 for RMSNorm's beta), and the fills
+// of shaders/norm_row.wgsl: NORM_ROW, NORM_LANES, CENTRED.
 
 const WG: u32 = 64u;
 const HEAD: bool = {{HEAD}};
+const NORM: bool = {{NORM}};
+const SHARED_INPUT: bool = {{SHARED_INPUT}};  // heads > 1: several threads score each input row
+const CENTRED: bool = {{CENTRED}};
+const NORM_LANES: u32 = {{NORM_LANES}};
 
 //!bindings
-{{HEAD_ACCESSORS}}
+{{STAND_INS}}
+
+// Element i of row r of the final norm's input (NORM only).
+fn x_at(r: u32, i: u32) -> f32 {
+  return read_x(r * p.k_dim + i);
+}
+
+{{NORM_ROW}}
+
+// NORM: element k of the normalised x row xr, with its statistics.
+fn normed_input(xr: u32, k: u32, stats: vec2f) -> f32 {
+  return norm_apply(x_at(xr, k), stats.x, stats.y, read_gamma(k), read_beta(k));
+}
+
+// Element k of the head's input row m as the thread of `row` uses it: read from head_in, which with NORM the row's
+// first task head's thread has written itself (and reads back); the other task heads' threads normalise it again.
+fn head_input(row: u32, m: u32, xr: u32, k: u32, stats: vec2f) -> f32 {
+  if (NORM && SHARED_INPUT && row % p.heads != 0u) {
+    return normed_input(xr, k, stats);
+  }
+  return read_head_in(m * p.k_dim + k);
+}
 
 fn targetOf(r: u32) -> i32 {
   return bitcast<i32>(read_targets(r));
 }
 
-// Row `row`'s logits from the head's input and weights, written to logits (HEAD only).
+// Row `row`'s logits from the head's input and weights, written to logits (HEAD only); with NORM, the input row's
+// normalisation written too, by its first task head's thread.
 fn headLogits(row: u32) {
   let m = row / p.heads;
+  var xr = 0u;
+  var stats = vec2f(0.0);
+  if (NORM) {
+    xr = (m / p.count) * p.seq_len + p.start + m % p.count;
+    stats = norm_stats(xr, p.k_dim, p.eps);
+    if (row % p.heads == 0u) {
+      write_mean(xr, stats.x);
+      write_rstd(xr, stats.y);
+      for (var k = 0u; k < p.k_dim; k++) {
+        write_head_in(m * p.k_dim + k, normed_input(xr, k, stats));
+      }
+    }
+  }
   for (var c = 0u; c < p.classes; c++) {
     let n = (row % p.heads) * p.classes + c;
     var acc = 0.0;
     for (var k = 0u; k < p.k_dim; k++) {
-      acc += read_head_in(m * p.k_dim + k) * read_w(n * p.k_dim + k);
+      acc += head_input(row, m, xr, k, stats) * read_w(n * p.k_dim + k);
     }
     write_logits(row * p.classes + c, acc + read_bias(n));
   }

@@ -20,7 +20,9 @@
 // the residual gradient alone (0 without one) and adds nothing to the gain sums. A window needs one gain vector
 // (SET_SEGS = SEGS); without one, Y_FIRST = 0 and Y_SEGS = SEGS.
 // Every tensor is a window of some buffer, read and written through the accessors generated at `//!bindings`
-// (src/gpu/kernel-template.ts).
+// (src/gpu/kernel-template.ts). The arithmetic of one vector's output (xhat, norm_apply) is shaders/norm_row.wgsl's,
+// shared with the kernels that normalise their own input; its norm_stats computes the statistics below in this
+// kernel's order by one invocation.
 //
 // Embedding input (forward, row-major only): the model's first norm may take its input from the token and
 // position embeddings instead of reading x, x[r, :] = pos_emb[r % seq_len, :] + tok_emb[tokens[r], :] (the
@@ -59,6 +61,7 @@ const GAINS: u32 = SEGS / SET_SEGS;
 const Y_FIRST: u32 = {{Y_FIRST}};
 const Y_SEGS: u32 = {{Y_SEGS}};
 const CENTRED: bool = {{CENTRED}};
+const NORM_LANES: u32 = LANES;
 var<workgroup> partial: array<vec2f, WG>;
 
 // Sums v over the `lanes` invocations whose index is congruent to lid modulo WG / lanes (lanes a power of
@@ -115,14 +118,13 @@ fn gain_base(r: u32) -> u32 {
   return ((r % SEGS) / SET_SEGS) * p.d;
 }
 
-fn xhat(x: f32, mean: f32, rstd: f32) -> f32 {
-  return (x - mean) * rstd;
-}
-
 // Element i of vector r of the input.
 fn x_at(r: u32, i: u32) -> f32 {
   {{X_AT}}
 }
+
+// xhat, norm_apply and norm_stats (shaders/norm_row.wgsl).
+{{NORM_ROW}}
 
 //!kernel forward
 // uniforms: rows, d, eps, x_stride, y_stride. tensors: x, gamma, [beta] (read); y, [mean], rstd (written).
@@ -170,7 +172,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     for (var i = slot.lane; i < p.d; i += LANES) {
       let x = x_at(slot.row, i);
       save_x(xb + i, x);
-      write_y(yb + i, xhat(x, mean, rstd) * read_gamma(gb + i) + beta(gb + i));
+      write_y(yb + i, norm_apply(x, mean, rstd, read_gamma(gb + i), beta(gb + i)));
     }
     if (slot.lane == 0u) {
       save_mean(slot.row, mean);

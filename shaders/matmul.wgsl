@@ -12,6 +12,14 @@
 //   C[m, n] = v
 //   biasGrad      also db[m] = sum_k op(A)[m, k]         (the bias gradient when A = dY^T), written once per m
 //
+// Norm on load (NORM, the fused graph; one job, tiled kernel, A not transposed): A is not read but computed, the
+// model's LayerNorm or RMSNorm of x [M, K] row-major with gamma (and beta) [K], as shaders/layernorm.wgsl's forward
+// computes it (shaders/norm_row.wgsl: the statistics summed in the order of the norm kernel variant this adapter
+// runs, the same output arithmetic), so C is the bits of the norm kernel followed by this one. Each tile computes
+// the statistics of its rows itself (K = d_model is small), and the first tile column also writes what the norm
+// kernel would: A [M, K] (the normalised rows, which the backward's dW reads), mean (LayerNorm) and rstd [M], and,
+// when x is the embeddings (x_at computes pos_emb + tok_emb, as shaders/embedding.wgsl does), x itself.
+//
 // Jobs: every shape, flag and tensor above belongs to one job j (0 <= j < JOBS); the generated functions take the
 // job first: dims(j) = (M, N, K), transA(j) ... biasGrad(j), read_a(j, i) ... write_db(j, i). The tiled kernel
 // numbers the tiles of all jobs in one sequence (job 0's first) and calls tile(j, t, lid) with a literal j for
@@ -39,12 +47,70 @@
 // ---- filled by matmulKernel() in src/model/ops/matmul.ts ----
 const ONES_COLUMN: bool = {{ONES_COLUMN}};
 const WORKGROUP_SIZE: u32 = {{WORKGROUP_SIZE}}u;
+const NORM: bool = {{NORM}};
+const CENTRED: bool = {{CENTRED}};          // with NORM: LayerNorm (true) or RMSNorm
+const NORM_LANES: u32 = {{NORM_LANES}};     // with NORM: the norm kernel's lanes on this adapter (norm_row.wgsl)
 //!bindings
 // Per job: dims, the flags transA, transB, hasBias, hasResidual, gelu, geluGrad, biasGrad, and the accessors
-// read_a, read_b, write_c, read_bias, read_residual, read_preact, write_preact, write_db (stand-ins where a job
-// does not bind the tensor, only reached in branches its flags rule out).
+// read_a, read_b, write_a, write_c, read_bias, read_residual, read_preact, write_preact, write_db (stand-ins where a
+// job does not bind the tensor, only reached in branches its flags rule out). NORM's accessors read_x, write_x,
+// read_gamma, read_beta, write_mean, write_rstd (stand-ins where not bound; read_beta returns 0 for RMSNorm).
 {{JOB_FUNCTIONS}}
+
+// Element i of row r of the norm's input x (NORM only): a read of x or the embeddings' sum.
+fn x_at(r: u32, i: u32) -> f32 {
+  {{X_AT}}
+}
 // ---- end of filled part ----
+
+{{NORM_ROW}}
+
+// The statistics of the norm's rows m .. m+3 (rows past M: the last row's).
+struct RowStats4 { mean: vec4<f32>, rstd: vec4<f32> }
+
+fn rowStats4(m: u32) -> RowStats4 {
+  let d = dims(0u);
+  let s0 = norm_stats(min(m, d.x - 1u), d.z, p.eps);
+  let s1 = norm_stats(min(m + 1u, d.x - 1u), d.z, p.eps);
+  let s2 = norm_stats(min(m + 2u, d.x - 1u), d.z, p.eps);
+  let s3 = norm_stats(min(m + 3u, d.x - 1u), d.z, p.eps);
+  return RowStats4(vec4(s0.x, s1.x, s2.x, s3.x), vec4(s0.y, s1.y, s2.y, s3.y));
+}
+
+// A[m .. m+3, k] normalised on load with the rows' statistics, 0 outside the matrix (reads clamped into it). Written
+// out rather than looped: SwiftShader does not unroll loops, and indexing a vector there is slow.
+fn normA(m: u32, k: u32, mean: f32, rstd: f32, g: f32, b: f32) -> f32 {
+  let d = dims(0u);
+  return select(0.0, norm_apply(x_at(min(m, d.x - 1u), min(k, d.z - 1u)), mean, rstd, g, b), m < d.x && k < d.z);
+}
+
+fn normA4(m: u32, k: u32, s: RowStats4) -> vec4<f32> {
+  let kk = min(k, dims(0u).z - 1u);
+  let g = read_gamma(kk);
+  let b = read_beta(kk);
+  return vec4(normA(m, k, s.mean.x, s.rstd.x, g, b), normA(m + 1u, k, s.mean.y, s.rstd.y, g, b),
+    normA(m + 2u, k, s.mean.z, s.rstd.z, g, b), normA(m + 3u, k, s.mean.w, s.rstd.w, g, b));
+}
+
+// Writes row m of the norm as the norm kernel would (see the header): A, the statistics, and x when it is computed.
+fn writeNormRow(m: u32, mean: f32, rstd: f32) {
+  let d = dims(0u);
+  if (m >= d.x) { return; }
+  write_mean(m, mean);
+  write_rstd(m, rstd);
+  for (var k = 0u; k < d.z; k++) {
+    let x = x_at(m, k);
+    write_x(m * d.z + k, x);
+    write_a(0u, m * d.z + k, norm_apply(x, mean, rstd, read_gamma(k), read_beta(k)));
+  }
+}
+
+fn writeNormRows4(m: u32, s: RowStats4) {
+  writeNormRow(m, s.mean.x, s.rstd.x);
+  writeNormRow(m + 1u, s.mean.y, s.rstd.y);
+  writeNormRow(m + 2u, s.mean.z, s.rstd.z);
+  writeNormRow(m + 3u, s.mean.w, s.rstd.w);
+}
 
 // op(A)[m, k], 0 outside the matrix. The load is unconditional (an out-of-range index reads some element
 // of the buffer, or is clamped to it by WebGPU's bounds checks) and `select` drops it: no divergent branch,
@@ -167,10 +233,36 @@ fn slabQuad(e: u32, kContiguous: bool) -> vec2<u32> {
   return vec2(e % TQ, e / TQ);
 }
 
+// NORM, staged: the statistics of the tile's rows, computed before the first slab.
+var<workgroup> tileStats: array<vec2<f32>, TILE>;
+
+fn tileRowStats4(q: u32) -> RowStats4 {
+  let s0 = tileStats[4u * q];
+  let s1 = tileStats[4u * q + 1u];
+  let s2 = tileStats[4u * q + 2u];
+  let s3 = tileStats[4u * q + 3u];
+  return RowStats4(vec4(s0.x, s1.x, s2.x, s3.x), vec4(s0.y, s1.y, s2.y, s3.y));
+}
+
+// NORM, staged: one invocation per row of the tile computes its statistics into tileStats; in the first tile column
+// it also writes the row. Followed by a barrier.
+fn stageStats(lid: u32, m0: u32, writes: bool) {
+  let d = dims(0u);
+  for (var r = lid; r < TILE; r += WORKGROUP_SIZE) {
+    let v = norm_stats(min(m0 + r, d.x - 1u), d.z, p.eps);
+    tileStats[r] = v;
+    if (writes) { writeNormRow(m0 + r, v.x, v.y); }
+  }
+}
+
 fn stageSlab(job: u32, lid: u32, m0: u32, n0: u32, k0: u32) {
   for (var e = lid; e < BK * TQ; e += WORKGROUP_SIZE) {
     let qa = slabQuad(e, !transA(job));
-    tileA[qa.y * TQ + qa.x] = opA4(job, m0 + 4u * qa.x, k0 + qa.y);
+    if (NORM) {
+      tileA[qa.y * TQ + qa.x] = normA4(m0 + 4u * qa.x, k0 + qa.y, tileRowStats4(qa.x));
+    } else {
+      tileA[qa.y * TQ + qa.x] = opA4(job, m0 + 4u * qa.x, k0 + qa.y);
+    }
     let qb = slabQuad(e, transB(job));
     tileB[qb.y * TQ + qb.x] = opB4(job, k0 + qb.y, n0 + 4u * qb.x);
   }
@@ -195,6 +287,21 @@ fn tile(job: u32, t: u32, lid: u32) {
   var q11: Quad;
   var db0 = vec4<f32>(0.0);
   var db1 = vec4<f32>(0.0);
+  // NORM: the statistics of the rows this invocation loads (staged: of the whole tile, in workgroup memory); the
+  // first tile column writes the norm's rows.
+  var s0: RowStats4;
+  var s1: RowStats4;
+  if (NORM && STAGED) {
+    stageStats(lid, tileM * TILE, tileN == 0u);
+    workgroupBarrier();
+  } else if (NORM) {
+    s0 = rowStats4(m);
+    if (QUADS > 1u) { s1 = rowStats4(m + 4u); }
+    if (tileN == 0u && tn == 0u) {
+      writeNormRows4(m, s0);
+      if (QUADS > 1u) { writeNormRows4(m + 4u, s1); }
+    }
+  }
   for (var k0 = 0u; k0 < d.z; k0 += BK) {
     if (STAGED) {
       stageSlab(job, lid, tileM * TILE, tileN * TILE, k0);
@@ -216,12 +323,15 @@ fn tile(job: u32, t: u32, lid: u32) {
         }
       } else {
         let k = k0 + kk;
-        a0 = opA4(job, m, k);
-        b0 = opB4(job, k, n);
-        if (QUADS > 1u) {
-          a1 = opA4(job, m + 4u, k);
-          b1 = opB4(job, k, n + 4u);
+        if (NORM) {
+          a0 = normA4(m, k, s0);
+          if (QUADS > 1u) { a1 = normA4(m + 4u, k, s1); }
+        } else {
+          a0 = opA4(job, m, k);
+          if (QUADS > 1u) { a1 = opA4(job, m + 4u, k); }
         }
+        b0 = opB4(job, k, n);
+        if (QUADS > 1u) { b1 = opB4(job, k, n + 4u); }
       }
       accumulate(&q00, a0, b0);
       if (sumsDb) { db0 += a0; }

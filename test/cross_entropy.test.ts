@@ -8,6 +8,8 @@ import { Rng } from '../src/util/random';
 import { packTensors } from './helpers/packed';
 import { matmul } from '../src/model/ops/matmul';
 import { linearForward } from '../src/reference/linear';
+import { normForward } from '../src/model/ops/layernorm';
+import * as normOracle from '../src/reference/layernorm';
 
 /** Logits that are exactly representable in float32, so the GPU and the oracle see the same inputs. */
 function randomLogits(rng: Rng, count: number, scale: number): Float64Array {
@@ -172,6 +174,74 @@ describe('cross-entropy with the head on the GPU', () => {
       expectClose(pick(await out.read('losses'), 1), ref.rowLosses, { atol: 4e-6, rtol: 4e-6 }, `losses of head ${h}`);
       expectClose(pick(await out.read('dLogits'), classes), ref.dLogits, { atol: 2e-8, rtol: 2e-5 }, `dLogits of head ${h}`);
     }
+    targetsBuf.destroy();
+  });
+});
+
+// The fused graph's final norm + head + cross-entropy in one kernel: the final LayerNorm or RMSNorm of the residual
+// stream at the readout positions (a window of each sequence, or all of it), computed in the kernel, against the norm
+// kernel with that window (both of its variants: the fused kernel sums in the order of the variant it is told) and then
+// the head kernel above: the same bits for the head's input, the statistics, logits, losses and dlogits. Widths below
+// and above the tree variant's 64 lanes, neither a multiple of them. Against float64: the norm's tolerances
+// (test/layernorm.test.ts) on y and the statistics, and the matmul's on the logits.
+describe('cross-entropy with the final norm and the head on the GPU', () => {
+  const CASES = [
+    { kind: 'layer', kernel: 'tree', batch: 5, seqLen: 3, start: 2, count: 1, inputs: 37, classes: 13, heads: 1 },
+    { kind: 'layer', kernel: 'serial', batch: 4, seqLen: 5, start: 1, count: 3, inputs: 100, classes: 7, heads: 2 },
+    { kind: 'rms', kernel: 'tree', batch: 3, seqLen: 4, start: 0, count: 4, inputs: 100, classes: 9, heads: 2 },
+    { kind: 'rms', kernel: 'serial', batch: 6, seqLen: 2, start: 1, count: 1, inputs: 37, classes: 11, heads: 1 },
+  ] as const;
+  it.each(CASES)('$kind norm ($kernel order), positions [$start, +$count) of $seqLen, $inputs inputs, $heads task heads', async (c) => {
+    const rt = await testRuntime();
+    const rng = new Rng(c.inputs + c.classes);
+    const { batch, seqLen, inputs, classes, heads } = c;
+    const kernel = { kind: c.kernel };
+    const xRows = batch * seqLen;
+    const inputRows = batch * c.count;
+    const rows = inputRows * heads;
+    // A large mean next to unit spread (the two-pass variance matters), gains near 1.
+    const x = Float64Array.from(randomLogits(rng, xRows * inputs, 1), (v) => Math.fround(v + 3));
+    const [g, beta] = [Float64Array.from(randomLogits(rng, inputs, 0.2), (v) => Math.fround(1 + v)), randomLogits(rng, inputs, 0.2)];
+    const [w, b] = [randomLogits(rng, heads * classes * inputs, 0.3), randomLogits(rng, heads * classes, 0.3)];
+    const targets = Int32Array.from({ length: rows }, () => (rng.uniform() < 0.25 ? -1 : rng.int(classes)));
+    const params = packTensors(rt, 'params', { x, g, beta, w, b });
+    const fresh = () => ({ y: new Float32Array(inputRows * inputs), mean: new Float32Array(xRows), rstd: new Float32Array(xRows), logits: new Float32Array(rows * classes), losses: new Float32Array(rows), dLogits: new Float32Array(rows * classes) });
+    const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
+    const targetsBuf = rt.storageFrom('targets', targets);
+    const scoring = { targets: targetsBuf, rows, classes, lossScale: heads };
+    const layer = c.kind === 'layer';
+    const window = { segments: seqLen, segmentsPerGain: seqLen, xStride: seqLen * inputs, yStride: c.count * inputs, window: { start: c.start, count: c.count } };
+    const normArgs = { x: params.ref.x, gamma: params.ref.g, rows: xRows, d: inputs, layout: window, kernel };
+    const headOf = (o: typeof fused) => ({ input: o.ref.y, w: params.ref.w, bias: params.ref.b, inputs, heads });
+    const lnf = { x: params.ref.x, gamma: params.ref.g, rstd: fused.ref.rstd, seqLen, start: c.start, count: c.count, kernel };
+    rt.run([
+      await crossEntropyGpu(rt, {
+        ...scoring, logits: fused.ref.logits, losses: fused.ref.losses, dLogits: fused.ref.dLogits,
+        head: { ...headOf(fused), norm: layer ? { ...lnf, kind: 'layer', beta: params.ref.beta, mean: fused.ref.mean } : { ...lnf, kind: 'rms' } },
+      }),
+      layer
+        ? await normForward(rt, { ...normArgs, beta: params.ref.beta, y: alone.ref.y, mean: alone.ref.mean, rstd: alone.ref.rstd })
+        : await normForward(rt, { ...normArgs, kind: 'rms', y: alone.ref.y, rstd: alone.ref.rstd }),
+      await crossEntropyGpu(rt, { ...scoring, logits: alone.ref.logits, losses: alone.ref.losses, dLogits: alone.ref.dLogits, head: headOf(alone) }),
+    ]);
+    for (const name of ['y', 'mean', 'rstd', 'logits', 'losses', 'dLogits'] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
+
+    // The oracle: the norm of the readout rows, the head, the loss of each task head.
+    const picked = Float64Array.from({ length: inputRows * inputs }, (_, e) => {
+      const m = Math.floor(e / inputs);
+      return x[(Math.floor(m / c.count) * seqLen + c.start + (m % c.count)) * inputs + (e % inputs)];
+    });
+    const ref = layer ? normOracle.layerNormForward(picked, g, beta, inputRows, inputs) : { ...normOracle.rmsNormForward(picked, g, inputRows, inputs), mean: null };
+    const readoutRow = (m: number) => Math.floor(m / c.count) * seqLen + c.start + (m % c.count);
+    const stat = async (name: 'mean' | 'rstd') => {
+      const all = await fused.read(name);
+      return Float32Array.from({ length: inputRows }, (_, m) => all[readoutRow(m)]);
+    };
+    expectClose(await fused.read('y'), ref.y, { atol: 3e-6, rtol: 1e-6 }, 'y');
+    expectClose(await stat('rstd'), ref.rstd, { atol: 1e-7, rtol: 5e-7 }, 'rstd');
+    if (ref.mean) expectClose(await stat('mean'), ref.mean, { atol: 1e-7, rtol: 5e-7 }, 'mean');
+    const want = linearForward(ref.y, w, b, inputRows, inputs, heads * classes);
+    expectClose(await fused.read('logits'), want, { atol: 1e-6 * Math.sqrt(inputs), rtol: 1e-6 }, 'logits');
     targetsBuf.destroy();
   });
 });

@@ -6,6 +6,8 @@ import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import { erf, gelu, geluBackward, linearBackward, linearForward, matmulRef } from '../src/reference/linear';
+import { normForward } from '../src/model/ops/layernorm';
+import * as normOracle from '../src/reference/layernorm';
 import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, groupJobs, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
 
 // GPU (f32, sums in order over k) against the f64 oracle, with inputs in [-1, 1]: the rounding error of a
@@ -317,5 +319,77 @@ describe('matmul on the GPU against the float64 oracle', () => {
     const r = await benchmarkMatmul(rt, 65, 33, 17, { transB: true, bias: true, iterations: 2, repetitions: 1 });
     expect(r.ms).toBeGreaterThan(0);
     expect(r.gflops).toBeCloseTo((2 * 65 * 33 * 17) / (r.ms * 1e6), 6);
+  });
+});
+
+// The fused graph's norm on load: A = LayerNorm or RMSNorm of x (or of the embeddings, which it then writes to x),
+// computed by the product itself. Against the norm kernel (the variant whose order of summation it is told to follow)
+// followed by the same product on that kernel's output: the same bits for C, preact, A (written), the statistics and x.
+// Against float64: the norm's tolerances (test/layernorm.test.ts) on A and the statistics, the matmul's on C.
+// Ragged M (past one 64-row tile; whole sequences of 3 with the embeddings), N and K (below and above the tree variant's 64 lanes, neither a multiple of them).
+describe('matmul with a norm on load', () => {
+  const CASES = [
+    { kernel: TILED_DIRECT, norm: 'layer', order: 'serial', M: 70, N: 37, K: 100, embed: false },
+    { kernel: TILED_DIRECT, norm: 'rms', order: 'tree', M: 9, N: 70, K: 37, embed: true },
+    { kernel: TILED_STAGED_SMALL, norm: 'layer', order: 'tree', M: 69, N: 37, K: 37, embed: true },
+    { kernel: TILED_STAGED, norm: 'rms', order: 'serial', M: 33, N: 5, K: 100, embed: false },
+  ] as const;
+  it.each(CASES)('$norm norm ($order order), $M x $N x $K, embeddings $embed, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+    const rt = await testRuntime();
+    const { M, N, K } = c;
+    const rng = new Rng(M + N + K);
+    const seqLen = 3;
+    const vocab = 5;
+    // Tokens past the vocabulary (PAD) have no token embedding.
+    const tokens = Uint32Array.from({ length: M }, () => rng.int(vocab + 1));
+    const tokEmb = uniform(rng, vocab * K, 2, 4);
+    const posEmb = uniform(rng, seqLen * K);
+    const x = c.embed
+      ? Float64Array.from({ length: M * K }, (_, e) => {
+          const [r, i] = [Math.floor(e / K), e % K];
+          return Math.fround(posEmb[(r % seqLen) * K + i] + (tokens[r] < vocab ? tokEmb[tokens[r] * K + i] : 0));
+        })
+      : uniform(rng, M * K, 2, 4);
+    const [g, beta, w, bias] = [uniform(rng, K, 0.5, 1.5), uniform(rng, K), uniform(rng, N * K), uniform(rng, N)];
+    const params = packTensors(rt, 'params', { x: c.embed ? new Float32Array(M * K) : x, tokEmb, posEmb, g, beta, w, bias });
+    const fresh = () => ({ x: new Float32Array(M * K), y: new Float32Array(M * K), mean: new Float32Array(M), rstd: new Float32Array(M), preact: new Float32Array(M * N), c: new Float32Array(M * N) });
+    const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
+    const tokensBuf = rt.storageFrom('tokens', tokens);
+    const embed = c.embed ? { tokens: tokensBuf, tokEmb: params.ref.tokEmb, posEmb: params.ref.posEmb, seqLen, vocab } : undefined;
+    const layer = c.norm === 'layer';
+    const order = { kind: c.order };
+    const product = (o: typeof fused) => ({ M, N, K, a: o.ref.y, b: params.ref.w, transB: true, bias: params.ref.bias, gelu: { preact: o.ref.preact }, c: o.ref.c, kernel: c.kernel });
+    const xOf = (o: typeof fused) => (c.embed ? o.ref.x : params.ref.x);
+    const lnArgs = (o: typeof fused) => ({ x: xOf(o), gamma: params.ref.g, rstd: o.ref.rstd, embed });
+    rt.run([
+      await matmul(rt, { ...product(fused), norm: layer ? { ...lnArgs(fused), kind: 'layer', beta: params.ref.beta, mean: fused.ref.mean, kernel: order } : { ...lnArgs(fused), kind: 'rms', kernel: order } }),
+      layer
+        ? await normForward(rt, { ...lnArgs(alone), rows: M, d: K, kernel: order, beta: params.ref.beta, y: alone.ref.y, mean: alone.ref.mean })
+        : await normForward(rt, { ...lnArgs(alone), rows: M, d: K, kernel: order, kind: 'rms', y: alone.ref.y }),
+      await matmul(rt, product(alone)),
+    ]);
+    for (const name of ['x', 'y', 'mean', 'rstd', 'preact', 'c'] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
+
+    const ref = layer ? normOracle.layerNormForward(x, g, beta, M, K) : { ...normOracle.rmsNormForward(x, g, M, K), mean: null };
+    expectClose(await fused.read('y'), ref.y, { atol: 3e-6, rtol: 1e-6 }, 'A');
+    expectClose(await fused.read('rstd'), ref.rstd, { atol: 1e-7, rtol: 5e-7 }, 'rstd');
+    if (ref.mean) expectClose(await fused.read('mean'), ref.mean, { atol: 1e-7, rtol: 5e-7 }, 'mean');
+    if (c.embed) expectClose(await fused.read('x'), x, { atol: 0, rtol: 0 }, 'x');
+    const pre = linearForward(ref.y, w, bias, M, K, N);
+    expectClose(await fused.read('preact'), pre, tolMatmul(K), 'preact');
+    expectClose(await fused.read('c'), gelu(pre), tolMatmul(K), 'C');
+    tokensBuf.destroy();
+  });
+
+  it('refuses a norm on the skinny kernel, on a transposed A, or beside another job', async () => {
+    const rt = await testRuntime();
+    const buf = rt.storage('shared', 1000 * 4);
+    const ref = (offset: number) => ({ buffer: buf, offset });
+    const job: MatmulArgs = { M: 10, N: 10, K: 10, a: ref(0), b: ref(100), c: ref(200), norm: { kind: 'rms', x: ref(300), gamma: ref(400), rstd: ref(500) } };
+    expect(chooseMatmulKernel(job, { isSoftware: true }).kind).toBe('tiled');
+    await expect(matmul(rt, { ...job, kernel: { kind: 'skinny', smallSide: 'M', slices: 1 } })).rejects.toThrow(/norm on load needs the tiled kernel/);
+    await expect(matmul(rt, { ...job, transA: true })).rejects.toThrow(/norm on load needs the tiled kernel/);
+    await expect(matmuls(rt, [job, { M: 10, N: 10, K: 10, a: ref(600), b: ref(700), c: ref(800) }])).rejects.toThrow(/only job/);
+    buf.destroy();
   });
 });

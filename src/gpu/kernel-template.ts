@@ -40,6 +40,22 @@ export interface InstantiatedKernel {
   buffers: GPUBuffer[];
 }
 
+/** An accessor a kernel may call, and the body it gets where its tensor is not bound (never called, or a constant). */
+export interface StandIn {
+  /** e.g. `read_x(i: u32) -> f32` */
+  signature: string;
+  tensor: string;
+  body: string;
+}
+
+/** Stand-ins for those of `accessors` that `tensors` does not generate (a write of a read-only tensor included). */
+export function standIns(tensors: Record<string, TensorArg | undefined>, accessors: readonly StandIn[]): string {
+  return accessors
+    .filter(({ signature, tensor }) => !tensors[tensor] || (signature.startsWith('write_') && !tensors[tensor]!.writes))
+    .map(({ signature, body }) => `fn ${signature} { ${body} }`)
+    .join('\n');
+}
+
 export const read = (ref: TensorRef, length: number, type: TensorArg['type'] = 'f32'): TensorArg => ({ ref, length, type });
 export const write = (ref: TensorRef, length: number): TensorArg => ({ ref, length, writes: true });
 

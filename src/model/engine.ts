@@ -15,7 +15,7 @@ import type { AnyModelConfig, BatchShape } from '../formats/model-config';
 import { IGNORE_TARGET, type Batch } from './batch';
 import { buildParamTable, initParams, type ParamTable } from './params';
 import { createParamState, type ParamState } from './state';
-import { buildTransformerGraph, planActivations, type TransformerGraph } from './transformer';
+import { buildTransformerGraph, planActivations, type Fusion, type TransformerGraph } from './transformer';
 import { packParams } from '../gpu/runtime';
 import { checkPlan } from '../gpu/plan';
 import { adamw, type OptimizerOp, type SplitAccumulator } from './ops/adamw';
@@ -97,8 +97,8 @@ export class TrainingEngine {
       splitSlice?: { offset: number; size: number };
       /** L2 (AdamW decay on every parameter) unless given. */
       decay?: DecayConfig;
-      /** false: the unfused graph (src/model/transformer.ts), for comparisons in tests and benchmarks. */
-      fused?: boolean;
+      /** false: the unfused graph (src/model/transformer.ts), for comparisons in tests and benchmarks; 'all': every fusion. */
+      fused?: Fusion;
     },
   ): Promise<TrainingEngine> {
     validateModelConfig(opts.config);

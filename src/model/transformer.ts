@@ -30,25 +30,28 @@
 // Fusion (the default; `fused: false` builds the graph above, one dispatch per op, kept to compare against): a real
 // GPU's small step costs about one fixed overhead per dispatch, so the fused graph (1) runs independent products as
 // jobs of one matmul dispatch: each Linear layer's dW and dX, the cross-attention's Q and K/V projections and its
-// four backward products, (2) computes
-// x[0] = embed(tokens) inside each stack's first norm, which writes x[0], (3) normalises only the readout rows in
-// the final norm, straight into the head's input (no gather; its backward reads the head's gradient there, no
-// scatter), (4) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, and (5) computes
-// the head's logits inside the cross-entropy kernel. Each fused
-// kernel computes every value with the same float32 operations in the same order, so training is bit for bit the
-// same (test/transformer.test.ts).
+// four backward products, (2) computes x[0] = embed(tokens) inside each stack's first norm, which writes x[0],
+// (3) runs the norm before the Q/K/V projection and the one before W1 inside those products, which normalise their
+// input on load (statistics in each tile's prologue; they write the norm's output and statistics for the backward),
+// (4) runs the top stack's final norm inside the cross-entropy kernel, which normalises only the readout rows,
+// straight into the head's input (no gather; the norm's backward reads the head's gradient there, no scatter),
+// (5) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, and (6) computes the head's
+// logits inside the cross-entropy kernel. (3) is left out on a software adapter (normOnLoad), where it costs more
+// than the dispatches it saves; `fused: 'all'` makes it anyway. Each fused kernel computes every value with the same
+// float32 operations in the same order (a norm's statistics in the order of the norm kernel variant the adapter
+// runs: shaders/norm_row.wgsl), so training is bit for bit the same (test/transformer.test.ts).
 import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { allocate, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
-import { matmul, matmulGroups, type MatmulArgs } from './ops/matmul';
+import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm } from './ops/matmul';
 import { normBackward, normForward, type NormEmbedding, type NormLayout } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
-import { crossEntropy } from './ops/cross_entropy';
+import { crossEntropy, type HeadNorm } from './ops/cross_entropy';
 
 export interface BatchUpload {
   buffer: GPUBuffer;
@@ -121,6 +124,23 @@ interface Context {
   norm: NormKind;
   /** Fused dispatches (the default); false builds the unfused graph, for comparisons in tests and benchmarks. */
   fused: boolean;
+  /** Fused graph: the norms before the Q/K/V and W1 products run inside them (see Fusion). */
+  normOnLoad: boolean;
+}
+
+/**
+ * Which graph to build: false, one dispatch per op (kept for comparisons); true (the default), every fusion that
+ * pays on this adapter; 'all', every fusion even where it costs more than the dispatch it saves (tests, benchmarks).
+ */
+export type Fusion = boolean | 'all';
+
+/**
+ * Whether the fused graph normalises the Q/K/V and W1 products' input on load. Not on a CPU implementation of WebGPU
+ * (SwiftShader): there a dispatch costs next to nothing and the direct tiled kernel, whose every invocation computes
+ * the statistics of its own rows, takes about three times as long with the norm inside (measured on quick-add).
+ */
+export function normOnLoad(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
+  return fusion === 'all' || (fusion && !adapter.isSoftware);
 }
 
 /**
@@ -144,6 +164,20 @@ function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, ro
   const { rt, P, d } = ctx;
   const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d, ...opts };
   return ctx.norm === 'rms' ? normForward(rt, { ...a, kind: 'rms' }) : normForward(rt, { ...a, beta: P(`${name}.b`), mean: at(ln.mean!) });
+}
+
+/**
+ * The product `job` (M = rows, K = d) of the norm `name` of x, normalised into ln.y: in the fused graph one dispatch,
+ * the matmul normalising its A on load (and writing ln.y and the statistics as the norm would); unfused, blockNorm
+ * and then the product of ln.y. With `embed`, x is computed from the embeddings and written (blockNorm's `embed`).
+ */
+async function normedProduct(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, job: Omit<MatmulArgs, 'M' | 'K' | 'a'>, embed?: NormEmbedding): Promise<Dispatch[]> {
+  const { rt, P, d } = ctx;
+  const product = { ...job, M: rows, K: d, a: at(ln.y) };
+  if (!ctx.normOnLoad) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
+  const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), embed };
+  const norm: MatmulNorm = ctx.norm === 'rms' ? { ...a, kind: 'rms' } : { ...a, kind: 'layer', beta: P(`${name}.b`), mean: at(ln.mean!) };
+  return [await matmul(rt, { ...product, norm })];
 }
 
 /** Backward of blockNorm from dy into dx, adding dx's own contents (the residual stream's gradient) when `residual`. */
@@ -186,22 +220,20 @@ interface Memory {
   keyValid?: GPUBuffer;
 }
 
-async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: StackBuffers, memory: Memory | null, lnfLayout?: NormLayout): Promise<Dispatch[]> {
+async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: StackBuffers, memory: Memory | null, top: boolean, lnfLayout?: NormLayout): Promise<Dispatch[]> {
   const { rt, P, batch, d, dFF, nHeads, dh } = ctx;
   const rows = batch * seqLen;
   const S = s.prefix;
   const attn = { keyValid: buf.keyValid, batch, seqLen, nHeads, headDim: dh, causal: s.causal };
   const out: Dispatch[] = [];
-  // x[0] = the embeddings: in the fused graph the first norm computes them (and writes x[0]) itself.
   const embed: NormEmbedding = { tokens: buf.tokens, tokEmb: P(`${S}tok_emb`), posEmb: P(`${S}pos_emb`), seqLen, vocab: s.vocabSize };
   if (!ctx.fused) out.push(await embeddingForward(rt, { ...embed, out: at(buf.xs[0]), batch, d }));
+  // x[0] = the embeddings: in the fused graph the first norm computes them (and writes x[0]) itself, inside the Q/K/V
+  // product or before it.
   for (let l = 0; l < s.nLayers; l++) {
     const L = `${S}layers.${l}`;
     const c = buf.layers[l];
-    out.push(
-      await blockNorm(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows, { embed: ctx.fused && l === 0 ? embed : undefined }),
-      await matmul(rt, { M: rows, N: 3 * d, K: d, a: at(c.ln1.y), b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }),
-    );
+    out.push(...(await normedProduct(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows, { N: 3 * d, b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }, ctx.fused && l === 0 ? embed : undefined)));
     // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
     if (c.qk) out.push(await headNorm(ctx, `${L}.attn.q_norm.g`, at(c.qkv), c.qk, rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
     out.push(
@@ -232,13 +264,12 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     }
     const mlpIn = x ? x.mid : c.mid;
     out.push(
-      await blockNorm(ctx, `${L}.ln2`, mlpIn, c.ln2, rows),
-      await matmul(rt, { M: rows, N: dFF, K: d, a: at(c.ln2.y), b: P(`${L}.mlp.w1`), transB: true, bias: P(`${L}.mlp.b1`), gelu: { preact: at(c.pre) }, c: at(c.act) }),
+      ...(await normedProduct(ctx, `${L}.ln2`, mlpIn, c.ln2, rows, { N: dFF, b: P(`${L}.mlp.w1`), transB: true, bias: P(`${L}.mlp.b1`), gelu: { preact: at(c.pre) }, c: at(c.act) })),
       await matmul(rt, { M: rows, N: d, K: dFF, a: at(c.act), b: P(`${L}.mlp.w2`), transB: true, bias: P(`${L}.mlp.b2`), residual: at(mlpIn), c: at(buf.xs[l + 1]) }),
     );
   }
-  const xL = buf.xs[s.nLayers];
-  out.push(await blockNorm(ctx, `${S}lnf`, xL, buf.lnf, rows, { layout: lnfLayout }));
+  // The top stack's final norm runs inside the cross-entropy kernel in the fused graph (buildTransformerGraph).
+  if (!(ctx.fused && top)) out.push(await blockNorm(ctx, `${S}lnf`, buf.xs[s.nLayers], buf.lnf, rows, { layout: lnfLayout }));
   return out;
 }
 
@@ -351,7 +382,7 @@ export async function buildTransformerGraph(
   config: AnyModelConfig,
   state: ParamState,
   shape: BatchShape,
-  opts: { backward: boolean; fused?: boolean },
+  opts: { backward: boolean; fused?: Fusion },
 ): Promise<TransformerGraph> {
   const { dModel: d, nClasses } = config;
   const { batch, seqLen, readout } = shape;
@@ -372,7 +403,8 @@ export async function buildTransformerGraph(
     nHeads: config.nHeads,
     dh: headDim(config),
     norm: normKind(config),
-    fused: opts.fused ?? true,
+    fused: opts.fused !== false,
+    normOnLoad: normOnLoad(opts.fused ?? true, rt.adapter),
   };
   // When every position is read out, the head reads LNf's output directly. Otherwise the fused graph normalises only
   // the readout rows, into the head's input (lnfLayout), and the unfused one gathers them after LNf.
@@ -392,12 +424,16 @@ export async function buildTransformerGraph(
 
   const forward: Dispatch[] = [];
   const isTop = (i: number) => i === stacks.length - 1;
-  for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i), isTop(i) ? lnfLayout : undefined)));
+  for (let i = 0; i < stacks.length; i++) forward.push(...(await stackForward(ctx, stacks[i], lengths[i], buf.stacks[i], memoryOf(i), isTop(i), isTop(i) ? lnfLayout : undefined)));
   if (gathers) forward.push(await gatherRows(rt, { src: at(top.lnf.y), dst: at(headIn), ...rowMap }));
-  // The head's logits, then softmax + cross-entropy + dlogits; in the fused graph one dispatch computes both.
+  // The top stack's final norm, the head's logits, then softmax + cross-entropy + dlogits; in the fused graph one
+  // dispatch computes all three.
   const scoring = { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads };
   if (ctx.fused) {
-    forward.push(await crossEntropy(rt, { ...scoring, head: { input: at(headIn), w: P('head.w'), bias: P('head.b'), inputs: d, heads } }));
+    const topSpec = stacks[stacks.length - 1];
+    const lnf = { x: at(top.xs[topSpec.nLayers]), gamma: P(`${topSpec.prefix}lnf.g`), rstd: at(top.lnf.rstd), seqLen, ...readout };
+    const norm: HeadNorm = ctx.norm === 'rms' ? { ...lnf, kind: 'rms' } : { ...lnf, kind: 'layer', beta: P(`${topSpec.prefix}lnf.b`), mean: at(top.lnf.mean!) };
+    forward.push(await crossEntropy(rt, { ...scoring, head: { input: at(headIn), w: P('head.w'), bias: P('head.b'), inputs: d, heads, norm } }));
   } else {
     forward.push(
       await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),

@@ -1,10 +1,13 @@
 // Fused softmax + cross-entropy + dlogits (shaders/cross_entropy.wgsl). One dispatch per step writes the
 // per-row losses and dlogits; nScored is counted in the kernel, so the dispatch is replayed unchanged
 // across batches with different padding. The caller sums `losses` in float64 and divides by nScored.
-// With `head` (the fused graph) the same dispatch first computes the logits of the Linear head itself.
+// With `head` (the fused graph) the same dispatch first computes the logits of the Linear head itself, and with
+// the head's `norm` the model's final norm of the head's input too.
 import source from '../../../shaders/cross_entropy.wgsl?raw';
 import { at, f32, groups, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { instantiateKernel, read, write } from '../../gpu/kernel-template';
+import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
+import { normRowFills, type LayerNormKernel } from './layernorm';
+import { NORM_EPS } from '../config';
 
 /** One thread per row: must equal WG in cross_entropy.wgsl. */
 const ROWS_PER_WORKGROUP = 64;
@@ -20,14 +23,33 @@ export interface CrossEntropyHead {
   bias: TensorRef;
   inputs: number;
   heads: number;
+  /** The input is this norm of the residual stream at the readout positions, computed here and written to `input`. */
+  norm?: HeadNorm;
 }
 
-const NO_HEAD = [
-  'fn read_head_in(i: u32) -> f32 { return 0.0; }',
-  'fn read_w(i: u32) -> f32 { return 0.0; }',
-  'fn read_bias(i: u32) -> f32 { return 0.0; }',
-  'fn write_logits(i: u32, v: f32) {}',
-].join('\n');
+/**
+ * The model's final norm (shaders/cross_entropy.wgsl, NORM) of x [batch * seqLen, inputs] at positions [start,
+ * start + count) of each sequence, the head's input rows in order; gamma (and beta) [inputs]; it writes the input,
+ * rstd (and mean) [batch * seqLen] at the rows it normalises, as normForward with that window would.
+ */
+export type HeadNorm = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; seqLen: number; start: number; count: number; kernel?: LayerNormKernel } & (
+  | { kind: 'layer'; beta: TensorRef; mean: TensorRef }
+  | { kind: 'rms' }
+);
+
+/** Every accessor a variant may call, with the stand-in a variant that binds no such tensor gets. */
+const ACCESSORS: StandIn[] = [
+  { signature: 'read_head_in(i: u32) -> f32', tensor: 'head_in', body: 'return 0.0;' },
+  { signature: 'write_head_in(i: u32, v: f32)', tensor: 'head_in', body: '' },
+  { signature: 'read_w(i: u32) -> f32', tensor: 'w', body: 'return 0.0;' },
+  { signature: 'read_bias(i: u32) -> f32', tensor: 'bias', body: 'return 0.0;' },
+  { signature: 'write_logits(i: u32, v: f32)', tensor: 'logits', body: '' },
+  { signature: 'read_x(i: u32) -> f32', tensor: 'x', body: 'return 0.0;' },
+  { signature: 'read_gamma(i: u32) -> f32', tensor: 'gamma', body: 'return 0.0;' },
+  { signature: 'read_beta(i: u32) -> f32', tensor: 'beta', body: 'return 0.0;' },
+  { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
+  { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
+];
 
 export function crossEntropy(
   rt: GpuRuntime,
@@ -40,22 +62,40 @@ export function crossEntropy(
   if (head && !(Number.isInteger(head.heads) && head.heads >= 1 && rows % head.heads === 0 && Number.isInteger(head.inputs) && head.inputs >= 1)) {
     throw new Error(`crossEntropy: a head of ${head.heads} task heads and ${head.inputs} inputs does not fit ${rows} rows`);
   }
-  const headTensors = head && {
-    head_in: read(head.input, (rows / head.heads) * head.inputs),
-    w: read(head.w, head.heads * classes * head.inputs),
-    bias: read(head.bias, head.heads * classes),
+  const norm = head?.norm;
+  if (norm && !(Number.isInteger(norm.seqLen) && Number.isInteger(norm.start) && Number.isInteger(norm.count) && norm.start >= 0 && norm.count >= 1 &&
+    norm.start + norm.count <= norm.seqLen && (rows / head.heads) % norm.count === 0)) {
+    throw new Error(`crossEntropy: a final norm of positions [${norm.start}, ${norm.start + norm.count}) of ${norm.seqLen} does not fit ${rows / head!.heads} input rows`);
+  }
+  const inputRows = head ? rows / head.heads : 0;
+  const xRows = norm ? (inputRows / norm.count) * norm.seqLen : 0;
+  const tensors: Record<string, TensorArg | undefined> = {
+    ...(head && {
+      head_in: norm ? write(head.input, inputRows * head.inputs) : read(head.input, inputRows * head.inputs),
+      w: read(head.w, head.heads * classes * head.inputs),
+      bias: read(head.bias, head.heads * classes),
+    }),
+    ...(norm && {
+      x: read(norm.x, xRows * head!.inputs),
+      gamma: read(norm.gamma, head!.inputs),
+      beta: norm.kind === 'layer' ? read(norm.beta, head!.inputs) : undefined,
+      mean: norm.kind === 'layer' ? write(norm.mean, xRows) : undefined,
+      rstd: write(norm.rstd, xRows),
+    }),
+    logits: head ? write(a.logits, rows * classes) : read(a.logits, rows * classes),
+    targets: read(at(a.targets), rows, 'u32'),
+    losses: write(a.losses, rows),
+    d_logits: write(a.dLogits, rows * classes),
   };
+  const bound = Object.fromEntries(Object.entries(tensors).filter((e): e is [string, TensorArg] => e[1] !== undefined));
   const k = instantiateKernel(source, {
-    label: head ? 'cross_entropy.head' : 'cross_entropy',
-    uniforms: { rows: u32(rows), classes: u32(classes), lossScale: f32(lossScale), heads: u32(head?.heads ?? 1), k_dim: u32(head?.inputs ?? 0) },
-    tensors: {
-      ...headTensors,
-      logits: head ? write(a.logits, rows * classes) : read(a.logits, rows * classes),
-      targets: read(at(a.targets), rows, 'u32'),
-      losses: write(a.losses, rows),
-      d_logits: write(a.dLogits, rows * classes),
+    label: norm ? `cross_entropy.head.${norm.kind}norm` : head ? 'cross_entropy.head' : 'cross_entropy',
+    uniforms: {
+      rows: u32(rows), classes: u32(classes), lossScale: f32(lossScale), heads: u32(head?.heads ?? 1), k_dim: u32(head?.inputs ?? 0),
+      eps: f32(NORM_EPS), seq_len: u32(norm?.seqLen ?? 0), start: u32(norm?.start ?? 0), count: u32(norm?.count ?? 1),
     },
-    fills: { HEAD: String(!!head), HEAD_ACCESSORS: head ? '' : NO_HEAD },
+    tensors: bound,
+    fills: { HEAD: String(!!head), NORM: String(!!norm), SHARED_INPUT: String((head?.heads ?? 1) > 1), STAND_INS: standIns(tensors, ACCESSORS), ...normRowFills(rt.adapter, norm?.kind ?? 'layer', norm?.kernel) },
   });
   return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [groups(rows, ROWS_PER_WORKGROUP)] });
 }

@@ -4,6 +4,7 @@
 // tensor: the model's norms are row-major [rows, d] (the default); QK-norm normalises each head's slice of Q and
 // K where the projection wrote them (src/model/transformer.ts).
 import source from '../../../shaders/layernorm.wgsl?raw';
+import normRow from '../../../shaders/norm_row.wgsl?raw';
 import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
@@ -45,6 +46,14 @@ export interface NormLayout {
    * read out at some positions, its y the head's input).
    */
   window?: { start: number; count: number };
+}
+
+/**
+ * The fills of shaders/norm_row.wgsl for a kernel that normalises its own input with the bits this adapter's norm
+ * kernel would give (its lanes' order of summation): NORM_ROW (the functions), NORM_LANES and CENTRED.
+ */
+export function normRowFills(adapter: { isSoftware: boolean }, kind: NormKind, kernel = chooseLayerNormKernel(adapter)): Record<string, string> {
+  return { NORM_ROW: normRow, NORM_LANES: `${LANES[kernel.kind]}u`, CENTRED: String(kind === 'layer') };
 }
 
 /** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */
@@ -92,6 +101,22 @@ export interface NormEmbedding {
   vocab: number;
 }
 
+/**
+ * The body of x_at(r, i) for a norm whose input is the embeddings, rows of `width` (a WGSL expression): the same sum,
+ * in the same order, as shaders/embedding.wgsl. It reads what embeddingBindings binds.
+ */
+export function embeddingAt(width: string): string {
+  return `let token = read_tokens(r);\n  var v = read_pos_emb((r % p.seq_len) * ${width} + i);\n  if (token < p.vocab) {\n    v += read_tok_emb(token * ${width} + i);\n  }\n  return v;`;
+}
+
+/** The uniforms and tensors embeddingAt reads, for `rows` rows of d. */
+export function embeddingBindings(embed: NormEmbedding, rows: number, d: number) {
+  return {
+    uniforms: { seq_len: u32(embed.seqLen), vocab: u32(embed.vocab) },
+    tensors: { tokens: read(at(embed.tokens), rows, 'u32'), tok_emb: read(embed.tokEmb, embed.vocab * d), pos_emb: read(embed.posEmb, embed.seqLen * d) },
+  };
+}
+
 function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout, spec: Omit<KernelSpec, 'fills'>, hasResidual = false, embeds = false) {
   const centred = kind === 'layer';
   return instantiateKernel(source, {
@@ -105,15 +130,13 @@ function normSource(kernel: LayerNormKernel, kind: NormKind, layout: NormLayout,
       Y_FIRST: `${window(layout).start}u`,
       Y_SEGS: `${window(layout).count}u`,
       CENTRED: String(centred),
+      NORM_ROW: normRow,
       BETA: centred ? 'return read_beta(i);' : 'return 0.0;',
       MEAN: centred ? 'return read_mean(r);' : 'return 0.0;',
       SAVE_MEAN: centred ? 'write_mean(r, v);' : '',
       SAVE_DBETA: centred ? 'write_dbeta(i, v);' : '',
       RESIDUAL_GRAD: hasResidual ? 'return read_residual(i);' : 'return 0.0;',
-      // The same sum, in the same order, as shaders/embedding.wgsl.
-      X_AT: embeds
-        ? 'let token = read_tokens(r);\n  var v = read_pos_emb((r % p.seq_len) * p.d + i);\n  if (token < p.vocab) {\n    v += read_tok_emb(token * p.d + i);\n  }\n  return v;'
-        : 'return read_x(x_base(r) + i);',
+      X_AT: embeds ? embeddingAt('p.d') : 'return read_x(x_base(r) + i);',
       SAVE_X: embeds ? 'write_x(i, v);' : '',
     },
   });
@@ -143,10 +166,7 @@ export function normForward(
   if (embed && (a.layout || rows % embed.seqLen !== 0)) throw new Error(`norm: an embedding input is ${rows} row-major rows of whole sequences of ${embed.seqLen}`);
   const n = extents(rows, d, layout);
   const kernel = a.kernel ?? chooseLayerNormKernel(rt.adapter);
-  const embedding = embed && {
-    uniforms: { seq_len: u32(embed.seqLen), vocab: u32(embed.vocab) },
-    tensors: { tokens: read(at(embed.tokens), rows, 'u32'), tok_emb: read(embed.tokEmb, embed.vocab * d), pos_emb: read(embed.posEmb, embed.seqLen * d) },
-  };
+  const embedding = embed && embeddingBindings(embed, rows, d);
   const k = normSource(kernel, a.kind ?? 'layer', layout, {
     label: embed ? 'layernorm.forward.embedded' : 'layernorm.forward',
     section: 'forward',

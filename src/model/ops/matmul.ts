@@ -7,15 +7,18 @@
 // Kernels are picked by shape, as tfjs-backend-webgpu does: a register-blocked tiled kernel, and a skinny
 // kernel for products with at most 16 rows or columns, where a 64 x 64 tile would leave most invocations idle;
 // and by adapter: CPU implementations of WebGPU get variants without workgroup memory (chooseMatmulKernel).
+// With `norm` (the fused graph) the product's A is a LayerNorm or RMSNorm of its input, computed on load.
 import source from '../../../shaders/matmul.wgsl?raw';
-import { instantiateKernel, read, write, type TensorArg } from '../../gpu/kernel-template';
-import { u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
+import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
+import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
+import { embeddingAt, embeddingBindings, normRowFills, type LayerNormKernel, type NormEmbedding } from './layernorm';
+import { NORM_EPS } from '../config';
 
 export interface MatmulArgs {
   M: number;
   N: number;
   K: number;
-  /** [M, K], or [K, M] when transA. */
+  /** [M, K], or [K, M] when transA; with `norm`, written: the normalised rows. */
   a: TensorRef;
   /** [K, N], or [N, K] when transB. */
   b: TensorRef;
@@ -33,9 +36,21 @@ export interface MatmulArgs {
   geluGrad?: { preact: TensorRef };
   /** Also write db [M] = sum_k op(A)[m, k]: with transA and A = dY this is the bias gradient. */
   biasGrad?: TensorRef;
+  /** A = this norm of x, computed on load and written to `a` (one job of the tiled kernel, A not transposed). */
+  norm?: MatmulNorm;
   /** Overrides the shape-based kernel choice (tests and benchmarks). */
   kernel?: MatmulKernel;
 }
+
+/**
+ * The model's LayerNorm or RMSNorm of x [M, K] row-major with gamma (and beta) [K], as normForward computes it; the
+ * product writes what normForward would: A (to `a`), rstd (and mean) [M], and with `embed` x, computed from the
+ * embeddings. `kernel`: the norm kernel variant whose order of summation to follow (default: this adapter's).
+ */
+export type MatmulNorm = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; embed?: NormEmbedding; kernel?: LayerNormKernel } & (
+  | { kind: 'layer'; beta: TensorRef; mean: TensorRef }
+  | { kind: 'rms' }
+);
 
 export type MatmulKernel =
   /**
@@ -65,9 +80,9 @@ function outputExtent(shape: Shape, side: 'M' | 'N'): number {
  * memory and barriers are emulated (invocations become coroutines that switch at every barrier), so there
  * the kernels avoid them and hold bigger register blocks instead: measured 4-5x faster on SwiftShader.
  */
-export function chooseMatmulKernel(shape: Shape, adapter: { isSoftware: boolean }): MatmulKernel {
+export function chooseMatmulKernel(shape: Shape & { norm?: unknown }, adapter: { isSoftware: boolean }): MatmulKernel {
   const columns = outputExtent(shape, 'N');
-  if (Math.min(shape.M, columns) <= SKINNY_MAX) {
+  if (Math.min(shape.M, columns) <= SKINNY_MAX && !shape.norm) {
     const wantedSlices = 2 ** Math.ceil(Math.log2(Math.max(1, shape.K / SKINNY_K_PER_SLICE)));
     const slices = adapter.isSoftware ? 1 : Math.min(SKINNY_WORKGROUP, wantedSlices);
     return { kind: 'skinny', smallSide: shape.M <= columns ? 'M' : 'N', slices };
@@ -88,6 +103,8 @@ function checkArgs(args: MatmulArgs, kernel: MatmulKernel): void {
     if (!Number.isInteger(args[dim]) || args[dim] < 1) throw new RangeError(`matmul: ${dim} must be a positive integer, got ${args[dim]}`);
   }
   if (args.gelu && args.geluGrad) throw new Error('matmul: gelu and geluGrad cannot be combined');
+  if (args.norm && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm on load needs the tiled kernel and A not transposed');
+  if (args.norm?.embed && args.M % args.norm.embed.seqLen !== 0) throw new Error(`matmul: an embedding input is ${args.M} rows of whole sequences of ${args.norm.embed.seqLen}`);
   if (kernel.kind === 'skinny') {
     const small = outputExtent(args, kernel.smallSide);
     if (small > SKINNY_MAX) throw new RangeError(`matmul: the skinny kernel holds at most ${SKINNY_MAX} outputs per line, not ${small}`);
@@ -133,6 +150,7 @@ const FLAGS = {
 const ACCESSORS: { name: string; tensor: string; write: boolean; absent: string }[] = [
   { name: 'read_a', tensor: 'a', write: false, absent: '' },
   { name: 'read_b', tensor: 'b', write: false, absent: '' },
+  { name: 'write_a', tensor: 'a', write: true, absent: '' },
   { name: 'write_c', tensor: 'c', write: true, absent: '' },
   { name: 'read_bias', tensor: 'bias', write: false, absent: 'return 0.0;' },
   { name: 'read_residual', tensor: 'residual', write: false, absent: 'return 0.0;' },
@@ -152,13 +170,47 @@ function perJob(signature: string, jobs: number, body: (j: number) => string): s
 function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
   const { M, N, K } = args;
   return {
-    a: read(args.a, M * K),
+    a: args.norm ? write(args.a, M * K) : read(args.a, M * K),
     b: read(args.b, K * N),
     c: write(args.c, M * N),
     bias: args.bias && read(args.bias, N),
     residual: args.residual && read(args.residual, M * N),
     preact: args.gelu ? write(args.gelu.preact, M * N) : args.geluGrad ? read(args.geluGrad.preact, M * N) : undefined,
     db: args.biasGrad && write(args.biasGrad, M),
+  };
+}
+
+/** The norm's accessors (shaders/matmul.wgsl, NORM), with the stand-ins a kernel that does not bind them gets. */
+const NORM_ACCESSORS: StandIn[] = [
+  { signature: 'read_x(i: u32) -> f32', tensor: 'x', body: 'return 0.0;' },
+  { signature: 'write_x(i: u32, v: f32)', tensor: 'x', body: '' },
+  { signature: 'read_gamma(i: u32) -> f32', tensor: 'gamma', body: 'return 0.0;' },
+  { signature: 'read_beta(i: u32) -> f32', tensor: 'beta', body: 'return 0.0;' },
+  { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
+  { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
+];
+
+/** The norm's tensors, uniforms and fills for a kernel whose (only) job is `args`; no norm: stand-ins only. */
+function normBindings(args: MatmulArgs, adapter: { isSoftware: boolean }) {
+  const { M, K, norm } = args;
+  const embedding = norm?.embed && embeddingBindings(norm.embed, M, K);
+  const tensors: Record<string, TensorArg | undefined> = norm && {
+    ...embedding?.tensors,
+    x: norm.embed ? write(norm.x, M * K) : read(norm.x, M * K),
+    gamma: read(norm.gamma, K),
+    beta: norm.kind === 'layer' ? read(norm.beta, K) : undefined,
+    mean: norm.kind === 'layer' ? write(norm.mean, M) : undefined,
+    rstd: write(norm.rstd, M),
+  } || {};
+  return {
+    tensors,
+    uniforms: { eps: f32(NORM_EPS), ...embedding?.uniforms },
+    standIns: standIns(tensors, NORM_ACCESSORS),
+    fills: {
+      NORM: String(!!norm),
+      X_AT: norm?.embed ? embeddingAt('dims(0u).z') : 'return read_x(r * dims(0u).z + i);',
+      ...normRowFills(adapter, norm?.kind ?? 'layer', norm?.kernel),
+    },
   };
 }
 
@@ -169,9 +221,16 @@ function jobTiles(args: MatmulArgs, kernel: Extract<MatmulKernel, { kind: 'tiled
 }
 
 /** The kernel source and bindings for one variant running `jobs`: fills the constants of shaders/matmul.wgsl. */
-function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel) {
+function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSoftware: boolean }) {
+  if (jobs.length > 1 && jobs.some((a) => a.norm)) throw new Error('matmul: a norm on load runs as the only job of its dispatch');
+  const norm = normBindings(jobs[0], adapter);
   const tensors: Record<string, TensorArg> = {};
   const named = new Map<string, TensorArg>();
+  for (const [name, arg] of Object.entries(norm.tensors)) {
+    if (!arg) continue;
+    tensors[name] = arg;
+    named.set(name, arg);
+  }
   const perJobTensors = jobs.map((args, j) => {
     const t = jobTensors(args);
     for (const [name, arg] of Object.entries(t)) {
@@ -182,7 +241,7 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel) {
     return t;
   });
   checkNoOverlap(named);
-  const uniforms = Object.fromEntries(jobs.flatMap((a, j) => [[`M${j}`, u32(a.M)], [`N${j}`, u32(a.N)], [`K${j}`, u32(a.K)]]));
+  const uniforms = { ...Object.fromEntries(jobs.flatMap((a, j) => [[`M${j}`, u32(a.M)], [`N${j}`, u32(a.N)], [`K${j}`, u32(a.K)]])), ...norm.uniforms };
   const functions = [
     perJob('dims(job: u32) -> vec3<u32>', jobs.length, (j) => `return vec3(p.M${j}, p.N${j}, p.K${j});`),
     ...Object.entries(FLAGS).map(([name, flag]) => perJob(`${name}(job: u32) -> bool`, jobs.length, (j) => `return ${!!flag(jobs[j])};`)),
@@ -197,7 +256,7 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel) {
   ];
   const skinny = kernel.kind === 'skinny';
   const flags = (a: MatmulArgs) =>
-    [a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
+    [a.norm && `${a.norm.kind}norm${a.norm.embed ? '+embed' : ''}`, a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
       .filter(Boolean)
       .join(',');
   const tileCounts = kernel.kind === 'tiled' ? jobs.map((a) => jobTiles(a, kernel)) : [];
@@ -215,7 +274,8 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel) {
     tensors,
     fills: {
       ONES_COLUMN: String(!!(jobs[0].biasGrad && skinny)),
-      JOB_FUNCTIONS: functions.join('\n'),
+      JOB_FUNCTIONS: [...functions, norm.standIns].join('\n'),
+      ...norm.fills,
       ...(skinny
         ? {
             WORKGROUP_SIZE: String(SKINNY_WORKGROUP),
@@ -296,7 +356,7 @@ export function groupJobs(jobs: MatmulArgs[], maxBuffers: number): MatmulArgs[][
 
 async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKernel): Promise<Dispatch> {
   for (const args of jobs) checkArgs(args, kernel);
-  const { kernel: k, params, buffers } = matmulKernel(jobs, kernel);
+  const { kernel: k, params, buffers } = matmulKernel(jobs, kernel, rt.adapter);
   const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension) });
   return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K, 0) };
 }

@@ -1,0 +1,62 @@
+// One vector's LayerNorm or RMSNorm (shaders/layernorm.wgsl) as a single invocation computes it, shared by the norm
+// kernel and the kernels that normalise their own input (the fused graph's cross-entropy head,
+// shaders/cross_entropy.wgsl):
+//   xhat(x, mean, rstd)                  (x - mean) * rstd
+//   norm_apply(x, mean, rstd, g, b)      xhat * g + b, the norm's output element (b = 0 for RMSNorm)
+//   norm_stats(r, d, eps) -> (mean, rstd) of vector r (mean 0 for RMSNorm), its elements read as x_at(r, i),
+//                                         i < d: the corrected two-pass of layernorm.wgsl's forward, summed in
+//                                         the order that kernel's NORM_LANES lanes and their tree reduction
+//                                         (lane_sum) add them, so its bits are that kernel's on the same adapter.
+// Layout: none of its own; the including kernel defines x_at(r, i) (element i of vector r), and the constants
+// CENTRED (true: LayerNorm, false: RMSNorm) and NORM_LANES (layernorm.wgsl's LANES for the norm kernel variant
+// this adapter runs: 1, or WG = 64; a power of two). Inserted where the including kernel has the NORM_ROW fill.
+
+fn xhat(x: f32, mean: f32, rstd: f32) -> f32 {
+  return (x - mean) * rstd;
+}
+
+fn norm_apply(x: f32, mean: f32, rstd: f32, g: f32, b: f32) -> f32 {
+  return xhat(x, mean, rstd) * g + b;
+}
+
+// The sums of lane l (elements i = l, l + NORM_LANES, ...) of vector r: of x (.x) when `first`, else of c = x - mean0
+// and c^2.
+fn lane_moments(r: u32, d: u32, l: u32, first: bool, mean0: f32) -> vec2f {
+  var q = vec2f(0.0);
+  for (var i = l; i < d; i += NORM_LANES) {
+    if (first) {
+      q.x += x_at(r, i);
+    } else {
+      let c = x_at(r, i) - mean0;
+      q += vec2f(c, c * c);
+    }
+  }
+  return q;
+}
+
+// The lanes' sums added as lane_sum's tree adds them: at each level s, lane l < s takes lane l + s. One lane: its sums
+// alone, with no array (SwiftShader runs a private array slowly).
+fn lanes_sum(r: u32, d: u32, first: bool, mean0: f32) -> vec2f {
+  if (NORM_LANES == 1u) {
+    return lane_moments(r, d, 0u, first, mean0);
+  }
+  var parts: array<vec2f, NORM_LANES>;
+  for (var l = 0u; l < NORM_LANES; l++) {
+    parts[l] = lane_moments(r, d, l, first, mean0);
+  }
+  for (var s = NORM_LANES / 2u; s >= 1u; s >>= 1u) {
+    for (var l = 0u; l < s; l++) {
+      parts[l] += parts[l + s];
+    }
+  }
+  return parts[0];
+}
+
+fn norm_stats(r: u32, d: u32, eps: f32) -> vec2f {
+  var mean0 = 0.0;
+  if (CENTRED) {
+    mean0 = lanes_sum(r, d, true, 0.0).x / f32(d);
+  }
+  let m = lanes_sum(r, d, false, mean0) / f32(d);
+  return vec2f(select(0.0, mean0 + m.x, CENTRED), 1.0 / sqrt(select(m.y, m.y - m.x * m.x, CENTRED) + eps));
+}
