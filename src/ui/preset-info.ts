@@ -46,7 +46,7 @@ const TEXT: Partial<Record<PresetName, Omit<PresetInfo, 'name'>>> = {
   'quick-scan': {
     short: 'commands → actions · 1+1 layers',
     description:
-      'SCAN at a CPU-sized scale: translate commands like "jump twice after walk left" into action sequences with a 1+1-layer encoder-decoder of width 32, minibatches of 16. Made for the quick reproduction study on machines without a GPU; its grok range is not yet charted.',
+      'SCAN at a CPU-sized scale: translate commands like "jump twice after walk left" into action sequences with a 1+1-layer encoder-decoder of width 32, minibatches of 16. Made for the quick reproduction study on machines without a GPU. It does not memorise or grok in its 1,000 steps (seed 42: token accuracy about 0.75, train and test); for the SCAN lifecycle use the paper preset on a GPU.',
   },
   modarith: {
     short: 'mod 97 · Thesis paper model',
