@@ -6,7 +6,7 @@
 import source from '../../../shaders/cross_entropy.wgsl?raw';
 import { at, f32, groups, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
-import { normRowFills, type LayerNormKernel } from './layernorm';
+import { NORM_ROW_ACCESSORS, normRowFills, type LayerNormKernel } from './layernorm';
 import { NORM_EPS } from '../config';
 
 /** One thread per row: must equal WG in cross_entropy.wgsl. */
@@ -44,11 +44,7 @@ const ACCESSORS: StandIn[] = [
   { signature: 'read_w(i: u32) -> f32', tensor: 'w', body: 'return 0.0;' },
   { signature: 'read_bias(i: u32) -> f32', tensor: 'bias', body: 'return 0.0;' },
   { signature: 'write_logits(i: u32, v: f32)', tensor: 'logits', body: '' },
-  { signature: 'read_x(i: u32) -> f32', tensor: 'x', body: 'return 0.0;' },
-  { signature: 'read_gamma(i: u32) -> f32', tensor: 'gamma', body: 'return 0.0;' },
-  { signature: 'read_beta(i: u32) -> f32', tensor: 'beta', body: 'return 0.0;' },
-  { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
-  { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
+  ...NORM_ROW_ACCESSORS,
 ];
 
 export function crossEntropy(

@@ -6,7 +6,7 @@
 import source from '../../../shaders/layernorm.wgsl?raw';
 import normRow from '../../../shaders/norm_row.wgsl?raw';
 import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
+import { instantiateKernel, read, write, type KernelSpec, type StandIn } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
 import type { NormKind } from '../../formats/model-config';
 
@@ -55,6 +55,15 @@ export interface NormLayout {
 export function normRowFills(adapter: { isSoftware: boolean }, kind: NormKind, kernel = chooseLayerNormKernel(adapter)): Record<string, string> {
   return { NORM_ROW: normRow, NORM_LANES: `${LANES[kernel.kind]}u`, CENTRED: String(kind === 'layer') };
 }
+
+/** The accessors a kernel that normalises its own input reads and writes, with their stand-ins when it binds none. */
+export const NORM_ROW_ACCESSORS: readonly StandIn[] = [
+  { signature: 'read_x(i: u32) -> f32', tensor: 'x', body: 'return 0.0;' },
+  { signature: 'read_gamma(i: u32) -> f32', tensor: 'gamma', body: 'return 0.0;' },
+  { signature: 'read_beta(i: u32) -> f32', tensor: 'beta', body: 'return 0.0;' },
+  { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
+  { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
+];
 
 /** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */
 const rowMajor = (d: number): NormLayout => ({ segments: 1, segmentsPerGain: 1, xStride: d, yStride: d });

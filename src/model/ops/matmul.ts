@@ -11,7 +11,7 @@
 import source from '../../../shaders/matmul.wgsl?raw';
 import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { embeddingAt, embeddingBindings, normRowFills, type LayerNormKernel, type NormEmbedding } from './layernorm';
+import { embeddingAt, embeddingBindings, NORM_ROW_ACCESSORS, normRowFills, type LayerNormKernel, type NormEmbedding } from './layernorm';
 import { NORM_EPS } from '../config';
 
 export interface MatmulArgs {
@@ -181,14 +181,7 @@ function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
 }
 
 /** The norm's accessors (shaders/matmul.wgsl, NORM), with the stand-ins a kernel that does not bind them gets. */
-const NORM_ACCESSORS: StandIn[] = [
-  { signature: 'read_x(i: u32) -> f32', tensor: 'x', body: 'return 0.0;' },
-  { signature: 'write_x(i: u32, v: f32)', tensor: 'x', body: '' },
-  { signature: 'read_gamma(i: u32) -> f32', tensor: 'gamma', body: 'return 0.0;' },
-  { signature: 'read_beta(i: u32) -> f32', tensor: 'beta', body: 'return 0.0;' },
-  { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
-  { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
-];
+const NORM_ACCESSORS: StandIn[] = [...NORM_ROW_ACCESSORS, { signature: 'write_x(i: u32, v: f32)', tensor: 'x', body: '' }];
 
 /** The norm's tensors, uniforms and fills for a kernel whose (only) job is `args`; no norm: stand-ins only. */
 function normBindings(args: MatmulArgs, adapter: { isSoftware: boolean }) {
