@@ -106,7 +106,7 @@ function grokRows(task: string, published: { grok?: Row['published'] }, expected
   return [
     { quantity: 'grok step (wd 1)', task, values: metric('grokStep', MAIN), ...(published.grok && { published: published.grok }), ...(expected?.grok && { expected: { value: expected.grok, source: DOCS_18 } }) },
     { quantity: 'share of runs that grok, wd 1', task, values: metric('grokked', MAIN), ...(expected ? { expected: { value: range(1, 1), source: DOCS_18 } } : { published: 'lc.grokWithDecay' }) },
-    { quantity: 'share of runs that grok, wd 0', task, values: metric('grokked', CONTROL), ...(expected ? { expected: { value: range(0, 0), source: DOCS_18 } } : { published: 'lc.grokWithoutDecay' }) },
+    { quantity: 'share of runs that grok, wd 0', task, values: metric('grokked', CONTROL), ...(expected ? { expected: { value: expected.control ?? range(0, 0), source: DOCS_18 } } : { published: 'lc.grokWithoutDecay' }) },
   ];
 }
 
@@ -189,7 +189,7 @@ function lifecycleDyck(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsO
     description: `LC’s Dyck lifecycle on the ${preset} preset: per seed a wd 1 run (analyses at the grok and at the end, the decay intervention from the grok) and a wd 0 control; windows of 5 snapshots every 20 steps; live causal probes.`,
     seeds,
     units,
-    tables: [{ title: 'Grokking', rows: grokRows(task, { grok: quick ? undefined : 'lc.dyck.grokStep' }, quick ? { grok: range(150, 400) } : undefined) }, spectral, causal, intervention],
+    tables: [{ title: 'Grokking', rows: grokRows(task, { grok: quick ? undefined : 'lc.dyck.grokStep' }, quick ? { grok: range(150, 400), control: range(1, 1) } : undefined) }, spectral, causal, intervention],
     figures: lifecycleFigures(),
     heatmaps: [],
     differences: [
