@@ -34,12 +34,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    // Two files at a time, also on the CI's two cores (vitest would otherwise take cores - 1 = 1): each file has its
-    // own GPU device, and much of a test's time on SwiftShader is single-threaded (shader compilation, dispatch
-    // overhead of small kernels, float64 oracles and probes on the CPU), which the other file fills. Files that
-    // need the grokked fixture share one training (test/helpers/grokked.ts holds a lock while it trains).
-    fileParallelism: true,
-    maxWorkers: 2,
+    // Every engine test shares one GPU device per file; SwiftShader is CPU-bound and the CI machine has
+    // two cores, so files run one at a time to keep each test's wall time predictable.
+    fileParallelism: false,
     testTimeout: 600_000,
     hookTimeout: 120_000,
   },

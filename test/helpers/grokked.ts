@@ -3,11 +3,9 @@
 // (a window of 10 snapshots every 20 steps) and taking the live causal probes at theirs (every 100 steps). Training takes about 3 minutes on SwiftShader, so the first test file
 // that needs it keeps its checkpoint in node_modules/.cache, keyed by a hash of the engine's sources (src/,
 // shaders/), the run's config and the adapter: the other files restore it (bit for bit, test/at-step.test.ts)
-// instead of training again, and any change to the engine trains afresh. Test files run in parallel: the first to
-// need the checkpoint holds a lock file while it trains, and the others wait for the checkpoint instead of
-// training it too (a lock left by a process that died is taken over).
+// instead of training again, and any change to the engine trains afresh.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { testRuntime } from './gpu';
 import type { Trainer } from '../../src/train/trainer';
@@ -32,46 +30,6 @@ async function cachePath(rt: GpuRuntime, config: RunConfig): Promise<string> {
   return join(CACHE_DIR, `grokked-quick-add-${hash.digest('hex').slice(0, 16)}.ckpt`);
 }
 
-/** Whether the process that wrote `lock` (its pid) is still running. */
-async function lockHolderAlive(lock: string): Promise<boolean> {
-  const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The checkpoint at `path`: read if there, else trained by `train` under the lock `path.lock`, or waited for while
- * another process holds the lock.
- */
-async function cachedOrTrained(path: string, train: () => Promise<Uint8Array>): Promise<{ bytes: Uint8Array; trained: boolean }> {
-  await mkdir(CACHE_DIR, { recursive: true });
-  const lock = `${path}.lock`;
-  for (;;) {
-    const cached = await readFile(path).catch(() => null);
-    if (cached) return { bytes: cached, trained: false };
-    const handle = await open(lock, 'wx').catch(() => null);
-    if (handle) {
-      try {
-        await handle.writeFile(String(process.pid));
-        await handle.close();
-        const bytes = await train();
-        await writeFile(`${path}.${process.pid}.tmp`, bytes);
-        await rename(`${path}.${process.pid}.tmp`, path);
-        return { bytes, trained: true };
-      } finally {
-        await rm(lock, { force: true });
-      }
-    }
-    if (!(await lockHolderAlive(lock))) await rm(lock, { force: true });
-    else await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
 let trained: Promise<Trainer> | undefined;
 export function grokkedQuickAdd(): Promise<Trainer> {
   trained ??= (async () => {
@@ -79,11 +37,15 @@ export function grokkedQuickAdd(): Promise<Trainer> {
     // With the live causal probes at their default cadence (every 100 steps, from the first window at 200).
     const config = resolveRunConfig('quick-add', 1, { steps: GROKKED_STEPS, evalEvery: 20, causal: { enabled: true } });
     const trainer = await createTrainer(rt, config);
-    const checkpoint = await cachedOrTrained(await cachePath(rt, config), async () => {
+    const path = await cachePath(rt, config);
+    const cached = await readFile(path).catch(() => null);
+    if (cached) {
+      trainer.restore(decodeCheckpoint(cached).checkpoint);
+    } else {
       await trainer.run();
-      return encodeCheckpoint(await trainer.checkpoint(), config, { withHistory: true });
-    });
-    if (!checkpoint.trained) trainer.restore(decodeCheckpoint(checkpoint.bytes).checkpoint);
+      await mkdir(CACHE_DIR, { recursive: true });
+      await writeFile(path, encodeCheckpoint(await trainer.checkpoint(), config, { withHistory: true }));
+    }
     if (trainer.step !== GROKKED_STEPS) throw new Error(`the grokked fixture is at step ${trainer.step}, expected ${GROKKED_STEPS}`);
     if (trainer.grokStep === null) throw new Error(`quick-add seed 1 did not grok in ${GROKKED_STEPS} steps: an engine bug, not a fixture to loosen`);
     return trainer;
