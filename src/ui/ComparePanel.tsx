@@ -6,6 +6,7 @@ import { createCompareStore, type ComparedRun, type CompareState } from '../stor
 import { TimeSeriesChart, type ChartSource } from './charts/TimeSeriesChart';
 import { MAX_COMPARED, comparisonCharts, comparisonLabels, comparisonMarkers } from './comparison';
 import { labStore, runDb } from './lab';
+import { errorMessage } from '../util/error-message';
 
 export const compareStore = createCompareStore();
 
@@ -25,7 +26,7 @@ export async function compareSelected(): Promise<void> {
     for (const id of selected) runs.push({ id, file: (await runDb.get(id)).runFile });
     show(runs);
   } catch (error) {
-    reportError(`Could not compare the runs: ${error instanceof Error ? error.message : String(error)}`);
+    reportError(`Could not compare the runs: ${errorMessage(error)}`);
   }
 }
 

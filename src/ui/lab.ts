@@ -11,6 +11,7 @@ import type { HyperParams } from '../formats/optim';
 import type { RunConfig, RunFile } from '../formats/run-file';
 import { download } from './charts/chart-export';
 import { CLASSROOM_RUN, WALKTHROUGH_STEPS } from './walkthrough';
+import { errorMessage } from '../util/error-message';
 
 export const tables = createTables();
 export const labStore = createLabStore(tables);
@@ -27,8 +28,6 @@ export function api(): LabClient['api'] {
   return client.api;
 }
 
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
 /** Runs an action; a failure becomes an error notice (and the promise resolves to undefined). */
 async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
   try {
@@ -36,7 +35,7 @@ async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undef
     return result;
   } catch (error) {
     console.error(error);
-    labStore.getState().setNotice({ kind: 'error', text: `${what}: ${message(error)}` });
+    labStore.getState().setNotice({ kind: 'error', text: `${what}: ${errorMessage(error)}` });
     return undefined;
   }
 }
@@ -130,7 +129,7 @@ export const actions = {
         return;
       } catch (error) {
         const status = await attempt(`Could not open “${summary.title}”`, () => api().loadRun(view));
-        if (status) info(`Opened “${summary.title}” for viewing only: training cannot continue here (${message(error)}).`);
+        if (status) info(`Opened “${summary.title}” for viewing only: training cannot continue here (${errorMessage(error)}).`);
         return;
       }
     }

@@ -14,6 +14,7 @@ import { parseUnitFile, unitFileName, type UnitFile } from '../reproduce/unit-fi
 import { buildReport, type Report } from '../reproduce/report';
 import { studyFigures } from '../reproduce/figures';
 import { studySteps, unitSteps } from '../reproduce/estimate';
+import { errorMessage } from '../util/error-message';
 
 /** Every unit of an abbreviated study is shortened to this many steps: a smoke test, which its report says. */
 export const ABBREVIATED_STEPS = 12;
@@ -83,8 +84,6 @@ interface StudyUnits {
 
 const noUnits = (): StudyUnits => ({ files: new Map(), restored: 0, problems: [] });
 
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
 export class StudyService {
   /** Finished units per study key (study, quick or full, abbreviated or not), read from the store on first use. */
   private readonly finished = new Map<string, Promise<StudyUnits>>();
@@ -105,7 +104,7 @@ export class StudyService {
     try {
       saved = await this.store.studyUnits(key);
     } catch (error) {
-      units.problems.push(`finished units saved in this browser could not be read: ${message(error)}`);
+      units.problems.push(`finished units saved in this browser could not be read: ${errorMessage(error)}`);
       return units;
     }
     for (const { id, text } of saved) {
@@ -113,7 +112,7 @@ export class StudyService {
         const file = parseUnitFile(`saved ${unitFileName(id)}`, typeof text === 'string' ? text : JSON.stringify(text ?? null), plan);
         units.files.set(file.unit.id, file);
       } catch (error) {
-        units.problems.push(`${message(error)} (not restored)`);
+        units.problems.push(`${errorMessage(error)} (not restored)`);
       }
     }
     units.restored = units.files.size;
@@ -126,7 +125,7 @@ export class StudyService {
     try {
       await this.store?.putStudyUnit(keyOf(plan), file.unit.id, JSON.stringify(file));
     } catch (error) {
-      units.problems.push(`unit ${file.unit.id} could not be saved in this browser (${message(error)}): it is kept while the page is open`);
+      units.problems.push(`unit ${file.unit.id} could not be saved in this browser (${errorMessage(error)}): it is kept while the page is open`);
     }
   }
 
@@ -159,7 +158,7 @@ export class StudyService {
     try {
       await this.store?.deleteStudyUnits(keyOf(plan));
     } catch (error) {
-      units.problems.push(`the finished units saved in this browser could not be deleted: ${message(error)}`);
+      units.problems.push(`the finished units saved in this browser could not be deleted: ${errorMessage(error)}`);
     }
     return this.viewOf(plan, units);
   }

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import { PRESET_NAMES, type PresetName } from '../../formats/task';
 import { QUICK_PRESETS, type BenchAdapter, type BenchReport, type PresetBench } from '../../formats/bench';
 import { benchWorker, progressCallback } from './bench-client';
+import { errorMessage } from '../../util/error-message';
 
 type Phase = { kind: 'idle' } | { kind: 'running'; progress: string } | { kind: 'failed'; message: string };
 
@@ -30,7 +31,7 @@ export function BenchPage() {
   useEffect(() => {
     benchWorker()
       .adapter()
-      .then(setAdapter, (e: unknown) => setAdapterError(e instanceof Error ? e.message : String(e)));
+      .then(setAdapter, (e: unknown) => setAdapterError(errorMessage(e)));
   }, []);
 
   const stepsValue = steps.trim() === '' ? undefined : Number(steps);
@@ -46,7 +47,7 @@ export function BenchPage() {
       setReport(result);
       setPhase({ kind: 'idle' });
     } catch (e) {
-      setPhase({ kind: 'failed', message: e instanceof Error ? e.message : String(e) });
+      setPhase({ kind: 'failed', message: errorMessage(e) });
     }
   };
 

@@ -9,6 +9,7 @@ import { drawLines, renderSvg } from './plot-render';
 import { exportChart, type ChartExportFormat } from './chart-export';
 import { onEveryFrame } from './frame-loop';
 import { ExportMenu, type ExportChoice } from './ExportMenu';
+import { errorMessage } from '../../util/error-message';
 
 /** Where a chart's numbers come from: a version that changes with every write, and the data as it is now. */
 export interface ChartSource {
@@ -113,7 +114,7 @@ export function TimeSeriesChart({ spec, source, markers, fileBase, onError, zoom
     const model = modelRef.current;
     if (!model) return;
     exportChart(format, spec, model, source.data(), markers, fileBase()).catch((error: unknown) =>
-      onError(`Could not export “${spec.title}” as ${format.toUpperCase()}: ${error instanceof Error ? error.message : String(error)}`),
+      onError(`Could not export “${spec.title}” as ${format.toUpperCase()}: ${errorMessage(error)}`),
     );
   };
 

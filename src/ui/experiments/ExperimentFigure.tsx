@@ -6,6 +6,7 @@ import { download, downloadJson, PNG_SCALE, rasteriseSvg, svgDocumentText } from
 import type { Draw, DrawOptions } from './svg-plot';
 import { reportExperimentError } from './experiment-actions';
 import { ExportMenu } from '../charts/ExportMenu';
+import { errorMessage } from '../../util/error-message';
 
 export const FIGURE_DATA_KIND = 'spectral-edge-lab.experiment-figure';
 export const FIGURE_DATA_VERSION = 1;
@@ -61,7 +62,7 @@ export function ExperimentFigure({ id, title, description, height, draw, data, f
   };
 
   const onExport = (format: 'png' | 'svg' | 'json') =>
-    exportAs(format).catch((error: unknown) => reportExperimentError(`Could not export “${title}” as ${format.toUpperCase()}: ${error instanceof Error ? error.message : String(error)}`));
+    exportAs(format).catch((error: unknown) => reportExperimentError(`Could not export “${title}” as ${format.toUpperCase()}: ${errorMessage(error)}`));
 
   return (
     <figure className="experiment-figure" aria-labelledby={titleId} data-figure={id}>

@@ -8,6 +8,7 @@ import type { AnalysisFile } from '../../formats/analysis-file';
 import { downloadJson } from '../charts/chart-export';
 import { api, labStore } from '../lab';
 import { analysisFileBase } from './experiment-data';
+import { errorMessage } from '../../util/error-message';
 
 export const experimentsStore = createExperimentsStore();
 
@@ -38,7 +39,7 @@ export async function runExperiments(experiments: ExperimentName[], intervention
       return;
     }
     console.error(error);
-    settle(error instanceof Error ? error.message : String(error));
+    settle(errorMessage(error));
   }
 }
 
@@ -48,7 +49,7 @@ export async function cancelExperiments(): Promise<void> {
   try {
     await api().cancelExperiment();
   } catch (error) {
-    reportExperimentError(`Could not cancel the experiments: ${error instanceof Error ? error.message : String(error)}`);
+    reportExperimentError(`Could not cancel the experiments: ${errorMessage(error)}`);
   }
 }
 

@@ -7,14 +7,13 @@ import { createReproduceStore, type ReproduceState } from '../../store/reproduce
 import { renderMarkdown } from '../../reproduce/report';
 import { api } from '../lab';
 import { download, downloadJson } from '../charts/chart-export';
+import { errorMessage } from '../../util/error-message';
 
 export const reproduceStore = createReproduceStore();
 
 export function useReproduce<T>(selector: (state: ReproduceState) => T): T {
   return useStore(reproduceStore, selector);
 }
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** A file name prefix for the chosen study's exports. */
 function baseName(): string {
@@ -28,7 +27,7 @@ export const reproduceActions = {
     try {
       planned(request, await api().planStudy(request));
     } catch (error) {
-      fail(message(error));
+      fail(errorMessage(error));
     }
   },
 
@@ -38,7 +37,7 @@ export const reproduceActions = {
     try {
       settle({ stop: await api().runStudy(request, Comlink.proxy(event)) });
     } catch (error) {
-      settle({ error: message(error) });
+      settle({ error: errorMessage(error) });
     }
   },
 
@@ -47,7 +46,7 @@ export const reproduceActions = {
     try {
       discarded(request, await api().discardStudy(request));
     } catch (error) {
-      fail(message(error));
+      fail(errorMessage(error));
     }
   },
 

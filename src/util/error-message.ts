@@ -1,0 +1,2 @@
+/** The message of something thrown: an Error's message, anything else as a string. */
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
