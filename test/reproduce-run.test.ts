@@ -16,6 +16,7 @@ import { outcomesOf, runStudy, type Shard, type UnitStore } from '../src/reprodu
 import { isUnitFileName, parseUnitFile, unitFileName, type UnitFile } from '../src/reproduce/unit-file';
 import { buildReport, renderMarkdown, type Report } from '../src/reproduce/report';
 import { studyFigures } from '../src/reproduce/figures';
+import { describeAnalysis } from '../src/reproduce/unit-run';
 
 const STEPS = 8;
 /** quick-add and quick-multitask take windows of 10 snapshots: the first needs 10 steps. */
@@ -32,14 +33,15 @@ function memoryStore(plan: StudyPlan): UnitStore & { texts: Map<string, string> 
 }
 
 /** Runs a quick study shortened to `steps` (the units of one shard, if given) and builds its report. */
-async function runQuick(name: StudyName, steps: number, shard?: Shard): Promise<{ plan: StudyPlan; report: Report; files: UnitFile[] }> {
+async function runQuick(name: StudyName, steps: number, shard?: Shard): Promise<{ plan: StudyPlan; report: Report; files: UnitFile[]; analysing: string[] }> {
   const plan = buildStudy(name, { quick: true, seeds: [42], steps });
   const store = memoryStore(plan);
-  const { stop, ran } = await runStudy(await testRuntime(), plan, store, {}, shard ? { shard } : {});
+  const analysing: string[] = [];
+  const { stop, ran } = await runStudy(await testRuntime(), plan, store, { onAnalysis: (p, a) => analysing.push(`${p.unit.id} ${describeAnalysis(a)}`) }, shard ? { shard } : {});
   expect(stop).toBe('done');
   expect(ran).toBe(store.texts.size);
   const files = store.finished();
-  return { plan, report: buildReport(plan, outcomesOf(plan, files)), files };
+  return { plan, report: buildReport(plan, outcomesOf(plan, files)), files, analysing };
 }
 
 const withoutTiming = (r: Report) => ({ ...r, timing: null });
@@ -98,6 +100,11 @@ describe('reproduction studies, shortened, on the GPU', () => {
       expect(f.result.notes['grok.skipped']).toBe(`the run did not grok in ${MODES_STEPS} steps`);
     }
     expect(modarith.report.tables[1].rows[0].lab.n).toBe(1);
+    // Progress through each analysis: its start, then the experiment's own steps, up to done = total.
+    const analysed = modarith.analysing.filter((line) => line.startsWith('s42-opadd-wd1 '));
+    expect(analysed[0]).toBe(`s42-opadd-wd1 analysing at the end (step ${MODES_STEPS})`);
+    expect(analysed.length).toBeGreaterThan(2);
+    expect(analysed.at(-1)).toMatch(new RegExp(`^s42-opadd-wd1 analysing at the end \\(step ${MODES_STEPS}\\): fourier (\\d+)/\\1, spectra done$`));
     expect(modarith.report.notes.length).toBe(2);
 
     const multitask = await runQuick('modes-multitask', MODES_STEPS);

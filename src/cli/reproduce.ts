@@ -16,6 +16,7 @@ import { buildReport, renderMarkdown } from '../reproduce/report';
 import { studyFigures } from '../reproduce/figures';
 import { svgToPng } from './png';
 import { studySteps, unitLowerBoundMs, unitSteps } from '../reproduce/estimate';
+import { describeAnalysis } from '../reproduce/unit-run';
 import { integerOption, numberOption, parseArgs, UsageError, runCli } from './args';
 import { formatDuration, progressLine, ProgressPrinter } from './progress';
 
@@ -167,7 +168,11 @@ async function main(): Promise<number> {
     {
       onUnitStart: (p) => progress.message(`${head(p)}: ${p.unit.label}`),
       onEvaluation: (p, t) => progress.status(`${head(p)} ${progressLine(t)}`),
-      onAnalysis: (p, moment, step) => progress.message(`${head(p)}: analysing at ${moment} (step ${step})`),
+      onAnalysis: (p, a) => {
+        const line = `${head(p)}: ${describeAnalysis(a)}`;
+        if (a.experiment) progress.status(line);
+        else progress.message(line);
+      },
       onUnitDone: (p, f) => progress.message(`unit ${p.done}/${p.total} ${f.unit.id} done in ${formatDuration(f.result.wallMs)}`),
       shouldStop: () => interrupted,
     },

@@ -4,9 +4,9 @@
 // interface (the CLI's is a directory, a browser's could be IndexedDB), so this file runs anywhere.
 import type { GpuRuntime } from '../gpu/runtime';
 import type { TrainerProgress } from '../train/trainer';
-import type { Moment, StudyPlan, UnitOutcome, UnitSpec } from './study';
+import type { StudyPlan, UnitOutcome, UnitSpec } from './study';
 import { unitFileOf, type UnitFile } from './unit-file';
-import { runUnit, UnitInterrupted } from './unit-run';
+import { runUnit, UnitInterrupted, type AnalysisProgress } from './unit-run';
 
 export interface Shard {
   /** 1-based. */
@@ -53,7 +53,7 @@ export interface StudyProgress {
 export interface StudyCallbacks {
   onUnitStart?(p: StudyProgress): void;
   onEvaluation?(p: StudyProgress, trainer: TrainerProgress): void;
-  onAnalysis?(p: StudyProgress, moment: Moment, step: number): void;
+  onAnalysis?(p: StudyProgress, a: AnalysisProgress): void;
   onUnitDone?(p: StudyProgress, file: UnitFile): void;
   shouldStop?(): boolean;
 }
@@ -88,7 +88,7 @@ export async function runStudy(rt: GpuRuntime, plan: StudyPlan, store: UnitStore
     try {
       result = await runUnit(rt, unit, {
         onEvaluation: (t) => callbacks.onEvaluation?.(progress, t),
-        onAnalysis: (moment, step) => callbacks.onAnalysis?.(progress, moment, step),
+        onAnalysis: (a) => callbacks.onAnalysis?.(progress, a),
         ...(callbacks.shouldStop && { shouldStop: callbacks.shouldStop }),
       });
     } catch (err) {

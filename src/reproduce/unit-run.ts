@@ -11,6 +11,7 @@ import { createTrainer } from '../analysis/live-causal';
 import { runAnalysis } from '../analysis/run-analysis';
 import { ExperimentCancelledError } from '../analysis/context';
 import type { AnalysisFile } from '../formats/analysis-file';
+import type { ExperimentName } from '../formats/experiments';
 import { resolveRunConfig } from '../train/run';
 import { Trainer, type TrainerProgress } from '../train/trainer';
 import { cellConfig, cellResult } from '../train/phase-diagram';
@@ -22,10 +23,27 @@ import { analysisMetrics, phaseMetrics, spectralMetrics } from './metrics';
 /** Train accuracy at which a run counts as having memorised its training set (the `memo` moment). */
 export const MEMORISED_TRAIN_ACCURACY = 0.99;
 
+/** Where an analysis at a moment stands: just started (no experiment yet), or `done` of `total` of one experiment. */
+export interface AnalysisProgress {
+  moment: Moment;
+  step: number;
+  experiment?: { name: ExperimentName; done: number; total: number; what: string };
+}
+
+const MOMENT_NAMES: Record<Moment, string> = { memo: 'memorisation', grok: 'the grok', late: 'the end' };
+
+/** "analysing at the grok (step 150): ablate 3/27, random pair 2 of 20", for the CLI's status line and the page. */
+export function describeAnalysis(a: AnalysisProgress): string {
+  const at = `analysing at ${MOMENT_NAMES[a.moment]} (step ${a.step})`;
+  if (!a.experiment) return at;
+  const { name, done, total, what } = a.experiment;
+  return `${at}: ${name} ${done}/${total}${what ? `, ${what}` : ''}`;
+}
+
 export interface UnitCallbacks {
   onEvaluation?(p: TrainerProgress): void;
-  /** Before an analysis at a moment starts. */
-  onAnalysis?(moment: Moment, step: number): void;
+  /** When an analysis at a moment starts, and as each of its experiments moves on. */
+  onAnalysis?(a: AnalysisProgress): void;
   /** Checked before every step and between experiments and branch steps of an analysis: true abandons the unit (it
    * is not written, and runs again from its start). */
   shouldStop?(): boolean;
@@ -59,11 +77,13 @@ async function runTrainingUnit(rt: GpuRuntime, unit: RunUnit, callbacks: UnitCal
       notes[`${moment}.skipped`] = `no spectral window by step ${trainer.step}`;
       return;
     }
-    callbacks.onAnalysis?.(moment, trainer.step);
+    const step = trainer.step;
+    callbacks.onAnalysis?.({ moment, step });
     try {
       analyses[moment] = await runAnalysis(trainer, trainer.toRunFile(), {
         experiments: request.experiments,
         requested: moment,
+        ...(callbacks.onAnalysis && { onProgress: (name, done, total, what) => callbacks.onAnalysis!({ moment, step, experiment: { name, done, total, what } }) }),
         ...(request.interventionSteps !== undefined && { interventionSteps: request.interventionSteps }),
         ...(callbacks.shouldStop && { shouldStop: callbacks.shouldStop }),
       });

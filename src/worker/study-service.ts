@@ -14,6 +14,7 @@ import { parseUnitFile, unitFileName, type UnitFile } from '../reproduce/unit-fi
 import { buildReport, type Report } from '../reproduce/report';
 import { studyFigures } from '../reproduce/figures';
 import { studySteps, unitSteps } from '../reproduce/estimate';
+import { describeAnalysis } from '../reproduce/unit-run';
 import { errorMessage } from '../util/error-message';
 
 /** Every unit of an abbreviated study is shortened to this many steps: a smoke test, which its report says. */
@@ -177,9 +178,9 @@ export class StudyService {
           listener({ kind: 'progress', done: p.done, total: p.total, unit: p.unit.label, step: 0, totalSteps: unitSteps(p.unit), etaMs: p.etaMs, analysing });
         },
         onEvaluation: (p, t) => listener({ kind: 'progress', done: p.done, total: p.total, unit: p.unit.label, step: t.point.step, totalSteps: t.totalSteps, etaMs: p.etaMs, analysing }),
-        onAnalysis: (p, moment, step) => {
-          analysing = `analysing at ${moment === 'memo' ? 'memorisation' : moment === 'grok' ? 'the grok' : 'the end'} (step ${step})`;
-          listener({ kind: 'progress', done: p.done, total: p.total, unit: p.unit.label, step, totalSteps: unitSteps(p.unit), etaMs: p.etaMs, analysing });
+        onAnalysis: (p, a) => {
+          analysing = describeAnalysis(a);
+          listener({ kind: 'progress', done: p.done, total: p.total, unit: p.unit.label, step: a.step, totalSteps: unitSteps(p.unit), etaMs: p.etaMs, analysing });
         },
         onUnitDone: () => listener({ kind: 'unit-done', view: this.viewOf(plan, units) }),
         shouldStop,
