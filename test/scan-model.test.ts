@@ -16,7 +16,7 @@ import { SCAN_ACTION_VOCAB, SCAN_COMMAND_VOCAB, SCAN_DECODER_LEN, SCAN_MAX_ACTIO
 import { TrainingEngine } from '../src/model/engine';
 import { Evaluator } from '../src/train/evaluator';
 import { referenceForward } from '../src/reference/model';
-import { greedyDecode, NOT_DECODED } from '../src/train/predictions';
+import { greedyDecode, NOT_DECODED, scoreSequences } from '../src/train/predictions';
 
 describe('the SCAN paper model', () => {
   it('has the architecture of docs/science.md §1: 3,978,761 parameters (~3.98M) and a 2,359,296-float theta_attn', () => {
@@ -175,10 +175,25 @@ describe('a tiny SCAN model on the GPU', () => {
       return logits;
     });
     expect(minMargin, 'the reference has no near-tie that float32 could flip').toBeGreaterThan(1e-4);
-    expect(Array.from(greedy.predictions)).toEqual(Array.from(reference));
     // Some sequences stop at EOS before the last position, and greedy decoding then predicts nothing more.
-    const stopped = all.filter((_, b) => reference[b * SCAN_DECODER_LEN + SCAN_DECODER_LEN - 1] === NOT_DECODED);
+    const L = SCAN_DECODER_LEN;
+    const stopped = all.filter((_, b) => reference[b * L + L - 1] === NOT_DECODED);
     expect(stopped.length).toBeGreaterThan(0);
+    // The evaluator decodes for the score: each sequence stops where its outcome is settled, at its EOS or at its
+    // first wrong token. Its predictions are the reference's up to there, and the sequence accuracy is the same.
+    const expected = Int32Array.from(reference);
+    let cutShort = 0;
+    for (let b = 0; b < all.length; b++) {
+      const row = b * L;
+      let t = 0;
+      while (t < L - 1 && reference[row + t] !== SCAN_SPECIAL.eos && reference[row + t] === data.targets[row + t]) t++;
+      if (reference[row + t] !== SCAN_SPECIAL.eos && expected[row + t + 1] !== NOT_DECODED) cutShort++;
+      expected.fill(NOT_DECODED, row + t + 1, row + L);
+    }
+    expect(cutShort, 'some sequences are settled wrong before their EOS').toBeGreaterThan(0);
+    expect(Array.from(greedy.predictions)).toEqual(Array.from(expected));
+    const full = scoreSequences(reference, data.targets, L);
+    expect(greedy.sequenceAccuracy).toBe(full.correct / full.sequences);
   });
 });
 

@@ -28,7 +28,8 @@ export interface EvalResult {
 }
 
 export interface GreedyResult {
-  /** Greedy predictions aligned with the targets, [count * seqLen] (NOT_DECODED after a sequence's EOS). */
+  /** Greedy predictions aligned with the targets, [count * seqLen] (NOT_DECODED after a sequence's EOS or its first
+   * wrong token: decoding stops where a sequence's outcome is settled). */
   predictions: Int32Array;
   /** Fraction of sequences whose greedy decoding matches every scored target (up to and including EOS). */
   sequenceAccuracy: number;
@@ -107,7 +108,7 @@ export class Evaluator {
       const decoded = await greedyDecode(chunkSize, seqLen, config.nClasses, tokens, async (inputs) => {
         const { logits } = await this.forward({ source: batch.source, tokens: inputs, targets: ignored }, chunkSize * seqLen);
         return logits;
-      });
+      }, batch.targets);
       predictions.set(decoded.subarray(0, n * seqLen), start * seqLen);
     }
     const { correct, sequences } = scoreSequences(predictions, data.targets, seqLen);

@@ -48,7 +48,7 @@ export interface DecoderTokens {
   pad: number;
 }
 
-/** Prediction slots after a sequence's EOS, where greedy decoding predicted nothing. */
+/** Prediction slots greedy decoding left empty: after a sequence's EOS (or, when scoring, its first wrong token). */
 export const NOT_DECODED = -1;
 
 /**
@@ -57,7 +57,12 @@ export const NOT_DECODED = -1;
  * takes the argmax at position t as the prediction for target t and, unless it is EOS, as input t + 1. A
  * sequence stops after its first EOS; decoding stops when all have, or after seqLen steps. Under the causal
  * mask position t sees only inputs 0..t, so the PAD placeholders after it do not change its logits.
- * Returns predictions [batch * seqLen] aligned with the teacher-forced targets (NOT_DECODED after EOS), so
+ *
+ * With `targets` (aligned with the predictions), decoding is for scoring: a sequence also stops at its first wrong
+ * token, where its outcome is settled (wrong, whatever follows). The sequence accuracy is the same, and an
+ * untrained or memorising model is scored in a few forward passes instead of seqLen.
+ *
+ * Returns predictions [batch * seqLen] aligned with the teacher-forced targets (NOT_DECODED where it stopped), so
  * scoreSequences gives the greedy sequence accuracy.
  */
 export async function greedyDecode(
@@ -66,6 +71,7 @@ export async function greedyDecode(
   classes: number,
   tokens: DecoderTokens,
   logitsFor: (inputs: Uint32Array) => ArrayLike<number> | Promise<ArrayLike<number>>,
+  targets?: ArrayLike<number>,
 ): Promise<Int32Array> {
   const inputs = new Uint32Array(batch * seqLen).fill(tokens.pad);
   for (let b = 0; b < batch; b++) inputs[b * seqLen] = tokens.sos;
@@ -78,7 +84,7 @@ export async function greedyDecode(
       const row = b * seqLen + t;
       const y = argmax(logits, row * classes, classes);
       predictions[row] = y;
-      if (y === tokens.eos) running.delete(b);
+      if (y === tokens.eos || (targets && y !== targets[row])) running.delete(b);
       else if (t + 1 < seqLen) inputs[row + 1] = y;
     }
   }
