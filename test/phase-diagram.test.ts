@@ -8,6 +8,7 @@ import { runScript } from './helpers/cli';
 import { PRESETS } from '../src/train/presets';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint-file';
 import { cellConfig, runPhaseDiagram, validatePlan } from '../src/train/phase-diagram';
+import { cellSummary, diagramTables } from '../src/cli/phase-table';
 import { parsePhaseDiagramFile, phaseDiagramCells, type PhaseCellResult, type PhaseDiagramPlan } from '../src/formats/phase-diagram-file';
 
 const plan: PhaseDiagramPlan = { preset: 'quick-add', seed: 3, steps: 20, evalEvery: 10, trainFractions: [0.5], l2: [1], lrd: [0.01], earlyStop: null };
@@ -50,6 +51,24 @@ describe('phase-diagram plan', () => {
     expect(() => parsePhaseDiagramFile({ ...file, kind: 'spectral-edge-lab.run' })).toThrow(/not a phase-diagram file/);
     expect(() => parsePhaseDiagramFile({ ...file, version: 2 })).toThrow('unsupported phase-diagram file version 2; this lab reads version 1');
     expect(() => parsePhaseDiagramFile({ ...file, plan: { ...plan, steps: undefined } })).toThrow('invalid phase-diagram file: plan: the field "steps" is missing');
+  });
+});
+
+describe('the phase diagram in the terminal', () => {
+  // The LRD cell of the lrd-phase study at step 600 (README): W_Q decayed to its floor, a flat spectrum.
+  const cell = (over: Partial<PhaseCellResult>): PhaseCellResult => ({
+    decay: 'lrd', trainFraction: 0.5, strength: 0.01, maxTestAcc: 1, maxTestAccStep: 400, finalTrainAcc: 1, finalTestAcc: 1, grokStep: 380,
+    steps: 600, stopReason: 'completed', stableRank: { q: [63.2], k: [1.004] }, series: { step: [], trainAcc: [], testAcc: [] }, wallMs: 1, adapter: 'test', ...over,
+  });
+
+  it('prints each stable rank with its norm beside it, and files from before the norms without them', () => {
+    const gone = cell({ norm: { q: [0.0903], k: [1.571] } });
+    expect(cellSummary(gone)).toBe('max test acc 1.000 at 400, grok 380, srank Q 63.20 K 1.00, norm Q 0.090 K 1.571');
+    expect(cellSummary(cell({}))).toBe('max test acc 1.000 at 400, grok 380, srank Q 63.20 K 1.00');
+    const lrdOnly = { ...plan, l2: [] };
+    const table = diagramTables({ kind: 'spectral-edge-lab.phase-diagram', version: 1, plan: lrdOnly, cells: [gone] });
+    expect(table.split('\n')[2]).toMatch(/^ {2}fraction 0\.5 {4}1\.000 \/ 63\.2 \(0\.090\), 1\.0 \(1\.571\) *$/);
+    expect(diagramTables({ kind: 'spectral-edge-lab.phase-diagram', version: 1, plan: lrdOnly, cells: [] })).toContain('not run');
   });
 });
 

@@ -10,7 +10,8 @@ import type { PresetName } from '../formats/task';
 import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../train/checkpoint-file';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
 import { checkContinues, describeCell, runPhaseDiagram, validatePlan } from '../train/phase-diagram';
-import { parsePhaseDiagramFile, phaseDiagramCells, type PhaseCellResult, type PhaseDiagramFile, type PhaseDiagramPlan } from '../formats/phase-diagram-file';
+import { parsePhaseDiagramFile, phaseDiagramCells, type PhaseDiagramFile, type PhaseDiagramPlan } from '../formats/phase-diagram-file';
+import { cellSummary, diagramTables } from './phase-table';
 import { integerOption, parseArgs, UsageError, runCli } from './args';
 import { checkWritable, writeAtomically } from './outputs';
 import { formatDuration, ProgressPrinter } from './progress';
@@ -64,37 +65,6 @@ function parsePlan(argv: string[]): { plan: PhaseDiagramPlan; out: string } | 'h
     throw new UsageError((err as Error).message);
   }
   return { plan, out: args.out || `runs/phase-${plan.preset}-seed${seed}.json` };
-}
-
-/** One stable rank per attention module, "3.14/2.72" ("-" for a zero matrix). */
-function formatRanks(ranks: (number | null)[], digits: number): string {
-  return ranks.map((x) => (x === null ? '-' : x.toFixed(digits))).join('/');
-}
-
-/** The highest test accuracy and its step, the grok step and the final stable ranks of a cell. */
-function cellSummary(r: PhaseCellResult): string {
-  const grok = r.grokStep === null ? 'no grok' : `grok ${r.grokStep}`;
-  return `max test acc ${r.maxTestAcc.toFixed(3)} at ${r.maxTestAccStep}, ${grok}, srank Q ${formatRanks(r.stableRank.q, 2)} K ${formatRanks(r.stableRank.k, 2)}`;
-}
-
-/** One table per decay kind: a row per train fraction, a column per strength, each the max test accuracy. */
-function diagramTables(file: PhaseDiagramFile): string {
-  const { plan } = file;
-  return (['l2', 'lrd'] as const)
-    .filter((decay) => plan[decay].length > 0)
-    .map((decay) => {
-      const strengths = plan[decay];
-      const head = `${decay === 'l2' ? 'L2 (wd)' : 'LRD (rate)'} max test acc / stable rank Q, K`;
-      const rows = plan.trainFractions.map((f) => {
-        const cells = strengths.map((s) => {
-          const r = file.cells.find((c) => c.decay === decay && c.trainFraction === f && c.strength === s);
-          return (r ? `${r.maxTestAcc.toFixed(3)} / ${formatRanks(r.stableRank.q, 1)}, ${formatRanks(r.stableRank.k, 1)}` : 'not run').padEnd(22);
-        });
-        return `  fraction ${String(f).padEnd(6)} ${cells.join('')}`;
-      });
-      return [head, `  ${''.padEnd(15)} ${strengths.map((s) => String(s).padEnd(22)).join('')}`, ...rows].join('\n');
-    })
-    .join('\n');
 }
 
 async function main(): Promise<number> {
