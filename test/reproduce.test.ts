@@ -213,6 +213,23 @@ describe('unit files and the report', () => {
     expect(partial.units.missing).toHaveLength(5);
   });
 
+  it('a line figure marks a point that has no neighbour to draw a line to (a single evaluation, a point between gaps)', () => {
+    const unit = plan.units[0];
+    const single = result({});
+    single.series.causal = { step: [8], edge: [-0.25], bulk: [null], randomMeanAbs: [0.001], resolution: [0.001] };
+    const one = lineFigure({ name: 'live-ablation', title: 'live', y: 'Δacc', series: 'causal-edge' }, [{ unit, result: single }])!;
+    expect(one.match(/<circle /g)).toHaveLength(1);
+    // Mid-plot, not on the frame's edge.
+    const cx = Number(/<circle cx="([\d.]+)"/.exec(one)![1]);
+    expect(cx).toBeGreaterThan(64 + 100);
+    expect(cx).toBeLessThan(640 - 150 - 100);
+    const gappy = result({});
+    gappy.series.spectral = { step: [10, 20, 30, 40], g23: [4, null, 2, 1], gef1: [0.9, 0.7, 0.5, 0.2], rotation1: [null, null, null, null] };
+    const twoRuns = lineFigure({ name: 'g23', title: 'g23', y: 'g23', logY: true, series: 'g23' }, [{ unit, result: gappy }])!;
+    expect(twoRuns.match(/<circle /g)).toHaveLength(1); // step 10; steps 30-40 are a line
+    expect(lineFigure({ name: 'g23', title: 'g23', y: 'g23', logY: true, series: 'g23' }, [{ unit, result: result({}) }])).not.toContain('<circle');
+  });
+
   it('a line figure\'s legend makes room for its longest label (the plot gives way)', () => {
     const unit = { ...plan.units[0], label: 'seed 42, add, wd 0 (control), a longer label' };
     const svg = lineFigure({ name: 'g23', title: 'g23', y: 'g23', logY: true, series: 'g23' }, [{ unit, result: result({}) }])!;

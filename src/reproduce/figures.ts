@@ -67,7 +67,9 @@ export function lineFigure(spec: FigureSpec, outcomes: readonly UnitOutcome[]): 
   const right = Math.min(W / 2, Math.max(M.right, LEGEND_TEXT_X + Math.ceil(Math.max(...lines.map((l) => labelWidth(l.label)))) + 8));
   const xs = lines.flatMap((l) => l.x);
   const ys = lines.flatMap((l) => l.y.filter(ok));
-  const x = scaleLinear().domain([Math.min(...xs), Math.max(...xs)]).range([M.left, W - right]).nice();
+  const [first, last] = [Math.min(...xs), Math.max(...xs)];
+  // One step only (an abbreviated run's single evaluation): a span around it, so the point sits mid-plot.
+  const x = scaleLinear().domain(first === last ? [first - 1, last + 1] : [first, last]).range([M.left, W - right]).nice();
   const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
   const y = (spec.logY ? scaleLog().domain([lo, hi === lo ? lo * 10 : hi]) : scaleLinear().domain([Math.min(0, lo), hi === lo ? lo + 1 : hi])).range([H - M.bottom, M.top]).nice();
   const body: string[] = [];
@@ -86,6 +88,10 @@ export function lineFigure(spec: FigureSpec, outcomes: readonly UnitOutcome[]): 
     const color = COLORS[i % COLORS.length];
     const dash = DASHES[Math.floor(i / COLORS.length) % DASHES.length] || (l.label.includes('control') ? '6 3' : '');
     body.push(`<path d="${path ?? ''}" fill="none" stroke="${color}" stroke-width="1.6"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+    // A point with no defined neighbour draws no line segment: a dot shows it (a single evaluation, or one between gaps).
+    l.y.forEach((v, j) => {
+      if (ok(v) && !ok(l.y[j - 1] ?? null) && !ok(l.y[j + 1] ?? null)) body.push(`<circle cx="${r(x(l.x[j]))}" cy="${r(y(v))}" r="3" fill="${color}"/>`);
+    });
     const ly = M.top + 8 + i * 16;
     body.push(`<line x1="${W - right + 10}" x2="${W - right + 30}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/><text x="${W - right + LEGEND_TEXT_X}" y="${ly + 4}" ${FONT}>${esc(l.label)}</text>`);
   });
