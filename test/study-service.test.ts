@@ -5,8 +5,9 @@
 import 'fake-indexeddb/auto'; // IDBKeyRange
 import { describe, expect, it } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
-import { ABBREVIATED_STEPS, StudyService } from '../src/worker/study-service';
-import { RunDb } from '../src/worker/run-db';
+import { ABBREVIATED_STEPS, StudyService, type StudyEvent } from '../src/worker/study-service';
+import type { GpuRuntime } from '../src/gpu/runtime';
+import { RunDb, type RunLocks } from '../src/worker/run-db';
 import { buildStudy } from '../src/reproduce/studies';
 import { renderMarkdown } from '../src/reproduce/report';
 import { unitFileOf } from '../src/reproduce/unit-file';
@@ -77,5 +78,46 @@ describe('finished units kept in the browser between visits', () => {
     expect(await db.studyUnits(key)).toEqual([]);
     expect(await db.studyUnits(`lrd-phase (quick)/${ABBREVIATED_STEPS}`)).toHaveLength(1);
     expect((await new StudyService(db).view(request)).units.some((u) => u.done)).toBe(false);
+  });
+
+  it('runs a study in one tab at a time; the next run reads the units another tab finished and runs none twice', async () => {
+    const held = new Set<string>();
+    const locks: RunLocks = {
+      async request(name, _options, callback) {
+        if (held.has(name)) return callback(null);
+        held.add(name);
+        try {
+          return await callback({ name });
+        } finally {
+          held.delete(name);
+        }
+      },
+    };
+    const factory = new IDBFactory();
+    const tabA = new RunDb({ factory, locks });
+    const tabB = new RunDb({ factory, locks });
+    const serviceB = new StudyService(tabB);
+    expect((await serviceB.view(request)).units.some((u) => u.done)).toBe(false);
+
+    // Tab A runs the study (it holds the claim) and finishes every unit.
+    const releaseA = (await tabA.claimStudy(key))!;
+    expect(releaseA).toBeTypeOf('function');
+    for (const u of plan.units) await tabA.putStudyUnit(key, u.id, JSON.stringify(unitFileOf(plan, u, cellResult(60))));
+    // Refused before any GPU work: the runtime is never touched.
+    const noGpu = undefined as unknown as GpuRuntime;
+    const events: StudyEvent[] = [];
+    await expect(serviceB.run(noGpu, request, (e) => events.push(e), () => false)).rejects.toThrow(
+      'lrd-phase (quick) is running in another tab of this lab: let it finish there (its units are saved here too) or close that tab, then continue',
+    );
+    expect(events).toEqual([]);
+
+    // Once A gives it back, B's run reads A's units: nothing is left to run, and the table shows them at once.
+    releaseA();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(await serviceB.run(noGpu, request, (e) => events.push(e), () => false)).toBe('done');
+    expect(events).toHaveLength(1);
+    expect(events[0].kind === 'view' && events[0].view.units.every((u) => u.done)).toBe(true);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(await tabA.claimStudy(key)).toBeTypeOf('function'); // B gave it back too
   });
 });

@@ -478,13 +478,22 @@ export class RunDb implements RunSink, StudyUnitStore {
    * tab (or worker) holds it. The claim is a Web Lock, so it also ends when its tab closes or crashes.
    */
   claim(id: string): Promise<(() => void) | null> {
+    return this.lock(`${DB_NAME}.run.${id}`);
+  }
+
+  /** Claims the study kept under `key` (its units) for this tab's run of it, as `claim` does a run. */
+  claimStudy(key: string): Promise<(() => void) | null> {
+    return this.lock(`${DB_NAME}.study.${key}`);
+  }
+
+  private lock(name: string): Promise<(() => void) | null> {
     const locks = this.locks;
     if (!locks) return Promise.resolve(() => {});
     return new Promise((resolve, reject) => {
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
       locks
-        .request(`${DB_NAME}.run.${id}`, { ifAvailable: true }, async (lock) => {
+        .request(name, { ifAvailable: true }, async (lock) => {
           if (!lock) {
             resolve(null);
             return;

@@ -6,6 +6,8 @@
 // moment they finish, so a cancelled study, or one whose page was closed, continues where it stopped when the same
 // study and settings are run again; saved units are checked against the plan when read back (parseUnitFile), and one
 // that does not belong (another study version, damage) is named in the view, not merged. Discard drops them all.
+// A run claims its study (a Web Lock, as a continued run does: run-db's claimStudy), so two tabs never train the same
+// units, and reads the saved units again once it holds it.
 import type { GpuRuntime } from '../gpu/runtime';
 import { buildStudy } from '../reproduce/studies';
 import { studyLabel, type StudyName, type StudyPlan } from '../reproduce/study';
@@ -50,11 +52,14 @@ export interface StudyUnitStore {
   /** Every unit saved under `key`, as stored (its text is checked by the reader). */
   studyUnits(key: string): Promise<{ id: string; text: unknown }[]>;
   deleteStudyUnits(key: string): Promise<void>;
+  /** Claims the study under `key` for this tab's run (a Web Lock): its give-back, or null while another tab runs it. */
+  claimStudy?(key: string): Promise<(() => void) | null>;
 }
 
 export type StudyEvent =
   | { kind: 'progress'; done: number; total: number; unit: string; step: number; totalSteps: number; etaMs: number | null; analysing: string | null }
-  | { kind: 'unit-done'; view: StudyView };
+  /** The study's view changed: a unit finished, or the saved units were read again as the run began. */
+  | { kind: 'view'; view: StudyView };
 
 export type StudyListener = (event: StudyEvent) => void;
 
@@ -166,7 +171,20 @@ export class StudyService {
 
   async run(rt: GpuRuntime, request: StudyRequest, listener: StudyListener, shouldStop: () => boolean): Promise<StudyStop> {
     const plan = planOf(request);
-    const units = await this.unitsOf(plan);
+    // One tab runs a study at a time: two would train the same units twice. Once this tab holds it, the saved units
+    // are read again, so those another tab finished meanwhile are not run a second time.
+    const release = this.store?.claimStudy ? await this.store.claimStudy(keyOf(plan)) : () => {};
+    if (!release) throw new Error(`${studyLabel(plan.name, plan.quick)} is running in another tab of this lab: let it finish there (its units are saved here too) or close that tab, then continue`);
+    try {
+      this.finished.delete(keyOf(plan));
+      return await this.runClaimed(rt, plan, await this.unitsOf(plan), listener, shouldStop);
+    } finally {
+      release();
+    }
+  }
+
+  private async runClaimed(rt: GpuRuntime, plan: StudyPlan, units: StudyUnits, listener: StudyListener, shouldStop: () => boolean): Promise<StudyStop> {
+    listener({ kind: 'view', view: this.viewOf(plan, units) });
     let analysing: string | null = null;
     const { stop } = await runStudy(
       rt,
@@ -182,7 +200,7 @@ export class StudyService {
           analysing = describeAnalysis(a);
           listener({ kind: 'progress', done: p.done, total: p.total, unit: p.unit.label, step: a.step, totalSteps: unitSteps(p.unit), etaMs: p.etaMs, analysing });
         },
-        onUnitDone: () => listener({ kind: 'unit-done', view: this.viewOf(plan, units) }),
+        onUnitDone: () => listener({ kind: 'view', view: this.viewOf(plan, units) }),
         shouldStop,
       },
     );
