@@ -6,7 +6,7 @@ import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import { erf, gelu, geluBackward, linearBackward, linearForward, matmulRef } from '../src/reference/linear';
-import { normForward } from '../src/model/ops/layernorm';
+import { normBackward, normForward } from '../src/model/ops/layernorm';
 import * as normOracle from '../src/reference/layernorm';
 import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, groupJobs, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
 
@@ -391,5 +391,59 @@ describe('matmul with a norm on load', () => {
     await expect(matmul(rt, { ...job, transA: true })).rejects.toThrow(/norm on load needs the tiled kernel/);
     await expect(matmuls(rt, [job, { M: 10, N: 10, K: 10, a: ref(600), b: ref(700), c: ref(800) }])).rejects.toThrow(/only job/);
     buf.destroy();
+  });
+});
+
+// The fused graph's norm backward on GPUs: the product whose C is a norm's output gradient dy computes the norm's dx in
+// its epilogue (each workgroup a strip of whole rows), beside another job, and a later dispatch sums the gain gradients
+// beside its product. Against the product followed by the norm's backward kernel (the variant whose order of summation
+// they are told to follow): the same bits for C, dx, dGamma and dBeta. Against float64 (on the GPU's dy): the norm's
+// backward tolerances (test/layernorm.test.ts), scaled by the largest |dy|. Ragged M (past one strip of 64 rows), d
+// (below and above the tree variant's 64 lanes and one tile's 64 columns), K.
+describe('matmul with a norm backward in its epilogue, and the gain sums beside another product', () => {
+  const CASES = [
+    { kernel: TILED_DIRECT, norm: 'layer', order: 'serial', M: 70, d: 100, K: 37, residual: true },
+    { kernel: TILED_STAGED_SMALL, norm: 'rms', order: 'tree', M: 69, d: 37, K: 70, residual: false },
+    { kernel: TILED_STAGED, norm: 'layer', order: 'tree', M: 33, d: 130, K: 5, residual: true },
+  ] as const;
+  it.each(CASES)('$norm norm ($order order), $M x $d from K $K, residual $residual, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+    const rt = await testRuntime();
+    const { M, d, K } = c;
+    const rng = new Rng(M + d + K);
+    const layer = c.norm === 'layer';
+    const order = { kind: c.order };
+    const [a, w, x, g, residual] = [uniform(rng, M * K), uniform(rng, K * d), uniform(rng, M * d, 2, 4), uniform(rng, d, 0.5, 1.5), uniform(rng, M * d)];
+    const [a2, b2] = [uniform(rng, 9 * K), uniform(rng, K * 11)];
+    const params = packTensors(rt, 'params', { w, g, beta: new Float32Array(d), a2, b2 });
+    // The forward's statistics, as the norm kernel of this order computes them.
+    const stats = packTensors(rt, 'stats', { x, y: new Float32Array(M * d), mean: new Float32Array(M), rstd: new Float32Array(M), a });
+    const fwd = { x: stats.ref.x, gamma: params.ref.g, y: stats.ref.y, rstd: stats.ref.rstd, rows: M, d, kernel: order };
+    rt.run([layer ? await normForward(rt, { ...fwd, beta: params.ref.beta, mean: stats.ref.mean }) : await normForward(rt, { ...fwd, kind: 'rms' })]);
+    const fresh = () => ({ dy: new Float32Array(M * d), dx: c.residual ? residual : new Float32Array(M * d).fill(NaN), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN), c2: new Float32Array(99) });
+    const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
+    const product = (o: typeof fused): MatmulArgs => ({ M, N: d, K, a: stats.ref.a, b: params.ref.w, c: o.ref.dy, kernel: c.kernel });
+    const other = (o: typeof fused): MatmulArgs => ({ M: 9, N: 11, K, a: params.ref.a2, b: params.ref.b2, c: o.ref.c2 });
+    const statsOf = layer ? { kind: 'layer' as const, mean: stats.ref.mean } : { kind: 'rms' as const };
+    const normGrad = { ...statsOf, x: stats.ref.x, gamma: params.ref.g, rstd: stats.ref.rstd, dx: fused.ref.dx, residual: c.residual, kernel: order };
+    const gains = { x: stats.ref.x, rstd: stats.ref.rstd, dy: fused.ref.dy, dGamma: fused.ref.dg, rows: M, d, kernel: order };
+    const kernel = c.kernel as Extract<MatmulKernel, { kind: 'tiled' }>;
+    const bwd = { dy: alone.ref.dy, x: stats.ref.x, gamma: params.ref.g, rstd: stats.ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, rows: M, d, kernel: order, residualGrad: c.residual ? alone.ref.dx : undefined };
+    rt.run([
+      await matmuls(rt, [other(fused), { ...product(fused), normGrad }], kernel),
+      await matmuls(rt, [other(fused)], kernel, layer ? { ...gains, kind: 'layer', mean: stats.ref.mean, dBeta: fused.ref.db } : { ...gains, kind: 'rms' }),
+      await matmul(rt, product(alone)),
+      layer ? await normBackward(rt, { ...bwd, mean: stats.ref.mean, dBeta: alone.ref.db }) : await normBackward(rt, { ...bwd, kind: 'rms' }),
+    ]);
+    for (const name of ['dy', 'dx', 'dg', ...(layer ? ['db' as const] : [])] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
+
+    expectClose(await fused.read('dy'), matmulRef(a, w, M, d, K, false, false), tolMatmul(K), 'dy');
+    const dy = Float64Array.from(await fused.read('dy'));
+    const [mean, rstd] = [Float64Array.from(await stats.read('mean')), Float64Array.from(await stats.read('rstd'))];
+    const want = layer ? normOracle.layerNormBackward(dy, x, g, mean, rstd, M, d) : { ...normOracle.rmsNormBackward(dy, x, g, rstd, M, d), db: null };
+    const scale = Math.max(1, ...Array.from(dy, Math.abs));
+    const atolDx = 3e-6 * scale * Math.max(1, ...Array.from(rstd));
+    expectClose(await fused.read('dx'), c.residual ? want.dx.map((v, i) => v + residual[i]) : want.dx, { atol: atolDx, rtol: 1e-5 }, 'dx');
+    expectClose(await fused.read('dg'), want.dg, { atol: 1e-5 * scale, rtol: 1e-6 }, 'dGamma');
+    if (want.db) expectClose(await fused.read('db'), want.db, { atol: 1e-5 * scale, rtol: 1e-6 }, 'dBeta');
   });
 });

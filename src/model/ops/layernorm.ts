@@ -5,6 +5,7 @@
 // K where the projection wrote them (src/model/transformer.ts).
 import source from '../../../shaders/layernorm.wgsl?raw';
 import normRow from '../../../shaders/norm_row.wgsl?raw';
+import normGradRow from '../../../shaders/norm_grad.wgsl?raw';
 import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec, type StandIn } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
@@ -63,6 +64,26 @@ export const NORM_ROW_ACCESSORS: readonly StandIn[] = [
   { signature: 'read_beta(i: u32) -> f32', tensor: 'beta', body: 'return 0.0;' },
   { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
   { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
+];
+
+/**
+ * The fill of shaders/norm_grad.wgsl (NORM_GRAD_ROW) for a kernel that folds a row-major norm's backward into its own
+ * work, with the bits of this kernel's backward; it takes normRowFills' NORM_LANES and CENTRED, and NORM_ROW before it.
+ */
+export function normGradFills(): Record<string, string> {
+  return { NORM_GRAD_ROW: normGradRow };
+}
+
+/**
+ * The accessors shaders/norm_grad.wgsl reads (besides NORM_ROW_ACCESSORS' read_gamma) and the gain sums' writes, with
+ * their stand-ins when a kernel binds none.
+ */
+export const NORM_GRAD_ACCESSORS: readonly StandIn[] = [
+  { signature: 'read_dy(i: u32) -> f32', tensor: 'dy', body: 'return 0.0;' },
+  { signature: 'read_mean(i: u32) -> f32', tensor: 'mean', body: 'return 0.0;' },
+  { signature: 'read_rstd(i: u32) -> f32', tensor: 'rstd', body: 'return 0.0;' },
+  { signature: 'write_dgamma(i: u32, v: f32)', tensor: 'dgamma', body: '' },
+  { signature: 'write_dbeta(i: u32, v: f32)', tensor: 'dbeta', body: '' },
 ];
 
 /** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */

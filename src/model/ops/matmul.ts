@@ -7,11 +7,13 @@
 // Kernels are picked by shape, as tfjs-backend-webgpu does: a register-blocked tiled kernel, and a skinny
 // kernel for products with at most 16 rows or columns, where a 64 x 64 tile would leave most invocations idle;
 // and by adapter: CPU implementations of WebGPU get variants without workgroup memory (chooseMatmulKernel).
-// With `norm` (the fused graph) the product's A is a LayerNorm or RMSNorm of its input, computed on load.
+// With `norm` (the fused graph) the product's A is a LayerNorm or RMSNorm of its input, computed on load; with
+// `normGrad` the norm whose output gradient is this product's C takes its backward to dx in the epilogue, and a later
+// dispatch of products sums that norm's gain gradients (NormGainSums) beside them.
 import source from '../../../shaders/matmul.wgsl?raw';
 import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { embeddingAt, embeddingBindings, NORM_ROW_ACCESSORS, normRowFills, type LayerNormKernel, type NormEmbedding } from './layernorm';
+import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding } from './layernorm';
 import { NORM_EPS } from '../config';
 
 export interface MatmulArgs {
@@ -38,6 +40,8 @@ export interface MatmulArgs {
   biasGrad?: TensorRef;
   /** A = this norm of x, computed on load and written to `a` (one job of the tiled kernel, A not transposed). */
   norm?: MatmulNorm;
+  /** C [M, N] is the output gradient of this norm of rows of N: its dx is computed too (tiled kernel, A not transposed). */
+  normGrad?: MatmulNormGrad;
   /** Overrides the shape-based kernel choice (tests and benchmarks). */
   kernel?: MatmulKernel;
 }
@@ -49,6 +53,26 @@ export interface MatmulArgs {
  */
 export type MatmulNorm = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; embed?: NormEmbedding; kernel?: LayerNormKernel } & (
   | { kind: 'layer'; beta: TensorRef; mean: TensorRef }
+  | { kind: 'rms' }
+);
+
+/**
+ * The model's LayerNorm or RMSNorm of x [M, N] row-major (gamma [N]; mean (LayerNorm) and rstd [M], the forward's), whose
+ * output gradient is the product's C: writes dx [M, N] as normBackward would, added to dx's own contents (the residual
+ * stream's gradient) when `residual`. Its gain gradients are left to a NormGainSums in a later dispatch.
+ * `kernel`: the norm kernel variant whose order of summation to follow (default: this adapter's).
+ */
+export type MatmulNormGrad = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; dx: TensorRef; residual: boolean; kernel?: LayerNormKernel } & (
+  | { kind: 'layer'; mean: TensorRef }
+  | { kind: 'rms' }
+);
+
+/**
+ * The gain gradients of a row-major norm of `rows` rows of d: dGamma [d] = sum over rows of dy * xhat (LayerNorm: dBeta
+ * [d] = sum of dy), as normBackward sums them, from dy [rows, d] (written by an earlier dispatch), x, mean and rstd.
+ */
+export type NormGainSums = { dy: TensorRef; x: TensorRef; rstd: TensorRef; dGamma: TensorRef; rows: number; d: number; kernel?: LayerNormKernel } & (
+  | { kind: 'layer'; mean: TensorRef; dBeta: TensorRef }
   | { kind: 'rms' }
 );
 
@@ -80,9 +104,9 @@ function outputExtent(shape: Shape, side: 'M' | 'N'): number {
  * memory and barriers are emulated (invocations become coroutines that switch at every barrier), so there
  * the kernels avoid them and hold bigger register blocks instead: measured 4-5x faster on SwiftShader.
  */
-export function chooseMatmulKernel(shape: Shape & { norm?: unknown }, adapter: { isSoftware: boolean }): MatmulKernel {
+export function chooseMatmulKernel(shape: Shape & { norm?: unknown; normGrad?: unknown }, adapter: { isSoftware: boolean }): MatmulKernel {
   const columns = outputExtent(shape, 'N');
-  if (Math.min(shape.M, columns) <= SKINNY_MAX && !shape.norm) {
+  if (Math.min(shape.M, columns) <= SKINNY_MAX && !shape.norm && !shape.normGrad) {
     const wantedSlices = 2 ** Math.ceil(Math.log2(Math.max(1, shape.K / SKINNY_K_PER_SLICE)));
     const slices = adapter.isSoftware ? 1 : Math.min(SKINNY_WORKGROUP, wantedSlices);
     return { kind: 'skinny', smallSide: shape.M <= columns ? 'M' : 'N', slices };
@@ -104,6 +128,7 @@ function checkArgs(args: MatmulArgs, kernel: MatmulKernel): void {
   }
   if (args.gelu && args.geluGrad) throw new Error('matmul: gelu and geluGrad cannot be combined');
   if (args.norm && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm on load needs the tiled kernel and A not transposed');
+  if (args.normGrad && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm backward in the epilogue needs the tiled kernel and A not transposed');
   if (args.norm?.embed && args.M % args.norm.embed.seqLen !== 0) throw new Error(`matmul: an embedding input is ${args.M} rows of whole sequences of ${args.norm.embed.seqLen}`);
   if (kernel.kind === 'skinny') {
     const small = outputExtent(args, kernel.smallSide);
@@ -180,49 +205,106 @@ function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
   };
 }
 
-/** The norm's accessors (shaders/matmul.wgsl, NORM), with the stand-ins a kernel that does not bind them gets. */
-const NORM_ACCESSORS: StandIn[] = [...NORM_ROW_ACCESSORS, { signature: 'write_x(i: u32, v: f32)', tensor: 'x', body: '' }];
+/** The norm's accessors (shaders/matmul.wgsl, NORM and the norm backward), with the stand-ins a kernel that does not bind them gets. */
+const NORM_ACCESSORS: StandIn[] = [
+  ...NORM_ROW_ACCESSORS,
+  ...NORM_GRAD_ACCESSORS,
+  { signature: 'write_x(i: u32, v: f32)', tensor: 'x', body: '' },
+  { signature: 'read_dx(i: u32) -> f32', tensor: 'dx', body: 'return 0.0;' },
+  { signature: 'write_dx(i: u32, v: f32)', tensor: 'dx', body: '' },
+];
 
-/** The norm's tensors, uniforms and fills for a kernel whose (only) job is `args`; no norm: stand-ins only. */
-function normBindings(args: MatmulArgs, adapter: { isSoftware: boolean }) {
-  const { M, K, norm } = args;
-  const embedding = norm?.embed && embeddingBindings(norm.embed, M, K);
-  const tensors: Record<string, TensorArg | undefined> = norm && {
-    ...embedding?.tensors,
-    x: norm.embed ? write(norm.x, M * K) : read(norm.x, M * K),
-    gamma: read(norm.gamma, K),
-    beta: norm.kind === 'layer' ? read(norm.beta, K) : undefined,
-    mean: norm.kind === 'layer' ? write(norm.mean, M) : undefined,
-    rstd: write(norm.rstd, M),
-  } || {};
+/** The tensors of a norm backward in job `args`'s epilogue (dy: its C). */
+function normGradTensors(args: MatmulArgs, g: MatmulNormGrad): Record<string, TensorArg | undefined> {
+  const { M, N } = args;
+  return {
+    x: read(g.x, M * N),
+    gamma: read(g.gamma, N),
+    mean: g.kind === 'layer' ? read(g.mean, M) : undefined,
+    rstd: read(g.rstd, M),
+    dy: read(args.c, M * N),
+    dx: write(g.dx, M * N),
+  };
+}
+
+function gainSumsTensors(s: NormGainSums): Record<string, TensorArg | undefined> {
+  const { rows, d } = s;
+  return {
+    dy: read(s.dy, rows * d),
+    x: read(s.x, rows * d),
+    mean: s.kind === 'layer' ? read(s.mean, rows) : undefined,
+    rstd: read(s.rstd, rows),
+    dgamma: write(s.dGamma, d),
+    dbeta: s.kind === 'layer' ? write(s.dBeta, d) : undefined,
+  };
+}
+
+/**
+ * The tensors, uniforms and fills of the one norm part a dispatch may hold: job 0's norm on load, one job's norm
+ * backward, or a norm's gain sums; none: stand-ins only.
+ */
+function normBindings(jobs: MatmulArgs[], adapter: { isSoftware: boolean }, gainSums?: NormGainSums) {
+  const norm = jobs[0]?.norm;
+  const gradJob = jobs.find((a) => a.normGrad);
+  const parts = [norm, ...jobs.map((a) => a.normGrad), gainSums].filter(Boolean).length;
+  if (parts > 1) throw new Error('matmul: a dispatch holds one norm part at most (a norm on load, a norm backward or gain sums)');
+  const embedding = norm?.embed && embeddingBindings(norm.embed, jobs[0].M, jobs[0].K);
+  let tensors: Record<string, TensorArg | undefined> = {};
+  if (norm) {
+    const { M, K } = jobs[0];
+    tensors = {
+      ...embedding?.tensors,
+      x: norm.embed ? write(norm.x, M * K) : read(norm.x, M * K),
+      gamma: read(norm.gamma, K),
+      beta: norm.kind === 'layer' ? read(norm.beta, K) : undefined,
+      mean: norm.kind === 'layer' ? write(norm.mean, M) : undefined,
+      rstd: write(norm.rstd, M),
+    };
+  } else if (gradJob) {
+    tensors = normGradTensors(gradJob, gradJob.normGrad!);
+  } else if (gainSums) {
+    tensors = gainSumsTensors(gainSums);
+  }
+  const backward = gradJob ? { rows: gradJob.M, d: gradJob.N, ...gradJob.normGrad! } : gainSums;
+  const kind = norm?.kind ?? backward?.kind ?? 'layer';
   return {
     tensors,
-    uniforms: { eps: f32(NORM_EPS), ...embedding?.uniforms },
-    standIns: standIns(tensors, NORM_ACCESSORS),
+    uniforms: { eps: f32(NORM_EPS), ...embedding?.uniforms, ...(backward && { norm_rows: u32(backward.rows), norm_d: u32(backward.d) }) },
+    // norm_dims(): the backward's rows and d (shaders/matmul.wgsl).
+    standIns: [standIns(tensors, NORM_ACCESSORS), `fn norm_dims() -> vec2<u32> { return ${backward ? 'vec2(p.norm_rows, p.norm_d)' : 'vec2(0u)'}; }`].join('\n'),
     fills: {
       NORM: String(!!norm),
-      X_AT: norm?.embed ? embeddingAt('dims(0u).z') : 'return read_x(r * dims(0u).z + i);',
-      ...normRowFills(adapter, norm?.kind ?? 'layer', norm?.kernel),
+      NORM_RESIDUAL: String(!!gradJob?.normGrad!.residual),
+      X_AT: norm?.embed ? embeddingAt('dims(0u).z') : backward ? 'return read_x(r * norm_dims().y + i);' : 'return read_x(r * dims(0u).z + i);',
+      ...normRowFills(adapter, kind, norm?.kernel ?? backward?.kernel),
+      ...normGradFills(),
     },
   };
 }
 
-/** Tiles of one job's C in the tiled kernel. */
+/** Workgroups of one job in the tiled kernel: a tile of C each, or with a norm backward a strip of TILE whole rows. */
 function jobTiles(args: MatmulArgs, kernel: Extract<MatmulKernel, { kind: 'tiled' }>): number {
   const tile = 4 * kernel.quads * kernel.wgDim;
-  return Math.ceil(args.N / tile) * Math.ceil(args.M / tile);
+  return (args.normGrad ? 1 : Math.ceil(args.N / tile)) * Math.ceil(args.M / tile);
+}
+
+/** Workgroups of the gain sums in the tiled kernel: one invocation per gain column. */
+function gainSumsGroups(gainSums: NormGainSums | undefined, kernel: Extract<MatmulKernel, { kind: 'tiled' }>): number {
+  return gainSums ? Math.ceil(gainSums.d / kernel.wgDim ** 2) : 0;
 }
 
 /** The kernel source and bindings for one variant running `jobs`: fills the constants of shaders/matmul.wgsl. */
-function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSoftware: boolean }) {
+function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSoftware: boolean }, gainSums?: NormGainSums) {
   if (jobs.length > 1 && jobs.some((a) => a.norm)) throw new Error('matmul: a norm on load runs as the only job of its dispatch');
-  const norm = normBindings(jobs[0], adapter);
+  const norm = normBindings(jobs, adapter, gainSums);
   const tensors: Record<string, TensorArg> = {};
   const named = new Map<string, TensorArg>();
+  const gradJob = jobs.findIndex((a) => a.normGrad);
   for (const [name, arg] of Object.entries(norm.tensors)) {
     if (!arg) continue;
     tensors[name] = arg;
-    named.set(name, arg);
+    // A norm backward's dy is its job's C, read back.
+    if (!(gradJob >= 0 && name === 'dy')) named.set(name, arg);
   }
   const perJobTensors = jobs.map((args, j) => {
     const t = jobTensors(args);
@@ -249,19 +331,21 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
   ];
   const skinny = kernel.kind === 'skinny';
   const flags = (a: MatmulArgs) =>
-    [a.norm && `${a.norm.kind}norm${a.norm.embed ? '+embed' : ''}`, a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
+    [a.norm && `${a.norm.kind}norm${a.norm.embed ? '+embed' : ''}`, a.normGrad && `${a.normGrad.kind}norm.backward`, a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
       .filter(Boolean)
       .join(',');
   const tileCounts = kernel.kind === 'tiled' ? jobs.map((a) => jobTiles(a, kernel)) : [];
   // tile(j, t - first, lid) for the job whose range holds t; nothing past the last.
   let first = 0;
   const calls = tileCounts.map((n, j) => {
-    const call = `if (t < ${first + n}u) { tile(${j}u, t - ${first}u, lid); return; }`;
+    const call = `if (t < ${first + n}u) { ${jobs[j].normGrad ? 'normGradStrip' : 'tile'}(${j}u, t - ${first}u, lid); return; }`;
     first += n;
     return call;
   });
+  if (kernel.kind === 'tiled' && gainSums) calls.push(`if (t < ${first + gainSumsGroups(gainSums, kernel)}u) { gainSums(t - ${first}u, lid); return; }`);
+  const gainLabel = gainSums ? ` + [${gainSums.kind}norm.gains] ${gainSums.rows}x${gainSums.d}` : '';
   return instantiateKernel(source, {
-    label: `matmul.${kernelName(kernel)}${jobs.map((a) => `[${flags(a)}] ${a.M}x${a.N}x${a.K}`).join(' + ')}`,
+    label: `matmul.${kernelName(kernel)}${jobs.map((a) => `[${flags(a)}] ${a.M}x${a.N}x${a.K}`).join(' + ')}${gainLabel}`,
     section: kernel.kind,
     uniforms,
     tensors,
@@ -288,9 +372,9 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
 }
 
 /** The grid: skinny, lines over x; tiled, every job's tiles in one sequence, x first, spilling into y past maxDim. */
-function workgroups(jobs: MatmulArgs[], kernel: MatmulKernel, maxDim: number): [number, number] {
+function workgroups(jobs: MatmulArgs[], kernel: MatmulKernel, maxDim: number, gainSums?: NormGainSums): [number, number] {
   if (kernel.kind === 'tiled') {
-    const total = jobs.reduce((sum, a) => sum + jobTiles(a, kernel), 0);
+    const total = jobs.reduce((sum, a) => sum + jobTiles(a, kernel), gainSumsGroups(gainSums, kernel));
     return total <= maxDim ? [total, 1] : [maxDim, Math.ceil(total / maxDim)];
   }
   const lines = outputExtent(jobs[0], kernel.smallSide === 'M' ? 'N' : 'M');
@@ -308,35 +392,43 @@ export async function matmul(rt: GpuRuntime, args: MatmulArgs): Promise<Dispatch
  * write what another reads or writes. Each output is computed exactly as `matmul` with the same tiled kernel would.
  * The tile is the one chooseMatmulKernel picks for all the jobs' tiles together; `kernel` overrides it.
  */
-export async function matmuls(rt: GpuRuntime, jobs: MatmulArgs[], kernel?: Extract<MatmulKernel, { kind: 'tiled' }>): Promise<Dispatch> {
+export async function matmuls(rt: GpuRuntime, jobs: MatmulArgs[], kernel?: Extract<MatmulKernel, { kind: 'tiled' }>, gainSums?: NormGainSums): Promise<Dispatch> {
   if (jobs.length === 0) throw new Error('matmuls: no jobs');
-  if (jobs.length === 1 && !kernel) return matmul(rt, jobs[0]);
-  return jobsDispatch(rt, jobs, kernel ?? chooseTiledKernel(jobs, rt.adapter));
+  if (jobs.length === 1 && !kernel && !gainSums) return matmul(rt, jobs[0]);
+  return jobsDispatch(rt, jobs, kernel ?? chooseTiledKernel(jobs, rt.adapter), gainSums);
 }
+
+const buffersOf = (tensors: Record<string, TensorArg | undefined>) => Object.values(tensors).flatMap((t) => (t ? [t.ref.buffer] : []));
 
 /** The storage buffers a job binds (one binding each, whatever the number of tensors in it). */
 function jobBuffers(args: MatmulArgs): Set<GPUBuffer> {
-  return new Set(Object.values(jobTensors(args)).flatMap((t) => (t ? [t.ref.buffer] : [])));
+  return new Set([...buffersOf(jobTensors(args)), ...(args.normGrad ? buffersOf(normGradTensors(args, args.normGrad)) : [])]);
 }
 
 /**
  * Independent products in as few dispatches of the tiled kernel as the adapter's storage-buffer bindings allow
  * (maxStorageBuffersPerShaderStage): `groupJobs` packs them in order. One dispatch when they fit, as they usually do.
+ * `gainSums` (read nothing the jobs write) go with the first.
  */
-export async function matmulGroups(rt: GpuRuntime, jobs: MatmulArgs[]): Promise<Dispatch[]> {
+export async function matmulGroups(rt: GpuRuntime, jobs: MatmulArgs[], gainSums?: NormGainSums): Promise<Dispatch[]> {
   const out: Dispatch[] = [];
-  for (const group of groupJobs(jobs, rt.limits.maxStorageBuffersPerShaderStage)) out.push(await matmuls(rt, group));
+  const initial = gainSums && new Set(buffersOf(gainSumsTensors(gainSums)));
+  for (const [i, group] of groupJobs(jobs, rt.limits.maxStorageBuffersPerShaderStage, initial).entries()) out.push(await matmuls(rt, group, undefined, i === 0 ? gainSums : undefined));
   return out;
 }
 
-/** Consecutive runs of `jobs` whose bound buffers together number at most `maxBuffers` (a job alone always fits). */
-export function groupJobs(jobs: MatmulArgs[], maxBuffers: number): MatmulArgs[][] {
+/**
+ * Consecutive runs of `jobs` whose bound buffers together number at most `maxBuffers` (a job alone always fits), the
+ * first counting `initial` too.
+ */
+export function groupJobs(jobs: MatmulArgs[], maxBuffers: number, initial = new Set<GPUBuffer>()): MatmulArgs[][] {
   const groups: MatmulArgs[][] = [];
-  let buffers = new Set<GPUBuffer>();
+  let buffers = initial;
   for (const job of jobs) {
     const mine = jobBuffers(job);
     const merged = new Set([...buffers, ...mine]);
-    if (groups.length > 0 && merged.size <= maxBuffers) {
+    if (groups.length === 0 || merged.size <= maxBuffers) {
+      if (groups.length === 0) groups.push([]);
       groups[groups.length - 1].push(job);
       buffers = merged;
     } else {
@@ -347,10 +439,10 @@ export function groupJobs(jobs: MatmulArgs[], maxBuffers: number): MatmulArgs[][
   return groups;
 }
 
-async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKernel): Promise<Dispatch> {
+async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKernel, gainSums?: NormGainSums): Promise<Dispatch> {
   for (const args of jobs) checkArgs(args, kernel);
-  const { kernel: k, params, buffers } = matmulKernel(jobs, kernel, rt.adapter);
-  const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension) });
+  const { kernel: k, params, buffers } = matmulKernel(jobs, kernel, rt.adapter, gainSums);
+  const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension, gainSums) });
   return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K, 0) };
 }
 
