@@ -46,8 +46,8 @@ import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
-import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm } from './ops/matmul';
-import { normBackward, normForward, type NormEmbedding, type NormLayout } from './ops/layernorm';
+import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm, type MatmulNormGrad } from './ops/matmul';
+import { normBackward, normForward, type NormEmbedding, type NormGainSums, type NormLayout } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
@@ -124,8 +124,8 @@ interface Context {
   norm: NormKind;
   /** Fused dispatches (the default); false builds the unfused graph, for comparisons in tests and benchmarks. */
   fused: boolean;
-  /** Fused graph: the norms before the Q/K/V and W1 products run inside them (see Fusion). */
-  normOnLoad: boolean;
+  /** Fused graph: the norms before the Q/K/V and W1 products run inside products, forward and backward (see Fusion). */
+  normsInProducts: boolean;
 }
 
 /**
@@ -135,11 +135,12 @@ interface Context {
 export type Fusion = boolean | 'all';
 
 /**
- * Whether the fused graph normalises the Q/K/V and W1 products' input on load. Not on a CPU implementation of WebGPU
- * (SwiftShader): there a dispatch costs next to nothing and the direct tiled kernel, whose every invocation computes
- * the statistics of its own rows, takes about three times as long with the norm inside (measured on quick-add).
+ * Whether the fused graph runs the norms before the Q/K/V and W1 products inside products (see Fusion (3)). Not on a
+ * CPU implementation of WebGPU (SwiftShader): there a dispatch costs next to nothing, the direct tiled kernel, whose
+ * every invocation computes the statistics of its own rows, takes about three times as long with the norm inside
+ * (measured on quick-add), and the backward's storage barrier is what the direct kernel exists to avoid.
  */
-export function normOnLoad(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
+export function normsInProducts(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
   return fusion === 'all' || (fusion && !adapter.isSoftware);
 }
 
@@ -148,8 +149,9 @@ export function normOnLoad(fusion: Fusion, adapter: { isSoftware: boolean }): bo
  * adapter binds too few storage buffers), one each unfused. The results are the same bits either way on an adapter
  * whose products all run on the tiled kernel.
  */
-async function products(ctx: Context, jobs: MatmulArgs[]): Promise<Dispatch[]> {
-  if (ctx.fused) return matmulGroups(ctx.rt, jobs);
+async function products(ctx: Context, jobs: MatmulArgs[], gainSums?: NormGainSums): Promise<Dispatch[]> {
+  if (ctx.fused) return matmulGroups(ctx.rt, jobs, gainSums);
+  if (gainSums) throw new Error('gain sums beside products in the unfused graph');
   const out: Dispatch[] = [];
   for (const job of jobs) out.push(await matmul(ctx.rt, job));
   return out;
@@ -174,7 +176,7 @@ function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, ro
 async function normedProduct(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, job: Omit<MatmulArgs, 'M' | 'K' | 'a'>, embed?: NormEmbedding): Promise<Dispatch[]> {
   const { rt, P, d } = ctx;
   const product = { ...job, M: rows, K: d, a: at(ln.y) };
-  if (!ctx.normOnLoad) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
+  if (!ctx.normsInProducts) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
   const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), embed };
   const norm: MatmulNorm = ctx.norm === 'rms' ? { ...a, kind: 'rms' } : { ...a, kind: 'layer', beta: P(`${name}.b`), mean: at(ln.mean!) };
   return [await matmul(rt, { ...product, norm })];
@@ -185,6 +187,20 @@ function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuff
   const { rt, P, G, d } = ctx;
   const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d, layout };
   return ctx.norm === 'rms' ? normBackward(rt, { ...a, kind: 'rms' }) : normBackward(rt, { ...a, mean: at(ln.mean!), dBeta: G(`${name}.b`) });
+}
+
+/**
+ * The backward of the norm `name` (row-major [rows, d] of x) inside products (the fused graph on GPUs): `grad` goes to
+ * the product whose C is its dy, which computes dx from it, added to dx's contents (the residual stream's gradient);
+ * `gains`, with dy, to the next dispatch, which sums the gain gradients.
+ */
+function normInProducts(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer): { grad: MatmulNormGrad; gains: NormGainSums } {
+  const { P, G, d } = ctx;
+  const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), residual: true };
+  const sums = { dy: at(dy), x: at(x), rstd: at(ln.rstd), dGamma: G(`${name}.g`), rows, d };
+  return ctx.norm === 'rms'
+    ? { grad: { ...a, kind: 'rms' }, gains: { ...sums, kind: 'rms' } }
+    : { grad: { ...a, kind: 'layer', mean: at(ln.mean!) }, gains: { ...sums, kind: 'layer', mean: at(ln.mean!), dBeta: G(`${name}.b`) } };
 }
 
 /**
@@ -296,6 +312,22 @@ async function stackBackward(
   const { dx, dMemory: dMemoryPair } = buf.grad!;
   const out: Dispatch[] = [];
   out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false, lnfLayout));
+  // With the norms in products, LN2's and LN1's dx come out of the product that computes their dy, and their gain sums
+  // wait here for the next dispatch (nextGains takes them).
+  let gains: NormGainSums | undefined;
+  const nextGains = () => {
+    const g = gains;
+    gains = undefined;
+    return g;
+  };
+  // The product job `job` computing dy of the norm `name`, with the norm's backward after it or inside it.
+  const normGradProducts = async (jobs: MatmulArgs[], job: Omit<MatmulArgs, 'c'>, name: string, x: GPUBuffer, ln: NormBuffers): Promise<Dispatch[]> => {
+    if (!ctx.normsInProducts) return [...(await products(ctx, [...jobs, { ...job, c: at(dLnY) }], nextGains())), await blockNormBackward(ctx, name, dLnY, x, ln, rows, dx, true)];
+    const norm = normInProducts(ctx, name, dLnY, x, ln, rows, dx);
+    const dispatches = await products(ctx, [...jobs, { ...job, c: at(dLnY), normGrad: norm.grad }], nextGains());
+    gains = norm.gains;
+    return dispatches;
+  };
   let dMemory: GPUBuffer | null = null;
   for (let l = s.nLayers - 1; l >= 0; l--) {
     const L = `${S}layers.${l}`;
@@ -306,12 +338,12 @@ async function stackBackward(
       ...(await products(ctx, [
         { M: d, N: dFF, K: rows, a: at(dx), transA: true, b: at(c.act), c: G(`${L}.mlp.w2`), biasGrad: G(`${L}.mlp.b2`) },
         { M: rows, N: dFF, K: d, a: at(dx), b: P(`${L}.mlp.w2`), geluGrad: { preact: at(c.pre) }, c: at(dPre) },
-      ])),
-      ...(await products(ctx, [
-        { M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) },
-        { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`), c: at(dLnY) },
-      ])),
-      await blockNormBackward(ctx, `${L}.ln2`, dLnY, mlpIn, c.ln2, rows, dx, true),
+      ], nextGains())),
+      ...(await normGradProducts(
+        [{ M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) }],
+        { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`) },
+        `${L}.ln2`, mlpIn, c.ln2,
+      )),
     );
     if (x) {
       if (!memory || !dMemoryPair || !dKv) throw new Error(`stack ${S} cross-attends but has no memory`);
@@ -324,7 +356,7 @@ async function stackBackward(
         ...(await products(ctx, [
           { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) },
           { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.cross.wo`), c: at(dAtt) },
-        ])),
+        ], nextGains())),
       );
       if (x.qn && x.kn) {
         if (!dQk || !dKn) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
@@ -352,7 +384,7 @@ async function stackBackward(
       ...(await products(ctx, [
         { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) },
         { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) },
-      ])),
+      ], nextGains())),
     );
     const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), split: !ctx.fused, ...attn };
     if (c.qk) {
@@ -366,14 +398,14 @@ async function stackBackward(
       out.push(...(await attentionBackward(rt, selfAttn)));
     }
     out.push(
-      ...(await products(ctx, [
-        { M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) },
-        { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`), c: at(dLnY) },
-      ])),
-      await blockNormBackward(ctx, `${L}.ln1`, dLnY, buf.xs[l], c.ln1, rows, dx, true),
+      ...(await normGradProducts(
+        [{ M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) }],
+        { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`) },
+        `${L}.ln1`, buf.xs[l], c.ln1,
+      )),
     );
   }
-  out.push(await embeddingBackward(rt, { tokens: buf.tokens, dOut: at(dx), dTok: G(`${S}tok_emb`), dPos: G(`${S}pos_emb`), batch, seqLen, d, vocab: s.vocabSize }));
+  out.push(await embeddingBackward(rt, { tokens: buf.tokens, dOut: at(dx), dTok: G(`${S}tok_emb`), dPos: G(`${S}pos_emb`), batch, seqLen, d, vocab: s.vocabSize, gainSums: nextGains() }));
   return { dispatches: out, dMemory };
 }
 
@@ -404,7 +436,7 @@ export async function buildTransformerGraph(
     dh: headDim(config),
     norm: normKind(config),
     fused: opts.fused !== false,
-    normOnLoad: normOnLoad(opts.fused ?? true, rt.adapter),
+    normsInProducts: normsInProducts(opts.fused ?? true, rt.adapter),
   };
   // When every position is read out, the head reads LNf's output directly. Otherwise the fused graph normalises only
   // the readout rows, into the head's input (lnfLayout), and the unfused one gathers them after LNf.

@@ -7,7 +7,7 @@ import source from '../../../shaders/layernorm.wgsl?raw';
 import normRow from '../../../shaders/norm_row.wgsl?raw';
 import normGradRow from '../../../shaders/norm_grad.wgsl?raw';
 import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { instantiateKernel, read, write, type KernelSpec, type StandIn } from '../../gpu/kernel-template';
+import { instantiateKernel, read, write, type KernelSpec, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
 import type { NormKind } from '../../formats/model-config';
 
@@ -85,6 +85,28 @@ export const NORM_GRAD_ACCESSORS: readonly StandIn[] = [
   { signature: 'write_dgamma(i: u32, v: f32)', tensor: 'dgamma', body: '' },
   { signature: 'write_dbeta(i: u32, v: f32)', tensor: 'dbeta', body: '' },
 ];
+
+/**
+ * The gain gradients of a row-major norm of `rows` rows of d: dGamma [d] = sum over rows of dy * xhat (LayerNorm: dBeta
+ * [d] = sum of dy), as normBackward sums them, from dy [rows, d] (written by an earlier dispatch: a product's C), x, mean and rstd.
+ */
+export type NormGainSums = { dy: TensorRef; x: TensorRef; rstd: TensorRef; dGamma: TensorRef; rows: number; d: number; kernel?: LayerNormKernel } & (
+  | { kind: 'layer'; mean: TensorRef; dBeta: TensorRef }
+  | { kind: 'rms' }
+);
+
+/** The tensors a kernel summing `s` binds (shaders/norm_grad.wgsl's names). */
+export function gainSumsTensors(s: NormGainSums): Record<string, TensorArg | undefined> {
+  const { rows, d } = s;
+  return {
+    dy: read(s.dy, rows * d),
+    x: read(s.x, rows * d),
+    mean: s.kind === 'layer' ? read(s.mean, rows) : undefined,
+    rstd: read(s.rstd, rows),
+    dgamma: write(s.dGamma, d),
+    dbeta: s.kind === 'layer' ? write(s.dBeta, d) : undefined,
+  };
+}
 
 /** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */
 const rowMajor = (d: number): NormLayout => ({ segments: 1, segmentsPerGain: 1, xStride: d, yStride: d });

@@ -13,7 +13,7 @@
 import source from '../../../shaders/matmul.wgsl?raw';
 import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding } from './layernorm';
+import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, gainSumsTensors } from './layernorm';
 import { NORM_EPS } from '../config';
 
 export interface MatmulArgs {
@@ -64,15 +64,6 @@ export type MatmulNorm = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; embe
  */
 export type MatmulNormGrad = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; dx: TensorRef; residual: boolean; kernel?: LayerNormKernel } & (
   | { kind: 'layer'; mean: TensorRef }
-  | { kind: 'rms' }
-);
-
-/**
- * The gain gradients of a row-major norm of `rows` rows of d: dGamma [d] = sum over rows of dy * xhat (LayerNorm: dBeta
- * [d] = sum of dy), as normBackward sums them, from dy [rows, d] (written by an earlier dispatch), x, mean and rstd.
- */
-export type NormGainSums = { dy: TensorRef; x: TensorRef; rstd: TensorRef; dGamma: TensorRef; rows: number; d: number; kernel?: LayerNormKernel } & (
-  | { kind: 'layer'; mean: TensorRef; dBeta: TensorRef }
   | { kind: 'rms' }
 );
 
@@ -224,18 +215,6 @@ function normGradTensors(args: MatmulArgs, g: MatmulNormGrad): Record<string, Te
     rstd: read(g.rstd, M),
     dy: read(args.c, M * N),
     dx: write(g.dx, M * N),
-  };
-}
-
-function gainSumsTensors(s: NormGainSums): Record<string, TensorArg | undefined> {
-  const { rows, d } = s;
-  return {
-    dy: read(s.dy, rows * d),
-    x: read(s.x, rows * d),
-    mean: s.kind === 'layer' ? read(s.mean, rows) : undefined,
-    rstd: read(s.rstd, rows),
-    dgamma: write(s.dGamma, d),
-    dbeta: s.kind === 'layer' ? write(s.dBeta, d) : undefined,
   };
 }
 
