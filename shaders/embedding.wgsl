@@ -57,6 +57,10 @@ fn x_at(r: u32, i: u32) -> f32 {
   return read_x(r * p.d + i);
 }
 
+fn x_row(r: u32) -> u32 {
+  return r;
+}
+
 {{NORM_ROW}}
 
 {{NORM_GRAD_ROW}}

@@ -25,7 +25,9 @@
 //   NORM_GRAD (JOB_TILES calls normGradStrip for that job), in the epilogue of the one job whose C is the norm's dy [M, N = d]: each workgroup computes a strip of
 //     TILE whole rows (its tiles one after another), then, after a storage barrier, one invocation per row takes the
 //     row's sums of C and writes dx [M, d] (plus dx's own contents when NORM_RESIDUAL: the residual stream's gradient,
-//     updated in place); x, gamma, mean (LayerNorm) and rstd are the forward's.
+//     updated in place); x, gamma, mean (LayerNorm) and rstd are the forward's. Under a window (the final norm of a model
+//     read out at some positions: C has only those rows) dy row r is x row x_row(r), and without a residual gradient
+//     the thread of each sequence's first row in the window zeroes its rows of dx outside it.
 //   GAIN_SUMS (JOB_TILES calls gainSums), in ceil(d / WORKGROUP_SIZE) workgroups after every job's tiles: one invocation per column sums dgamma
 //     (and dbeta) [d] over the norm's rows of dy [rows, d] (written by an earlier dispatch), x, mean, rstd.
 //
@@ -65,8 +67,9 @@ const NORM_RESIDUAL: bool = {{NORM_RESIDUAL}}; // with NORM_GRAD: dx += the norm
 // read_a, read_b, write_a, write_c, read_bias, read_residual, read_preact, write_preact, write_db (stand-ins where a
 // job does not bind the tensor, only reached in branches its flags rule out). NORM's accessors read_x, write_x,
 // read_gamma, read_beta, write_mean, write_rstd (stand-ins where not bound; read_beta returns 0 for RMSNorm); the norm
-// backward's read_dy, read_mean, read_rstd, read_dx, write_dx, write_dgamma, write_dbeta (likewise), and norm_dims(),
-// its (rows, d) (zeros without one).
+// backward's read_dy, read_mean, read_rstd, read_dx, write_dx, write_dgamma, write_dbeta (likewise), norm_dims(), its
+// (rows, d) (zeros without one), x_row(r) (shaders/norm_grad.wgsl) and clear_outside(r, d) (the rows of dx outside a
+// window, zeroed when the norm has no residual gradient; nothing otherwise).
 {{JOB_FUNCTIONS}}
 
 // Element i of row r of the norm's input x: a read of x (rows of K with NORM, of norm_d otherwise) or the embeddings' sum.
@@ -379,11 +382,13 @@ fn normGradStrip(job: u32, s: u32, lid: u32) {
   let end = min((s + 1u) * TILE, d.x);
   for (var r = s * TILE + lid; r < end; r += WORKGROUP_SIZE) {
     let m = norm_grad_sums(r, d.y);
+    let xr = x_row(r);
     for (var i = 0u; i < d.y; i++) {
       var residual = 0.0;
-      if (NORM_RESIDUAL) { residual = read_dx(r * d.y + i); }
-      write_dx(r * d.y + i, norm_grad_dx(r, i, d.y, m, residual));
+      if (NORM_RESIDUAL) { residual = read_dx(xr * d.y + i); }
+      write_dx(xr * d.y + i, norm_grad_dx(r, i, d.y, m, residual));
     }
+    clear_outside(r, d.y);
   }
 }
 

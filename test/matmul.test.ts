@@ -396,38 +396,43 @@ describe('matmul with a norm on load', () => {
 
 // The fused graph's norm backward on GPUs: the product whose C is a norm's output gradient dy computes the norm's dx in
 // its epilogue (each workgroup a strip of whole rows), beside another job, and a later dispatch sums the gain gradients
-// beside its product. Against the product followed by the norm's backward kernel (the variant whose order of summation
-// they are told to follow): the same bits for C, dx, dGamma and dBeta. Against float64 (on the GPU's dy): the norm's
-// backward tolerances (test/layernorm.test.ts), scaled by the largest |dy|. Ragged M (past one strip of 64 rows), d
-// (below and above the tree variant's 64 lanes and one tile's 64 columns), K.
+// beside its product; under a window (the final norm of a model read out at some positions) C holds only the window's
+// rows. Against the product followed by the norm's backward kernel (the variant whose order of summation they are told
+// to follow): the same bits for C, dx, dGamma and dBeta. Against float64 (on the GPU's dy): the norm's backward
+// tolerances (test/layernorm.test.ts), scaled by the largest |dy|. Ragged M (past one strip of 64 rows), d (below and
+// above the tree variant's 64 lanes and one tile's 64 columns), K.
 describe('matmul with a norm backward in its epilogue, and the gain sums beside another product', () => {
   const CASES = [
-    { kernel: TILED_DIRECT, norm: 'layer', order: 'serial', M: 70, d: 100, K: 37, residual: true },
-    { kernel: TILED_STAGED_SMALL, norm: 'rms', order: 'tree', M: 69, d: 37, K: 70, residual: false },
-    { kernel: TILED_STAGED, norm: 'layer', order: 'tree', M: 33, d: 130, K: 5, residual: true },
+    { kernel: TILED_DIRECT, norm: 'layer', order: 'serial', M: 70, d: 100, K: 37, residual: true, window: undefined },
+    { kernel: TILED_STAGED_SMALL, norm: 'rms', order: 'tree', M: 69, d: 37, K: 70, residual: false, window: undefined },
+    { kernel: TILED_STAGED, norm: 'layer', order: 'tree', M: 33, d: 130, K: 5, residual: true, window: undefined },
+    { kernel: TILED_DIRECT, norm: 'layer', order: 'tree', M: 36, d: 21, K: 9, residual: false, window: { seqLen: 3, start: 1, count: 2 } },
   ] as const;
-  it.each(CASES)('$norm norm ($order order), $M x $d from K $K, residual $residual, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+  it.each(CASES)('$norm norm ($order order), $M x $d from K $K, residual $residual, window $window, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
     const rt = await testRuntime();
-    const { M, d, K } = c;
+    const { M, d, K, window } = c;
+    // x, dx and the statistics: a row per position; dy (C): a row per position in the window.
+    const rows = window ? (M / window.count) * window.seqLen : M;
     const rng = new Rng(M + d + K);
     const layer = c.norm === 'layer';
     const order = { kind: c.order };
-    const [a, w, x, g, residual] = [uniform(rng, M * K), uniform(rng, K * d), uniform(rng, M * d, 2, 4), uniform(rng, d, 0.5, 1.5), uniform(rng, M * d)];
+    const [a, w, x, g, residual] = [uniform(rng, M * K), uniform(rng, K * d), uniform(rng, rows * d, 2, 4), uniform(rng, d, 0.5, 1.5), uniform(rng, rows * d)];
     const [a2, b2] = [uniform(rng, 9 * K), uniform(rng, K * 11)];
     const params = packTensors(rt, 'params', { w, g, beta: new Float32Array(d), a2, b2 });
     // The forward's statistics, as the norm kernel of this order computes them.
-    const stats = packTensors(rt, 'stats', { x, y: new Float32Array(M * d), mean: new Float32Array(M), rstd: new Float32Array(M), a });
-    const fwd = { x: stats.ref.x, gamma: params.ref.g, y: stats.ref.y, rstd: stats.ref.rstd, rows: M, d, kernel: order };
+    const stats = packTensors(rt, 'stats', { x, y: new Float32Array(rows * d), mean: new Float32Array(rows), rstd: new Float32Array(rows), a });
+    const fwd = { x: stats.ref.x, gamma: params.ref.g, y: stats.ref.y, rstd: stats.ref.rstd, rows, d, kernel: order };
     rt.run([layer ? await normForward(rt, { ...fwd, beta: params.ref.beta, mean: stats.ref.mean }) : await normForward(rt, { ...fwd, kind: 'rms' })]);
-    const fresh = () => ({ dy: new Float32Array(M * d), dx: c.residual ? residual : new Float32Array(M * d).fill(NaN), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN), c2: new Float32Array(99) });
+    const fresh = () => ({ dy: new Float32Array(M * d), dx: c.residual ? residual : new Float32Array(rows * d).fill(NaN), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN), c2: new Float32Array(99) });
     const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
     const product = (o: typeof fused): MatmulArgs => ({ M, N: d, K, a: stats.ref.a, b: params.ref.w, c: o.ref.dy, kernel: c.kernel });
     const other = (o: typeof fused): MatmulArgs => ({ M: 9, N: 11, K, a: params.ref.a2, b: params.ref.b2, c: o.ref.c2 });
     const statsOf = layer ? { kind: 'layer' as const, mean: stats.ref.mean } : { kind: 'rms' as const };
-    const normGrad = { ...statsOf, x: stats.ref.x, gamma: params.ref.g, rstd: stats.ref.rstd, dx: fused.ref.dx, residual: c.residual, kernel: order };
-    const gains = { x: stats.ref.x, rstd: stats.ref.rstd, dy: fused.ref.dy, dGamma: fused.ref.dg, rows: M, d, kernel: order };
+    const normGrad = { ...statsOf, x: stats.ref.x, gamma: params.ref.g, rstd: stats.ref.rstd, dx: fused.ref.dx, residual: c.residual, window, kernel: order };
+    const gains = { x: stats.ref.x, rstd: stats.ref.rstd, dy: fused.ref.dy, dGamma: fused.ref.dg, rows: M, d, window, kernel: order };
     const kernel = c.kernel as Extract<MatmulKernel, { kind: 'tiled' }>;
-    const bwd = { dy: alone.ref.dy, x: stats.ref.x, gamma: params.ref.g, rstd: stats.ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, rows: M, d, kernel: order, residualGrad: c.residual ? alone.ref.dx : undefined };
+    const layout = window && { segments: window.seqLen, segmentsPerGain: window.seqLen, xStride: window.seqLen * d, yStride: window.count * d, window };
+    const bwd = { dy: alone.ref.dy, x: stats.ref.x, gamma: params.ref.g, rstd: stats.ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, rows, d, layout, kernel: order, residualGrad: c.residual ? alone.ref.dx : undefined };
     rt.run([
       await matmuls(rt, [other(fused), { ...product(fused), normGrad }], kernel),
       await matmuls(rt, [other(fused)], kernel, layer ? { ...gains, kind: 'layer', mean: stats.ref.mean, dBeta: fused.ref.db } : { ...gains, kind: 'rms' }),
@@ -437,9 +442,15 @@ describe('matmul with a norm backward in its epilogue, and the gain sums beside 
     for (const name of ['dy', 'dx', 'dg', ...(layer ? ['db' as const] : [])] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
 
     expectClose(await fused.read('dy'), matmulRef(a, w, M, d, K, false, false), tolMatmul(K), 'dy');
-    const dy = Float64Array.from(await fused.read('dy'));
+    // dy at every position: 0 outside the window.
+    const dyWindow = await fused.read('dy');
+    const dy = new Float64Array(rows * d);
+    for (let m = 0; m < M; m++) {
+      const r = window ? Math.floor(m / window.count) * window.seqLen + window.start + (m % window.count) : m;
+      dy.set(dyWindow.subarray(m * d, (m + 1) * d), r * d);
+    }
     const [mean, rstd] = [Float64Array.from(await stats.read('mean')), Float64Array.from(await stats.read('rstd'))];
-    const want = layer ? normOracle.layerNormBackward(dy, x, g, mean, rstd, M, d) : { ...normOracle.rmsNormBackward(dy, x, g, rstd, M, d), db: null };
+    const want = layer ? normOracle.layerNormBackward(dy, x, g, mean, rstd, rows, d) : { ...normOracle.rmsNormBackward(dy, x, g, rstd, rows, d), db: null };
     const scale = Math.max(1, ...Array.from(dy, Math.abs));
     const atolDx = 3e-6 * scale * Math.max(1, ...Array.from(rstd));
     expectClose(await fused.read('dx'), c.residual ? want.dx.map((v, i) => v + residual[i]) : want.dx, { atol: atolDx, rtol: 1e-5 }, 'dx');

@@ -47,7 +47,7 @@ import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-conf
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
 import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm, type MatmulNormGrad } from './ops/matmul';
-import { normBackward, normForward, type NormEmbedding, type NormGainSums, type NormLayout } from './ops/layernorm';
+import { normBackward, normForward, type NormEmbedding, type NormGainSums, type NormLayout, type NormWindow } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
@@ -190,14 +190,17 @@ function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuff
 }
 
 /**
- * The backward of the norm `name` (row-major [rows, d] of x) inside products (the fused graph on GPUs): `grad` goes to
- * the product whose C is its dy, which computes dx from it, added to dx's contents (the residual stream's gradient);
- * `gains`, with dy, to the next dispatch, which sums the gain gradients.
+ * The backward of the norm `name` (row-major [rows, d] of x, or of the window's rows of x) inside products (the fused
+ * graph on GPUs): `grad` goes to the product whose C is its dy [rows, d], which computes dx from it, added to dx's
+ * contents (the residual stream's gradient) when `residual`; `gains`, with dy, to the next dispatch, which sums the gain
+ * gradients.
  */
-function normInProducts(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer): { grad: MatmulNormGrad; gains: NormGainSums } {
+function normInProducts(
+  ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual = true, window?: NormWindow,
+): { grad: MatmulNormGrad; gains: NormGainSums } {
   const { P, G, d } = ctx;
-  const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), residual: true };
-  const sums = { dy: at(dy), x: at(x), rstd: at(ln.rstd), dGamma: G(`${name}.g`), rows, d };
+  const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), residual, window };
+  const sums = { dy: at(dy), x: at(x), rstd: at(ln.rstd), dGamma: G(`${name}.g`), rows, d, window };
   return ctx.norm === 'rms'
     ? { grad: { ...a, kind: 'rms' }, gains: { ...sums, kind: 'rms' } }
     : { grad: { ...a, kind: 'layer', mean: at(ln.mean!) }, gains: { ...sums, kind: 'layer', mean: at(ln.mean!), dBeta: G(`${name}.b`) } };
@@ -292,7 +295,8 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
 /**
  * Backward through a stack from dY (the gradient of its output LNf(x)): parameter gradients into the gradient
  * buffer, and for a stack with memory the memory's gradient into one of its two dMemory buffers, which is
- * returned (null for a stack without memory).
+ * returned (null for a stack without memory). `lnfGains`: the final norm's dx is computed already (in the product that
+ * computed dY), its gain sums are left to this stack's first dispatch.
  */
 async function stackBackward(
   ctx: Context,
@@ -303,6 +307,7 @@ async function stackBackward(
   dY: GPUBuffer,
   memory: Memory | null,
   lnfLayout?: NormLayout,
+  lnfGains?: NormGainSums,
 ): Promise<{ dispatches: Dispatch[]; dMemory: GPUBuffer | null }> {
   const { rt, P, G, batch, d, dFF, nHeads, dh } = ctx;
   const rows = batch * seqLen;
@@ -311,10 +316,10 @@ async function stackBackward(
   const { dPre, dLnY, dAtt, dQkv, dKv, dQk, dKn } = scratch;
   const { dx, dMemory: dMemoryPair } = buf.grad!;
   const out: Dispatch[] = [];
-  out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false, lnfLayout));
+  if (!lnfGains) out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false, lnfLayout));
   // With the norms in products, LN2's and LN1's dx come out of the product that computes their dy, and their gain sums
-  // wait here for the next dispatch (nextGains takes them).
-  let gains: NormGainSums | undefined;
+  // (and the final norm's) wait here for the next dispatch (nextGains takes them).
+  let gains: NormGainSums | undefined = lnfGains;
   const nextGains = () => {
     const g = gains;
     gains = undefined;
@@ -478,17 +483,21 @@ export async function buildTransformerGraph(
     const scratch = buf.grad!;
     // Rows of dLnfY outside the readout are never written and stay zero: those positions do not reach the loss.
     const dLnfY = gathers ? scratch.dLnfY! : scratch.dHeadIn;
+    // With the norms in products, the top stack's final norm takes its backward to dx in the head's dX product.
+    const topSpec = stacks[stacks.length - 1];
+    const window = readsAllRows ? undefined : { seqLen, ...readout };
+    const lnf = ctx.normsInProducts ? normInProducts(ctx, `${topSpec.prefix}lnf`, scratch.dHeadIn, top.xs[topSpec.nLayers], top.lnf, outRows, top.grad!.dx, false, window) : undefined;
     backward.push(
       ...(await products(ctx, [
         { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') },
-        { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) },
+        { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn), normGrad: lnf?.grad },
       ])),
     );
     if (gathers) backward.push(await scatterRows(rt, { src: at(scratch.dHeadIn), dst: at(dLnfY), ...rowMap }));
     let dY: GPUBuffer | null = dLnfY;
     for (let i = stacks.length - 1; i >= 0; i--) {
       if (!dY) throw new Error(`stack ${stacks[i].prefix} feeds the next stack, which did not read it`);
-      const b = await stackBackward(ctx, stacks[i], lengths[i], buf.stacks[i], scratch, dY, memoryOf(i), isTop(i) ? lnfLayout : undefined);
+      const b = await stackBackward(ctx, stacks[i], lengths[i], buf.stacks[i], scratch, dY, memoryOf(i), isTop(i) ? lnfLayout : undefined, isTop(i) ? lnf?.gains : undefined);
       backward.push(...b.dispatches);
       dY = b.dMemory;
     }

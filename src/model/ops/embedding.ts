@@ -45,7 +45,7 @@ export function embeddingBackward(
   a: { tokens: GPUBuffer; dOut: TensorRef; dTok: TensorRef; dPos: TensorRef; batch: number; seqLen: number; d: number; vocab: number; gainSums?: NormGainSums },
 ): Promise<Dispatch> {
   const { batch, seqLen, d, vocab, gainSums } = a;
-  if (gainSums && (gainSums.rows !== batch * seqLen || gainSums.d !== d)) throw new Error(`embedding: gain sums of ${gainSums.rows} x ${gainSums.d} beside ${batch * seqLen} rows of ${d}`);
+  if (gainSums && (gainSums.rows !== batch * seqLen || gainSums.d !== d || gainSums.window)) throw new Error(`embedding: gain sums of ${gainSums.rows} x ${gainSums.d} beside ${batch * seqLen} rows of ${d}`);
   const gains = gainSums ? gainSumsTensors(gainSums) : {};
   const fills = {
     ...normRowFills(rt.adapter, gainSums?.kind ?? 'layer', gainSums?.kernel),

@@ -87,10 +87,31 @@ export const NORM_GRAD_ACCESSORS: readonly StandIn[] = [
 ];
 
 /**
- * The gain gradients of a row-major norm of `rows` rows of d: dGamma [d] = sum over rows of dy * xhat (LayerNorm: dBeta
- * [d] = sum of dy), as normBackward sums them, from dy [rows, d] (written by an earlier dispatch: a product's C), x, mean and rstd.
+ * A norm of only positions [start, start + count) of each sequence of seqLen rows (the final norm of a model read out at
+ * some): row r of its output (and dy) is row (r / count) * seqLen + start + r % count of x (and dx, and the statistics).
  */
-export type NormGainSums = { dy: TensorRef; x: TensorRef; rstd: TensorRef; dGamma: TensorRef; rows: number; d: number; kernel?: LayerNormKernel } & (
+export interface NormWindow {
+  seqLen: number;
+  start: number;
+  count: number;
+}
+
+/** Rows of x under a norm of `rows` output rows. */
+export function normInputRows(rows: number, window?: NormWindow): number {
+  return window ? (rows / window.count) * window.seqLen : rows;
+}
+
+/** The body of x_row(r) (shaders/norm_grad.wgsl): the row of x under output row r. */
+export function xRowBody(window?: NormWindow): string {
+  return window ? `return (r / ${window.count}u) * ${window.seqLen}u + ${window.start}u + r % ${window.count}u;` : 'return r;';
+}
+
+/**
+ * The gain gradients of a row-major norm of `rows` rows of d: dGamma [d] = sum over rows of dy * xhat (LayerNorm: dBeta
+ * [d] = sum of dy), as normBackward sums them, from dy [rows, d] (written by an earlier dispatch: a product's C), x, mean
+ * and rstd (under `window`, at the rows it maps to).
+ */
+export type NormGainSums = { dy: TensorRef; x: TensorRef; rstd: TensorRef; dGamma: TensorRef; rows: number; d: number; window?: NormWindow; kernel?: LayerNormKernel } & (
   | { kind: 'layer'; mean: TensorRef; dBeta: TensorRef }
   | { kind: 'rms' }
 );
@@ -98,11 +119,12 @@ export type NormGainSums = { dy: TensorRef; x: TensorRef; rstd: TensorRef; dGamm
 /** The tensors a kernel summing `s` binds (shaders/norm_grad.wgsl's names). */
 export function gainSumsTensors(s: NormGainSums): Record<string, TensorArg | undefined> {
   const { rows, d } = s;
+  const xRows = normInputRows(rows, s.window);
   return {
     dy: read(s.dy, rows * d),
-    x: read(s.x, rows * d),
-    mean: s.kind === 'layer' ? read(s.mean, rows) : undefined,
-    rstd: read(s.rstd, rows),
+    x: read(s.x, xRows * d),
+    mean: s.kind === 'layer' ? read(s.mean, xRows) : undefined,
+    rstd: read(s.rstd, xRows),
     dgamma: write(s.dGamma, d),
     dbeta: s.kind === 'layer' ? write(s.dBeta, d) : undefined,
   };

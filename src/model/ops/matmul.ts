@@ -13,7 +13,7 @@
 import source from '../../../shaders/matmul.wgsl?raw';
 import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, gainSumsTensors } from './layernorm';
+import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, type NormWindow, gainSumsTensors, normInputRows, xRowBody } from './layernorm';
 import { NORM_EPS } from '../config';
 
 export interface MatmulArgs {
@@ -59,10 +59,12 @@ export type MatmulNorm = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; embe
 /**
  * The model's LayerNorm or RMSNorm of x [M, N] row-major (gamma [N]; mean (LayerNorm) and rstd [M], the forward's), whose
  * output gradient is the product's C: writes dx [M, N] as normBackward would, added to dx's own contents (the residual
- * stream's gradient) when `residual`. Its gain gradients are left to a NormGainSums in a later dispatch.
- * `kernel`: the norm kernel variant whose order of summation to follow (default: this adapter's).
+ * stream's gradient) when `residual`. Its gain gradients are left to a NormGainSums in a later dispatch. Under `window`
+ * x, dx and the statistics have rows for every position, C only for the window's: the other rows of dx are left as they
+ * are with `residual`, zeroed without. `kernel`: the norm kernel variant whose order of summation to follow (default:
+ * this adapter's).
  */
-export type MatmulNormGrad = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; dx: TensorRef; residual: boolean; kernel?: LayerNormKernel } & (
+export type MatmulNormGrad = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; dx: TensorRef; residual: boolean; window?: NormWindow; kernel?: LayerNormKernel } & (
   | { kind: 'layer'; mean: TensorRef }
   | { kind: 'rms' }
 );
@@ -208,13 +210,15 @@ const NORM_ACCESSORS: StandIn[] = [
 /** The tensors of a norm backward in job `args`'s epilogue (dy: its C). */
 function normGradTensors(args: MatmulArgs, g: MatmulNormGrad): Record<string, TensorArg | undefined> {
   const { M, N } = args;
+  const xRows = normInputRows(M, g.window);
+  if (g.window && M % g.window.count !== 0) throw new Error(`matmul: a norm backward of ${M} rows under a window of ${g.window.count} positions`);
   return {
-    x: read(g.x, M * N),
+    x: read(g.x, xRows * N),
     gamma: read(g.gamma, N),
-    mean: g.kind === 'layer' ? read(g.mean, M) : undefined,
-    rstd: read(g.rstd, M),
+    mean: g.kind === 'layer' ? read(g.mean, xRows) : undefined,
+    rstd: read(g.rstd, xRows),
     dy: read(args.c, M * N),
-    dx: write(g.dx, M * N),
+    dx: write(g.dx, xRows * N),
   };
 }
 
@@ -245,12 +249,22 @@ function normBindings(jobs: MatmulArgs[], adapter: { isSoftware: boolean }, gain
     tensors = gainSumsTensors(gainSums);
   }
   const backward = gradJob ? { rows: gradJob.M, d: gradJob.N, ...gradJob.normGrad! } : gainSums;
+  const w = backward?.window;
+  // clear_outside(r, d): dx's rows of r's sequence outside the window, zeroed by the thread of its first row in it.
+  const clearOutside = w && gradJob && !gradJob.normGrad!.residual
+    ? `if (r % ${w.count}u != 0u) { return; }\n  let first = (r / ${w.count}u) * ${w.seqLen}u;\n  for (var t = 0u; t < ${w.seqLen}u; t++) {\n    if (t - ${w.start}u < ${w.count}u) { continue; }\n    for (var i = 0u; i < d; i++) { write_dx((first + t) * d + i, 0.0); }\n  }`
+    : '';
   const kind = norm?.kind ?? backward?.kind ?? 'layer';
   return {
     tensors,
     uniforms: { eps: f32(NORM_EPS), ...embedding?.uniforms, ...(backward && { norm_rows: u32(backward.rows), norm_d: u32(backward.d) }) },
     // norm_dims(): the backward's rows and d (shaders/matmul.wgsl).
-    standIns: [standIns(tensors, NORM_ACCESSORS), `fn norm_dims() -> vec2<u32> { return ${backward ? 'vec2(p.norm_rows, p.norm_d)' : 'vec2(0u)'}; }`].join('\n'),
+    standIns: [
+      standIns(tensors, NORM_ACCESSORS),
+      `fn norm_dims() -> vec2<u32> { return ${backward ? 'vec2(p.norm_rows, p.norm_d)' : 'vec2(0u)'}; }`,
+      `fn x_row(r: u32) -> u32 { ${xRowBody(w)} }`,
+      `fn clear_outside(r: u32, d: u32) {\n  ${clearOutside}\n}`,
+    ].join('\n'),
     fills: {
       NORM: String(!!norm),
       NORM_RESIDUAL: String(!!gradJob?.normGrad!.residual),
