@@ -31,6 +31,12 @@
 //   GAIN_SUMS (JOB_TILES calls gainSums), in ceil(d / WORKGROUP_SIZE) workgroups after every job's tiles: one invocation per column sums dgamma
 //     (and dbeta) [d] over the norm's rows of dy [rows, d] (written by an earlier dispatch), x, mean, rstd.
 //
+// Attention on load (ATTENTION, the fused graph on GPUs; one job, tiled kernel, A not transposed): A [M = batch *
+// seq_len, K = d_model] is self-attention's output, which each workgroup computes for a strip of TILE whole rows first
+// (every head of each row, one (row, head) per invocation: shaders/attention_row.wgsl's forward_row, the attention
+// kernel's own code, so the same bits), writing A and the probabilities as the attention kernel would, and after a
+// storage barrier reads back as any A, tile after tile of its rows.
+//
 // Jobs: every shape, flag and tensor above belongs to one job j (0 <= j < JOBS); the generated functions take the
 // job first: dims(j) = (M, N, K), transA(j) ... biasGrad(j), read_a(j, i) ... write_db(j, i). The tiled kernel
 // numbers the tiles of all jobs in one sequence (job 0's first) and calls tile(j, t, lid) with a literal j for
@@ -370,6 +376,19 @@ fn tile(job: u32, t: u32, lid: u32) {
     if (sumsDb) { storeDb(job, m + 4u, db1); }
   }
 }
+
+// ATTENTION: strip s of the job's rows (TILE whole rows): first their attention, written to A, then every tile of them.
+fn attentionStrip(job: u32, s: u32, lid: u32) {
+  let d = dims(job);
+  attention_rows(s * TILE, min((s + 1u) * TILE, d.x), lid);
+  storageBarrier(); // the strip's A is written and visible to the workgroup
+  let tilesN = (d.y + TILE - 1u) / TILE;
+  for (var tn = 0u; tn < tilesN; tn++) {
+    tile(job, s * tilesN + tn, lid);
+  }
+}
+
+{{ATTENTION}}
 
 // NORM_GRAD: strip s of the job's rows (TILE whole rows: every tile of them), then the norm's dx of those rows.
 fn normGradStrip(job: u32, s: u32, lid: u32) {

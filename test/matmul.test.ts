@@ -7,6 +7,8 @@ import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import { erf, gelu, geluBackward, linearBackward, linearForward, matmulRef } from '../src/reference/linear';
 import { normBackward, normForward } from '../src/model/ops/layernorm';
+import { attentionForward } from '../src/model/ops/attention';
+import { attentionForward as attentionOracle } from '../src/reference/attention';
 import * as normOracle from '../src/reference/layernorm';
 import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, groupJobs, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
 
@@ -456,5 +458,47 @@ describe('matmul with a norm backward in its epilogue, and the gain sums beside 
     expectClose(await fused.read('dx'), c.residual ? want.dx.map((v, i) => v + residual[i]) : want.dx, { atol: atolDx, rtol: 1e-5 }, 'dx');
     expectClose(await fused.read('dg'), want.dg, { atol: 1e-5 * scale, rtol: 1e-6 }, 'dGamma');
     if (want.db) expectClose(await fused.read('db'), want.db, { atol: 1e-5 * scale, rtol: 1e-6 }, 'dBeta');
+  });
+});
+
+// The fused graph's attention on load on GPUs: the output projection computes self-attention's output (its A) and the
+// probabilities itself, each workgroup for a strip of whole rows, then the product. Against the attention kernel
+// followed by the product: the same bits for A, the probabilities and C. Against float64: the attention kernel's
+// tolerances (test/attention.test.ts) on A and the probabilities, the matmul's on C (from the GPU's A). Ragged: rows
+// past one strip of 64 (batch * seqLen 70, 69), an odd head size, causal with padding.
+describe('matmul with attention on load', () => {
+  const CASES = [
+    { kernel: TILED_DIRECT, batch: 35, seqLen: 2, nHeads: 2, headDim: 5, causal: false, pad: false, N: 13 },
+    { kernel: TILED_STAGED_SMALL, batch: 23, seqLen: 3, nHeads: 3, headDim: 4, causal: true, pad: true, N: 70 },
+    { kernel: TILED_STAGED, batch: 3, seqLen: 7, nHeads: 1, headDim: 9, causal: true, pad: false, N: 5 },
+  ] as const;
+  it.each(CASES)('$batch x $seqLen, $nHeads heads of $headDim, causal $causal, padding $pad, N $N, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+    const rt = await testRuntime();
+    const { batch, seqLen, nHeads, headDim, N } = c;
+    const [M, K] = [batch * seqLen, nHeads * headDim];
+    const rng = new Rng(M + K + N);
+    const [qkv, w, bias, residual] = [uniform(rng, M * 3 * K, -2, 2), uniform(rng, N * K), uniform(rng, N), uniform(rng, M * N)];
+    // Padding: some keys hidden (a sequence's first key always shown).
+    const keyValid = Uint32Array.from({ length: M }, (_, r) => (c.pad && r % seqLen !== 0 && rng.uniform() < 0.3 ? 0 : 1));
+    const params = packTensors(rt, 'params', { qkv, w, bias, residual });
+    const fresh = () => ({ att: new Float32Array(M * K), probs: new Float32Array(batch * nHeads * seqLen * seqLen), c: new Float32Array(M * N) });
+    const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
+    const keyValidBuf = c.pad ? rt.storageFrom('keyValid', keyValid) : undefined;
+    const shape = { batch, seqLen, nHeads, headDim, causal: c.causal, keyValid: keyValidBuf, qkv: params.ref.qkv };
+    const product = (o: typeof fused): MatmulArgs => ({ M, N, K, a: o.ref.att, b: params.ref.w, transB: true, bias: params.ref.bias, residual: params.ref.residual, c: o.ref.c, kernel: c.kernel });
+    rt.run([
+      await matmul(rt, { ...product(fused), attention: { ...shape, probs: fused.ref.probs } }),
+      await attentionForward(rt, { ...shape, out: alone.ref.att, probs: alone.ref.probs }),
+      await matmul(rt, product(alone)),
+    ]);
+    for (const name of ['att', 'probs', 'c'] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
+
+    const want = attentionOracle(qkv, batch, seqLen, nHeads, headDim, c.causal, c.pad ? keyValid : null);
+    expectClose(await fused.read('att'), want.out, { atol: 2e-6 * 2, rtol: 2e-5 }, 'A');
+    expectClose(await fused.read('probs'), want.probs, { atol: 1e-6, rtol: 2e-5 }, 'probs');
+    const att = Float64Array.from(await fused.read('att'));
+    const wantC = linearForward(att, w, bias, M, K, N).map((v, i) => v + residual[i]);
+    expectClose(await fused.read('c'), wantC, tolMatmul(K), 'C');
+    keyValidBuf?.destroy();
   });
 });

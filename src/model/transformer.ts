@@ -124,8 +124,11 @@ interface Context {
   norm: NormKind;
   /** Fused dispatches (the default); false builds the unfused graph, for comparisons in tests and benchmarks. */
   fused: boolean;
-  /** Fused graph: the norms before the Q/K/V and W1 products run inside products, forward and backward (see Fusion). */
-  normsInProducts: boolean;
+  /**
+   * Fused graph: the norms before the Q/K/V and W1 products and the final norm run inside products, forward and
+   * backward, and the self-attention forward inside its output projection (see Fusion).
+   */
+  intoProducts: boolean;
 }
 
 /**
@@ -140,7 +143,7 @@ export type Fusion = boolean | 'all';
  * every invocation computes the statistics of its own rows, takes about three times as long with the norm inside
  * (measured on quick-add), and the backward's storage barrier is what the direct kernel exists to avoid.
  */
-export function normsInProducts(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
+export function fusesIntoProducts(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
   return fusion === 'all' || (fusion && !adapter.isSoftware);
 }
 
@@ -176,7 +179,7 @@ function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, ro
 async function normedProduct(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, job: Omit<MatmulArgs, 'M' | 'K' | 'a'>, embed?: NormEmbedding): Promise<Dispatch[]> {
   const { rt, P, d } = ctx;
   const product = { ...job, M: rows, K: d, a: at(ln.y) };
-  if (!ctx.normsInProducts) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
+  if (!ctx.intoProducts) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
   const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), embed };
   const norm: MatmulNorm = ctx.norm === 'rms' ? { ...a, kind: 'rms' } : { ...a, kind: 'layer', beta: P(`${name}.b`), mean: at(ln.mean!) };
   return [await matmul(rt, { ...product, norm })];
@@ -255,10 +258,11 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     out.push(...(await normedProduct(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows, { N: 3 * d, b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }, ctx.fused && l === 0 ? embed : undefined)));
     // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
     if (c.qk) out.push(await headNorm(ctx, `${L}.attn.q_norm.g`, at(c.qkv), c.qk, rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
-    out.push(
-      await attentionForward(rt, { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), out: at(c.att), probs: at(c.probs), ...attn }),
-      await matmul(rt, { M: rows, N: d, K: d, a: at(c.att), b: P(`${L}.attn.wo`), transB: true, bias: P(`${L}.attn.bo`), residual: at(buf.xs[l]), c: at(c.mid) }),
-    );
+    // The output projection of the attention, which in the fused graph on GPUs computes the attention itself.
+    const attention = { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), probs: at(c.probs), ...attn };
+    const wo: MatmulArgs = { M: rows, N: d, K: d, a: at(c.att), b: P(`${L}.attn.wo`), transB: true, bias: P(`${L}.attn.bo`), residual: at(buf.xs[l]), c: at(c.mid) };
+    if (ctx.intoProducts) out.push(await matmul(rt, { ...wo, attention }));
+    else out.push(await attentionForward(rt, { ...attention, out: at(c.att) }), await matmul(rt, wo));
     const x = c.cross;
     if (x) {
       if (!memory) throw new Error(`stack ${S} cross-attends but has no memory`);
@@ -327,7 +331,7 @@ async function stackBackward(
   };
   // The product job `job` computing dy of the norm `name`, with the norm's backward after it or inside it.
   const normGradProducts = async (jobs: MatmulArgs[], job: Omit<MatmulArgs, 'c'>, name: string, x: GPUBuffer, ln: NormBuffers): Promise<Dispatch[]> => {
-    if (!ctx.normsInProducts) return [...(await products(ctx, [...jobs, { ...job, c: at(dLnY) }], nextGains())), await blockNormBackward(ctx, name, dLnY, x, ln, rows, dx, true)];
+    if (!ctx.intoProducts) return [...(await products(ctx, [...jobs, { ...job, c: at(dLnY) }], nextGains())), await blockNormBackward(ctx, name, dLnY, x, ln, rows, dx, true)];
     const norm = normInProducts(ctx, name, dLnY, x, ln, rows, dx);
     const dispatches = await products(ctx, [...jobs, { ...job, c: at(dLnY), normGrad: norm.grad }], nextGains());
     gains = norm.gains;
@@ -441,7 +445,7 @@ export async function buildTransformerGraph(
     dh: headDim(config),
     norm: normKind(config),
     fused: opts.fused !== false,
-    normsInProducts: normsInProducts(opts.fused ?? true, rt.adapter),
+    intoProducts: fusesIntoProducts(opts.fused ?? true, rt.adapter),
   };
   // When every position is read out, the head reads LNf's output directly. Otherwise the fused graph normalises only
   // the readout rows, into the head's input (lnfLayout), and the unfused one gathers them after LNf.
@@ -486,7 +490,7 @@ export async function buildTransformerGraph(
     // With the norms in products, the top stack's final norm takes its backward to dx in the head's dX product.
     const topSpec = stacks[stacks.length - 1];
     const window = readsAllRows ? undefined : { seqLen, ...readout };
-    const lnf = ctx.normsInProducts ? normInProducts(ctx, `${topSpec.prefix}lnf`, scratch.dHeadIn, top.xs[topSpec.nLayers], top.lnf, outRows, top.grad!.dx, false, window) : undefined;
+    const lnf = ctx.intoProducts ? normInProducts(ctx, `${topSpec.prefix}lnf`, scratch.dHeadIn, top.xs[topSpec.nLayers], top.lnf, outRows, top.grad!.dx, false, window) : undefined;
     backward.push(
       ...(await products(ctx, [
         { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') },

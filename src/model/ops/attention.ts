@@ -9,6 +9,7 @@
 // the norm wrote (self: one q|k tensor; cross: q and k) while V stays in qkv or kv. Both go through the same two
 // dispatch builders.
 import source from '../../../shaders/attention.wgsl?raw';
+import attentionRow from '../../../shaders/attention_row.wgsl?raw';
 import { f32, u32, type Dispatch, type GpuRuntime, type Scalar, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type TensorArg } from '../../gpu/kernel-template';
 
@@ -97,24 +98,26 @@ function crossWindows(q: TensorRef, kv: TensorRef, s: CrossAttentionShape, k?: T
   return { tq: s.tq, tk: s.tk, qStride: d, kStride: k ? d : 2 * d, vStride: 2 * d, outStride: d, q, k: k ?? kv, v: column(kv, d) };
 }
 
-/** `<name>4(row, c)`: columns c .. c+3 of a head row of q, k, v and dout. */
-const HEAD_LOADERS = ['q', 'k', 'v', 'dout']
-  .map((n) => {
-    const at = (k: number) => `read_${n}(row + col(c${k ? ` + ${k}u` : ''}))`;
-    return `fn ${n}4(row: u32, c: u32) -> vec4f {\n  return vec4f(${[0, 1, 2, 3].map(at).join(', ')});\n}`;
-  })
-  .join('\n');
+/** `<name>4(row, c)`: columns c .. c+3 of a head row of each of `names`. */
+const headLoaders = (names: string[]) =>
+  names
+    .map((n) => {
+      const at = (k: number) => `read_${n}(row + col(c${k ? ` + ${k}u` : ''}))`;
+      return `fn ${n}4(row: u32, c: u32) -> vec4f {\n  return vec4f(${[0, 1, 2, 3].map(at).join(', ')});\n}`;
+    })
+    .join('\n');
+const HEAD_LOADERS = headLoaders(['q', 'k', 'v', 'dout']);
 
 /** The accessors the shared code of shaders/attention.wgsl calls, and stand-ins for those a section does not bind. */
 function absentAccessors(tensors: Record<string, TensorArg>): string {
   const reads = ['q', 'k', 'v', 'dout', 'probs', 'ds'].filter((n) => !tensors[n]).map((n) => `fn read_${n}(i: u32) -> f32 { return 0.0; }`);
-  const writes = ['dq', 'ds', 'dk', 'dv'].filter((n) => !tensors[n]?.writes).map((n) => `fn write_${n}(i: u32, v: f32) {}`);
+  const writes = ['out', 'probs', 'dq', 'ds', 'dk', 'dv'].filter((n) => !tensors[n]?.writes).map((n) => `fn write_${n}(i: u32, v: f32) {}`);
   return [...reads, ...writes].join('\n');
 }
 
 /** The tensors of a section, and the fills every section takes. */
 function section(name: string, tensors: Record<string, TensorArg>, fills: Record<string, string>) {
-  return { label: `attention.${name}`, section: name, tensors, fills: { ...fills, WG: `${WG}u`, HEAD_LOADERS, ABSENT_ACCESSORS: absentAccessors(tensors) } };
+  return { label: `attention.${name}`, section: name, tensors, fills: { KEY_VALID: 'return true;', ...fills, WG: `${WG}u`, HEAD_LOADERS, ABSENT_ACCESSORS: absentAccessors(tensors), ATTENTION_ROW: attentionRow } };
 }
 
 /** The uniforms both kernels start with, and the element counts of the windows, for the template's bounds check. */
@@ -149,18 +152,41 @@ function common(w: Windows, s: Heads) {
   return { uniforms, lengths, fills, flopsPerUnit };
 }
 
+/** The tensors and the body of key_valid(b, j) of the forward through windows `w` (forward_row's). */
+function forwardTensors(w: Windows, s: Heads, a: { out: TensorRef; probs: TensorRef }, n: ReturnType<typeof common>['lengths']) {
+  const keyValid: Record<string, TensorArg> = s.keyValid ? { key_valid: read({ buffer: s.keyValid, offset: 0 }, s.batch * w.tk, 'u32') } : {};
+  const tensors = { q: read(w.q, n.q), k: read(w.k, n.k), v: read(w.v, n.v), ...keyValid, probs: write(a.probs, n.probs), out: write(a.out, n.out) };
+  return { tensors, keyValid: s.keyValid ? 'return read_key_valid(b * p.tk + j) != 0u;' : 'return true;' };
+}
+
 /** out = softmax(scale Q K^T + masks) V per head, through windows `w`; also writes probs [batch, nHeads, tq, tk]. */
 async function forwardDispatch(rt: GpuRuntime, w: Windows, s: Heads, a: { out: TensorRef; probs: TensorRef }): Promise<Dispatch> {
   const { uniforms, lengths: n, fills, flopsPerUnit } = common(w, s);
-  const keyValid: Record<string, TensorArg> = s.keyValid ? { key_valid: read({ buffer: s.keyValid, offset: 0 }, s.batch * w.tk, 'u32') } : {};
-  const tensors = { q: read(w.q, n.q), k: read(w.k, n.k), v: read(w.v, n.v), ...keyValid, probs: write(a.probs, n.probs), out: write(a.out, n.out) };
-  const k = instantiateKernel(source, {
-    uniforms,
-    ...section('forward', tensors, { ...fills, KEY_VALID: s.keyValid ? 'return read_key_valid(b * p.tk + j) != 0u;' : 'return true;' }),
-  });
+  const { tensors, keyValid } = forwardTensors(w, s, a, n);
+  const k = instantiateKernel(source, { uniforms, ...section('forward', tensors, { ...fills, KEY_VALID: keyValid }) });
   const rows = s.batch * s.nHeads * roundUp(w.tq, 4);
   const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(rows / WG)] });
   return { ...d, flops: 4 * flopsPerUnit };
+}
+
+/**
+ * Self-attention's forward (attentionForward) as a kernel that computes it row by row for its own use (the fused
+ * graph's output projection, shaders/matmul.wgsl) binds it: its uniforms, tensors (named as shaders/attention.wgsl
+ * names them) and WGSL (the constants, loaders and key_valid that shaders/attention_row.wgsl needs, and that file), the
+ * same bits as the attention kernel; and its useful flops.
+ */
+export function attentionRowBindings(a: AttentionShape & { qkv: TensorRef; qk?: TensorRef; out: TensorRef; probs: TensorRef }) {
+  const w = selfWindows(a.qkv, a, a.qk);
+  const { uniforms, lengths, fills, flopsPerUnit } = common(w, a);
+  const { tensors, keyValid } = forwardTensors(w, a, a, lengths);
+  const code = [
+    `const KEY_CAP: u32 = ${fills.KEY_CAP};`,
+    `const DH_CAP: u32 = ${fills.DH_CAP};`,
+    headLoaders(['q', 'k', 'v']),
+    `fn key_valid(b: u32, j: u32) -> bool {\n  ${keyValid}\n}`,
+    attentionRow,
+  ].join('\n');
+  return { uniforms, tensors, code, flops: 4 * flopsPerUnit };
 }
 
 /**

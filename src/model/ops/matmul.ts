@@ -15,6 +15,7 @@ import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg 
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, type NormWindow, gainSumsTensors, normInputRows, xRowBody } from './layernorm';
 import { NORM_EPS } from '../config';
+import { attentionRowBindings, type AttentionShape } from './attention';
 
 export interface MatmulArgs {
   M: number;
@@ -42,6 +43,8 @@ export interface MatmulArgs {
   norm?: MatmulNorm;
   /** C [M, N] is the output gradient of this norm of rows of N: its dx is computed too (tiled kernel, A not transposed). */
   normGrad?: MatmulNormGrad;
+  /** A = this self-attention's output, computed first and written to `a` (tiled kernel, A not transposed). */
+  attention?: MatmulAttention;
   /** Overrides the shape-based kernel choice (tests and benchmarks). */
   kernel?: MatmulKernel;
 }
@@ -68,6 +71,12 @@ export type MatmulNormGrad = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; 
   | { kind: 'layer'; mean: TensorRef }
   | { kind: 'rms' }
 );
+
+/**
+ * Self-attention over a fused qkv [M, 3K] (Q and K from qk [M, 2K] with QK-norm), M = batch * seqLen, K = nHeads *
+ * headDim, as attentionForward computes it: the product writes what that kernel would, the output (to `a`) and probs.
+ */
+export type MatmulAttention = AttentionShape & { qkv: TensorRef; qk?: TensorRef; probs: TensorRef };
 
 export type MatmulKernel =
   /**
@@ -97,9 +106,9 @@ function outputExtent(shape: Shape, side: 'M' | 'N'): number {
  * memory and barriers are emulated (invocations become coroutines that switch at every barrier), so there
  * the kernels avoid them and hold bigger register blocks instead: measured 4-5x faster on SwiftShader.
  */
-export function chooseMatmulKernel(shape: Shape & { norm?: unknown; normGrad?: unknown }, adapter: { isSoftware: boolean }): MatmulKernel {
+export function chooseMatmulKernel(shape: Shape & { norm?: unknown; normGrad?: unknown; attention?: unknown }, adapter: { isSoftware: boolean }): MatmulKernel {
   const columns = outputExtent(shape, 'N');
-  if (Math.min(shape.M, columns) <= SKINNY_MAX && !shape.norm && !shape.normGrad) {
+  if (Math.min(shape.M, columns) <= SKINNY_MAX && !shape.norm && !shape.normGrad && !shape.attention) {
     const wantedSlices = 2 ** Math.ceil(Math.log2(Math.max(1, shape.K / SKINNY_K_PER_SLICE)));
     const slices = adapter.isSoftware ? 1 : Math.min(SKINNY_WORKGROUP, wantedSlices);
     return { kind: 'skinny', smallSide: shape.M <= columns ? 'M' : 'N', slices };
@@ -122,6 +131,9 @@ function checkArgs(args: MatmulArgs, kernel: MatmulKernel): void {
   if (args.gelu && args.geluGrad) throw new Error('matmul: gelu and geluGrad cannot be combined');
   if (args.norm && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm on load needs the tiled kernel and A not transposed');
   if (args.normGrad && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm backward in the epilogue needs the tiled kernel and A not transposed');
+  if (args.attention && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: attention on load needs the tiled kernel and A not transposed');
+  const att = args.attention;
+  if (att && (args.M !== att.batch * att.seqLen || args.K !== att.nHeads * att.headDim)) throw new Error(`matmul: attention of ${att.batch} x ${att.seqLen} rows of ${att.nHeads} heads of ${att.headDim} is not an A of ${args.M} x ${args.K}`);
   if (args.norm?.embed && args.M % args.norm.embed.seqLen !== 0) throw new Error(`matmul: an embedding input is ${args.M} rows of whole sequences of ${args.norm.embed.seqLen}`);
   if (kernel.kind === 'skinny') {
     const small = outputExtent(args, kernel.smallSide);
@@ -188,7 +200,7 @@ function perJob(signature: string, jobs: number, body: (j: number) => string): s
 function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
   const { M, N, K } = args;
   return {
-    a: args.norm ? write(args.a, M * K) : read(args.a, M * K),
+    a: args.norm || args.attention ? write(args.a, M * K) : read(args.a, M * K),
     b: read(args.b, K * N),
     c: write(args.c, M * N),
     bias: args.bias && read(args.bias, N),
@@ -275,10 +287,10 @@ function normBindings(jobs: MatmulArgs[], adapter: { isSoftware: boolean }, gain
   };
 }
 
-/** Workgroups of one job in the tiled kernel: a tile of C each, or with a norm backward a strip of TILE whole rows. */
+/** Workgroups of one job in the tiled kernel: a tile of C each, or with a norm backward or attention a strip of TILE whole rows. */
 function jobTiles(args: MatmulArgs, kernel: Extract<MatmulKernel, { kind: 'tiled' }>): number {
   const tile = 4 * kernel.quads * kernel.wgDim;
-  return (args.normGrad ? 1 : Math.ceil(args.N / tile)) * Math.ceil(args.M / tile);
+  return (args.normGrad || args.attention ? 1 : Math.ceil(args.N / tile)) * Math.ceil(args.M / tile);
 }
 
 /** Workgroups of the gain sums in the tiled kernel: one invocation per gain column. */
@@ -299,6 +311,14 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
     // A norm backward's dy is its job's C, read back.
     if (!(gradJob >= 0 && name === 'dy')) named.set(name, arg);
   }
+  const attentionJob = jobs.find((a) => a.attention);
+  if (attentionJob && (jobs.length > 1 || gainSums || norm.tensors.x)) throw new Error('matmul: attention on load runs as the only part of its dispatch');
+  const attention = attentionJob && attentionRowBindings({ ...attentionJob.attention!, out: attentionJob.a });
+  for (const [name, arg] of Object.entries(attention?.tensors ?? {})) {
+    tensors[name] = arg;
+    // The attention's output is its job's A.
+    if (name !== 'out') named.set(name, arg);
+  }
   const perJobTensors = jobs.map((args, j) => {
     const t = jobTensors(args);
     for (const [name, arg] of Object.entries(t)) {
@@ -309,7 +329,7 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
     return t;
   });
   checkNoOverlap(named);
-  const uniforms = { ...Object.fromEntries(jobs.flatMap((a, j) => [[`M${j}`, u32(a.M)], [`N${j}`, u32(a.N)], [`K${j}`, u32(a.K)]])), ...norm.uniforms };
+  const uniforms = { ...Object.fromEntries(jobs.flatMap((a, j) => [[`M${j}`, u32(a.M)], [`N${j}`, u32(a.N)], [`K${j}`, u32(a.K)]])), ...norm.uniforms, ...attention?.uniforms };
   const functions = [
     perJob('dims(job: u32) -> vec3<u32>', jobs.length, (j) => `return vec3(p.M${j}, p.N${j}, p.K${j});`),
     ...Object.entries(FLAGS).map(([name, flag]) => perJob(`${name}(job: u32) -> bool`, jobs.length, (j) => `return ${!!flag(jobs[j])};`)),
@@ -324,14 +344,14 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
   ];
   const skinny = kernel.kind === 'skinny';
   const flags = (a: MatmulArgs) =>
-    [a.norm && `${a.norm.kind}norm${a.norm.embed ? '+embed' : ''}`, a.normGrad && `${a.normGrad.kind}norm.backward`, a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
+    [a.norm && `${a.norm.kind}norm${a.norm.embed ? '+embed' : ''}`, a.normGrad && `${a.normGrad.kind}norm.backward`, a.attention && 'attention', a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
       .filter(Boolean)
       .join(',');
   const tileCounts = kernel.kind === 'tiled' ? jobs.map((a) => jobTiles(a, kernel)) : [];
   // tile(j, t - first, lid) for the job whose range holds t; nothing past the last.
   let first = 0;
   const calls = tileCounts.map((n, j) => {
-    const call = `if (t < ${first + n}u) { ${jobs[j].normGrad ? 'normGradStrip' : 'tile'}(${j}u, t - ${first}u, lid); return; }`;
+    const call = `if (t < ${first + n}u) { ${jobs[j].normGrad ? 'normGradStrip' : jobs[j].attention ? 'attentionStrip' : 'tile'}(${j}u, t - ${first}u, lid); return; }`;
     first += n;
     return call;
   });
@@ -345,6 +365,11 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
     fills: {
       ONES_COLUMN: String(!!(jobs[0].biasGrad && skinny)),
       JOB_FUNCTIONS: [...functions, norm.standIns].join('\n'),
+      // attention_rows(first, end, lid): rows [first, end) of the attention on load, every head, spread over the
+      // workgroup (forward_row, shaders/attention_row.wgsl, included with what it needs); nothing without one.
+      ATTENTION: attention
+        ? `${attention.code}\nfn attention_rows(first: u32, end: u32, lid: u32) {\n  for (var e = lid; e < (end - first) * p.n_heads; e += WORKGROUP_SIZE) {\n    let r = first + e / p.n_heads;\n    forward_row(r / p.tq, e % p.n_heads, r % p.tq);\n  }\n}`
+        : 'fn attention_rows(first: u32, end: u32, lid: u32) {}',
       ...norm.fills,
       ...(skinny
         ? {
@@ -436,7 +461,9 @@ async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKe
   for (const args of jobs) checkArgs(args, kernel);
   const { kernel: k, params, buffers } = matmulKernel(jobs, kernel, rt.adapter, gainSums);
   const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension, gainSums) });
-  return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K, 0) };
+  const attention = jobs.find((a) => a.attention)?.attention;
+  const attentionFlops = attention ? attentionRowBindings({ ...attention, out: jobs[0].a }).flops : 0;
+  return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K, attentionFlops) };
 }
 
 export interface MatmulBenchmarkOptions {
