@@ -68,51 +68,7 @@ fn key_valid(b: u32, j: u32) -> bool {
 
 // ---- The backward of one query row and of one key, shared by the backward sections. ----
 
-// dP row, D, the scale * dS row (stored to ds) and dQ of query row i (< round_up4(tq)) of batch b, head h.
-fn backward_row(b: u32, h: u32, i: u32) {
-  let row = min(i, p.tq - 1u); // phantom rows redo the last row and store nothing
-  let real = i < p.tq;
-  let end = group_key_end(i);
-  let chunks = head_chunks();
-  let pi = probs_row(b, h, row);
-
-  var dout: array<vec4f, DH_CAP / 4u>; // dO row, zero past head_dim
-  let doi = out_row(b, row, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    dout[c4] = zero_past_head(dout4(doi, 4u * c4), 4u * c4);
-  }
-  // dP, then scale * dS. Hidden keys have P = 0, so they drop out of D and get dS = 0.
-  var prob: array<f32, KEY_CAP>;
-  var ds: array<f32, KEY_CAP>;
-  var d = 0.0;
-  for (var j = 0u; j < end; j++) {
-    let vj = v_row(b, j, h);
-    var dp4 = vec4f(0.0);
-    for (var c4 = 0u; c4 < chunks; c4++) {
-      dp4 += dout[c4] * v4(vj, 4u * c4);
-    }
-    prob[j] = read_probs(pi + j);
-    ds[j] = dp4.x + dp4.y + dp4.z + dp4.w;
-    d += prob[j] * ds[j];
-  }
-  for (var j = 0u; j < end; j++) {
-    ds[j] = p.scale * prob[j] * (ds[j] - d);
-    if (real) {
-      write_ds(pi + j, ds[j]);
-    }
-  }
-  let dqi = q_row(b, row, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    var acc = vec4f(0.0);
-    for (var j = 0u; j < end; j++) {
-      acc += ds[j] * k4(k_row(b, j, h), 4u * c4);
-    }
-    for (var u = 0u; u < 4u && real && 4u * c4 + u < p.head_dim; u++) {
-      write_dq(dqi + 4u * c4 + u, acc[u]);
-    }
-  }
-}
-
+// backward_row (shaders/attention_row.wgsl), and:
 // dK and dV of key j (< round_up4(tk)) of batch b, head h, summed over the query rows that see it from ds and
 // probs (which backward_row wrote for those rows).
 fn backward_key(b: u32, h: u32, j: u32) {
@@ -168,12 +124,30 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 //!kernel backward_keys
 // uniforms: batch, tq, tk, n_heads, head_dim, causal, q_stride, k_stride, v_stride, out_stride.
-// tensors: q, probs, dout, ds (read); dk, dv (written).
-// Grid: [ceil(batch * n_heads * round_up4(tk) / WG)].
+// tensors: q, probs, dout, ds (read); dk, dv (written); with gain sums, theirs.
+// Grid: [ceil((batch * n_heads * round_up4(tk) + gain columns) / WG)].
+
+// Gain sums beside the keys (the fused graph on GPUs: the gains of the norm whose dx the product before this dispatch
+// computed): invocations past the keys, one per gain column, as shaders/norm_grad.wgsl sums them (src/model/ops/
+// layernorm.ts, gainSumsHost: GAIN_FUNCTIONS, with gain_dims() zero and nothing bound when there are none).
+const NORM_LANES: u32 = {{NORM_LANES}};
+const CENTRED: bool = {{CENTRED}};
+{{GAIN_FUNCTIONS}}
+
+{{NORM_ROW}}
+
+{{NORM_GRAD_ROW}}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x >= p.batch * p.n_heads * round_up4(p.tk)) {
+  let keys = p.batch * p.n_heads * round_up4(p.tk);
+  if (gid.x >= keys) {
+    let c = gid.x - keys;
+    if (c < gain_dims().y) {
+      let v = norm_gain_sums(c, gain_dims().x, gain_dims().y);
+      write_dgamma(c, v.x);
+      write_dbeta(c, v.y);
+    }
     return;
   }
   let owner = row_owner(gid.x, p.tk);

@@ -1,11 +1,12 @@
-// One query row of multi-head attention's forward as one invocation computes it (shaders/attention.wgsl, whose
+// One query row of multi-head attention's forward and backward as one invocation computes it (shaders/attention.wgsl, whose
 // header gives the semantics and the layout), shared by the attention kernel and the kernel that computes attention
-// as it loads its input (the fused graph's output projection on GPUs, shaders/matmul.wgsl):
-//   forward_row(b, h, i)   the probs row and the out row of query row i of batch b, head h
-// and the row and owner arithmetic it uses. The including kernel has the uniforms batch, tq, tk, n_heads, head_dim,
-// scale, causal, q_stride, k_stride, v_stride, out_stride, the constants KEY_CAP and DH_CAP, the loaders q4, k4, v4
-// (columns c .. c+3 of a head row), key_valid(b, j), write_out and write_probs; inserted where it has the ATTENTION_ROW
-// fill.
+// as it loads its input or in its epilogue (the fused graph's output projection on GPUs, shaders/matmul.wgsl):
+//   forward_row(b, h, i)    the probs row and the out row of query row i of batch b, head h
+//   backward_row(b, h, i)   the backward's scale * dS row (to ds) and dQ row of query row i, from dout, V, K and probs
+// and the row and owner arithmetic they use. The including kernel has the uniforms batch, tq, tk, n_heads, head_dim,
+// scale, causal, q_stride, k_stride, v_stride, out_stride, the constants KEY_CAP and DH_CAP, the loaders q4, k4, v4,
+// dout4 (columns c .. c+3 of a head row), key_valid(b, j), read_probs and the writes write_out, write_probs, write_ds,
+// write_dq (stand-ins for what it does not bind); inserted where it has the ATTENTION_ROW fill.
 
 fn round_up4(n: u32) -> u32 {
   return (n + 3u) & ~3u;
@@ -110,6 +111,51 @@ fn forward_row(b: u32, h: u32, i: u32) {
     let pi = probs_row(b, h, row);
     for (var j = 0u; j < p.tk; j++) {
       write_probs(pi + j, select(0.0, s[j] * inv, j < end));
+    }
+  }
+}
+
+// dP row, D, the scale * dS row (stored to ds) and dQ of query row i (< round_up4(tq)) of batch b, head h.
+fn backward_row(b: u32, h: u32, i: u32) {
+  let row = min(i, p.tq - 1u); // phantom rows redo the last row and store nothing
+  let real = i < p.tq;
+  let end = group_key_end(i);
+  let chunks = head_chunks();
+  let pi = probs_row(b, h, row);
+
+  var dout: array<vec4f, DH_CAP / 4u>; // dO row, zero past head_dim
+  let doi = out_row(b, row, h);
+  for (var c4 = 0u; c4 < chunks; c4++) {
+    dout[c4] = zero_past_head(dout4(doi, 4u * c4), 4u * c4);
+  }
+  // dP, then scale * dS. Hidden keys have P = 0, so they drop out of D and get dS = 0.
+  var prob: array<f32, KEY_CAP>;
+  var ds: array<f32, KEY_CAP>;
+  var d = 0.0;
+  for (var j = 0u; j < end; j++) {
+    let vj = v_row(b, j, h);
+    var dp4 = vec4f(0.0);
+    for (var c4 = 0u; c4 < chunks; c4++) {
+      dp4 += dout[c4] * v4(vj, 4u * c4);
+    }
+    prob[j] = read_probs(pi + j);
+    ds[j] = dp4.x + dp4.y + dp4.z + dp4.w;
+    d += prob[j] * ds[j];
+  }
+  for (var j = 0u; j < end; j++) {
+    ds[j] = p.scale * prob[j] * (ds[j] - d);
+    if (real) {
+      write_ds(pi + j, ds[j]);
+    }
+  }
+  let dqi = q_row(b, row, h);
+  for (var c4 = 0u; c4 < chunks; c4++) {
+    var acc = vec4f(0.0);
+    for (var j = 0u; j < end; j++) {
+      acc += ds[j] * k4(k_row(b, j, h), 4u * c4);
+    }
+    for (var u = 0u; u < 4u && real && 4u * c4 + u < p.head_dim; u++) {
+      write_dq(dqi + 4u * c4 + u, acc[u]);
     }
   }
 }

@@ -20,8 +20,8 @@
 // atomics. Outputs are written, not accumulated.
 //
 // Template fills (src/model/ops/embedding.ts): {{WG}}; in the backward, shaders/norm_row.wgsl and norm_grad.wgsl
-// (NORM_ROW, NORM_GRAD_ROW) with their NORM_LANES and CENTRED, and GAIN_ACCESSORS, stand-ins for the gain sums'
-// tensors where it sums none.
+// (NORM_ROW, NORM_GRAD_ROW) with their NORM_LANES and CENTRED, and GAIN_FUNCTIONS (src/model/ops/layernorm.ts,
+// gainSumsHost: x_at, x_row, gain_dims and stand-ins for the gain sums' tensors where it sums none).
 
 //!bindings
 
@@ -51,15 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 const NORM_LANES: u32 = {{NORM_LANES}};
 const CENTRED: bool = {{CENTRED}};
-{{GAIN_ACCESSORS}}
-
-fn x_at(r: u32, i: u32) -> f32 {
-  return read_x(r * p.d + i);
-}
-
-fn x_row(r: u32) -> u32 {
-  return r;
-}
+{{GAIN_FUNCTIONS}}
 
 {{NORM_ROW}}
 
@@ -72,7 +64,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     return;
   }
   if (gid.y == p.vocab + p.seq_len) {
-    let v = norm_gain_sums(col, p.batch * p.seq_len, p.d);
+    let v = norm_gain_sums(col, gain_dims().x, gain_dims().y);
     write_dgamma(col, v.x);
     write_dbeta(col, v.y);
   } else if (gid.y < p.vocab) {

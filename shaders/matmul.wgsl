@@ -35,7 +35,10 @@
 // seq_len, K = d_model] is self-attention's output, which each workgroup computes for a strip of TILE whole rows first
 // (every head of each row, one (row, head) per invocation: shaders/attention_row.wgsl's forward_row, the attention
 // kernel's own code, so the same bits), writing A and the probabilities as the attention kernel would, and after a
-// storage barrier reads back as any A, tile after tile of its rows.
+// storage barrier reads back as any A, tile after tile of its rows. Attention backward in the epilogue (ATTENTION, a
+// sequence longer than the attention backward's SHORT_SEQUENCE): the job whose C is the attention's dOut computes each
+// strip of whole rows, then, after a storage barrier, the backward_row of every (row, head) of the strip (dQ and the
+// scratch scale * dS; the attention's backward_keys dispatch follows).
 //
 // Jobs: every shape, flag and tensor above belongs to one job j (0 <= j < JOBS); the generated functions take the
 // job first: dims(j) = (M, N, K), transA(j) ... biasGrad(j), read_a(j, i) ... write_db(j, i). The tiled kernel
@@ -386,6 +389,18 @@ fn attentionStrip(job: u32, s: u32, lid: u32) {
   for (var tn = 0u; tn < tilesN; tn++) {
     tile(job, s * tilesN + tn, lid);
   }
+}
+
+// ATTENTION, backward: strip s of the job's rows (TILE whole rows: every tile of them, C = dOut), then their rows of
+// the attention's backward.
+fn attentionGradStrip(job: u32, s: u32, lid: u32) {
+  let d = dims(job);
+  let tilesN = (d.y + TILE - 1u) / TILE;
+  for (var tn = 0u; tn < tilesN; tn++) {
+    tile(job, s * tilesN + tn, lid);
+  }
+  storageBarrier(); // the strip's C is written and visible to the workgroup
+  attention_rows(s * TILE, min((s + 1u) * TILE, d.x), lid);
 }
 
 {{ATTENTION}}

@@ -7,7 +7,7 @@ import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import { erf, gelu, geluBackward, linearBackward, linearForward, matmulRef } from '../src/reference/linear';
 import { normBackward, normForward } from '../src/model/ops/layernorm';
-import { attentionForward } from '../src/model/ops/attention';
+import { attentionForward, attentionForwardRows } from '../src/model/ops/attention';
 import { attentionForward as attentionOracle } from '../src/reference/attention';
 import * as normOracle from '../src/reference/layernorm';
 import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, groupJobs, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
@@ -487,7 +487,7 @@ describe('matmul with attention on load', () => {
     const shape = { batch, seqLen, nHeads, headDim, causal: c.causal, keyValid: keyValidBuf, qkv: params.ref.qkv };
     const product = (o: typeof fused): MatmulArgs => ({ M, N, K, a: o.ref.att, b: params.ref.w, transB: true, bias: params.ref.bias, residual: params.ref.residual, c: o.ref.c, kernel: c.kernel });
     rt.run([
-      await matmul(rt, { ...product(fused), attention: { ...shape, probs: fused.ref.probs } }),
+      await matmul(rt, { ...product(fused), attention: attentionForwardRows({ ...shape, out: fused.ref.att, probs: fused.ref.probs }) }),
       await attentionForward(rt, { ...shape, out: alone.ref.att, probs: alone.ref.probs }),
       await matmul(rt, product(alone)),
     ]);

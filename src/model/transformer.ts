@@ -50,7 +50,7 @@ import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm, type MatmulNorm
 import { normBackward, normForward, type NormEmbedding, type NormGainSums, type NormLayout, type NormWindow } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
-import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
+import { attentionBackward, attentionBackwardAfterProduct, attentionForward, attentionForwardRows, crossAttentionBackward, crossAttentionForward, SHORT_SEQUENCE } from './ops/attention';
 import { crossEntropy, type HeadNorm } from './ops/cross_entropy';
 
 export interface BatchUpload {
@@ -259,10 +259,10 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
     if (c.qk) out.push(await headNorm(ctx, `${L}.attn.q_norm.g`, at(c.qkv), c.qk, rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
     // The output projection of the attention, which in the fused graph on GPUs computes the attention itself.
-    const attention = { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), probs: at(c.probs), ...attn };
+    const attention = { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), out: at(c.att), probs: at(c.probs), ...attn };
     const wo: MatmulArgs = { M: rows, N: d, K: d, a: at(c.att), b: P(`${L}.attn.wo`), transB: true, bias: P(`${L}.attn.bo`), residual: at(buf.xs[l]), c: at(c.mid) };
-    if (ctx.intoProducts) out.push(await matmul(rt, { ...wo, attention }));
-    else out.push(await attentionForward(rt, { ...attention, out: at(c.att) }), await matmul(rt, wo));
+    if (ctx.intoProducts) out.push(await matmul(rt, { ...wo, attention: attentionForwardRows(attention) }));
+    else out.push(await attentionForward(rt, attention), await matmul(rt, wo));
     const x = c.cross;
     if (x) {
       if (!memory) throw new Error(`stack ${S} cross-attends but has no memory`);
@@ -389,23 +389,24 @@ async function stackBackward(
       );
       dMemory = next;
     }
-    out.push(
-      ...(await products(ctx, [
-        { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) },
-        { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) },
-      ], nextGains())),
-    );
-    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), split: !ctx.fused, ...attn };
-    if (c.qk) {
-      if (!dQk) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
-      // dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
-      out.push(
-        ...(await attentionBackward(rt, { ...selfAttn, qk: at(c.qk.y), dQk: at(dQk) })),
-        await headNormBackward(ctx, `${L}.attn.q_norm.g`, at(dQk), at(c.qkv), c.qk, at(dQkv), rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)),
-      );
+    const woGrad: MatmulArgs[] = [
+      { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) },
+      { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) },
+    ];
+    if (c.qk && !dQk) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
+    // With QK-norm: dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
+    const normed = c.qk ? { qk: at(c.qk.y), dQk: at(dQk!) } : {};
+    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn, ...normed };
+    if (ctx.intoProducts && seqLen > SHORT_SEQUENCE) {
+      // The first half of the attention's backward in the epilogue of the product computing its dOut.
+      // The gain sums waiting (LN2's) go with its second half: beside the product and the first half, the dispatch
+      // would bind more buffers than an adapter may allow.
+      const after = await attentionBackwardAfterProduct(rt, selfAttn, nextGains());
+      out.push(...(await products(ctx, [woGrad[0], { ...woGrad[1], attention: after.rows }])), after.keys);
     } else {
-      out.push(...(await attentionBackward(rt, selfAttn)));
+      out.push(...(await products(ctx, woGrad, nextGains())), ...(await attentionBackward(rt, { ...selfAttn, split: !ctx.fused })));
     }
+    if (c.qk) out.push(await headNormBackward(ctx, `${L}.attn.q_norm.g`, at(dQk!), at(c.qkv), c.qk, at(dQkv), rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
     out.push(
       ...(await normGradProducts(
         [{ M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) }],

@@ -12,6 +12,7 @@ import source from '../../../shaders/attention.wgsl?raw';
 import attentionRow from '../../../shaders/attention_row.wgsl?raw';
 import { f32, u32, type Dispatch, type GpuRuntime, type Scalar, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type TensorArg } from '../../gpu/kernel-template';
+import { gainSumsHost, type NormGainSums } from './layernorm';
 
 /** What self- and cross-attention share: the heads, the causal flag and the key mask. */
 interface Heads {
@@ -170,23 +171,62 @@ async function forwardDispatch(rt: GpuRuntime, w: Windows, s: Heads, a: { out: T
 }
 
 /**
- * Self-attention's forward (attentionForward) as a kernel that computes it row by row for its own use (the fused
- * graph's output projection, shaders/matmul.wgsl) binds it: its uniforms, tensors (named as shaders/attention.wgsl
- * names them) and WGSL (the constants, loaders and key_valid that shaders/attention_row.wgsl needs, and that file), the
- * same bits as the attention kernel; and its useful flops.
+ * Self-attention's rows as a kernel that computes them for its own use binds them (the fused graph's output projection,
+ * shaders/matmul.wgsl): the forward's (forward_row, before the product, whose A is `shared`: the output) or the first
+ * half of the backward's (backward_row, after the product, whose C is `shared`: dOut). Its uniforms, tensors (named as
+ * shaders/attention.wgsl names them), WGSL (the constants, loaders, key_valid and stand-ins that
+ * shaders/attention_row.wgsl needs, and that file) and useful flops; the same bits as the attention kernels.
  */
-export function attentionRowBindings(a: AttentionShape & { qkv: TensorRef; qk?: TensorRef; out: TensorRef; probs: TensorRef }) {
-  const w = selfWindows(a.qkv, a, a.qk);
-  const { uniforms, lengths, fills, flopsPerUnit } = common(w, a);
-  const { tensors, keyValid } = forwardTensors(w, a, a, lengths);
+export interface AttentionRows {
+  pass: 'forward' | 'backward';
+  /** batch * seqLen rows of d = nHeads * headDim. */
+  rows: number;
+  d: number;
+  shared: 'out' | 'dout';
+  uniforms: Record<string, Scalar>;
+  tensors: Record<string, TensorArg>;
+  code: string;
+  flops: number;
+}
+
+function attentionRows(pass: AttentionRows['pass'], w: Windows, s: Heads, tensors: Record<string, TensorArg>, keyValid: string): AttentionRows {
+  const { uniforms, fills, flopsPerUnit } = common(w, s);
   const code = [
     `const KEY_CAP: u32 = ${fills.KEY_CAP};`,
     `const DH_CAP: u32 = ${fills.DH_CAP};`,
-    headLoaders(['q', 'k', 'v']),
+    HEAD_LOADERS,
+    absentAccessors(tensors),
     `fn key_valid(b: u32, j: u32) -> bool {\n  ${keyValid}\n}`,
     attentionRow,
   ].join('\n');
-  return { uniforms, tensors, code, flops: 4 * flopsPerUnit };
+  return { pass, rows: s.batch * w.tq, d: s.nHeads * s.headDim, shared: pass === 'forward' ? 'out' : 'dout', uniforms, tensors, code, flops: 4 * flopsPerUnit };
+}
+
+/** attentionForward's work, for a product whose A is `out` to compute first (AttentionRows). */
+export function attentionForwardRows(a: AttentionShape & { qkv: TensorRef; qk?: TensorRef; out: TensorRef; probs: TensorRef }): AttentionRows {
+  const w = selfWindows(a.qkv, a, a.qk);
+  const { tensors, keyValid } = forwardTensors(w, a, a, common(w, a).lengths);
+  return attentionRows('forward', w, a, tensors, keyValid);
+}
+
+/**
+ * attentionBackward (two halves, as for a sequence longer than SHORT_SEQUENCE) with its first half (dQ and the scratch
+ * scale * dS) left to the product whose C is dOut (AttentionRows, `rows`), and the dispatch of its second (dK, dV),
+ * which reads what the first wrote: run after that product. `gainSums` (of a norm whose dy nothing here writes) go
+ * into that dispatch too.
+ */
+export async function attentionBackwardAfterProduct(
+  rt: GpuRuntime,
+  a: AttentionShape & { qkv: TensorRef; probs: TensorRef; dOut: TensorRef; dQkv: TensorRef } & NormedQk,
+  gainSums?: NormGainSums,
+): Promise<{ rows: AttentionRows; keys: Dispatch }> {
+  const [w, dw] = [selfWindows(a.qkv, a, a.qk), selfWindows(a.dQkv, a, a.dQk)];
+  const { lengths: n } = common(w, a);
+  const ds: TensorRef = { buffer: rt.storage('attention.backward.ds', n.probs * 4), offset: 0 };
+  const inputs = { probs: read(a.probs, n.probs), dout: read(a.dOut, n.out) };
+  const rows = attentionRows('backward', w, a, { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) }, 'return true;');
+  const keys = await backwardKeys(rt, w, a, { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }, gainSums);
+  return { rows, keys };
 }
 
 /**
@@ -215,8 +255,18 @@ async function backwardDispatches(
   // dP and dQ in the first, dK and dV in the second.
   return [
     await build('backward_rows', { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) }, heads * roundUp(w.tq, 4), 4 * flopsPerUnit),
-    await build('backward_keys', { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }, heads * roundUp(w.tk, 4), 4 * flopsPerUnit),
+    await backwardKeys(rt, w, s, { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }),
   ];
+}
+
+/** The backward's second dispatch (backward_keys): dK and dV from the scratch ds the first wrote; `gainSums` too. */
+async function backwardKeys(rt: GpuRuntime, w: Windows, s: Heads, tensors: Record<string, TensorArg>, gainSums?: NormGainSums): Promise<Dispatch> {
+  const { uniforms, fills, flopsPerUnit } = common(w, s);
+  const gains = gainSumsHost(rt.adapter, gainSums);
+  const k = instantiateKernel(source, { uniforms, ...section('backward_keys', { ...tensors, ...gains.tensors }, { ...fills, ...gains.fills }) });
+  const invocations = s.batch * s.nHeads * roundUp(w.tk, 4) + (gainSums?.d ?? 0);
+  const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(invocations / WG)] });
+  return { ...d, flops: 4 * flopsPerUnit };
 }
 
 /**

@@ -2,8 +2,8 @@
 // and receive no gradient.
 import source from '../../../shaders/embedding.wgsl?raw';
 import { at, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { instantiateKernel, read, standIns, write, type KernelSpec } from '../../gpu/kernel-template';
-import { gainSumsTensors, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type NormGainSums } from './layernorm';
+import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
+import { gainSumsHost, type NormGainSums } from './layernorm';
 
 const WG = 64;
 
@@ -46,12 +46,7 @@ export function embeddingBackward(
 ): Promise<Dispatch> {
   const { batch, seqLen, d, vocab, gainSums } = a;
   if (gainSums && (gainSums.rows !== batch * seqLen || gainSums.d !== d || gainSums.window)) throw new Error(`embedding: gain sums of ${gainSums.rows} x ${gainSums.d} beside ${batch * seqLen} rows of ${d}`);
-  const gains = gainSums ? gainSumsTensors(gainSums) : {};
-  const fills = {
-    ...normRowFills(rt.adapter, gainSums?.kind ?? 'layer', gainSums?.kernel),
-    ...normGradFills(),
-    GAIN_ACCESSORS: standIns(gains, [...NORM_ROW_ACCESSORS, ...NORM_GRAD_ACCESSORS]),
-  };
+  const gains = gainSumsHost(rt.adapter, gainSums);
   const k = embeddingSource({
     label: 'embedding.backward',
     section: 'backward',
@@ -61,8 +56,8 @@ export function embeddingBackward(
       d_out: read(a.dOut, batch * seqLen * d),
       d_tok: write(a.dTok, vocab * d),
       d_pos: write(a.dPos, seqLen * d),
-      ...Object.fromEntries(Object.entries(gains).filter(([, t]) => t)),
+      ...gains.tensors,
     },
-  }, fills);
+  }, gains.fills);
   return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(d / WG), vocab + seqLen + (gainSums ? 1 : 0)] });
 }

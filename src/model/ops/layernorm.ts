@@ -7,7 +7,7 @@ import source from '../../../shaders/layernorm.wgsl?raw';
 import normRow from '../../../shaders/norm_row.wgsl?raw';
 import normGradRow from '../../../shaders/norm_grad.wgsl?raw';
 import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { instantiateKernel, read, write, type KernelSpec, type StandIn, type TensorArg } from '../../gpu/kernel-template';
+import { instantiateKernel, read, standIns, write, type KernelSpec, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
 import type { NormKind } from '../../formats/model-config';
 
@@ -127,6 +127,26 @@ export function gainSumsTensors(s: NormGainSums): Record<string, TensorArg | und
     rstd: read(s.rstd, xRows),
     dgamma: write(s.dGamma, d),
     dbeta: s.kind === 'layer' ? write(s.dBeta, d) : undefined,
+  };
+}
+
+/**
+ * What a kernel that sums a norm's gain gradients beside its own work (shaders/norm_grad.wgsl's norm_gain_sums: the
+ * embedding and attention backwards in the fused graph on GPUs) binds and fills: the gain sums' tensors, and the fills
+ * NORM_ROW, NORM_GRAD_ROW, NORM_LANES, CENTRED and GAIN_FUNCTIONS: stand-ins for the tensors it does not bind, x_at,
+ * x_row, and gain_dims() -> (rows of dy, d), zeros without gain sums.
+ */
+export function gainSumsHost(adapter: { isSoftware: boolean }, s?: NormGainSums): { tensors: Record<string, TensorArg>; fills: Record<string, string> } {
+  const tensors = s ? gainSumsTensors(s) : {};
+  const functions = [
+    standIns(tensors, [...NORM_ROW_ACCESSORS, ...NORM_GRAD_ACCESSORS]),
+    `fn x_at(r: u32, i: u32) -> f32 { return read_x(r * ${s?.d ?? 0}u + i); }`,
+    `fn x_row(r: u32) -> u32 { ${xRowBody(s?.window)} }`,
+    `fn gain_dims() -> vec2<u32> { return vec2(${s?.rows ?? 0}u, ${s?.d ?? 0}u); }`,
+  ];
+  return {
+    tensors: Object.fromEntries(Object.entries(tensors).filter((e): e is [string, TensorArg] => e[1] !== undefined)),
+    fills: { ...normRowFills(adapter, s?.kind ?? 'layer', s?.kernel), ...normGradFills(), GAIN_FUNCTIONS: functions.join('\n') },
   };
 }
 

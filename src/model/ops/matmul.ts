@@ -15,7 +15,7 @@ import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg 
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, type NormWindow, gainSumsTensors, normInputRows, xRowBody } from './layernorm';
 import { NORM_EPS } from '../config';
-import { attentionRowBindings, type AttentionShape } from './attention';
+import type { AttentionRows } from './attention';
 
 export interface MatmulArgs {
   M: number;
@@ -43,8 +43,11 @@ export interface MatmulArgs {
   norm?: MatmulNorm;
   /** C [M, N] is the output gradient of this norm of rows of N: its dx is computed too (tiled kernel, A not transposed). */
   normGrad?: MatmulNormGrad;
-  /** A = this self-attention's output, computed first and written to `a` (tiled kernel, A not transposed). */
-  attention?: MatmulAttention;
+  /**
+   * Self-attention's rows computed in this dispatch (tiled kernel, A not transposed): the forward's, whose output is A
+   * (`a`), computed first; or the first half of the backward's, from dOut = C, after the product.
+   */
+  attention?: AttentionRows;
   /** Overrides the shape-based kernel choice (tests and benchmarks). */
   kernel?: MatmulKernel;
 }
@@ -71,12 +74,6 @@ export type MatmulNormGrad = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; 
   | { kind: 'layer'; mean: TensorRef }
   | { kind: 'rms' }
 );
-
-/**
- * Self-attention over a fused qkv [M, 3K] (Q and K from qk [M, 2K] with QK-norm), M = batch * seqLen, K = nHeads *
- * headDim, as attentionForward computes it: the product writes what that kernel would, the output (to `a`) and probs.
- */
-export type MatmulAttention = AttentionShape & { qkv: TensorRef; qk?: TensorRef; probs: TensorRef };
 
 export type MatmulKernel =
   /**
@@ -131,9 +128,11 @@ function checkArgs(args: MatmulArgs, kernel: MatmulKernel): void {
   if (args.gelu && args.geluGrad) throw new Error('matmul: gelu and geluGrad cannot be combined');
   if (args.norm && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm on load needs the tiled kernel and A not transposed');
   if (args.normGrad && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm backward in the epilogue needs the tiled kernel and A not transposed');
-  if (args.attention && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: attention on load needs the tiled kernel and A not transposed');
+  if (args.attention && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: attention in a product needs the tiled kernel and A not transposed');
   const att = args.attention;
-  if (att && (args.M !== att.batch * att.seqLen || args.K !== att.nHeads * att.headDim)) throw new Error(`matmul: attention of ${att.batch} x ${att.seqLen} rows of ${att.nHeads} heads of ${att.headDim} is not an A of ${args.M} x ${args.K}`);
+  if (att && (args.M !== att.rows || (att.pass === 'forward' ? args.K : args.N) !== att.d)) {
+    throw new Error(`matmul: attention rows of ${att.rows} x ${att.d} do not fit the ${att.pass === 'forward' ? 'A' : 'C'} of ${args.M} x ${args.K} x ${args.N}`);
+  }
   if (args.norm?.embed && args.M % args.norm.embed.seqLen !== 0) throw new Error(`matmul: an embedding input is ${args.M} rows of whole sequences of ${args.norm.embed.seqLen}`);
   if (kernel.kind === 'skinny') {
     const small = outputExtent(args, kernel.smallSide);
@@ -200,7 +199,7 @@ function perJob(signature: string, jobs: number, body: (j: number) => string): s
 function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
   const { M, N, K } = args;
   return {
-    a: args.norm || args.attention ? write(args.a, M * K) : read(args.a, M * K),
+    a: args.norm || args.attention?.pass === 'forward' ? write(args.a, M * K) : read(args.a, M * K),
     b: read(args.b, K * N),
     c: write(args.c, M * N),
     bias: args.bias && read(args.bias, N),
@@ -311,13 +310,13 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
     // A norm backward's dy is its job's C, read back.
     if (!(gradJob >= 0 && name === 'dy')) named.set(name, arg);
   }
-  const attentionJob = jobs.find((a) => a.attention);
-  if (attentionJob && (jobs.length > 1 || gainSums || norm.tensors.x)) throw new Error('matmul: attention on load runs as the only part of its dispatch');
-  const attention = attentionJob && attentionRowBindings({ ...attentionJob.attention!, out: attentionJob.a });
+  const attention = jobs.find((a) => a.attention)?.attention;
+  if (jobs.filter((a) => a.attention).length > 1) throw new Error('matmul: attention rows in one job of a dispatch at most');
   for (const [name, arg] of Object.entries(attention?.tensors ?? {})) {
+    if (tensors[name]) throw new Error(`matmul: the attention's ${name} and the norm's share a name`);
     tensors[name] = arg;
-    // The attention's output is its job's A.
-    if (name !== 'out') named.set(name, arg);
+    // The attention's output is its job's A, its dOut its job's C.
+    if (name !== attention!.shared) named.set(name, arg);
   }
   const perJobTensors = jobs.map((args, j) => {
     const t = jobTensors(args);
@@ -351,7 +350,8 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
   // tile(j, t - first, lid) for the job whose range holds t; nothing past the last.
   let first = 0;
   const calls = tileCounts.map((n, j) => {
-    const call = `if (t < ${first + n}u) { ${jobs[j].normGrad ? 'normGradStrip' : jobs[j].attention ? 'attentionStrip' : 'tile'}(${j}u, t - ${first}u, lid); return; }`;
+    const strip = jobs[j].normGrad ? 'normGradStrip' : jobs[j].attention ? (jobs[j].attention!.pass === 'forward' ? 'attentionStrip' : 'attentionGradStrip') : 'tile';
+    const call = `if (t < ${first + n}u) { ${strip}(${j}u, t - ${first}u, lid); return; }`;
     first += n;
     return call;
   });
@@ -365,10 +365,10 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
     fills: {
       ONES_COLUMN: String(!!(jobs[0].biasGrad && skinny)),
       JOB_FUNCTIONS: [...functions, norm.standIns].join('\n'),
-      // attention_rows(first, end, lid): rows [first, end) of the attention on load, every head, spread over the
-      // workgroup (forward_row, shaders/attention_row.wgsl, included with what it needs); nothing without one.
+      // attention_rows(first, end, lid): rows [first, end) of the attention, every head, spread over the workgroup
+      // (forward_row or backward_row, shaders/attention_row.wgsl, included with what it needs); nothing without one.
       ATTENTION: attention
-        ? `${attention.code}\nfn attention_rows(first: u32, end: u32, lid: u32) {\n  for (var e = lid; e < (end - first) * p.n_heads; e += WORKGROUP_SIZE) {\n    let r = first + e / p.n_heads;\n    forward_row(r / p.tq, e % p.n_heads, r % p.tq);\n  }\n}`
+        ? `${attention.code}\nfn attention_rows(first: u32, end: u32, lid: u32) {\n  for (var e = lid; e < (end - first) * p.n_heads; e += WORKGROUP_SIZE) {\n    let r = first + e / p.n_heads;\n    ${attention.pass}_row(r / p.tq, e % p.n_heads, r % p.tq);\n  }\n}`
         : 'fn attention_rows(first: u32, end: u32, lid: u32) {}',
       ...norm.fills,
       ...(skinny
@@ -420,7 +420,8 @@ const buffersOf = (tensors: Record<string, TensorArg | undefined>) => Object.val
 
 /** The storage buffers a job binds (one binding each, whatever the number of tensors in it). */
 function jobBuffers(args: MatmulArgs): Set<GPUBuffer> {
-  return new Set([...buffersOf(jobTensors(args)), ...(args.normGrad ? buffersOf(normGradTensors(args, args.normGrad)) : [])]);
+  const extra = [...(args.normGrad ? buffersOf(normGradTensors(args, args.normGrad)) : []), ...buffersOf(args.attention?.tensors ?? {})];
+  return new Set([...buffersOf(jobTensors(args)), ...extra]);
 }
 
 /**
@@ -461,9 +462,7 @@ async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKe
   for (const args of jobs) checkArgs(args, kernel);
   const { kernel: k, params, buffers } = matmulKernel(jobs, kernel, rt.adapter, gainSums);
   const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension, gainSums) });
-  const attention = jobs.find((a) => a.attention)?.attention;
-  const attentionFlops = attention ? attentionRowBindings({ ...attention, out: jobs[0].a }).flops : 0;
-  return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K, attentionFlops) };
+  return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K + (a.attention?.flops ?? 0), 0) };
 }
 
 export interface MatmulBenchmarkOptions {
