@@ -7,8 +7,8 @@ import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import { erf, gelu, geluBackward, linearBackward, linearForward, matmulRef } from '../src/reference/linear';
 import { normBackward, normForward } from '../src/model/ops/layernorm';
-import { attentionForward, attentionForwardRows } from '../src/model/ops/attention';
-import { attentionForward as attentionOracle } from '../src/reference/attention';
+import { attentionBackward, attentionBackwardAfterProduct, attentionForward, attentionForwardRows } from '../src/model/ops/attention';
+import { attentionBackward as attentionBackwardOracle, attentionForward as attentionOracle } from '../src/reference/attention';
 import * as normOracle from '../src/reference/layernorm';
 import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, groupJobs, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
 
@@ -500,5 +500,48 @@ describe('matmul with attention on load', () => {
     const wantC = linearForward(att, w, bias, M, K, N).map((v, i) => v + residual[i]);
     expectClose(await fused.read('c'), wantC, tolMatmul(K), 'C');
     keyValidBuf?.destroy();
+  });
+});
+
+// The fused graph's attention backward on GPUs (sequences past SHORT_SEQUENCE): the product whose C is the attention's
+// dOut computes the backward's query rows (dQ, scale * dS) in its epilogue, each workgroup a strip of whole rows, and
+// the keys dispatch after it sums a norm's gain gradients too. Against the product followed by the two-dispatch
+// attention backward, and the norm's backward kernel: the same bits for C, dQkv, dGamma and dBeta. Against float64 (on
+// the GPU's dOut): the attention kernel's tolerance on dQkv (test/attention.test.ts), scaled by the largest |dOut|.
+describe('matmul with the attention backward in its epilogue', () => {
+  const CASES = [
+    { kernel: TILED_DIRECT, batch: 11, seqLen: 7, nHeads: 2, headDim: 5, causal: true },
+    { kernel: TILED_STAGED, batch: 3, seqLen: 23, nHeads: 3, headDim: 3, causal: false },
+  ] as const;
+  it.each(CASES)('$batch x $seqLen, $nHeads heads of $headDim, causal $causal, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+    const rt = await testRuntime();
+    const { batch, seqLen, nHeads, headDim } = c;
+    const [M, d, K] = [batch * seqLen, nHeads * headDim, 3];
+    const rng = new Rng(M + d);
+    const [qkv, a, w, x, g, dy] = [uniform(rng, M * 3 * d, -2, 2), uniform(rng, M * K), uniform(rng, K * d), uniform(rng, M * d, 2, 4), uniform(rng, d, 0.5, 1.5), uniform(rng, M * d)];
+    const params = packTensors(rt, 'params', { qkv, a, w, x, g, beta: new Float32Array(d), dy, probs: new Float32Array(batch * nHeads * seqLen * seqLen), att: new Float32Array(M * d), y: new Float32Array(M * d), mean: new Float32Array(M), rstd: new Float32Array(M) });
+    const shape = { batch, seqLen, nHeads, headDim, causal: c.causal, qkv: params.ref.qkv, probs: params.ref.probs };
+    const ref = params.ref;
+    rt.run([
+      await attentionForward(rt, { ...shape, out: ref.att }),
+      await normForward(rt, { x: ref.x, gamma: ref.g, beta: ref.beta, y: ref.y, mean: ref.mean, rstd: ref.rstd, rows: M, d }),
+    ]);
+    const fresh = () => ({ dOut: new Float32Array(M * d), dQkv: new Float32Array(M * 3 * d), dx: new Float32Array(M * d), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN) });
+    const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
+    const product = (o: typeof fused): MatmulArgs => ({ M, N: d, K, a: ref.a, b: ref.w, c: o.ref.dOut, kernel: c.kernel });
+    const after = await attentionBackwardAfterProduct(rt, { ...shape, dOut: fused.ref.dOut, dQkv: fused.ref.dQkv }, { kind: 'layer', dy: ref.dy, x: ref.x, mean: ref.mean, rstd: ref.rstd, dGamma: fused.ref.dg, dBeta: fused.ref.db, rows: M, d });
+    rt.run([
+      await matmuls(rt, [{ ...product(fused), attention: after.rows }], c.kernel as Extract<MatmulKernel, { kind: 'tiled' }>),
+      after.keys,
+      await matmul(rt, product(alone)),
+      ...(await attentionBackward(rt, { ...shape, dOut: alone.ref.dOut, dQkv: alone.ref.dQkv, split: true })),
+      await normBackward(rt, { dy: ref.dy, x: ref.x, gamma: ref.g, mean: ref.mean, rstd: ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, dBeta: alone.ref.db, rows: M, d }),
+    ]);
+    for (const name of ['dOut', 'dQkv', 'dg', 'db'] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
+
+    const dOut = Float64Array.from(await fused.read('dOut'));
+    const { probs } = attentionOracle(qkv, batch, seqLen, nHeads, headDim, c.causal, null);
+    const scale = Math.max(1, ...Array.from(dOut, Math.abs));
+    expectClose(await fused.read('dQkv'), attentionBackwardOracle(dOut, qkv, probs, batch, seqLen, nHeads, headDim, c.causal, null), { atol: 5e-6 * scale, rtol: 1e-4 }, 'dQkv');
   });
 });
