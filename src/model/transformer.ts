@@ -14,7 +14,7 @@
 //   stack output = LNf(x[L]); logits = the last stack's output at the readout positions, Wh^T + bh;
 //   cross-entropy + dlogits in one kernel
 // Backward runs the same list in reverse; each stack's residual-stream gradient lives in one buffer `dx` that
-// the LayerNorm backward kernels update in place, and every linear layer's bias gradient comes out of its dW
+// the LayerNorm backwards update in place, and every linear layer's bias gradient comes out of its dW
 // matmul. The memory's gradient sums every decoder layer's K/V-projection contribution in a fixed order
 // (two buffers used in turn, each layer adding the previous sum through the matmul's residual), so it is
 // deterministic, and then enters the encoder as the gradient of its output.
@@ -35,11 +35,23 @@
 // input on load (statistics in each tile's prologue; they write the norm's output and statistics for the backward),
 // (4) runs the top stack's final norm inside the cross-entropy kernel, which normalises only the readout rows,
 // straight into the head's input (no gather; the norm's backward reads the head's gradient there, no scatter),
-// (5) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, and (6) computes the head's
-// logits inside the cross-entropy kernel. (3) is left out on a software adapter (normOnLoad), where it costs more
-// than the dispatches it saves; `fused: 'all'` makes it anyway. Each fused kernel computes every value with the same
-// float32 operations in the same order (a norm's statistics in the order of the norm kernel variant the adapter
-// runs: shaders/norm_row.wgsl), so training is bit for bit the same (test/transformer.test.ts).
+// (5) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, (6) computes the head's
+// logits inside the cross-entropy kernel, and (7) runs more inside products, each workgroup of the tiled matmul taking
+// a strip of whole rows where a row-wise step needs them (shaders/matmul.wgsl):
+//   - the self-attention forward inside its output projection, which computes its rows' attention first (the attention
+//     kernel's own forward_row, shaders/attention_row.wgsl) and writes att and probs as that kernel would;
+//   - LN1's, LN2's and the top stack's final norm's backward: dx in the epilogue of the product that computes the
+//     norm's dy (Q/K/V dX, W1 dX, the head's dX; the final norm under its readout window, zeroing the other rows), the
+//     gain gradients (which need every row) beside the next dispatch: the next layer's W2 products or the output
+//     projection's, the attention's keys dispatch, or the embedding backward (shaders/norm_grad.wgsl: the norm
+//     backward kernel's sums in its order on this adapter);
+//   - for sequences past SHORT_SEQUENCE, the attention backward's query rows in the epilogue of the product computing
+//     dOut (backward_row, shared likewise), its keys in the next dispatch.
+// The cross-attention's norm and an encoder's final norm keep their backward dispatch. (3) and (7) are left out on a
+// software adapter (fusesIntoProducts), where they cost more than the dispatches they save; `fused: 'all'` makes them
+// anyway. Each fused kernel computes every value with the same float32 operations in the same order (a norm's
+// statistics and gradient sums in the order of the norm kernel variant the adapter runs: shaders/norm_row.wgsl and
+// norm_grad.wgsl), so training is bit for bit the same (test/transformer.test.ts).
 import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { allocate, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
@@ -138,10 +150,11 @@ interface Context {
 export type Fusion = boolean | 'all';
 
 /**
- * Whether the fused graph runs the norms before the Q/K/V and W1 products inside products (see Fusion (3)). Not on a
- * CPU implementation of WebGPU (SwiftShader): there a dispatch costs next to nothing, the direct tiled kernel, whose
- * every invocation computes the statistics of its own rows, takes about three times as long with the norm inside
- * (measured on quick-add), and the backward's storage barrier is what the direct kernel exists to avoid.
+ * Whether the fused graph runs norms and attention inside products (see Fusion (3) and (7)). Not on a CPU
+ * implementation of WebGPU (SwiftShader): there a dispatch costs next to nothing, the direct tiled kernel, whose every
+ * invocation computes the statistics of its own rows, takes about three times as long with the norm inside (measured
+ * on quick-add), and the strips' storage barriers are what the direct kernel exists to avoid (a barrier-synchronised
+ * workgroup costs ~0.3 ms there).
  */
 export function fusesIntoProducts(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
   return fusion === 'all' || (fusion && !adapter.isSoftware);
