@@ -20,16 +20,18 @@
 // kernel would: A [M, K] (the normalised rows, which the backward's dW reads), mean (LayerNorm) and rstd [M], and,
 // when x is the embeddings (x_at computes pos_emb + tok_emb, as shaders/embedding.wgsl does), x itself.
 //
-// Norm backward (the fused graph on GPUs; shaders/norm_grad.wgsl): a dispatch may also do one of two parts of a row-major
-// norm's backward, in the order and with the bits of shaders/layernorm.wgsl's backward on this adapter.
-//   NORM_GRAD (JOB_TILES calls normGradStrip for that job), in the epilogue of the one job whose C is the norm's dy [M, N = d]: each workgroup computes a strip of
-//     TILE whole rows (its tiles one after another), then, after a storage barrier, one invocation per row takes the
-//     row's sums of C and writes dx [M, d] (plus dx's own contents when NORM_RESIDUAL: the residual stream's gradient,
-//     updated in place); x, gamma, mean (LayerNorm) and rstd are the forward's. Under a window (the final norm of a model
-//     read out at some positions: C has only those rows) dy row r is x row x_row(r), and without a residual gradient
-//     the thread of each sequence's first row in the window zeroes its rows of dx outside it.
-//   GAIN_SUMS (JOB_TILES calls gainSums), in ceil(d / WORKGROUP_SIZE) workgroups after every job's tiles: one invocation per column sums dgamma
-//     (and dbeta) [d] over the norm's rows of dy [rows, d] (written by an earlier dispatch), x, mean, rstd.
+// Norm backward (the fused graph on GPUs; shaders/norm_grad.wgsl): a dispatch may also do one of two parts of a
+// row-major norm's backward, in the order and with the bits of shaders/layernorm.wgsl's backward on this adapter.
+//   In the epilogue of the one job whose C is the norm's dy [M, N = d] (JOB_TILES calls normGradStrip for it): each
+//     workgroup computes a strip of TILE whole rows (its tiles one after another), then, after a storage barrier, one
+//     invocation per row takes the row's sums of C and writes dx [M, d] (plus dx's own contents when NORM_RESIDUAL:
+//     the residual stream's gradient, updated in place); x, gamma, mean (LayerNorm) and rstd are the forward's. Under
+//     a window (the final norm of a model read out at some positions: C has only those rows) dy row r is x row
+//     x_row(r), and without a residual gradient the thread of each sequence's first row in the window zeroes its rows
+//     of dx outside it.
+//   The gain sums (JOB_TILES calls gainSums), in ceil(d / WORKGROUP_SIZE) workgroups after every job's tiles: one
+//     invocation per column sums dgamma (and dbeta) [d] over the norm's rows of dy [rows, d] (written by an earlier
+//     dispatch), x, mean, rstd.
 //
 // Attention on load (ATTENTION, the fused graph on GPUs; one job, tiled kernel, A not transposed): A [M = batch *
 // seq_len, K = d_model] is self-attention's output, which each workgroup computes for a strip of TILE whole rows first
