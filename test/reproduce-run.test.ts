@@ -1,9 +1,7 @@
 // The reproduction studies on the GPU, end to end and shortened to 8 or 12 steps (StudyOptions.steps: a smoke test of the
 // machinery, one seed, one evaluation a unit): each quick study's units train and analyse with the lab's engine, land
 // in unit files and fill their report; `npm run reproduce` killed after a unit continues with the units it had not
-// finished; two shards merged give the report the unsharded command wrote. lifecycle-scan is the exception: even shortened,
-// its quick-scan unit evaluates the 500 test pairs by greedy decoding (a forward pass per decoded position), minutes on
-// SwiftShader, so only its plan is checked (test/reproduce.test.ts).
+// finished; two shards merged give the report the unsharded command wrote.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +125,21 @@ describe('reproduction studies, shortened, on the GPU', () => {
     for (const d of files[0].result.series.causal.edge) expect(Number.isFinite(d)).toBe(true);
     expect(report.units).toEqual({ planned: 2, finished: 1, missing: ['s42-wd0'] });
     expect(renderMarkdown(report)).toContain('the live probes measure the edge on their subset');
+    expect([...studyFigures(plan, outcomesOf(plan, files)).keys()]).toEqual(['gradient-energy-fraction.svg', 'g23.svg', 'live-ablation.svg', 'test-accuracy.svg']);
+  });
+
+  it('lifecycle-scan: the quick-scan unit trains, evaluates (greedy decoding too) and takes its live probe', async () => {
+    const { files, report, plan } = await runQuick('lifecycle-scan', STEPS);
+    expect(files).toHaveLength(1);
+    const { metrics: m, series } = files[0].result;
+    for (const key of ['gef.late', 'g23Decline', 'rotation.median', 'finalTestAcc', 'finalTrainAcc']) expect(Number.isFinite(m[key]), key).toBe(true);
+    expect(m.grokked).toBe(0);
+    expect(series.eval.step).toEqual([STEPS]);
+    // Shortened on SCAN: no post-hoc experiments; one live probe, at the last step, on its subset of sequences.
+    expect(Object.keys(m).filter((k) => k.startsWith('memo.') || k.startsWith('late.') || k.startsWith('grok.'))).toEqual([]);
+    expect(series.causal.step).toEqual([STEPS]);
+    for (const d of [...series.causal.edge, ...series.causal.resolution]) expect(Number.isFinite(d)).toBe(true);
+    expect(report.units).toEqual({ planned: 1, finished: 1, missing: [] });
     expect([...studyFigures(plan, outcomesOf(plan, files)).keys()]).toEqual(['gradient-energy-fraction.svg', 'g23.svg', 'live-ablation.svg', 'test-accuracy.svg']);
   });
 });

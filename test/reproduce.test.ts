@@ -219,6 +219,7 @@ describe('unit files and the report', () => {
     single.series.causal = { step: [8], edge: [-0.25], bulk: [null], randomMeanAbs: [0.001], resolution: [0.001] };
     const one = lineFigure({ name: 'live-ablation', title: 'live', y: 'Δacc', series: 'causal-edge' }, [{ unit, result: single }])!;
     expect(one.match(/<circle /g)).toHaveLength(1);
+    expect(one).toMatch(/text-anchor="end">0<\/text>/); // Δacc below the zero line
     // Mid-plot, not on the frame's edge.
     const cx = Number(/<circle cx="([\d.]+)"/.exec(one)![1]);
     expect(cx).toBeGreaterThan(64 + 100);

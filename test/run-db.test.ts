@@ -8,7 +8,8 @@
 import 'fake-indexeddb/auto'; // IDBKeyRange
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
-import { DamagedRunError, RUN_DB_VERSION, RunDb, checkSummary, type RunLocks } from '../src/worker/run-db';
+import { DamagedRunError, RUN_DB_VERSION, RunDb, checkSummary } from '../src/worker/run-db';
+import { sharedLocks } from './helpers/fake-locks';
 import { NOTHING_SAVED, deltaSince, type SavedMark } from '../src/worker/saved-mark';
 import { resolveRunConfig } from '../src/train/run';
 import { RUN_FILE_KIND, RUN_FILE_VERSION, type RunConfig, type RunFile } from '../src/formats/run-file';
@@ -408,18 +409,7 @@ describe('the saved-run database', () => {
   });
 
   it('lets one claim of a run stand at a time', async () => {
-    const held = new Set<string>();
-    const locks: RunLocks = {
-      async request(name, _options, callback) {
-        if (held.has(name)) return callback(null);
-        held.add(name);
-        try {
-          return await callback({ name });
-        } finally {
-          held.delete(name);
-        }
-      },
-    };
+    const locks = sharedLocks();
     const tabA = new RunDb({ factory: new IDBFactory(), locks });
     const tabB = new RunDb({ factory: new IDBFactory(), locks });
     const release = await tabA.claim('r');

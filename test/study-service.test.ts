@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { IDBFactory } from 'fake-indexeddb';
 import { ABBREVIATED_STEPS, StudyService, type StudyEvent } from '../src/worker/study-service';
 import type { GpuRuntime } from '../src/gpu/runtime';
-import { RunDb, type RunLocks } from '../src/worker/run-db';
+import { RunDb } from '../src/worker/run-db';
+import { sharedLocks } from './helpers/fake-locks';
 import { buildStudy } from '../src/reproduce/studies';
 import { renderMarkdown } from '../src/reproduce/report';
 import { unitFileOf } from '../src/reproduce/unit-file';
@@ -81,18 +82,7 @@ describe('finished units kept in the browser between visits', () => {
   });
 
   it('runs a study in one tab at a time; the next run reads the units another tab finished and runs none twice', async () => {
-    const held = new Set<string>();
-    const locks: RunLocks = {
-      async request(name, _options, callback) {
-        if (held.has(name)) return callback(null);
-        held.add(name);
-        try {
-          return await callback({ name });
-        } finally {
-          held.delete(name);
-        }
-      },
-    };
+    const locks = sharedLocks();
     const factory = new IDBFactory();
     const tabA = new RunDb({ factory, locks });
     const tabB = new RunDb({ factory, locks });

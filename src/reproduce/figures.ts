@@ -71,7 +71,8 @@ export function lineFigure(spec: FigureSpec, outcomes: readonly UnitOutcome[]): 
   // One step only (an abbreviated run's single evaluation): a span around it, so the point sits mid-plot.
   const x = scaleLinear().domain(first === last ? [first - 1, last + 1] : [first, last]).range([M.left, W - right]).nice();
   const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
-  const y = (spec.logY ? scaleLog().domain([lo, hi === lo ? lo * 10 : hi]) : scaleLinear().domain([Math.min(0, lo), hi === lo ? lo + 1 : hi])).range([H - M.bottom, M.top]).nice();
+  // A linear axis always shows 0: accuracies and fractions rise from it, an ablation's Δacc falls below it.
+  const y = (spec.logY ? scaleLog().domain([lo, hi === lo ? lo * 10 : hi]) : scaleLinear().domain([Math.min(0, lo), Math.max(0, hi === lo ? lo + 1 : hi)])).range([H - M.bottom, M.top]).nice();
   const body: string[] = [];
   for (const t of x.ticks(6)) body.push(`<line x1="${r(x(t))}" x2="${r(x(t))}" y1="${M.top}" y2="${H - M.bottom}" stroke="#e5e5e5"/><text x="${r(x(t))}" y="${H - M.bottom + 14}" ${FONT} text-anchor="middle">${t}</text>`);
   // A log axis labels its powers of ten only (every tick otherwise).
