@@ -43,9 +43,9 @@
 //
 // Template fills (src/model/ops/attention.ts): WG, the workgroup size (a multiple of 4); KEY_CAP and
 // DH_CAP, private-array capacities (>= tk; >= head_dim and a multiple of 4); in the forward KEY_VALID, the
-// body of key_valid(b, j): `return true;` or a read of key_valid; in every section HEAD_LOADERS, the vec4
+// body of key_valid(b, j): `return true;` (and in the backward sections) or a read of key_valid; in every section HEAD_LOADERS, the vec4
 // loaders q4/k4/v4/dout4, and ABSENT_ACCESSORS, stand-ins for the accessors of the tensors the section does not
-// bind that the shared backward functions call.
+// bind that the shared backward functions call; ATTENTION_ROW, shaders/attention_row.wgsl.
 
 //!bindings
 
@@ -53,54 +53,13 @@ const WG: u32 = {{WG}};
 const KEY_CAP: u32 = {{KEY_CAP}};
 const DH_CAP: u32 = {{DH_CAP}};
 
-fn round_up4(n: u32) -> u32 {
-  return (n + 3u) & ~3u;
-}
+// round_up4, group_key_end, the row offsets q_row .. probs_row, row_owner, head_chunks, col, zero_past_head and
+// forward_row (shaders/attention_row.wgsl).
+{{ATTENTION_ROW}}
 
-// Keys this row's group of 4 rows loops over: all of them, or under the causal mask those up to the
-// group's last row (the same bound for the 4 lanes; earlier rows of the group give the extra keys P = 0).
-fn group_key_end(i: u32) -> u32 {
-  return select(p.tk, min(p.tk, (i | 3u) + 1u), p.causal != 0u);
-}
-
-fn q_row(b: u32, t: u32, h: u32) -> u32 {
-  return (b * p.tq + t) * p.q_stride + h * p.head_dim;
-}
-
-fn k_row(b: u32, j: u32, h: u32) -> u32 {
-  return (b * p.tk + j) * p.k_stride + h * p.head_dim;
-}
-
-fn v_row(b: u32, j: u32, h: u32) -> u32 {
-  return (b * p.tk + j) * p.v_stride + h * p.head_dim;
-}
-
-fn out_row(b: u32, t: u32, h: u32) -> u32 {
-  return (b * p.tq + t) * p.out_stride + h * p.head_dim;
-}
-
-fn probs_row(b: u32, h: u32, i: u32) -> u32 {
-  return ((b * p.n_heads + h) * p.tq + i) * p.tk;
-}
-
-// The (row, head, batch) an invocation owns, over rows counted in aligned groups of 4 (rows >= n are phantoms).
-fn row_owner(x: u32, n: u32) -> vec3u {
-  let n4 = round_up4(n);
-  return vec3u(x % n4, (x / n4) % p.n_heads, x / (n4 * p.n_heads));
-}
-
-fn head_chunks() -> u32 {
-  return (p.head_dim + 3u) / 4u;
-}
-
-// Columns c .. c+3 of a head row (the <tensor>4(row, c) loaders that the wrapper fills in as HEAD_LOADERS
-// for the tensors a section binds). Columns past head_dim repeat the last one: they only ever meet a zero
-// (a zero-padded private row) or land in an output column that is not stored.
-fn col(c: u32) -> u32 {
-  return min(c, p.head_dim - 1u);
-}
-fn zero_past_head(x: vec4f, c: u32) -> vec4f {
-  return select(vec4f(0.0), x, vec4u(c) + vec4u(0u, 1u, 2u, 3u) < vec4u(p.head_dim));
+// Whether key j of batch b may be seen (forward_row; the backward sections, which never call it, hold no mask).
+fn key_valid(b: u32, j: u32) -> bool {
+  {{KEY_VALID}}
 }
 
 {{HEAD_LOADERS}}
@@ -109,51 +68,7 @@ fn zero_past_head(x: vec4f, c: u32) -> vec4f {
 
 // ---- The backward of one query row and of one key, shared by the backward sections. ----
 
-// dP row, D, the scale * dS row (stored to ds) and dQ of query row i (< round_up4(tq)) of batch b, head h.
-fn backward_row(b: u32, h: u32, i: u32) {
-  let row = min(i, p.tq - 1u); // phantom rows redo the last row and store nothing
-  let real = i < p.tq;
-  let end = group_key_end(i);
-  let chunks = head_chunks();
-  let pi = probs_row(b, h, row);
-
-  var dout: array<vec4f, DH_CAP / 4u>; // dO row, zero past head_dim
-  let doi = out_row(b, row, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    dout[c4] = zero_past_head(dout4(doi, 4u * c4), 4u * c4);
-  }
-  // dP, then scale * dS. Hidden keys have P = 0, so they drop out of D and get dS = 0.
-  var prob: array<f32, KEY_CAP>;
-  var ds: array<f32, KEY_CAP>;
-  var d = 0.0;
-  for (var j = 0u; j < end; j++) {
-    let vj = v_row(b, j, h);
-    var dp4 = vec4f(0.0);
-    for (var c4 = 0u; c4 < chunks; c4++) {
-      dp4 += dout[c4] * v4(vj, 4u * c4);
-    }
-    prob[j] = read_probs(pi + j);
-    ds[j] = dp4.x + dp4.y + dp4.z + dp4.w;
-    d += prob[j] * ds[j];
-  }
-  for (var j = 0u; j < end; j++) {
-    ds[j] = p.scale * prob[j] * (ds[j] - d);
-    if (real) {
-      write_ds(pi + j, ds[j]);
-    }
-  }
-  let dqi = q_row(b, row, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    var acc = vec4f(0.0);
-    for (var j = 0u; j < end; j++) {
-      acc += ds[j] * k4(k_row(b, j, h), 4u * c4);
-    }
-    for (var u = 0u; u < 4u && real && 4u * c4 + u < p.head_dim; u++) {
-      write_dq(dqi + 4u * c4 + u, acc[u]);
-    }
-  }
-}
-
+// backward_row (shaders/attention_row.wgsl), and:
 // dK and dV of key j (< round_up4(tk)) of batch b, head h, summed over the query rows that see it from ds and
 // probs (which backward_row wrote for those rows).
 fn backward_key(b: u32, h: u32, j: u32) {
@@ -184,71 +99,13 @@ fn backward_key(b: u32, h: u32, j: u32) {
 // tensors: q, k, v, key_valid (when masking keys) (read); probs, out (written).
 // Grid: [ceil(batch * n_heads * round_up4(tq) / WG)].
 
-fn key_valid(b: u32, j: u32) -> bool {
-  {{KEY_VALID}}
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (gid.x >= p.batch * p.n_heads * round_up4(p.tq)) {
     return;
   }
   let owner = row_owner(gid.x, p.tq);
-  let i = owner.x;
-  let h = owner.y;
-  let b = owner.z;
-  let row = min(i, p.tq - 1u); // phantom rows redo the last row and store nothing
-  let real = i < p.tq;
-  let end = group_key_end(i);
-  let chunks = head_chunks();
-
-  var q: array<vec4f, DH_CAP / 4u>; // scale * Q row, zero past head_dim
-  let qi = q_row(b, row, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    q[c4] = p.scale * zero_past_head(q4(qi, 4u * c4), 4u * c4);
-  }
-
-  // Scores, then exponentials (0 where hidden), in the private row.
-  var s: array<f32, KEY_CAP>;
-  for (var j = 0u; j < end; j++) {
-    let kj = k_row(b, j, h);
-    var dot4 = vec4f(0.0);
-    for (var c4 = 0u; c4 < chunks; c4++) {
-      dot4 += q[c4] * k4(kj, 4u * c4);
-    }
-    s[j] = dot4.x + dot4.y + dot4.z + dot4.w;
-  }
-  var m = -3.4e38;
-  var seen = false;
-  for (var j = 0u; j < end; j++) {
-    let shown = (j <= row || p.causal == 0u) && key_valid(b, j);
-    m = select(m, max(m, s[j]), shown);
-    seen = seen || shown;
-  }
-  var sum = 0.0;
-  for (var j = 0u; j < end; j++) {
-    let shown = (j <= row || p.causal == 0u) && key_valid(b, j);
-    s[j] = select(0.0, exp(s[j] - m), shown);
-    sum += s[j];
-  }
-  let inv = select(0.0, 1.0 / sum, seen);
-
-  let oi = out_row(b, row, h);
-  for (var c4 = 0u; c4 < chunks; c4++) {
-    var acc = vec4f(0.0);
-    for (var j = 0u; j < end; j++) {
-      acc += s[j] * v4(v_row(b, j, h), 4u * c4);
-    }
-    for (var u = 0u; u < 4u && real && 4u * c4 + u < p.head_dim; u++) {
-      write_out(oi + 4u * c4 + u, acc[u] * inv);
-    }
-  }
-  if (real) {
-    let pi = probs_row(b, h, row);
-    for (var j = 0u; j < p.tk; j++) {
-      write_probs(pi + j, select(0.0, s[j] * inv, j < end));
-    }
-  }
+  forward_row(owner.z, owner.y, owner.x);
 }
 
 //!kernel backward_rows
@@ -267,12 +124,30 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 //!kernel backward_keys
 // uniforms: batch, tq, tk, n_heads, head_dim, causal, q_stride, k_stride, v_stride, out_stride.
-// tensors: q, probs, dout, ds (read); dk, dv (written).
-// Grid: [ceil(batch * n_heads * round_up4(tk) / WG)].
+// tensors: q, probs, dout, ds (read); dk, dv (written); with gain sums, theirs.
+// Grid: [ceil((batch * n_heads * round_up4(tk) + gain columns) / WG)].
+
+// Gain sums beside the keys (the fused graph on GPUs: the gains of the norm whose dx the product before this dispatch
+// computed): invocations past the keys, one per gain column, as shaders/norm_grad.wgsl sums them (src/model/ops/
+// layernorm.ts, gainSumsHost: GAIN_FUNCTIONS, with gain_dims() zero and nothing bound when there are none).
+const NORM_LANES: u32 = {{NORM_LANES}};
+const CENTRED: bool = {{CENTRED}};
+{{GAIN_FUNCTIONS}}
+
+{{NORM_ROW}}
+
+{{NORM_GRAD_ROW}}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x >= p.batch * p.n_heads * round_up4(p.tk)) {
+  let keys = p.batch * p.n_heads * round_up4(p.tk);
+  if (gid.x >= keys) {
+    let c = gid.x - keys;
+    if (c < gain_dims().y) {
+      let v = norm_gain_sums(c, gain_dims().x, gain_dims().y);
+      write_dgamma(c, v.x);
+      write_dbeta(c, v.y);
+    }
     return;
   }
   let owner = row_owner(gid.x, p.tk);

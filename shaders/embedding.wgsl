@@ -9,12 +9,19 @@
 // [batch * T, d]; all row-major, each a window of some buffer read and written through the accessors
 // generated at `//!bindings` (src/gpu/kernel-template.ts).
 //
+// Gain sums (backward, the fused graph on GPUs): the dispatch may also sum the gain gradients of the norm that reads the
+// embeddings (the first norm of the stack: its dx is d_out), dgamma (and dbeta) [d] over its rows of dy [batch * T, d],
+// x, mean and rstd, as shaders/norm_grad.wgsl does (the norm kernel's order and bits on this adapter).
+//
 // Parallel decomposition: one thread per output element, grid [ceil(d / WG), output rows]. The backward is
-// one dispatch whose grid rows [0, vocab) are d_tok rows and [vocab, vocab + T) are d_pos rows; each thread
+// one dispatch whose grid rows [0, vocab) are d_tok rows and [vocab, vocab + T) are d_pos rows (and row vocab + T the
+// gain sums, when it sums them); each thread
 // owns one output element and loops over the positions that feed it in a fixed order: deterministic, no
 // atomics. Outputs are written, not accumulated.
 //
-// Template fills (src/model/ops/embedding.ts): {{WG}}.
+// Template fills (src/model/ops/embedding.ts): {{WG}}; in the backward, shaders/norm_row.wgsl and norm_grad.wgsl
+// (NORM_ROW, NORM_GRAD_ROW) with their NORM_LANES and CENTRED, and GAIN_FUNCTIONS (src/model/ops/layernorm.ts,
+// gainSumsHost: x_at, x_row, gain_dims and stand-ins for the gain sums' tensors where it sums none).
 
 //!bindings
 
@@ -39,7 +46,16 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 //!kernel backward
-// uniforms: batch, seq_len, d, vocab. tensors: tokens, d_out (read); d_tok, d_pos (written).
+// uniforms: batch, seq_len, d, vocab. tensors: tokens, d_out (read); d_tok, d_pos (written); with gain sums dy, x,
+// [mean], rstd (read), dgamma, [dbeta] (written).
+
+const NORM_LANES: u32 = {{NORM_LANES}};
+const CENTRED: bool = {{CENTRED}};
+{{GAIN_FUNCTIONS}}
+
+{{NORM_ROW}}
+
+{{NORM_GRAD_ROW}}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -47,7 +63,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (col >= p.d) {
     return;
   }
-  if (gid.y < p.vocab) {
+  if (gid.y == p.vocab + p.seq_len) {
+    let v = norm_gain_sums(col, gain_dims().x, gain_dims().y);
+    write_dgamma(col, v.x);
+    write_dbeta(col, v.y);
+  } else if (gid.y < p.vocab) {
     let v = gid.y;
     var s = 0.0;
     for (var n = 0u; n < p.batch * p.seq_len; n++) {

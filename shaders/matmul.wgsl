@@ -20,6 +20,28 @@
 // kernel would: A [M, K] (the normalised rows, which the backward's dW reads), mean (LayerNorm) and rstd [M], and,
 // when x is the embeddings (x_at computes pos_emb + tok_emb, as shaders/embedding.wgsl does), x itself.
 //
+// Norm backward (the fused graph on GPUs; shaders/norm_grad.wgsl): a dispatch may also do one of two parts of a
+// row-major norm's backward, in the order and with the bits of shaders/layernorm.wgsl's backward on this adapter.
+//   In the epilogue of the one job whose C is the norm's dy [M, N = d] (JOB_TILES calls normGradStrip for it): each
+//     workgroup computes a strip of TILE whole rows (its tiles one after another), then, after a storage barrier, one
+//     invocation per row takes the row's sums of C and writes dx [M, d] (plus dx's own contents when NORM_RESIDUAL:
+//     the residual stream's gradient, updated in place); x, gamma, mean (LayerNorm) and rstd are the forward's. Under
+//     a window (the final norm of a model read out at some positions: C has only those rows) dy row r is x row
+//     x_row(r), and without a residual gradient the thread of each sequence's first row in the window zeroes its rows
+//     of dx outside it.
+//   The gain sums (JOB_TILES calls gainSums), in ceil(d / WORKGROUP_SIZE) workgroups after every job's tiles: one
+//     invocation per column sums dgamma (and dbeta) [d] over the norm's rows of dy [rows, d] (written by an earlier
+//     dispatch), x, mean, rstd.
+//
+// Attention on load (ATTENTION, the fused graph on GPUs; one job, tiled kernel, A not transposed): A [M = batch *
+// seq_len, K = d_model] is self-attention's output, which each workgroup computes for a strip of TILE whole rows first
+// (every head of each row, one (row, head) per invocation: shaders/attention_row.wgsl's forward_row, the attention
+// kernel's own code, so the same bits), writing A and the probabilities as the attention kernel would, and after a
+// storage barrier reads back as any A, tile after tile of its rows. Attention backward in the epilogue (ATTENTION, a
+// sequence longer than the attention backward's SHORT_SEQUENCE): the job whose C is the attention's dOut computes each
+// strip of whole rows, then, after a storage barrier, the backward_row of every (row, head) of the strip (dQ and the
+// scratch scale * dS; the attention's backward_keys dispatch follows).
+//
 // Jobs: every shape, flag and tensor above belongs to one job j (0 <= j < JOBS); the generated functions take the
 // job first: dims(j) = (M, N, K), transA(j) ... biasGrad(j), read_a(j, i) ... write_db(j, i). The tiled kernel
 // numbers the tiles of all jobs in one sequence (job 0's first) and calls tile(j, t, lid) with a literal j for
@@ -49,21 +71,27 @@ const ONES_COLUMN: bool = {{ONES_COLUMN}};
 const WORKGROUP_SIZE: u32 = {{WORKGROUP_SIZE}}u;
 const NORM: bool = {{NORM}};
 const CENTRED: bool = {{CENTRED}};          // with NORM: LayerNorm (true) or RMSNorm
-const NORM_LANES: u32 = {{NORM_LANES}};     // with NORM: the norm kernel's lanes on this adapter (norm_row.wgsl)
+const NORM_LANES: u32 = {{NORM_LANES}};     // with NORM, NORM_GRAD or GAIN_SUMS: the norm kernel's lanes on this adapter
+const NORM_RESIDUAL: bool = {{NORM_RESIDUAL}}; // with NORM_GRAD: dx += the norm's input gradient
 //!bindings
 // Per job: dims, the flags transA, transB, hasBias, hasResidual, gelu, geluGrad, biasGrad, and the accessors
 // read_a, read_b, write_a, write_c, read_bias, read_residual, read_preact, write_preact, write_db (stand-ins where a
 // job does not bind the tensor, only reached in branches its flags rule out). NORM's accessors read_x, write_x,
-// read_gamma, read_beta, write_mean, write_rstd (stand-ins where not bound; read_beta returns 0 for RMSNorm).
+// read_gamma, read_beta, write_mean, write_rstd (stand-ins where not bound; read_beta returns 0 for RMSNorm); the norm
+// backward's read_dy, read_mean, read_rstd, read_dx, write_dx, write_dgamma, write_dbeta (likewise), norm_dims(), its
+// (rows, d) (zeros without one), x_row(r) (shaders/norm_grad.wgsl) and clear_outside(r, d) (the rows of dx outside a
+// window, zeroed when the norm has no residual gradient; nothing otherwise).
 {{JOB_FUNCTIONS}}
 
-// Element i of row r of the norm's input x (NORM only): a read of x or the embeddings' sum.
+// Element i of row r of the norm's input x: a read of x (rows of K with NORM, of norm_d otherwise) or the embeddings' sum.
 fn x_at(r: u32, i: u32) -> f32 {
   {{X_AT}}
 }
 // ---- end of filled part ----
 
 {{NORM_ROW}}
+
+{{NORM_GRAD_ROW}}
 
 // The statistics of the norm's rows m .. m+3 (rows past M: the last row's).
 struct RowStats4 { mean: vec4<f32>, rstd: vec4<f32> }
@@ -352,6 +380,62 @@ fn tile(job: u32, t: u32, lid: u32) {
     storeQuad(job, m + 4u, n + 4u, q11);
     if (sumsDb) { storeDb(job, m + 4u, db1); }
   }
+}
+
+// ATTENTION: strip s of the job's rows (TILE whole rows): first their attention, written to A, then every tile of them.
+fn attentionStrip(job: u32, s: u32, lid: u32) {
+  let d = dims(job);
+  attention_rows(s * TILE, min((s + 1u) * TILE, d.x), lid);
+  storageBarrier(); // the strip's A is written and visible to the workgroup
+  let tilesN = (d.y + TILE - 1u) / TILE;
+  for (var tn = 0u; tn < tilesN; tn++) {
+    tile(job, s * tilesN + tn, lid);
+  }
+}
+
+// ATTENTION, backward: strip s of the job's rows (TILE whole rows: every tile of them, C = dOut), then their rows of
+// the attention's backward.
+fn attentionGradStrip(job: u32, s: u32, lid: u32) {
+  let d = dims(job);
+  let tilesN = (d.y + TILE - 1u) / TILE;
+  for (var tn = 0u; tn < tilesN; tn++) {
+    tile(job, s * tilesN + tn, lid);
+  }
+  storageBarrier(); // the strip's C is written and visible to the workgroup
+  attention_rows(s * TILE, min((s + 1u) * TILE, d.x), lid);
+}
+
+{{ATTENTION}}
+
+// NORM_GRAD: strip s of the job's rows (TILE whole rows: every tile of them), then the norm's dx of those rows.
+fn normGradStrip(job: u32, s: u32, lid: u32) {
+  let d = dims(job);
+  let tilesN = (d.y + TILE - 1u) / TILE;
+  for (var tn = 0u; tn < tilesN; tn++) {
+    tile(job, s * tilesN + tn, lid);
+  }
+  storageBarrier(); // the strip's C, the norm's dy, is written and visible to the workgroup
+  let end = min((s + 1u) * TILE, d.x);
+  for (var r = s * TILE + lid; r < end; r += WORKGROUP_SIZE) {
+    let m = norm_grad_sums(r, d.y);
+    let xr = x_row(r);
+    for (var i = 0u; i < d.y; i++) {
+      var residual = 0.0;
+      if (NORM_RESIDUAL) { residual = read_dx(xr * d.y + i); }
+      write_dx(xr * d.y + i, norm_grad_dx(r, i, d.y, m, residual));
+    }
+    clear_outside(r, d.y);
+  }
+}
+
+// GAIN_SUMS: gain columns g * WORKGROUP_SIZE + lid.
+fn gainSums(g: u32, lid: u32) {
+  let nd = norm_dims();
+  let col = g * WORKGROUP_SIZE + lid;
+  if (col >= nd.y) { return; }
+  let v = norm_gain_sums(col, nd.x, nd.y);
+  write_dgamma(col, v.x);
+  write_dbeta(col, v.y);
 }
 
 // The workgroups are numbered x-first (the grid spills into y past the adapter's per-dimension limit); those past

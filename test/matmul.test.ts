@@ -6,7 +6,9 @@ import { finiteDifferenceGradient } from './helpers/finite-difference';
 import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import { erf, gelu, geluBackward, linearBackward, linearForward, matmulRef } from '../src/reference/linear';
-import { normForward } from '../src/model/ops/layernorm';
+import { normBackward, normForward } from '../src/model/ops/layernorm';
+import { attentionBackward, attentionBackwardAfterProduct, attentionForward, attentionForwardRows } from '../src/model/ops/attention';
+import { attentionBackward as attentionBackwardOracle, attentionForward as attentionOracle } from '../src/reference/attention';
 import * as normOracle from '../src/reference/layernorm';
 import { benchmarkMatmul, chooseMatmulKernel, chooseTiledKernel, groupJobs, kernelName, matmul, matmuls, type MatmulArgs, type MatmulKernel } from '../src/model/ops/matmul';
 
@@ -391,5 +393,155 @@ describe('matmul with a norm on load', () => {
     await expect(matmul(rt, { ...job, transA: true })).rejects.toThrow(/norm on load needs the tiled kernel/);
     await expect(matmuls(rt, [job, { M: 10, N: 10, K: 10, a: ref(600), b: ref(700), c: ref(800) }])).rejects.toThrow(/only job/);
     buf.destroy();
+  });
+});
+
+// The fused graph's norm backward on GPUs: the product whose C is a norm's output gradient dy computes the norm's dx in
+// its epilogue (each workgroup a strip of whole rows), beside another job, and a later dispatch sums the gain gradients
+// beside its product; under a window (the final norm of a model read out at some positions) C holds only the window's
+// rows. Against the product followed by the norm's backward kernel (the variant whose order of summation they are told
+// to follow): the same bits for C, dx, dGamma and dBeta. Against float64 (on the GPU's dy): the norm's backward
+// tolerances (test/layernorm.test.ts), scaled by the largest |dy|. Ragged M (past one strip of 64 rows), d (below and
+// above the tree variant's 64 lanes and one tile's 64 columns), K.
+describe('matmul with a norm backward in its epilogue, and the gain sums beside another product', () => {
+  const CASES = [
+    { kernel: TILED_DIRECT, norm: 'layer', order: 'serial', M: 70, d: 100, K: 37, residual: true, window: undefined },
+    { kernel: TILED_STAGED_SMALL, norm: 'rms', order: 'tree', M: 69, d: 37, K: 70, residual: false, window: undefined },
+    { kernel: TILED_STAGED, norm: 'layer', order: 'tree', M: 33, d: 130, K: 5, residual: true, window: undefined },
+    { kernel: TILED_DIRECT, norm: 'layer', order: 'tree', M: 36, d: 21, K: 9, residual: false, window: { seqLen: 3, start: 1, count: 2 } },
+  ] as const;
+  it.each(CASES)('$norm norm ($order order), $M x $d from K $K, residual $residual, window $window, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+    const rt = await testRuntime();
+    const { M, d, K, window } = c;
+    // x, dx and the statistics: a row per position; dy (C): a row per position in the window.
+    const rows = window ? (M / window.count) * window.seqLen : M;
+    const rng = new Rng(M + d + K);
+    const layer = c.norm === 'layer';
+    const order = { kind: c.order };
+    const [a, w, x, g, residual] = [uniform(rng, M * K), uniform(rng, K * d), uniform(rng, rows * d, 2, 4), uniform(rng, d, 0.5, 1.5), uniform(rng, rows * d)];
+    const [a2, b2] = [uniform(rng, 9 * K), uniform(rng, K * 11)];
+    const params = packTensors(rt, 'params', { w, g, beta: new Float32Array(d), a2, b2 });
+    // The forward's statistics, as the norm kernel of this order computes them.
+    const stats = packTensors(rt, 'stats', { x, y: new Float32Array(rows * d), mean: new Float32Array(rows), rstd: new Float32Array(rows), a });
+    const fwd = { x: stats.ref.x, gamma: params.ref.g, y: stats.ref.y, rstd: stats.ref.rstd, rows, d, kernel: order };
+    rt.run([layer ? await normForward(rt, { ...fwd, beta: params.ref.beta, mean: stats.ref.mean }) : await normForward(rt, { ...fwd, kind: 'rms' })]);
+    const fresh = () => ({ dy: new Float32Array(M * d), dx: c.residual ? residual : new Float32Array(rows * d).fill(NaN), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN), c2: new Float32Array(99) });
+    const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
+    const product = (o: typeof fused): MatmulArgs => ({ M, N: d, K, a: stats.ref.a, b: params.ref.w, c: o.ref.dy, kernel: c.kernel });
+    const other = (o: typeof fused): MatmulArgs => ({ M: 9, N: 11, K, a: params.ref.a2, b: params.ref.b2, c: o.ref.c2 });
+    const statsOf = layer ? { kind: 'layer' as const, mean: stats.ref.mean } : { kind: 'rms' as const };
+    const normGrad = { ...statsOf, x: stats.ref.x, gamma: params.ref.g, rstd: stats.ref.rstd, dx: fused.ref.dx, residual: c.residual, window, kernel: order };
+    const gains = { x: stats.ref.x, rstd: stats.ref.rstd, dy: fused.ref.dy, dGamma: fused.ref.dg, rows: M, d, window, kernel: order };
+    const kernel = c.kernel as Extract<MatmulKernel, { kind: 'tiled' }>;
+    const layout = window && { segments: window.seqLen, segmentsPerGain: window.seqLen, xStride: window.seqLen * d, yStride: window.count * d, window };
+    const bwd = { dy: alone.ref.dy, x: stats.ref.x, gamma: params.ref.g, rstd: stats.ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, rows, d, layout, kernel: order, residualGrad: c.residual ? alone.ref.dx : undefined };
+    rt.run([
+      await matmuls(rt, [other(fused), { ...product(fused), normGrad }], kernel),
+      await matmuls(rt, [other(fused)], kernel, layer ? { ...gains, kind: 'layer', mean: stats.ref.mean, dBeta: fused.ref.db } : { ...gains, kind: 'rms' }),
+      await matmul(rt, product(alone)),
+      layer ? await normBackward(rt, { ...bwd, mean: stats.ref.mean, dBeta: alone.ref.db }) : await normBackward(rt, { ...bwd, kind: 'rms' }),
+    ]);
+    for (const name of ['dy', 'dx', 'dg', ...(layer ? ['db' as const] : [])] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
+
+    expectClose(await fused.read('dy'), matmulRef(a, w, M, d, K, false, false), tolMatmul(K), 'dy');
+    // dy at every position: 0 outside the window.
+    const dyWindow = await fused.read('dy');
+    const dy = new Float64Array(rows * d);
+    for (let m = 0; m < M; m++) {
+      const r = window ? Math.floor(m / window.count) * window.seqLen + window.start + (m % window.count) : m;
+      dy.set(dyWindow.subarray(m * d, (m + 1) * d), r * d);
+    }
+    const [mean, rstd] = [Float64Array.from(await stats.read('mean')), Float64Array.from(await stats.read('rstd'))];
+    const want = layer ? normOracle.layerNormBackward(dy, x, g, mean, rstd, rows, d) : { ...normOracle.rmsNormBackward(dy, x, g, rstd, rows, d), db: null };
+    const scale = Math.max(1, ...Array.from(dy, Math.abs));
+    const atolDx = 3e-6 * scale * Math.max(1, ...Array.from(rstd));
+    expectClose(await fused.read('dx'), c.residual ? want.dx.map((v, i) => v + residual[i]) : want.dx, { atol: atolDx, rtol: 1e-5 }, 'dx');
+    expectClose(await fused.read('dg'), want.dg, { atol: 1e-5 * scale, rtol: 1e-6 }, 'dGamma');
+    if (want.db) expectClose(await fused.read('db'), want.db, { atol: 1e-5 * scale, rtol: 1e-6 }, 'dBeta');
+  });
+});
+
+// The fused graph's attention on load on GPUs: the output projection computes self-attention's output (its A) and the
+// probabilities itself, each workgroup for a strip of whole rows, then the product. Against the attention kernel
+// followed by the product: the same bits for A, the probabilities and C. Against float64: the attention kernel's
+// tolerances (test/attention.test.ts) on A and the probabilities, the matmul's on C (from the GPU's A). Ragged: rows
+// past one strip of 64 (batch * seqLen 70, 69), an odd head size, causal with padding.
+describe('matmul with attention on load', () => {
+  const CASES = [
+    { kernel: TILED_DIRECT, batch: 35, seqLen: 2, nHeads: 2, headDim: 5, causal: false, pad: false, N: 13 },
+    { kernel: TILED_STAGED_SMALL, batch: 23, seqLen: 3, nHeads: 3, headDim: 4, causal: true, pad: true, N: 70 },
+    { kernel: TILED_STAGED, batch: 3, seqLen: 7, nHeads: 1, headDim: 9, causal: true, pad: false, N: 5 },
+  ] as const;
+  it.each(CASES)('$batch x $seqLen, $nHeads heads of $headDim, causal $causal, padding $pad, N $N, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+    const rt = await testRuntime();
+    const { batch, seqLen, nHeads, headDim, N } = c;
+    const [M, K] = [batch * seqLen, nHeads * headDim];
+    const rng = new Rng(M + K + N);
+    const [qkv, w, bias, residual] = [uniform(rng, M * 3 * K, -2, 2), uniform(rng, N * K), uniform(rng, N), uniform(rng, M * N)];
+    // Padding: some keys hidden (a sequence's first key always shown).
+    const keyValid = Uint32Array.from({ length: M }, (_, r) => (c.pad && r % seqLen !== 0 && rng.uniform() < 0.3 ? 0 : 1));
+    const params = packTensors(rt, 'params', { qkv, w, bias, residual });
+    const fresh = () => ({ att: new Float32Array(M * K), probs: new Float32Array(batch * nHeads * seqLen * seqLen), c: new Float32Array(M * N) });
+    const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
+    const keyValidBuf = c.pad ? rt.storageFrom('keyValid', keyValid) : undefined;
+    const shape = { batch, seqLen, nHeads, headDim, causal: c.causal, keyValid: keyValidBuf, qkv: params.ref.qkv };
+    const product = (o: typeof fused): MatmulArgs => ({ M, N, K, a: o.ref.att, b: params.ref.w, transB: true, bias: params.ref.bias, residual: params.ref.residual, c: o.ref.c, kernel: c.kernel });
+    rt.run([
+      await matmul(rt, { ...product(fused), attention: attentionForwardRows({ ...shape, out: fused.ref.att, probs: fused.ref.probs }) }),
+      await attentionForward(rt, { ...shape, out: alone.ref.att, probs: alone.ref.probs }),
+      await matmul(rt, product(alone)),
+    ]);
+    for (const name of ['att', 'probs', 'c'] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
+
+    const want = attentionOracle(qkv, batch, seqLen, nHeads, headDim, c.causal, c.pad ? keyValid : null);
+    expectClose(await fused.read('att'), want.out, { atol: 2e-6 * 2, rtol: 2e-5 }, 'A');
+    expectClose(await fused.read('probs'), want.probs, { atol: 1e-6, rtol: 2e-5 }, 'probs');
+    const att = Float64Array.from(await fused.read('att'));
+    const wantC = linearForward(att, w, bias, M, K, N).map((v, i) => v + residual[i]);
+    expectClose(await fused.read('c'), wantC, tolMatmul(K), 'C');
+    keyValidBuf?.destroy();
+  });
+});
+
+// The fused graph's attention backward on GPUs (sequences past SHORT_SEQUENCE): the product whose C is the attention's
+// dOut computes the backward's query rows (dQ, scale * dS) in its epilogue, each workgroup a strip of whole rows, and
+// the keys dispatch after it sums a norm's gain gradients too. Against the product followed by the two-dispatch
+// attention backward, and the norm's backward kernel: the same bits for C, dQkv, dGamma and dBeta. Against float64 (on
+// the GPU's dOut): the attention kernel's tolerance on dQkv (test/attention.test.ts), scaled by the largest |dOut|.
+describe('matmul with the attention backward in its epilogue', () => {
+  const CASES = [
+    { kernel: TILED_DIRECT, batch: 11, seqLen: 7, nHeads: 2, headDim: 5, causal: true },
+    { kernel: TILED_STAGED, batch: 3, seqLen: 23, nHeads: 3, headDim: 3, causal: false },
+  ] as const;
+  it.each(CASES)('$batch x $seqLen, $nHeads heads of $headDim, causal $causal, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+    const rt = await testRuntime();
+    const { batch, seqLen, nHeads, headDim } = c;
+    const [M, d, K] = [batch * seqLen, nHeads * headDim, 3];
+    const rng = new Rng(M + d);
+    const [qkv, a, w, x, g, dy] = [uniform(rng, M * 3 * d, -2, 2), uniform(rng, M * K), uniform(rng, K * d), uniform(rng, M * d, 2, 4), uniform(rng, d, 0.5, 1.5), uniform(rng, M * d)];
+    const params = packTensors(rt, 'params', { qkv, a, w, x, g, beta: new Float32Array(d), dy, probs: new Float32Array(batch * nHeads * seqLen * seqLen), att: new Float32Array(M * d), y: new Float32Array(M * d), mean: new Float32Array(M), rstd: new Float32Array(M) });
+    const shape = { batch, seqLen, nHeads, headDim, causal: c.causal, qkv: params.ref.qkv, probs: params.ref.probs };
+    const ref = params.ref;
+    rt.run([
+      await attentionForward(rt, { ...shape, out: ref.att }),
+      await normForward(rt, { x: ref.x, gamma: ref.g, beta: ref.beta, y: ref.y, mean: ref.mean, rstd: ref.rstd, rows: M, d }),
+    ]);
+    const fresh = () => ({ dOut: new Float32Array(M * d), dQkv: new Float32Array(M * 3 * d), dx: new Float32Array(M * d), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN) });
+    const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
+    const product = (o: typeof fused): MatmulArgs => ({ M, N: d, K, a: ref.a, b: ref.w, c: o.ref.dOut, kernel: c.kernel });
+    const after = await attentionBackwardAfterProduct(rt, { ...shape, dOut: fused.ref.dOut, dQkv: fused.ref.dQkv }, { kind: 'layer', dy: ref.dy, x: ref.x, mean: ref.mean, rstd: ref.rstd, dGamma: fused.ref.dg, dBeta: fused.ref.db, rows: M, d });
+    rt.run([
+      await matmuls(rt, [{ ...product(fused), attention: after.rows }], c.kernel as Extract<MatmulKernel, { kind: 'tiled' }>),
+      after.keys,
+      await matmul(rt, product(alone)),
+      ...(await attentionBackward(rt, { ...shape, dOut: alone.ref.dOut, dQkv: alone.ref.dQkv, split: true })),
+      await normBackward(rt, { dy: ref.dy, x: ref.x, gamma: ref.g, mean: ref.mean, rstd: ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, dBeta: alone.ref.db, rows: M, d }),
+    ]);
+    for (const name of ['dOut', 'dQkv', 'dg', 'db'] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
+
+    const dOut = Float64Array.from(await fused.read('dOut'));
+    const { probs } = attentionOracle(qkv, batch, seqLen, nHeads, headDim, c.causal, null);
+    const scale = Math.max(1, ...Array.from(dOut, Math.abs));
+    expectClose(await fused.read('dQkv'), attentionBackwardOracle(dOut, qkv, probs, batch, seqLen, nHeads, headDim, c.causal, null), { atol: 5e-6 * scale, rtol: 1e-4 }, 'dQkv');
   });
 });

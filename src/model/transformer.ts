@@ -14,7 +14,7 @@
 //   stack output = LNf(x[L]); logits = the last stack's output at the readout positions, Wh^T + bh;
 //   cross-entropy + dlogits in one kernel
 // Backward runs the same list in reverse; each stack's residual-stream gradient lives in one buffer `dx` that
-// the LayerNorm backward kernels update in place, and every linear layer's bias gradient comes out of its dW
+// the LayerNorm backwards update in place, and every linear layer's bias gradient comes out of its dW
 // matmul. The memory's gradient sums every decoder layer's K/V-projection contribution in a fixed order
 // (two buffers used in turn, each layer adding the previous sum through the matmul's residual), so it is
 // deterministic, and then enters the encoder as the gradient of its output.
@@ -35,22 +35,34 @@
 // input on load (statistics in each tile's prologue; they write the norm's output and statistics for the backward),
 // (4) runs the top stack's final norm inside the cross-entropy kernel, which normalises only the readout rows,
 // straight into the head's input (no gather; the norm's backward reads the head's gradient there, no scatter),
-// (5) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, and (6) computes the head's
-// logits inside the cross-entropy kernel. (3) is left out on a software adapter (normOnLoad), where it costs more
-// than the dispatches it saves; `fused: 'all'` makes it anyway. Each fused kernel computes every value with the same
-// float32 operations in the same order (a norm's statistics in the order of the norm kernel variant the adapter
-// runs: shaders/norm_row.wgsl), so training is bit for bit the same (test/transformer.test.ts).
+// (5) runs the attention backward of sequences of at most SHORT_SEQUENCE in one dispatch, (6) computes the head's
+// logits inside the cross-entropy kernel, and (7) runs more inside products, each workgroup of the tiled matmul taking
+// a strip of whole rows where a row-wise step needs them (shaders/matmul.wgsl):
+//   - the self-attention forward inside its output projection, which computes its rows' attention first (the attention
+//     kernel's own forward_row, shaders/attention_row.wgsl) and writes att and probs as that kernel would;
+//   - LN1's, LN2's and the top stack's final norm's backward: dx in the epilogue of the product that computes the
+//     norm's dy (Q/K/V dX, W1 dX, the head's dX; the final norm under its readout window, zeroing the other rows), the
+//     gain gradients (which need every row) beside the next dispatch: the next layer's W2 products or the output
+//     projection's, the attention's keys dispatch, or the embedding backward (shaders/norm_grad.wgsl: the norm
+//     backward kernel's sums in its order on this adapter);
+//   - for sequences past SHORT_SEQUENCE, the attention backward's query rows in the epilogue of the product computing
+//     dOut (backward_row, shared likewise), its keys in the next dispatch.
+// The cross-attention's norm and an encoder's final norm keep their backward dispatch. (3) and (7) are left out on a
+// software adapter (fusesIntoProducts), where they cost more than the dispatches they save; `fused: 'all'` makes them
+// anyway. Each fused kernel computes every value with the same float32 operations in the same order (a norm's
+// statistics and gradient sums in the order of the norm kernel variant the adapter runs: shaders/norm_row.wgsl and
+// norm_grad.wgsl), so training is bit for bit the same (test/transformer.test.ts).
 import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { allocate, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
 import type { ParamState } from './state';
-import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm } from './ops/matmul';
-import { normBackward, normForward, type NormEmbedding, type NormLayout } from './ops/layernorm';
+import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm, type MatmulNormGrad } from './ops/matmul';
+import { normBackward, normForward, type NormEmbedding, type NormGainSums, type NormLayout, type NormWindow } from './ops/layernorm';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
-import { attentionBackward, attentionForward, crossAttentionBackward, crossAttentionForward } from './ops/attention';
+import { attentionBackward, attentionBackwardAfterProduct, attentionForward, attentionForwardRows, crossAttentionBackward, crossAttentionForward, SHORT_SEQUENCE } from './ops/attention';
 import { crossEntropy, type HeadNorm } from './ops/cross_entropy';
 
 export interface BatchUpload {
@@ -124,8 +136,11 @@ interface Context {
   norm: NormKind;
   /** Fused dispatches (the default); false builds the unfused graph, for comparisons in tests and benchmarks. */
   fused: boolean;
-  /** Fused graph: the norms before the Q/K/V and W1 products run inside them (see Fusion). */
-  normOnLoad: boolean;
+  /**
+   * Fused graph: the norms before the Q/K/V and W1 products and the final norm run inside products, forward and
+   * backward, and the self-attention forward inside its output projection (see Fusion).
+   */
+  intoProducts: boolean;
 }
 
 /**
@@ -135,11 +150,13 @@ interface Context {
 export type Fusion = boolean | 'all';
 
 /**
- * Whether the fused graph normalises the Q/K/V and W1 products' input on load. Not on a CPU implementation of WebGPU
- * (SwiftShader): there a dispatch costs next to nothing and the direct tiled kernel, whose every invocation computes
- * the statistics of its own rows, takes about three times as long with the norm inside (measured on quick-add).
+ * Whether the fused graph runs norms and attention inside products (see Fusion (3) and (7)). Not on a CPU
+ * implementation of WebGPU (SwiftShader): there a dispatch costs next to nothing, the direct tiled kernel, whose every
+ * invocation computes the statistics of its own rows, takes about three times as long with the norm inside (measured
+ * on quick-add), and the strips' storage barriers are what the direct kernel exists to avoid (a barrier-synchronised
+ * workgroup costs ~0.3 ms there).
  */
-export function normOnLoad(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
+export function fusesIntoProducts(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
   return fusion === 'all' || (fusion && !adapter.isSoftware);
 }
 
@@ -148,8 +165,9 @@ export function normOnLoad(fusion: Fusion, adapter: { isSoftware: boolean }): bo
  * adapter binds too few storage buffers), one each unfused. The results are the same bits either way on an adapter
  * whose products all run on the tiled kernel.
  */
-async function products(ctx: Context, jobs: MatmulArgs[]): Promise<Dispatch[]> {
-  if (ctx.fused) return matmulGroups(ctx.rt, jobs);
+async function products(ctx: Context, jobs: MatmulArgs[], gainSums?: NormGainSums): Promise<Dispatch[]> {
+  if (ctx.fused) return matmulGroups(ctx.rt, jobs, gainSums);
+  if (gainSums) throw new Error('gain sums beside products in the unfused graph');
   const out: Dispatch[] = [];
   for (const job of jobs) out.push(await matmul(ctx.rt, job));
   return out;
@@ -174,7 +192,7 @@ function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, ro
 async function normedProduct(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, job: Omit<MatmulArgs, 'M' | 'K' | 'a'>, embed?: NormEmbedding): Promise<Dispatch[]> {
   const { rt, P, d } = ctx;
   const product = { ...job, M: rows, K: d, a: at(ln.y) };
-  if (!ctx.normOnLoad) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
+  if (!ctx.intoProducts) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
   const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), embed };
   const norm: MatmulNorm = ctx.norm === 'rms' ? { ...a, kind: 'rms' } : { ...a, kind: 'layer', beta: P(`${name}.b`), mean: at(ln.mean!) };
   return [await matmul(rt, { ...product, norm })];
@@ -185,6 +203,23 @@ function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuff
   const { rt, P, G, d } = ctx;
   const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d, layout };
   return ctx.norm === 'rms' ? normBackward(rt, { ...a, kind: 'rms' }) : normBackward(rt, { ...a, mean: at(ln.mean!), dBeta: G(`${name}.b`) });
+}
+
+/**
+ * The backward of the norm `name` (row-major [rows, d] of x, or of the window's rows of x) inside products (the fused
+ * graph on GPUs): `grad` goes to the product whose C is its dy [rows, d], which computes dx from it, added to dx's
+ * contents (the residual stream's gradient) when `residual`; `gains`, with dy, to the next dispatch, which sums the gain
+ * gradients.
+ */
+function normInProducts(
+  ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual = true, window?: NormWindow,
+): { grad: MatmulNormGrad; gains: NormGainSums } {
+  const { P, G, d } = ctx;
+  const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), residual, window };
+  const sums = { dy: at(dy), x: at(x), rstd: at(ln.rstd), dGamma: G(`${name}.g`), rows, d, window };
+  return ctx.norm === 'rms'
+    ? { grad: { ...a, kind: 'rms' }, gains: { ...sums, kind: 'rms' } }
+    : { grad: { ...a, kind: 'layer', mean: at(ln.mean!) }, gains: { ...sums, kind: 'layer', mean: at(ln.mean!), dBeta: G(`${name}.b`) } };
 }
 
 /**
@@ -236,10 +271,11 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     out.push(...(await normedProduct(ctx, `${L}.ln1`, buf.xs[l], c.ln1, rows, { N: 3 * d, b: P(`${L}.attn.wq`), transB: true, bias: P(`${L}.attn.bqkv`), c: at(c.qkv) }, ctx.fused && l === 0 ? embed : undefined)));
     // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
     if (c.qk) out.push(await headNorm(ctx, `${L}.attn.q_norm.g`, at(c.qkv), c.qk, rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
-    out.push(
-      await attentionForward(rt, { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), out: at(c.att), probs: at(c.probs), ...attn }),
-      await matmul(rt, { M: rows, N: d, K: d, a: at(c.att), b: P(`${L}.attn.wo`), transB: true, bias: P(`${L}.attn.bo`), residual: at(buf.xs[l]), c: at(c.mid) }),
-    );
+    // The output projection of the attention, which in the fused graph on GPUs computes the attention itself.
+    const attention = { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), out: at(c.att), probs: at(c.probs), ...attn };
+    const wo: MatmulArgs = { M: rows, N: d, K: d, a: at(c.att), b: P(`${L}.attn.wo`), transB: true, bias: P(`${L}.attn.bo`), residual: at(buf.xs[l]), c: at(c.mid) };
+    if (ctx.intoProducts) out.push(await matmul(rt, { ...wo, attention: attentionForwardRows(attention) }));
+    else out.push(await attentionForward(rt, attention), await matmul(rt, wo));
     const x = c.cross;
     if (x) {
       if (!memory) throw new Error(`stack ${S} cross-attends but has no memory`);
@@ -276,7 +312,8 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
 /**
  * Backward through a stack from dY (the gradient of its output LNf(x)): parameter gradients into the gradient
  * buffer, and for a stack with memory the memory's gradient into one of its two dMemory buffers, which is
- * returned (null for a stack without memory).
+ * returned (null for a stack without memory). `lnfGains`: the final norm's dx is computed already (in the product that
+ * computed dY), its gain sums are left to this stack's first dispatch.
  */
 async function stackBackward(
   ctx: Context,
@@ -287,6 +324,7 @@ async function stackBackward(
   dY: GPUBuffer,
   memory: Memory | null,
   lnfLayout?: NormLayout,
+  lnfGains?: NormGainSums,
 ): Promise<{ dispatches: Dispatch[]; dMemory: GPUBuffer | null }> {
   const { rt, P, G, batch, d, dFF, nHeads, dh } = ctx;
   const rows = batch * seqLen;
@@ -295,7 +333,23 @@ async function stackBackward(
   const { dPre, dLnY, dAtt, dQkv, dKv, dQk, dKn } = scratch;
   const { dx, dMemory: dMemoryPair } = buf.grad!;
   const out: Dispatch[] = [];
-  out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false, lnfLayout));
+  if (!lnfGains) out.push(await blockNormBackward(ctx, `${S}lnf`, dY, buf.xs[s.nLayers], buf.lnf, rows, dx, false, lnfLayout));
+  // With the norms in products, LN2's and LN1's dx come out of the product that computes their dy, and their gain sums
+  // (and the final norm's) wait here for the next dispatch (nextGains takes them).
+  let gains: NormGainSums | undefined = lnfGains;
+  const nextGains = () => {
+    const g = gains;
+    gains = undefined;
+    return g;
+  };
+  // The product job `job` computing dy of the norm `name`, with the norm's backward after it or inside it.
+  const normGradProducts = async (jobs: MatmulArgs[], job: Omit<MatmulArgs, 'c'>, name: string, x: GPUBuffer, ln: NormBuffers): Promise<Dispatch[]> => {
+    if (!ctx.intoProducts) return [...(await products(ctx, [...jobs, { ...job, c: at(dLnY) }], nextGains())), await blockNormBackward(ctx, name, dLnY, x, ln, rows, dx, true)];
+    const norm = normInProducts(ctx, name, dLnY, x, ln, rows, dx);
+    const dispatches = await products(ctx, [...jobs, { ...job, c: at(dLnY), normGrad: norm.grad }], nextGains());
+    gains = norm.gains;
+    return dispatches;
+  };
   let dMemory: GPUBuffer | null = null;
   for (let l = s.nLayers - 1; l >= 0; l--) {
     const L = `${S}layers.${l}`;
@@ -306,12 +360,12 @@ async function stackBackward(
       ...(await products(ctx, [
         { M: d, N: dFF, K: rows, a: at(dx), transA: true, b: at(c.act), c: G(`${L}.mlp.w2`), biasGrad: G(`${L}.mlp.b2`) },
         { M: rows, N: dFF, K: d, a: at(dx), b: P(`${L}.mlp.w2`), geluGrad: { preact: at(c.pre) }, c: at(dPre) },
-      ])),
-      ...(await products(ctx, [
-        { M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) },
-        { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`), c: at(dLnY) },
-      ])),
-      await blockNormBackward(ctx, `${L}.ln2`, dLnY, mlpIn, c.ln2, rows, dx, true),
+      ], nextGains())),
+      ...(await normGradProducts(
+        [{ M: dFF, N: d, K: rows, a: at(dPre), transA: true, b: at(c.ln2.y), c: G(`${L}.mlp.w1`), biasGrad: G(`${L}.mlp.b1`) }],
+        { M: rows, N: d, K: dFF, a: at(dPre), b: P(`${L}.mlp.w1`) },
+        `${L}.ln2`, mlpIn, c.ln2,
+      )),
     );
     if (x) {
       if (!memory || !dMemoryPair || !dKv) throw new Error(`stack ${S} cross-attends but has no memory`);
@@ -324,7 +378,7 @@ async function stackBackward(
         ...(await products(ctx, [
           { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) },
           { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.cross.wo`), c: at(dAtt) },
-        ])),
+        ], nextGains())),
       );
       if (x.qn && x.kn) {
         if (!dQk || !dKn) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
@@ -348,32 +402,33 @@ async function stackBackward(
       );
       dMemory = next;
     }
-    out.push(
-      ...(await products(ctx, [
-        { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) },
-        { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) },
-      ])),
-    );
-    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), split: !ctx.fused, ...attn };
-    if (c.qk) {
-      if (!dQk) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
-      // dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
-      out.push(
-        ...(await attentionBackward(rt, { ...selfAttn, qk: at(c.qk.y), dQk: at(dQk) })),
-        await headNormBackward(ctx, `${L}.attn.q_norm.g`, at(dQk), at(c.qkv), c.qk, at(dQkv), rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)),
-      );
+    const woGrad: MatmulArgs[] = [
+      { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(c.att), c: G(`${L}.attn.wo`), biasGrad: G(`${L}.attn.bo`) },
+      { M: rows, N: d, K: d, a: at(dx), b: P(`${L}.attn.wo`), c: at(dAtt) },
+    ];
+    if (c.qk && !dQk) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
+    // With QK-norm: dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
+    const normed = c.qk ? { qk: at(c.qk.y), dQk: at(dQk!) } : {};
+    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn, ...normed };
+    if (ctx.intoProducts && seqLen > SHORT_SEQUENCE) {
+      // The first half of the attention's backward in the epilogue of the product computing its dOut.
+      // The gain sums waiting (LN2's) go with its second half: beside the product and the first half, the dispatch
+      // would bind more buffers than an adapter may allow.
+      const after = await attentionBackwardAfterProduct(rt, selfAttn, nextGains());
+      out.push(...(await products(ctx, [woGrad[0], { ...woGrad[1], attention: after.rows }])), after.keys);
     } else {
-      out.push(...(await attentionBackward(rt, selfAttn)));
+      out.push(...(await products(ctx, woGrad, nextGains())), ...(await attentionBackward(rt, { ...selfAttn, split: !ctx.fused })));
     }
+    if (c.qk) out.push(await headNormBackward(ctx, `${L}.attn.q_norm.g`, at(dQk!), at(c.qkv), c.qk, at(dQkv), rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
     out.push(
-      ...(await products(ctx, [
-        { M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) },
-        { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`), c: at(dLnY) },
-      ])),
-      await blockNormBackward(ctx, `${L}.ln1`, dLnY, buf.xs[l], c.ln1, rows, dx, true),
+      ...(await normGradProducts(
+        [{ M: 3 * d, N: d, K: rows, a: at(dQkv), transA: true, b: at(c.ln1.y), c: G(`${L}.attn.wq`), biasGrad: G(`${L}.attn.bqkv`) }],
+        { M: rows, N: d, K: 3 * d, a: at(dQkv), b: P(`${L}.attn.wq`) },
+        `${L}.ln1`, buf.xs[l], c.ln1,
+      )),
     );
   }
-  out.push(await embeddingBackward(rt, { tokens: buf.tokens, dOut: at(dx), dTok: G(`${S}tok_emb`), dPos: G(`${S}pos_emb`), batch, seqLen, d, vocab: s.vocabSize }));
+  out.push(await embeddingBackward(rt, { tokens: buf.tokens, dOut: at(dx), dTok: G(`${S}tok_emb`), dPos: G(`${S}pos_emb`), batch, seqLen, d, vocab: s.vocabSize, gainSums: nextGains() }));
   return { dispatches: out, dMemory };
 }
 
@@ -404,7 +459,7 @@ export async function buildTransformerGraph(
     dh: headDim(config),
     norm: normKind(config),
     fused: opts.fused !== false,
-    normOnLoad: normOnLoad(opts.fused ?? true, rt.adapter),
+    intoProducts: fusesIntoProducts(opts.fused ?? true, rt.adapter),
   };
   // When every position is read out, the head reads LNf's output directly. Otherwise the fused graph normalises only
   // the readout rows, into the head's input (lnfLayout), and the unfused one gathers them after LNf.
@@ -446,17 +501,21 @@ export async function buildTransformerGraph(
     const scratch = buf.grad!;
     // Rows of dLnfY outside the readout are never written and stay zero: those positions do not reach the loss.
     const dLnfY = gathers ? scratch.dLnfY! : scratch.dHeadIn;
+    // With the norms in products, the top stack's final norm takes its backward to dx in the head's dX product.
+    const topSpec = stacks[stacks.length - 1];
+    const window = readsAllRows ? undefined : { seqLen, ...readout };
+    const lnf = ctx.intoProducts ? normInProducts(ctx, `${topSpec.prefix}lnf`, scratch.dHeadIn, top.xs[topSpec.nLayers], top.lnf, outRows, top.grad!.dx, false, window) : undefined;
     backward.push(
       ...(await products(ctx, [
         { M: headOutputs, N: d, K: outRows, a: at(dLogits), transA: true, b: at(headIn), c: G('head.w'), biasGrad: G('head.b') },
-        { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn) },
+        { M: outRows, N: d, K: headOutputs, a: at(dLogits), b: P('head.w'), c: at(scratch.dHeadIn), normGrad: lnf?.grad },
       ])),
     );
     if (gathers) backward.push(await scatterRows(rt, { src: at(scratch.dHeadIn), dst: at(dLnfY), ...rowMap }));
     let dY: GPUBuffer | null = dLnfY;
     for (let i = stacks.length - 1; i >= 0; i--) {
       if (!dY) throw new Error(`stack ${stacks[i].prefix} feeds the next stack, which did not read it`);
-      const b = await stackBackward(ctx, stacks[i], lengths[i], buf.stacks[i], scratch, dY, memoryOf(i), isTop(i) ? lnfLayout : undefined);
+      const b = await stackBackward(ctx, stacks[i], lengths[i], buf.stacks[i], scratch, dY, memoryOf(i), isTop(i) ? lnfLayout : undefined, isTop(i) ? lnf?.gains : undefined);
       backward.push(...b.dispatches);
       dY = b.dMemory;
     }

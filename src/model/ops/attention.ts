@@ -9,8 +9,10 @@
 // the norm wrote (self: one q|k tensor; cross: q and k) while V stays in qkv or kv. Both go through the same two
 // dispatch builders.
 import source from '../../../shaders/attention.wgsl?raw';
+import attentionRow from '../../../shaders/attention_row.wgsl?raw';
 import { f32, u32, type Dispatch, type GpuRuntime, type Scalar, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type TensorArg } from '../../gpu/kernel-template';
+import { gainSumsHost, type NormGainSums } from './layernorm';
 
 /** What self- and cross-attention share: the heads, the causal flag and the key mask. */
 interface Heads {
@@ -97,24 +99,26 @@ function crossWindows(q: TensorRef, kv: TensorRef, s: CrossAttentionShape, k?: T
   return { tq: s.tq, tk: s.tk, qStride: d, kStride: k ? d : 2 * d, vStride: 2 * d, outStride: d, q, k: k ?? kv, v: column(kv, d) };
 }
 
-/** `<name>4(row, c)`: columns c .. c+3 of a head row of q, k, v and dout. */
-const HEAD_LOADERS = ['q', 'k', 'v', 'dout']
-  .map((n) => {
-    const at = (k: number) => `read_${n}(row + col(c${k ? ` + ${k}u` : ''}))`;
-    return `fn ${n}4(row: u32, c: u32) -> vec4f {\n  return vec4f(${[0, 1, 2, 3].map(at).join(', ')});\n}`;
-  })
-  .join('\n');
+/** `<name>4(row, c)`: columns c .. c+3 of a head row of each of `names`. */
+const headLoaders = (names: string[]) =>
+  names
+    .map((n) => {
+      const at = (k: number) => `read_${n}(row + col(c${k ? ` + ${k}u` : ''}))`;
+      return `fn ${n}4(row: u32, c: u32) -> vec4f {\n  return vec4f(${[0, 1, 2, 3].map(at).join(', ')});\n}`;
+    })
+    .join('\n');
+const HEAD_LOADERS = headLoaders(['q', 'k', 'v', 'dout']);
 
 /** The accessors the shared code of shaders/attention.wgsl calls, and stand-ins for those a section does not bind. */
 function absentAccessors(tensors: Record<string, TensorArg>): string {
   const reads = ['q', 'k', 'v', 'dout', 'probs', 'ds'].filter((n) => !tensors[n]).map((n) => `fn read_${n}(i: u32) -> f32 { return 0.0; }`);
-  const writes = ['dq', 'ds', 'dk', 'dv'].filter((n) => !tensors[n]?.writes).map((n) => `fn write_${n}(i: u32, v: f32) {}`);
+  const writes = ['out', 'probs', 'dq', 'ds', 'dk', 'dv'].filter((n) => !tensors[n]?.writes).map((n) => `fn write_${n}(i: u32, v: f32) {}`);
   return [...reads, ...writes].join('\n');
 }
 
 /** The tensors of a section, and the fills every section takes. */
 function section(name: string, tensors: Record<string, TensorArg>, fills: Record<string, string>) {
-  return { label: `attention.${name}`, section: name, tensors, fills: { ...fills, WG: `${WG}u`, HEAD_LOADERS, ABSENT_ACCESSORS: absentAccessors(tensors) } };
+  return { label: `attention.${name}`, section: name, tensors, fills: { KEY_VALID: 'return true;', ...fills, WG: `${WG}u`, HEAD_LOADERS, ABSENT_ACCESSORS: absentAccessors(tensors), ATTENTION_ROW: attentionRow } };
 }
 
 /** The uniforms both kernels start with, and the element counts of the windows, for the template's bounds check. */
@@ -149,18 +153,80 @@ function common(w: Windows, s: Heads) {
   return { uniforms, lengths, fills, flopsPerUnit };
 }
 
+/** The tensors and the body of key_valid(b, j) of the forward through windows `w` (forward_row's). */
+function forwardTensors(w: Windows, s: Heads, a: { out: TensorRef; probs: TensorRef }, n: ReturnType<typeof common>['lengths']) {
+  const keyValid: Record<string, TensorArg> = s.keyValid ? { key_valid: read({ buffer: s.keyValid, offset: 0 }, s.batch * w.tk, 'u32') } : {};
+  const tensors = { q: read(w.q, n.q), k: read(w.k, n.k), v: read(w.v, n.v), ...keyValid, probs: write(a.probs, n.probs), out: write(a.out, n.out) };
+  return { tensors, keyValid: s.keyValid ? 'return read_key_valid(b * p.tk + j) != 0u;' : 'return true;' };
+}
+
 /** out = softmax(scale Q K^T + masks) V per head, through windows `w`; also writes probs [batch, nHeads, tq, tk]. */
 async function forwardDispatch(rt: GpuRuntime, w: Windows, s: Heads, a: { out: TensorRef; probs: TensorRef }): Promise<Dispatch> {
   const { uniforms, lengths: n, fills, flopsPerUnit } = common(w, s);
-  const keyValid: Record<string, TensorArg> = s.keyValid ? { key_valid: read({ buffer: s.keyValid, offset: 0 }, s.batch * w.tk, 'u32') } : {};
-  const tensors = { q: read(w.q, n.q), k: read(w.k, n.k), v: read(w.v, n.v), ...keyValid, probs: write(a.probs, n.probs), out: write(a.out, n.out) };
-  const k = instantiateKernel(source, {
-    uniforms,
-    ...section('forward', tensors, { ...fills, KEY_VALID: s.keyValid ? 'return read_key_valid(b * p.tk + j) != 0u;' : 'return true;' }),
-  });
+  const { tensors, keyValid } = forwardTensors(w, s, a, n);
+  const k = instantiateKernel(source, { uniforms, ...section('forward', tensors, { ...fills, KEY_VALID: keyValid }) });
   const rows = s.batch * s.nHeads * roundUp(w.tq, 4);
   const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(rows / WG)] });
   return { ...d, flops: 4 * flopsPerUnit };
+}
+
+/**
+ * Self-attention's rows as a kernel that computes them for its own use binds them (the fused graph's output projection,
+ * shaders/matmul.wgsl): the forward's (forward_row, before the product, whose A is `shared`: the output) or the first
+ * half of the backward's (backward_row, after the product, whose C is `shared`: dOut). Its uniforms, tensors (named as
+ * shaders/attention.wgsl names them), WGSL (the constants, loaders, key_valid and stand-ins that
+ * shaders/attention_row.wgsl needs, and that file) and useful flops; the same bits as the attention kernels.
+ */
+export interface AttentionRows {
+  pass: 'forward' | 'backward';
+  /** batch * seqLen rows of d = nHeads * headDim. */
+  rows: number;
+  d: number;
+  shared: 'out' | 'dout';
+  uniforms: Record<string, Scalar>;
+  tensors: Record<string, TensorArg>;
+  code: string;
+  flops: number;
+}
+
+function attentionRows(pass: AttentionRows['pass'], w: Windows, s: Heads, tensors: Record<string, TensorArg>, keyValid: string): AttentionRows {
+  const { uniforms, fills, flopsPerUnit } = common(w, s);
+  const code = [
+    `const KEY_CAP: u32 = ${fills.KEY_CAP};`,
+    `const DH_CAP: u32 = ${fills.DH_CAP};`,
+    HEAD_LOADERS,
+    absentAccessors(tensors),
+    `fn key_valid(b: u32, j: u32) -> bool {\n  ${keyValid}\n}`,
+    attentionRow,
+  ].join('\n');
+  return { pass, rows: s.batch * w.tq, d: s.nHeads * s.headDim, shared: pass === 'forward' ? 'out' : 'dout', uniforms, tensors, code, flops: 4 * flopsPerUnit };
+}
+
+/** attentionForward's work, for a product whose A is `out` to compute first (AttentionRows). */
+export function attentionForwardRows(a: AttentionShape & { qkv: TensorRef; qk?: TensorRef; out: TensorRef; probs: TensorRef }): AttentionRows {
+  const w = selfWindows(a.qkv, a, a.qk);
+  const { tensors, keyValid } = forwardTensors(w, a, a, common(w, a).lengths);
+  return attentionRows('forward', w, a, tensors, keyValid);
+}
+
+/**
+ * attentionBackward (two halves, as for a sequence longer than SHORT_SEQUENCE) with its first half (dQ and the scratch
+ * scale * dS) left to the product whose C is dOut (AttentionRows, `rows`), and the dispatch of its second (dK, dV),
+ * which reads what the first wrote: run after that product. `gainSums` (of a norm whose dy nothing here writes) go
+ * into that dispatch too.
+ */
+export async function attentionBackwardAfterProduct(
+  rt: GpuRuntime,
+  a: AttentionShape & { qkv: TensorRef; probs: TensorRef; dOut: TensorRef; dQkv: TensorRef } & NormedQk,
+  gainSums?: NormGainSums,
+): Promise<{ rows: AttentionRows; keys: Dispatch }> {
+  const [w, dw] = [selfWindows(a.qkv, a, a.qk), selfWindows(a.dQkv, a, a.dQk)];
+  const { lengths: n } = common(w, a);
+  const ds: TensorRef = { buffer: rt.storage('attention.backward.ds', n.probs * 4), offset: 0 };
+  const inputs = { probs: read(a.probs, n.probs), dout: read(a.dOut, n.out) };
+  const rows = attentionRows('backward', w, a, { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) }, 'return true;');
+  const keys = await backwardKeys(rt, w, a, { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }, gainSums);
+  return { rows, keys };
 }
 
 /**
@@ -189,8 +255,18 @@ async function backwardDispatches(
   // dP and dQ in the first, dK and dV in the second.
   return [
     await build('backward_rows', { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) }, heads * roundUp(w.tq, 4), 4 * flopsPerUnit),
-    await build('backward_keys', { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }, heads * roundUp(w.tk, 4), 4 * flopsPerUnit),
+    await backwardKeys(rt, w, s, { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }),
   ];
+}
+
+/** The backward's second dispatch (backward_keys): dK and dV from the scratch ds the first wrote; `gainSums` too. */
+async function backwardKeys(rt: GpuRuntime, w: Windows, s: Heads, tensors: Record<string, TensorArg>, gainSums?: NormGainSums): Promise<Dispatch> {
+  const { uniforms, fills, flopsPerUnit } = common(w, s);
+  const gains = gainSumsHost(rt.adapter, gainSums);
+  const k = instantiateKernel(source, { uniforms, ...section('backward_keys', { ...tensors, ...gains.tensors }, { ...fills, ...gains.fills }) });
+  const invocations = s.batch * s.nHeads * roundUp(w.tk, 4) + (gainSums?.d ?? 0);
+  const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(invocations / WG)] });
+  return { ...d, flops: 4 * flopsPerUnit };
 }
 
 /**

@@ -3,11 +3,12 @@
 import source from '../../../shaders/embedding.wgsl?raw';
 import { at, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
+import { gainSumsHost, type NormGainSums } from './layernorm';
 
 const WG = 64;
 
-function embeddingSource(spec: Omit<KernelSpec, 'fills'>) {
-  return instantiateKernel(source, { ...spec, fills: { WG: `${WG}u` } });
+function embeddingSource(spec: Omit<KernelSpec, 'fills'>, fills: Record<string, string> = {}) {
+  return instantiateKernel(source, { ...spec, fills: { WG: `${WG}u`, ...fills } });
 }
 
 /**
@@ -36,13 +37,16 @@ export function embeddingForward(
 
 /**
  * dTok[v, :] = sum of dOut over the positions holding token v (v < vocab); dPos[t, :] = sum over the batch
- * of dOut[b*T + t, :] (t < seqLen; later rows of dPos are left as they are). Written, not accumulated.
+ * of dOut[b*T + t, :] (t < seqLen; later rows of dPos are left as they are). Written, not accumulated. With
+ * `gainSums` (of a norm of batch * seqLen rows of d), those too.
  */
 export function embeddingBackward(
   rt: GpuRuntime,
-  a: { tokens: GPUBuffer; dOut: TensorRef; dTok: TensorRef; dPos: TensorRef; batch: number; seqLen: number; d: number; vocab: number },
+  a: { tokens: GPUBuffer; dOut: TensorRef; dTok: TensorRef; dPos: TensorRef; batch: number; seqLen: number; d: number; vocab: number; gainSums?: NormGainSums },
 ): Promise<Dispatch> {
-  const { batch, seqLen, d, vocab } = a;
+  const { batch, seqLen, d, vocab, gainSums } = a;
+  if (gainSums && (gainSums.rows !== batch * seqLen || gainSums.d !== d || gainSums.window)) throw new Error(`embedding: gain sums of ${gainSums.rows} x ${gainSums.d} beside ${batch * seqLen} rows of ${d}`);
+  const gains = gainSumsHost(rt.adapter, gainSums);
   const k = embeddingSource({
     label: 'embedding.backward',
     section: 'backward',
@@ -52,7 +56,8 @@ export function embeddingBackward(
       d_out: read(a.dOut, batch * seqLen * d),
       d_tok: write(a.dTok, vocab * d),
       d_pos: write(a.dPos, seqLen * d),
+      ...gains.tensors,
     },
-  });
-  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(d / WG), vocab + seqLen] });
+  }, gains.fills);
+  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(d / WG), vocab + seqLen + (gainSums ? 1 : 0)] });
 }

@@ -5,8 +5,9 @@
 // K where the projection wrote them (src/model/transformer.ts).
 import source from '../../../shaders/layernorm.wgsl?raw';
 import normRow from '../../../shaders/norm_row.wgsl?raw';
+import normGradRow from '../../../shaders/norm_grad.wgsl?raw';
 import { at, f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { instantiateKernel, read, write, type KernelSpec, type StandIn } from '../../gpu/kernel-template';
+import { instantiateKernel, read, standIns, write, type KernelSpec, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { NORM_EPS } from '../config';
 import type { NormKind } from '../../formats/model-config';
 
@@ -64,6 +65,90 @@ export const NORM_ROW_ACCESSORS: readonly StandIn[] = [
   { signature: 'write_mean(i: u32, v: f32)', tensor: 'mean', body: '' },
   { signature: 'write_rstd(i: u32, v: f32)', tensor: 'rstd', body: '' },
 ];
+
+/**
+ * The fill of shaders/norm_grad.wgsl (NORM_GRAD_ROW) for a kernel that folds a row-major norm's backward into its own
+ * work, with the bits of this kernel's backward; it takes normRowFills' NORM_LANES and CENTRED, and NORM_ROW before it.
+ */
+export function normGradFills(): Record<string, string> {
+  return { NORM_GRAD_ROW: normGradRow };
+}
+
+/**
+ * The accessors shaders/norm_grad.wgsl reads (besides NORM_ROW_ACCESSORS' read_gamma) and the gain sums' writes, with
+ * their stand-ins when a kernel binds none.
+ */
+export const NORM_GRAD_ACCESSORS: readonly StandIn[] = [
+  { signature: 'read_dy(i: u32) -> f32', tensor: 'dy', body: 'return 0.0;' },
+  { signature: 'read_mean(i: u32) -> f32', tensor: 'mean', body: 'return 0.0;' },
+  { signature: 'read_rstd(i: u32) -> f32', tensor: 'rstd', body: 'return 0.0;' },
+  { signature: 'write_dgamma(i: u32, v: f32)', tensor: 'dgamma', body: '' },
+  { signature: 'write_dbeta(i: u32, v: f32)', tensor: 'dbeta', body: '' },
+];
+
+/**
+ * A norm of only positions [start, start + count) of each sequence of seqLen rows (the final norm of a model read out at
+ * some): row r of its output (and dy) is row (r / count) * seqLen + start + r % count of x (and dx, and the statistics).
+ */
+export interface NormWindow {
+  seqLen: number;
+  start: number;
+  count: number;
+}
+
+/** Rows of x under a norm of `rows` output rows. */
+export function normInputRows(rows: number, window?: NormWindow): number {
+  return window ? (rows / window.count) * window.seqLen : rows;
+}
+
+/** The body of x_row(r) (shaders/norm_grad.wgsl): the row of x under output row r. */
+export function xRowBody(window?: NormWindow): string {
+  return window ? `return (r / ${window.count}u) * ${window.seqLen}u + ${window.start}u + r % ${window.count}u;` : 'return r;';
+}
+
+/**
+ * The gain gradients of a row-major norm of `rows` rows of d: dGamma [d] = sum over rows of dy * xhat (LayerNorm: dBeta
+ * [d] = sum of dy), as normBackward sums them, from dy [rows, d] (written by an earlier dispatch: a product's C), x, mean
+ * and rstd (under `window`, at the rows it maps to).
+ */
+export type NormGainSums = { dy: TensorRef; x: TensorRef; rstd: TensorRef; dGamma: TensorRef; rows: number; d: number; window?: NormWindow; kernel?: LayerNormKernel } & (
+  | { kind: 'layer'; mean: TensorRef; dBeta: TensorRef }
+  | { kind: 'rms' }
+);
+
+/** The tensors a kernel summing `s` binds (shaders/norm_grad.wgsl's names). */
+export function gainSumsTensors(s: NormGainSums): Record<string, TensorArg | undefined> {
+  const { rows, d } = s;
+  const xRows = normInputRows(rows, s.window);
+  return {
+    dy: read(s.dy, rows * d),
+    x: read(s.x, xRows * d),
+    mean: s.kind === 'layer' ? read(s.mean, xRows) : undefined,
+    rstd: read(s.rstd, xRows),
+    dgamma: write(s.dGamma, d),
+    dbeta: s.kind === 'layer' ? write(s.dBeta, d) : undefined,
+  };
+}
+
+/**
+ * What a kernel that sums a norm's gain gradients beside its own work (shaders/norm_grad.wgsl's norm_gain_sums: the
+ * embedding and attention backwards in the fused graph on GPUs) binds and fills: the gain sums' tensors, and the fills
+ * NORM_ROW, NORM_GRAD_ROW, NORM_LANES, CENTRED and GAIN_FUNCTIONS: stand-ins for the tensors it does not bind, x_at,
+ * x_row, and gain_dims() -> (rows of dy, d), zeros without gain sums.
+ */
+export function gainSumsHost(adapter: { isSoftware: boolean }, s?: NormGainSums): { tensors: Record<string, TensorArg>; fills: Record<string, string> } {
+  const tensors = s ? gainSumsTensors(s) : {};
+  const functions = [
+    standIns(tensors, [...NORM_ROW_ACCESSORS, ...NORM_GRAD_ACCESSORS]),
+    `fn x_at(r: u32, i: u32) -> f32 { return read_x(r * ${s?.d ?? 0}u + i); }`,
+    `fn x_row(r: u32) -> u32 { ${xRowBody(s?.window)} }`,
+    `fn gain_dims() -> vec2<u32> { return vec2(${s?.rows ?? 0}u, ${s?.d ?? 0}u); }`,
+  ];
+  return {
+    tensors: Object.fromEntries(Object.entries(tensors).filter((e): e is [string, TensorArg] => e[1] !== undefined)),
+    fills: { ...normRowFills(adapter, s?.kind ?? 'layer', s?.kernel), ...normGradFills(), GAIN_FUNCTIONS: functions.join('\n') },
+  };
+}
 
 /** Row-major [rows, d], one gain vector: the model's LayerNorms and RMSNorms. */
 const rowMajor = (d: number): NormLayout => ({ segments: 1, segmentsPerGain: 1, xStride: d, yStride: d });

@@ -7,12 +7,15 @@
 // Kernels are picked by shape, as tfjs-backend-webgpu does: a register-blocked tiled kernel, and a skinny
 // kernel for products with at most 16 rows or columns, where a 64 x 64 tile would leave most invocations idle;
 // and by adapter: CPU implementations of WebGPU get variants without workgroup memory (chooseMatmulKernel).
-// With `norm` (the fused graph) the product's A is a LayerNorm or RMSNorm of its input, computed on load.
+// With `norm` (the fused graph) the product's A is a LayerNorm or RMSNorm of its input, computed on load; with
+// `normGrad` the norm whose output gradient is this product's C takes its backward to dx in the epilogue, and a later
+// dispatch of products sums that norm's gain gradients (NormGainSums) beside them.
 import source from '../../../shaders/matmul.wgsl?raw';
 import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { embeddingAt, embeddingBindings, NORM_ROW_ACCESSORS, normRowFills, type LayerNormKernel, type NormEmbedding } from './layernorm';
+import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, type NormWindow, gainSumsTensors, normInputRows, xRowBody } from './layernorm';
 import { NORM_EPS } from '../config';
+import type { AttentionRows } from './attention';
 
 export interface MatmulArgs {
   M: number;
@@ -38,6 +41,13 @@ export interface MatmulArgs {
   biasGrad?: TensorRef;
   /** A = this norm of x, computed on load and written to `a` (one job of the tiled kernel, A not transposed). */
   norm?: MatmulNorm;
+  /** C [M, N] is the output gradient of this norm of rows of N: its dx is computed too (tiled kernel, A not transposed). */
+  normGrad?: MatmulNormGrad;
+  /**
+   * Self-attention's rows computed in this dispatch (tiled kernel, A not transposed): the forward's, whose output is A
+   * (`a`), computed first; or the first half of the backward's, from dOut = C, after the product.
+   */
+  attention?: AttentionRows;
   /** Overrides the shape-based kernel choice (tests and benchmarks). */
   kernel?: MatmulKernel;
 }
@@ -49,6 +59,19 @@ export interface MatmulArgs {
  */
 export type MatmulNorm = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; embed?: NormEmbedding; kernel?: LayerNormKernel } & (
   | { kind: 'layer'; beta: TensorRef; mean: TensorRef }
+  | { kind: 'rms' }
+);
+
+/**
+ * The model's LayerNorm or RMSNorm of x [M, N] row-major (gamma [N]; mean (LayerNorm) and rstd [M], the forward's), whose
+ * output gradient is the product's C: writes dx [M, N] as normBackward would, added to dx's own contents (the residual
+ * stream's gradient) when `residual`. Its gain gradients are left to a NormGainSums in a later dispatch. Under `window`
+ * x, dx and the statistics have rows for every position, C only for the window's: the other rows of dx are left as they
+ * are with `residual`, zeroed without. `kernel`: the norm kernel variant whose order of summation to follow (default:
+ * this adapter's).
+ */
+export type MatmulNormGrad = { x: TensorRef; gamma: TensorRef; rstd: TensorRef; dx: TensorRef; residual: boolean; window?: NormWindow; kernel?: LayerNormKernel } & (
+  | { kind: 'layer'; mean: TensorRef }
   | { kind: 'rms' }
 );
 
@@ -80,9 +103,9 @@ function outputExtent(shape: Shape, side: 'M' | 'N'): number {
  * memory and barriers are emulated (invocations become coroutines that switch at every barrier), so there
  * the kernels avoid them and hold bigger register blocks instead: measured 4-5x faster on SwiftShader.
  */
-export function chooseMatmulKernel(shape: Shape & { norm?: unknown }, adapter: { isSoftware: boolean }): MatmulKernel {
+export function chooseMatmulKernel(shape: Shape & { norm?: unknown; normGrad?: unknown; attention?: unknown }, adapter: { isSoftware: boolean }): MatmulKernel {
   const columns = outputExtent(shape, 'N');
-  if (Math.min(shape.M, columns) <= SKINNY_MAX && !shape.norm) {
+  if (Math.min(shape.M, columns) <= SKINNY_MAX && !shape.norm && !shape.normGrad && !shape.attention) {
     const wantedSlices = 2 ** Math.ceil(Math.log2(Math.max(1, shape.K / SKINNY_K_PER_SLICE)));
     const slices = adapter.isSoftware ? 1 : Math.min(SKINNY_WORKGROUP, wantedSlices);
     return { kind: 'skinny', smallSide: shape.M <= columns ? 'M' : 'N', slices };
@@ -104,6 +127,12 @@ function checkArgs(args: MatmulArgs, kernel: MatmulKernel): void {
   }
   if (args.gelu && args.geluGrad) throw new Error('matmul: gelu and geluGrad cannot be combined');
   if (args.norm && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm on load needs the tiled kernel and A not transposed');
+  if (args.normGrad && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: a norm backward in the epilogue needs the tiled kernel and A not transposed');
+  if (args.attention && (args.transA || kernel.kind !== 'tiled')) throw new Error('matmul: attention in a product needs the tiled kernel and A not transposed');
+  const att = args.attention;
+  if (att && (args.M !== att.rows || (att.pass === 'forward' ? args.K : args.N) !== att.d)) {
+    throw new Error(`matmul: attention rows of ${att.rows} x ${att.d} do not fit the ${att.pass === 'forward' ? 'A' : 'C'} of ${args.M} x ${args.K} x ${args.N}`);
+  }
   if (args.norm?.embed && args.M % args.norm.embed.seqLen !== 0) throw new Error(`matmul: an embedding input is ${args.M} rows of whole sequences of ${args.norm.embed.seqLen}`);
   if (kernel.kind === 'skinny') {
     const small = outputExtent(args, kernel.smallSide);
@@ -170,7 +199,7 @@ function perJob(signature: string, jobs: number, body: (j: number) => string): s
 function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
   const { M, N, K } = args;
   return {
-    a: args.norm ? write(args.a, M * K) : read(args.a, M * K),
+    a: args.norm || args.attention?.pass === 'forward' ? write(args.a, M * K) : read(args.a, M * K),
     b: read(args.b, K * N),
     c: write(args.c, M * N),
     bias: args.bias && read(args.bias, N),
@@ -180,49 +209,114 @@ function jobTensors(args: MatmulArgs): Record<string, TensorArg | undefined> {
   };
 }
 
-/** The norm's accessors (shaders/matmul.wgsl, NORM), with the stand-ins a kernel that does not bind them gets. */
-const NORM_ACCESSORS: StandIn[] = [...NORM_ROW_ACCESSORS, { signature: 'write_x(i: u32, v: f32)', tensor: 'x', body: '' }];
+/** The norm's accessors (shaders/matmul.wgsl, NORM and the norm backward), with the stand-ins a kernel that does not bind them gets. */
+const NORM_ACCESSORS: StandIn[] = [
+  ...NORM_ROW_ACCESSORS,
+  ...NORM_GRAD_ACCESSORS,
+  { signature: 'write_x(i: u32, v: f32)', tensor: 'x', body: '' },
+  { signature: 'read_dx(i: u32) -> f32', tensor: 'dx', body: 'return 0.0;' },
+  { signature: 'write_dx(i: u32, v: f32)', tensor: 'dx', body: '' },
+];
 
-/** The norm's tensors, uniforms and fills for a kernel whose (only) job is `args`; no norm: stand-ins only. */
-function normBindings(args: MatmulArgs, adapter: { isSoftware: boolean }) {
-  const { M, K, norm } = args;
-  const embedding = norm?.embed && embeddingBindings(norm.embed, M, K);
-  const tensors: Record<string, TensorArg | undefined> = norm && {
-    ...embedding?.tensors,
-    x: norm.embed ? write(norm.x, M * K) : read(norm.x, M * K),
-    gamma: read(norm.gamma, K),
-    beta: norm.kind === 'layer' ? read(norm.beta, K) : undefined,
-    mean: norm.kind === 'layer' ? write(norm.mean, M) : undefined,
-    rstd: write(norm.rstd, M),
-  } || {};
+/** The tensors of a norm backward in job `args`'s epilogue (dy: its C). */
+function normGradTensors(args: MatmulArgs, g: MatmulNormGrad): Record<string, TensorArg | undefined> {
+  const { M, N } = args;
+  const xRows = normInputRows(M, g.window);
+  if (g.window && M % g.window.count !== 0) throw new Error(`matmul: a norm backward of ${M} rows under a window of ${g.window.count} positions`);
+  return {
+    x: read(g.x, xRows * N),
+    gamma: read(g.gamma, N),
+    mean: g.kind === 'layer' ? read(g.mean, xRows) : undefined,
+    rstd: read(g.rstd, xRows),
+    dy: read(args.c, M * N),
+    dx: write(g.dx, xRows * N),
+  };
+}
+
+/**
+ * The tensors, uniforms and fills of the one norm part a dispatch may hold: job 0's norm on load, one job's norm
+ * backward, or a norm's gain sums; none: stand-ins only.
+ */
+function normBindings(jobs: MatmulArgs[], adapter: { isSoftware: boolean }, gainSums?: NormGainSums) {
+  const norm = jobs[0]?.norm;
+  const gradJob = jobs.find((a) => a.normGrad);
+  const parts = [norm, ...jobs.map((a) => a.normGrad), gainSums].filter(Boolean).length;
+  if (parts > 1) throw new Error('matmul: a dispatch holds one norm part at most (a norm on load, a norm backward or gain sums)');
+  const embedding = norm?.embed && embeddingBindings(norm.embed, jobs[0].M, jobs[0].K);
+  let tensors: Record<string, TensorArg | undefined> = {};
+  if (norm) {
+    const { M, K } = jobs[0];
+    tensors = {
+      ...embedding?.tensors,
+      x: norm.embed ? write(norm.x, M * K) : read(norm.x, M * K),
+      gamma: read(norm.gamma, K),
+      beta: norm.kind === 'layer' ? read(norm.beta, K) : undefined,
+      mean: norm.kind === 'layer' ? write(norm.mean, M) : undefined,
+      rstd: write(norm.rstd, M),
+    };
+  } else if (gradJob) {
+    tensors = normGradTensors(gradJob, gradJob.normGrad!);
+  } else if (gainSums) {
+    tensors = gainSumsTensors(gainSums);
+  }
+  const backward = gradJob ? { rows: gradJob.M, d: gradJob.N, ...gradJob.normGrad! } : gainSums;
+  const w = backward?.window;
+  // clear_outside(r, d): dx's rows of r's sequence outside the window, zeroed by the thread of its first row in it.
+  const clearOutside = w && gradJob && !gradJob.normGrad!.residual
+    ? `if (r % ${w.count}u != 0u) { return; }\n  let first = (r / ${w.count}u) * ${w.seqLen}u;\n  for (var t = 0u; t < ${w.seqLen}u; t++) {\n    if (t - ${w.start}u < ${w.count}u) { continue; }\n    for (var i = 0u; i < d; i++) { write_dx((first + t) * d + i, 0.0); }\n  }`
+    : '';
+  const kind = norm?.kind ?? backward?.kind ?? 'layer';
   return {
     tensors,
-    uniforms: { eps: f32(NORM_EPS), ...embedding?.uniforms },
-    standIns: standIns(tensors, NORM_ACCESSORS),
+    uniforms: { eps: f32(NORM_EPS), ...embedding?.uniforms, ...(backward && { norm_rows: u32(backward.rows), norm_d: u32(backward.d) }) },
+    // norm_dims(): the backward's rows and d (shaders/matmul.wgsl).
+    standIns: [
+      standIns(tensors, NORM_ACCESSORS),
+      `fn norm_dims() -> vec2<u32> { return ${backward ? 'vec2(p.norm_rows, p.norm_d)' : 'vec2(0u)'}; }`,
+      `fn x_row(r: u32) -> u32 { ${xRowBody(w)} }`,
+      `fn clear_outside(r: u32, d: u32) {\n  ${clearOutside}\n}`,
+    ].join('\n'),
     fills: {
       NORM: String(!!norm),
-      X_AT: norm?.embed ? embeddingAt('dims(0u).z') : 'return read_x(r * dims(0u).z + i);',
-      ...normRowFills(adapter, norm?.kind ?? 'layer', norm?.kernel),
+      NORM_RESIDUAL: String(!!gradJob?.normGrad!.residual),
+      X_AT: norm?.embed ? embeddingAt('dims(0u).z') : backward ? 'return read_x(r * norm_dims().y + i);' : 'return read_x(r * dims(0u).z + i);',
+      ...normRowFills(adapter, kind, norm?.kernel ?? backward?.kernel),
+      ...normGradFills(),
     },
   };
 }
 
-/** Tiles of one job's C in the tiled kernel. */
+/** Workgroups of one job in the tiled kernel: a tile of C each, or with a norm backward or attention a strip of TILE whole rows. */
 function jobTiles(args: MatmulArgs, kernel: Extract<MatmulKernel, { kind: 'tiled' }>): number {
   const tile = 4 * kernel.quads * kernel.wgDim;
-  return Math.ceil(args.N / tile) * Math.ceil(args.M / tile);
+  return (args.normGrad || args.attention ? 1 : Math.ceil(args.N / tile)) * Math.ceil(args.M / tile);
+}
+
+/** Workgroups of the gain sums in the tiled kernel: one invocation per gain column. */
+function gainSumsGroups(gainSums: NormGainSums | undefined, kernel: Extract<MatmulKernel, { kind: 'tiled' }>): number {
+  return gainSums ? Math.ceil(gainSums.d / kernel.wgDim ** 2) : 0;
 }
 
 /** The kernel source and bindings for one variant running `jobs`: fills the constants of shaders/matmul.wgsl. */
-function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSoftware: boolean }) {
+function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSoftware: boolean }, gainSums?: NormGainSums) {
   if (jobs.length > 1 && jobs.some((a) => a.norm)) throw new Error('matmul: a norm on load runs as the only job of its dispatch');
-  const norm = normBindings(jobs[0], adapter);
+  const norm = normBindings(jobs, adapter, gainSums);
   const tensors: Record<string, TensorArg> = {};
   const named = new Map<string, TensorArg>();
+  const gradJob = jobs.findIndex((a) => a.normGrad);
   for (const [name, arg] of Object.entries(norm.tensors)) {
     if (!arg) continue;
     tensors[name] = arg;
-    named.set(name, arg);
+    // A norm backward's dy is its job's C, read back.
+    if (!(gradJob >= 0 && name === 'dy')) named.set(name, arg);
+  }
+  const attention = jobs.find((a) => a.attention)?.attention;
+  if (jobs.filter((a) => a.attention).length > 1) throw new Error('matmul: attention rows in one job of a dispatch at most');
+  for (const [name, arg] of Object.entries(attention?.tensors ?? {})) {
+    if (tensors[name]) throw new Error(`matmul: the attention's ${name} and the norm's share a name`);
+    tensors[name] = arg;
+    // The attention's output is its job's A, its dOut its job's C.
+    if (name !== attention!.shared) named.set(name, arg);
   }
   const perJobTensors = jobs.map((args, j) => {
     const t = jobTensors(args);
@@ -234,7 +328,7 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
     return t;
   });
   checkNoOverlap(named);
-  const uniforms = { ...Object.fromEntries(jobs.flatMap((a, j) => [[`M${j}`, u32(a.M)], [`N${j}`, u32(a.N)], [`K${j}`, u32(a.K)]])), ...norm.uniforms };
+  const uniforms = { ...Object.fromEntries(jobs.flatMap((a, j) => [[`M${j}`, u32(a.M)], [`N${j}`, u32(a.N)], [`K${j}`, u32(a.K)]])), ...norm.uniforms, ...attention?.uniforms };
   const functions = [
     perJob('dims(job: u32) -> vec3<u32>', jobs.length, (j) => `return vec3(p.M${j}, p.N${j}, p.K${j});`),
     ...Object.entries(FLAGS).map(([name, flag]) => perJob(`${name}(job: u32) -> bool`, jobs.length, (j) => `return ${!!flag(jobs[j])};`)),
@@ -249,25 +343,33 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
   ];
   const skinny = kernel.kind === 'skinny';
   const flags = (a: MatmulArgs) =>
-    [a.norm && `${a.norm.kind}norm${a.norm.embed ? '+embed' : ''}`, a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
+    [a.norm && `${a.norm.kind}norm${a.norm.embed ? '+embed' : ''}`, a.normGrad && `${a.normGrad.kind}norm.backward`, a.attention && 'attention', a.transA && 'tA', a.transB && 'tB', a.bias && 'bias', a.residual && 'res', a.gelu && 'gelu', a.geluGrad && 'geluGrad', a.biasGrad && 'db']
       .filter(Boolean)
       .join(',');
   const tileCounts = kernel.kind === 'tiled' ? jobs.map((a) => jobTiles(a, kernel)) : [];
   // tile(j, t - first, lid) for the job whose range holds t; nothing past the last.
   let first = 0;
   const calls = tileCounts.map((n, j) => {
-    const call = `if (t < ${first + n}u) { tile(${j}u, t - ${first}u, lid); return; }`;
+    const strip = jobs[j].normGrad ? 'normGradStrip' : jobs[j].attention ? (jobs[j].attention!.pass === 'forward' ? 'attentionStrip' : 'attentionGradStrip') : 'tile';
+    const call = `if (t < ${first + n}u) { ${strip}(${j}u, t - ${first}u, lid); return; }`;
     first += n;
     return call;
   });
+  if (kernel.kind === 'tiled' && gainSums) calls.push(`if (t < ${first + gainSumsGroups(gainSums, kernel)}u) { gainSums(t - ${first}u, lid); return; }`);
+  const gainLabel = gainSums ? ` + [${gainSums.kind}norm.gains] ${gainSums.rows}x${gainSums.d}` : '';
   return instantiateKernel(source, {
-    label: `matmul.${kernelName(kernel)}${jobs.map((a) => `[${flags(a)}] ${a.M}x${a.N}x${a.K}`).join(' + ')}`,
+    label: `matmul.${kernelName(kernel)}${jobs.map((a) => `[${flags(a)}] ${a.M}x${a.N}x${a.K}`).join(' + ')}${gainLabel}`,
     section: kernel.kind,
     uniforms,
     tensors,
     fills: {
       ONES_COLUMN: String(!!(jobs[0].biasGrad && skinny)),
       JOB_FUNCTIONS: [...functions, norm.standIns].join('\n'),
+      // attention_rows(first, end, lid): rows [first, end) of the attention, every head, spread over the workgroup
+      // (forward_row or backward_row, shaders/attention_row.wgsl, included with what it needs); nothing without one.
+      ATTENTION: attention
+        ? `${attention.code}\nfn attention_rows(first: u32, end: u32, lid: u32) {\n  for (var e = lid; e < (end - first) * p.n_heads; e += WORKGROUP_SIZE) {\n    let r = first + e / p.n_heads;\n    ${attention.pass}_row(r / p.tq, e % p.n_heads, r % p.tq);\n  }\n}`
+        : 'fn attention_rows(first: u32, end: u32, lid: u32) {}',
       ...norm.fills,
       ...(skinny
         ? {
@@ -288,9 +390,9 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
 }
 
 /** The grid: skinny, lines over x; tiled, every job's tiles in one sequence, x first, spilling into y past maxDim. */
-function workgroups(jobs: MatmulArgs[], kernel: MatmulKernel, maxDim: number): [number, number] {
+function workgroups(jobs: MatmulArgs[], kernel: MatmulKernel, maxDim: number, gainSums?: NormGainSums): [number, number] {
   if (kernel.kind === 'tiled') {
-    const total = jobs.reduce((sum, a) => sum + jobTiles(a, kernel), 0);
+    const total = jobs.reduce((sum, a) => sum + jobTiles(a, kernel), gainSumsGroups(gainSums, kernel));
     return total <= maxDim ? [total, 1] : [maxDim, Math.ceil(total / maxDim)];
   }
   const lines = outputExtent(jobs[0], kernel.smallSide === 'M' ? 'N' : 'M');
@@ -308,35 +410,44 @@ export async function matmul(rt: GpuRuntime, args: MatmulArgs): Promise<Dispatch
  * write what another reads or writes. Each output is computed exactly as `matmul` with the same tiled kernel would.
  * The tile is the one chooseMatmulKernel picks for all the jobs' tiles together; `kernel` overrides it.
  */
-export async function matmuls(rt: GpuRuntime, jobs: MatmulArgs[], kernel?: Extract<MatmulKernel, { kind: 'tiled' }>): Promise<Dispatch> {
+export async function matmuls(rt: GpuRuntime, jobs: MatmulArgs[], kernel?: Extract<MatmulKernel, { kind: 'tiled' }>, gainSums?: NormGainSums): Promise<Dispatch> {
   if (jobs.length === 0) throw new Error('matmuls: no jobs');
-  if (jobs.length === 1 && !kernel) return matmul(rt, jobs[0]);
-  return jobsDispatch(rt, jobs, kernel ?? chooseTiledKernel(jobs, rt.adapter));
+  if (jobs.length === 1 && !kernel && !gainSums) return matmul(rt, jobs[0]);
+  return jobsDispatch(rt, jobs, kernel ?? chooseTiledKernel(jobs, rt.adapter), gainSums);
 }
+
+const buffersOf = (tensors: Record<string, TensorArg | undefined>) => Object.values(tensors).flatMap((t) => (t ? [t.ref.buffer] : []));
 
 /** The storage buffers a job binds (one binding each, whatever the number of tensors in it). */
 function jobBuffers(args: MatmulArgs): Set<GPUBuffer> {
-  return new Set(Object.values(jobTensors(args)).flatMap((t) => (t ? [t.ref.buffer] : [])));
+  const extra = [...(args.normGrad ? buffersOf(normGradTensors(args, args.normGrad)) : []), ...buffersOf(args.attention?.tensors ?? {})];
+  return new Set([...buffersOf(jobTensors(args)), ...extra]);
 }
 
 /**
  * Independent products in as few dispatches of the tiled kernel as the adapter's storage-buffer bindings allow
  * (maxStorageBuffersPerShaderStage): `groupJobs` packs them in order. One dispatch when they fit, as they usually do.
+ * `gainSums` (read nothing the jobs write) go with the first.
  */
-export async function matmulGroups(rt: GpuRuntime, jobs: MatmulArgs[]): Promise<Dispatch[]> {
+export async function matmulGroups(rt: GpuRuntime, jobs: MatmulArgs[], gainSums?: NormGainSums): Promise<Dispatch[]> {
   const out: Dispatch[] = [];
-  for (const group of groupJobs(jobs, rt.limits.maxStorageBuffersPerShaderStage)) out.push(await matmuls(rt, group));
+  const initial = gainSums && new Set(buffersOf(gainSumsTensors(gainSums)));
+  for (const [i, group] of groupJobs(jobs, rt.limits.maxStorageBuffersPerShaderStage, initial).entries()) out.push(await matmuls(rt, group, undefined, i === 0 ? gainSums : undefined));
   return out;
 }
 
-/** Consecutive runs of `jobs` whose bound buffers together number at most `maxBuffers` (a job alone always fits). */
-export function groupJobs(jobs: MatmulArgs[], maxBuffers: number): MatmulArgs[][] {
+/**
+ * Consecutive runs of `jobs` whose bound buffers together number at most `maxBuffers` (a job alone always fits), the
+ * first counting `initial` too.
+ */
+export function groupJobs(jobs: MatmulArgs[], maxBuffers: number, initial = new Set<GPUBuffer>()): MatmulArgs[][] {
   const groups: MatmulArgs[][] = [];
-  let buffers = new Set<GPUBuffer>();
+  let buffers = initial;
   for (const job of jobs) {
     const mine = jobBuffers(job);
     const merged = new Set([...buffers, ...mine]);
-    if (groups.length > 0 && merged.size <= maxBuffers) {
+    if (groups.length === 0 || merged.size <= maxBuffers) {
+      if (groups.length === 0) groups.push([]);
       groups[groups.length - 1].push(job);
       buffers = merged;
     } else {
@@ -347,11 +458,11 @@ export function groupJobs(jobs: MatmulArgs[], maxBuffers: number): MatmulArgs[][
   return groups;
 }
 
-async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKernel): Promise<Dispatch> {
+async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKernel, gainSums?: NormGainSums): Promise<Dispatch> {
   for (const args of jobs) checkArgs(args, kernel);
-  const { kernel: k, params, buffers } = matmulKernel(jobs, kernel, rt.adapter);
-  const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension) });
-  return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K, 0) };
+  const { kernel: k, params, buffers } = matmulKernel(jobs, kernel, rt.adapter, gainSums);
+  const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension, gainSums) });
+  return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K + (a.attention?.flops ?? 0), 0) };
 }
 
 export interface MatmulBenchmarkOptions {

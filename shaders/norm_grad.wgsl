@@ -1,0 +1,80 @@
+// The backward of one row-major LayerNorm or RMSNorm [rows, d] (shaders/layernorm.wgsl's backward, SEGS = 1) as single
+// invocations compute it, for the kernels that fold the norm's backward into work they do anyway (the fused graph on
+// GPUs: the matmul whose C is the norm's dy computes dx in its epilogue, and a later dispatch the gain sums):
+//   norm_grad_sums(r, d) -> (mean over i of gamma*dy, mean of gamma*dy*xhat) of dy row r (.x unused by RMSNorm)
+//   norm_grad_dx(r, i, d, m, residual) -> dx[x_row(r), i] = residual + rstd * (gamma*dy - m.x - xhat * m.y) (no m.x:
+//                                         RMSNorm)
+//   norm_gain_sums(col, rows, d) -> (dgamma, dbeta)[col] = (sum over the rows of dy of dy * xhat, sum of dy)
+// each summed in the order in which layernorm.wgsl's lanes and its tree reduction (lane_sum) add them on the adapter
+// whose norm kernel variant has NORM_LANES lanes per row (and min(NORM_LANES, 8) per gain column), with the same
+// float32 expressions, so the bits are that kernel's on the same adapter.
+// Layout: dy [rows, d] row-major (read_dy); its row r is the gradient of the norm's output row x_row(r), whose input
+// element i is x_at(x_row(r), i) and statistics read_mean(x_row(r)) (LayerNorm) and read_rstd(x_row(r)); gamma [d]
+// (read_gamma). x_row(r) is r, or for a norm of some positions of each sequence (the final norm of a model read out at
+// some: layernorm.wgsl's window) (r / count) * seq_len + start + r % count. The including kernel defines those, the
+// constants CENTRED and NORM_LANES, and includes shaders/norm_row.wgsl (xhat) before this; inserted where it has the
+// NORM_GRAD_ROW fill.
+
+// Lane l's sums of row r (elements i = l, l + NORM_LANES, ...): gamma*dy and gamma*dy*xhat.
+fn grad_lane_sums(r: u32, d: u32, l: u32, mean: f32, rstd: f32) -> vec2f {
+  let xr = x_row(r);
+  var s = vec2f(0.0);
+  for (var i = l; i < d; i += NORM_LANES) {
+    let gdy = read_gamma(i) * read_dy(r * d + i);
+    s += vec2f(gdy, gdy * xhat(x_at(xr, i), mean, rstd));
+  }
+  return s;
+}
+
+fn norm_grad_sums(r: u32, d: u32) -> vec2f {
+  let mean = read_mean(x_row(r));
+  let rstd = read_rstd(x_row(r));
+  if (NORM_LANES == 1u) {
+    return grad_lane_sums(r, d, 0u, mean, rstd) / f32(d);
+  }
+  var parts: array<vec2f, NORM_LANES>;
+  for (var l = 0u; l < NORM_LANES; l++) {
+    parts[l] = grad_lane_sums(r, d, l, mean, rstd);
+  }
+  for (var s = NORM_LANES / 2u; s >= 1u; s >>= 1u) {
+    for (var l = 0u; l < s; l++) {
+      parts[l] += parts[l + s];
+    }
+  }
+  return parts[0] / f32(d);
+}
+
+fn norm_grad_dx(r: u32, i: u32, d: u32, m: vec2f, residual: f32) -> f32 {
+  let xr = x_row(r);
+  let gdy = read_gamma(i) * read_dy(r * d + i);
+  return residual + read_rstd(xr) * (gdy - select(0.0, m.x, CENTRED) - xhat(x_at(xr, i), read_mean(xr), read_rstd(xr)) * m.y);
+}
+
+const GAIN_LANES: u32 = min(NORM_LANES, 8u); // layernorm.wgsl's COL_LANES
+
+// Lane l's sums of gain column col (rows k = l, l + GAIN_LANES, ...): dy * xhat and dy.
+fn gain_lane_sums(col: u32, rows: u32, d: u32, l: u32) -> vec2f {
+  var s = vec2f(0.0);
+  for (var k = l; k < rows; k += GAIN_LANES) {
+    let g = read_dy(k * d + col);
+    let xr = x_row(k);
+    s += vec2f(g * xhat(x_at(xr, col), read_mean(xr), read_rstd(xr)), g);
+  }
+  return s;
+}
+
+fn norm_gain_sums(col: u32, rows: u32, d: u32) -> vec2f {
+  if (GAIN_LANES == 1u) {
+    return gain_lane_sums(col, rows, d, 0u);
+  }
+  var parts: array<vec2f, GAIN_LANES>;
+  for (var l = 0u; l < GAIN_LANES; l++) {
+    parts[l] = gain_lane_sums(col, rows, d, l);
+  }
+  for (var s = GAIN_LANES / 2u; s >= 1u; s >>= 1u) {
+    for (var l = 0u; l < s; l++) {
+      parts[l] += parts[l + s];
+    }
+  }
+  return parts[0];
+}
