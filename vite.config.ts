@@ -37,6 +37,9 @@ export default defineConfig({
     // Every engine test shares one GPU device per file; SwiftShader is CPU-bound and the CI machine has
     // two cores, so files run one at a time to keep each test's wall time predictable.
     fileParallelism: false,
+    // ...and in one process: the files share that device (test/helpers/gpu.ts), its compiled pipelines and the
+    // grokked fixture, instead of compiling every kernel again for each file (seconds each on SwiftShader).
+    isolate: false,
     testTimeout: 600_000,
     hookTimeout: 120_000,
   },

@@ -8,11 +8,10 @@
 // (test/classroom-run.test.ts). Screenshots at projector sizes go to test-results/.
 import { expect, test, type Page } from '@playwright/test';
 
-const STEPS = 100;
-const EVAL_EVERY = 50;
+const STEPS = 50;
+const EVAL_EVERY = 25;
 const TRAINING_TIMEOUT = 420_000;
-// quick-dyck evaluates every 50 steps (EVAL_EVERY) by default, so the link does not name it.
-const RUN = `preset=quick-dyck&seed=1&steps=${STEPS}&window=2&snap=50`;
+const RUN = `preset=quick-dyck&seed=1&steps=${STEPS}&eval=${EVAL_EVERY}&window=2&snap=${EVAL_EVERY}`;
 const LINK = `/#${RUN}&classroom=on`;
 const CLASSROOM_CHARTS = ['loss', 'accuracy', 'g23', 'energy-v1', 'causal-ablation'];
 
@@ -56,11 +55,11 @@ test('classroom mode: the walkthrough starts the classroom run, its charts fill,
 
   // As it trains: the charts fill, and the walkthrough says what each moment waits for.
   await expect.poll(() => points(page, 'accuracy'), { timeout: TRAINING_TIMEOUT }).toBeGreaterThan(0);
-  await expect(moment(page, 'memorisation')).toContainText(/Memorisation\. Not yet: train accuracy [\d.]+ at step (50|100) \(memorised at 0\.99\)\./);
-  await expect(page.getByTestId('narration')).toContainText(/^Step (50|100)[^:]*: memorising, train accuracy/);
+  await expect(moment(page, 'memorisation')).toContainText(/Memorisation\. Not yet: train accuracy [\d.]+ at step (25|50) \(memorised at 0\.99\)\./);
+  await expect(page.getByTestId('narration')).toContainText(/^Step (25|50)[^:]*: memorising, train accuracy/);
   await page.screenshot({ path: 'test-results/classroom-training.png' });
 
-  // The run ends at step 100, before its moments: the walkthrough says so plainly, and marks nothing.
+  // The run ends at step 50, before its moments: the walkthrough says so plainly, and marks nothing.
   await expect(page.getByTestId('run-phase')).toHaveAttribute('data-phase', 'finished', { timeout: TRAINING_TIMEOUT });
   await expect.poll(() => points(page, 'energy-v1')).toBe(1);
   for (const kind of ['memorisation', 'grokking', 'decay-driven']) {

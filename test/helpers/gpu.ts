@@ -1,4 +1,5 @@
-// One GPU runtime per test file (Dawn in Node; SwiftShader where the machine has no GPU).
+// One GPU runtime for the test files (Dawn in Node; SwiftShader where the machine has no GPU): they run in one process
+// (vite.config.ts: isolate false), so the device and its compiled pipelines are shared; no test destroys it.
 import { acquireNodeDevice } from '../../src/gpu/node-gpu';
 import { GpuRuntime } from '../../src/gpu/runtime';
 
