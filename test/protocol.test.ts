@@ -214,9 +214,11 @@ describe('the grok step\'s checkpoint', () => {
     // The grokked fixture (quick-add seed 1, step 500, test accuracy >= 0.95) with its grok forgotten and 40 more
     // steps to go: the lab's first evaluation (step 520) is then the grok.
     const fixture = await grokkedQuickAdd();
-    const checkpoint = await fixture.checkpoint();
-    checkpoint.metrics.events = checkpoint.metrics.events.filter((e) => e.type !== 'grok');
-    checkpoint.mark = { ...checkpoint.mark, events: checkpoint.metrics.events.length };
+    // A checkpoint's metrics are the trainer's own (its mark says how much of them it holds), and the fixture is shared
+    // by every test file: the grok is left out of a copy.
+    const taken = await fixture.checkpoint();
+    const events = taken.metrics.events.filter((e) => e.type !== 'grok');
+    const checkpoint = { ...taken, metrics: { ...taken.metrics, events }, mark: { ...taken.mark, events: events.length } };
     const config = resolveRunConfig(fixture.config.preset, fixture.config.seed, { ...fixture.config.overrides, steps: GROKKED_STEPS + 40 });
     const file = fixture.toRunFile();
     const runFile: RunFile = { ...file, config, events: checkpoint.metrics.events, summary: { ...file.summary, grokStep: null, stopReason: 'interrupted' } };
