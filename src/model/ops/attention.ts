@@ -99,15 +99,13 @@ function crossWindows(q: TensorRef, kv: TensorRef, s: CrossAttentionShape, k?: T
   return { tq: s.tq, tk: s.tk, qStride: d, kStride: k ? d : 2 * d, vStride: 2 * d, outStride: d, q, k: k ?? kv, v: column(kv, d) };
 }
 
-/** `<name>4(row, c)`: columns c .. c+3 of a head row of each of `names`. */
-const headLoaders = (names: string[]) =>
-  names
-    .map((n) => {
-      const at = (k: number) => `read_${n}(row + col(c${k ? ` + ${k}u` : ''}))`;
-      return `fn ${n}4(row: u32, c: u32) -> vec4f {\n  return vec4f(${[0, 1, 2, 3].map(at).join(', ')});\n}`;
-    })
-    .join('\n');
-const HEAD_LOADERS = headLoaders(['q', 'k', 'v', 'dout']);
+/** `<name>4(row, c)`: columns c .. c+3 of a head row of q, k, v and dout. */
+const HEAD_LOADERS = ['q', 'k', 'v', 'dout']
+  .map((n) => {
+    const at = (k: number) => `read_${n}(row + col(c${k ? ` + ${k}u` : ''}))`;
+    return `fn ${n}4(row: u32, c: u32) -> vec4f {\n  return vec4f(${[0, 1, 2, 3].map(at).join(', ')});\n}`;
+  })
+  .join('\n');
 
 /** The accessors the shared code of shaders/attention.wgsl calls, and stand-ins for those a section does not bind. */
 function absentAccessors(tensors: Record<string, TensorArg>): string {
