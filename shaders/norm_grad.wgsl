@@ -12,8 +12,8 @@
 // element i is x_at(x_row(r), i) and statistics read_mean(x_row(r)) (LayerNorm) and read_rstd(x_row(r)); gamma [d]
 // (read_gamma). x_row(r) is r, or for a norm of some positions of each sequence (the final norm of a model read out at
 // some: layernorm.wgsl's window) (r / count) * seq_len + start + r % count. The including kernel defines those, the
-// constants CENTRED and NORM_LANES, and includes shaders/norm_row.wgsl (xhat) before this; inserted where it has the
-// NORM_GRAD_ROW fill.
+// constants CENTRED and NORM_LANES, and includes shaders/norm_row.wgsl (xhat, lane_tree) before this; inserted where
+// it has the NORM_GRAD_ROW fill.
 
 // Lane l's sums of row r (elements i = l, l + NORM_LANES, ...): gamma*dy and gamma*dy*xhat.
 fn grad_lane_sums(r: u32, d: u32, l: u32, mean: f32, rstd: f32) -> vec2f {
@@ -36,12 +36,7 @@ fn norm_grad_sums(r: u32, d: u32) -> vec2f {
   for (var l = 0u; l < NORM_LANES; l++) {
     parts[l] = grad_lane_sums(r, d, l, mean, rstd);
   }
-  for (var s = NORM_LANES / 2u; s >= 1u; s >>= 1u) {
-    for (var l = 0u; l < s; l++) {
-      parts[l] += parts[l + s];
-    }
-  }
-  return parts[0] / f32(d);
+  return lane_tree(&parts) / f32(d);
 }
 
 fn norm_grad_dx(r: u32, i: u32, d: u32, m: vec2f, residual: f32) -> f32 {

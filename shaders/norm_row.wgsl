@@ -7,6 +7,7 @@
 //                                         i < d: the corrected two-pass of layernorm.wgsl's forward, summed in
 //                                         the order that kernel's NORM_LANES lanes and their tree reduction
 //                                         (lane_sum) add them, so its bits are that kernel's on the same adapter.
+//   lane_tree(&parts) -> vec2f           NORM_LANES partial sums added in that tree's order.
 // Layout: none of its own; the including kernel defines x_at(r, i) (element i of vector r), and the constants
 // CENTRED (true: LayerNorm, false: RMSNorm) and NORM_LANES (layernorm.wgsl's LANES for the norm kernel variant
 // this adapter runs: 1, or WG = 64; a power of two). Inserted where the including kernel has the NORM_ROW fill.
@@ -44,12 +45,18 @@ fn lanes_sum(r: u32, d: u32, first: bool, mean0: f32) -> vec2f {
   for (var l = 0u; l < NORM_LANES; l++) {
     parts[l] = lane_moments(r, d, l, first, mean0);
   }
+  return lane_tree(&parts);
+}
+
+// The lanes' partial sums added as lane_sum's tree adds them (the order both a norm's statistics and its backward's
+// sums follow): at each level s, lane l < s takes lane l + s; lane 0 ends with the total.
+fn lane_tree(parts: ptr<function, array<vec2f, NORM_LANES>>) -> vec2f {
   for (var s = NORM_LANES / 2u; s >= 1u; s >>= 1u) {
     for (var l = 0u; l < s; l++) {
-      parts[l] += parts[l + s];
+      (*parts)[l] += (*parts)[l + s];
     }
   }
-  return parts[0];
+  return (*parts)[0];
 }
 
 fn norm_stats(r: u32, d: u32, eps: f32) -> vec2f {
