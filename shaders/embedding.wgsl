@@ -1,13 +1,17 @@
 // Token + learned position embedding, forward and backward.
 //   forward:  emb[b*T + t, :] = tok_emb[tokens[b*T + t], :] + pos_emb[t, :]
-//   backward: d_tok[v, :] = sum of d_out over the positions holding token v;
+//   backward: d_tok[v, :] = sum of d_out over the positions holding token v, in increasing order of position;
 //             d_pos[t, :] = sum over the batch of d_out[b*T + t, :], for t < T (rows t >= T are not written)
 // Token ids >= vocab contribute a zero token embedding and receive no gradient, so a bad id never reads
 // another tensor's memory.
 //
 // Data layout: tokens u32 [batch * T]; tok_emb, d_tok [vocab, d]; pos_emb, d_pos [>= T, d]; emb, d_out
 // [batch * T, d]; all row-major, each a window of some buffer read and written through the accessors
-// generated at `//!bindings` (src/gpu/kernel-template.ts).
+// generated at `//!bindings` (src/gpu/kernel-template.ts). The backward reads the batch's tokens as token_order u32
+// [vocab + 1 + batch * T], made on the CPU with the batch (src/model/ops/embedding.ts, tokenOrder): offsets [vocab + 1],
+// then the positions holding token 0, those holding token 1, ..., each run in increasing order; the positions of token
+// v are entries offsets[v] .. offsets[v + 1] - 1 of the list. So each d_tok thread walks its own token's positions
+// only (the same additions, in the same order, as scanning every position for its token).
 //
 // Gain sums (backward, the fused graph on GPUs): the dispatch may also sum the gain gradients of the norm that reads the
 // embeddings (the first norm of the stack: its dx is d_out), dgamma (and dbeta) [d] over its rows of dy [batch * T, d],
@@ -46,8 +50,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 //!kernel backward
-// uniforms: batch, seq_len, d, vocab. tensors: tokens, d_out (read); d_tok, d_pos (written); with gain sums dy, x,
-// [mean], rstd (read), dgamma, [dbeta] (written).
+// uniforms: batch, seq_len, d, vocab. tensors: token_order, d_out (read); d_tok, d_pos (written); with gain sums dy,
+// x, [mean], rstd (read), dgamma, [dbeta] (written).
 
 const NORM_LANES: u32 = {{NORM_LANES}};
 const CENTRED: bool = {{CENTRED}};
@@ -69,11 +73,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     write_dbeta(col, v.y);
   } else if (gid.y < p.vocab) {
     let v = gid.y;
+    let positions = p.vocab + 1u;  // where the list of positions starts
     var s = 0.0;
-    for (var n = 0u; n < p.batch * p.seq_len; n++) {
-      if (read_tokens(n) == v) {
-        s += read_d_out(n * p.d + col);
-      }
+    for (var i = read_token_order(v); i < read_token_order(v + 1u); i++) {
+      s += read_d_out(read_token_order(positions + i) * p.d + col);
     }
     write_d_tok(v * p.d + col, s);
   } else {

@@ -6,7 +6,7 @@ import { packTensors } from './helpers/packed';
 import { Rng } from '../src/util/random';
 import * as oracle from '../src/reference/embedding';
 import * as rowsOracle from '../src/reference/rows';
-import { embeddingBackward, embeddingForward } from '../src/model/ops/embedding';
+import { embeddingBackward, embeddingForward, tokenOrder } from '../src/model/ops/embedding';
 import { gatherRows, scatterRows } from '../src/model/ops/rows';
 
 const DIMS = [1, 7, 33, 130];
@@ -89,11 +89,26 @@ describe('embedding on the GPU', () => {
       pos: new Float32Array(MAX_POS * d).map((_, i) => (i < SEQ * d ? NaN : UNTOUCHED)),
     });
     const dacts = packTensors(rt, 'dacts', { dOut });
-    const tokenBuffer = rt.storageFrom('tokens', tokens);
-    const args = { tokens: tokenBuffer, dOut: dacts.ref.dOut, dTok: grads.ref.tok, dPos: grads.ref.pos, batch: BATCH, seqLen: SEQ, d, vocab: VOCAB };
+    const order = rt.storageFrom('tokenOrder', tokenOrder(tokens, VOCAB));
+    const args = { tokenOrder: order, dOut: dacts.ref.dOut, dTok: grads.ref.tok, dPos: grads.ref.pos, batch: BATCH, seqLen: SEQ, d, vocab: VOCAB };
     rt.run([await embeddingBackward(rt, args)]);
-    expectClose(await grads.read('tok'), want.dTok, TOL_BACKWARD, 'dTok');
+    const dTok = await grads.read('tok');
+    expectClose(dTok, want.dTok, TOL_BACKWARD, 'dTok');
     expectClose(await grads.read('pos'), wantPos, TOL_BACKWARD, 'dPos');
+    // The same bits as f32 additions in increasing order of position: walking each token's own positions adds the
+    // same terms in the same order as scanning every position.
+    const inOrder = new Float32Array(VOCAB * d);
+    tokens.forEach((t, n) => {
+      if (t < VOCAB) for (let i = 0; i < d; i++) inOrder[t * d + i] = Math.fround(inOrder[t * d + i] + dOut[n * d + i]);
+    });
+    expect(Float32Array.from(dTok)).toEqual(inOrder);
+  });
+});
+
+describe('token order', () => {
+  it('lists the positions of each token in increasing order after the offsets, and leaves ids >= vocab out', () => {
+    const order = tokenOrder(Uint32Array.from([2, 0, 2, 5, 1, 0, 2]), 4);
+    expect([...order]).toEqual([0, 2, 3, 6, 6, /* token 0 */ 1, 5, /* 1 */ 4, /* 2 */ 0, 2, 6, /* unused */ 0]);
   });
 });
 

@@ -125,8 +125,8 @@ export class TrainingEngine {
       }
     }
     // A step's staged bytes at most: its batch (every input buffer of the graph) and the AdamW uniform.
-    const plan = planActivations(opts.config, opts.shape, false);
-    const batchFloats = plan.stacks.reduce((sum, s) => sum + s.tokens + (s.keyValid ?? 0), plan.targets);
+    const plan = planActivations(opts.config, opts.shape, true);
+    const batchFloats = plan.stacks.reduce((sum, s) => sum + s.tokens + (s.keyValid ?? 0) + (s.tokenOrder ?? 0), plan.targets);
     const stepBytes = batchFloats * 4 + optimizer.stepParams(1, opts.optim).length * 4;
     const staging = rt.buffer('engine.staging', MAX_STEPS_PER_SUBMISSION * stepBytes, GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
     return new TrainingEngine(rt, opts.config, table, state, graph, optimizer, gradNorm, { ...opts.optim }, split ?? null, decay, lowRank, staging);

@@ -60,7 +60,7 @@ import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from 
 import type { ParamState } from './state';
 import { matmul, matmulGroups, type MatmulArgs, type MatmulNorm, type MatmulNormGrad } from './ops/matmul';
 import { normBackward, normForward, type NormEmbedding, type NormGainSums, type NormLayout, type NormWindow } from './ops/layernorm';
-import { embeddingBackward, embeddingForward } from './ops/embedding';
+import { embeddingBackward, embeddingForward, tokenOrder, tokenOrderLength } from './ops/embedding';
 import { gatherRows, scatterRows } from './ops/rows';
 import { attentionBackward, attentionBackwardAfterProduct, attentionForward, attentionForwardRows, crossAttentionBackward, crossAttentionForward, SHORT_SEQUENCE } from './ops/attention';
 import { crossEntropy, type HeadNorm } from './ops/cross_entropy';
@@ -428,7 +428,7 @@ async function stackBackward(
       )),
     );
   }
-  out.push(await embeddingBackward(rt, { tokens: buf.tokens, dOut: at(dx), dTok: G(`${S}tok_emb`), dPos: G(`${S}pos_emb`), batch, seqLen, d, vocab: s.vocabSize, gainSums: nextGains() }));
+  out.push(await embeddingBackward(rt, { tokenOrder: buf.tokenOrder!, dOut: at(dx), dTok: G(`${S}tok_emb`), dPos: G(`${S}pos_emb`), batch, seqLen, d, vocab: s.vocabSize, gainSums: nextGains() }));
   return { dispatches: out, dMemory };
 }
 
@@ -526,7 +526,11 @@ export async function buildTransformerGraph(
     const uploads: BatchUpload[] = stackTokens(config, data).flatMap((tokens, i) => {
       const b = buf.stacks[i];
       const mask = keyValidMask(config, tokens);
-      return [{ buffer: b.tokens, data: tokens }, ...(b.keyValid && mask ? [{ buffer: b.keyValid, data: mask }] : [])];
+      return [
+        { buffer: b.tokens, data: tokens },
+        ...(b.keyValid && mask ? [{ buffer: b.keyValid, data: mask }] : []),
+        ...(b.tokenOrder ? [{ buffer: b.tokenOrder, data: tokenOrder(tokens, stacks[i].vocabSize) }] : []),
+      ];
     });
     uploads.push({ buffer: targets, data: data.targets });
     return uploads;
@@ -579,6 +583,8 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
     return {
       tokens: rows,
       keyValid: config.padToken === undefined ? undefined : rows,
+      // The embedding backward's view of the tokens, uploaded with them.
+      tokenOrder: backward ? tokenOrderLength(rows, s.vocabSize) : undefined,
       xs: Array.from({ length: s.nLayers + 1 }, () => rows * d),
       layers: Array.from({ length: s.nLayers }, () => ({
         ln1: ln(rows),

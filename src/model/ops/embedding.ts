@@ -36,13 +36,34 @@ export function embeddingForward(
 }
 
 /**
- * dTok[v, :] = sum of dOut over the positions holding token v (v < vocab); dPos[t, :] = sum over the batch
- * of dOut[b*T + t, :] (t < seqLen; later rows of dPos are left as they are). Written, not accumulated. With
- * `gainSums` (of a norm of batch * seqLen rows of d), those too.
+ * The backward's view of a batch's tokens (shaders/embedding.wgsl): offsets [vocab + 1], then the positions holding
+ * each token v < vocab, token by token, each in increasing order (a stable counting sort); ids >= vocab are left out.
+ * [vocab + 1 + tokens.length] u32, the tail past the listed positions zero.
+ */
+export function tokenOrder(tokens: Uint32Array, vocab: number): Uint32Array {
+  const order = new Uint32Array(tokenOrderLength(tokens.length, vocab));
+  for (const t of tokens) if (t < vocab) order[t + 1] += 1;
+  for (let v = 0; v < vocab; v++) order[v + 1] += order[v];
+  const next = order.slice(0, vocab);
+  tokens.forEach((t, n) => {
+    if (t < vocab) order[vocab + 1 + next[t]++] = n;
+  });
+  return order;
+}
+
+export function tokenOrderLength(positions: number, vocab: number): number {
+  return vocab + 1 + positions;
+}
+
+/**
+ * dTok[v, :] = sum of dOut over the positions holding token v (v < vocab), in increasing order of position; dPos[t, :]
+ * = sum over the batch of dOut[b*T + t, :] (t < seqLen; later rows of dPos are left as they are). Written, not
+ * accumulated. The tokens come as `tokenOrder` of them. With `gainSums` (of a norm of batch * seqLen rows of d),
+ * those too.
  */
 export function embeddingBackward(
   rt: GpuRuntime,
-  a: { tokens: GPUBuffer; dOut: TensorRef; dTok: TensorRef; dPos: TensorRef; batch: number; seqLen: number; d: number; vocab: number; gainSums?: NormGainSums },
+  a: { tokenOrder: GPUBuffer; dOut: TensorRef; dTok: TensorRef; dPos: TensorRef; batch: number; seqLen: number; d: number; vocab: number; gainSums?: NormGainSums },
 ): Promise<Dispatch> {
   const { batch, seqLen, d, vocab, gainSums } = a;
   if (gainSums && (gainSums.rows !== batch * seqLen || gainSums.d !== d || gainSums.window)) throw new Error(`embedding: gain sums of ${gainSums.rows} x ${gainSums.d} beside ${batch * seqLen} rows of ${d}`);
@@ -52,7 +73,7 @@ export function embeddingBackward(
     section: 'backward',
     uniforms: { batch: u32(batch), seq_len: u32(seqLen), d: u32(d), vocab: u32(vocab) },
     tensors: {
-      tokens: read(at(a.tokens), batch * seqLen, 'u32'),
+      token_order: read(at(a.tokenOrder), tokenOrderLength(batch * seqLen, vocab), 'u32'),
       d_out: read(a.dOut, batch * seqLen * d),
       d_tok: write(a.dTok, vocab * d),
       d_pos: write(a.dPos, seqLen * d),
