@@ -34,6 +34,12 @@ const GRADS_PER_PARTIAL = 64 * REDUCE_WORKGROUP_SIZE;
 const MAX_PARTIALS = 256;
 /** 1024 x 256 AdamW threads fill a large GPU; a 4M-parameter model then takes 16 elements a thread. */
 const MAX_ADAMW_WORKGROUPS = 1024;
+/**
+ * A CPU implementation runs 16 x 256 threads on its few cores as well as more, and every thread adds all the partials
+ * first: with a thread per element that sum was most of the step's AdamW on SwiftShader (quick-dyck 10.6 -> 2 ms).
+ * Each element's update is the same whichever thread makes it.
+ */
+const MAX_ADAMW_WORKGROUPS_SOFTWARE = 16;
 
 export interface OptimizerOp {
   /** [sum of squares, AdamW]: encode both, in this order, once per step. */
@@ -85,7 +91,7 @@ export async function adamw(
   const update = await rt.dispatch(adamwKernel, {
     params: uniforms({ clipNorm: 1, lrWd: 0, beta1: 1, beta2: 1, stepSize: 0, sqrtBc2: 1, eps: 1 }),
     buffers: [params, grads, m, v, partials, gradNorm.buffer, splitBuffer, mask],
-    workgroups: [Math.min(MAX_ADAMW_WORKGROUPS, groups(n, ADAMW_WORKGROUP_SIZE))],
+    workgroups: [Math.min(rt.adapter.isSoftware ? MAX_ADAMW_WORKGROUPS_SOFTWARE : MAX_ADAMW_WORKGROUPS, groups(n, ADAMW_WORKGROUP_SIZE))],
   });
   const uniformBuffer = update.params!;
 
