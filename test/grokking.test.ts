@@ -10,7 +10,7 @@
 //
 // The wd-1 run is the shared grokked fixture (test/helpers/grokked.ts: seed 1, wd 1, 500 steps, evaluations every 20,
 // the preset's spectral windows and live causal probes, which do not change training), read up to its grok step; the
-// wd-0 run trains exactly as many steps (about 0.35 s a step on SwiftShader).
+// wd-0 run trains exactly as many steps (about 0.13 s a step on SwiftShader).
 import { expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { Trainer } from '../src/train/trainer';

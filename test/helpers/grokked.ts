@@ -1,6 +1,6 @@
 // A quick-add model that has grokked, for the experiments' acceptance tests: seed 1, weight decay 1, trained to
 // step 500 (it groks at 440 on SwiftShader; docs/science.md: 440-540), tracking the spectral edge at the preset's cadence
-// (a window of 10 snapshots every 20 steps) and taking the live causal probes at theirs (every 100 steps). Training takes about 3 minutes on SwiftShader, so the first test file
+// (a window of 10 snapshots every 20 steps) and taking the live causal probes at theirs (every 100 steps). Training takes about a minute on SwiftShader, so the first test file
 // that needs it keeps its checkpoint in node_modules/.cache, keyed by a hash of the engine's sources (src/,
 // shaders/), the run's config and the adapter: the other files restore it (bit for bit, test/at-step.test.ts)
 // instead of training again, and any change to the engine trains afresh.
