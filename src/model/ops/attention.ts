@@ -219,12 +219,21 @@ export async function attentionBackwardAfterProduct(
   gainSums?: NormGainSums,
 ): Promise<{ rows: AttentionRows; keys: Dispatch }> {
   const [w, dw] = [selfWindows(a.qkv, a, a.qk), selfWindows(a.dQkv, a, a.dQk)];
-  const { lengths: n } = common(w, a);
+  const halves = backwardHalves(rt, w, dw, common(w, a).lengths, a);
+  return { rows: attentionRows('backward', w, a, halves.rows, 'return true;'), keys: await backwardKeys(rt, w, a, halves.keys, gainSums) };
+}
+
+/**
+ * The tensors of the backward's two halves through windows `w` into `dw`: the query rows' (dQ, and scale * dS into a
+ * scratch ds laid out like probs) and the keys' (dK and dV, from that ds).
+ */
+function backwardHalves(rt: GpuRuntime, w: Windows, dw: Windows, n: ReturnType<typeof common>['lengths'], a: { probs: TensorRef; dOut: TensorRef }) {
   const ds: TensorRef = { buffer: rt.storage('attention.backward.ds', n.probs * 4), offset: 0 };
   const inputs = { probs: read(a.probs, n.probs), dout: read(a.dOut, n.out) };
-  const rows = attentionRows('backward', w, a, { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) }, 'return true;');
-  const keys = await backwardKeys(rt, w, a, { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }, gainSums);
-  return { rows, keys };
+  return {
+    rows: { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) },
+    keys: { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) },
+  };
 }
 
 /**
@@ -238,8 +247,7 @@ async function backwardDispatches(
   rt: GpuRuntime, w: Windows, dw: Windows, s: Heads, a: { probs: TensorRef; dOut: TensorRef; split?: boolean },
 ): Promise<Dispatch[]> {
   const { uniforms, lengths: n, fills, flopsPerUnit } = common(w, s);
-  const ds: TensorRef = { buffer: rt.storage('attention.backward.ds', n.probs * 4), offset: 0 };
-  const inputs = { probs: read(a.probs, n.probs), dout: read(a.dOut, n.out) };
+  const halves = backwardHalves(rt, w, dw, n, a);
   const build = async (name: string, tensors: Record<string, TensorArg>, invocations: number, flops: number): Promise<Dispatch> => {
     const k = instantiateKernel(source, { uniforms, ...section(name, tensors, fills) });
     const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(invocations / WG)] });
@@ -247,13 +255,14 @@ async function backwardDispatches(
   };
   const heads = s.batch * s.nHeads;
   if (!a.split && Math.max(w.tq, w.tk) <= SHORT_SEQUENCE) {
-    const tensors = { q: read(w.q, n.q), k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) };
-    return [await build('backward_heads', tensors, heads, 8 * flopsPerUnit)];
+    // Both halves in one dispatch: the rows' tensors, and what the keys' add (ds stays the rows' scratch, written).
+    const { q, dk, dv } = halves.keys;
+    return [await build('backward_heads', { ...halves.rows, q, dk, dv }, heads, 8 * flopsPerUnit)];
   }
   // dP and dQ in the first, dK and dV in the second.
   return [
-    await build('backward_rows', { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) }, heads * roundUp(w.tq, 4), 4 * flopsPerUnit),
-    await backwardKeys(rt, w, s, { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) }),
+    await build('backward_rows', halves.rows, heads * roundUp(w.tq, 4), 4 * flopsPerUnit),
+    await backwardKeys(rt, w, s, halves.keys),
   ];
 }
 
