@@ -6,45 +6,12 @@
 import { useEffect, useId, useState } from 'react';
 import { MOD_OPS } from '../tasks/modarith';
 import type { ModOp } from '../formats/task';
-import { MORE_SETTINGS, hasOp, lrdParamsText, moreSettingsChanged, validateForm, type FormErrors, type FormField } from '../store/run-form';
+import { MORE_SETTINGS, hasOp, lrdParamsText, moreSettingsChanged, validateForm, type FormErrors } from '../store/run-form';
 import { LRD_PARAMS, type LrdParam } from '../formats/optim';
 import { OP_LABELS } from './preset-info';
 import { labStore, useLab } from './lab';
 import { LiveCausalFields } from './live-causal/LiveCausalFields';
-
-interface FieldProps {
-  field: FormField;
-  label: string;
-  hint: string;
-  error?: string;
-  inputMode?: 'numeric' | 'decimal';
-}
-
-function Field({ field, label, hint, error, inputMode = 'decimal' }: FieldProps) {
-  const id = useId();
-  const value = useLab((s) => s.form.values[field]);
-  return (
-    <div className={error ? 'field invalid' : 'field'}>
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        name={field}
-        type="text"
-        inputMode={inputMode}
-        autoComplete="off"
-        spellCheck={false}
-        value={value}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-hint`}
-        onChange={(e) => labStore.getState().setField(field, e.target.value)}
-        data-testid={`field-${field}`}
-      />
-      <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'} role={error ? 'alert' : undefined}>
-        {error ?? hint}
-      </span>
-    </div>
-  );
-}
+import { SwitchField, TextField } from './FormFields';
 
 function OpField() {
   const id = useId();
@@ -111,29 +78,6 @@ function LrdParamsField({ error }: { error?: string }) {
   );
 }
 
-function GapFlowField({ error }: { error?: string }) {
-  const id = useId();
-  const value = useLab((s) => s.form.values.gapFlow);
-  return (
-    <div className={error ? 'field checkbox-field invalid' : 'field checkbox-field'}>
-      <label htmlFor={id}>
-        <input
-          id={id}
-          type="checkbox"
-          checked={value === 'on'}
-          onChange={(e) => labStore.getState().setField('gapFlow', e.target.checked ? 'on' : 'off')}
-          aria-describedby={`${id}-hint`}
-          data-testid="field-gapFlow"
-        />
-        Gap-flow terms
-      </label>
-      <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'}>
-        {error ?? 'curvature along the edge each window: a few extra passes'}
-      </span>
-    </div>
-  );
-}
-
 /** The settings under "More settings": folded, but open whenever one of them differs from the preset (a link's). */
 function MoreSettings({ errors }: { errors: FormErrors }) {
   const form = useLab((s) => s.form);
@@ -147,14 +91,14 @@ function MoreSettings({ errors }: { errors: FormErrors }) {
     <details className="more-settings" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
       <summary data-testid="more-settings">More settings</summary>
       <div className="field-grid">
-        <Field field="lr" label="Learning rate" hint="AdamW, constant" error={errors.lr} />
+        <TextField field="lr" label="Learning rate" hint="AdamW, constant" error={errors.lr} />
         <DecayField error={errors.decay} />
-        {form.values.decay === 'lrd' && <Field field="lrdRate" label="Low-rank decay rate" hint="per step, not scaled by lr" error={errors.lrdRate} />}
+        {form.values.decay === 'lrd' && <TextField field="lrdRate" label="Low-rank decay rate" hint="per step, not scaled by lr" error={errors.lrdRate} />}
         {form.values.decay === 'lrd' && <LrdParamsField error={errors.lrdParams} />}
-        <Field field="evalEvery" label="Evaluate every" hint="steps between chart points" error={errors.evalEvery} inputMode="numeric" />
-        <Field field="window" label="Window W" hint="updates per spectral window" error={errors.window} inputMode="numeric" />
-        <Field field="snapshotEvery" label="Snapshot every" hint="steps per update in the window" error={errors.snapshotEvery} inputMode="numeric" />
-        <GapFlowField error={errors.gapFlow} />
+        <TextField field="evalEvery" label="Evaluate every" hint="steps between chart points" error={errors.evalEvery} inputMode="numeric" />
+        <TextField field="window" label="Window W" hint="updates per spectral window" error={errors.window} inputMode="numeric" />
+        <TextField field="snapshotEvery" label="Snapshot every" hint="steps per update in the window" error={errors.snapshotEvery} inputMode="numeric" />
+        <SwitchField field="gapFlow" label="Gap-flow terms" hint="curvature along the edge each window: a few extra passes" error={errors.gapFlow} />
         <LiveCausalFields errors={errors} />
       </div>
     </details>
@@ -170,9 +114,9 @@ export function RunForm() {
     <fieldset className="section run-form">
       <legend>Settings</legend>
       <div className="field-grid">
-        <Field field="seed" label="Seed" hint="initialisation, split, batches" error={errors.seed} inputMode="numeric" />
-        <Field field="weightDecay" label="Weight decay" hint="0 = no grokking" error={errors.weightDecay} />
-        <Field field="steps" label="Steps" hint="length of the run" error={errors.steps} inputMode="numeric" />
+        <TextField field="seed" label="Seed" hint="initialisation, split, batches" error={errors.seed} inputMode="numeric" />
+        <TextField field="weightDecay" label="Weight decay" hint="0 = no grokking" error={errors.weightDecay} />
+        <TextField field="steps" label="Steps" hint="length of the run" error={errors.steps} inputMode="numeric" />
         {hasOp(form.preset) && <OpField />}
       </div>
       <MoreSettings errors={errors} />
