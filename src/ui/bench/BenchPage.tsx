@@ -31,7 +31,14 @@ export function BenchPage() {
   useEffect(() => {
     benchWorker()
       .adapter()
-      .then(setAdapter, (e: unknown) => setAdapterError(errorMessage(e)));
+      .then(
+        (found) => {
+          setAdapter(found);
+          // Each preset's run to its grok takes minutes on a CPU: offered, not chosen.
+          if (found.isSoftware) setGrok(false);
+        },
+        (e: unknown) => setAdapterError(errorMessage(e)),
+      );
   }, []);
 
   const stepsValue = steps.trim() === '' ? undefined : Number(steps);
@@ -86,7 +93,7 @@ export function BenchPage() {
           {adapter ? (
             <>
               Adapter: <strong>{adapter.description}</strong>
-              {adapter.isSoftware && ' (a software adapter: expect seconds per step; untick “time to grok”)'}
+              {adapter.isSoftware && ' (a software adapter: expect seconds per step, and minutes per preset for “time to grok”)'}
             </>
           ) : adapterError ? (
             <span role="alert">No WebGPU here: {adapterError}</span>
