@@ -6,7 +6,7 @@
 // at most two in flight. A software adapter skips the cells above maxGflopPerStep (it reaches ~1 GFLOP/s).
 import type { GpuRuntime } from '../gpu/runtime';
 import { MAX_STEPS_PER_SUBMISSION, TrainingEngine } from '../model/engine';
-import { PRESET_SHAPES } from '../train/presets';
+import { PRESET_SHAPES, PRESET_SIZES, PRESET_TASKS, taskModel } from '../train/presets';
 import { syntheticBatch } from '../tasks/synthetic';
 import { timeSteps } from './step-timing';
 import { round } from './round';
@@ -54,7 +54,7 @@ export interface SweepOptions {
   onProgress?(message: string): void;
 }
 
-const sweepModel = (d: number): ModelConfig => ({ ...PRESET_SHAPES.modarith.model, dModel: d, dFF: 2 * d, posInitStd: 1 / Math.sqrt(d) });
+const sweepModel = (d: number): ModelConfig => taskModel(PRESET_TASKS.modarith, { ...PRESET_SIZES.modarith, dModel: d, dFF: 2 * d });
 
 export async function runSweep(rt: GpuRuntime, runtime: string, options: SweepOptions = {}): Promise<SweepReport> {
   const maxGflop = options.maxGflopPerStep ?? (rt.adapter.isSoftware ? SOFTWARE_MAX_GFLOP : Infinity);

@@ -22,6 +22,15 @@ export interface ArchitectureOptions {
   qkNorm?: boolean;
 }
 
+/** The size of a model: what docs/science.md §1 gives per preset, and a run may change (RunOverrides). */
+export interface ModelSize {
+  /** Transformer blocks (of each stack, in the encoder-decoder). */
+  nLayers: number;
+  dModel: number;
+  nHeads: number;
+  dFF: number;
+}
+
 export interface ModelConfig extends ArchitectureOptions {
   nLayers: number;
   dModel: number;

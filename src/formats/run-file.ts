@@ -3,7 +3,7 @@
 // file is validated against (src/formats/versioned.ts). Fields added after version 2 are optional, so older files
 // still load: the spectral options' gapFlow (off) and solver ('gram'), a window record's gapFlow and lanczos
 // residuals, the architecture options norm ('layer') and qkNorm (off) of the overrides and the model, the
-// trainFraction override. That a file's configuration is one the lab makes from its preset, seed and overrides is
+// trainFraction override, and the overrides of the modulus, the model's size, the batch and AdamW's constants. That a file's configuration is one the lab makes from its preset, seed and overrides is
 // checked by src/train/run.ts (parseRunFile).
 import { NORM_KINDS, type AnyModelConfig, type BatchShape, type NormKind } from './model-config';
 import { DECAY_KINDS, LRD_PARAMS, type DecayConfig, type DecayKind, type LrdParam, type OptimConfig } from './optim';
@@ -31,6 +31,20 @@ export interface RunOverrides {
   op?: ModOp;
   /** Modular-arithmetic and multitask presets only: the fraction of all pairs that trains, in (0, 1). */
   trainFraction?: number;
+  /** Modular-arithmetic and multitask presets only: the modulus, a prime (the model's vocabulary and classes follow). */
+  p?: number;
+  /** The model's size (docs/science.md §1; nLayers is each stack's in the SCAN encoder-decoder). */
+  nLayers?: number;
+  dModel?: number;
+  nHeads?: number;
+  dFF?: number;
+  /** Sequences per minibatch (minibatch presets; a full-batch preset trains on the whole training set). */
+  batch?: number;
+  /** AdamW's other constants (docs/science.md §1: 0.9, 0.98, 1e-8, and the global gradient-norm clip 1.0). */
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  clipNorm?: number;
   /** Off (null) unless given. */
   earlyStop?: EarlyStopRule | null;
   /** Spectral-edge settings (the preset's window, on, theta_attn, not centred, k = min(4, W) unless given). */
@@ -83,6 +97,14 @@ export const RUN_FILE_KIND = 'spectral-edge-lab.run';
 export const RUN_LIMITS = {
   /** Optimiser steps of a run, and the largest evaluation cadence. */
   steps: 10_000_000,
+  /** The largest modulus (p^2 pairs are generated on the CPU). */
+  p: 1000,
+  /** The largest number of layers (of each stack). */
+  nLayers: 64,
+  /** The largest d_model, heads and d_ff (the adapter's buffer limits may refuse less). */
+  width: 8192,
+  /** The largest minibatch. */
+  batch: 65_536,
 } as const;
 
 /**
@@ -249,6 +271,16 @@ export const RUN_SCHEMA = {
             evalEvery: integer,
             op: { enum: MOD_OP_NAMES },
             trainFraction: number,
+            p: integer,
+            nLayers: integer,
+            dModel: integer,
+            nHeads: integer,
+            dFF: integer,
+            batch: integer,
+            beta1: number,
+            beta2: number,
+            eps: number,
+            clipNorm: number,
             earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
             spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
             norm: { enum: NORM_KINDS },

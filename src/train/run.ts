@@ -4,10 +4,10 @@
 // (so a file cannot ask for a model, task or optimiser the lab would not build: p = 30,011, lr = -1, ...). The file
 // format itself (types, schema, versions) is src/formats/run-file.ts.
 import { validateModelConfig } from '../model/config';
-import type { AnyModelConfig } from '../formats/model-config';
-import { MOD_OPS } from '../tasks/modarith';
-import { validateOptimConfig, DECAY_KINDS, DEFAULT_LRD_PARAMS, L2_DECAY, validateDecayConfig, type DecayConfig } from '../formats/optim';
-import { PRESETS, buildTaskData, type TaskData } from './presets';
+import type { AnyModelConfig, ModelSize } from '../formats/model-config';
+import { MOD_OPS, isPrime } from '../tasks/modarith';
+import { validateOptimConfig, DECAY_KINDS, type OptimConfig, DEFAULT_LRD_PARAMS, L2_DECAY, validateDecayConfig, type DecayConfig } from '../formats/optim';
+import { PRESETS, PRESET_SIZES, buildTaskData, taskModel, type TaskData } from './presets';
 import { isPresetName, PRESET_NAMES, type PresetName, type TaskSpec } from '../formats/task';
 import { spectralDefaults, validateSpectralOptions } from '../spectral/options';
 import type { SpectralOptions } from '../formats/spectral';
@@ -54,8 +54,14 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     if (!(f > 0 && f < 1)) throw new RunConfigError(`trainFraction must be in (0, 1), got ${f}`);
     task = { ...task, trainFraction: f };
   }
+  if (overrides.p !== undefined) {
+    if (task.kind !== 'modarith' && task.kind !== 'multitask') throw new RunConfigError(`p applies to modular-arithmetic and multitask presets only, not ${preset}`);
+    positiveInt('p', overrides.p, RUN_LIMITS.p);
+    if (overrides.p < 3 || !isPrime(overrides.p)) throw new RunConfigError(`p must be a prime from 3 to ${RUN_LIMITS.p}, got ${overrides.p}`);
+    task = { ...task, p: overrides.p };
+  }
 
-  const optim = { ...p.optim, lr: overrides.lr ?? p.optim.lr, weightDecay: overrides.weightDecay ?? p.optim.weightDecay };
+  const optim = { ...p.optim, ...definedFields(overrides, OPTIM_OVERRIDES) };
   try {
     validateOptimConfig(optim);
   } catch (err) {
@@ -66,14 +72,18 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   const spectral = resolveSpectral(p.spectral, overrides.spectral);
   let data: TaskData | undefined;
   const taskData = () => (data ??= buildTaskData(task, seed));
-  const shape = p.batchMode === 'full' ? { ...p.shape, batch: taskData().trainCount } : p.shape;
+  if (overrides.batch !== undefined) {
+    if (p.batchMode === 'full') throw new RunConfigError(`batch applies to minibatch presets only; ${preset} trains on its whole training set every step`);
+    positiveInt('batch', overrides.batch, RUN_LIMITS.batch);
+  }
+  const shape = p.batchMode === 'full' ? { ...p.shape, batch: taskData().trainCount } : overrides.batch !== undefined ? { ...p.shape, batch: overrides.batch } : p.shape;
   const causal = overrides.causal && resolveCausal(preset, testSequenceCount(taskData(), task, p.shape.readout.count), spectral, overrides.causal);
   return {
     preset,
     seed,
     overrides: structuredClone(overrides),
     task,
-    model: withArchitecture(p.model, overrides),
+    model: withArchitecture(resize(preset, task, overrides), overrides),
     optim,
     decay,
     shape,
@@ -101,6 +111,35 @@ function resolveCausal(preset: PresetName, testSequences: number, spectral: Spec
     throw err;
   }
   return options;
+}
+
+/** The overrides of AdamW's settings (every field of OptimConfig). */
+const OPTIM_OVERRIDES = ['lr', 'weightDecay', 'beta1', 'beta2', 'eps', 'clipNorm'] as const satisfies readonly (keyof OptimConfig)[];
+const SIZE_OVERRIDES = ['nLayers', 'dModel', 'nHeads', 'dFF'] as const satisfies readonly (keyof ModelSize)[];
+
+/** The fields of `overrides` among `keys` that are set. */
+function definedFields<K extends keyof RunOverrides>(overrides: RunOverrides, keys: readonly K[]): Pick<RunOverrides, K> {
+  return Object.fromEntries(keys.filter((k) => overrides[k] !== undefined).map((k) => [k, overrides[k]])) as Pick<RunOverrides, K>;
+}
+
+/**
+ * The model of the run's task at the size the overrides give (the preset's model itself when they change neither
+ * the size nor the modulus): the sizes are checked here, the rest by validateModelConfig (withArchitecture).
+ */
+function resize(preset: PresetName, task: TaskSpec, overrides: RunOverrides): AnyModelConfig {
+  const sizes = definedFields(overrides, SIZE_OVERRIDES);
+  if (Object.keys(sizes).length === 0 && overrides.p === undefined) return PRESETS[preset].model;
+  for (const [field, v] of Object.entries(sizes)) {
+    const max = field === 'nLayers' ? RUN_LIMITS.nLayers : RUN_LIMITS.width;
+    if (!(Number.isInteger(v) && v > 0 && v <= max)) throw new RunConfigError(`${field} must be an integer in [1, ${max}], got ${v}`);
+  }
+  const model = taskModel(task, { ...PRESET_SIZES[preset], ...sizes });
+  try {
+    validateModelConfig(model);
+  } catch (err) {
+    throw new RunConfigError((err as Error).message);
+  }
+  return model;
 }
 
 /** The preset's model with the architecture options the overrides give (the model itself when they give none). */
