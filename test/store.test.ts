@@ -121,6 +121,20 @@ describe('lab store', () => {
     expect(store.getState().config).toBeNull();
   });
 
+  it('fills the form from a shown run, and says which of its command-line options the form cannot hold', () => {
+    const store = createLabStore(createTables());
+    const cli = resolveRunConfig('quick-add', 2, { p: 17, dModel: 32, nHeads: 2, trainFraction: 0.5, earlyStop: { testAccuracy: 0.99, evaluations: 3 }, spectral: { centred: true, solver: 'lanczos' } });
+    store.getState().applyBatch({ reset: { config: cli, headNames: null }, status: status({ step: 0 }) });
+    expect(store.getState().form.values).toMatchObject({ seed: '2', p: '17', dModel: '32', nHeads: '2', trainFraction: '0.5' });
+    expect(store.getState().notice).toEqual({
+      kind: 'info',
+      text: 'This run was made with --early-stop 3, --centred, --solver lanczos, which the form has no field for: New run starts without them (npm run experiment -- --resume keeps them).',
+    });
+    store.getState().setNotice(null);
+    store.getState().applyBatch({ reset: { config, headNames: null }, status: status({ step: 0 }) });
+    expect(store.getState().notice).toBeNull();
+  });
+
   it('keeps a multitask run\'s per-head series, aligned with the evaluations', () => {
     const tables = createTables();
     const store = createLabStore(tables);

@@ -3,7 +3,8 @@
 // validation, which turns a form (from a link or typed) into the start request.
 import { describe, expect, it } from 'vitest';
 import { decodeHash, encodeHash } from '../src/store/url-hash';
-import { defaultForm, formOf, moreSettingsChanged, validateForm, type RunForm } from '../src/store/run-form';
+import { defaultForm, formOf, formParamCount, moreSettingsChanged, validateForm, type RunForm } from '../src/store/run-form';
+import { buildParamTable } from '../src/model/params';
 import { resolveRunConfig } from '../src/train/run';
 
 const form = (preset: RunForm['preset'], values: Partial<RunForm['values']>): RunForm => {
@@ -72,7 +73,7 @@ describe('URL hash', () => {
     expect(decoded.form.values.seed).toBe('4');
     expect(decoded.schedule).toEqual([]);
     expect(decoded.problems).toEqual([
-      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, decay, lrd, lrdp, steps, eval, op, window, snap, gapflow, causal, cevery, cseq, crandom, ceps, hyper, classroom)',
+      'the link has an unknown setting "colour" (known: preset, seed, lr, wd, decay, lrd, lrdp, steps, eval, op, window, snap, gapflow, causal, cevery, cseq, crandom, ceps, p, frac, batch, layers, dmodel, heads, dff, norm, qknorm, b1, b2, aeps, clip, hyper, classroom)',
       'the link\'s hyperparameter changes were not applied: hyper change 1 "10:0.1" is not step:lr:weightDecay (e.g. 120:0.01:0.5)',
     ]);
     expect(decodeHash('#preset=nope').problems[0]).toContain('the link names the preset "nope", which does not exist');
@@ -141,7 +142,7 @@ describe('More settings', () => {
     expect(moreSettingsChanged(defaultForm('modarith'))).toBe(false);
     expect(moreSettingsChanged(form('quick-add', { seed: '42', weightDecay: '0.3', steps: '300' }))).toBe(false);
     expect(moreSettingsChanged(form('modarith', { op: 'mul' }))).toBe(false);
-    for (const values of [{ window: '3' }, { evalEvery: '5' }, { lr: '0.02' }, { decay: 'lrd' }, { gapFlow: 'on' }, { snapshotEvery: '5' }, { causal: 'on' }]) {
+    for (const values of [{ window: '3' }, { evalEvery: '5' }, { lr: '0.02' }, { decay: 'lrd' }, { gapFlow: 'on' }, { snapshotEvery: '5' }, { causal: 'on' }, { p: '17' }, { dModel: '32' }, { qkNorm: 'on' }, { clipNorm: '5' }]) {
       expect(moreSettingsChanged(form('quick-add', values)), JSON.stringify(values)).toBe(true);
     }
     expect(moreSettingsChanged(decodeHash('#preset=quick-add&seed=1&steps=60&eval=5&window=3&snap=5').form)).toBe(true);
@@ -188,5 +189,65 @@ describe('the live causal probes in the form and the link', () => {
     expect(formOf('quick-add', 1, overrides).values).toMatchObject({ causal: 'on', causalEvery: '40', causalSequences: '64', causalRandom: '', causalEps: '' });
     expect(formOf('quick-add', 1, { causal: { enabled: false } }).values.causal).toBe('off');
     expect(formOf('quick-add', 1, {}).values.causal).toBe('off');
+  });
+});
+
+describe('the task, the model and AdamW in the form and the link (docs/science.md §1)', () => {
+  it('become overrides of just the changed values, and make the run the CLI would', () => {
+    expect(validateForm(defaultForm('quick-dyck'))).toEqual({ ok: true, request: { preset: 'quick-dyck', seed: 1, overrides: {} } });
+    const values = { p: '17', trainFraction: '0.5', nLayers: '2', dModel: '32', nHeads: '2', dFF: '48', norm: 'rms', qkNorm: 'on', beta1: '0.8', beta2: '0.95', adamEps: '1e-6', clipNorm: '0.5' };
+    const overrides = { p: 17, trainFraction: 0.5, nLayers: 2, dModel: 32, nHeads: 2, dFF: 48, norm: 'rms', qkNorm: true, beta1: 0.8, beta2: 0.95, eps: 1e-6, clipNorm: 0.5 };
+    const result = validateForm(form('quick-add', values));
+    expect(result).toEqual({ ok: true, request: { preset: 'quick-add', seed: 1, overrides } });
+    if (!result.ok) throw new Error('unreachable');
+    expect(resolveRunConfig('quick-add', 1, result.request.overrides).model).toMatchObject({ vocabSize: 17, nLayers: 2, dModel: 32, norm: 'rms', qkNorm: true });
+    // The batch is the minibatch presets' only.
+    expect(validateForm(form('quick-dyck', { batch: '20' }))).toEqual({ ok: true, request: { preset: 'quick-dyck', seed: 1, overrides: { batch: 20 } } });
+    expect(defaultForm('quick-add').values.batch).toBe('');
+    expect(defaultForm('quick-dyck').values.p).toBe('');
+  });
+
+  it('give each bad field its own message', () => {
+    const result = validateForm(form('quick-add', { p: '30', trainFraction: '1', nLayers: '0', dModel: '64', nHeads: '3', dFF: 'wide', norm: 'batch', beta1: '1', beta2: '-0.1', adamEps: '0', clipNorm: 'none' }));
+    expect(result).toEqual({
+      ok: false,
+      errors: {
+        p: 'must be a prime (e.g. 31 or 97), got 30',
+        trainFraction: 'must be less than 1, got 1',
+        nLayers: 'must be between 1 and 64, got 0',
+        nHeads: 'must divide d_model (64), got 3',
+        dFF: 'must be a whole number, got "wide"',
+        norm: 'choose layer or rms, got "batch"',
+        beta1: 'must be less than 1, got 1',
+        beta2: 'must be at least 0, got -0.1',
+        adamEps: 'must be greater than 0, got 0',
+        clipNorm: 'must be a number (e.g. 0.001 or 1e-3), got "none"',
+      },
+    });
+    expect(validateForm(form('quick-dyck', { batch: '0' }))).toEqual({ ok: false, errors: { batch: 'must be between 1 and 65,536, got 0' } });
+  });
+
+  it('travel in the link and come back from a run file’s overrides', () => {
+    const f = form('quick-add', { p: '17', trainFraction: '0.5', dModel: '32', nHeads: '2', qkNorm: 'on', beta2: '0.99' });
+    const hash = encodeHash({ form: f, schedule: [] });
+    expect(hash).toBe('#preset=quick-add&seed=1&p=17&frac=0.5&dmodel=32&heads=2&qknorm=on&b2=0.99');
+    expect(decodeHash(hash)).toEqual({ form: f, schedule: [], classroom: false, problems: [] });
+    // A run the CLI made with every §1 option opens as the form that starts it again.
+    const overrides = { trainFraction: 0.4, p: 23, nLayers: 2, dModel: 48, nHeads: 6, dFF: 96, norm: 'rms' as const, qkNorm: true, beta1: 0.85, beta2: 0.9, eps: 1e-7, clipNorm: 2 };
+    expect(validateForm(formOf('quick-add', 3, overrides))).toEqual({ ok: true, request: { preset: 'quick-add', seed: 3, overrides } });
+    expect(validateForm(formOf('dyck', 3, { batch: 64 }))).toEqual({ ok: true, request: { preset: 'dyck', seed: 3, overrides: { batch: 64 } } });
+  });
+
+  it('count the parameters of the model the form describes', () => {
+    // docs/science.md §1's exact counts for the presets' own models.
+    expect(formParamCount(defaultForm('quick-add'))).toBe(37_727);
+    expect(formParamCount(defaultForm('modarith'))).toBe(290_401);
+    expect(formParamCount(defaultForm('dyck'))).toBe(273_421);
+    const smaller = form('quick-add', { p: '17', dModel: '32', nHeads: '2' });
+    expect(formParamCount(smaller)).toBe(buildParamTable(resolveRunConfig('quick-add', 1, { p: 17, dModel: 32, nHeads: 2 }).model).total);
+    // Embeddings 17 x 32 + 2 x 32, one block (2 norms of 64, QKV 32 x 96 + 96, W_O 32 x 32 + 32, W1 32 x 128 + 128,
+    // W2 128 x 32 + 32), the final norm 64 and the head 32 x 17 + 17.
+    expect(formParamCount(smaller)).toBe(544 + 64 + (64 + 3_168 + 1_056 + 64 + 4_224 + 4_128) + 64 + 561);
+    expect(formParamCount(form('quick-add', { nHeads: '3' }))).toBeNull();
   });
 });

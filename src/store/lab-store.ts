@@ -12,7 +12,7 @@ import type { AnalysisFile } from '../formats/analysis-file';
 import { IDLE_STATUS, type HyperChange, type LabBatch, type SavedRunSummary, type WorkerStatus } from '../formats/worker';
 import { SeriesTable } from './series-table';
 import { SPECTRAL_COLUMNS, spectralRow, type SpectralColumn } from './spectral-columns';
-import { causalDefault, defaultForm, formOf, presetDefaults, type FormField, type RunForm } from './run-form';
+import { causalDefault, defaultForm, formOf, formOmissions, presetDefaults, type FormField, type RunForm } from './run-form';
 import { grokMetric } from '../train/presets';
 import type { PresetName } from '../formats/task';
 import { NO_KEY_MOMENTS, detectKeyMoments, sameKeyMoments, type KeyMoments } from './key-moments';
@@ -177,6 +177,13 @@ export function createLabStore(tables: LabTables): LabStore {
           if (batch.reset.config) {
             const { preset, seed, overrides } = batch.reset.config;
             next.form = formOf(preset, seed, overrides);
+            const omitted = formOmissions(overrides);
+            if (omitted.length > 0) {
+              next.notice = {
+                kind: 'info',
+                text: `This run was made with ${omitted.join(', ')}, which the form has no field for: New run starts without ${omitted.length > 1 ? 'them' : 'it'} (npm run experiment -- --resume keeps them).`,
+              };
+            }
           }
           next.headNames = batch.reset.headNames;
           next.events = batch.events ?? [];

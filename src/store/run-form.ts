@@ -2,18 +2,21 @@
 // start request: every field gets its own message, in words, before anything reaches the worker. Only values
 // that differ from the preset's become overrides, so a link or a run file names just what was changed. The live
 // causal probes' options are blank unless set: blank is the engine's default for the run (liveCausalDefaults).
-import { PRESETS, buildTaskData } from '../train/presets';
-import { isPresetName, type PresetName, type ModOp } from '../formats/task';
-import { MOD_OPS } from '../tasks/modarith';
-import type { RunOverrides } from '../formats/run-file';
+import { PRESETS, PRESET_SIZES, buildTaskData } from '../train/presets';
+import { isPresetName, type PresetName, type ModOp, type TaskSpec } from '../formats/task';
+import { MOD_OPS, isPrime } from '../tasks/modarith';
+import { RUN_LIMITS, type RunOverrides } from '../formats/run-file';
+import { NORM_KINDS } from '../formats/model-config';
 import { DECAY_KINDS, DEFAULT_LRD_PARAMS, LRD_PARAMS, type LrdParam } from '../formats/optim';
-import { testSequenceCount } from '../train/run';
+import { resolveModel, testSequenceCount } from '../train/run';
+import { buildParamTable } from '../model/params';
 import { liveCausalDefaults } from '../train/live-causal-defaults';
 import { LIVE_CAUSAL_LIMITS, type LiveCausalOptions } from '../formats/live-causal';
 
 export const FORM_FIELDS = [
   'seed', 'lr', 'weightDecay', 'decay', 'lrdRate', 'lrdParams', 'steps', 'evalEvery', 'op', 'window', 'snapshotEvery', 'gapFlow',
   'causal', 'causalEvery', 'causalSequences', 'causalRandom', 'causalEps',
+  'p', 'trainFraction', 'batch', 'nLayers', 'dModel', 'nHeads', 'dFF', 'norm', 'qkNorm', 'beta1', 'beta2', 'adamEps', 'clipNorm',
 ] as const;
 export type FormField = (typeof FORM_FIELDS)[number];
 
@@ -31,6 +34,8 @@ export const DEFAULT_SEED = 1;
 /** The preset's own values in the form (classroom mode: with the live causal probes on). */
 export function presetDefaults(preset: PresetName, classroom = false): Record<FormField, string> {
   const p = PRESETS[preset];
+  const size = PRESET_SIZES[preset];
+  const modular = modularTask(preset);
   return {
     seed: String(DEFAULT_SEED),
     lr: String(p.optim.lr),
@@ -49,6 +54,19 @@ export function presetDefaults(preset: PresetName, classroom = false): Record<Fo
     causalSequences: '',
     causalRandom: '',
     causalEps: '',
+    p: modular ? String(modular.p) : '',
+    trainFraction: modular ? String(modular.trainFraction) : '',
+    batch: p.batchMode === 'minibatch' ? String(p.shape.batch) : '',
+    nLayers: String(size.nLayers),
+    dModel: String(size.dModel),
+    nHeads: String(size.nHeads),
+    dFF: String(size.dFF),
+    norm: 'layer',
+    qkNorm: 'off',
+    beta1: String(p.optim.beta1),
+    beta2: String(p.optim.beta2),
+    adamEps: String(p.optim.eps),
+    clipNorm: String(p.optim.clipNorm),
   };
 }
 
@@ -69,6 +87,7 @@ export function defaultForm(preset: PresetName = DEFAULT_PRESET, classroom = fal
 export const MORE_SETTINGS: readonly FormField[] = [
   'lr', 'decay', 'lrdRate', 'lrdParams', 'evalEvery', 'window', 'snapshotEvery', 'gapFlow',
   'causal', 'causalEvery', 'causalSequences', 'causalRandom', 'causalEps',
+  'p', 'trainFraction', 'batch', 'nLayers', 'dModel', 'nHeads', 'dFF', 'norm', 'qkNorm', 'beta1', 'beta2', 'adamEps', 'clipNorm',
 ];
 
 /** Whether a field under "More settings" differs from the preset's own value in the full lab (then they are shown). */
@@ -97,9 +116,27 @@ export const causalDefaults = (preset: PresetName, snapshotEvery: number): LiveC
 /** Whether the preset trains modular arithmetic with a choice of operation. */
 export const hasOp = (preset: PresetName) => PRESETS[preset].task.kind === 'modarith';
 
+/** The preset's task when it is modular (modular arithmetic or multitask: a modulus and a train fraction), else null. */
+function modularTask(preset: PresetName): Extract<TaskSpec, { p: number }> | null {
+  const task = PRESETS[preset].task;
+  return task.kind === 'modarith' || task.kind === 'multitask' ? task : null;
+}
+
+export const isModular = (preset: PresetName) => modularTask(preset) !== null;
+
+/** Whether the preset draws minibatches (the full-batch ones train on the whole training set, so have no batch). */
+export const hasBatch = (preset: PresetName) => PRESETS[preset].batchMode === 'minibatch';
+
 const MAX_STEPS = 1_000_000;
 
 type Check = { ok: true; value: number } | { ok: false; message: string };
+
+/** A prime modulus, within the engine's limit. */
+function prime(text: string): Check {
+  const check = integerIn(text, 3, RUN_LIMITS.p, 'the modulus p (a prime)');
+  if (check.ok && !isPrime(check.value)) return { ok: false, message: `must be a prime (e.g. 31 or 97), got ${check.value}` };
+  return check;
+}
 
 /** A whole number in [min, max]; `range` says where the bounds come from (in the message). */
 function integerIn(text: string, min: number, max: number, what: string, range?: string): Check {
@@ -111,19 +148,32 @@ function integerIn(text: string, min: number, max: number, what: string, range?:
   return { ok: true, value };
 }
 
-function rate(text: string, { min, minInclusive, max, what }: { min: number; minInclusive: boolean; max: number; what: string }): Check {
+interface Range {
+  min: number;
+  minInclusive: boolean;
+  max: number;
+  /** Default true. */
+  maxInclusive?: boolean;
+  what: string;
+}
+
+function rate(text: string, { min, minInclusive, max, maxInclusive = true, what }: Range): Check {
   const trimmed = text.trim();
   if (trimmed === '') return { ok: false, message: `enter ${what}` };
   const value = Number(trimmed);
   if (!Number.isFinite(value)) return { ok: false, message: `must be a number (e.g. 0.001 or 1e-3), got "${text}"` };
   if (minInclusive ? value < min : value <= min) return { ok: false, message: `must be ${minInclusive ? 'at least' : 'greater than'} ${min}, got ${value}` };
-  if (value > max) return { ok: false, message: `must be at most ${max}, got ${value}` };
+  if (maxInclusive ? value > max : value >= max) return { ok: false, message: `must be ${maxInclusive ? 'at most' : 'less than'} ${max}, got ${value}` };
   return { ok: true, value };
 }
 
 export const LR_RANGE = { min: 0, minInclusive: false, max: 1, what: 'a learning rate' } as const;
 export const WD_RANGE = { min: 0, minInclusive: true, max: 10, what: 'a weight decay' } as const;
 export const LRD_RATE_RANGE = { min: 0, minInclusive: true, max: 1, what: 'a low-rank decay rate' } as const;
+const FRACTION_RANGE: Range = { min: 0, minInclusive: false, max: 1, maxInclusive: false, what: 'the fraction of all pairs that trains' };
+const BETA_RANGE: Range = { min: 0, minInclusive: true, max: 1, maxInclusive: false, what: "Adam's moment decay rate" };
+const ADAM_EPS_RANGE: Range = { min: 0, minInclusive: false, max: 1, what: "Adam's epsilon" };
+const CLIP_RANGE: Range = { min: 0, minInclusive: false, max: 1e9, what: 'the gradient-norm clip' };
 
 /**
  * The Low-Rank Decay matrices as the form holds them: a comma-separated list of LRD_PARAMS names. Read into
@@ -182,6 +232,20 @@ export function validateForm(form: RunForm): FormResult {
   }
   if (!(GAP_FLOW_VALUES as readonly string[]).includes(values.gapFlow)) errors.gapFlow = `choose on or off, got "${values.gapFlow}"`;
   const causal = readCausal(preset, values, snapshotEvery, errors);
+  const modulus = isModular(preset) ? read('p', prime(values.p)) : undefined;
+  const trainFraction = isModular(preset) ? read('trainFraction', rate(values.trainFraction, FRACTION_RANGE)) : undefined;
+  const batch = hasBatch(preset) ? read('batch', integerIn(values.batch, 1, RUN_LIMITS.batch, 'the minibatch size')) : undefined;
+  const nLayers = read('nLayers', integerIn(values.nLayers, 1, RUN_LIMITS.nLayers, 'the number of layers'));
+  const dModel = read('dModel', integerIn(values.dModel, 1, RUN_LIMITS.width, 'd_model'));
+  const nHeads = read('nHeads', integerIn(values.nHeads, 1, RUN_LIMITS.width, 'the number of heads'));
+  if (dModel !== undefined && nHeads !== undefined && dModel % nHeads !== 0) errors.nHeads = `must divide d_model (${dModel}), got ${nHeads}`;
+  const dFF = read('dFF', integerIn(values.dFF, 1, RUN_LIMITS.width, 'd_ff'));
+  if (!(NORM_KINDS as readonly string[]).includes(values.norm)) errors.norm = `choose ${NORM_KINDS.join(' or ')}, got "${values.norm}"`;
+  if (!(GAP_FLOW_VALUES as readonly string[]).includes(values.qkNorm)) errors.qkNorm = `choose on or off, got "${values.qkNorm}"`;
+  const beta1 = read('beta1', rate(values.beta1, BETA_RANGE));
+  const beta2 = read('beta2', rate(values.beta2, BETA_RANGE));
+  const eps = read('adamEps', rate(values.adamEps, ADAM_EPS_RANGE));
+  const clipNorm = read('clipNorm', rate(values.clipNorm, CLIP_RANGE));
   if (Object.keys(errors).length > 0) return { ok: false, errors };
 
   const overrides: RunOverrides = {};
@@ -201,7 +265,28 @@ export function validateForm(form: RunForm): FormResult {
   if (values.gapFlow === 'on') spectral.gapFlow = true;
   if (Object.keys(spectral).length > 0) overrides.spectral = spectral;
   if (causal) overrides.causal = causal;
+  const modular = modularTask(preset);
+  if (modular && modulus !== modular.p) overrides.p = modulus;
+  if (modular && trainFraction !== modular.trainFraction) overrides.trainFraction = trainFraction;
+  if (batch !== undefined && batch !== p.shape.batch) overrides.batch = batch;
+  const size = PRESET_SIZES[preset];
+  if (nLayers !== size.nLayers) overrides.nLayers = nLayers;
+  if (dModel !== size.dModel) overrides.dModel = dModel;
+  if (nHeads !== size.nHeads) overrides.nHeads = nHeads;
+  if (dFF !== size.dFF) overrides.dFF = dFF;
+  if (values.norm === 'rms') overrides.norm = 'rms';
+  if (values.qkNorm === 'on') overrides.qkNorm = true;
+  if (beta1 !== p.optim.beta1) overrides.beta1 = beta1;
+  if (beta2 !== p.optim.beta2) overrides.beta2 = beta2;
+  if (eps !== p.optim.eps) overrides.eps = eps;
+  if (clipNorm !== p.optim.clipNorm) overrides.clipNorm = clipNorm;
   return { ok: true, request: { preset, seed: seed!, overrides } };
+}
+
+/** How many parameters the model the form describes has (null while a field is wrong). */
+export function formParamCount(form: RunForm): number | null {
+  const result = validateForm(form);
+  return result.ok ? buildParamTable(resolveModel(result.request.preset, result.request.overrides)).total : null;
 }
 
 /**
@@ -246,6 +331,21 @@ function readCausal(preset: PresetName, values: Record<FormField, string>, snaps
 
 export const CAUSAL_EPS_RANGE = { min: 0, minInclusive: false, max: 1, what: 'ε as a fraction of ‖θ_attn‖' } as const;
 
+/**
+ * What a run's overrides set that the form has no field for (command-line options: the early stop and the spectral
+ * edge's switch, centring, subset, K and solver), as the CLI spells them; a new run from the form goes without them.
+ */
+export function formOmissions({ earlyStop, spectral = {} }: RunOverrides): string[] {
+  return [
+    earlyStop && `--early-stop ${earlyStop.evaluations}`,
+    spectral.enabled === false && '--no-spectral',
+    spectral.centred !== undefined && (spectral.centred ? '--centred' : 'not centred'),
+    spectral.subset !== undefined && `--subset ${spectral.subset}`,
+    spectral.k !== undefined && `--edge-k ${spectral.k}`,
+    spectral.solver !== undefined && `--solver ${spectral.solver}`,
+  ].filter((text): text is string => typeof text === 'string');
+}
+
 /** The form that starts a given run again (from a run file's or a link's preset, seed and overrides). */
 export function formOf(preset: string, seed: number, overrides: RunOverrides): RunForm {
   if (!isPresetName(preset)) throw new Error(`unknown preset "${preset}"; choose from ${Object.keys(PRESETS).join(', ')}`);
@@ -271,5 +371,18 @@ export function formOf(preset: string, seed: number, overrides: RunOverrides): R
   set('causalSequences', causal?.sequences);
   set('causalRandom', causal?.randomPairs);
   set('causalEps', causal?.epsRelative);
+  set('p', overrides.p);
+  set('trainFraction', overrides.trainFraction);
+  set('batch', overrides.batch);
+  set('nLayers', overrides.nLayers);
+  set('dModel', overrides.dModel);
+  set('nHeads', overrides.nHeads);
+  set('dFF', overrides.dFF);
+  set('norm', overrides.norm);
+  set('qkNorm', overrides.qkNorm ? 'on' : undefined);
+  set('beta1', overrides.beta1);
+  set('beta2', overrides.beta2);
+  set('adamEps', overrides.eps);
+  set('clipNorm', overrides.clipNorm);
   return { preset, values };
 }

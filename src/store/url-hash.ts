@@ -4,6 +4,7 @@
 //   #preset=quick-add&seed=1&decay=lrd&lrd=0.02            (Low-Rank Decay at rate 0.02)
 //   #preset=quick-add&seed=1&decay=lrd&lrd=0.02&lrdp=wq,wk,wv   (on W_Q, W_K and W_V)
 //   #preset=quick-add&seed=1&causal=on&cevery=40&cseq=64       (live causal probes every 40 steps on 64 sequences)
+//   #preset=quick-add&seed=1&p=17&frac=0.5&dmodel=32&heads=2   (the task, the model's size, AdamW's constants: §1)
 //
 // Only values that differ from the preset's defaults are written. `hyper` lists the mid-run changes as
 // step:lr:weightDecay, applied after that many steps. `classroom=on` opens the page in classroom mode (it is
@@ -35,6 +36,19 @@ const KEY_OF: Record<FormField, string> = {
   causalSequences: 'cseq',
   causalRandom: 'crandom',
   causalEps: 'ceps',
+  p: 'p',
+  trainFraction: 'frac',
+  batch: 'batch',
+  nLayers: 'layers',
+  dModel: 'dmodel',
+  nHeads: 'heads',
+  dFF: 'dff',
+  norm: 'norm',
+  qkNorm: 'qknorm',
+  beta1: 'b1',
+  beta2: 'b2',
+  adamEps: 'aeps',
+  clipNorm: 'clip',
 };
 const FIELD_OF = Object.fromEntries(Object.entries(KEY_OF).map(([field, key]) => [key, field as FormField]));
 

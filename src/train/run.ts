@@ -83,7 +83,7 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
     seed,
     overrides: structuredClone(overrides),
     task,
-    model: withArchitecture(resize(preset, task, overrides), overrides),
+    model: resolveModel(preset, overrides),
     optim,
     decay,
     shape,
@@ -123,12 +123,19 @@ function definedFields<K extends keyof RunOverrides>(overrides: RunOverrides, ke
 }
 
 /**
- * The model of the run's task at the size the overrides give (the preset's model itself when they change neither
- * the size nor the modulus): the sizes are checked here, the rest by validateModelConfig (withArchitecture).
+ * The model a run of `preset` with `overrides` trains: the preset's model itself unless they change its size, the
+ * modulus or the architecture (resolveRunConfig checks the modulus; a bad size is a RunConfigError naming it).
  */
-function resize(preset: PresetName, task: TaskSpec, overrides: RunOverrides): AnyModelConfig {
+export function resolveModel(preset: PresetName, overrides: RunOverrides): AnyModelConfig {
+  return withArchitecture(resize(preset, overrides), overrides);
+}
+
+/** The model of the run's task at the size the overrides give (the preset's model when they change neither). */
+function resize(preset: PresetName, overrides: RunOverrides): AnyModelConfig {
   const sizes = definedFields(overrides, SIZE_OVERRIDES);
   if (Object.keys(sizes).length === 0 && overrides.p === undefined) return PRESETS[preset].model;
+  const presetTask = PRESETS[preset].task;
+  const task = overrides.p !== undefined && (presetTask.kind === 'modarith' || presetTask.kind === 'multitask') ? { ...presetTask, p: overrides.p } : presetTask;
   for (const [field, v] of Object.entries(sizes)) {
     const max = field === 'nLayers' ? RUN_LIMITS.nLayers : RUN_LIMITS.width;
     if (!(Number.isInteger(v) && v > 0 && v <= max)) throw new RunConfigError(`${field} must be an integer in [1, ${max}], got ${v}`);

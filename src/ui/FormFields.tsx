@@ -1,5 +1,6 @@
-// The run form's two kinds of field, bound to the lab store's form: a text field (a number as typed, checked by the
-// form's validation) and an on/off switch. Each shows its hint under it, or its error in place of the hint.
+// The run form's three kinds of field, bound to the lab store's form: a text field (a number as typed, checked by
+// the form's validation), a choice from a list, and an on/off switch. Each shows its hint under it, or its error in
+// place of the hint.
 import { useId } from 'react';
 import type { FormField } from '../store/run-form';
 import { labStore, useLab } from './lab';
@@ -65,6 +66,35 @@ export function SwitchField({ field, label, hint, error }: SwitchFieldProps) {
         />
         {label}
       </label>
+      <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'}>
+        {error ?? hint}
+      </span>
+    </div>
+  );
+}
+
+interface SelectFieldProps {
+  field: FormField;
+  label: string;
+  /** Each choice's value and label, in order. */
+  options: readonly (readonly [value: string, label: string])[];
+  hint: string;
+  error?: string;
+}
+
+export function SelectField({ field, label, options, hint, error }: SelectFieldProps) {
+  const id = useId();
+  const value = useLab((s) => s.form.values[field]);
+  return (
+    <div className={error ? 'field invalid' : 'field'}>
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => labStore.getState().setField(field, e.target.value)} aria-describedby={`${id}-hint`} data-testid={`field-${field}`}>
+        {options.map(([v, text]) => (
+          <option key={v} value={v}>
+            {text}
+          </option>
+        ))}
+      </select>
       <span id={`${id}-hint`} className={error ? 'field-error' : 'field-hint'}>
         {error ?? hint}
       </span>
