@@ -11,6 +11,7 @@ import { SERIES_STYLES } from './charts/palette';
 import { grokStep } from '../train/metrics';
 import type { MetricKey } from '../formats/metrics';
 import type { RunFile } from '../formats/run-file';
+import { buildParamTable } from '../model/params';
 import type { SpectralRecord } from '../formats/spectral';
 import type { ComparedRun } from '../store/compare-store';
 
@@ -53,9 +54,18 @@ function settingsOf(file: RunFile): Record<string, string> {
   const lastHyper = [...events].reverse().find((e) => e.type === 'hyper');
   const wd = fmt(config.optim.weightDecay) + (lastHyper && lastHyper.after.weightDecay !== config.optim.weightDecay ? `→${fmt(lastHyper.after.weightDecay)}` : '');
   const lr = fmt(config.optim.lr) + (lastHyper && lastHyper.after.lr !== config.optim.lr ? `→${fmt(lastHyper.after.lr)}` : '');
-  const task = config.task.kind === 'modarith' ? `${config.task.op}, fraction ${config.task.trainFraction}` : config.task.kind;
-  return { preset: config.preset, task, seed: String(config.seed), wd, lr, decay: config.decay?.kind === 'lrd' ? `LRD ${fmt(config.decay.rate)}` : 'L2' };
+  const { task: t, model: m, optim } = config;
+  const task = t.kind === 'modarith' ? `${t.op} mod ${t.p}, fraction ${t.trainFraction}` : t.kind === 'multitask' ? `mod ${t.p}, fraction ${t.trainFraction}` : t.kind;
+  const model = [`${buildParamTable(m).total.toLocaleString('en')} parameters`, m.norm === 'rms' && 'RMSNorm', m.qkNorm && 'QK-norm'].filter(Boolean).join(', ');
+  const adam = `β ${optim.beta1}/${optim.beta2}, ε ${optim.eps}, clip ${optim.clipNorm}`;
+  return {
+    preset: config.preset, task, model, seed: String(config.seed), batch: String(config.shape.batch), wd, lr, adam,
+    decay: config.decay?.kind === 'lrd' ? `LRD ${fmt(config.decay.rate)}` : 'L2',
+  };
 }
+
+/** The settings whose value names itself in a label (the others read "seed 3", "wd 0.5", ...). */
+const UNNAMED = new Set(['preset', 'task', 'model', 'adam']);
 
 /**
  * A legend label per run naming what differs between the compared runs (seed, weight decay, ...), or the seed when
@@ -65,7 +75,7 @@ export function comparisonLabels(files: readonly RunFile[]): string[] {
   const settings = files.map(settingsOf);
   const keys = Object.keys(settings[0] ?? {}).filter((k) => new Set(settings.map((s) => s[k])).size > 1);
   const shown = keys.length > 0 ? keys : ['seed'];
-  const labels = settings.map((s) => shown.map((k) => (k === 'preset' || k === 'task' ? s[k] : `${k} ${s[k]}`)).join(' · '));
+  const labels = settings.map((s) => shown.map((k) => (UNNAMED.has(k) ? s[k] : `${k} ${s[k]}`)).join(' · '));
   return labels.map((label, i) => (labels.indexOf(label) !== labels.lastIndexOf(label) ? `${label} (#${i + 1})` : label));
 }
 
