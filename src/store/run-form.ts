@@ -339,7 +339,7 @@ export function formOmissions({ earlyStop, spectral = {} }: RunOverrides): strin
   return [
     earlyStop && `--early-stop ${earlyStop.evaluations}`,
     spectral.enabled === false && '--no-spectral',
-    spectral.centred !== undefined && (spectral.centred ? '--centred' : 'not centred'),
+    spectral.centred && '--centred',
     spectral.subset !== undefined && `--subset ${spectral.subset}`,
     spectral.k !== undefined && `--edge-k ${spectral.k}`,
     spectral.solver !== undefined && `--solver ${spectral.solver}`,

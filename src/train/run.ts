@@ -72,6 +72,10 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   const spectral = resolveSpectral(p.spectral, overrides.spectral);
   let data: TaskData | undefined;
   const taskData = () => (data ??= buildTaskData(task, seed));
+  if ((task.kind === 'modarith' || task.kind === 'multitask') && taskData().trainCount === 0) {
+    const pairs = taskData().test.targets.length / (task.kind === 'multitask' ? task.ops.length : 1);
+    throw new RunConfigError(`trainFraction ${task.trainFraction} of the ${pairs} pairs mod ${task.p} leaves no pair to train on; raise it`);
+  }
   if (overrides.batch !== undefined) {
     if (p.batchMode === 'full') throw new RunConfigError(`batch applies to minibatch presets only; ${preset} trains on its whole training set every step`);
     positiveInt('batch', overrides.batch, RUN_LIMITS.batch);

@@ -1,8 +1,9 @@
 // The run's settings. In view: seed, weight decay, length and (modular arithmetic) the operation. Under "More
 // settings" (folded unless one of them differs from the preset): learning rate, the kind of decay (L2, or Low-Rank
 // Decay of chosen matrices with its rate), evaluation cadence, the spectral edge's window, the gap-flow terms and the
-// live causal probes; then the task and model (modulus, train fraction, batch, size, norms) and AdamW's constants. Each field is checked as it is typed, with its own message; the hyperparameter changes a start
-// will replay (from a link or the current run) are listed and can be cleared.
+// live causal probes; then the task and model (modulus, train fraction, batch, size, norms) and AdamW's constants.
+// Each field is checked as it is typed, with its own message; the hyperparameter changes a start will replay (from a
+// link or the current run) are listed and can be cleared.
 import { useEffect, useId, useMemo, useState } from 'react';
 import { MOD_OPS } from '../tasks/modarith';
 import type { ModOp } from '../formats/task';
