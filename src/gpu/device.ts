@@ -31,8 +31,14 @@ export function summariseAdapter(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
-/** Requests the adapter's own limits (not the WebGPU defaults), so large models can use what the GPU has. */
-export async function acquireDevice(gpu: GPU | undefined, label = 'spectral-edge-lab'): Promise<AcquiredDevice> {
+/** Limits to request below the adapter's own (to see how the lab runs on a smaller adapter). */
+export type LimitCaps = Partial<Record<'maxStorageBuffersPerShaderStage', number>>;
+
+/**
+ * Requests the adapter's own limits (not the WebGPU defaults), so large models can use what the GPU has, or less where
+ * `caps` says so.
+ */
+export async function acquireDevice(gpu: GPU | undefined, label = 'spectral-edge-lab', caps: LimitCaps = {}): Promise<AcquiredDevice> {
   if (!gpu) {
     throw new WebGpuUnavailableError(
       'WebGPU is not available here: this browser has no navigator.gpu. Use a recent Chrome or Edge, or Firefox/Safari with WebGPU enabled.',
@@ -54,7 +60,7 @@ export async function acquireDevice(gpu: GPU | undefined, label = 'spectral-edge
     'maxComputeWorkgroupsPerDimension',
     'maxStorageBuffersPerShaderStage',
   ] as const) {
-    limits[key] = adapter.limits[key];
+    limits[key] = Math.min(adapter.limits[key], caps[key as keyof LimitCaps] ?? Infinity);
   }
   const device = await adapter.requestDevice({
     label,

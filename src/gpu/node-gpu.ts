@@ -5,7 +5,7 @@
 // at the SwiftShader driver that Debian's `chromium` package ships and ask again, so the same engine runs
 // (slowly) on CPU-only CI machines.
 import { existsSync } from 'node:fs';
-import { acquireDevice, type AcquiredDevice } from './device';
+import { acquireDevice, type AcquiredDevice, type LimitCaps } from './device';
 
 const SWIFTSHADER_ICD_CANDIDATES = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib64/chromium/vk_swiftshader_icd.json'];
 
@@ -63,8 +63,11 @@ export function swiftShaderIcd(): string | undefined {
   return SWIFTSHADER_ICD_CANDIDATES.find((p) => existsSync(p));
 }
 
-/** `SEL_ADAPTER=swiftshader` forces the software adapter even where a real GPU exists (for comparisons). */
-export async function acquireNodeDevice(): Promise<AcquiredDevice> {
+/**
+ * `SEL_ADAPTER=swiftshader` forces the software adapter even where a real GPU exists (for comparisons); `caps` asks
+ * for less than the adapter's limits.
+ */
+export async function acquireNodeDevice(caps: LimitCaps = {}): Promise<AcquiredDevice> {
   const { create: createInstance } = await loadDawn();
   const create = (flags: string[]) => {
     const gpu = createInstance(flags);
@@ -74,7 +77,7 @@ export async function acquireNodeDevice(): Promise<AcquiredDevice> {
   const forceSoftware = process.env.SEL_ADAPTER === 'swiftshader';
   if (!forceSoftware) {
     const gpu = create([]);
-    if (await gpu.requestAdapter()) return acquireDevice(gpu);
+    if (await gpu.requestAdapter()) return acquireDevice(gpu, undefined, caps);
   }
   const icd = swiftShaderIcd();
   if (!icd) {
@@ -84,5 +87,5 @@ export async function acquireNodeDevice(): Promise<AcquiredDevice> {
     );
   }
   process.env.VK_ICD_FILENAMES = icd;
-  return acquireDevice(create([]));
+  return acquireDevice(create([]), undefined, caps);
 }

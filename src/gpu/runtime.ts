@@ -41,6 +41,11 @@ export class GpuLimitError extends Error {
   override name = 'GpuLimitError';
 }
 
+/** A kernel that binds more storage buffers than the device allows (maxStorageBuffersPerShaderStage). */
+export class BindingLimitError extends GpuLimitError {
+  override name = 'BindingLimitError';
+}
+
 /**
  * Every buffer the runtime allocated (outside its readback pool) while the scope was open; `release()` destroys
  * them. A way to free a whole object graph (a trainer with its evaluators and monitor, an analysis, a phase-diagram
@@ -200,6 +205,10 @@ export class GpuRuntime {
       if (!Number.isInteger(n) || n < 0 || n > maxDim) {
         throw new GpuLimitError(`kernel ${kernel.label}: grid ${x}x${y}x${z} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
       }
+    }
+    const maxBuffers = this.limits.maxStorageBuffersPerShaderStage;
+    if (args.buffers.length > maxBuffers) {
+      throw new BindingLimitError(`kernel ${kernel.label} binds ${args.buffers.length} storage buffers, above this device's maxStorageBuffersPerShaderStage of ${maxBuffers}`);
     }
     const pipeline = await this.pipeline(kernel);
     const entries: GPUBindGroupEntry[] = [];

@@ -52,7 +52,7 @@
 // anyway. Each fused kernel computes every value with the same float32 operations in the same order (a norm's
 // statistics and gradient sums in the order of the norm kernel variant the adapter runs: shaders/norm_row.wgsl and
 // norm_grad.wgsl), so training is bit for bit the same (test/transformer.test.ts).
-import { at, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
+import { at, BindingLimitError, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { allocate, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
@@ -73,6 +73,8 @@ export interface BatchUpload {
 export interface TransformerGraph {
   config: AnyModelConfig;
   shape: BatchShape;
+  /** The fusions this graph makes: the ones asked for, less what the adapter's bindings could not hold (fusionLevels). */
+  fusion: FusionLevel;
   forward: Dispatch[];
   /** Empty for a forward-only (evaluation) graph. */
   backward: Dispatch[];
@@ -141,7 +143,12 @@ interface Context {
    * backward, and the self-attention forward inside its output projection (see Fusion).
    */
   intoProducts: boolean;
+  /** Fused graph: the top stack's final norm and the head run inside the cross-entropy kernel (see Fusion (4), (6)). */
+  intoHead: boolean;
 }
+
+/** Which fusions a graph makes (the Context's switches of the same names). */
+export type FusionLevel = Pick<Context, 'fused' | 'intoProducts' | 'intoHead'>;
 
 /**
  * Which graph to build: false, one dispatch per op (kept for comparisons); true (the default), every fusion that
@@ -158,6 +165,21 @@ export type Fusion = boolean | 'all';
  */
 export function fusesIntoProducts(fusion: Fusion, adapter: { isSoftware: boolean }): boolean {
   return fusion === 'all' || (fusion && !adapter.isSoftware);
+}
+
+/**
+ * The graphs to try for a fusion, most fused first. A fused kernel binds more storage buffers than the op it replaces
+ * (up to 11: the attention's keys with a norm's gain sums), and WebGPU guarantees only 8 per shader stage
+ * (maxStorageBuffersPerShaderStage; the lab asks for the adapter's own, and some adapters have no more): where a
+ * kernel does not fit, the next graph leaves out the fusions that need the most, down to the fused graph's products
+ * and first norms alone. Every one trains to the same bits.
+ */
+export function fusionLevels(fusion: Fusion, adapter: { isSoftware: boolean }): FusionLevel[] {
+  if (fusion === false) return [{ fused: false, intoProducts: false, intoHead: false }];
+  const levels: FusionLevel[] = [];
+  if (fusesIntoProducts(fusion, adapter)) levels.push({ fused: true, intoProducts: true, intoHead: true });
+  levels.push({ fused: true, intoProducts: false, intoHead: true }, { fused: true, intoProducts: false, intoHead: false });
+  return levels;
 }
 
 /**
@@ -304,8 +326,8 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
       await matmul(rt, { M: rows, N: d, K: dFF, a: at(c.act), b: P(`${L}.mlp.w2`), transB: true, bias: P(`${L}.mlp.b2`), residual: at(mlpIn), c: at(buf.xs[l + 1]) }),
     );
   }
-  // The top stack's final norm runs inside the cross-entropy kernel in the fused graph (buildTransformerGraph).
-  if (!(ctx.fused && top)) out.push(await blockNorm(ctx, `${S}lnf`, buf.xs[s.nLayers], buf.lnf, rows, { layout: lnfLayout }));
+  // The top stack's final norm runs inside the cross-entropy kernel in the fused graph (buildTransformerGraph, intoHead).
+  if (!(ctx.intoHead && top)) out.push(await blockNorm(ctx, `${S}lnf`, buf.xs[s.nLayers], buf.lnf, rows, { layout: lnfLayout }));
   return out;
 }
 
@@ -439,6 +461,23 @@ export async function buildTransformerGraph(
   shape: BatchShape,
   opts: { backward: boolean; fused?: Fusion },
 ): Promise<TransformerGraph> {
+  const levels = fusionLevels(opts.fused ?? true, rt.adapter);
+  for (const [i, level] of levels.entries()) {
+    // A graph that does not fit the adapter's bindings leaves nothing behind: its buffers go with its scope.
+    const scope = rt.openScope();
+    try {
+      const graph = await buildGraph(rt, config, state, shape, opts.backward, level);
+      scope.close();
+      return graph;
+    } catch (err) {
+      scope.release();
+      if (!(err instanceof BindingLimitError) || i === levels.length - 1) throw err;
+    }
+  }
+  throw new Error('unreachable: fusionLevels gives at least one graph');
+}
+
+async function buildGraph(rt: GpuRuntime, config: AnyModelConfig, state: ParamState, shape: BatchShape, withBackward: boolean, level: FusionLevel): Promise<TransformerGraph> {
   const { dModel: d, nClasses } = config;
   const { batch, seqLen, readout } = shape;
   const stacks = modelStacks(config);
@@ -458,16 +497,16 @@ export async function buildTransformerGraph(
     nHeads: config.nHeads,
     dh: headDim(config),
     norm: normKind(config),
-    fused: opts.fused !== false,
-    intoProducts: fusesIntoProducts(opts.fused ?? true, rt.adapter),
+    ...level,
   };
-  // When every position is read out, the head reads LNf's output directly. Otherwise the fused graph normalises only
-  // the readout rows, into the head's input (lnfLayout), and the unfused one gathers them after LNf.
+  // When every position is read out, the head reads LNf's output directly. Otherwise the cross-entropy kernel that
+  // runs the final norm (intoHead) normalises only the readout rows, into the head's input (lnfLayout), and without
+  // it they are gathered after LNf.
   const readsAllRows = readout.start === 0 && readout.count === seqLen;
-  const gathers = !readsAllRows && !ctx.fused;
+  const gathers = !readsAllRows && !ctx.intoHead;
   const lnfLayout = readsAllRows || gathers ? undefined : readoutLayout(ctx, seqLen, readout);
 
-  const buf = allocate(rt, planActivations(config, shape, opts.backward, ctx.fused));
+  const buf = allocate(rt, planActivations(config, shape, withBackward, ctx.intoHead));
   const { targets, logits, losses, dLogits } = buf;
   const memoryOf = (i: number): Memory | null =>
     i === 0 ? null : { y: buf.stacks[i - 1].lnf.y, seqLen: lengths[i - 1], keyValid: buf.stacks[i - 1].keyValid };
@@ -484,7 +523,7 @@ export async function buildTransformerGraph(
   // The top stack's final norm, the head's logits, then softmax + cross-entropy + dlogits; in the fused graph one
   // dispatch computes all three.
   const scoring = { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads };
-  if (ctx.fused) {
+  if (ctx.intoHead) {
     const topSpec = stacks[stacks.length - 1];
     const lnf = { x: at(top.xs[topSpec.nLayers]), gamma: P(`${topSpec.prefix}lnf.g`), rstd: at(top.lnf.rstd), seqLen, ...readout };
     const norm: HeadNorm = ctx.norm === 'rms' ? { ...lnf, kind: 'rms' } : { ...lnf, kind: 'layer', beta: P(`${topSpec.prefix}lnf.b`), mean: at(top.lnf.mean!) };
@@ -497,7 +536,7 @@ export async function buildTransformerGraph(
   }
 
   const backward: Dispatch[] = [];
-  if (opts.backward) {
+  if (withBackward) {
     const scratch = buf.grad!;
     // Rows of dLnfY outside the readout are never written and stay zero: those positions do not reach the loss.
     const dLnfY = gathers ? scratch.dLnfY! : scratch.dHeadIn;
@@ -539,6 +578,7 @@ export async function buildTransformerGraph(
   return {
     config,
     shape,
+    fusion: level,
     forward,
     backward,
     losses,
@@ -562,15 +602,16 @@ export async function buildTransformerGraph(
  * checks the whole plan against the adapter's limits first, so a model that does not fit is rejected before
  * any GPU work, with the name of the buffer and the limit. Backward scratch is shared by the stacks.
  */
-export function planActivations(config: AnyModelConfig, shape: BatchShape, backward: boolean, fused = true) {
+export function planActivations(config: AnyModelConfig, shape: BatchShape, backward: boolean, intoHead = true) {
   validateShape(config, shape);
   const { dModel: d, dFF, nHeads, nClasses } = config;
   const { batch, seqLen, readout } = shape;
   const lengths = stackLengths(config, shape);
   const outRows = batch * readout.count;
   const scoredRows = outRows * taskHeadCount(config);
-  // The top stack's final norm writes the readout rows only (fused graph) or every row, then gathered (headIn).
-  const gathers = !fused && !(readout.start === 0 && readout.count === seqLen);
+  // The top stack's final norm writes the readout rows only (inside the cross-entropy kernel) or every row, then
+  // gathered (headIn).
+  const gathers = !intoHead && !(readout.start === 0 && readout.count === seqLen);
   const ln = (rows: number, yRows = rows) => ({ y: yRows * d, mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows });
   const nStacks = modelStacks(config).length;
   // QK-norm's output for `rows` rows of `heads` head vectors (one or both of Q and K).

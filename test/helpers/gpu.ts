@@ -8,3 +8,13 @@ export function testRuntime(): Promise<GpuRuntime> {
   runtime ??= acquireNodeDevice().then((d) => new GpuRuntime(d));
   return runtime;
 }
+
+let smallRuntime: Promise<GpuRuntime> | undefined;
+/**
+ * A second device on the same adapter with the storage-buffer bindings WebGPU guarantees and no more (8 per shader
+ * stage), as some adapters have: the graphs must fit it.
+ */
+export function guaranteedBindingsRuntime(): Promise<GpuRuntime> {
+  smallRuntime ??= acquireNodeDevice({ maxStorageBuffersPerShaderStage: 8 }).then((d) => new GpuRuntime(d));
+  return smallRuntime;
+}
