@@ -1,6 +1,6 @@
 // The bench page (bench.html): the benchmark of `npm run bench` in the browser, on SwiftShader here: quick-add only,
-// two steps per measurement, no grok (unticked by default on a software adapter); a number appears in the table, and "Copy results" puts the CLI's JSON on the
-// clipboard. The lab links to it from its footer.
+// two steps per measurement, no grok (unticked by default on a software adapter); a number appears in the table,
+// and "Copy results" puts the CLI's JSON on the clipboard. The lab links to it from its footer.
 import { expect, test } from '@playwright/test';
 
 test('runs the quick-add benchmark and copies its JSON', async ({ page, context }) => {

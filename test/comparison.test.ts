@@ -33,8 +33,8 @@ describe('comparing runs', () => {
     // Nothing differs: the seed, numbered.
     expect(comparisonLabels([run(3, 1, [20], [0]), run(3, 1, [20], [0])])).toEqual(['seed 3 (#1)', 'seed 3 (#2)']);
     expect(comparisonLabels([run(1, 1, [20], [0]), run(1, 1, [50], [0], { preset: 'quick-dyck' })])[1]).toMatch(/^quick-dyck · dyck · 71,181 parameters · batch 50/);
-    // Runs of other sizes, moduli or optimiser constants (docs/science.md §1) say so: 13,937 parameters at p 17, d_model
-    // 32, plus QK-norm's two gains of head_dim 16.
+    // Runs of other sizes, moduli or optimiser constants (docs/science.md §1) say so: 13,937 parameters at p 17,
+    // d_model 32, plus QK-norm's two gains of head_dim 16.
     const resized = { ...run(1, 1, [20], [0]), config: resolveRunConfig('quick-add', 1, { p: 17, dModel: 32, nHeads: 2, beta2: 0.95, qkNorm: true }) };
     expect(comparisonLabels([run(1, 1, [20], [0]), resized])).toEqual([
       'add mod 31, fraction 0.6 · 37,727 parameters · batch 576 · β 0.9/0.98, ε 1e-8, clip 1',

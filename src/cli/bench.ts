@@ -1,7 +1,8 @@
-// `npm run bench [-- --presets quick-add,dyck|all] [--steps N] [--grok] [--detail] [--bindings N]`: training-step throughput of the
-// presets on this machine's WebGPU adapter, printed as one JSON document (keep it comparable between commits); the
-// same benchmark, code and JSON as the bench page (src/bench/benchmark.ts). `--sweep`: the step over model width and
-// batch size instead (src/bench/sweep.ts).
+// `npm run bench [-- --presets quick-add,dyck|all] [--steps N] [--grok] [--detail] [--bindings N]`: training-step
+// throughput of the presets on this machine's WebGPU adapter, printed as one JSON document (keep it comparable
+// between commits); the same benchmark, code and JSON as the bench page (src/bench/benchmark.ts). `--sweep`: the step
+// over model width and batch size instead (src/bench/sweep.ts). `--bindings 8`: on a device capped at WebGPU's
+// guaranteed storage-buffer bindings.
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
 import { isPresetName, PRESET_NAMES, type PresetName } from '../formats/task';

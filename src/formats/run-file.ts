@@ -3,8 +3,9 @@
 // file is validated against (src/formats/versioned.ts). Fields added after version 2 are optional, so older files
 // still load: the spectral options' gapFlow (off) and solver ('gram'), a window record's gapFlow and lanczos
 // residuals, the architecture options norm ('layer') and qkNorm (off) of the overrides and the model, the
-// trainFraction override, and the overrides of the modulus, the model's size, the batch and AdamW's constants. That a file's configuration is one the lab makes from its preset, seed and overrides is
-// checked by src/train/run.ts (parseRunFile).
+// trainFraction override, and the overrides of the modulus, the model's size, the batch and AdamW's constants. That
+// a file's configuration is one the lab makes from its preset, seed and overrides is checked by src/train/run.ts
+// (parseRunFile).
 import { NORM_KINDS, type AnyModelConfig, type BatchShape, type NormKind } from './model-config';
 import { DECAY_KINDS, LRD_PARAMS, type DecayConfig, type DecayKind, type LrdParam, type OptimConfig } from './optim';
 import { MOD_OP_NAMES, PRESET_NAMES, TASK_KINDS, type ModOp, type PresetName, type TaskSpec } from './task';
@@ -31,7 +32,7 @@ export interface RunOverrides {
   op?: ModOp;
   /** Modular-arithmetic and multitask presets only: the fraction of all pairs that trains, in (0, 1). */
   trainFraction?: number;
-  /** Modular-arithmetic and multitask presets only: the modulus, a prime (the model's vocabulary and classes follow). */
+  /** Modular-arithmetic and multitask presets only: the modulus, a prime (the vocabulary and classes follow). */
   p?: number;
   /** The model's size (docs/science.md §1; nLayers is each stack's in the SCAN encoder-decoder). */
   nLayers?: number;

@@ -73,7 +73,7 @@ export interface BatchUpload {
 export interface TransformerGraph {
   config: AnyModelConfig;
   shape: BatchShape;
-  /** The fusions this graph makes: the ones asked for, less what the adapter's bindings could not hold (fusionLevels). */
+  /** The fusions this graph makes: those asked for, less what the adapter's bindings cannot hold (fusionLevels). */
   fusion: FusionLevel;
   forward: Dispatch[];
   /** Empty for a forward-only (evaluation) graph. */
@@ -326,7 +326,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
       await matmul(rt, { M: rows, N: d, K: dFF, a: at(c.act), b: P(`${L}.mlp.w2`), transB: true, bias: P(`${L}.mlp.b2`), residual: at(mlpIn), c: at(buf.xs[l + 1]) }),
     );
   }
-  // The top stack's final norm runs inside the cross-entropy kernel in the fused graph (buildTransformerGraph, intoHead).
+  // The top stack's final norm runs inside the cross-entropy kernel (buildTransformerGraph, intoHead).
   if (!(ctx.intoHead && top)) out.push(await blockNorm(ctx, `${S}lnf`, buf.xs[s.nLayers], buf.lnf, rows, { layout: lnfLayout }));
   return out;
 }

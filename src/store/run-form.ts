@@ -116,7 +116,7 @@ export const causalDefaults = (preset: PresetName, snapshotEvery: number): LiveC
 /** Whether the preset trains modular arithmetic with a choice of operation. */
 export const hasOp = (preset: PresetName) => PRESETS[preset].task.kind === 'modarith';
 
-/** The preset's task when it is modular (modular arithmetic or multitask: a modulus and a train fraction), else null. */
+/** The preset's task if it is modular (modular arithmetic or multitask: a modulus and a train fraction), else null. */
 function modularTask(preset: PresetName): Extract<TaskSpec, { p: number }> | null {
   const task = PRESETS[preset].task;
   return task.kind === 'modarith' || task.kind === 'multitask' ? task : null;
