@@ -128,7 +128,7 @@ describe('lab store', () => {
     expect(store.getState().form.values).toMatchObject({ seed: '2', p: '17', dModel: '32', nHeads: '2', trainFraction: '0.5' });
     expect(store.getState().notice).toEqual({
       kind: 'info',
-      text: 'This run was made with --early-stop 3, --centred, --solver lanczos, which the form has no field for: New run starts without them (npm run experiment -- --resume keeps them).',
+      text: 'This run was made with --early-stop 3, --centred, --solver lanczos, which the form has no field for: New run starts without them (resuming this run, here or with npm run experiment -- --resume, keeps them).',
     });
     store.getState().setNotice(null);
     store.getState().applyBatch({ reset: { config, headNames: null }, status: status({ step: 0 }) });

@@ -181,7 +181,7 @@ export function createLabStore(tables: LabTables): LabStore {
             if (omitted.length > 0) {
               next.notice = {
                 kind: 'info',
-                text: `This run was made with ${omitted.join(', ')}, which the form has no field for: New run starts without ${omitted.length > 1 ? 'them' : 'it'} (npm run experiment -- --resume keeps them).`,
+                text: `This run was made with ${omitted.join(', ')}, which the form has no field for: New run starts without ${omitted.length > 1 ? 'them' : 'it'} (resuming this run, here or with npm run experiment -- --resume, keeps them).`,
               };
             }
           }
