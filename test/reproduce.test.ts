@@ -16,6 +16,8 @@ import { buildReport, renderMarkdown, REPORT_SCHEMA } from '../src/reproduce/rep
 import { lineFigure, studyFigures } from '../src/reproduce/figures';
 import { PUBLISHED } from '../src/reproduce/published';
 import { resolveRunConfig } from '../src/train/run';
+import { cellConfig } from '../src/train/phase-diagram';
+import { phaseDiagramCells } from '../src/formats/phase-diagram-file';
 import type { SpectralRecord } from '../src/formats/spectral';
 import type { PhaseCellResult } from '../src/formats/phase-diagram-file';
 import { runScript } from './helpers/cli';
@@ -123,6 +125,19 @@ describe('the studies', () => {
     expect(presets(false)).toEqual(['s42-wd1', 's42-wd0', 's1-wd1', 's1-wd0', 's2-wd1', 's2-wd0'].map((id) => [id, 'scan']));
     const [unit] = buildStudy('lifecycle-scan', { quick: true }).units;
     expect(unit.kind === 'run' && resolveRunConfig(unit.preset, unit.seed, unit.overrides)).toMatchObject({ steps: 1000, evalEvery: 250, causal: { every: 200, sequences: 32 } });
+  });
+
+  it('lrd-phase: the full study trains at LRD\'s modulus, p = 113, with RMSNorm and QK-norm; the quick one quick-add as it is', () => {
+    const models = (quick: boolean) =>
+      buildStudy('lrd-phase', { quick }).units.map((u) => {
+        if (u.kind !== 'phase-cell') throw new Error(`lrd-phase unit ${u.id} is not a phase cell`);
+        const config = cellConfig(u.plan, phaseDiagramCells(u.plan)[0], u.model);
+        return { p: config.task.kind === 'modarith' ? config.task.p : null, vocab: config.model.nClasses, norm: config.model.norm ?? 'layer', qkNorm: config.model.qkNorm ?? false };
+      });
+    const full = models(false);
+    expect(full).toHaveLength(90);
+    for (const m of full) expect(m).toEqual({ p: 113, vocab: 113, norm: 'rms', qkNorm: true });
+    for (const m of models(true)) expect(m).toEqual({ p: 31, vocab: 31, norm: 'layer', qkNorm: false });
   });
 
   it('refuses an empty or repeated seed list and too few steps', () => {

@@ -4,7 +4,7 @@
 import type { ExperimentName } from '../formats/experiments';
 import { resolveRunConfig, RunConfigError } from '../train/run';
 import type { RunOverrides } from '../formats/run-file';
-import { cellConfig } from '../train/phase-diagram';
+import { cellConfig, type PhaseModel } from '../train/phase-diagram';
 import { phaseDiagramCells, type PhaseDiagramPlan } from '../formats/phase-diagram-file';
 import type { PresetName } from '../formats/task';
 import type { Spread } from './compare';
@@ -93,7 +93,7 @@ function checkUnits(units: UnitSpec[]): void {
     if (ids.has(u.id)) throw new RunConfigError(`two units share the id ${u.id}`);
     ids.add(u.id);
     if (u.kind === 'run') resolveRunConfig(u.preset, u.seed, u.overrides);
-    else for (const cell of phaseDiagramCells(u.plan)) cellConfig(u.plan, cell, u.architecture);
+    else for (const cell of phaseDiagramCells(u.plan)) cellConfig(u.plan, cell, u.model);
   }
 }
 
@@ -399,14 +399,17 @@ function modesMultitask(quick: boolean, seeds: number[]): Omit<StudyPlan, 'steps
   };
 }
 
+/** The modulus of LRD's phase diagram (PUBLISHED.md: its figure and README are at p = 113). */
+const LRD_MODULUS = 113;
+
 function lrdPhase(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsOverride'> {
   const preset: PresetName = quick ? 'quick-add' : 'modarith';
   const fractions = quick ? [0.45, 0.6] : [0.3, 0.4, 0.5, 0.6, 0.7];
   const l2 = quick ? [1] : [0.3, 1, 3];
   const lrd = quick ? [0.03] : [0.003, 0.01, 0.03];
-  // LRD's scale-invariant model (RMSNorm, QK-norm) in the full study; the quick study keeps quick-add's LayerNorm
-  // model so that it compares with the cells measured in the README.
-  const architecture = quick ? {} : { norm: 'rms' as const, qkNorm: true };
+  // LRD's task and scale-invariant model in the full study (p = 113, RMSNorm, QK-norm); the quick study keeps
+  // quick-add's (p = 31, LayerNorm) so that it compares with the cells measured in the README.
+  const model: PhaseModel = quick ? {} : { p: LRD_MODULUS, norm: 'rms', qkNorm: true };
   const steps = quick ? 600 : 10_000;
   const units: PhaseUnit[] = seeds.flatMap((seed) =>
     (['l2', 'lrd'] as const).flatMap((decay) =>
@@ -415,12 +418,12 @@ function lrdPhase(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsOverri
           const plan: PhaseDiagramPlan = {
             preset, seed, steps, evalEvery: quick ? 20 : 100, trainFractions: [f], l2: decay === 'l2' ? [s] : [], lrd: decay === 'lrd' ? [s] : [], earlyStop: null,
           };
-          return { kind: 'phase-cell', id: `s${seed}-${decay}${s}-f${f}`, seed, label: `seed ${seed}, ${decay === 'l2' ? `L2 wd ${s}` : `LRD rate ${s}`}, fraction ${f}`, tags: { decay, strength: String(s), fraction: String(f) }, plan, architecture };
+          return { kind: 'phase-cell', id: `s${seed}-${decay}${s}-f${f}`, seed, label: `seed ${seed}, ${decay === 'l2' ? `L2 wd ${s}` : `LRD rate ${s}`}, fraction ${f}`, tags: { decay, strength: String(s), fraction: String(f) }, plan, model };
         }),
       ),
     ),
   );
-  const task = quick ? 'quick-add (p 31)' : 'mod-97 (RMSNorm, QK-norm)';
+  const task = quick ? 'quick-add (p 31)' : `mod-${LRD_MODULUS} (RMSNorm, QK-norm)`;
   const readme = 'README "Phase diagram" (lab, SwiftShader, seed 42)';
   // The same cell traced every 20 steps to step 600 (README "Phase diagram").
   const trace = 'lab trace of this cell at step 600 (SwiftShader)';
@@ -433,7 +436,7 @@ function lrdPhase(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsOverri
     name: 'lrd-phase',
     quick,
     version: STUDY_VERSION,
-    description: `LRD’s phase diagram on ${preset}${quick ? '' : ' with RMSNorm and QK-norm'}: train fractions ${fractions.join(', ')} x L2 wd ${l2.join(', ')} and Low-Rank Decay rates ${lrd.join(', ')}, ${steps} steps a cell.`,
+    description: `LRD’s phase diagram on ${preset}${quick ? '' : ` at p = ${LRD_MODULUS} with RMSNorm and QK-norm`}: train fractions ${fractions.join(', ')} x L2 wd ${l2.join(', ')} and Low-Rank Decay rates ${lrd.join(', ')}, ${steps} steps a cell.`,
     seeds,
     units,
     tables: [
@@ -466,7 +469,7 @@ function lrdPhase(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsOverri
       ...SETUP_DIFFERENCES.slice(0, 1),
       quick
         ? 'Quick: quick-add (p = 31, LayerNorm), 600 steps a cell; LRD’s values are for p = 113 and are not compared.'
-        : 'LRD’s figure is at p = 113; the lab’s modular-arithmetic preset is p = 97 (the modulus is not a run option), with LRD’s scale-invariant architecture (RMSNorm, QK-norm).',
+        : `The modarith preset at LRD’s modulus, p = ${LRD_MODULUS} (the preset’s own is 97), with LRD’s scale-invariant architecture (RMSNorm, QK-norm); the rest of the model and optimiser is the preset’s.`,
       'LRD’s values come from its repository’s figure and README (R/F), not from the paper’s text; a related study at p = 97 found no consistent advantage of LRD over L2.',
       'LRD’s “Q/K stable rank” is one value; the lab gives W_Q and W_K apart, each against it. The rate is absolute, so a matrix the task can do without is shrunk to a floor (each step overshoots zero: every singular value near rate × 0.77 / 2, a flat spectrum) whose stable rank is near d: read a high stable rank with its Frobenius norm.',
     ],

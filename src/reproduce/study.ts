@@ -3,9 +3,9 @@
 // it. The studies themselves are in studies.ts; a unit runs in unit-run.ts.
 import type { ExperimentName } from '../formats/experiments';
 import type { PhaseDiagramPlan } from '../formats/phase-diagram-file';
+import type { PhaseModel } from '../train/phase-diagram';
 import type { PresetName } from '../formats/task';
 import type { RunOverrides } from '../formats/run-file';
-import type { NormKind } from '../formats/model-config';
 import type { Spread } from './compare';
 import type { PublishedId } from './published';
 
@@ -49,7 +49,7 @@ export interface RunUnit {
   analyses: MomentAnalysis[];
 }
 
-/** One cell of a phase diagram (src/train/phase-diagram.ts), on the model with the given architecture options. */
+/** One cell of a phase diagram (src/train/phase-diagram.ts), on the model the given overrides make (modulus, norms). */
 export interface PhaseUnit {
   kind: 'phase-cell';
   id: string;
@@ -58,7 +58,7 @@ export interface PhaseUnit {
   tags: Tags;
   /** A plan of exactly one cell. */
   plan: PhaseDiagramPlan;
-  architecture: { norm?: NormKind; qkNorm?: boolean };
+  model: PhaseModel;
 }
 
 export type UnitSpec = RunUnit | PhaseUnit;

@@ -19,14 +19,17 @@ import type { RunConfig, RunOverrides } from '../formats/run-file';
 import { Trainer, type TrainerProgress } from './trainer';
 import { PHASE_DIAGRAM_KIND, PHASE_DIAGRAM_VERSION, PhaseDiagramPlan, PhaseCell, PhaseCellResult, PhaseDiagramFile, phaseDiagramCells } from '../formats/phase-diagram-file';
 
+/** The overrides of a diagram's task and model its every cell shares: the modulus and the norms. */
+export type PhaseModel = Pick<RunOverrides, 'p' | 'norm' | 'qkNorm'>;
+
 /**
- * The run configuration of one cell (throws RunConfigError for a setting the preset refuses); `architecture`: the
- * model options (RMSNorm, QK-norm) of every cell, the preset's own model when none are given.
+ * The run configuration of one cell (throws RunConfigError for a setting the preset refuses); `model`: the modulus
+ * and norms of every cell, the preset's own when none are given.
  */
-export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell, architecture: Pick<RunOverrides, 'norm' | 'qkNorm'> = {}): RunConfig {
+export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell, model: PhaseModel = {}): RunConfig {
   const decay = cell.decay === 'l2' ? { weightDecay: cell.strength } : { decay: 'lrd' as const, lrdRate: cell.strength };
   return resolveRunConfig(plan.preset, plan.seed, {
-    ...architecture,
+    ...model,
     trainFraction: cell.trainFraction,
     steps: plan.steps,
     evalEvery: plan.evalEvery,
