@@ -46,6 +46,8 @@ describe('the modulus, size, batch and optimiser overrides', () => {
     expect(refused('quick-add', { p: 1009 })).toThrow(/p must be an integer in \[1, 1000\], got 1009/);
     expect(refused('quick-dyck', { p: 7 })).toThrow(/p applies to modular-arithmetic and multitask presets only, not quick-dyck/);
     expect(refused('quick-add', { trainFraction: 0.001 })).toThrow(/trainFraction 0.001 of the 961 pairs mod 31 leaves no pair to train on/);
+    expect(refused('quick-multitask', { p: 3, trainFraction: 0.2 })).toThrow(/trainFraction 0.2 of the 4 pairs mod 3 leaves no pair to train on/);
+    expect(resolveRunConfig('quick-multitask', 1, { p: 3, trainFraction: 0.25 }).shape.batch).toBe(1);
     expect(refused('quick-add', { batch: 64 })).toThrow(/batch applies to minibatch presets only; quick-add trains on its whole training set/);
     expect(refused('quick-dyck', { batch: 0 })).toThrow(/batch must be an integer in \[1, 65536\], got 0/);
     expect(refused('quick-dyck', { nHeads: 3 })).toThrow(/nHeads: dModel \(64\) must be divisible by nHeads \(3\)/);

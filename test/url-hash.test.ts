@@ -225,6 +225,10 @@ describe('the task, the model and AdamW in the form and the link (docs/science.m
       },
     });
     expect(validateForm(form('quick-dyck', { batch: '0' }))).toEqual({ ok: false, errors: { batch: 'must be between 1 and 65,536, got 0' } });
+    // A fraction of the p^2 pairs (mul: (p - 1)^2) too small to leave one to train on, as the engine would refuse it.
+    expect(validateForm(form('quick-add', { p: '3', trainFraction: '0.1' }))).toEqual({ ok: false, errors: { trainFraction: 'leaves no pair to train on: 0.1 of the 9 pairs' } });
+    expect(validateForm(form('quick-add', { p: '3', trainFraction: '0.12' })).ok).toBe(true);
+    expect(validateForm(form('quick-add', { p: '3', op: 'mul', trainFraction: '0.2' }))).toEqual({ ok: false, errors: { trainFraction: 'leaves no pair to train on: 0.2 of the 4 pairs' } });
   });
 
   it('travel in the link and come back from a run file’s overrides', () => {

@@ -4,7 +4,7 @@
 // causal probes' options are blank unless set: blank is the engine's default for the run (liveCausalDefaults).
 import { PRESETS, PRESET_SIZES, buildTaskData } from '../train/presets';
 import { isPresetName, type PresetName, type ModOp, type TaskSpec } from '../formats/task';
-import { MOD_OPS, isPrime } from '../tasks/modarith';
+import { MOD_OPS, isPrime, modularPairCount } from '../tasks/modarith';
 import { RUN_LIMITS, type RunOverrides } from '../formats/run-file';
 import { NORM_KINDS } from '../formats/model-config';
 import { DECAY_KINDS, DEFAULT_LRD_PARAMS, LRD_PARAMS, type LrdParam } from '../formats/optim';
@@ -234,6 +234,10 @@ export function validateForm(form: RunForm): FormResult {
   const causal = readCausal(preset, values, snapshotEvery, errors);
   const modulus = isModular(preset) ? read('p', prime(values.p)) : undefined;
   const trainFraction = isModular(preset) ? read('trainFraction', rate(values.trainFraction, FRACTION_RANGE)) : undefined;
+  if (modulus !== undefined && trainFraction !== undefined) {
+    const pairs = modularPairCount(modulus, PRESETS[preset].task.kind === 'multitask' || values.op === 'mul');
+    if (Math.floor(trainFraction * pairs) === 0) errors.trainFraction = `leaves no pair to train on: ${trainFraction} of the ${pairs.toLocaleString('en')} pairs`;
+  }
   const batch = hasBatch(preset) ? read('batch', integerIn(values.batch, 1, RUN_LIMITS.batch, 'the minibatch size')) : undefined;
   const nLayers = read('nLayers', integerIn(values.nLayers, 1, RUN_LIMITS.nLayers, 'the number of layers'));
   const dModel = read('dModel', integerIn(values.dModel, 1, RUN_LIMITS.width, 'd_model'));

@@ -32,6 +32,12 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
+/** How many pairs (a, b) a modular task splits: a, b in 0..p-1, or in 1..p-1 (`fromOne`: mul, and every multitask op). */
+export function modularPairCount(p: number, fromOne: boolean): number {
+  const n = fromOne ? p - 1 : p;
+  return n * n;
+}
+
 /**
  * All pairs (a, b) (a, b in 1..p-1 for mul, whose zero row is trivial; 0..p-1 otherwise), shuffled with the
  * run seed and split into train (the first floor(fraction * count): 576 of 961 pairs for p = 31 at 0.6) and test.

@@ -5,7 +5,7 @@
 // format itself (types, schema, versions) is src/formats/run-file.ts.
 import { validateModelConfig } from '../model/config';
 import type { AnyModelConfig, ModelSize } from '../formats/model-config';
-import { MOD_OPS, isPrime } from '../tasks/modarith';
+import { MOD_OPS, isPrime, modularPairCount } from '../tasks/modarith';
 import { validateOptimConfig, DECAY_KINDS, type OptimConfig, DEFAULT_LRD_PARAMS, L2_DECAY, validateDecayConfig, type DecayConfig } from '../formats/optim';
 import { PRESETS, PRESET_SIZES, buildTaskData, taskModel, type TaskData } from './presets';
 import { isPresetName, PRESET_NAMES, type PresetName, type TaskSpec } from '../formats/task';
@@ -72,9 +72,9 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   const spectral = resolveSpectral(p.spectral, overrides.spectral);
   let data: TaskData | undefined;
   const taskData = () => (data ??= buildTaskData(task, seed));
-  if ((task.kind === 'modarith' || task.kind === 'multitask') && taskData().trainCount === 0) {
-    const pairs = taskData().test.targets.length / (task.kind === 'multitask' ? task.ops.length : 1);
-    throw new RunConfigError(`trainFraction ${task.trainFraction} of the ${pairs} pairs mod ${task.p} leaves no pair to train on; raise it`);
+  if (task.kind === 'modarith' || task.kind === 'multitask') {
+    const pairs = modularPairCount(task.p, task.kind === 'multitask' || task.op === 'mul');
+    if (Math.floor(task.trainFraction * pairs) === 0) throw new RunConfigError(`trainFraction ${task.trainFraction} of the ${pairs} pairs mod ${task.p} leaves no pair to train on; raise it`);
   }
   if (overrides.batch !== undefined) {
     if (p.batchMode === 'full') throw new RunConfigError(`batch applies to minibatch presets only; ${preset} trains on its whole training set every step`);
