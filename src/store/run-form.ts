@@ -232,10 +232,11 @@ export function validateForm(form: RunForm): FormResult {
   }
   if (!(GAP_FLOW_VALUES as readonly string[]).includes(values.gapFlow)) errors.gapFlow = `choose on or off, got "${values.gapFlow}"`;
   const causal = readCausal(preset, values, snapshotEvery, errors);
-  const modulus = isModular(preset) ? read('p', prime(values.p)) : undefined;
-  const trainFraction = isModular(preset) ? read('trainFraction', rate(values.trainFraction, FRACTION_RANGE)) : undefined;
-  if (modulus !== undefined && trainFraction !== undefined) {
-    const pairs = modularPairCount(modulus, PRESETS[preset].task.kind === 'multitask' || values.op === 'mul');
+  const modular = modularTask(preset);
+  const modulus = modular ? read('p', prime(values.p)) : undefined;
+  const trainFraction = modular ? read('trainFraction', rate(values.trainFraction, FRACTION_RANGE)) : undefined;
+  if (modular && modulus !== undefined && trainFraction !== undefined) {
+    const pairs = modularPairCount(modulus, modular.kind, op);
     if (Math.floor(trainFraction * pairs) === 0) errors.trainFraction = `leaves no pair to train on: ${trainFraction} of the ${pairs.toLocaleString('en')} pairs`;
   }
   const batch = hasBatch(preset) ? read('batch', integerIn(values.batch, 1, RUN_LIMITS.batch, 'the minibatch size')) : undefined;
@@ -269,7 +270,6 @@ export function validateForm(form: RunForm): FormResult {
   if (values.gapFlow === 'on') spectral.gapFlow = true;
   if (Object.keys(spectral).length > 0) overrides.spectral = spectral;
   if (causal) overrides.causal = causal;
-  const modular = modularTask(preset);
   if (modular && modulus !== modular.p) overrides.p = modulus;
   if (modular && trainFraction !== modular.trainFraction) overrides.trainFraction = trainFraction;
   if (batch !== undefined && batch !== p.shape.batch) overrides.batch = batch;

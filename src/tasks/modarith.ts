@@ -32,9 +32,9 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
-/** How many pairs (a, b) a modular task splits: a, b in 0..p-1, or in 1..p-1 (`fromOne`: mul, and every multitask op). */
-export function modularPairCount(p: number, fromOne: boolean): number {
-  const n = fromOne ? p - 1 : p;
+/** How many pairs (a, b) a modular task splits: a, b in 0..p-1, or in 1..p-1 for mul and for multitask (every op). */
+export function modularPairCount(p: number, kind: 'modarith' | 'multitask', op?: ModOp): number {
+  const n = kind === 'multitask' || op === 'mul' ? p - 1 : p;
   return n * n;
 }
 

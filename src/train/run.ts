@@ -29,9 +29,6 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   if (!isPresetName(preset)) throw new RunConfigError(`unknown preset "${preset}"; choose from ${PRESET_NAMES.join(', ')}`);
   const p = PRESETS[preset];
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RunConfigError(`seed must be an integer in [0, 2^32), got ${seed}`);
-  const positiveInt = (name: string, v: number | undefined, max: number = RUN_LIMITS.steps) => {
-    if (v !== undefined && !(Number.isInteger(v) && v > 0 && v <= max)) throw new RunConfigError(`${name} must be an integer in [1, ${max}], got ${v}`);
-  };
   positiveInt('steps', overrides.steps);
   positiveInt('evalEvery', overrides.evalEvery);
   const { earlyStop } = overrides;
@@ -73,7 +70,7 @@ export function resolveRunConfig(preset: string, seed: number, overrides: RunOve
   let data: TaskData | undefined;
   const taskData = () => (data ??= buildTaskData(task, seed));
   if (task.kind === 'modarith' || task.kind === 'multitask') {
-    const pairs = modularPairCount(task.p, task.kind === 'multitask' || task.op === 'mul');
+    const pairs = modularPairCount(task.p, task.kind, task.kind === 'modarith' ? task.op : undefined);
     if (Math.floor(task.trainFraction * pairs) === 0) throw new RunConfigError(`trainFraction ${task.trainFraction} of the ${pairs} pairs mod ${task.p} leaves no pair to train on; raise it`);
   }
   if (overrides.batch !== undefined) {
@@ -117,6 +114,11 @@ function resolveCausal(preset: PresetName, testSequences: number, spectral: Spec
   return options;
 }
 
+/** Throws a RunConfigError naming `name` unless `v` (when given) is an integer in [1, max]. */
+function positiveInt(name: string, v: number | undefined, max: number = RUN_LIMITS.steps): void {
+  if (v !== undefined && !(Number.isInteger(v) && v > 0 && v <= max)) throw new RunConfigError(`${name} must be an integer in [1, ${max}], got ${v}`);
+}
+
 /** The overrides of AdamW's settings (every field of OptimConfig). */
 const OPTIM_OVERRIDES = ['lr', 'weightDecay', 'beta1', 'beta2', 'eps', 'clipNorm'] as const satisfies readonly (keyof OptimConfig)[];
 const SIZE_OVERRIDES = ['nLayers', 'dModel', 'nHeads', 'dFF'] as const satisfies readonly (keyof ModelSize)[];
@@ -140,10 +142,7 @@ function resize(preset: PresetName, overrides: RunOverrides): AnyModelConfig {
   if (Object.keys(sizes).length === 0 && overrides.p === undefined) return PRESETS[preset].model;
   const presetTask = PRESETS[preset].task;
   const task = overrides.p !== undefined && (presetTask.kind === 'modarith' || presetTask.kind === 'multitask') ? { ...presetTask, p: overrides.p } : presetTask;
-  for (const [field, v] of Object.entries(sizes)) {
-    const max = field === 'nLayers' ? RUN_LIMITS.nLayers : RUN_LIMITS.width;
-    if (!(Number.isInteger(v) && v > 0 && v <= max)) throw new RunConfigError(`${field} must be an integer in [1, ${max}], got ${v}`);
-  }
+  for (const [field, v] of Object.entries(sizes)) positiveInt(field, v, field === 'nLayers' ? RUN_LIMITS.nLayers : RUN_LIMITS.width);
   const model = taskModel(task, { ...PRESET_SIZES[preset], ...sizes });
   try {
     validateModelConfig(model);
