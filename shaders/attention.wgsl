@@ -125,12 +125,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 //!kernel backward_keys
 // uniforms: batch, tq, tk, n_heads, head_dim, causal, q_stride, k_stride, v_stride, out_stride.
 // tensors: q, probs, dout, ds (read); dk, dv (written); with gain sums, theirs.
-// Grid: [ceil((batch * n_heads * round_up4(tk) + gain columns) / WG)].
+// Grid: [ceil(batch * n_heads * round_up4(tk) / WG) + the gain sums' workgroups].
 
 // Gain sums beside the keys (the fused graph on GPUs: the gains of the norm whose dx the product before this dispatch
-// computed): invocations past the keys, one per gain column, as shaders/norm_grad.wgsl sums them (src/model/ops/
-// layernorm.ts, gainSumsHost: GAIN_FUNCTIONS, with gain_dims() zero and nothing bound when there are none).
+// computed): the workgroups past the keys', as shaders/norm_grad.wgsl sums them (src/model/ops/layernorm.ts,
+// gainSumsHost: GAIN_FUNCTIONS, with gain_dims() zero and nothing bound when there are none).
 const NORM_LANES: u32 = {{NORM_LANES}};
+const GAIN_WG: u32 = WG;
 const CENTRED: bool = {{CENTRED}};
 {{GAIN_FUNCTIONS}}
 
@@ -139,15 +140,14 @@ const CENTRED: bool = {{CENTRED}};
 {{NORM_GRAD_ROW}}
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let keys = p.batch * p.n_heads * round_up4(p.tk);
+  let key_groups = (keys + WG - 1u) / WG;
+  if (wg.x >= key_groups) {
+    norm_gain_sums(wg.x - key_groups, lid, gain_dims().x, gain_dims().y);
+    return;
+  }
   if (gid.x >= keys) {
-    let c = gid.x - keys;
-    if (c < gain_dims().y) {
-      let v = norm_gain_sums(c, gain_dims().x, gain_dims().y);
-      write_dgamma(c, v.x);
-      write_dbeta(c, v.y);
-    }
     return;
   }
   let owner = row_owner(gid.x, p.tk);

@@ -18,10 +18,9 @@
 // x, mean and rstd, as shaders/norm_grad.wgsl does (the norm kernel's order and bits on this adapter).
 //
 // Parallel decomposition: one thread per output element, grid [ceil(d / WG), output rows]. The backward is
-// one dispatch whose grid rows [0, vocab) are d_tok rows and [vocab, vocab + T) are d_pos rows (and row vocab + T the
-// gain sums, when it sums them); each thread
-// owns one output element and loops over the positions that feed it in a fixed order: deterministic, no
-// atomics. Outputs are written, not accumulated.
+// one dispatch whose grid rows [0, vocab) are d_tok rows and [vocab, vocab + T) are d_pos rows (and the rows after
+// them the gain sums' workgroups, x first, when it sums them); each thread owns one output element and loops over the
+// positions that feed it in a fixed order: deterministic, no atomics. Outputs are written, not accumulated.
 //
 // Template fills (src/model/ops/embedding.ts): {{WG}}; in the backward, shaders/norm_row.wgsl and norm_grad.wgsl
 // (NORM_ROW, NORM_GRAD_ROW) with their NORM_LANES and CENTRED, and GAIN_FUNCTIONS (src/model/ops/layernorm.ts,
@@ -55,6 +54,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 const NORM_LANES: u32 = {{NORM_LANES}};
 const CENTRED: bool = {{CENTRED}};
+const GAIN_WG: u32 = WG;
 {{GAIN_FUNCTIONS}}
 
 {{NORM_ROW}}
@@ -62,16 +62,18 @@ const CENTRED: bool = {{CENTRED}};
 {{NORM_GRAD_ROW}}
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let gain_rows = p.vocab + p.seq_len;
+  if (wg.y >= gain_rows) {
+    norm_gain_sums((wg.y - gain_rows) * nwg.x + wg.x, lid, gain_dims().x, gain_dims().y);
+    return;
+  }
   let col = gid.x;
   if (col >= p.d) {
     return;
   }
-  if (gid.y == p.vocab + p.seq_len) {
-    let v = norm_gain_sums(col, gain_dims().x, gain_dims().y);
-    write_dgamma(col, v.x);
-    write_dbeta(col, v.y);
-  } else if (gid.y < p.vocab) {
+  if (gid.y < p.vocab) {
     let v = gid.y;
     let positions = p.vocab + 1u;  // where the list of positions starts
     var s = 0.0;

@@ -29,9 +29,9 @@
 //     a window (the final norm of a model read out at some positions: C has only those rows) dy row r is x row
 //     x_row(r), and without a residual gradient the thread of each sequence's first row in the window zeroes its rows
 //     of dx outside it.
-//   The gain sums (JOB_TILES calls gainSums), in ceil(d / WORKGROUP_SIZE) workgroups after every job's tiles: one
-//     invocation per column sums dgamma (and dbeta) [d] over the norm's rows of dy [rows, d] (written by an earlier
-//     dispatch), x, mean, rstd.
+//   The gain sums (JOB_TILES calls norm_gain_sums), in the workgroups after every job's tiles: GAIN_LANES
+//     invocations per column (GAIN_COLS columns a workgroup) sum dgamma (and dbeta) [d] over the norm's rows of dy
+//     [rows, d] (written by an earlier dispatch), x, mean, rstd.
 //
 // Attention on load (ATTENTION, the fused graph on GPUs; one job, tiled kernel, A not transposed): A [M = batch *
 // seq_len, K = d_model] is self-attention's output, which each workgroup computes for a strip of TILE whole rows first
@@ -73,6 +73,7 @@ const WORKGROUP_SIZE: u32 = {{WORKGROUP_SIZE}}u;
 const NORM: bool = {{NORM}};
 const CENTRED: bool = {{CENTRED}};          // with NORM: LayerNorm (true) or RMSNorm
 const NORM_LANES: u32 = {{NORM_LANES}};     // with NORM, NORM_GRAD or GAIN_SUMS: the norm kernel's lanes on this adapter
+const GAIN_WG: u32 = WORKGROUP_SIZE;        // the gain sums' workgroup (shaders/norm_grad.wgsl)
 const NORM_RESIDUAL: bool = {{NORM_RESIDUAL}}; // with NORM_GRAD: dx += the norm's input gradient
 //!bindings
 // Per job: dims, the flags transA, transB, hasBias, hasResidual, gelu, geluGrad, biasGrad, and the accessors
@@ -450,16 +451,6 @@ fn normGradStrip(job: u32, s: u32, lid: u32) {
     }
     clear_outside(r, d.y);
   }
-}
-
-// GAIN_SUMS: gain columns g * WORKGROUP_SIZE + lid.
-fn gainSums(g: u32, lid: u32) {
-  let nd = norm_dims();
-  let col = g * WORKGROUP_SIZE + lid;
-  if (col >= nd.y) { return; }
-  let v = norm_gain_sums(col, nd.x, nd.y);
-  write_dgamma(col, v.x);
-  write_dbeta(col, v.y);
 }
 
 // The workgroups are numbered x-first (the grid spills into y past the adapter's per-dimension limit); those past

@@ -8,6 +8,7 @@ import * as oracle from '../src/reference/embedding';
 import * as rowsOracle from '../src/reference/rows';
 import { embeddingBackward, embeddingForward, tokenOrder } from '../src/model/ops/embedding';
 import { gatherRows, scatterRows } from '../src/model/ops/rows';
+import { normBackward, normForward, type NormGainSums } from '../src/model/ops/layernorm';
 
 const DIMS = [1, 7, 33, 130];
 /** A small vocabulary over 3 x 5 positions, so most tokens repeat, some (7..10) never occur. */
@@ -102,6 +103,49 @@ describe('embedding on the GPU', () => {
       if (t < VOCAB) for (let i = 0; i < d; i++) inOrder[t * d + i] = Math.fround(inOrder[t * d + i] + dOut[n * d + i]);
     });
     expect(Float32Array.from(dTok)).toEqual(inOrder);
+  });
+
+  // The fused graph on GPUs sums the gain gradients of the norm that reads the embeddings beside this backward
+  // (shaders/norm_grad.wgsl, GAIN_LANES invocations a column in the tree order): the same bits as the norm kernel's
+  // backward in the order it is told to follow, and the embedding's own gradients unchanged. Ragged d: below and above
+  // one workgroup of columns (8 in the tree order), and above the 64 columns of one row of the grid.
+  it.each([
+    { d: 7, norm: 'layer', order: 'tree' },
+    { d: 130, norm: 'rms', order: 'tree' },
+    { d: 33, norm: 'layer', order: 'serial' },
+  ] as const)('backward with the gain sums of a $norm norm beside it, d = $d, $order order: the norm kernel\'s bits', async ({ d, norm, order }) => {
+    const rt = await testRuntime();
+    const rng = new Rng(200 + d);
+    const rows = BATCH * SEQ;
+    const tokens = tokenIds(rng, rows, VOCAB);
+    const layer = norm === 'layer';
+    const kernel = { kind: order };
+    const nan = (n: number) => new Float32Array(n).fill(NaN);
+    const t = packTensors(rt, 't', {
+      x: gaussian(rng, rows * d), gamma: gaussian(rng, d), beta: gaussian(rng, d), dy: gaussian(rng, rows * d), dOut: gaussian(rng, rows * d),
+      y: new Float32Array(rows * d), mean: new Float32Array(rows), rstd: new Float32Array(rows), dx: new Float32Array(rows * d),
+      tok: nan(VOCAB * d), pos: nan(SEQ * d), dg: nan(d), db: nan(d), tokAlone: nan(VOCAB * d), posAlone: nan(SEQ * d), dgAlone: nan(d), dbAlone: nan(d),
+    });
+    const r = t.ref;
+    const forward = { x: r.x, gamma: r.gamma, y: r.y, rstd: r.rstd, rows, d, kernel };
+    const backward = { dy: r.dy, x: r.x, gamma: r.gamma, rstd: r.rstd, dx: r.dx, dGamma: r.dgAlone, rows, d, kernel };
+    const gains: NormGainSums = layer
+      ? { kind: 'layer', dy: r.dy, x: r.x, mean: r.mean, rstd: r.rstd, dGamma: r.dg, dBeta: r.db, rows, d, kernel }
+      : { kind: 'rms', dy: r.dy, x: r.x, rstd: r.rstd, dGamma: r.dg, rows, d, kernel };
+    const positions = rt.storageFrom('tokenOrder', tokenOrder(tokens, VOCAB));
+    const args = { tokenOrder: positions, dOut: r.dOut, batch: BATCH, seqLen: SEQ, d, vocab: VOCAB };
+    rt.run([
+      layer ? await normForward(rt, { ...forward, beta: r.beta, mean: r.mean }) : await normForward(rt, { ...forward, kind: 'rms' }),
+      await embeddingBackward(rt, { ...args, dTok: r.tok, dPos: r.pos, gainSums: gains }),
+      await embeddingBackward(rt, { ...args, dTok: r.tokAlone, dPos: r.posAlone }),
+      layer ? await normBackward(rt, { ...backward, mean: r.mean, dBeta: r.dbAlone }) : await normBackward(rt, { ...backward, kind: 'rms' }),
+    ]);
+    expect(await t.read('dg')).toEqual(await t.read('dgAlone'));
+    if (layer) expect(await t.read('db')).toEqual(await t.read('dbAlone'));
+    else expect((await t.read('db')).every(Number.isNaN), 'RMSNorm has no dBeta').toBe(true);
+    expect(await t.read('tok')).toEqual(await t.read('tokAlone'));
+    expect(await t.read('pos')).toEqual(await t.read('posAlone'));
+    expect((await t.read('dg')).every(Number.isFinite), 'every dGamma column written').toBe(true);
   });
 });
 

@@ -510,10 +510,10 @@ describe('matmul with attention on load', () => {
 // the GPU's dOut): the attention kernel's tolerance on dQkv (test/attention.test.ts), scaled by the largest |dOut|.
 describe('matmul with the attention backward in its epilogue', () => {
   const CASES = [
-    { kernel: TILED_DIRECT, batch: 11, seqLen: 7, nHeads: 2, headDim: 5, causal: true },
-    { kernel: TILED_STAGED, batch: 3, seqLen: 23, nHeads: 3, headDim: 3, causal: false },
+    { kernel: TILED_DIRECT, batch: 11, seqLen: 7, nHeads: 2, headDim: 5, causal: true, order: 'serial' },
+    { kernel: TILED_STAGED, batch: 3, seqLen: 23, nHeads: 3, headDim: 3, causal: false, order: 'tree' },
   ] as const;
-  it.each(CASES)('$batch x $seqLen, $nHeads heads of $headDim, causal $causal, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged', async (c) => {
+  it.each(CASES)('$batch x $seqLen, $nHeads heads of $headDim, causal $causal, on $kernel.wgDim x $kernel.wgDim staged $kernel.staged, gains in $order order', async (c) => {
     const rt = await testRuntime();
     const { batch, seqLen, nHeads, headDim } = c;
     const [M, d, K] = [batch * seqLen, nHeads * headDim, 3];
@@ -529,13 +529,13 @@ describe('matmul with the attention backward in its epilogue', () => {
     const fresh = () => ({ dOut: new Float32Array(M * d), dQkv: new Float32Array(M * 3 * d), dx: new Float32Array(M * d), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN) });
     const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
     const product = (o: typeof fused): MatmulArgs => ({ M, N: d, K, a: ref.a, b: ref.w, c: o.ref.dOut, kernel: c.kernel });
-    const after = await attentionBackwardAfterProduct(rt, { ...shape, dOut: fused.ref.dOut, dQkv: fused.ref.dQkv }, { kind: 'layer', dy: ref.dy, x: ref.x, mean: ref.mean, rstd: ref.rstd, dGamma: fused.ref.dg, dBeta: fused.ref.db, rows: M, d });
+    const after = await attentionBackwardAfterProduct(rt, { ...shape, dOut: fused.ref.dOut, dQkv: fused.ref.dQkv }, { kind: 'layer', dy: ref.dy, x: ref.x, mean: ref.mean, rstd: ref.rstd, dGamma: fused.ref.dg, dBeta: fused.ref.db, rows: M, d, kernel: { kind: c.order } });
     rt.run([
       await matmuls(rt, [{ ...product(fused), attention: after.rows }], c.kernel as Extract<MatmulKernel, { kind: 'tiled' }>),
       after.keys,
       await matmul(rt, product(alone)),
       ...(await attentionBackward(rt, { ...shape, dOut: alone.ref.dOut, dQkv: alone.ref.dQkv, split: true })),
-      await normBackward(rt, { dy: ref.dy, x: ref.x, gamma: ref.g, mean: ref.mean, rstd: ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, dBeta: alone.ref.db, rows: M, d }),
+      await normBackward(rt, { dy: ref.dy, x: ref.x, gamma: ref.g, mean: ref.mean, rstd: ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, dBeta: alone.ref.db, rows: M, d, kernel: { kind: c.order } }),
     ]);
     for (const name of ['dOut', 'dQkv', 'dg', 'db'] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));
 

@@ -12,7 +12,7 @@ import source from '../../../shaders/attention.wgsl?raw';
 import attentionRow from '../../../shaders/attention_row.wgsl?raw';
 import { f32, u32, type Dispatch, type GpuRuntime, type Scalar, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type TensorArg } from '../../gpu/kernel-template';
-import { gainSumsHost, type NormGainSums } from './layernorm';
+import { gainSumsHost, gainSumsWorkgroups, type NormGainSums } from './layernorm';
 
 /** What self- and cross-attention share: the heads, the causal flag and the key mask. */
 interface Heads {
@@ -271,8 +271,8 @@ async function backwardKeys(rt: GpuRuntime, w: Windows, s: Heads, tensors: Recor
   const { uniforms, fills, flopsPerUnit } = common(w, s);
   const gains = gainSumsHost(rt.adapter, gainSums);
   const k = instantiateKernel(source, { uniforms, ...section('backward_keys', { ...tensors, ...gains.tensors }, { ...fills, ...gains.fills }) });
-  const invocations = s.batch * s.nHeads * roundUp(w.tk, 4) + (gainSums?.d ?? 0);
-  const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(invocations / WG)] });
+  const keyGroups = Math.ceil((s.batch * s.nHeads * roundUp(w.tk, 4)) / WG);
+  const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [keyGroups + gainSumsWorkgroups(rt.adapter, gainSums, WG)] });
   return { ...d, flops: 4 * flopsPerUnit };
 }
 

@@ -3,7 +3,7 @@
 import source from '../../../shaders/embedding.wgsl?raw';
 import { at, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
 import { instantiateKernel, read, write, type KernelSpec } from '../../gpu/kernel-template';
-import { gainSumsHost, type NormGainSums } from './layernorm';
+import { gainSumsHost, gainSumsWorkgroups, type NormGainSums } from './layernorm';
 
 const WG = 64;
 
@@ -80,5 +80,7 @@ export function embeddingBackward(
       ...gains.tensors,
     },
   }, gains.fills);
-  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(d / WG), vocab + seqLen + (gainSums ? 1 : 0)] });
+  const columnGroups = Math.ceil(d / WG);
+  const gainRows = Math.ceil(gainSumsWorkgroups(rt.adapter, gainSums, WG) / columnGroups);
+  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [columnGroups, vocab + seqLen + gainRows] });
 }

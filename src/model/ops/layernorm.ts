@@ -131,6 +131,17 @@ export function gainSumsTensors(s: NormGainSums): Record<string, TensorArg | und
 }
 
 /**
+ * Workgroups of `workgroupSize` invocations that sum `s`'s gain columns beside other work (shaders/norm_grad.wgsl's
+ * norm_gain_sums): GAIN_LANES invocations a column, as many as the norm kernel's backward gives a column on this
+ * adapter (its COL_LANES). None without gain sums.
+ */
+export function gainSumsWorkgroups(adapter: { isSoftware: boolean }, s: NormGainSums | undefined, workgroupSize: number): number {
+  if (!s) return 0;
+  const lanes = Math.min(LANES[(s.kernel ?? chooseLayerNormKernel(adapter)).kind], 8);
+  return Math.ceil(s.d / (workgroupSize / lanes));
+}
+
+/**
  * What a kernel that sums a norm's gain gradients beside its own work (shaders/norm_grad.wgsl's norm_gain_sums: the
  * embedding and attention backwards in the fused graph on GPUs) binds and fills: the gain sums' tensors, and the fills
  * NORM_ROW, NORM_GRAD_ROW, NORM_LANES, CENTRED and GAIN_FUNCTIONS: stand-ins for the tensors it does not bind, x_at,

@@ -13,7 +13,7 @@
 import source from '../../../shaders/matmul.wgsl?raw';
 import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, type NormWindow, gainSumsTensors, normInputRows, xRowBody } from './layernorm';
+import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, type NormWindow, gainSumsTensors, gainSumsWorkgroups, normInputRows, xRowBody } from './layernorm';
 import { NORM_EPS } from '../config';
 import type { AttentionRows } from './attention';
 
@@ -292,11 +292,6 @@ function jobTiles(args: MatmulArgs, kernel: Extract<MatmulKernel, { kind: 'tiled
   return (args.normGrad || args.attention ? 1 : Math.ceil(args.N / tile)) * Math.ceil(args.M / tile);
 }
 
-/** Workgroups of the gain sums in the tiled kernel: one invocation per gain column. */
-function gainSumsGroups(gainSums: NormGainSums | undefined, kernel: Extract<MatmulKernel, { kind: 'tiled' }>): number {
-  return gainSums ? Math.ceil(gainSums.d / kernel.wgDim ** 2) : 0;
-}
-
 /** The kernel source and bindings for one variant running `jobs`: fills the constants of shaders/matmul.wgsl. */
 function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSoftware: boolean }, gainSums?: NormGainSums) {
   if (jobs.length > 1 && jobs.some((a) => a.norm)) throw new Error('matmul: a norm on load runs as the only job of its dispatch');
@@ -355,7 +350,10 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
     first += n;
     return call;
   });
-  if (kernel.kind === 'tiled' && gainSums) calls.push(`if (t < ${first + gainSumsGroups(gainSums, kernel)}u) { gainSums(t - ${first}u, lid); return; }`);
+  if (kernel.kind === 'tiled' && gainSums) {
+    const groups = gainSumsWorkgroups(adapter, gainSums, kernel.wgDim ** 2);
+    calls.push(`if (t < ${first + groups}u) { norm_gain_sums(t - ${first}u, lid, norm_dims().x, norm_dims().y); return; }`);
+  }
   const gainLabel = gainSums ? ` + [${gainSums.kind}norm.gains] ${gainSums.rows}x${gainSums.d}` : '';
   return instantiateKernel(source, {
     label: `matmul.${kernelName(kernel)}${jobs.map((a) => `[${flags(a)}] ${a.M}x${a.N}x${a.K}`).join(' + ')}${gainLabel}`,
@@ -390,9 +388,9 @@ function matmulKernel(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSof
 }
 
 /** The grid: skinny, lines over x; tiled, every job's tiles in one sequence, x first, spilling into y past maxDim. */
-function workgroups(jobs: MatmulArgs[], kernel: MatmulKernel, maxDim: number, gainSums?: NormGainSums): [number, number] {
+function workgroups(jobs: MatmulArgs[], kernel: MatmulKernel, adapter: { isSoftware: boolean }, maxDim: number, gainSums?: NormGainSums): [number, number] {
   if (kernel.kind === 'tiled') {
-    const total = jobs.reduce((sum, a) => sum + jobTiles(a, kernel), gainSumsGroups(gainSums, kernel));
+    const total = jobs.reduce((sum, a) => sum + jobTiles(a, kernel), gainSumsWorkgroups(adapter, gainSums, kernel.wgDim ** 2));
     return total <= maxDim ? [total, 1] : [maxDim, Math.ceil(total / maxDim)];
   }
   const lines = outputExtent(jobs[0], kernel.smallSide === 'M' ? 'N' : 'M');
@@ -461,7 +459,7 @@ export function groupJobs(jobs: MatmulArgs[], maxBuffers: number, initial = new 
 async function jobsDispatch(rt: GpuRuntime, jobs: MatmulArgs[], kernel: MatmulKernel, gainSums?: NormGainSums): Promise<Dispatch> {
   for (const args of jobs) checkArgs(args, kernel);
   const { kernel: k, params, buffers } = matmulKernel(jobs, kernel, rt.adapter, gainSums);
-  const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.limits.maxComputeWorkgroupsPerDimension, gainSums) });
+  const d = await rt.dispatch(k, { params, buffers, workgroups: workgroups(jobs, kernel, rt.adapter, rt.limits.maxComputeWorkgroupsPerDimension, gainSums) });
   return { ...d, flops: jobs.reduce((sum, a) => sum + 2 * a.M * a.N * a.K + (a.attention?.flops ?? 0), 0) };
 }
 
