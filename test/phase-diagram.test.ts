@@ -1,7 +1,11 @@
 // The phase diagram (src/train/phase-diagram.ts): its cells and their run configurations, the plan's checks, the
 // versioned file, and on the GPU a small diagram run straight through against the same diagram interrupted inside
 // a cell and continued from its file and checkpoint (as `npm run phase-diagram` does): the cells must agree bit for
-// bit. Also the real CLI refusing a bad plan before any GPU work.
+// bit. Also the real CLI refusing a bad plan before any GPU work, and training a cell with the run options it shares
+// with the experiment (the modulus, the model's size and norm, the learning rate).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testRuntime } from './helpers/gpu';
 import { runScript } from './helpers/cli';
@@ -32,6 +36,22 @@ describe('phase-diagram plan', () => {
     expect(lrd.decay).toEqual({ kind: 'lrd', rate: 0.01, params: ['wq', 'wk'] });
     expect(lrd.optim.weightDecay).toBe(PRESETS['quick-add'].optim.weightDecay);
     expect(lrd.earlyStop).toEqual({ testAccuracy: 0.99, evaluations: 2 });
+  });
+
+  it('gives every cell the plan\'s task, model and optimiser overrides, and records them in the file', () => {
+    const overrides = { p: 17, dModel: 32, nHeads: 2, dFF: 48, norm: 'rms', qkNorm: true, lr: 3e-3, beta2: 0.95 } as const;
+    for (const cell of phaseDiagramCells({ ...plan, overrides })) {
+      const config = cellConfig({ ...plan, overrides }, cell);
+      expect(config.overrides).toMatchObject(overrides);
+      expect(config.task).toMatchObject({ kind: 'modarith', p: 17, trainFraction: 0.5 });
+      expect(config.model).toMatchObject({ dModel: 32, nHeads: 2, dFF: 48, norm: 'rms', qkNorm: true, nClasses: 17 });
+      expect([config.optim.lr, config.optim.beta2]).toEqual([3e-3, 0.95]);
+    }
+    const file = { kind: 'spectral-edge-lab.phase-diagram', version: 1, plan: { ...plan, overrides }, cells: [] };
+    expect(parsePhaseDiagramFile(JSON.stringify(file)).plan.overrides).toEqual(overrides);
+    // Only the options a diagram leaves to its cells: the train fraction is the diagram's own.
+    expect(() => parsePhaseDiagramFile({ ...file, plan: { ...plan, overrides: { trainFraction: 0.5 } } })).toThrow('plan.overrides: unknown field "trainFraction"');
+    expect(() => validatePlan({ ...plan, overrides: { nHeads: 3 } })).toThrow(/divisible by nHeads \(3\)/);
   });
 
   it('names what is wrong with a plan', () => {
@@ -120,5 +140,23 @@ describe('npm run phase-diagram', () => {
     const fractions = await run('--preset', 'quick-add', '--fractions', '0.5,x');
     expect(fractions.code).toBe(2);
     expect(fractions.stderr).toContain('--fractions must be comma-separated numbers');
+    const modulus = await run('--preset', 'quick-add', '--p', '12');
+    expect(modulus.code).toBe(2);
+    expect(modulus.stderr).toContain('p must be a prime');
+  });
+
+  it('trains every cell with the task, model and optimiser options, and writes them into the plan', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sel-phase-'));
+    const out = join(dir, 'phase.json');
+    const result = await runScript('phase-diagram', '--preset', 'quick-add', '--fractions', '0.5', '--l2', '1', '--lrd', 'none', '--steps', '10', '--eval-every', '10',
+      '--p', '17', '--d-model', '32', '--heads', '2', '--d-ff', '48', '--norm', 'rms', '--lr', '0.003', '--out', out);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('phase diagram on quick-add (p 17, dModel 32, nHeads 2, dFF 48, norm rms, lr 0.003), seed 42: 1 cells');
+    const file = parsePhaseDiagramFile(readFileSync(out, 'utf8'));
+    expect(file.plan.overrides).toEqual({ p: 17, dModel: 32, nHeads: 2, dFF: 48, norm: 'rms', lr: 0.003 });
+    expect(file.cells).toHaveLength(1);
+    // One attention module of d 32: the stable ranks are of 32 x 32 matrices.
+    for (const r of [...file.cells[0].stableRank.q, ...file.cells[0].stableRank.k]) expect(r).toBeGreaterThan(1), expect(r).toBeLessThan(32);
+    rmSync(dir, { recursive: true });
   });
 });

@@ -131,7 +131,7 @@ describe('the studies', () => {
     const models = (quick: boolean) =>
       buildStudy('lrd-phase', { quick }).units.map((u) => {
         if (u.kind !== 'phase-cell') throw new Error(`lrd-phase unit ${u.id} is not a phase cell`);
-        const config = cellConfig(u.plan, phaseDiagramCells(u.plan)[0], u.model);
+        const config = cellConfig(u.plan, phaseDiagramCells(u.plan)[0]);
         return { p: config.task.kind === 'modarith' ? config.task.p : null, vocab: config.model.nClasses, norm: config.model.norm ?? 'layer', qkNorm: config.model.qkNorm ?? false };
       });
     const full = models(false);

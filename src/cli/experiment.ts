@@ -1,15 +1,12 @@
 // `npm run experiment -- --preset <name> [options]`: trains one run of a preset on this machine's WebGPU
 // adapter with a progress bar, writes the run file (src/train/run.ts) and prints the grok step; optionally writes
 // checkpoint files (src/train/checkpoint-file.ts) and resumes from one. Spectral options (window, cadence, subset,
-// centring, K, gap flow, solver) become the run's spectral overrides, the architecture options (--norm,
-// --qk-norm) its norm and qkNorm overrides, and the task, size and optimiser options (--p, --batch, --layers,
-// --d-model, --heads, --d-ff, --beta1, --beta2, --adam-eps, --clip) theirs, all validated by resolveRunConfig.
+// centring, K, gap flow, solver) become the run's spectral overrides, and the task, model and optimiser options
+// (src/cli/run-options.ts, shared with the phase diagram) theirs, all validated by resolveRunConfig.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
-import { MOD_OPS } from '../tasks/modarith';
-import type { ModOp } from '../formats/task';
 import { PRESETS } from '../train/presets';
 import { SOLVED_TEST_ACCURACY } from '../train/metrics';
 import { resolveRunConfig } from '../train/run';
@@ -20,9 +17,9 @@ import { decodeCheckpoint, encodeCheckpoint, type DecodedCheckpoint } from '../t
 import { decodeContainer } from '../formats/checkpoint-file';
 import { HistoryLogWriter, readHistoryLog } from './history-log';
 import type { SpectralSolver } from '../formats/spectral';
-import type { NormKind } from '../formats/model-config';
 import { integerOption, numberOption, parseArgs, UsageError, runCli } from './args';
 import { DECAY_DEFAULTS, DECAY_USAGE, decayOverrides, describeDecay } from './decay-options';
+import { RUN_OPTIONS_DEFAULTS, RUN_OPTIONS_USAGE, runOptionOverrides } from './run-options';
 import { decayOf } from '../formats/optim';
 import { ProgressPrinter, formatDuration } from './progress';
 import { checkWritable, writeAtomically } from './outputs';
@@ -30,13 +27,9 @@ import { checkWritable, writeAtomically } from './outputs';
 const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).join('|')}> [options]
   --seed N          run seed: initialisation, data split, batch sampling (default 42)
   --wd X            weight decay (default: the preset's)
-  --lr X            learning rate (default: the preset's)
   --steps N         optimiser steps (default: the preset's)
   --eval-every N    evaluation cadence in steps (default: the preset's)
-  --op NAME         modular-arithmetic operation: ${Object.keys(MOD_OPS).join(', ')} (modarith presets)
   --train-fraction F     the fraction of all pairs that trains, in (0, 1) (modarith and multitask presets)
-  --p N             the modulus, a prime from 3 to 997 (modarith and multitask presets; default: the preset's, 97 or 31)
-  --batch N         sequences per minibatch (minibatch presets; the quick modular ones train on the whole training set)
   --early-stop K    stop once test accuracy has been >= ${SOLVED_TEST_ACCURACY} for K evaluations in a row (default: off)
   --out FILE        run file to write (default runs/<preset>-seed<seed>.json)
   --checkpoint-every N   write a checkpoint file every N steps (a multiple of the evaluation cadence)
@@ -44,18 +37,7 @@ const USAGE = `usage: npm run experiment -- --preset <${Object.keys(PRESETS).joi
                          a diverged run also writes its last good checkpoint there as last-good.ckpt
   --resume FILE.ckpt     continue the run saved in a checkpoint file (its configuration; --steps may extend it,
                          --early-stop K replaces its early-stop rule, 0 turns it off)
-model size (docs/science.md §1; default: the preset's; the task sets the vocabulary, classes and positions):
-  --layers N             transformer blocks (of each stack in the SCAN encoder-decoder)
-  --d-model N            residual width
-  --heads N              attention heads (must divide --d-model)
-  --d-ff N               MLP hidden width
-optimiser (docs/science.md §1; default: AdamW with betas 0.9, 0.98, eps 1e-8, gradient-norm clip 1.0):
-  --beta1 X --beta2 X    Adam's moment decay rates, in [0, 1)
-  --adam-eps X           added to sqrt(v), > 0
-  --clip X               the global gradient-norm clip, > 0
-architecture (docs/science.md §4; default: the preset's pre-LayerNorm model):
-  --norm layer|rms       every LayerNorm of the model, or RMSNorm instead (no mean subtraction, no bias)
-  --qk-norm              RMS-normalise q and k per head before the dot product (learned gains, initialised to 1)
+${RUN_OPTIONS_USAGE}
 ${DECAY_USAGE}
 spectral edge (on by default; records go into the run file's "spectral" array):
   --no-spectral          do not track it
@@ -79,10 +61,10 @@ exit codes: 0 done, 1 diverged or failed, 2 bad arguments or an output that cann
 errors are one line; DEBUG=1 prints the stack too`;
 
 const DEFAULTS = {
-  preset: '', seed: '42', wd: '', lr: '', steps: '', 'eval-every': '', op: '', 'train-fraction': '', 'early-stop': '', out: '',
+  preset: '', seed: '42', wd: '', steps: '', 'eval-every': '', 'train-fraction': '', 'early-stop': '', out: '',
   'checkpoint-every': '', 'checkpoint-dir': '', resume: '', help: false, ...DECAY_DEFAULTS,
   'no-spectral': false, window: '', 'snapshot-every': '', subset: '', centred: false, 'edge-k': '', 'gap-flow': false, solver: '',
-  norm: '', 'qk-norm': false, p: '', batch: '', layers: '', 'd-model': '', heads: '', 'd-ff': '', beta1: '', beta2: '', 'adam-eps': '', clip: '',
+  ...RUN_OPTIONS_DEFAULTS,
   'live-causal': false, 'causal-every': '', 'causal-subset': '', 'causal-random': '', 'causal-eps': '',
 };
 
@@ -103,27 +85,14 @@ function parseExperimentArgs(argv: string[]): ExperimentPlan | 'help' {
   if (args.preset === '') throw new UsageError('--preset (or --resume) is required');
   const earlyStopK = earlyStopOption(args);
   const overrides: RunOverrides = {
-    lr: numberOption('lr', args.lr),
+    ...runOptionOverrides(args),
     weightDecay: numberOption('wd', args.wd),
     ...decayOverrides(args),
     steps: integerOption('steps', args.steps),
     evalEvery: integerOption('eval-every', args['eval-every']),
-    op: args.op === '' ? undefined : (args.op as ModOp),
     trainFraction: numberOption('train-fraction', args['train-fraction']),
-    p: integerOption('p', args.p),
-    batch: integerOption('batch', args.batch),
-    nLayers: integerOption('layers', args.layers),
-    dModel: integerOption('d-model', args['d-model']),
-    nHeads: integerOption('heads', args.heads),
-    dFF: integerOption('d-ff', args['d-ff']),
-    beta1: numberOption('beta1', args.beta1),
-    beta2: numberOption('beta2', args.beta2),
-    eps: numberOption('adam-eps', args['adam-eps']),
-    clipNorm: numberOption('clip', args.clip),
     earlyStop: earlyStopK === undefined ? undefined : earlyStopRule(earlyStopK),
     spectral: spectralOverrides(args),
-    norm: args.norm === '' ? undefined : (args.norm as NormKind),
-    qkNorm: args['qk-norm'] || undefined,
     causal: causalOverrides(args),
   };
   // Only the options given are recorded as overrides.

@@ -1,7 +1,8 @@
 // `npm run phase-diagram -- --preset quick-add [options]`: the train fraction x decay strength grid of docs/science.md §4, L2
 // against Low-Rank Decay (src/train/phase-diagram.ts), one cell after another with a progress line, the file
 // rewritten after every cell. Run it again with the same options to continue: finished cells are kept, and a cell
-// stopped by Ctrl-C continues from the checkpoint written beside the file.
+// stopped by Ctrl-C continues from the checkpoint written beside the file. The task, model and optimiser options
+// (src/cli/run-options.ts, shared with the experiment) become the plan's overrides, which every cell's run takes.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { acquireNodeDevice } from '../gpu/node-gpu';
 import { GpuRuntime } from '../gpu/runtime';
@@ -14,6 +15,7 @@ import { parsePhaseDiagramFile, phaseDiagramCells, type PhaseDiagramFile, type P
 import { cellSummary, diagramTables } from './phase-table';
 import { integerOption, parseArgs, UsageError, runCli } from './args';
 import { checkWritable, writeAtomically } from './outputs';
+import { RUN_OPTIONS_DEFAULTS, RUN_OPTIONS_USAGE, runOptionOverrides } from './run-options';
 import { formatDuration, ProgressPrinter } from './progress';
 
 const USAGE = `usage: npm run phase-diagram -- --preset <modarith|quick-add|multitask|quick-multitask> [options]
@@ -27,10 +29,13 @@ const USAGE = `usage: npm run phase-diagram -- --preset <modarith|quick-add|mult
   --early-stop K      end a cell once test accuracy has been >= ${SOLVED_TEST_ACCURACY} for K evaluations in a row (default: off)
   --out FILE          the diagram's file (default runs/phase-<preset>-seed<seed>.json); if it exists with the same
                       options, its finished cells are kept and the rest run
+every cell's run (LRD's diagram: --preset modarith --p 113 --norm rms --qk-norm):
+${RUN_OPTIONS_USAGE}
 exit codes: 0 done, 1 failed, 2 bad arguments or an output that cannot be written, 130 interrupted (the file and the unfinished cell's checkpoint are written)`;
 
 const DEFAULTS = {
   preset: '', seed: '42', fractions: '0.3,0.45,0.6', l2: '0.3,1,3', lrd: '0.003,0.01,0.03', steps: '', 'eval-every': '', 'early-stop': '', out: '', help: false,
+  ...RUN_OPTIONS_DEFAULTS,
 };
 
 function numberList(name: string, text: string): number[] {
@@ -59,12 +64,20 @@ function parsePlan(argv: string[]): { plan: PhaseDiagramPlan; out: string } | 'h
     lrd: numberList('lrd', args.lrd),
     earlyStop,
   };
+  const overrides = runOptionOverrides(args);
+  if (Object.keys(overrides).length > 0) plan.overrides = overrides;
   try {
     validatePlan(plan);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   return { plan, out: args.out || `runs/phase-${plan.preset}-seed${seed}.json` };
+}
+
+/** " (p 113, norm rms, qkNorm true)": the overrides every cell takes; nothing without any. */
+function describeOverrides(overrides: PhaseDiagramPlan['overrides']): string {
+  const given = Object.entries(overrides ?? {});
+  return given.length === 0 ? '' : ` (${given.map(([k, v]) => `${k} ${v}`).join(', ')})`;
 }
 
 async function main(): Promise<number> {
@@ -99,7 +112,7 @@ async function main(): Promise<number> {
   const progress = new ProgressPrinter(process.stdout);
   const total = phaseDiagramCells(plan).length;
   progress.message(
-    `phase diagram on ${plan.preset}, seed ${plan.seed}: ${total} cells of ${plan.steps} steps on ${rt.adapter.description}` +
+    `phase diagram on ${plan.preset}${describeOverrides(plan.overrides)}, seed ${plan.seed}: ${total} cells of ${plan.steps} steps on ${rt.adapter.description}` +
       (previous ? `; continuing ${out}, ${previous.cells.length} cells done` : ''),
   );
   let interrupted = false;

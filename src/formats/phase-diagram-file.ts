@@ -4,6 +4,7 @@
 import { PRESET_NAMES, type PresetName } from './task';
 import { STOP_REASONS, type StopReason } from './metrics';
 import { DECAY_KINDS, type DecayKind } from './optim';
+import { RUN_OVERRIDES_PROPERTIES, type RunOverrides } from './run-file';
 import { invalid, versionedLoader } from './versioned';
 
 export const PHASE_DIAGRAM_KIND = 'spectral-edge-lab.phase-diagram';
@@ -26,7 +27,17 @@ export interface PhaseDiagramPlan {
   lrd: number[];
   /** Stop a cell once test accuracy has been >= SOLVED_TEST_ACCURACY for this many evaluations in a row; null: never. */
   earlyStop: number | null;
+  /** The run overrides every cell shares (absent: none, the preset's settings). */
+  overrides?: PhaseOverrides;
 }
+
+/**
+ * The run options a diagram may set for every cell, besides those it sets itself (train fraction, decay, steps, cadence,
+ * early stop): the operation and modulus, the learning rate, the batch, the model's size and norms, and AdamW's
+ * constants.
+ */
+export const PHASE_OVERRIDE_KEYS = ['op', 'p', 'lr', 'batch', 'nLayers', 'dModel', 'nHeads', 'dFF', 'norm', 'qkNorm', 'beta1', 'beta2', 'eps', 'clipNorm'] as const;
+export type PhaseOverrides = Pick<RunOverrides, (typeof PHASE_OVERRIDE_KEYS)[number]>;
 
 export interface PhaseCell {
   decay: PhaseDecay;
@@ -103,6 +114,7 @@ export const PHASE_DIAGRAM_SCHEMA = {
         l2: strengths,
         lrd: strengths,
         earlyStop: { type: ['integer', 'null'] },
+        overrides: { type: 'object', additionalProperties: false, properties: Object.fromEntries(PHASE_OVERRIDE_KEYS.map((k) => [k, RUN_OVERRIDES_PROPERTIES[k]])) },
       },
     },
     cells: {

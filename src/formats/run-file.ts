@@ -242,6 +242,34 @@ const metricPoint = {
 } as const;
 
 
+/** The schema of a run's overrides (RunOverrides), each property's. */
+export const RUN_OVERRIDES_PROPERTIES = {
+  lr: number,
+  weightDecay: number,
+  decay: { enum: DECAY_KINDS },
+  lrdRate: number,
+  lrdParams,
+  steps: integer,
+  evalEvery: integer,
+  op: { enum: MOD_OP_NAMES },
+  trainFraction: number,
+  p: integer,
+  nLayers: integer,
+  dModel: integer,
+  nHeads: integer,
+  dFF: integer,
+  batch: integer,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  clipNorm: number,
+  earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
+  spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
+  norm: { enum: NORM_KINDS },
+  qkNorm: { type: 'boolean' },
+  causal: { type: 'object', additionalProperties: false, properties: LIVE_CAUSAL_OPTIONS_SCHEMA.properties },
+} as const;
+
 /** JSON Schema (draft 7) of a run file of the versions RUN_FILE_VERSIONS. */
 export const RUN_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -259,36 +287,7 @@ export const RUN_SCHEMA = {
       properties: {
         preset: { enum: PRESET_NAMES },
         seed: integer,
-        overrides: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            lr: number,
-            weightDecay: number,
-            decay: { enum: DECAY_KINDS },
-            lrdRate: number,
-            lrdParams,
-            steps: integer,
-            evalEvery: integer,
-            op: { enum: MOD_OP_NAMES },
-            trainFraction: number,
-            p: integer,
-            nLayers: integer,
-            dModel: integer,
-            nHeads: integer,
-            dFF: integer,
-            batch: integer,
-            beta1: number,
-            beta2: number,
-            eps: number,
-            clipNorm: number,
-            earlyStop: { oneOf: [{ type: 'null' }, earlyStopRule] },
-            spectral: { type: 'object', additionalProperties: false, properties: spectralOptionFields },
-            norm: { enum: NORM_KINDS },
-            qkNorm: { type: 'boolean' },
-            causal: { type: 'object', additionalProperties: false, properties: LIVE_CAUSAL_OPTIONS_SCHEMA.properties },
-          },
-        },
+        overrides: { type: 'object', additionalProperties: false, properties: RUN_OVERRIDES_PROPERTIES },
         task: {
           type: 'object',
           required: ['kind'],

@@ -4,8 +4,8 @@
 import type { ExperimentName } from '../formats/experiments';
 import { resolveRunConfig, RunConfigError } from '../train/run';
 import type { RunOverrides } from '../formats/run-file';
-import { cellConfig, type PhaseModel } from '../train/phase-diagram';
-import { phaseDiagramCells, type PhaseDiagramPlan } from '../formats/phase-diagram-file';
+import { cellConfig } from '../train/phase-diagram';
+import { phaseDiagramCells, type PhaseDiagramPlan, type PhaseOverrides } from '../formats/phase-diagram-file';
 import type { PresetName } from '../formats/task';
 import type { Spread } from './compare';
 import {
@@ -93,7 +93,7 @@ function checkUnits(units: UnitSpec[]): void {
     if (ids.has(u.id)) throw new RunConfigError(`two units share the id ${u.id}`);
     ids.add(u.id);
     if (u.kind === 'run') resolveRunConfig(u.preset, u.seed, u.overrides);
-    else for (const cell of phaseDiagramCells(u.plan)) cellConfig(u.plan, cell, u.model);
+    else for (const cell of phaseDiagramCells(u.plan)) cellConfig(u.plan, cell);
   }
 }
 
@@ -409,7 +409,7 @@ function lrdPhase(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsOverri
   const lrd = quick ? [0.03] : [0.003, 0.01, 0.03];
   // LRD's task and scale-invariant model in the full study (p = 113, RMSNorm, QK-norm); the quick study keeps
   // quick-add's (p = 31, LayerNorm) so that it compares with the cells measured in the README.
-  const model: PhaseModel = quick ? {} : { p: LRD_MODULUS, norm: 'rms', qkNorm: true };
+  const overrides: PhaseOverrides | undefined = quick ? undefined : { p: LRD_MODULUS, norm: 'rms', qkNorm: true };
   const steps = quick ? 600 : 10_000;
   const units: PhaseUnit[] = seeds.flatMap((seed) =>
     (['l2', 'lrd'] as const).flatMap((decay) =>
@@ -417,8 +417,9 @@ function lrdPhase(quick: boolean, seeds: number[]): Omit<StudyPlan, 'stepsOverri
         (decay === 'l2' ? l2 : lrd).map((s): PhaseUnit => {
           const plan: PhaseDiagramPlan = {
             preset, seed, steps, evalEvery: quick ? 20 : 100, trainFractions: [f], l2: decay === 'l2' ? [s] : [], lrd: decay === 'lrd' ? [s] : [], earlyStop: null,
+            ...(overrides && { overrides }),
           };
-          return { kind: 'phase-cell', id: `s${seed}-${decay}${s}-f${f}`, seed, label: `seed ${seed}, ${decay === 'l2' ? `L2 wd ${s}` : `LRD rate ${s}`}, fraction ${f}`, tags: { decay, strength: String(s), fraction: String(f) }, plan, model };
+          return { kind: 'phase-cell', id: `s${seed}-${decay}${s}-f${f}`, seed, label: `seed ${seed}, ${decay === 'l2' ? `L2 wd ${s}` : `LRD rate ${s}`}, fraction ${f}`, tags: { decay, strength: String(s), fraction: String(f) }, plan };
         }),
       ),
     ),

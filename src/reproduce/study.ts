@@ -3,7 +3,6 @@
 // it. The studies themselves are in studies.ts; a unit runs in unit-run.ts.
 import type { ExperimentName } from '../formats/experiments';
 import type { PhaseDiagramPlan } from '../formats/phase-diagram-file';
-import type { PhaseModel } from '../train/phase-diagram';
 import type { PresetName } from '../formats/task';
 import type { RunOverrides } from '../formats/run-file';
 import type { Spread } from './compare';
@@ -49,7 +48,7 @@ export interface RunUnit {
   analyses: MomentAnalysis[];
 }
 
-/** One cell of a phase diagram (src/train/phase-diagram.ts), on the model the given overrides make (modulus, norms). */
+/** One cell of a phase diagram (src/train/phase-diagram.ts), on the model its plan's overrides make (modulus, norms). */
 export interface PhaseUnit {
   kind: 'phase-cell';
   id: string;
@@ -58,7 +57,6 @@ export interface PhaseUnit {
   tags: Tags;
   /** A plan of exactly one cell. */
   plan: PhaseDiagramPlan;
-  model: PhaseModel;
 }
 
 export type UnitSpec = RunUnit | PhaseUnit;

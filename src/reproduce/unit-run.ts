@@ -160,7 +160,7 @@ async function runPhaseUnit(rt: GpuRuntime, unit: PhaseUnit, callbacks: UnitCall
   const started = performance.now();
   const [cell, ...more] = phaseDiagramCells(unit.plan);
   if (!cell || more.length > 0) throw new Error(`phase unit ${unit.id} must hold exactly one cell, not ${more.length + (cell ? 1 : 0)}`);
-  const trainer = await Trainer.create(rt, cellConfig(unit.plan, cell, unit.model));
+  const trainer = await Trainer.create(rt, cellConfig(unit.plan, cell));
   const reason = await trainer.run({
     ...(callbacks.onEvaluation && { onEvaluation: callbacks.onEvaluation }),
     ...(callbacks.shouldStop && { shouldStop: callbacks.shouldStop }),

@@ -15,21 +15,15 @@ import type { DecodedCheckpoint } from './checkpoint-file';
 import { SOLVED_TEST_ACCURACY } from './metrics';
 import { PRESETS } from './presets';
 import { resolveRunConfig, RunConfigError } from './run';
-import type { RunConfig, RunOverrides } from '../formats/run-file';
+import type { RunConfig } from '../formats/run-file';
 import { Trainer, type TrainerProgress } from './trainer';
 import { PHASE_DIAGRAM_KIND, PHASE_DIAGRAM_VERSION, PhaseDiagramPlan, PhaseCell, PhaseCellResult, PhaseDiagramFile, phaseDiagramCells } from '../formats/phase-diagram-file';
 
-/** The overrides of a diagram's task and model its every cell shares: the modulus and the norms. */
-export type PhaseModel = Pick<RunOverrides, 'p' | 'norm' | 'qkNorm'>;
-
-/**
- * The run configuration of one cell (throws RunConfigError for a setting the preset refuses); `model`: the modulus
- * and norms of every cell, the preset's own when none are given.
- */
-export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell, model: PhaseModel = {}): RunConfig {
+/** The run configuration of one cell (throws RunConfigError for a setting the preset refuses). */
+export function cellConfig(plan: PhaseDiagramPlan, cell: PhaseCell): RunConfig {
   const decay = cell.decay === 'l2' ? { weightDecay: cell.strength } : { decay: 'lrd' as const, lrdRate: cell.strength };
   return resolveRunConfig(plan.preset, plan.seed, {
-    ...model,
+    ...plan.overrides,
     trainFraction: cell.trainFraction,
     steps: plan.steps,
     evalEvery: plan.evalEvery,
