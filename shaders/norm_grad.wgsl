@@ -1,6 +1,7 @@
-// The backward of one row-major LayerNorm or RMSNorm [rows, d] (shaders/layernorm.wgsl's backward, SEGS = 1) as single
-// invocations compute it, for the kernels that fold the norm's backward into work they do anyway (the fused graph on
-// GPUs: the matmul whose C is the norm's dy computes dx in its epilogue, and a later dispatch the gain sums):
+// The backward of one row-major LayerNorm or RMSNorm [rows, d] (shaders/layernorm.wgsl's backward, SEGS = 1) as one
+// invocation a row and one workgroup of gain columns compute it, for the kernels that fold the norm's backward into work
+// they do anyway (the fused graph on GPUs: the matmul whose C is the norm's dy computes dx in its epilogue, and a later
+// dispatch the gain sums):
 //   norm_grad_sums(r, d) -> (mean over i of gamma*dy, mean of gamma*dy*xhat) of dy row r (.x unused by RMSNorm)
 //   norm_grad_dx(r, i, d, m, residual) -> dx[x_row(r), i] = residual + rstd * (gamma*dy - m.x - xhat * m.y) (no m.x:
 //                                         RMSNorm)
