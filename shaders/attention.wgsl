@@ -131,7 +131,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 // computed): the workgroups past the keys', as shaders/norm_grad.wgsl sums them (src/model/ops/layernorm.ts,
 // gainSumsHost: GAIN_FUNCTIONS, with gain_dims() zero and nothing bound when there are none).
 const NORM_LANES: u32 = {{NORM_LANES}};
-const GAIN_WG: u32 = WG;
+const NORM_WG: u32 = WG;
 const CENTRED: bool = {{CENTRED}};
 {{GAIN_FUNCTIONS}}
 

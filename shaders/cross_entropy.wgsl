@@ -33,7 +33,7 @@
 // (src/gpu/kernel-template.ts); targets are read as u32 bits. Template fills (src/model/ops/cross_entropy.ts): HEAD,
 // NORM, SHARED_INPUT (heads > 1), STAND_INS (stand-ins for the
 // accessors of tensors a variant does not bind, never called, or returning 0 for RMSNorm's beta), and the fills
-// of shaders/norm_row.wgsl: NORM_ROW, NORM_LANES, CENTRED.
+// of shaders/norm_row.wgsl: NORM_ROW, NORM_LANES, CENTRED (and its NORM_WG, this kernel's WG).
 
 const WG: u32 = 64u;
 const HEAD: bool = {{HEAD}};
@@ -41,6 +41,7 @@ const NORM: bool = {{NORM}};
 const SHARED_INPUT: bool = {{SHARED_INPUT}};  // heads > 1: several threads score each input row
 const CENTRED: bool = {{CENTRED}};
 const NORM_LANES: u32 = {{NORM_LANES}};
+const NORM_WG: u32 = WG;
 
 //!bindings
 {{STAND_INS}}

@@ -54,7 +54,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 const NORM_LANES: u32 = {{NORM_LANES}};
 const CENTRED: bool = {{CENTRED}};
-const GAIN_WG: u32 = WG;
+const NORM_WG: u32 = WG;
 {{GAIN_FUNCTIONS}}
 
 {{NORM_ROW}}

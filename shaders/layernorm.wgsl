@@ -33,7 +33,7 @@
 // Parallel decomposition: LANES invocations share a vector, WG / LANES vectors per workgroup of WG invocations.
 // Two variants, chosen by adapter in src/model/ops/layernorm.ts (chooseLayerNormKernel):
 //   LANES = WG (GPUs):  one workgroup per vector; the lanes stride over the elements and their partial sums
-//                       meet in a tree reduction in workgroup memory.
+//                       meet in a tree reduction in workgroup memory (lane_sum, shaders/norm_row.wgsl).
 //   LANES = 1 (CPU implementations such as SwiftShader, which emulate workgroup memory and barriers at a
 //                       high cost per workgroup): one invocation owns a whole vector and loops over it; no
 //                       workgroup memory, no barrier.
@@ -62,29 +62,7 @@ const Y_FIRST: u32 = {{Y_FIRST}};
 const Y_SEGS: u32 = {{Y_SEGS}};
 const CENTRED: bool = {{CENTRED}};
 const NORM_LANES: u32 = LANES;
-var<workgroup> partial: array<vec2f, WG>;
-
-// Sums v over the `lanes` invocations whose index is congruent to lid modulo WG / lanes (lanes a power of
-// two dividing WG; WG sums the whole workgroup). The tree order is fixed, so results are bitwise
-// reproducible. Every invocation of the workgroup must call it with the same, constant, lanes; with
-// lanes = 1 it returns v and the workgroup memory and barriers compile away.
-fn lane_sum(v: vec2f, lid: u32, lanes: u32) -> vec2f {
-  if (lanes == 1u) {
-    return v;
-  }
-  let width = WG / lanes;
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s >= width; s >>= 1u) {
-    if (lid < s) {
-      partial[lid] += partial[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let total = partial[lid % width];
-  workgroupBarrier(); // every invocation has its result before a later call overwrites `partial`
-  return total;
-}
+const NORM_WG: u32 = WG;
 
 // Where invocation lid of row-workgroup `group` works: the LANES lanes of a vector are congruent modulo
 // ROWS_PER_GROUP (what lane_sum adds up). Spare slots past the last vector recompute the last one (so every

@@ -73,7 +73,7 @@ const WORKGROUP_SIZE: u32 = {{WORKGROUP_SIZE}}u;
 const NORM: bool = {{NORM}};
 const CENTRED: bool = {{CENTRED}};          // with NORM: LayerNorm (true) or RMSNorm
 const NORM_LANES: u32 = {{NORM_LANES}};     // with NORM, NORM_GRAD or GAIN_SUMS: the norm kernel's lanes on this adapter
-const GAIN_WG: u32 = WORKGROUP_SIZE;        // the gain sums' workgroup (shaders/norm_grad.wgsl)
+const NORM_WG: u32 = WORKGROUP_SIZE;        // lane_sum's workgroup (shaders/norm_row.wgsl)
 const NORM_RESIDUAL: bool = {{NORM_RESIDUAL}}; // with NORM_GRAD: dx += the norm's input gradient
 //!bindings
 // Per job: dims, the flags transA, transB, hasBias, hasResidual, gelu, geluGrad, biasGrad, and the accessors

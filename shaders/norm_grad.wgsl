@@ -8,17 +8,17 @@
 //   norm_gain_sums(block, lid, rows, d)  writes (dgamma, dbeta)[col] = (sum over the rows of dy of dy * xhat, sum of
 //                                         dy) for the GAIN_COLS columns col of workgroup `block`, GAIN_LANES
 //                                         invocations each, as layernorm.wgsl's backward spreads its gain columns
-// each summed in the order in which layernorm.wgsl's lanes and its tree reduction (lane_sum) add them on the adapter
-// whose norm kernel variant has NORM_LANES lanes per row (and GAIN_LANES = min(NORM_LANES, 8) per gain column), with
-// the same float32 expressions, so the bits are that kernel's on the same adapter.
+// each summed in the order in which layernorm.wgsl's lanes and their tree reduction (norm_row.wgsl's lane_sum) add
+// them on the adapter whose norm kernel variant has NORM_LANES lanes per row (and GAIN_LANES = min(NORM_LANES, 8) per
+// gain column), with the same float32 expressions, so the bits are that kernel's on the same adapter.
 // Layout: dy [rows, d] row-major (read_dy); its row r is the gradient of the norm's output row x_row(r), whose input
 // element i is x_at(x_row(r), i) and statistics read_mean(x_row(r)) (LayerNorm) and read_rstd(x_row(r)); gamma [d]
 // (read_gamma). x_row(r) is r, or for a norm of some positions of each sequence (the final norm of a model read out at
 // some: layernorm.wgsl's window) (r / count) * seq_len + start + r % count. The gain sums write dgamma and dbeta [d]
 // (write_dgamma, write_dbeta), and meet workgroup barriers (GAIN_LANES > 1), so every invocation of the workgroup
 // calls norm_gain_sums, with the same block. The including kernel defines those, the constants CENTRED, NORM_LANES
-// and GAIN_WG (its workgroup size: a multiple of GAIN_LANES), and includes shaders/norm_row.wgsl (xhat, lane_tree)
-// before this; inserted where it has the NORM_GRAD_ROW fill.
+// and NORM_WG (its workgroup size), and includes shaders/norm_row.wgsl (xhat, lane_tree, lane_sum) before this;
+// inserted where it has the NORM_GRAD_ROW fill.
 
 // Lane l's sums of row r (elements i = l, l + NORM_LANES, ...): gamma*dy and gamma*dy*xhat.
 fn grad_lane_sums(r: u32, d: u32, l: u32, mean: f32, rstd: f32) -> vec2f {
@@ -51,8 +51,7 @@ fn norm_grad_dx(r: u32, i: u32, d: u32, m: vec2f, residual: f32) -> f32 {
 }
 
 const GAIN_LANES: u32 = min(NORM_LANES, 8u); // layernorm.wgsl's COL_LANES: invocations per gain column
-const GAIN_COLS: u32 = GAIN_WG / GAIN_LANES;  // gain columns per workgroup
-var<workgroup> gain_partial: array<vec2f, GAIN_WG>;
+const GAIN_COLS: u32 = NORM_WG / GAIN_LANES; // gain columns per workgroup
 
 // Lane l's sums of gain column col (rows k = l, l + GAIN_LANES, ...): dy * xhat and dy.
 fn gain_lane_sums(col: u32, rows: u32, d: u32, l: u32) -> vec2f {
@@ -65,24 +64,6 @@ fn gain_lane_sums(col: u32, rows: u32, d: u32, l: u32) -> vec2f {
   return s;
 }
 
-// v of lane lid / GAIN_COLS of column lid % GAIN_COLS, added up over each column's lanes as layernorm.wgsl's lane_sum
-// adds them (at each level s, lane l < s takes lane l + s); invocation lid < GAIN_COLS gets its column's total. One
-// lane: v, with no workgroup memory or barrier (they compile away).
-fn gain_lanes_total(v: vec2f, lid: u32) -> vec2f {
-  if (GAIN_LANES == 1u) {
-    return v;
-  }
-  gain_partial[lid] = v;
-  workgroupBarrier();
-  for (var s = GAIN_WG / 2u; s >= GAIN_COLS; s >>= 1u) {
-    if (lid < s) {
-      gain_partial[lid] += gain_partial[lid + s];
-    }
-    workgroupBarrier();
-  }
-  return gain_partial[lid];
-}
-
 // Spare invocations past the last column recompute it and write nothing; a block past every column returns at once.
 fn norm_gain_sums(block: u32, lid: u32, rows: u32, d: u32) {
   if (block * GAIN_COLS >= d) {
@@ -90,7 +71,8 @@ fn norm_gain_sums(block: u32, lid: u32, rows: u32, d: u32) {
   }
   let c = block * GAIN_COLS + lid % GAIN_COLS;
   let col = min(c, d - 1u);
-  let total = gain_lanes_total(gain_lane_sums(col, rows, d, lid / GAIN_COLS), lid);
+  // Lane lid / GAIN_COLS of column lid % GAIN_COLS; lane_sum adds the lanes of each column.
+  let total = lane_sum(gain_lane_sums(col, rows, d, lid / GAIN_COLS), lid, GAIN_LANES);
   if (lid < GAIN_COLS && c < d) {
     write_dgamma(col, total.x);
     write_dbeta(col, total.y);

@@ -1,16 +1,18 @@
-// One vector's LayerNorm or RMSNorm (shaders/layernorm.wgsl) as a single invocation computes it, shared by the norm
-// kernel and the kernels that normalise their own input (the fused graph's cross-entropy head,
-// shaders/cross_entropy.wgsl):
+// One vector's LayerNorm or RMSNorm (shaders/layernorm.wgsl) as a single invocation computes it, and the tree
+// reduction in workgroup memory whose order its sums follow, shared by the norm kernel and the kernels that normalise
+// their own input or fold in its backward (the fused graph's matmuls and cross-entropy head, shaders/norm_grad.wgsl):
 //   xhat(x, mean, rstd)                  (x - mean) * rstd
 //   norm_apply(x, mean, rstd, g, b)      xhat * g + b, the norm's output element (b = 0 for RMSNorm)
 //   norm_stats(r, d, eps) -> (mean, rstd) of vector r (mean 0 for RMSNorm), its elements read as x_at(r, i),
 //                                         i < d: the corrected two-pass of layernorm.wgsl's forward, summed in
 //                                         the order that kernel's NORM_LANES lanes and their tree reduction
 //                                         (lane_sum) add them, so its bits are that kernel's on the same adapter.
-//   lane_tree(&parts) -> vec2f           NORM_LANES partial sums added in that tree's order.
+//   lane_sum(v, lid, lanes) -> vec2f     v summed over `lanes` invocations of the workgroup, in a fixed tree order
+//   lane_tree(&parts) -> vec2f           NORM_LANES partial sums added in that tree's order by one invocation.
 // Layout: none of its own; the including kernel defines x_at(r, i) (element i of vector r), and the constants
-// CENTRED (true: LayerNorm, false: RMSNorm) and NORM_LANES (layernorm.wgsl's LANES for the norm kernel variant
-// this adapter runs: 1, or WG = 64; a power of two). Inserted where the including kernel has the NORM_ROW fill.
+// CENTRED (true: LayerNorm, false: RMSNorm), NORM_LANES (layernorm.wgsl's LANES for the norm kernel variant this
+// adapter runs: 1, or WG = 64; a power of two) and NORM_WG (its own workgroup size, for lane_sum's workgroup memory,
+// which only a kernel that calls lane_sum holds). Inserted where the including kernel has the NORM_ROW fill.
 
 fn xhat(x: f32, mean: f32, rstd: f32) -> f32 {
   return (x - mean) * rstd;
@@ -18,6 +20,30 @@ fn xhat(x: f32, mean: f32, rstd: f32) -> f32 {
 
 fn norm_apply(x: f32, mean: f32, rstd: f32, g: f32, b: f32) -> f32 {
   return xhat(x, mean, rstd) * g + b;
+}
+
+var<workgroup> lane_partial: array<vec2f, NORM_WG>;
+
+// Sums v over the `lanes` invocations whose index is congruent to lid modulo NORM_WG / lanes (lanes a power of two
+// dividing NORM_WG; NORM_WG sums the whole workgroup): at each level s, invocation lid < s takes lid + s. The tree order
+// is fixed, so results are bitwise reproducible. Every invocation of the workgroup must call it with the same,
+// constant, lanes; with lanes = 1 it returns v and the workgroup memory and barriers compile away.
+fn lane_sum(v: vec2f, lid: u32, lanes: u32) -> vec2f {
+  if (lanes == 1u) {
+    return v;
+  }
+  let width = NORM_WG / lanes;
+  lane_partial[lid] = v;
+  workgroupBarrier();
+  for (var s = NORM_WG / 2u; s >= width; s >>= 1u) {
+    if (lid < s) {
+      lane_partial[lid] += lane_partial[lid + s];
+    }
+    workgroupBarrier();
+  }
+  let total = lane_partial[lid % width];
+  workgroupBarrier(); // every invocation has its result before a later call overwrites `lane_partial`
+  return total;
 }
 
 // The sums of lane l (elements i = l, l + NORM_LANES, ...) of vector r: of x (.x) when `first`, else of c = x - mean0
