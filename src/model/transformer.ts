@@ -49,11 +49,12 @@
 //     dOut (backward_row, shared likewise), its keys in the next dispatch.
 // The cross-attention's norm and an encoder's final norm keep their backward dispatch. (3) and (7) are left out on a
 // software adapter (fusesIntoProducts), where they cost more than the dispatches they save; `fused: 'all'` makes them
-// anyway. Each fused kernel computes every value with the same float32 operations in the same order (a norm's
+// anyway. On an adapter that binds too few storage buffers for a fused kernel, the attention's part of (7), then (3)
+// and (7), are left out (fusionLevels; the Context's switches attentionInProducts and intoProducts). Each fused kernel computes every value with the same float32 operations in the same order (a norm's
 // statistics and gradient sums in the order of the norm kernel variant the adapter runs: shaders/norm_row.wgsl and
 // norm_grad.wgsl), so training is bit for bit the same (test/transformer.test.ts).
 import { at, BindingLimitError, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
-import { allocate, type Allocated } from '../gpu/plan';
+import { allocate, packed, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
 import type { AnyModelConfig, NormKind, BatchShape } from '../formats/model-config';
 import { checkBatch, keyValidMask, stackLengths, stackTokens, type Batch } from './batch';
@@ -120,7 +121,7 @@ type Buffers = Allocated<Plan>;
 type StackBuffers = Buffers['stacks'][number];
 type LayerBuffers = StackBuffers['layers'][number];
 type Scratch = NonNullable<Buffers['grad']>;
-/** A norm's output and the statistics its backward reads (mean: LayerNorm only). */
+/** A norm's output and the statistics its backward reads, in one buffer (stats.mean: LayerNorm only). */
 type NormBuffers = LayerBuffers['ln1'];
 /** QK-norm's output (Q, K or both, normalised) and its rstd per (row, head). */
 type HeadNormBuffers = NonNullable<LayerBuffers['qk']>;
@@ -140,15 +141,18 @@ interface Context {
   fused: boolean;
   /**
    * Fused graph: the norms before the Q/K/V and W1 products and the final norm run inside products, forward and
-   * backward, and the self-attention forward inside its output projection (see Fusion).
+   * backward (see Fusion).
    */
   intoProducts: boolean;
-  /** Fused graph: the top stack's final norm and the head run inside the cross-entropy kernel (see Fusion (4), (6)). */
-  intoHead: boolean;
+  /**
+   * With intoProducts: the self-attention forward runs inside its output projection, and the query rows of its
+   * backward (sequences longer than SHORT_SEQUENCE) in the epilogue of the product computing their dOut.
+   */
+  attentionInProducts: boolean;
 }
 
 /** Which fusions a graph makes (the Context's switches of the same names). */
-export type FusionLevel = Pick<Context, 'fused' | 'intoProducts' | 'intoHead'>;
+export type FusionLevel = Pick<Context, 'fused' | 'intoProducts' | 'attentionInProducts'>;
 
 /**
  * Which graph to build: false, one dispatch per op (kept for comparisons); true (the default), every fusion that
@@ -169,17 +173,16 @@ export function fusesIntoProducts(fusion: Fusion, adapter: { isSoftware: boolean
 
 /**
  * The graphs to try for a fusion, most fused first. A fused kernel binds more storage buffers than the op it replaces
- * (up to 11: the attention's keys with a norm's gain sums), and WebGPU guarantees only 8 per shader stage
- * (maxStorageBuffersPerShaderStage; the lab asks for the adapter's own, and some adapters have no more): where a
- * kernel does not fit, the next graph leaves out the fusions that need the most, down to the fused graph's products
- * and first norms alone. Every one trains to the same bits.
+ * (up to 9: the attention's keys with a norm's gain sums, the output projection computing the attention), and WebGPU
+ * guarantees only 8 per shader stage (maxStorageBuffersPerShaderStage; the lab asks for the adapter's own, and some
+ * adapters, Firefox's on Metal among them, have no more): where a kernel does not fit, the next graph leaves the
+ * attention out of the products, then the norms too. Every kernel of that last graph binds at most 8, and every graph
+ * trains to the same bits.
  */
 export function fusionLevels(fusion: Fusion, adapter: { isSoftware: boolean }): FusionLevel[] {
-  if (fusion === false) return [{ fused: false, intoProducts: false, intoHead: false }];
-  const levels: FusionLevel[] = [];
-  if (fusesIntoProducts(fusion, adapter)) levels.push({ fused: true, intoProducts: true, intoHead: true });
-  levels.push({ fused: true, intoProducts: false, intoHead: true }, { fused: true, intoProducts: false, intoHead: false });
-  return levels;
+  if (fusion === false) return [{ fused: false, intoProducts: false, attentionInProducts: false }];
+  const level = (intoProducts: boolean, attentionInProducts: boolean): FusionLevel => ({ fused: true, intoProducts, attentionInProducts });
+  return [...(fusesIntoProducts(fusion, adapter) ? [level(true, true), level(true, false)] : []), level(false, false)];
 }
 
 /**
@@ -202,8 +205,8 @@ async function products(ctx: Context, jobs: MatmulArgs[], gainSums?: NormGainSum
  */
 function blockNorm(ctx: Context, name: string, x: GPUBuffer, ln: NormBuffers, rows: number, opts: { layout?: NormLayout; embed?: NormEmbedding } = {}): Promise<Dispatch> {
   const { rt, P, d } = ctx;
-  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: at(ln.rstd), rows, d, ...opts };
-  return ctx.norm === 'rms' ? normForward(rt, { ...a, kind: 'rms' }) : normForward(rt, { ...a, beta: P(`${name}.b`), mean: at(ln.mean!) });
+  const a = { x: at(x), gamma: P(`${name}.g`), y: at(ln.y), rstd: ln.stats.rstd, rows, d, ...opts };
+  return ctx.norm === 'rms' ? normForward(rt, { ...a, kind: 'rms' }) : normForward(rt, { ...a, beta: P(`${name}.b`), mean: ln.stats.mean! });
 }
 
 /**
@@ -215,16 +218,16 @@ async function normedProduct(ctx: Context, name: string, x: GPUBuffer, ln: NormB
   const { rt, P, d } = ctx;
   const product = { ...job, M: rows, K: d, a: at(ln.y) };
   if (!ctx.intoProducts) return [await blockNorm(ctx, name, x, ln, rows, { embed }), await matmul(rt, product)];
-  const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), embed };
-  const norm: MatmulNorm = ctx.norm === 'rms' ? { ...a, kind: 'rms' } : { ...a, kind: 'layer', beta: P(`${name}.b`), mean: at(ln.mean!) };
+  const a = { x: at(x), gamma: P(`${name}.g`), rstd: ln.stats.rstd, embed };
+  const norm: MatmulNorm = ctx.norm === 'rms' ? { ...a, kind: 'rms' } : { ...a, kind: 'layer', beta: P(`${name}.b`), mean: ln.stats.mean! };
   return [await matmul(rt, { ...product, norm })];
 }
 
 /** Backward of blockNorm from dy into dx, adding dx's own contents (the residual stream's gradient) when `residual`. */
 function blockNormBackward(ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual: boolean, layout?: NormLayout): Promise<Dispatch> {
   const { rt, P, G, d } = ctx;
-  const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d, layout };
-  return ctx.norm === 'rms' ? normBackward(rt, { ...a, kind: 'rms' }) : normBackward(rt, { ...a, mean: at(ln.mean!), dBeta: G(`${name}.b`) });
+  const a = { dy: at(dy), x: at(x), gamma: P(`${name}.g`), rstd: ln.stats.rstd, dx: at(dx), dGamma: G(`${name}.g`), residualGrad: residual ? at(dx) : undefined, rows, d, layout };
+  return ctx.norm === 'rms' ? normBackward(rt, { ...a, kind: 'rms' }) : normBackward(rt, { ...a, mean: ln.stats.mean!, dBeta: G(`${name}.b`) });
 }
 
 /**
@@ -237,11 +240,11 @@ function normInProducts(
   ctx: Context, name: string, dy: GPUBuffer, x: GPUBuffer, ln: NormBuffers, rows: number, dx: GPUBuffer, residual = true, window?: NormWindow,
 ): { grad: MatmulNormGrad; gains: NormGainSums } {
   const { P, G, d } = ctx;
-  const a = { x: at(x), gamma: P(`${name}.g`), rstd: at(ln.rstd), dx: at(dx), residual, window };
-  const sums = { dy: at(dy), x: at(x), rstd: at(ln.rstd), dGamma: G(`${name}.g`), rows, d, window };
+  const a = { x: at(x), gamma: P(`${name}.g`), rstd: ln.stats.rstd, dx: at(dx), residual, window };
+  const sums = { dy: at(dy), x: at(x), rstd: ln.stats.rstd, dGamma: G(`${name}.g`), rows, d, window };
   return ctx.norm === 'rms'
     ? { grad: { ...a, kind: 'rms' }, gains: { ...sums, kind: 'rms' } }
-    : { grad: { ...a, kind: 'layer', mean: at(ln.mean!) }, gains: { ...sums, kind: 'layer', mean: at(ln.mean!), dBeta: G(`${name}.b`) } };
+    : { grad: { ...a, kind: 'layer', mean: ln.stats.mean! }, gains: { ...sums, kind: 'layer', mean: ln.stats.mean!, dBeta: G(`${name}.b`) } };
 }
 
 /**
@@ -296,7 +299,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     // The output projection of the attention, which in the fused graph on GPUs computes the attention itself.
     const attention = { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), out: at(c.att), probs: at(c.probs), ...attn };
     const wo: MatmulArgs = { M: rows, N: d, K: d, a: at(c.att), b: P(`${L}.attn.wo`), transB: true, bias: P(`${L}.attn.bo`), residual: at(buf.xs[l]), c: at(c.mid) };
-    if (ctx.intoProducts) out.push(await matmul(rt, { ...wo, attention: attentionForwardRows(attention) }));
+    if (ctx.attentionInProducts) out.push(await matmul(rt, { ...wo, attention: attentionForwardRows(attention) }));
     else out.push(await attentionForward(rt, attention), await matmul(rt, wo));
     const x = c.cross;
     if (x) {
@@ -326,8 +329,8 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
       await matmul(rt, { M: rows, N: d, K: dFF, a: at(c.act), b: P(`${L}.mlp.w2`), transB: true, bias: P(`${L}.mlp.b2`), residual: at(mlpIn), c: at(buf.xs[l + 1]) }),
     );
   }
-  // The top stack's final norm runs inside the cross-entropy kernel (buildTransformerGraph, intoHead).
-  if (!(ctx.intoHead && top)) out.push(await blockNorm(ctx, `${S}lnf`, buf.xs[s.nLayers], buf.lnf, rows, { layout: lnfLayout }));
+  // In the fused graph the top stack's final norm runs inside the cross-entropy kernel (buildTransformerGraph).
+  if (!(ctx.fused && top)) out.push(await blockNorm(ctx, `${S}lnf`, buf.xs[s.nLayers], buf.lnf, rows, { layout: lnfLayout }));
   return out;
 }
 
@@ -432,7 +435,7 @@ async function stackBackward(
     // With QK-norm: dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
     const normed = c.qk ? { qk: at(c.qk.y), dQk: at(dQk!) } : {};
     const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn, ...normed };
-    if (ctx.intoProducts && seqLen > SHORT_SEQUENCE) {
+    if (ctx.attentionInProducts && seqLen > SHORT_SEQUENCE) {
       // The first half of the attention's backward in the epilogue of the product computing its dOut.
       // The gain sums waiting (LN2's) go with its second half: beside the product and the first half, the dispatch
       // would bind more buffers than an adapter may allow.
@@ -500,13 +503,13 @@ async function buildGraph(rt: GpuRuntime, config: AnyModelConfig, state: ParamSt
     ...level,
   };
   // When every position is read out, the head reads LNf's output directly. Otherwise the cross-entropy kernel that
-  // runs the final norm (intoHead) normalises only the readout rows, into the head's input (lnfLayout), and without
-  // it they are gathered after LNf.
+  // runs the final norm (the fused graph) normalises only the readout rows, into the head's input (lnfLayout), and
+  // unfused they are gathered after LNf.
   const readsAllRows = readout.start === 0 && readout.count === seqLen;
-  const gathers = !readsAllRows && !ctx.intoHead;
+  const gathers = !readsAllRows && !ctx.fused;
   const lnfLayout = readsAllRows || gathers ? undefined : readoutLayout(ctx, seqLen, readout);
 
-  const buf = allocate(rt, planActivations(config, shape, withBackward, ctx.intoHead));
+  const buf = allocate(rt, planActivations(config, shape, withBackward, ctx.fused));
   const { targets, logits, losses, dLogits } = buf;
   const memoryOf = (i: number): Memory | null =>
     i === 0 ? null : { y: buf.stacks[i - 1].lnf.y, seqLen: lengths[i - 1], keyValid: buf.stacks[i - 1].keyValid };
@@ -523,10 +526,10 @@ async function buildGraph(rt: GpuRuntime, config: AnyModelConfig, state: ParamSt
   // The top stack's final norm, the head's logits, then softmax + cross-entropy + dlogits; in the fused graph one
   // dispatch computes all three.
   const scoring = { logits: at(logits), targets, losses: at(losses), dLogits: at(dLogits), rows: outRows * heads, classes: nClasses, lossScale: heads };
-  if (ctx.intoHead) {
+  if (ctx.fused) {
     const topSpec = stacks[stacks.length - 1];
-    const lnf = { x: at(top.xs[topSpec.nLayers]), gamma: P(`${topSpec.prefix}lnf.g`), rstd: at(top.lnf.rstd), seqLen, ...readout };
-    const norm: HeadNorm = ctx.norm === 'rms' ? { ...lnf, kind: 'rms' } : { ...lnf, kind: 'layer', beta: P(`${topSpec.prefix}lnf.b`), mean: at(top.lnf.mean!) };
+    const lnf = { x: at(top.xs[topSpec.nLayers]), gamma: P(`${topSpec.prefix}lnf.g`), rstd: top.lnf.stats.rstd, seqLen, ...readout };
+    const norm: HeadNorm = ctx.norm === 'rms' ? { ...lnf, kind: 'rms' } : { ...lnf, kind: 'layer', beta: P(`${topSpec.prefix}lnf.b`), mean: top.lnf.stats.mean! };
     forward.push(await crossEntropy(rt, { ...scoring, head: { input: at(headIn), w: P('head.w'), bias: P('head.b'), inputs: d, heads, norm } }));
   } else {
     forward.push(
@@ -602,17 +605,18 @@ async function buildGraph(rt: GpuRuntime, config: AnyModelConfig, state: ParamSt
  * checks the whole plan against the adapter's limits first, so a model that does not fit is rejected before
  * any GPU work, with the name of the buffer and the limit. Backward scratch is shared by the stacks.
  */
-export function planActivations(config: AnyModelConfig, shape: BatchShape, backward: boolean, intoHead = true) {
+export function planActivations(config: AnyModelConfig, shape: BatchShape, backward: boolean, fused = true) {
   validateShape(config, shape);
   const { dModel: d, dFF, nHeads, nClasses } = config;
   const { batch, seqLen, readout } = shape;
   const lengths = stackLengths(config, shape);
   const outRows = batch * readout.count;
   const scoredRows = outRows * taskHeadCount(config);
-  // The top stack's final norm writes the readout rows only (inside the cross-entropy kernel) or every row, then
-  // gathered (headIn).
-  const gathers = !intoHead && !(readout.start === 0 && readout.count === seqLen);
-  const ln = (rows: number, yRows = rows) => ({ y: yRows * d, mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows });
+  // The top stack's final norm writes the readout rows only (fused: inside the cross-entropy kernel) or every row,
+  // then gathered (headIn).
+  const gathers = !fused && !(readout.start === 0 && readout.count === seqLen);
+  // A norm's statistics share one buffer (one binding where a kernel reads or writes both).
+  const ln = (rows: number, yRows = rows) => ({ y: yRows * d, stats: packed({ mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows }) });
   const nStacks = modelStacks(config).length;
   // QK-norm's output for `rows` rows of `heads` head vectors (one or both of Q and K).
   const qkNorm = hasQkNorm(config);
