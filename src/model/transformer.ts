@@ -50,9 +50,10 @@
 // The cross-attention's norm and an encoder's final norm keep their backward dispatch. (3) and (7) are left out on a
 // software adapter (fusesIntoProducts), where they cost more than the dispatches they save; `fused: 'all'` makes them
 // anyway. On an adapter that binds too few storage buffers for a fused kernel, the attention's part of (7), then (3)
-// and (7), are left out (fusionLevels; the Context's switches attentionInProducts and intoProducts). Each fused kernel computes every value with the same float32 operations in the same order (a norm's
-// statistics and gradient sums in the order of the norm kernel variant the adapter runs: shaders/norm_row.wgsl and
-// norm_grad.wgsl), so training is bit for bit the same (test/transformer.test.ts).
+// and (7), are left out (fusionLevels; the Context's switches attentionInProducts and intoProducts). Each fused
+// kernel computes every value with the same float32 operations in the same order (a norm's statistics and gradient
+// sums in the order of the norm kernel variant the adapter runs: shaders/norm_row.wgsl and norm_grad.wgsl), so
+// training is bit for bit the same (test/transformer.test.ts).
 import { at, BindingLimitError, type Dispatch, type GpuRuntime, type TensorRef } from '../gpu/runtime';
 import { allocate, packed, type Allocated } from '../gpu/plan';
 import { hasQkNorm, headDim, modelStacks, normKind, taskHeadCount, validateShape, type StackSpec } from './config';
