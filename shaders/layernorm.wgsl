@@ -212,17 +212,33 @@ fn row_grad(group: u32, lid: u32) {
 // write nothing.
 const RUN: u32 = min(SET_SEGS, Y_SEGS); // segments of one outer row that a gain scales, in the window
 
+// dy * xhat and dy of element i of vector r.
+fn column_term(r: u32, i: u32) -> vec2f {
+  let g = read_dy(y_base(r) + i);
+  return vec2f(g * xhat(read_x(x_base(r) + i), row_mean(r), read_rstd(r)), g);
+}
+
 fn column_sums(block: u32, lid: u32) {
   let c = block * COLS + lid % COLS;
   let col = min(c, GAINS * p.d - 1u);
   let gain = col / p.d;
   let i = col % p.d;
-  let n = (p.rows / SEGS) * RUN; // vectors per gain
+  let lane = lid / COLS;
   var s = vec2f(0.0);
-  for (var k = lid / COLS; k < n; k += COL_LANES) {
-    let r = (k / RUN) * SEGS + gain * SET_SEGS + Y_FIRST + k % RUN;
-    let g = read_dy(y_base(r) + i);
-    s += vec2f(g * xhat(read_x(x_base(r) + i), row_mean(r), read_rstd(r)), g);
+  if (Y_SEGS < SEGS) {
+    // A window (one gain): lane l takes the vectors r = l, l + COL_LANES, ... in it, as it would for a dy of every
+    // vector that is zero outside the window (zeros add nothing): the sums, in their order, of the norm of every
+    // vector with dy scattered there.
+    for (var r = lane; r < p.rows; r += COL_LANES) {
+      if (in_window(r)) {
+        s += column_term(r, i);
+      }
+    }
+  } else {
+    let n = (p.rows / SEGS) * RUN; // vectors per gain
+    for (var k = lane; k < n; k += COL_LANES) {
+      s += column_term((k / RUN) * SEGS + gain * SET_SEGS + Y_FIRST + k % RUN, i);
+    }
   }
   let total = lane_sum(s, lid, COL_LANES);
   if (lid < COLS && c < GAINS * p.d) {

@@ -81,7 +81,8 @@ const NORM_RESIDUAL: bool = {{NORM_RESIDUAL}}; // with NORM_GRAD: dx += the norm
 // job does not bind the tensor, only reached in branches its flags rule out). NORM's accessors read_x, write_x,
 // read_gamma, read_beta, write_mean, write_rstd (stand-ins where not bound; read_beta returns 0 for RMSNorm); the norm
 // backward's read_dy, read_mean, read_rstd, read_dx, write_dx, write_dgamma, write_dbeta (likewise), norm_dims(), its
-// (rows, d) (zeros without one), x_row(r) (shaders/norm_grad.wgsl) and clear_outside(r, d) (the rows of dx outside a
+// (rows, d) (zeros without one), the window functions x_row, dy_row and x_rows (shaders/norm_grad.wgsl) and
+// clear_outside(r, d) (the rows of dx outside a
 // window, zeroed when the norm has no residual gradient; nothing otherwise).
 {{JOB_FUNCTIONS}}
 

@@ -14,9 +14,12 @@
 // Layout: dy [rows, d] row-major (read_dy); its row r is the gradient of the norm's output row x_row(r), whose input
 // element i is x_at(x_row(r), i) and statistics read_mean(x_row(r)) (LayerNorm) and read_rstd(x_row(r)); gamma [d]
 // (read_gamma). x_row(r) is r, or for a norm of some positions of each sequence (the final norm of a model read out at
-// some: layernorm.wgsl's window) (r / count) * seq_len + start + r % count. The gain sums write dgamma and dbeta [d]
-// (write_dgamma, write_dbeta), and meet workgroup barriers (GAIN_LANES > 1), so every invocation of the workgroup
-// calls norm_gain_sums, with the same block. The including kernel defines those, the constants CENTRED, NORM_LANES
+// some: layernorm.wgsl's window) (r / count) * seq_len + start + r % count; dy_row(xr) is its inverse (0xffffffff for
+// an x row outside the window) and x_rows(rows) the rows of x (src/model/ops/layernorm.ts, windowFunctions). Under a
+// window the gain sums' lanes take x's rows, as for a dy of every row that is zero outside the window (zeros add
+// nothing): the sums, in their order, of the norm of every row with dy scattered there. The gain sums write dgamma
+// and dbeta [d] (write_dgamma, write_dbeta), and meet workgroup barriers (GAIN_LANES > 1), so every invocation of the
+// workgroup calls norm_gain_sums, with the same block. The including kernel defines those, the constants CENTRED, NORM_LANES
 // and NORM_WG (its workgroup size), and includes shaders/norm_row.wgsl (xhat, lane_tree, lane_sum) before this;
 // inserted where it has the NORM_GRAD_ROW fill.
 
@@ -53,12 +56,15 @@ fn norm_grad_dx(r: u32, i: u32, d: u32, m: vec2f, residual: f32) -> f32 {
 const GAIN_LANES: u32 = min(NORM_LANES, 8u); // layernorm.wgsl's COL_LANES: invocations per gain column
 const GAIN_COLS: u32 = NORM_WG / GAIN_LANES; // gain columns per workgroup
 
-// Lane l's sums of gain column col (rows k = l, l + GAIN_LANES, ...): dy * xhat and dy.
+// Lane l's sums of gain column col (x rows xr = l, l + GAIN_LANES, ... in the window): dy * xhat and dy.
 fn gain_lane_sums(col: u32, rows: u32, d: u32, l: u32) -> vec2f {
   var s = vec2f(0.0);
-  for (var k = l; k < rows; k += GAIN_LANES) {
+  for (var xr = l; xr < x_rows(rows); xr += GAIN_LANES) {
+    let k = dy_row(xr);
+    if (k == 0xffffffffu) {
+      continue;
+    }
     let g = read_dy(k * d + col);
-    let xr = x_row(k);
     s += vec2f(g * xhat(x_at(xr, col), read_mean(xr), read_rstd(xr)), g);
   }
   return s;

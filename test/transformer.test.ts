@@ -7,7 +7,7 @@
 // With the architecture options (TINY_ARCHITECTURE_CASES) the same tolerances hold with room on SwiftShader: logits
 // and loss within 3.5e-7, gradients within 0.0013 of their tolerance (worst: the cross-attention q_norm gain).
 import { describe, expect, it } from 'vitest';
-import { guaranteedBindingsRuntime, testRuntime } from './helpers/gpu';
+import { guaranteedBindingsRuntime, testRuntime, withHardwareVariants } from './helpers/gpu';
 import { expectClose } from './helpers/close';
 import { TINY_ARCHITECTURE_CASES, TINY_CASES, TINY_ENCODER_DECODER_CASES } from './helpers/tiny-models';
 import { syntheticBatch } from '../src/tasks/synthetic';
@@ -111,5 +111,36 @@ describe.each(GUARANTEED_BINDING_CASES)('with 8 storage buffers a stage ($name)'
       expect(stats[0]).toEqual(stats[1]);
     }
     expect(await fitted.readParams()).toEqual(await unfused.readParams());
+  });
+});
+
+// The graph a GPU builds, run here: the kernel variants of a hardware adapter (workgroup-memory trees in the norms
+// and gain sums, staged and split-K matmuls) with every fusion its bindings allow, against the unfused graph of the same
+// variants, bit for bit over two steps. On SwiftShader the tests above run the software variants, whose norms sum each
+// row and column in one lane; here the lanes and their trees must agree between the fused kernels and the norm kernel
+// (the final norm's gain sums under a readout window differed, before its lanes took x's rows). Cases: a readout
+// window, long sequences (the attention's backward rows inside a product), the encoder-decoder with a window, RMSNorm
+// with QK-norm, and long sequences on a device with 8 bindings (the attention out of the products). The two engines
+// are built at once on one runtime: a graph's failed attempt at a fusion level must free its own buffers only (it
+// freed the other engine's, which then trained on destroyed buffers to a loss of 0).
+const HARDWARE_CASES = [
+  { ...TINY_CASES[1], bindings: 12 },
+  { ...TINY_CASES[2], bindings: 12 },
+  { ...TINY_ENCODER_DECODER_CASES[1], bindings: 12 },
+  { ...TINY_ARCHITECTURE_CASES[3], bindings: 12 },
+  { ...TINY_CASES[1], bindings: 8 },
+];
+describe.each(HARDWARE_CASES)('the GPU graph ($name, $bindings bindings)', (c) => {
+  it('trains bit for bit as its unfused graph', async () => {
+    const rt = withHardwareVariants(await (c.bindings === 8 ? guaranteedBindingsRuntime() : testRuntime()));
+    const [fused, unfused] = await Promise.all([true, false].map((f) => TrainingEngine.create(rt, { config: c.config, shape: c.shape, optim, seed: 3, fused: f })));
+    expect(fused.graph.fusion).toEqual({ fused: true, intoProducts: true, attentionInProducts: c.bindings > 8 });
+    for (let step = 0; step < 2; step++) {
+      const data = syntheticBatch(c.config, c.shape, 10 + step);
+      const stats = await Promise.all([fused, unfused].map((e) => e.step(data, { readback: true })));
+      expect(stats[0]).toEqual(stats[1]);
+      expect(await fused.readGrads()).toEqual(await unfused.readGrads());
+    }
+    expect(await fused.readParams()).toEqual(await unfused.readParams());
   });
 });

@@ -161,6 +161,24 @@ export class GpuRuntime {
     return this.device.createBuffer({ label, size, usage });
   }
 
+  /**
+   * This runtime (its device, caches and scopes) for one piece of work that may have to be undone: the buffers
+   * allocated through `rt` are also listed, and `release()` destroys exactly those. An allocation scope would also take
+   * the buffers other work allocates meanwhile (between this work's awaits), and destroy them. For
+   * buildTransformerGraph's attempts at a fusion level.
+   */
+  tracking(): { rt: GpuRuntime; release(): void } {
+    const buffers: GPUBuffer[] = [];
+    // Everything else (the device, the pipeline cache, the scopes) is this runtime's, through the prototype.
+    const rt: GpuRuntime = Object.create(this);
+    rt.buffer = (label, byteLength, usage) => {
+      const buffer = this.buffer(label, byteLength, usage);
+      buffers.push(buffer);
+      return buffer;
+    };
+    return { rt, release: () => buffers.forEach((b) => b.destroy()) };
+  }
+
   /** Opens an allocation scope: it records every buffer allocated from now until it is closed or released. */
   openScope(): AllocationScope {
     const scope = new AllocationScope((s) => this.scopes.delete(s));

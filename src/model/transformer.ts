@@ -467,14 +467,13 @@ export async function buildTransformerGraph(
 ): Promise<TransformerGraph> {
   const levels = fusionLevels(opts.fused ?? true, rt.adapter);
   for (const [i, level] of levels.entries()) {
-    // A graph that does not fit the adapter's bindings leaves nothing behind: its buffers go with its scope.
-    const scope = rt.openScope();
+    // A graph that does not fit the adapter's bindings leaves nothing behind: the buffers it allocated are destroyed,
+    // and only those (other work may allocate on this runtime meanwhile).
+    const attempt = rt.tracking();
     try {
-      const graph = await buildGraph(rt, config, state, shape, opts.backward, level);
-      scope.close();
-      return graph;
+      return await buildGraph(attempt.rt, config, state, shape, opts.backward, level);
     } catch (err) {
-      scope.release();
+      attempt.release();
       if (!(err instanceof BindingLimitError) || i === levels.length - 1) throw err;
     }
   }

@@ -18,3 +18,17 @@ export function guaranteedBindingsRuntime(): Promise<GpuRuntime> {
   smallRuntime ??= acquireNodeDevice({ maxStorageBuffersPerShaderStage: 8 }).then((d) => new GpuRuntime(d));
   return smallRuntime;
 }
+
+const hardwareVariants = new WeakMap<GpuRuntime, GpuRuntime>();
+/**
+ * `rt`'s device, with the kernels and the graph a hardware adapter gets even where the adapter is software
+ * (SwiftShader): workgroup-memory trees, staged matmuls, split-K, every fusion inside products. The GPU path, run here.
+ */
+export function withHardwareVariants(rt: GpuRuntime): GpuRuntime {
+  let hw = hardwareVariants.get(rt);
+  if (!hw) {
+    hw = new GpuRuntime({ device: rt.device, adapter: { ...rt.adapter, isSoftware: false }, hasTimestampQuery: rt.hasTimestampQuery });
+    hardwareVariants.set(rt, hw);
+  }
+  return hw;
+}

@@ -101,9 +101,17 @@ export function normInputRows(rows: number, window?: NormWindow): number {
   return window ? (rows / window.count) * window.seqLen : rows;
 }
 
-/** The body of x_row(r) (shaders/norm_grad.wgsl): the row of x under output row r. */
-export function xRowBody(window?: NormWindow): string {
-  return window ? `return (r / ${window.count}u) * ${window.seqLen}u + ${window.start}u + r % ${window.count}u;` : 'return r;';
+/**
+ * shaders/norm_grad.wgsl's window functions: x_row(r), the row of x under dy row r; dy_row(xr), the dy row of x row
+ * xr (0xffffffff outside the window); x_rows(rows), the rows of x under `rows` rows of dy.
+ */
+export function windowFunctions(window?: NormWindow): string {
+  const w = window;
+  return [
+    `fn x_row(r: u32) -> u32 { ${w ? `return (r / ${w.count}u) * ${w.seqLen}u + ${w.start}u + r % ${w.count}u;` : 'return r;'} }`,
+    `fn dy_row(xr: u32) -> u32 { ${w ? `let t = xr % ${w.seqLen}u - ${w.start}u;\n  return select(0xffffffffu, (xr / ${w.seqLen}u) * ${w.count}u + t, t < ${w.count}u);` : 'return xr;'} }`,
+    `fn x_rows(rows: u32) -> u32 { ${w ? `return (rows / ${w.count}u) * ${w.seqLen}u;` : 'return rows;'} }`,
+  ].join('\n');
 }
 
 /**
@@ -145,14 +153,14 @@ export function gainSumsWorkgroups(adapter: { isSoftware: boolean }, s: NormGain
  * What a kernel that sums a norm's gain gradients beside its own work (shaders/norm_grad.wgsl's norm_gain_sums: the
  * embedding and attention backwards in the fused graph on GPUs) binds and fills: the gain sums' tensors, and the fills
  * NORM_ROW, NORM_GRAD_ROW, NORM_LANES, CENTRED and GAIN_FUNCTIONS: stand-ins for the tensors it does not bind, x_at,
- * x_row, and gain_dims() -> (rows of dy, d), zeros without gain sums.
+ * the window functions (windowFunctions), and gain_dims() -> (rows of dy, d), zeros without gain sums.
  */
 export function gainSumsHost(adapter: { isSoftware: boolean }, s?: NormGainSums): { tensors: Record<string, TensorArg>; fills: Record<string, string> } {
   const tensors = s ? gainSumsTensors(s) : {};
   const functions = [
     standIns(tensors, [...NORM_ROW_ACCESSORS, ...NORM_GRAD_ACCESSORS]),
     `fn x_at(r: u32, i: u32) -> f32 { return read_x(r * ${s?.d ?? 0}u + i); }`,
-    `fn x_row(r: u32) -> u32 { ${xRowBody(s?.window)} }`,
+    windowFunctions(s?.window),
     `fn gain_dims() -> vec2<u32> { return vec2(${s?.rows ?? 0}u, ${s?.d ?? 0}u); }`,
   ];
   return {

@@ -13,7 +13,7 @@
 import source from '../../../shaders/matmul.wgsl?raw';
 import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg } from '../../gpu/kernel-template';
 import { f32, u32, type Dispatch, type GpuRuntime, type TensorRef } from '../../gpu/runtime';
-import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, type NormWindow, gainSumsTensors, gainSumsWorkgroups, normInputRows, xRowBody } from './layernorm';
+import { embeddingAt, embeddingBindings, NORM_GRAD_ACCESSORS, NORM_ROW_ACCESSORS, normGradFills, normRowFills, type LayerNormKernel, type NormEmbedding, type NormGainSums, type NormWindow, gainSumsTensors, gainSumsWorkgroups, normInputRows, windowFunctions } from './layernorm';
 import { NORM_EPS } from '../config';
 import type { AttentionRows } from './attention';
 
@@ -273,7 +273,7 @@ function normBindings(jobs: MatmulArgs[], adapter: { isSoftware: boolean }, gain
     standIns: [
       standIns(tensors, NORM_ACCESSORS),
       `fn norm_dims() -> vec2<u32> { return ${backward ? 'vec2(p.norm_rows, p.norm_d)' : 'vec2(0u)'}; }`,
-      `fn x_row(r: u32) -> u32 { ${xRowBody(w)} }`,
+      windowFunctions(w),
       `fn clear_outside(r: u32, d: u32) {\n  ${clearOutside}\n}`,
     ].join('\n'),
     fills: {
