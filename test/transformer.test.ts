@@ -120,10 +120,17 @@ describe.each(GUARANTEED_BINDING_CASES)('with 8 storage buffers a stage ($name)'
 // row and column in one lane; here the lanes and their trees must agree between the fused kernels and the norm kernel
 // (the final norm's gain sums under a readout window differed, before its lanes took x's rows). Cases: a readout
 // window, long sequences (the attention's backward rows inside a product), the encoder-decoder with a window, RMSNorm
-// with QK-norm, and long sequences on a device with 8 bindings (the attention out of the products). The two engines
+// with QK-norm, long sequences on a device with 8 bindings (the attention out of the products), and products with a
+// small side and a long K (which the unfused graph summed over split K, the fused one in order). The two engines
 // are built at once on one runtime: a graph's failed attempt at a fusion level must free its own buffers only (it
 // freed the other engine's, which then trained on destroyed buffers to a loss of 0).
+const SPLIT_K_CASE = {
+  name: 'a head of 7 classes on d_model 96, 70 rows read out (split-K on a GPU, unfused)',
+  config: { nLayers: 1, dModel: 96, nHeads: 2, dFF: 130, vocabSize: 11, maxPositions: 4, nClasses: 7, causal: false, posInitStd: 0.3 },
+  shape: { batch: 70, seqLen: 2, readout: { start: 1, count: 1 } },
+};
 const HARDWARE_CASES = [
+  { ...SPLIT_K_CASE, bindings: 12 },
   { ...TINY_CASES[1], bindings: 12 },
   { ...TINY_CASES[2], bindings: 12 },
   { ...TINY_ENCODER_DECODER_CASES[1], bindings: 12 },

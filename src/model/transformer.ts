@@ -188,14 +188,17 @@ export function fusionLevels(fusion: Fusion, adapter: { isSoftware: boolean }): 
 
 /**
  * Independent products (no job reads what another writes): one dispatch in the fused graph (more only where the
- * adapter binds too few storage buffers), one each unfused. The results are the same bits either way on an adapter
- * whose products all run on the tiled kernel.
+ * adapter binds too few storage buffers), one each unfused. The results are the same bits either way: unfused, each
+ * sums its K in order as the group's tiled kernel does (serialK: no split-K for a small side on a GPU); where the
+ * products split into dispatches of one (an adapter with 8 bindings), such a one may split K and differ in the last
+ * bits.
  */
 async function products(ctx: Context, jobs: MatmulArgs[], gainSums?: NormGainSums): Promise<Dispatch[]> {
   if (ctx.fused) return matmulGroups(ctx.rt, jobs, gainSums);
   if (gainSums) throw new Error('gain sums beside products in the unfused graph');
   const out: Dispatch[] = [];
-  for (const job of jobs) out.push(await matmul(ctx.rt, job));
+  // Each product summed in the order of the group's tiled kernel (no split-K), so the two graphs give the same bits.
+  for (const job of jobs) out.push(await matmul(ctx.rt, { ...job, serialK: true }));
   return out;
 }
 
@@ -533,7 +536,8 @@ async function buildGraph(rt: GpuRuntime, config: AnyModelConfig, state: ParamSt
     forward.push(await crossEntropy(rt, { ...scoring, head: { input: at(headIn), w: P('head.w'), bias: P('head.b'), inputs: d, heads, norm } }));
   } else {
     forward.push(
-      await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits) }),
+      // Summed as the fused graph's cross-entropy kernel sums the logits (no split-K).
+      await matmul(rt, { M: outRows, N: headOutputs, K: d, a: at(headIn), b: P('head.w'), transB: true, bias: P('head.b'), c: at(logits), serialK: true }),
       await crossEntropy(rt, scoring),
     );
   }

@@ -48,6 +48,11 @@ export interface MatmulArgs {
    * (`a`), computed first; or the first half of the backward's, from dOut = C, after the product.
    */
   attention?: AttentionRows;
+  /**
+   * Sum each output's K products in order in one invocation, as the tiled kernel and the kernels that compute products
+   * inside their own work do: no split-K on a small side (the unfused graph, to give the fused graph's bits).
+   */
+  serialK?: boolean;
   /** Overrides the shape-based kernel choice (tests and benchmarks). */
   kernel?: MatmulKernel;
 }
@@ -103,11 +108,11 @@ function outputExtent(shape: Shape, side: 'M' | 'N'): number {
  * memory and barriers are emulated (invocations become coroutines that switch at every barrier), so there
  * the kernels avoid them and hold bigger register blocks instead: measured 4-5x faster on SwiftShader.
  */
-export function chooseMatmulKernel(shape: Shape & { norm?: unknown; normGrad?: unknown; attention?: unknown }, adapter: { isSoftware: boolean }): MatmulKernel {
+export function chooseMatmulKernel(shape: Shape & { norm?: unknown; normGrad?: unknown; attention?: unknown; serialK?: boolean }, adapter: { isSoftware: boolean }): MatmulKernel {
   const columns = outputExtent(shape, 'N');
   if (Math.min(shape.M, columns) <= SKINNY_MAX && !shape.norm && !shape.normGrad && !shape.attention) {
     const wantedSlices = 2 ** Math.ceil(Math.log2(Math.max(1, shape.K / SKINNY_K_PER_SLICE)));
-    const slices = adapter.isSoftware ? 1 : Math.min(SKINNY_WORKGROUP, wantedSlices);
+    const slices = adapter.isSoftware || shape.serialK ? 1 : Math.min(SKINNY_WORKGROUP, wantedSlices);
     return { kind: 'skinny', smallSide: shape.M <= columns ? 'M' : 'N', slices };
   }
   return chooseTiledKernel([shape], adapter);
