@@ -21,9 +21,22 @@ import type { OptimConfig } from '../src/formats/optim';
 
 const optim: OptimConfig = { lr: 1e-2, weightDecay: 0.5, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
 
-describe.each([...TINY_CASES, ...TINY_ENCODER_DECODER_CASES, ...TINY_ARCHITECTURE_CASES])('GPU transformer vs float64 reference ($name)', (c) => {
+/** A product with a small side and a long K, which a GPU's skinny kernel splits over K (src/model/ops/matmul.ts). */
+const SPLIT_K_CASE = {
+  name: 'a head of 7 classes on d_model 96, 70 rows read out (split-K on a GPU, unfused)',
+  config: { nLayers: 1, dModel: 96, nHeads: 2, dFF: 130, vocabSize: 11, maxPositions: 4, nClasses: 7, causal: false, posInitStd: 0.3 },
+  shape: { batch: 70, seqLen: 2, readout: { start: 1, count: 1 } },
+};
+
+// Also the graph a GPU builds (withHardwareVariants), on two models: a long K beside a small side, and the
+// encoder-decoder with a readout window.
+const REFERENCE_CASES = [
+  ...[...TINY_CASES, ...TINY_ENCODER_DECODER_CASES, ...TINY_ARCHITECTURE_CASES].map((c) => ({ ...c, variants: 'this adapter\'s' })),
+  ...[SPLIT_K_CASE, TINY_ENCODER_DECODER_CASES[1]].map((c) => ({ ...c, variants: 'hardware' })),
+];
+describe.each(REFERENCE_CASES)('GPU transformer ($variants kernels) vs float64 reference ($name)', (c) => {
   it('agrees on logits, loss, every gradient and one AdamW step', async () => {
-    const rt = await testRuntime();
+    const rt = c.variants === 'hardware' ? withHardwareVariants(await testRuntime()) : await testRuntime();
     const engine = await TrainingEngine.create(rt, { config: c.config, shape: c.shape, optim, seed: 9 });
     const data = syntheticBatch(c.config, c.shape, 4);
     const initial = await engine.readParams();
@@ -124,11 +137,6 @@ describe.each(GUARANTEED_BINDING_CASES)('with 8 storage buffers a stage ($name)'
 // small side and a long K (which the unfused graph summed over split K, the fused one in order). The two engines
 // are built at once on one runtime: a graph's failed attempt at a fusion level must free its own buffers only (it
 // freed the other engine's, which then trained on destroyed buffers to a loss of 0).
-const SPLIT_K_CASE = {
-  name: 'a head of 7 classes on d_model 96, 70 rows read out (split-K on a GPU, unfused)',
-  config: { nLayers: 1, dModel: 96, nHeads: 2, dFF: 130, vocabSize: 11, maxPositions: 4, nClasses: 7, causal: false, posInitStd: 0.3 },
-  shape: { batch: 70, seqLen: 2, readout: { start: 1, count: 1 } },
-};
 const HARDWARE_CASES = [
   { ...SPLIT_K_CASE, bindings: 12 },
   { ...TINY_CASES[1], bindings: 12 },
