@@ -18,8 +18,20 @@ import { referenceLossAndGrad } from '../src/reference/model';
 import { clipAndAdamW } from '../src/reference/adamw';
 import { paramView } from '../src/model/params';
 import type { OptimConfig } from '../src/formats/optim';
+import type { AnyModelConfig, BatchShape } from '../src/formats/model-config';
 
 const optim: OptimConfig = { lr: 1e-2, weightDecay: 0.5, beta1: 0.9, beta2: 0.98, eps: 1e-8, clipNorm: 1 };
+
+/** Two steps of different batches on both engines: the same loss, gradient norm and gradients, then parameters, bit for bit. */
+async function expectSameTraining(a: TrainingEngine, b: TrainingEngine, c: { config: AnyModelConfig; shape: BatchShape }): Promise<void> {
+  for (let step = 0; step < 2; step++) {
+    const data = syntheticBatch(c.config, c.shape, 10 + step);
+    const stats = await Promise.all([a, b].map((e) => e.step(data, { readback: true })));
+    expect(stats[0]).toEqual(stats[1]);
+    expect(await a.readGrads()).toEqual(await b.readGrads());
+  }
+  expect(await a.readParams()).toEqual(await b.readParams());
+}
 
 /** A product with a small side and a long K, which a GPU's skinny kernel splits over K (src/model/ops/matmul.ts). */
 const SPLIT_K_CASE = {
@@ -83,13 +95,7 @@ describe.each([...FUSED_CASES, { ...TINY_CASES[0], fusion: true }])('fused ($fus
       const qkNorms = hasQkNorm(c.config) ? layers + 2 * decoderLayers : 0;
       expect(fused.dispatches.filter((d) => d.label.startsWith('layernorm.backward')).length).toBe(stacks.length - 1 + decoderLayers + qkNorms);
     }
-    for (let step = 0; step < 2; step++) {
-      const data = syntheticBatch(c.config, c.shape, 10 + step);
-      const stats = await Promise.all([fused, unfused].map((e) => e.step(data, { readback: true })));
-      expect(stats[0]).toEqual(stats[1]);
-      expect(await fused.readGrads()).toEqual(await unfused.readGrads());
-    }
-    expect(await fused.readParams()).toEqual(await unfused.readParams());
+    await expectSameTraining(fused, unfused, c);
   });
 });
 
@@ -118,12 +124,7 @@ describe.each(GUARANTEED_BINDING_CASES)('with 8 storage buffers a stage ($name)'
     expect(roomy.graph.fusion).toEqual(EVERY_FUSION);
     expect(fitted.graph.fusion).toEqual(c.fusion);
     console.log(`${c.name}: ${fitted.dispatchesPerStep} dispatches with 8 bindings, ${roomy.dispatchesPerStep} with ${rt.limits.maxStorageBuffersPerShaderStage}, ${unfused.dispatchesPerStep} unfused`);
-    for (let step = 0; step < 2; step++) {
-      const data = syntheticBatch(c.config, c.shape, 10 + step);
-      const stats = await Promise.all([fitted, unfused].map((e) => e.step(data, { readback: true })));
-      expect(stats[0]).toEqual(stats[1]);
-    }
-    expect(await fitted.readParams()).toEqual(await unfused.readParams());
+    await expectSameTraining(fitted, unfused, c);
   });
 });
 
@@ -150,12 +151,6 @@ describe.each(HARDWARE_CASES)('the GPU graph ($name, $bindings bindings)', (c) =
     const rt = withHardwareVariants(await (c.bindings === 8 ? guaranteedBindingsRuntime() : testRuntime()));
     const [fused, unfused] = await Promise.all([true, false].map((f) => TrainingEngine.create(rt, { config: c.config, shape: c.shape, optim, seed: 3, fused: f })));
     expect(fused.graph.fusion).toEqual({ fused: true, intoProducts: true, attentionInProducts: c.bindings > 8 });
-    for (let step = 0; step < 2; step++) {
-      const data = syntheticBatch(c.config, c.shape, 10 + step);
-      const stats = await Promise.all([fused, unfused].map((e) => e.step(data, { readback: true })));
-      expect(stats[0]).toEqual(stats[1]);
-      expect(await fused.readGrads()).toEqual(await unfused.readGrads());
-    }
-    expect(await fused.readParams()).toEqual(await unfused.readParams());
+    await expectSameTraining(fused, unfused, c);
   });
 });
