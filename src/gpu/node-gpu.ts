@@ -64,10 +64,16 @@ export function swiftShaderIcd(): string | undefined {
 }
 
 /**
- * `SEL_ADAPTER=swiftshader` forces the software adapter even where a real GPU exists (for comparisons); `caps` asks
- * for less than the adapter's limits.
+ * `SEL_ADAPTER=swiftshader` forces the software adapter even where a real GPU exists (for comparisons);
+ * `SEL_KERNELS=hardware` gives a software adapter the kernels and graph of a hardware one (the GPU path, run on the
+ * CPU: slow, for checking it without a GPU); `caps` asks for less than the adapter's limits.
  */
 export async function acquireNodeDevice(caps: LimitCaps = {}): Promise<AcquiredDevice> {
+  const acquired = await acquireAnyNodeDevice(caps);
+  return process.env.SEL_KERNELS === 'hardware' ? { ...acquired, adapter: { ...acquired.adapter, isSoftware: false } } : acquired;
+}
+
+async function acquireAnyNodeDevice(caps: LimitCaps): Promise<AcquiredDevice> {
   const { create: createInstance } = await loadDawn();
   const create = (flags: string[]) => {
     const gpu = createInstance(flags);
