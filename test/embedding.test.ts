@@ -105,15 +105,37 @@ describe('embedding on the GPU', () => {
     expect(Float32Array.from(dTok)).toEqual(inOrder);
   });
 
+  // On GPUs several lanes share each sum (chooseSumLanes), every SUM_LANES-th term each, then a tree: against the oracle
+  // on a batch whose tokens repeat ~30 times and whose positions each sum 40 rows, so every lane has terms. Sums of 40
+  // terms of size ~1 (worst measured error 1.6e-6).
+  it.each([
+    { d: 7, sumLanes: 16 },
+    { d: 130, sumLanes: 64 },
+    { d: 33, sumLanes: 4 },
+  ] as const)('backward with $sumLanes lanes a sum, d = $d, matches the oracle', async ({ d, sumLanes }) => {
+    const rt = await testRuntime();
+    const [batch, seqLen, vocab] = [40, 3, 4];
+    const rng = new Rng(300 + d);
+    const tokens = tokenIds(rng, batch * seqLen, vocab);
+    const dOut = gaussian(rng, batch * seqLen * d);
+    const want = oracle.embeddingBackward(dOut, tokens, batch, seqLen, d, vocab, seqLen);
+    const grads = packTensors(rt, 'grads', { tok: new Float32Array(vocab * d).fill(NaN), pos: new Float32Array(seqLen * d).fill(NaN), dOut });
+    const order = rt.storageFrom('tokenOrder', tokenOrder(tokens, vocab));
+    rt.run([await embeddingBackward(rt, { tokenOrder: order, dOut: grads.ref.dOut, dTok: grads.ref.tok, dPos: grads.ref.pos, batch, seqLen, d, vocab, sumLanes })]);
+    const tolerance: Tolerance = { atol: 4e-6, rtol: 1e-6 };
+    expectClose(await grads.read('tok'), want.dTok, tolerance, 'dTok');
+    expectClose(await grads.read('pos'), want.dPos, tolerance, 'dPos');
+  });
+
   // The fused graph on GPUs sums the gain gradients of the norm that reads the embeddings beside this backward
   // (shaders/norm_grad.wgsl, GAIN_LANES invocations a column in the tree order): the same bits as the norm kernel's
   // backward in the order it is told to follow, and the embedding's own gradients unchanged. Ragged d: below and above
   // one workgroup of columns (8 in the tree order), and above the 64 columns of one row of the grid.
   it.each([
     { d: 7, norm: 'layer', order: 'tree' },
-    { d: 130, norm: 'rms', order: 'tree' },
+    { d: 130, norm: 'rms', order: 'tree', sumLanes: 16 },
     { d: 33, norm: 'layer', order: 'serial' },
-  ] as const)('backward with the gain sums of a $norm norm beside it, d = $d, $order order: the norm kernel\'s bits', async ({ d, norm, order }) => {
+  ] as const)('backward with the gain sums of a $norm norm beside it, d = $d, $order order: the norm kernel\'s bits', async ({ d, norm, order, ...c }) => {
     const rt = await testRuntime();
     const rng = new Rng(200 + d);
     const rows = BATCH * SEQ;
@@ -133,7 +155,7 @@ describe('embedding on the GPU', () => {
       ? { kind: 'layer', dy: r.dy, x: r.x, mean: r.mean, rstd: r.rstd, dGamma: r.dg, dBeta: r.db, rows, d, kernel }
       : { kind: 'rms', dy: r.dy, x: r.x, rstd: r.rstd, dGamma: r.dg, rows, d, kernel };
     const positions = rt.storageFrom('tokenOrder', tokenOrder(tokens, VOCAB));
-    const args = { tokenOrder: positions, dOut: r.dOut, batch: BATCH, seqLen: SEQ, d, vocab: VOCAB };
+    const args = { tokenOrder: positions, dOut: r.dOut, batch: BATCH, seqLen: SEQ, d, vocab: VOCAB, sumLanes: 'sumLanes' in c ? c.sumLanes : undefined };
     rt.run([
       layer ? await normForward(rt, { ...forward, beta: r.beta, mean: r.mean }) : await normForward(rt, { ...forward, kind: 'rms' }),
       await embeddingBackward(rt, { ...args, dTok: r.tok, dPos: r.pos, gainSums: gains }),

@@ -55,17 +55,28 @@ export function tokenOrderLength(positions: number, vocab: number): number {
   return vocab + 1 + positions;
 }
 
+/** Threads that share each sum of the backward (SUM_LANES, a power of two up to WG). */
+export type SumLanes = 1 | 2 | 4 | 8 | 16 | 32 | 64;
+
+/**
+ * The backward's lanes on this adapter: one on a software adapter, where a barrier-synchronised workgroup is dear;
+ * 16 on GPUs, where one thread's chain of dependent loads over a Dyck token's ~600 positions or a modarith position's
+ * batch of 512 would set the dispatch's time.
+ */
+export const chooseSumLanes = (adapter: { isSoftware: boolean }): SumLanes => (adapter.isSoftware ? 1 : 16);
+
 /**
  * dTok[v, :] = sum of dOut over the positions holding token v (v < vocab), in increasing order of position; dPos[t, :]
  * = sum over the batch of dOut[b*T + t, :] (t < seqLen; later rows of dPos are left as they are). Written, not
  * accumulated. The tokens come as `tokenOrder` of them. With `gainSums` (of a norm of batch * seqLen rows of d),
- * those too.
+ * those too. `sumLanes` overrides the adapter's (tests): each sum is split over that many lanes, then a tree.
  */
 export function embeddingBackward(
   rt: GpuRuntime,
-  a: { tokenOrder: GPUBuffer; dOut: TensorRef; dTok: TensorRef; dPos: TensorRef; batch: number; seqLen: number; d: number; vocab: number; gainSums?: NormGainSums },
+  a: { tokenOrder: GPUBuffer; dOut: TensorRef; dTok: TensorRef; dPos: TensorRef; batch: number; seqLen: number; d: number; vocab: number; gainSums?: NormGainSums; sumLanes?: SumLanes },
 ): Promise<Dispatch> {
   const { batch, seqLen, d, vocab, gainSums } = a;
+  const sumLanes = a.sumLanes ?? chooseSumLanes(rt.adapter);
   if (gainSums && (gainSums.rows !== batch * seqLen || gainSums.d !== d || gainSums.window)) throw new Error(`embedding: gain sums of ${gainSums.rows} x ${gainSums.d} beside ${batch * seqLen} rows of ${d}`);
   const gains = gainSumsHost(rt.adapter, gainSums);
   const k = embeddingSource({
@@ -79,8 +90,8 @@ export function embeddingBackward(
       d_pos: write(a.dPos, seqLen * d),
       ...gains.tensors,
     },
-  }, gains.fills);
-  const columnGroups = Math.ceil(d / WG);
+  }, { ...gains.fills, SUM_LANES: `${sumLanes}u` });
+  const columnGroups = Math.ceil(d / (WG / sumLanes));
   const gainRows = Math.ceil(gainSumsWorkgroups(rt.adapter, gainSums, WG) / columnGroups);
   return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [columnGroups, vocab + seqLen + gainRows] });
 }
