@@ -140,7 +140,8 @@ const CENTRED: bool = {{CENTRED}};
 {{NORM_GRAD_ROW}}
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
   let keys = p.batch * p.n_heads * round_up4(p.tk);
   let key_groups = (keys + WG - 1u) / WG;
   if (wg.x >= key_groups) {

@@ -27,9 +27,10 @@
 // 512), each looping over its share of the positions in a fixed order: deterministic, no atomics. Outputs are
 // written, not accumulated.
 //
-// Template fills (src/model/ops/embedding.ts): {{WG}}; in the backward, SUM_LANES, shaders/norm_row.wgsl and norm_grad.wgsl
-// (NORM_ROW, NORM_GRAD_ROW) with their NORM_LANES and CENTRED, and GAIN_FUNCTIONS (src/model/ops/layernorm.ts,
-// gainSumsHost: x_at, x_row, gain_dims and stand-ins for the gain sums' tensors where it sums none).
+// Template fills (src/model/ops/embedding.ts): {{WG}}; in the backward, SUM_LANES, shaders/norm_row.wgsl and
+// norm_grad.wgsl (NORM_ROW, NORM_GRAD_ROW) with their NORM_LANES and CENTRED, and GAIN_FUNCTIONS
+// (src/model/ops/layernorm.ts, gainSumsHost: x_at, the window functions, gain_dims and stand-ins for the gain sums'
+// tensors where it sums none).
 
 //!bindings
 

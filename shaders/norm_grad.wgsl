@@ -19,9 +19,9 @@
 // window the gain sums' lanes take x's rows, as for a dy of every row that is zero outside the window (zeros add
 // nothing): the sums, in their order, of the norm of every row with dy scattered there. The gain sums write dgamma
 // and dbeta [d] (write_dgamma, write_dbeta), and meet workgroup barriers (GAIN_LANES > 1), so every invocation of the
-// workgroup calls norm_gain_sums, with the same block. The including kernel defines those, the constants CENTRED, NORM_LANES
-// and NORM_WG (its workgroup size), and includes shaders/norm_row.wgsl (xhat, lane_tree, lane_sum) before this;
-// inserted where it has the NORM_GRAD_ROW fill.
+// workgroup calls norm_gain_sums, with the same block. The including kernel defines those, the constants CENTRED,
+// NORM_LANES and NORM_WG (its workgroup size), and includes shaders/norm_row.wgsl (xhat, lane_tree, lane_sum) before
+// this; inserted where it has the NORM_GRAD_ROW fill.
 
 // Lane l's sums of row r (elements i = l, l + NORM_LANES, ...): gamma*dy and gamma*dy*xhat.
 fn grad_lane_sums(r: u32, d: u32, l: u32, mean: f32, rstd: f32) -> vec2f {
