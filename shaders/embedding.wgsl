@@ -80,8 +80,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let lane = lid / SUM_COLS;
   let c = wg.x * SUM_COLS + lid % SUM_COLS;
   let col = min(c, p.d - 1u);  // spare invocations past the last column recompute it and write nothing
+  let token_row = wg.y < p.vocab;
   var s = 0.0;
-  if (wg.y < p.vocab) {
+  if (token_row) {
     let positions = p.vocab + 1u;  // where the list of positions starts
     for (var i = read_token_order(wg.y) + lane; i < read_token_order(wg.y + 1u); i += SUM_LANES) {
       s += read_d_out(read_token_order(positions + i) * p.d + col);
@@ -93,7 +94,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   }
   let total = lane_sum(vec2f(s, 0.0), lid, SUM_LANES).x;
   if (lane == 0u && c < p.d) {
-    if (wg.y < p.vocab) {
+    if (token_row) {
       write_d_tok(wg.y * p.d + col, total);
     } else {
       write_d_pos((wg.y - p.vocab) * p.d + col, total);

@@ -41,7 +41,7 @@
 //             the mean and variance accurate when |mean| >> std; RMSNorm only the second, around 0.
 //   backward: ONE dispatch for dx and the gain sums. The first ceil(rows / (WG / LANES)) workgroups compute
 //             dx; the rest each own COLS adjacent gain columns and sum dgamma (and dbeta) over every vector
-//             that gain scales, COL_LANES lanes per column (1 without workgroup memory: one invocation loops
+//             that gain scales, GAIN_LANES lanes per column (1 without workgroup memory: one invocation loops
 //             over all of them), in a fixed order: deterministic, no atomics, and no second dispatch.
 //
 // Template fills (src/model/ops/layernorm.ts): {{WG}}, {{LANES}} (1 or WG), {{SEGS}}, {{SET_SEGS}}, {{Y_FIRST}} and
@@ -164,8 +164,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
 // [dbeta] (written). Grid: [ceil(rows / ROWS_PER_GROUP) + ceil(GAINS * d / COLS)]. dx must not overlap dy or
 // x (other invocations still read them).
 
-const COL_LANES: u32 = min(LANES, 8u); // invocations per column of the gain sums
-const COLS: u32 = WG / COL_LANES;      // columns per gain-sum workgroup
+const COLS: u32 = WG / GAIN_LANES; // columns per gain-sum workgroup (GAIN_LANES: shaders/norm_row.wgsl)
 
 fn row_mean(r: u32) -> f32 {
   {{MEAN}}
@@ -226,21 +225,21 @@ fn column_sums(block: u32, lid: u32) {
   let lane = lid / COLS;
   var s = vec2f(0.0);
   if (Y_SEGS < SEGS) {
-    // A window (one gain): lane l takes the vectors r = l, l + COL_LANES, ... in it, as it would for a dy of every
+    // A window (one gain): lane l takes the vectors r = l, l + GAIN_LANES, ... in it, as it would for a dy of every
     // vector that is zero outside the window (zeros add nothing): the sums, in their order, of the norm of every
     // vector with dy scattered there.
-    for (var r = lane; r < p.rows; r += COL_LANES) {
+    for (var r = lane; r < p.rows; r += GAIN_LANES) {
       if (in_window(r)) {
         s += column_term(r, i);
       }
     }
   } else {
     let n = (p.rows / SEGS) * RUN; // vectors per gain
-    for (var k = lane; k < n; k += COL_LANES) {
+    for (var k = lane; k < n; k += GAIN_LANES) {
       s += column_term((k / RUN) * SEGS + gain * SET_SEGS + Y_FIRST + k % RUN, i);
     }
   }
-  let total = lane_sum(s, lid, COL_LANES);
+  let total = lane_sum(s, lid, GAIN_LANES);
   if (lid < COLS && c < GAINS * p.d) {
     write_dgamma(col, total.x);
     save_dbeta(col, total.y);

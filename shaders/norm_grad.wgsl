@@ -9,8 +9,7 @@
 //                                         dy) for the GAIN_COLS columns col of workgroup `block`, GAIN_LANES
 //                                         invocations each, as layernorm.wgsl's backward spreads its gain columns
 // each summed in the order in which layernorm.wgsl's lanes and their tree reduction (norm_row.wgsl's lane_sum) add
-// them on the adapter whose norm kernel variant has NORM_LANES lanes per row (and GAIN_LANES = min(NORM_LANES, 8) per
-// gain column), with the same float32 expressions, so the bits are that kernel's on the same adapter.
+// them on the adapter whose norm kernel variant has NORM_LANES lanes per row (and GAIN_LANES per gain column), with the same float32 expressions, so the bits are that kernel's on the same adapter.
 // Layout: dy [rows, d] row-major (read_dy); its row r is the gradient of the norm's output row x_row(r), whose input
 // element i is x_at(x_row(r), i) and statistics read_mean(x_row(r)) (LayerNorm) and read_rstd(x_row(r)); gamma [d]
 // (read_gamma). x_row(r) is r, or for a norm of some positions of each sequence (the final norm of a model read out at
@@ -53,8 +52,7 @@ fn norm_grad_dx(r: u32, i: u32, d: u32, m: vec2f, residual: f32) -> f32 {
   return residual + read_rstd(xr) * (gdy - select(0.0, m.x, CENTRED) - xhat(x_at(xr, i), read_mean(xr), read_rstd(xr)) * m.y);
 }
 
-const GAIN_LANES: u32 = min(NORM_LANES, 8u); // layernorm.wgsl's COL_LANES: invocations per gain column
-const GAIN_COLS: u32 = NORM_WG / GAIN_LANES; // gain columns per workgroup
+const GAIN_COLS: u32 = NORM_WG / GAIN_LANES; // gain columns per workgroup (GAIN_LANES: shaders/norm_row.wgsl)
 
 // Lane l's sums of gain column col (x rows xr = l, l + GAIN_LANES, ... in the window): dy * xhat and dy.
 fn gain_lane_sums(col: u32, rows: u32, d: u32, l: u32) -> vec2f {

@@ -8,11 +8,15 @@
 //                                         the order that kernel's NORM_LANES lanes and their tree reduction
 //                                         (lane_sum) add them, so its bits are that kernel's on the same adapter.
 //   lane_sum(v, lid, lanes) -> vec2f     v summed over `lanes` invocations of the workgroup, in a fixed tree order
-//   lane_tree(&parts) -> vec2f           NORM_LANES partial sums added in that tree's order by one invocation.
+//   lane_tree(&parts) -> vec2f           NORM_LANES partial sums added in that tree's order by one invocation
+// and GAIN_LANES, the lanes of each gain column in the norm's backward.
 // Layout: none of its own; the including kernel defines x_at(r, i) (element i of vector r), and the constants
 // CENTRED (true: LayerNorm, false: RMSNorm), NORM_LANES (layernorm.wgsl's LANES for the norm kernel variant this
 // adapter runs: 1, or WG = 64; a power of two) and NORM_WG (its own workgroup size, for lane_sum's workgroup memory,
 // which only a kernel that calls lane_sum holds). Inserted where the including kernel has the NORM_ROW fill.
+
+// Invocations that share a gain column of a norm's backward (its dgamma and dbeta sums): NORM_LANES, at most 8.
+const GAIN_LANES: u32 = min(NORM_LANES, 8u);
 
 fn xhat(x: f32, mean: f32, rstd: f32) -> f32 {
   return (x - mean) * rstd;

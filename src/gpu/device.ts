@@ -31,6 +31,14 @@ export function summariseAdapter(adapter: GPUAdapter): AdapterSummary {
   };
 }
 
+/**
+ * The same device with the kernels and graph of a hardware adapter, even where the adapter is software (SwiftShader):
+ * the GPU path, run on the CPU, to check it without a GPU (slow).
+ */
+export function withHardwareKernels(acquired: AcquiredDevice): AcquiredDevice {
+  return { ...acquired, adapter: { ...acquired.adapter, isSoftware: false } };
+}
+
 /** Limits to request below the adapter's own (to see how the lab runs on a smaller adapter). */
 export type LimitCaps = Partial<Record<'maxStorageBuffersPerShaderStage', number>>;
 

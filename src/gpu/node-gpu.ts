@@ -5,7 +5,7 @@
 // at the SwiftShader driver that Debian's `chromium` package ships and ask again, so the same engine runs
 // (slowly) on CPU-only CI machines.
 import { existsSync } from 'node:fs';
-import { acquireDevice, type AcquiredDevice, type LimitCaps } from './device';
+import { acquireDevice, withHardwareKernels, type AcquiredDevice, type LimitCaps } from './device';
 
 const SWIFTSHADER_ICD_CANDIDATES = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib64/chromium/vk_swiftshader_icd.json'];
 
@@ -70,7 +70,7 @@ export function swiftShaderIcd(): string | undefined {
  */
 export async function acquireNodeDevice(caps: LimitCaps = {}): Promise<AcquiredDevice> {
   const acquired = await acquireAnyNodeDevice(caps);
-  return process.env.SEL_KERNELS === 'hardware' ? { ...acquired, adapter: { ...acquired.adapter, isSoftware: false } } : acquired;
+  return process.env.SEL_KERNELS === 'hardware' ? withHardwareKernels(acquired) : acquired;
 }
 
 async function acquireAnyNodeDevice(caps: LimitCaps): Promise<AcquiredDevice> {

@@ -2,6 +2,7 @@
 // (vite.config.ts: isolate false), so the device and its compiled pipelines are shared; no test destroys it.
 import { acquireNodeDevice } from '../../src/gpu/node-gpu';
 import { GpuRuntime } from '../../src/gpu/runtime';
+import { withHardwareKernels } from '../../src/gpu/device';
 
 let runtime: Promise<GpuRuntime> | undefined;
 export function testRuntime(): Promise<GpuRuntime> {
@@ -27,7 +28,7 @@ const hardwareVariants = new WeakMap<GpuRuntime, GpuRuntime>();
 export function withHardwareVariants(rt: GpuRuntime): GpuRuntime {
   let hw = hardwareVariants.get(rt);
   if (!hw) {
-    hw = new GpuRuntime({ device: rt.device, adapter: { ...rt.adapter, isSoftware: false }, hasTimestampQuery: rt.hasTimestampQuery });
+    hw = new GpuRuntime(withHardwareKernels({ device: rt.device, adapter: rt.adapter, hasTimestampQuery: rt.hasTimestampQuery }));
     hardwareVariants.set(rt, hw);
   }
   return hw;

@@ -20,6 +20,13 @@ export type LayerNormKernel =
 const WG = 64;
 /** Invocations per row (LANES in the shader), by variant. */
 const LANES = { tree: WG, serial: 1 } as const;
+/** Invocations per gain column of the backward (GAIN_LANES in shaders/norm_row.wgsl: LANES, at most 8), by variant. */
+const GAIN_LANES = { tree: 8, serial: 1 } as const;
+
+/** Workgroups of `workgroupSize` invocations for `columns` gain columns, GAIN_LANES invocations each. */
+function gainGroups(kernel: LayerNormKernel, columns: number, workgroupSize: number): number {
+  return Math.ceil(columns / (workgroupSize / GAIN_LANES[kernel.kind]));
+}
 
 /**
  * Which variant runs on this adapter. On a CPU implementation of WebGPU (SwiftShader) every workgroup that
@@ -141,12 +148,10 @@ export function gainSumsTensors(s: NormGainSums): Record<string, TensorArg | und
 /**
  * Workgroups of `workgroupSize` invocations that sum `s`'s gain columns beside other work (shaders/norm_grad.wgsl's
  * norm_gain_sums): GAIN_LANES invocations a column, as many as the norm kernel's backward gives a column on this
- * adapter (its COL_LANES). None without gain sums.
+ * adapter. None without gain sums.
  */
 export function gainSumsWorkgroups(adapter: { isSoftware: boolean }, s: NormGainSums | undefined, workgroupSize: number): number {
-  if (!s) return 0;
-  const lanes = Math.min(LANES[(s.kernel ?? chooseLayerNormKernel(adapter)).kind], 8);
-  return Math.ceil(s.d / (workgroupSize / lanes));
+  return s ? gainGroups(s.kernel ?? chooseLayerNormKernel(adapter), s.d, workgroupSize) : 0;
 }
 
 /**
@@ -260,11 +265,6 @@ function rowGroups(kernel: LayerNormKernel, rows: number): number {
   return Math.ceil(rows / (WG / LANES[kernel.kind]));
 }
 
-/** Workgroups of the backward's gain sums: COLS = WG / COL_LANES columns each, COL_LANES = min(LANES, 8). */
-function columnGroups(kernel: LayerNormKernel, columns: number): number {
-  return Math.ceil(columns / (WG / Math.min(LANES[kernel.kind], 8)));
-}
-
 /**
  * y = norm(x) * gamma (+ beta); saves rstd (and the LayerNorm means) per vector. With `embed`, x is not read but
  * computed from the embeddings and written (row-major layout only).
@@ -341,5 +341,5 @@ export function normBackward(
     },
     a.residualGrad !== undefined,
   );
-  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [rowGroups(kernel, rows) + columnGroups(kernel, n.gain)] });
+  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [rowGroups(kernel, rows) + gainGroups(kernel, n.gain, WG)] });
 }
