@@ -21,24 +21,34 @@
 // and its statistics to mean (LayerNorm only) and rstd [batch * seq_len] at xr: all the norm kernel would have
 // written (the head's and the norm's backward read them); the other task heads' threads normalise it again.
 //
-// Parallel decomposition: one thread per row, looping over the classes (the lab's heads have at most
-// ~100 classes, so a whole workgroup per row would idle most threads and pay for three tree reductions).
-// nScored changes from batch to batch while the dispatch is replayed, so every workgroup counts it from
-// the targets itself (rows is at most a few thousand): its threads stride over the targets and add their
-// counts into one workgroup atomic (integer, so the order does not matter). That is the kernel's only
-// barrier, which matters on software adapters, where each barrier-synchronised workgroup is expensive.
+// Parallel decomposition, chosen in src/model/ops/cross_entropy.ts (GROUPED):
+//   one thread per row (software adapters, and without the head): it loops over the classes, and with the head over
+//     the k_dim inputs for every class, the final norm's row included (the lab's heads have at most ~100 classes; a
+//     software adapter pays for every barrier-synchronised workgroup).
+//   one workgroup per input row (GROUPED, GPUs, with the head): a GPU hides memory latency only with many threads, and
+//     one thread per row loops ~3,000 times on modarith's 97 classes. The workgroup normalises the input row together
+//     (shared_norm_stats, the norm kernel's lanes), each invocation computes some of the row's heads * classes logits,
+//     one invocation per task head takes that row's softmax statistics and loss, and all of them write the dlogits.
+// Both compute every value as the same expression of the same operands in the same order (the logits summed over k in
+// order, the softmax sums over the classes in order by one invocation), so they give the same bits.
+// nScored changes from batch to batch while the dispatch is replayed, so every workgroup counts it from the targets
+// itself (rows is at most a few thousand): its threads stride over the targets and add their counts into one workgroup
+// atomic (integer, so the order does not matter).
 
 // Uniforms rows, classes, lossScale, heads, k_dim (the last two used with HEAD only), eps, seq_len, start, count
 // (NORM only). Tensors are windows of buffers, reached through the accessors generated at `//!bindings`
 // (src/gpu/kernel-template.ts); targets are read as u32 bits. Template fills (src/model/ops/cross_entropy.ts): HEAD,
-// NORM, SHARED_INPUT (heads > 1), STAND_INS (stand-ins for the
-// accessors of tensors a variant does not bind, never called, or returning 0 for RMSNorm's beta), and the fills
-// of shaders/norm_row.wgsl: NORM_ROW, NORM_LANES, CENTRED (and its NORM_WG, this kernel's WG).
+// NORM, SHARED_INPUT (heads > 1), GROUPED and INPUTS (k_dim, the workgroup's copy of its input row; 1 unless GROUPED),
+// STAND_INS (stand-ins for the accessors of tensors a variant does not bind, never called, or returning 0 for
+// RMSNorm's beta), and the fills of shaders/norm_row.wgsl: NORM_ROW, NORM_LANES, CENTRED (and its NORM_WG, this
+// kernel's WG).
 
 const WG: u32 = 64u;
 const HEAD: bool = {{HEAD}};
 const NORM: bool = {{NORM}};
-const SHARED_INPUT: bool = {{SHARED_INPUT}};  // heads > 1: several threads score each input row
+const SHARED_INPUT: bool = {{SHARED_INPUT}};  // heads > 1: several rows score each input row
+const GROUPED: bool = {{GROUPED}};
+const INPUTS: u32 = {{INPUTS}};
 const CENTRED: bool = {{CENTRED}};
 const NORM_LANES: u32 = {{NORM_LANES}};
 const NORM_WG: u32 = WG;
@@ -53,9 +63,69 @@ fn x_at(r: u32, i: u32) -> f32 {
 
 {{NORM_ROW}}
 
+// NORM: the row of x that input row m normalises.
+fn norm_row_of(m: u32) -> u32 {
+  return (m / p.count) * p.seq_len + p.start + m % p.count;
+}
+
 // NORM: element k of the normalised x row xr, with its statistics.
 fn normed_input(xr: u32, k: u32, stats: vec2f) -> f32 {
   return norm_apply(x_at(xr, k), stats.x, stats.y, read_gamma(k), read_beta(k));
+}
+
+fn save_stats(xr: u32, stats: vec2f) {
+  write_mean(xr, stats.x);
+  write_rstd(xr, stats.y);
+}
+
+fn targetOf(r: u32) -> i32 {
+  return bitcast<i32>(read_targets(r));
+}
+
+fn isScored(t: i32) -> bool {
+  return t >= 0 && t < i32(p.classes);
+}
+
+// Workgroup memory starts zeroed.
+var<workgroup> scoredRows: atomic<u32>;
+
+// The rows whose targets are scored, counted by the whole workgroup.
+fn count_scored(lid: u32) -> f32 {
+  var mine = 0u;
+  for (var r = lid; r < p.rows; r += WG) {
+    if (isScored(targetOf(r))) { mine += 1u; }
+  }
+  atomicAdd(&scoredRows, mine);
+  workgroupBarrier();
+  return f32(atomicLoad(&scoredRows));
+}
+
+fn write_logit(row: u32, c: u32, v: f32) {
+  if (c < p.classes) { write_logits(row * p.classes + c, v); }
+}
+
+// The softmax of a scored row from its logits: (row max, sum of exp(logit - max) over the classes in order).
+// Subtracting the row max keeps exp() finite for any logits.
+fn softmax_sums(row: u32) -> vec2f {
+  let base = row * p.classes;
+  var rowMax = read_logits(base);
+  for (var c = 1u; c < p.classes; c++) { rowMax = max(rowMax, read_logits(base + c)); }
+  var sumExp = 0.0;
+  for (var c = 0u; c < p.classes; c++) { sumExp += exp(read_logits(base + c) - rowMax); }
+  return vec2f(rowMax, sumExp);
+}
+
+// -log softmax[t] of a scored row.
+fn row_loss(row: u32, t: i32, softmax: vec2f) -> f32 {
+  return log(softmax.y) + softmax.x - read_logits(row * p.classes + u32(t));
+}
+
+// dlogits[row, c]: 0 for an ignored row (t not scored).
+fn d_logit(row: u32, c: u32, t: i32, softmax: vec2f, nScored: f32) -> f32 {
+  if (!isScored(t)) { return 0.0; }
+  let onehot = select(0.0, 1.0, c == u32(t));
+  // Scale first, then divide: with lossScale 1 this is exactly (softmax - onehot) / nScored.
+  return (exp(read_logits(row * p.classes + c) - softmax.x) / softmax.y - onehot) * p.lossScale / nScored;
 }
 
 // Element k of the head's input row m as the thread of `row` uses it: read from head_in, which with NORM the row's
@@ -67,22 +137,17 @@ fn head_input(row: u32, m: u32, xr: u32, k: u32, stats: vec2f) -> f32 {
   return read_head_in(m * p.k_dim + k);
 }
 
-fn targetOf(r: u32) -> i32 {
-  return bitcast<i32>(read_targets(r));
-}
-
-// Row `row`'s logits from the head's input and weights, written to logits (HEAD only); with NORM, the input row's
-// normalisation written too, by its first task head's thread.
-fn headLogits(row: u32) {
+// Row `row`'s logits from the head's input and weights, written to logits (HEAD only, one thread per row); with NORM,
+// the input row's normalisation written too, by its first task head's thread.
+fn head_logits(row: u32) {
   let m = row / p.heads;
   var xr = 0u;
   var stats = vec2f(0.0);
   if (NORM) {
-    xr = (m / p.count) * p.seq_len + p.start + m % p.count;
+    xr = norm_row_of(m);
     stats = norm_stats(xr, p.k_dim, p.eps);
     if (row % p.heads == 0u) {
-      write_mean(xr, stats.x);
-      write_rstd(xr, stats.y);
+      save_stats(xr, stats);
       for (var k = 0u; k < p.k_dim; k++) {
         write_head_in(m * p.k_dim + k, normed_input(xr, k, stats));
       }
@@ -106,46 +171,78 @@ fn headLogits(row: u32) {
   }
 }
 
-fn write_logit(row: u32, c: u32, v: f32) {
-  if (c < p.classes) { write_logits(row * p.classes + c, v); }
+// One thread per row: its logits (HEAD), loss and dlogits.
+fn score_row(row: u32, nScored: f32) {
+  if (HEAD) { head_logits(row); }
+  let t = targetOf(row);
+  var softmax = vec2f(0.0);
+  if (isScored(t)) {
+    softmax = softmax_sums(row);
+    write_losses(row, row_loss(row, t, softmax));
+  } else {
+    write_losses(row, 0.0);
+  }
+  for (var c = 0u; c < p.classes; c++) {
+    write_d_logits(row * p.classes + c, d_logit(row, c, t, softmax, nScored));
+  }
 }
 
-// Workgroup memory starts zeroed.
-var<workgroup> scoredRows: atomic<u32>;
+// GROUPED: the workgroup's input row (normalised with NORM), and each task head's row's softmax sums.
+var<workgroup> input_row: array<f32, INPUTS>;
+var<workgroup> row_softmax: array<vec2f, WG>;  // by task head
 
-fn isScored(t: i32) -> bool {
-  return t >= 0 && t < i32(p.classes);
+// GROUPED: input row m's rows m * heads + h, h < heads (every task head's): their logits, losses and dlogits, by the
+// workgroup. Output j of the Linear head is class j % classes of task head j / classes, logit j of input row m.
+fn score_input_row(m: u32, lid: u32, nScored: f32) {
+  if (NORM) {
+    let xr = norm_row_of(m);
+    let stats = shared_norm_stats(xr, p.k_dim, p.eps, lid / (WG / NORM_LANES), lid, true);
+    for (var k = lid; k < p.k_dim; k += WG) {
+      let v = normed_input(xr, k, stats);
+      input_row[k] = v;
+      write_head_in(m * p.k_dim + k, v);
+    }
+    if (lid == 0u) { save_stats(xr, stats); }
+  } else {
+    for (var k = lid; k < p.k_dim; k += WG) { input_row[k] = read_head_in(m * p.k_dim + k); }
+  }
+  workgroupBarrier();
+  let outputs = p.heads * p.classes;
+  for (var j = lid; j < outputs; j += WG) {
+    var acc = 0.0;
+    for (var k = 0u; k < p.k_dim; k++) {
+      acc += input_row[k] * read_w(j * p.k_dim + k);
+    }
+    write_logits(m * outputs + j, acc + read_bias(j));
+  }
+  storageBarrier();  // the logits written above, read below by other invocations
+  let h = lid;  // heads <= WG
+  if (h < p.heads) {
+    let row = m * p.heads + h;
+    let t = targetOf(row);
+    var softmax = vec2f(0.0);
+    if (isScored(t)) {
+      softmax = softmax_sums(row);
+      write_losses(row, row_loss(row, t, softmax));
+    } else {
+      write_losses(row, 0.0);
+    }
+    row_softmax[h] = softmax;
+  }
+  workgroupBarrier();
+  for (var j = lid; j < outputs; j += WG) {
+    let row = m * p.heads + j / p.classes;
+    let c = j % p.classes;
+    write_d_logits(row * p.classes + c, d_logit(row, c, targetOf(row), row_softmax[j / p.classes], nScored));
+  }
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  var mine = 0u;
-  for (var r = lid; r < p.rows; r += WG) {
-    if (isScored(targetOf(r))) { mine += 1u; }
-  }
-  atomicAdd(&scoredRows, mine);
-  workgroupBarrier();
-  let nScored = f32(atomicLoad(&scoredRows));
-
-  let row = gid.x;
-  if (row >= p.rows) { return; }
-  if (HEAD) { headLogits(row); }
-  let t = targetOf(row);
-  let base = row * p.classes;
-  if (!isScored(t)) {
-    write_losses(row, 0.0);
-    for (var c = 0u; c < p.classes; c++) { write_d_logits(base + c, 0.0); }
-    return;
-  }
-  // Subtracting the row max keeps exp() finite for any logits.
-  var rowMax = read_logits(base);
-  for (var c = 1u; c < p.classes; c++) { rowMax = max(rowMax, read_logits(base + c)); }
-  var sumExp = 0.0;
-  for (var c = 0u; c < p.classes; c++) { sumExp += exp(read_logits(base + c) - rowMax); }
-  write_losses(row, log(sumExp) + rowMax - read_logits(base + u32(t)));
-  for (var c = 0u; c < p.classes; c++) {
-    let onehot = select(0.0, 1.0, c == u32(t));
-    // Scale first, then divide: with lossScale 1 this is exactly (softmax - onehot) / nScored.
-    write_d_logits(base + c, (exp(read_logits(base + c) - rowMax) / sumExp - onehot) * p.lossScale / nScored);
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let nScored = count_scored(lid);
+  if (GROUPED) {
+    score_input_row(wg.x, lid, nScored);
+  } else if (gid.x < p.rows) {
+    score_row(gid.x, nScored);
   }
 }

@@ -125,25 +125,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   let slot = row_slot(wg.x, lid);
   let xb = x_base(slot.row);
   let shown = in_window(slot.row); // vectors outside the window are skipped
-  var mean0 = 0.0;
-  if (CENTRED) {
-    var s = 0.0;
-    for (var i = slot.lane; i < p.d && shown; i += LANES) {
-      s += x_at(slot.row, i);
-    }
-    mean0 = lane_sum(vec2f(s, 0.0), lid, LANES).x / f32(p.d);
-  }
-  // Corrected two-pass: the deviations c from mean0 are small, so their sum fixes the rounding error of
-  // mean0 (up to d additions in a row when LANES = 1), and var = mean(c^2) - mean(c)^2 is the variance
-  // around the corrected mean. RMSNorm: c = x, and the mean square m.y is all it needs.
-  var q = vec2f(0.0);
-  for (var i = slot.lane; i < p.d && shown; i += LANES) {
-    let c = x_at(slot.row, i) - mean0;
-    q += vec2f(c, c * c);
-  }
-  let m = lane_sum(q, lid, LANES) / f32(p.d);
-  let mean = select(0.0, mean0 + m.x, CENTRED);
-  let rstd = 1.0 / sqrt(select(m.y, m.y - m.x * m.x, CENTRED) + p.eps);
+  // Corrected two-pass (LayerNorm): the deviations c from the first pass's mean0 are small, so their sum fixes the
+  // rounding error of mean0 (up to d additions in a row when LANES = 1), and var = mean(c^2) - mean(c)^2 is the
+  // variance around the corrected mean. RMSNorm: c = x, and the mean square is all it needs.
+  let stats = shared_norm_stats(slot.row, p.d, p.eps, slot.lane, lid, shown);
+  let mean = stats.x;
+  let rstd = stats.y;
   if (slot.writes && shown) {
     let yb = y_base(slot.row);
     let gb = gain_base(slot.row);

@@ -7,6 +7,8 @@
 //                                         i < d: the corrected two-pass of layernorm.wgsl's forward, summed in
 //                                         the order that kernel's NORM_LANES lanes and their tree reduction
 //                                         (lane_sum) add them, so its bits are that kernel's on the same adapter.
+//   shared_norm_stats(r, d, eps, lane, lid, counted)  the same, the NORM_LANES lanes computed by as many
+//                                         invocations of the workgroup (layernorm.wgsl's forward)
 //   lane_sum(v, lid, lanes) -> vec2f     v summed over `lanes` invocations of the workgroup, in a fixed tree order
 //   lane_tree(&parts) -> vec2f           NORM_LANES partial sums added in that tree's order by one invocation
 // and GAIN_LANES, the lanes of each gain column in the norm's backward.
@@ -94,6 +96,23 @@ fn norm_stats(r: u32, d: u32, eps: f32) -> vec2f {
   if (CENTRED) {
     mean0 = lanes_sum(r, d, true, 0.0).x / f32(d);
   }
-  let m = lanes_sum(r, d, false, mean0) / f32(d);
+  return stats_of_moments(mean0, lanes_sum(r, d, false, mean0) / f32(d), eps);
+}
+
+// norm_stats as the lanes compute it in parallel: lane `lane` (< NORM_LANES) of vector r is each invocation lid of the
+// workgroup with lid / (NORM_WG / NORM_LANES) = lane whose lid % (NORM_WG / NORM_LANES) is the same (what lane_sum adds
+// up). Every invocation of the workgroup must call it (lane_sum's barriers); those with `counted` false add nothing to
+// the sums (their vector's result is not to be used).
+fn shared_norm_stats(r: u32, d: u32, eps: f32, lane: u32, lid: u32, counted: bool) -> vec2f {
+  let n = select(0u, d, counted);
+  var mean0 = 0.0;
+  if (CENTRED) {
+    mean0 = lane_sum(lane_moments(r, n, lane, true, 0.0), lid, NORM_LANES).x / f32(d);
+  }
+  return stats_of_moments(mean0, lane_sum(lane_moments(r, n, lane, false, mean0), lid, NORM_LANES) / f32(d), eps);
+}
+
+// (mean, rstd) from the first pass's mean0 and the second's mean deviation and mean square m around it.
+fn stats_of_moments(mean0: f32, m: vec2f, eps: f32) -> vec2f {
   return vec2f(select(0.0, mean0 + m.x, CENTRED), 1.0 / sqrt(select(m.y, m.y - m.x * m.x, CENTRED) + eps));
 }

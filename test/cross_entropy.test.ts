@@ -140,11 +140,16 @@ describe('cross-entropy kernel vs float64 reference', () => {
 // The fused graph's head + cross-entropy: the kernel computes the Linear head's logits itself (two task heads side by
 // side here, ragged sizes), the same bits as the matmul kernel's forward of that head followed by the plain kernel;
 // against the float64 head and loss, the matmul tolerance (test/matmul.test.ts) on the logits and the ones above.
+// Both layouts of the kernel: one thread per row (software adapters), one workgroup per input row (GPUs).
+const LAYOUTS = ['thread-per-row', 'workgroup-per-input'] as const;
+
 describe('cross-entropy with the head on the GPU', () => {
   it.each([
-    [33, 13, 1, 70],
-    [65, 31, 2, 17],
-  ])('%i input rows, %i classes, %i task heads, %i inputs', async (inputRows, classes, heads, inputs) => {
+    [33, 13, 1, 70, LAYOUTS[0]],
+    [65, 31, 2, 17, LAYOUTS[0]],
+    [33, 13, 1, 70, LAYOUTS[1]],
+    [65, 97, 3, 130, LAYOUTS[1]],
+  ] as const)('%i input rows, %i classes, %i task heads, %i inputs, %s', async (inputRows, classes, heads, inputs, layout) => {
     const rt = await testRuntime();
     const rng = new Rng(inputRows + classes);
     const rows = inputRows * heads;
@@ -158,7 +163,7 @@ describe('cross-entropy with the head on the GPU', () => {
     const targetsBuf = rt.storageFrom('targets', targets);
     const scoring = { targets: targetsBuf, rows, classes, lossScale: heads };
     rt.run([
-      await crossEntropyGpu(rt, { ...scoring, logits: out.ref.fused, losses: out.ref.losses, dLogits: out.ref.dLogits, head: { input: params.ref.x, w: params.ref.w, bias: params.ref.b, inputs, heads } }),
+      await crossEntropyGpu(rt, { ...scoring, layout, logits: out.ref.fused, losses: out.ref.losses, dLogits: out.ref.dLogits, head: { input: params.ref.x, w: params.ref.w, bias: params.ref.b, inputs, heads } }),
       await matmul(rt, { M: inputRows, N: heads * classes, K: inputs, a: params.ref.x, b: params.ref.w, transB: true, bias: params.ref.b, c: out.ref.alone }),
       await crossEntropyGpu(rt, { ...scoring, logits: out.ref.alone, losses: outAlone.ref.losses, dLogits: outAlone.ref.dLogits }),
     ]);
@@ -186,12 +191,15 @@ describe('cross-entropy with the head on the GPU', () => {
 // (test/layernorm.test.ts) on y and the statistics, and the matmul's on the logits.
 describe('cross-entropy with the final norm and the head on the GPU', () => {
   const CASES = [
-    { kind: 'layer', kernel: 'tree', batch: 5, seqLen: 3, start: 2, count: 1, inputs: 37, classes: 13, heads: 1 },
-    { kind: 'layer', kernel: 'serial', batch: 4, seqLen: 5, start: 1, count: 3, inputs: 100, classes: 7, heads: 2 },
-    { kind: 'rms', kernel: 'tree', batch: 3, seqLen: 4, start: 0, count: 4, inputs: 100, classes: 9, heads: 2 },
-    { kind: 'rms', kernel: 'serial', batch: 6, seqLen: 2, start: 1, count: 1, inputs: 37, classes: 11, heads: 1 },
+    { kind: 'layer', kernel: 'tree', batch: 5, seqLen: 3, start: 2, count: 1, inputs: 37, classes: 13, heads: 1, layout: LAYOUTS[0] },
+    { kind: 'layer', kernel: 'serial', batch: 4, seqLen: 5, start: 1, count: 3, inputs: 100, classes: 7, heads: 2, layout: LAYOUTS[0] },
+    { kind: 'rms', kernel: 'tree', batch: 3, seqLen: 4, start: 0, count: 4, inputs: 100, classes: 9, heads: 2, layout: LAYOUTS[0] },
+    { kind: 'rms', kernel: 'serial', batch: 6, seqLen: 2, start: 1, count: 1, inputs: 37, classes: 11, heads: 1, layout: LAYOUTS[0] },
+    { kind: 'layer', kernel: 'tree', batch: 5, seqLen: 3, start: 2, count: 1, inputs: 37, classes: 70, heads: 1, layout: LAYOUTS[1] },
+    { kind: 'layer', kernel: 'serial', batch: 4, seqLen: 5, start: 1, count: 3, inputs: 100, classes: 7, heads: 2, layout: LAYOUTS[1] },
+    { kind: 'rms', kernel: 'tree', batch: 3, seqLen: 4, start: 0, count: 4, inputs: 130, classes: 9, heads: 2, layout: LAYOUTS[1] },
   ] as const;
-  it.each(CASES)('$kind norm ($kernel order), positions [$start, +$count) of $seqLen, $inputs inputs, $heads task heads', async (c) => {
+  it.each(CASES)('$kind norm ($kernel order), positions [$start, +$count) of $seqLen, $inputs inputs, $heads task heads, $layout', async (c) => {
     const rt = await testRuntime();
     const rng = new Rng(c.inputs + c.classes);
     const { batch, seqLen, inputs, classes, heads } = c;
@@ -216,7 +224,7 @@ describe('cross-entropy with the final norm and the head on the GPU', () => {
     const lnf = { x: params.ref.x, gamma: params.ref.g, rstd: fused.ref.rstd, seqLen, start: c.start, count: c.count, kernel };
     rt.run([
       await crossEntropyGpu(rt, {
-        ...scoring, logits: fused.ref.logits, losses: fused.ref.losses, dLogits: fused.ref.dLogits,
+        ...scoring, layout: c.layout, logits: fused.ref.logits, losses: fused.ref.losses, dLogits: fused.ref.dLogits,
         head: { ...headOf(fused), norm: layer ? { ...lnf, kind: 'layer', beta: params.ref.beta, mean: fused.ref.mean } : { ...lnf, kind: 'rms' } },
       }),
       layer

@@ -9,8 +9,29 @@ import { instantiateKernel, read, standIns, write, type StandIn, type TensorArg 
 import { NORM_ROW_ACCESSORS, normRowFills, type LayerNormKernel } from './layernorm';
 import { NORM_EPS } from '../config';
 
-/** One thread per row: must equal WG in cross_entropy.wgsl. */
-const ROWS_PER_WORKGROUP = 64;
+/** cross_entropy.wgsl's WG: rows per workgroup with one thread per row, invocations per input row when grouped. */
+const WG = 64;
+
+/**
+ * How the kernel spreads its work (shaders/cross_entropy.wgsl): one thread per row, or with the head on GPUs one
+ * workgroup per input row (a thread per row would loop over every class's inputs, thousands of dependent loads).
+ */
+export type CrossEntropyLayout = 'thread-per-row' | 'workgroup-per-input';
+
+/** GPUs group a head's work where the workgroup's copy of an input row and its task heads fit. */
+export function chooseCrossEntropyLayout(
+  adapter: { isSoftware: boolean }, limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeWorkgroupsPerDimension'>,
+  head: { inputs: number; heads: number; inputRows: number } | undefined,
+): CrossEntropyLayout {
+  if (adapter.isSoftware || !head) return 'thread-per-row';
+  return groupedFits(limits, head) ? 'workgroup-per-input' : 'thread-per-row';
+}
+
+/** The grouped kernel's workgroup memory: the input row, each task head's softmax sums (WG), lane_sum's and the count. */
+function groupedFits(limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeWorkgroupsPerDimension'>, head: { inputs: number; heads: number; inputRows: number }): boolean {
+  const bytes = head.inputs * 4 + WG * 8 + WG * 8 + 4;
+  return head.heads <= WG && head.inputRows <= limits.maxComputeWorkgroupsPerDimension && bytes <= limits.maxComputeWorkgroupStorageSize;
+}
 
 /**
  * The Linear head whose logits the kernel computes: logits[r, c] = input[r / heads] . w[(r % heads) * classes + c]
@@ -49,7 +70,11 @@ const ACCESSORS: StandIn[] = [
 
 export function crossEntropy(
   rt: GpuRuntime,
-  a: { logits: TensorRef; targets: GPUBuffer; losses: TensorRef; dLogits: TensorRef; rows: number; classes: number; lossScale?: number; head?: CrossEntropyHead },
+  a: {
+    logits: TensorRef; targets: GPUBuffer; losses: TensorRef; dLogits: TensorRef; rows: number; classes: number; lossScale?: number; head?: CrossEntropyHead;
+    /** Overrides the adapter-based choice (tests). */
+    layout?: CrossEntropyLayout;
+  },
 ): Promise<Dispatch> {
   const { rows, classes, lossScale = 1, head } = a;
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(classes) || classes < 1) {
@@ -64,6 +89,12 @@ export function crossEntropy(
     throw new Error(`crossEntropy: a final norm of positions [${norm.start}, ${norm.start + norm.count}) of ${norm.seqLen} does not fit ${rows / head!.heads} input rows`);
   }
   const inputRows = head ? rows / head.heads : 0;
+  const headShape = head && { inputs: head.inputs, heads: head.heads, inputRows };
+  const layout = a.layout ?? chooseCrossEntropyLayout(rt.adapter, rt.limits, headShape);
+  const grouped = layout === 'workgroup-per-input';
+  if (grouped && !(headShape && groupedFits(rt.limits, headShape))) {
+    throw new Error(`crossEntropy: one workgroup per input row needs the head, at most ${WG} task heads and an input row in workgroup memory`);
+  }
   const xRows = norm ? (inputRows / norm.count) * norm.seqLen : 0;
   const tensors: Record<string, TensorArg | undefined> = {
     ...(head && {
@@ -85,13 +116,16 @@ export function crossEntropy(
   };
   const bound = Object.fromEntries(Object.entries(tensors).filter((e): e is [string, TensorArg] => e[1] !== undefined));
   const k = instantiateKernel(source, {
-    label: norm ? `cross_entropy.head.${norm.kind}norm` : head ? 'cross_entropy.head' : 'cross_entropy',
+    label: `${norm ? `cross_entropy.head.${norm.kind}norm` : head ? 'cross_entropy.head' : 'cross_entropy'}${grouped ? '.grouped' : ''}`,
     uniforms: {
       rows: u32(rows), classes: u32(classes), lossScale: f32(lossScale), heads: u32(head?.heads ?? 1), k_dim: u32(head?.inputs ?? 0),
       eps: f32(NORM_EPS), seq_len: u32(norm?.seqLen ?? 0), start: u32(norm?.start ?? 0), count: u32(norm?.count ?? 1),
     },
     tensors: bound,
-    fills: { HEAD: String(!!head), NORM: String(!!norm), SHARED_INPUT: String((head?.heads ?? 1) > 1), STAND_INS: standIns(tensors, ACCESSORS), ...normRowFills(rt.adapter, norm?.kind ?? 'layer', norm?.kernel) },
+    fills: {
+      HEAD: String(!!head), NORM: String(!!norm), SHARED_INPUT: String((head?.heads ?? 1) > 1), GROUPED: String(grouped), INPUTS: `${grouped ? head!.inputs : 1}u`,
+      STAND_INS: standIns(tensors, ACCESSORS), ...normRowFills(rt.adapter, norm?.kind ?? 'layer', norm?.kernel),
+    },
   });
-  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [groups(rows, ROWS_PER_WORKGROUP)] });
+  return rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [grouped ? inputRows : groups(rows, WG)] });
 }
