@@ -16,10 +16,11 @@
 // or RMSNorm of the residual stream x [batch * seq_len, k_dim] at the readout positions: input row m is x row
 //   xr = (m / count) * seq_len + start + m % count
 // normalised with gamma (and beta) [k_dim] as shaders/layernorm.wgsl's forward would (shaders/norm_row.wgsl: the
-// same statistics in the same order of summation on this adapter, the same output arithmetic). The thread of each
-// input row's first task head writes the row to head_in [rows / heads, k_dim], then reads it back for its logits,
-// and its statistics to mean (LayerNorm only) and rstd [batch * seq_len] at xr: all the norm kernel would have
-// written (the head's and the norm's backward read them); the other task heads' threads normalise it again.
+// same statistics in the same order of summation on this adapter, the same output arithmetic). The row is written to
+// head_in [rows / heads, k_dim] and its statistics to mean (LayerNorm only) and rstd [batch * seq_len] at xr: all the
+// norm kernel would have written (the head's and the norm's backward read them). One thread per row: the thread of
+// the input row's first task head writes them and reads the row back for its logits, the other task heads' threads
+// normalise it again; grouped: the workgroup normalises it once, into workgroup memory.
 //
 // Parallel decomposition, chosen in src/model/ops/cross_entropy.ts (GROUPED):
 //   one thread per row (software adapters, and without the head): it loops over the classes, and with the head over

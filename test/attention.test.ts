@@ -81,21 +81,22 @@ async function runGpu(c: Case, x: ReturnType<typeof inputs>, split?: boolean) {
     out: nan(rows * d),
     dOut: x.dOut,
     probs: nan(c.B * c.H * c.T * c.T),
+    ds: nan(c.B * c.H * c.T * c.T),
     dQkv: nan(rows * 3 * d),
   });
   const before = await rt.readF32(packed.buffer);
   const keyValid = x.keyValid ? rt.storageFrom('keyValid', x.keyValid) : undefined;
   const shape = { keyValid, batch: c.B, seqLen: c.T, nHeads: c.H, headDim: c.dh, causal: c.causal };
-  const { qkv, out, dOut, probs, dQkv } = packed.ref;
+  const { qkv, out, dOut, probs, ds, dQkv } = packed.ref;
   const forward = await gpuForward(rt, { ...shape, qkv, out, probs });
-  const backward = await gpuBackward(rt, { ...shape, qkv, probs, dOut, dQkv, split });
+  const backward = await gpuBackward(rt, { ...shape, qkv, probs, ds, dOut, dQkv, split });
   rt.run([forward, ...backward]);
   const result = { out: await packed.read('out'), probs: await packed.read('probs'), dQkv: await packed.read('dQkv'), backwardDispatches: backward.length };
 
   const after = await rt.readF32(packed.buffer);
-  const written = [out, probs, dQkv].map((r, i) => [r.offset, r.offset + [rows * d, c.B * c.H * c.T * c.T, rows * 3 * d][i]]);
+  const written = [out, probs, ds, dQkv].map((r, i) => [r.offset, r.offset + [rows * d, c.B * c.H * c.T * c.T, c.B * c.H * c.T * c.T, rows * 3 * d][i]]);
   const stray = after.findIndex((v, i) => !written.some(([lo, hi]) => i >= lo && i < hi) && !Object.is(v, before[i]));
-  expect(stray, 'an element outside out, probs and dQkv changed').toBe(-1);
+  expect(stray, 'an element outside out, probs, the scratch ds and dQkv changed').toBe(-1);
   packed.buffer.destroy();
   keyValid?.destroy();
   return result;

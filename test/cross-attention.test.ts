@@ -91,15 +91,15 @@ describe('cross-attention on the GPU vs the float64 reference', () => {
     const sizes = { out: c.B * c.tq * d, probs: c.B * c.H * c.tq * c.tk, dQ: c.B * c.tq * d, dKv: c.B * c.tk * 2 * d };
     // Inputs and outputs packed into one buffer at ragged offsets with NaN gaps, except dKv, which gets its own
     // buffer as in the model (the kernel then binds three distinct buffers).
-    const packed = packTensors(rt, 'cross', { q: x.q, kv: x.kv, dOut: x.dOut, out: nan(sizes.out), probs: nan(sizes.probs), dQ: nan(sizes.dQ) });
+    const packed = packTensors(rt, 'cross', { q: x.q, kv: x.kv, dOut: x.dOut, out: nan(sizes.out), probs: nan(sizes.probs), ds: nan(sizes.probs), dQ: nan(sizes.dQ) });
     const dKv = packTensors(rt, 'cross.dKv', { dKv: nan(sizes.dKv) });
     const before = await rt.readF32(packed.buffer);
     const keyValid = x.shape.keyValid ? rt.storageFrom('keyValid', x.shape.keyValid) : undefined;
     const shape = { keyValid, batch: c.B, tq: c.tq, tk: c.tk, nHeads: c.H, headDim: c.dh };
-    const { q, kv, dOut, out, probs, dQ } = packed.ref;
+    const { q, kv, dOut, out, probs, ds, dQ } = packed.ref;
     rt.run([
       await gpuForward(rt, { ...shape, q, kv, out, probs }),
-      ...(await gpuBackward(rt, { ...shape, q, kv, probs, dOut, dQ, dKv: dKv.ref.dKv })),
+      ...(await gpuBackward(rt, { ...shape, q, kv, probs, ds, dOut, dQ, dKv: dKv.ref.dKv })),
     ]);
 
     const want = crossAttentionForward(x.q, x.kv, x.shape);
@@ -110,9 +110,9 @@ describe('cross-attention on the GPU vs the float64 reference', () => {
     expectClose(await dKv.read('dKv'), wantGrad.dkv, { atol: 5e-6, rtol: 1e-4 }, 'dKv');
 
     const after = await rt.readF32(packed.buffer);
-    const written = [out, probs, dQ].map((r, i) => [r.offset, r.offset + [sizes.out, sizes.probs, sizes.dQ][i]]);
+    const written = [out, probs, ds, dQ].map((r, i) => [r.offset, r.offset + [sizes.out, sizes.probs, sizes.probs, sizes.dQ][i]]);
     const stray = after.findIndex((v, i) => !written.some(([lo, hi]) => i >= lo && i < hi) && !Object.is(v, before[i]));
-    expect(stray, 'an element outside out, probs and dQ changed').toBe(-1);
+    expect(stray, 'an element outside out, probs, the scratch ds and dQ changed').toBe(-1);
     packed.buffer.destroy();
     dKv.buffer.destroy();
     keyValid?.destroy();

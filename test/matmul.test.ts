@@ -526,15 +526,15 @@ describe('matmul with the attention backward in its epilogue', () => {
       await attentionForward(rt, { ...shape, out: ref.att }),
       await normForward(rt, { x: ref.x, gamma: ref.g, beta: ref.beta, y: ref.y, mean: ref.mean, rstd: ref.rstd, rows: M, d }),
     ]);
-    const fresh = () => ({ dOut: new Float32Array(M * d), dQkv: new Float32Array(M * 3 * d), dx: new Float32Array(M * d), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN) });
+    const fresh = () => ({ dOut: new Float32Array(M * d), dQkv: new Float32Array(M * 3 * d), ds: new Float32Array(batch * nHeads * seqLen * seqLen), dx: new Float32Array(M * d), dg: new Float32Array(d).fill(NaN), db: new Float32Array(d).fill(NaN) });
     const [fused, alone] = [packTensors(rt, 'fused', fresh()), packTensors(rt, 'alone', fresh())];
     const product = (o: typeof fused): MatmulArgs => ({ M, N: d, K, a: ref.a, b: ref.w, c: o.ref.dOut, kernel: c.kernel });
-    const after = await attentionBackwardAfterProduct(rt, { ...shape, dOut: fused.ref.dOut, dQkv: fused.ref.dQkv }, { kind: 'layer', dy: ref.dy, x: ref.x, mean: ref.mean, rstd: ref.rstd, dGamma: fused.ref.dg, dBeta: fused.ref.db, rows: M, d, kernel: { kind: c.order } });
+    const after = await attentionBackwardAfterProduct(rt, { ...shape, ds: fused.ref.ds, dOut: fused.ref.dOut, dQkv: fused.ref.dQkv }, { kind: 'layer', dy: ref.dy, x: ref.x, mean: ref.mean, rstd: ref.rstd, dGamma: fused.ref.dg, dBeta: fused.ref.db, rows: M, d, kernel: { kind: c.order } });
     rt.run([
       await matmuls(rt, [{ ...product(fused), attention: after.rows }], c.kernel as Extract<MatmulKernel, { kind: 'tiled' }>),
       after.keys,
       await matmul(rt, product(alone)),
-      ...(await attentionBackward(rt, { ...shape, dOut: alone.ref.dOut, dQkv: alone.ref.dQkv, split: true })),
+      ...(await attentionBackward(rt, { ...shape, ds: alone.ref.ds, dOut: alone.ref.dOut, dQkv: alone.ref.dQkv, split: true })),
       await normBackward(rt, { dy: ref.dy, x: ref.x, gamma: ref.g, mean: ref.mean, rstd: ref.rstd, dx: alone.ref.dx, dGamma: alone.ref.dg, dBeta: alone.ref.db, rows: M, d, kernel: { kind: c.order } }),
     ]);
     for (const name of ['dOut', 'dQkv', 'dg', 'db'] as const) expect(await fused.read(name), name).toEqual(await alone.read(name));

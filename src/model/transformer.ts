@@ -174,7 +174,7 @@ export function fusesIntoProducts(fusion: Fusion, adapter: { isSoftware: boolean
 
 /**
  * The graphs to try for a fusion, most fused first. A fused kernel binds more storage buffers than the op it replaces
- * (up to 9: the attention's keys with a norm's gain sums, the output projection computing the attention), and WebGPU
+ * (up to 9: with QK-norm, the attention's keys beside a norm's gain sums, writing dK and dV to two buffers), and WebGPU
  * guarantees only 8 per shader stage (maxStorageBuffersPerShaderStage; the lab asks for the adapter's own, and some
  * adapters, Firefox's on Metal among them, have no more): where a kernel does not fit, the next graph leaves the
  * attention out of the products, then the norms too. Every kernel of that last graph binds at most 8, and every graph
@@ -301,7 +301,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
     // QK-norm: the q gain then the k gain, read as one vector pair from q_norm.g.
     if (c.qk) out.push(await headNorm(ctx, `${L}.attn.q_norm.g`, at(c.qkv), c.qk, rows, headLayout(ctx, 2 * nHeads, 3 * d, 2 * d)));
     // The output projection of the attention, which in the fused graph on GPUs computes the attention itself.
-    const attention = { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), out: at(c.att), probs: at(c.probs), ...attn };
+    const attention = { qkv: at(c.qkv), qk: c.qk && at(c.qk.y), out: at(c.att), probs: c.attention.probs, ...attn };
     const wo: MatmulArgs = { M: rows, N: d, K: d, a: at(c.att), b: P(`${L}.attn.wo`), transB: true, bias: P(`${L}.attn.bo`), residual: at(buf.xs[l]), c: at(c.mid) };
     if (ctx.attentionInProducts) out.push(await matmul(rt, { ...wo, attention: attentionForwardRows(attention) }));
     else out.push(await attentionForward(rt, attention), await matmul(rt, wo));
@@ -323,7 +323,7 @@ async function stackForward(ctx: Context, s: StackSpec, seqLen: number, buf: Sta
         );
       }
       out.push(
-        await crossAttentionForward(rt, { q: at(x.qn?.y ?? x.q), kv: at(x.kv), k: x.kn && at(x.kn.y), out: at(x.att), probs: at(x.probs), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh }),
+        await crossAttentionForward(rt, { q: at(x.qn?.y ?? x.q), kv: at(x.kv), k: x.kn && at(x.kn.y), out: at(x.att), probs: x.attention.probs, keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh }),
         await matmul(rt, { M: rows, N: d, K: d, a: at(x.att), b: P(`${L}.cross.wo`), transB: true, bias: P(`${L}.cross.bo`), residual: at(c.mid), c: at(x.mid) }),
       );
     }
@@ -402,7 +402,7 @@ async function stackBackward(
       // dQ lives in the dQkv scratch (free until the self-attention below).
       const dQ = dQkv;
       const next: GPUBuffer = dMemoryPair[dMemory === dMemoryPair[0] ? 1 : 0];
-      const crossShape = { probs: at(x.probs), dOut: at(dAtt), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh, split: !ctx.fused };
+      const crossShape = { ...backwardScratch(x.attention), dOut: at(dAtt), keyValid: memory.keyValid, batch, tq: seqLen, tk: memory.seqLen, nHeads, headDim: dh, split: !ctx.fused };
       out.push(
         ...(await products(ctx, [
           { M: d, N: d, K: rows, a: at(dx), transA: true, b: at(x.att), c: G(`${L}.cross.wo`), biasGrad: G(`${L}.cross.bo`) },
@@ -438,7 +438,7 @@ async function stackBackward(
     if (c.qk && !dQk) throw new Error(`stack ${S} has QK-norm but no scratch for it`);
     // With QK-norm: dQ and dK of the normalised q|k into dQk, dV into dQkv; then through the norm into dQkv's Q and K columns.
     const normed = c.qk ? { qk: at(c.qk.y), dQk: at(dQk!) } : {};
-    const selfAttn = { qkv: at(c.qkv), probs: at(c.probs), dOut: at(dAtt), dQkv: at(dQkv), ...attn, ...normed };
+    const selfAttn = { qkv: at(c.qkv), ...backwardScratch(c.attention), dOut: at(dAtt), dQkv: at(dQkv), ...attn, ...normed };
     if (ctx.attentionInProducts && seqLen > SHORT_SEQUENCE) {
       // The first half of the attention's backward in the epilogue of the product computing its dOut.
       // The gain sums waiting (LN2's) go with its second half: beside the product and the first half, the dispatch
@@ -459,6 +459,12 @@ async function stackBackward(
   }
   out.push(await embeddingBackward(rt, { tokenOrder: buf.tokenOrder!, dOut: at(dx), dTok: G(`${S}tok_emb`), dPos: G(`${S}pos_emb`), batch, seqLen, d, vocab: s.vocabSize, gainSums: nextGains() }));
   return { dispatches: out, dMemory };
+}
+
+/** An attention's probs and the scratch its backward needs (planned only with the backward). */
+function backwardScratch(a: { probs: TensorRef; ds: TensorRef | undefined }): { probs: TensorRef; ds: TensorRef } {
+  if (!a.ds) throw new Error('attention backward in a graph planned without the backward');
+  return { probs: a.probs, ds: a.ds };
 }
 
 export async function buildTransformerGraph(
@@ -593,8 +599,8 @@ async function buildGraph(rt: GpuRuntime, config: AnyModelConfig, state: ParamSt
     residual: top.xs[stacks[stacks.length - 1].nLayers],
     attentionProbs: buf.stacks.flatMap((b, i) =>
       b.layers.flatMap((c, layer) => {
-        const self = { buffer: c.probs, offset: 0, heads: config.nHeads, queries: lengths[i], keys: lengths[i], stack: i, layer, cross: false };
-        return c.cross ? [self, { ...self, buffer: c.cross.probs, keys: lengths[i - 1], cross: true }] : [self];
+        const self = { ...c.attention.probs, heads: config.nHeads, queries: lengths[i], keys: lengths[i], stack: i, layer, cross: false };
+        return c.cross ? [self, { ...self, ...c.cross.attention.probs, keys: lengths[i - 1], cross: true }] : [self];
       }),
     ),
     batchUploads,
@@ -621,6 +627,9 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
   const gathers = !fused && !(readout.start === 0 && readout.count === seqLen);
   // A norm's statistics share one buffer (one binding where a kernel reads or writes both).
   const ln = (rows: number, yRows = rows) => ({ y: yRows * d, stats: packed({ mean: normKind(config) === 'layer' ? rows : undefined, rstd: rows }) });
+  // An attention's probabilities and, with the backward, its scratch ds laid out like them (shaders/attention.wgsl), in
+  // one buffer: the backward's keys dispatch reads both, beside a norm's gain sums in the fused graph, within 8 bindings.
+  const attentionScratch = (probs: number) => packed({ probs, ds: backward ? probs : undefined });
   const nStacks = modelStacks(config).length;
   // QK-norm's output for `rows` rows of `heads` head vectors (one or both of Q and K).
   const qkNorm = hasQkNorm(config);
@@ -640,7 +649,7 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
         qkv: rows * 3 * d,
         qk: headNormed(rows, 2 * nHeads),
         att: rows * d,
-        probs: batch * nHeads * T * T,
+        attention: attentionScratch(batch * nHeads * T * T),
         mid: rows * d,
         cross: s.cross
           ? {
@@ -650,7 +659,7 @@ export function planActivations(config: AnyModelConfig, shape: BatchShape, backw
               qn: headNormed(rows, nHeads),
               kn: headNormed(batch * memLen, nHeads),
               att: rows * d,
-              probs: batch * nHeads * T * memLen,
+              attention: attentionScratch(batch * nHeads * T * memLen),
               mid: rows * d,
             }
           : undefined,

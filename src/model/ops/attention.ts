@@ -215,39 +215,37 @@ export function attentionForwardRows(a: AttentionShape & { qkv: TensorRef; qk?: 
  */
 export async function attentionBackwardAfterProduct(
   rt: GpuRuntime,
-  a: AttentionShape & { qkv: TensorRef; probs: TensorRef; dOut: TensorRef; dQkv: TensorRef } & NormedQk,
+  a: AttentionShape & BackwardInputs & { qkv: TensorRef; dQkv: TensorRef } & NormedQk,
   gainSums?: NormGainSums,
 ): Promise<{ rows: AttentionRows; keys: Dispatch }> {
   const [w, dw] = [selfWindows(a.qkv, a, a.qk), selfWindows(a.dQkv, a, a.dQk)];
-  const halves = backwardHalves(rt, w, dw, common(w, a).lengths, a);
+  const halves = backwardHalves(w, dw, common(w, a).lengths, a);
   return { rows: attentionRows('backward', w, a, halves.rows, 'return true;'), keys: await backwardKeys(rt, w, a, halves.keys, gainSums) };
 }
 
 /**
- * The tensors of the backward's two halves through windows `w` into `dw`: the query rows' (dQ, and scale * dS into a
- * scratch ds laid out like probs) and the keys' (dK and dV, from that ds).
+ * The tensors of the backward's two halves through windows `w` into `dw`: the query rows' (dQ, and scale * dS into the
+ * scratch ds) and the keys' (dK and dV, from that ds).
  */
-function backwardHalves(rt: GpuRuntime, w: Windows, dw: Windows, n: ReturnType<typeof common>['lengths'], a: { probs: TensorRef; dOut: TensorRef }) {
-  const ds: TensorRef = { buffer: rt.storage('attention.backward.ds', n.probs * 4), offset: 0 };
+function backwardHalves(w: Windows, dw: Windows, n: ReturnType<typeof common>['lengths'], a: BackwardInputs) {
   const inputs = { probs: read(a.probs, n.probs), dout: read(a.dOut, n.out) };
   return {
-    rows: { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(ds, n.probs) },
-    keys: { q: read(w.q, n.q), ...inputs, ds: read(ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) },
+    rows: { k: read(w.k, n.k), v: read(w.v, n.v), ...inputs, dq: write(dw.q, n.q), ds: write(a.ds, n.probs) },
+    keys: { q: read(w.q, n.q), ...inputs, ds: read(a.ds, n.probs), dk: write(dw.k, n.k), dv: write(dw.v, n.v) },
   };
 }
 
 /**
  * dQ, dK, dV into windows `dw` (laid out like `w`; overwritten, not accumulated) from dOut and the probs the
- * forward stored: two barrier-free dispatches, one invocation per query row (dQ, and scale * dS into a scratch
- * [batch, nHeads, tq, tk] allocated here) and then one per key (dK, dV); for sequences of at most SHORT_SEQUENCE
- * queries and keys (unless `split`), one dispatch doing both per (batch, head). The gradient windows must not
- * overlap q, k, v, probs or dOut.
+ * forward stored: two barrier-free dispatches, one invocation per query row (dQ, and scale * dS into the scratch ds)
+ * and then one per key (dK, dV); for sequences of at most SHORT_SEQUENCE queries and keys (unless `split`), one
+ * dispatch doing both per (batch, head). The gradient windows must not overlap q, k, v, probs, ds or dOut.
  */
 async function backwardDispatches(
-  rt: GpuRuntime, w: Windows, dw: Windows, s: Heads, a: { probs: TensorRef; dOut: TensorRef; split?: boolean },
+  rt: GpuRuntime, w: Windows, dw: Windows, s: Heads, a: BackwardInputs & { split?: boolean },
 ): Promise<Dispatch[]> {
   const { uniforms, lengths: n, fills, flopsPerUnit } = common(w, s);
-  const halves = backwardHalves(rt, w, dw, n, a);
+  const halves = backwardHalves(w, dw, n, a);
   const build = async (name: string, tensors: Record<string, TensorArg>, invocations: number, flops: number): Promise<Dispatch> => {
     const k = instantiateKernel(source, { uniforms, ...section(name, tensors, fills) });
     const d = await rt.dispatch(k.kernel, { params: k.params, buffers: k.buffers, workgroups: [Math.ceil(invocations / WG)] });
@@ -277,6 +275,18 @@ async function backwardKeys(rt: GpuRuntime, w: Windows, s: Heads, tensors: Recor
 }
 
 /**
+ * What every backward reads besides Q, K and V: dOut, the probs the forward stored, and ds, the scratch [batch, nHeads,
+ * tq, tk] (like probs) for scale * dS that its first half writes and its second reads. Put ds beside probs in one buffer,
+ * and a dispatch that binds both binds one storage buffer (the fused graph's keys dispatch with a norm's gain sums then
+ * fits WebGPU's guaranteed 8).
+ */
+interface BackwardInputs {
+  probs: TensorRef;
+  ds: TensorRef;
+  dOut: TensorRef;
+}
+
+/**
  * Q and K after QK-norm, where the norm wrote them: self-attention reads them from `qk` [batch * seqLen, 2d] and V
  * from qkv, and its backward writes dQ and dK to `dQk` (same layout) and only dV into dQkv. Absent: no QK-norm.
  */
@@ -298,11 +308,11 @@ export function attentionForward(
 /**
  * dQkv [batch * seqLen, 3d] (dQ, dK, dV in the qkv layout, or with `qk` dQ and dK into dQk and dV into dQkv;
  * overwritten, not accumulated) from dOut [batch * seqLen, d] and the probs the forward stored. The gradient
- * tensors must not overlap qkv, qk, probs or dOut. `split`: two dispatches even for a short sequence.
+ * tensors must not overlap qkv, qk, probs, ds or dOut. `split`: two dispatches even for a short sequence.
  */
 export function attentionBackward(
   rt: GpuRuntime,
-  a: AttentionShape & { qkv: TensorRef; probs: TensorRef; dOut: TensorRef; dQkv: TensorRef; split?: boolean } & NormedQk,
+  a: AttentionShape & BackwardInputs & { qkv: TensorRef; dQkv: TensorRef; split?: boolean } & NormedQk,
 ): Promise<Dispatch[]> {
   return backwardDispatches(rt, selfWindows(a.qkv, a, a.qk), selfWindows(a.dQkv, a, a.dQk), a, a);
 }
@@ -321,11 +331,11 @@ export function crossAttentionForward(
 /**
  * dQ [batch * tq, d] and dKv [batch * tk, 2d] (with `k`: dK into dK [batch * tk, d] and only dV into dKv;
  * overwritten, not accumulated) from dOut [batch * tq, d] and the probs the forward stored. The gradient tensors
- * must not overlap each other, q, kv, k, probs or dOut.
+ * must not overlap each other, q, kv, k, probs, ds or dOut.
  */
 export function crossAttentionBackward(
   rt: GpuRuntime,
-  a: CrossAttentionShape & { q: TensorRef; kv: TensorRef; probs: TensorRef; dOut: TensorRef; dQ: TensorRef; dKv: TensorRef; split?: boolean } & NormedK,
+  a: CrossAttentionShape & BackwardInputs & { q: TensorRef; kv: TensorRef; dQ: TensorRef; dKv: TensorRef; split?: boolean } & NormedK,
 ): Promise<Dispatch[]> {
   return backwardDispatches(rt, crossWindows(a.q, a.kv, a, a.k), crossWindows(a.dQ, a.dKv, a, a.dK), { ...a, causal: false }, a);
 }
