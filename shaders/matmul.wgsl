@@ -24,8 +24,9 @@
 // row-major norm's backward, in the order and with the bits of shaders/layernorm.wgsl's backward on this adapter.
 //   In the epilogue of the one job whose C is the norm's dy [M, N = d] (JOB_TILES calls normGradStrip for it): each
 //     workgroup computes a strip of TILE whole rows (its tiles one after another), then, after a storage barrier, one
-//     invocation per row takes the row's sums of C and writes dx [M, d] (plus dx's own contents when NORM_RESIDUAL:
-//     the residual stream's gradient, updated in place); x, gamma, mean (LayerNorm) and rstd are the forward's. Under
+//     invocation per row takes the row's sums of C, and the workgroup writes dx [M, d] (plus dx's own contents when
+//     NORM_RESIDUAL: the residual stream's gradient, updated in place); x, gamma, mean (LayerNorm) and rstd are the
+//     forward's. Under
 //     a window (the final norm of a model read out at some positions: C has only those rows) dy row r is x row
 //     x_row(r), and without a residual gradient the thread of each sequence's first row in the window zeroes its rows
 //     of dx outside it.
@@ -123,16 +124,22 @@ fn normA4(m: u32, k: u32, s: RowStats4) -> vec4<f32> {
     normA(m + 2u, k, s.mean.z, s.rstd.z, g, b), normA(m + 3u, k, s.mean.w, s.rstd.w, g, b));
 }
 
-// Writes row m of the norm as the norm kernel would (see the header): A, the statistics, and x when it is computed.
+// Writes element k of row m of the norm as the norm kernel would (see the header): A, and x when it is computed.
+fn writeNormElement(m: u32, k: u32, mean: f32, rstd: f32) {
+  let K = dims(0u).z;
+  let x = x_at(m, k);
+  write_x(m * K + k, x);
+  write_a(0u, m * K + k, norm_apply(x, mean, rstd, read_gamma(k), read_beta(k)));
+}
+
+// Writes row m of the norm: its statistics and elements.
 fn writeNormRow(m: u32, mean: f32, rstd: f32) {
   let d = dims(0u);
   if (m >= d.x) { return; }
   write_mean(m, mean);
   write_rstd(m, rstd);
   for (var k = 0u; k < d.z; k++) {
-    let x = x_at(m, k);
-    write_x(m * d.z + k, x);
-    write_a(0u, m * d.z + k, norm_apply(x, mean, rstd, read_gamma(k), read_beta(k)));
+    writeNormElement(m, k, mean, rstd);
   }
 }
 
@@ -298,14 +305,26 @@ fn tileRowStats4(q: u32) -> RowStats4 {
   return RowStats4(vec4(s0.x, s1.x, s2.x, s3.x), vec4(s0.y, s1.y, s2.y, s3.y));
 }
 
-// NORM, staged: one invocation per row of the tile computes its statistics into tileStats; in the first tile column
-// it also writes the row. Followed by a barrier.
-fn stageStats(lid: u32, m0: u32, writes: bool) {
+// NORM, staged: one invocation per row of the tile computes its statistics into tileStats. Followed by a barrier.
+fn stageStats(lid: u32, m0: u32) {
   let d = dims(0u);
   for (var r = lid; r < TILE; r += WORKGROUP_SIZE) {
-    let v = norm_stats(min(m0 + r, d.x - 1u), d.z, p.eps);
-    tileStats[r] = v;
-    if (writes) { writeNormRow(m0 + r, v.x, v.y); }
+    tileStats[r] = norm_stats(min(m0 + r, d.x - 1u), d.z, p.eps);
+  }
+}
+
+// NORM, staged, the first tile column: the tile's rows of the norm (writeNormRow), from tileStats, element after
+// element, neighbouring invocations on neighbouring elements (coalesced, where one invocation a row strides by K).
+fn writeTileNormRows(lid: u32, m0: u32) {
+  let d = dims(0u);
+  let rows = min(TILE, d.x - m0);
+  for (var r = lid; r < rows; r += WORKGROUP_SIZE) {
+    write_mean(m0 + r, tileStats[r].x);
+    write_rstd(m0 + r, tileStats[r].y);
+  }
+  for (var e = lid; e < rows * d.z; e += WORKGROUP_SIZE) {
+    let s = tileStats[e / d.z];
+    writeNormElement(m0 + e / d.z, e % d.z, s.x, s.y);
   }
 }
 
@@ -346,8 +365,9 @@ fn tile(job: u32, t: u32, lid: u32) {
   var s0: RowStats4;
   var s1: RowStats4;
   if (NORM && STAGED) {
-    stageStats(lid, tileM * TILE, tileN == 0u);
+    stageStats(lid, tileM * TILE);
     workgroupBarrier();
+    if (tileN == 0u) { writeTileNormRows(lid, tileM * TILE); }
   } else if (NORM) {
     s0 = rowStats4(m);
     if (QUADS > 1u) { s1 = rowStats4(m + 4u); }
@@ -433,6 +453,9 @@ fn attentionGradStrip(job: u32, s: u32, lid: u32) {
 
 {{ATTENTION}}
 
+// NORM_GRAD: the sums of each row of the strip (norm_grad_sums), for its dx.
+var<workgroup> stripSums: array<vec2<f32>, TILE>;
+
 // NORM_GRAD: strip s of the job's rows (TILE whole rows: every tile of them), then the norm's dx of those rows.
 fn normGradStrip(job: u32, s: u32, lid: u32) {
   let d = dims(job);
@@ -441,16 +464,22 @@ fn normGradStrip(job: u32, s: u32, lid: u32) {
     tile(job, s * tilesN + tn, lid);
   }
   storageBarrier(); // the strip's C, the norm's dy, is written and visible to the workgroup
-  let end = min((s + 1u) * TILE, d.x);
-  for (var r = s * TILE + lid; r < end; r += WORKGROUP_SIZE) {
-    let m = norm_grad_sums(r, d.y);
-    let xr = x_row(r);
-    for (var i = 0u; i < d.y; i++) {
-      var residual = 0.0;
-      if (NORM_RESIDUAL) { residual = read_dx(xr * d.y + i); }
-      write_dx(xr * d.y + i, norm_grad_dx(r, i, d.y, m, residual));
-    }
+  let first = s * TILE;
+  let end = min(first + TILE, d.x);
+  for (var r = first + lid; r < end; r += WORKGROUP_SIZE) {
+    stripSums[r - first] = norm_grad_sums(r, d.y);
     clear_outside(r, d.y);
+  }
+  workgroupBarrier();
+  // dx element after element, neighbouring invocations on neighbouring elements (coalesced, where one invocation a
+  // row strides by d).
+  for (var e = lid; e < (end - first) * d.y; e += WORKGROUP_SIZE) {
+    let r = first + e / d.y;
+    let i = e % d.y;
+    let xr = x_row(r);
+    var residual = 0.0;
+    if (NORM_RESIDUAL) { residual = read_dx(xr * d.y + i); }
+    write_dx(xr * d.y + i, norm_grad_dx(r, i, d.y, stripSums[e / d.y], residual));
   }
 }
 
