@@ -116,9 +116,17 @@ fn softmax_sums(row: u32) -> vec2f {
   return vec2f(rowMax, sumExp);
 }
 
-// -log softmax[t] of a scored row.
-fn row_loss(row: u32, t: i32, softmax: vec2f) -> f32 {
-  return log(softmax.y) + softmax.x - read_logits(row * p.classes + u32(t));
+// Writes the loss of row `row`, -log softmax[target] (0 for an ignored row), and returns its softmax_sums (zeros for an
+// ignored row).
+fn score_loss(row: u32) -> vec2f {
+  let t = targetOf(row);
+  if (!isScored(t)) {
+    write_losses(row, 0.0);
+    return vec2f(0.0);
+  }
+  let softmax = softmax_sums(row);
+  write_losses(row, log(softmax.y) + softmax.x - read_logits(row * p.classes + u32(t)));
+  return softmax;
 }
 
 // dlogits[row, c]: 0 for an ignored row (t not scored).
@@ -175,14 +183,8 @@ fn head_logits(row: u32) {
 // One thread per row: its logits (HEAD), loss and dlogits.
 fn score_row(row: u32, nScored: f32) {
   if (HEAD) { head_logits(row); }
+  let softmax = score_loss(row);
   let t = targetOf(row);
-  var softmax = vec2f(0.0);
-  if (isScored(t)) {
-    softmax = softmax_sums(row);
-    write_losses(row, row_loss(row, t, softmax));
-  } else {
-    write_losses(row, 0.0);
-  }
   for (var c = 0u; c < p.classes; c++) {
     write_d_logits(row * p.classes + c, d_logit(row, c, t, softmax, nScored));
   }
@@ -219,16 +221,7 @@ fn score_input_row(m: u32, lid: u32, nScored: f32) {
   storageBarrier();  // the logits written above, read below by other invocations
   let h = lid;  // heads <= WG
   if (h < p.heads) {
-    let row = m * p.heads + h;
-    let t = targetOf(row);
-    var softmax = vec2f(0.0);
-    if (isScored(t)) {
-      softmax = softmax_sums(row);
-      write_losses(row, row_loss(row, t, softmax));
-    } else {
-      write_losses(row, 0.0);
-    }
-    row_softmax[h] = softmax;
+    row_softmax[h] = score_loss(m * p.heads + h);
   }
   workgroupBarrier();
   for (var j = lid; j < outputs; j += WG) {
