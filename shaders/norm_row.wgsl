@@ -8,7 +8,8 @@
 //                                         the order that kernel's NORM_LANES lanes and their tree reduction
 //                                         (lane_sum) add them, so its bits are that kernel's on the same adapter.
 //   shared_norm_stats(r, d, eps, lane, lid, counted)  the same, the NORM_LANES lanes computed by as many
-//                                         invocations of the workgroup (layernorm.wgsl's forward)
+//                                         invocations of the workgroup (layernorm.wgsl's forward, the grouped
+//                                         cross-entropy head)
 //   lane_sum(v, lid, lanes) -> vec2f     v summed over `lanes` invocations of the workgroup, in a fixed tree order
 //   lane_tree(&parts) -> vec2f           NORM_LANES partial sums added in that tree's order by one invocation
 // and GAIN_LANES, the lanes of each gain column in the norm's backward.
@@ -99,10 +100,10 @@ fn norm_stats(r: u32, d: u32, eps: f32) -> vec2f {
   return stats_of_moments(mean0, lanes_sum(r, d, false, mean0) / f32(d), eps);
 }
 
-// norm_stats as the lanes compute it in parallel: lane `lane` (< NORM_LANES) of vector r is each invocation lid of the
-// workgroup with lid / (NORM_WG / NORM_LANES) = lane whose lid % (NORM_WG / NORM_LANES) is the same (what lane_sum adds
-// up). Every invocation of the workgroup must call it (lane_sum's barriers); those with `counted` false add nothing to
-// the sums (their vector's result is not to be used).
+// norm_stats with its lanes computed in parallel: the NORM_LANES invocations that share vector r are congruent modulo
+// NORM_WG / NORM_LANES (what lane_sum adds up), and the one with lid / (NORM_WG / NORM_LANES) = lane sums elements
+// lane, lane + NORM_LANES, ... Every invocation of the workgroup must call it (lane_sum's barriers); those with `counted`
+// false add nothing to the sums (their vector's result is not to be used).
 fn shared_norm_stats(r: u32, d: u32, eps: f32, lane: u32, lid: u32, counted: bool) -> vec2f {
   let n = select(0u, d, counted);
   var mean0 = 0.0;

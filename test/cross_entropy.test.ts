@@ -183,6 +183,19 @@ describe('cross-entropy with the head on the GPU', () => {
   });
 });
 
+describe('cross-entropy layouts', () => {
+  it('refuses one workgroup per input row without the head, or with more task heads than a workgroup has invocations', async () => {
+    const rt = await testRuntime();
+    const buffer = rt.storage('cross_entropy.refused', 4096);
+    const targets = rt.storageFrom('targets', new Int32Array(65));
+    const scoring = { logits: at(buffer), targets, losses: at(buffer), dLogits: at(buffer), rows: 65, classes: 1, layout: 'workgroup-per-input' as const };
+    expect(() => crossEntropyGpu(rt, scoring)).toThrow(/one workgroup per input row needs the head, at most 64 task heads/);
+    expect(() => crossEntropyGpu(rt, { ...scoring, head: { input: at(buffer), w: at(buffer), bias: at(buffer), inputs: 1, heads: 65 } })).toThrow(/at most 64 task heads/);
+    buffer.destroy();
+    targets.destroy();
+  });
+});
+
 // The fused graph's final norm + head + cross-entropy in one kernel: the final LayerNorm or RMSNorm of the residual
 // stream at the readout positions (a window of each sequence, or all of it), computed in the kernel, against the norm
 // kernel with that window (both of its variants: the fused kernel sums in the order of the variant it is told) and then
