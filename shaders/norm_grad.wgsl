@@ -9,7 +9,8 @@
 //                                         dy) for the GAIN_COLS columns col of workgroup `block`, GAIN_LANES
 //                                         invocations each, as layernorm.wgsl's backward spreads its gain columns
 // each summed in the order in which layernorm.wgsl's lanes and their tree reduction (norm_row.wgsl's lane_sum) add
-// them on the adapter whose norm kernel variant has NORM_LANES lanes per row (and GAIN_LANES per gain column), with the same float32 expressions, so the bits are that kernel's on the same adapter.
+// them on the adapter whose norm kernel variant has NORM_LANES lanes per row (and GAIN_LANES per gain column), with
+// the same float32 expressions, so the bits are that kernel's on the same adapter.
 // Layout: dy [rows, d] row-major (read_dy); its row r is the gradient of the norm's output row x_row(r), whose input
 // element i is x_at(x_row(r), i) and statistics read_mean(x_row(r)) (LayerNorm) and read_rstd(x_row(r)); gamma [d]
 // (read_gamma). x_row(r) is r, or for a norm of some positions of each sequence (the final norm of a model read out at

@@ -18,17 +18,17 @@ const WG = 64;
  */
 export type CrossEntropyLayout = 'thread-per-row' | 'workgroup-per-input';
 
+/** The head's sizes that decide the layout, and the limits they must fit. */
+type HeadShape = { inputs: number; heads: number; inputRows: number };
+type GroupLimits = Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeWorkgroupsPerDimension'>;
+
 /** GPUs group a head's work where the workgroup's copy of an input row and its task heads fit. */
-export function chooseCrossEntropyLayout(
-  adapter: { isSoftware: boolean }, limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeWorkgroupsPerDimension'>,
-  head: { inputs: number; heads: number; inputRows: number } | undefined,
-): CrossEntropyLayout {
-  if (adapter.isSoftware || !head) return 'thread-per-row';
-  return groupedFits(limits, head) ? 'workgroup-per-input' : 'thread-per-row';
+function chooseLayout(adapter: { isSoftware: boolean }, limits: GroupLimits, head: HeadShape | undefined): CrossEntropyLayout {
+  return !adapter.isSoftware && head && groupedFits(limits, head) ? 'workgroup-per-input' : 'thread-per-row';
 }
 
 /** The grouped kernel's workgroup memory: the input row, each task head's softmax sums (WG), lane_sum's and the count. */
-function groupedFits(limits: Pick<GPUSupportedLimits, 'maxComputeWorkgroupStorageSize' | 'maxComputeWorkgroupsPerDimension'>, head: { inputs: number; heads: number; inputRows: number }): boolean {
+function groupedFits(limits: GroupLimits, head: HeadShape): boolean {
   const bytes = head.inputs * 4 + WG * 8 + WG * 8 + 4;
   return head.heads <= WG && head.inputRows <= limits.maxComputeWorkgroupsPerDimension && bytes <= limits.maxComputeWorkgroupStorageSize;
 }
@@ -89,8 +89,8 @@ export function crossEntropy(
     throw new Error(`crossEntropy: a final norm of positions [${norm.start}, ${norm.start + norm.count}) of ${norm.seqLen} does not fit ${rows / head!.heads} input rows`);
   }
   const inputRows = head ? rows / head.heads : 0;
-  const headShape = head && { inputs: head.inputs, heads: head.heads, inputRows };
-  const layout = a.layout ?? chooseCrossEntropyLayout(rt.adapter, rt.limits, headShape);
+  const headShape: HeadShape | undefined = head && { inputs: head.inputs, heads: head.heads, inputRows };
+  const layout = a.layout ?? chooseLayout(rt.adapter, rt.limits, headShape);
   const grouped = layout === 'workgroup-per-input';
   if (grouped && !(headShape && groupedFits(rt.limits, headShape))) {
     throw new Error(`crossEntropy: one workgroup per input row needs the head, at most ${WG} task heads and an input row in workgroup memory`);
